@@ -1,0 +1,99 @@
+using Failover.Core.FailureDomains;
+using Failover.Core.Policies;
+using Failover.Core.Topology;
+
+namespace Failover.Core.Planning;
+
+/// <summary>Builds the runbook for recovering the production site on a standby, with its estimates.</summary>
+public static class Planner
+{
+    /// <summary>The full plan: steps, restore order, RTO/RPO estimates and every policy finding.</summary>
+    public static Runbook Plan(Topology.Topology topology, StackSpec target)
+    {
+        var (steps, schedule, rto, rpo, dns) = Estimate(topology, target);
+        var findings = PolicyBook.Evaluate(topology, target);
+        return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings);
+    }
+
+    /// <summary>The estimates alone (no findings), also used by the policies that judge them.</summary>
+    public static (IReadOnlyList<RunbookStep> Steps, RestoreSchedule Schedule, Estimate Rto, Estimate Rpo, DnsCutover Dns)
+        Estimate(Topology.Topology topology, StackSpec target)
+    {
+        var prod = topology.Production;
+        var settings = topology.RestoreOn(target);
+        var schedule = RestoreSchedule.Plan(topology.Tenants, settings);
+        var totalGb = topology.Tenants.Sum(t => t.DataGb);
+        var vaults = string.Join(", ", topology.Backup.Vaults);
+        var dns = DnsCutoverFor(topology, target);
+        var timings = ProviderTimings.For(target.Site.Provider);
+
+        var sample = totalGb * Timings.VerifySampleShare;
+        var verify = TimeSpan.FromSeconds(30 + sample * 1024 / settings.StreamMBps);
+        var mvdServers = string.Join(", ", target.Servers.Where(g => g.Mvd.Count > 0).Select(g => $"{g.Name} {g.Mvd.Count}x {g.Mvd.Type}"));
+        var (provision, provisionDetail) = target.Mode switch
+        {
+            SiteMode.Cold or SiteMode.Fenced => (timings.ServerCreate + timings.Bootstrap + timings.ConfigApply,
+                $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, creating {mvdServers}; cloud-init installs PostgreSQL and restic " +
+                $"(~{Durations.Format(timings.ServerCreate)} to boot, ~{Durations.Format(timings.Bootstrap)} to install)"),
+            _ => (timings.ConfigApply,
+                $"pulumi up on {target.Name}: already running in mode {target.Mode.ToString().ToLowerInvariant()}; only the snapshot ids change"),
+        };
+
+        var steps = new List<RunbookStep>();
+        void Add(StepKind kind, string title, TimeSpan est, string detail) => steps.Add(new(steps.Count + 1, kind, title, est, detail));
+        Add(StepKind.Assess, "Assess the loss", Timings.Assess,
+            $"Confirm {prod.Name} ({prod.Domain}) is down and read the latest snapshot of each of {topology.Tenants.Count} tenants from {vaults}.");
+        Add(StepKind.SelectBackup, "Select verified backups", verify,
+            $"restic check --read-data-subset {Timings.VerifySampleShare * 100:0}% (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
+            "a snapshot that fails falls back to the previous good one.");
+        Add(StepKind.Provision, "Provision the minimal viable deployment", provision, provisionDetail);
+        Add(StepKind.Restore, "Restore tenants", schedule.Makespan,
+            $"{topology.Tenants.Count} tenants, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
+            $"plus {Durations.Format(settings.TenantOverhead)} each; each is verified against its backup manifest.");
+        Add(StepKind.Gate, "Health gate", Timings.Gate,
+            $"HTTP, TCP and PostgreSQL probes on {target.Name} must pass; if not, the run stops before DNS is touched.");
+        Add(StepKind.Fence, "Fence the old primary", Timings.Fence,
+            $"Set {prod.Name} to mode fenced (applied if {prod.Site.Provider} answers) and remove its records, so a returning datacenter takes no writes.");
+        var cutover = Timings.DnsApply + dns.Propagation + TimeSpan.FromSeconds(dns.TtlSeconds);
+        Add(StepKind.Cutover, "DNS cutover", cutover, dns.DnsStack is null
+            ? $"No dns stack: change the records by hand; resolvers keep the old answer for up to the TTL ({dns.TtlSeconds} s)."
+            : $"Point the records of {dns.DnsStack} at {target.Name}: apply ~{Durations.Format(Timings.DnsApply)}, all authoritative servers answer within ~{Durations.Format(dns.Propagation)}, " +
+              $"resolver caches expire within the TTL ({dns.TtlSeconds} s).");
+        Add(StepKind.Report, "Write the incident report", Timings.Report, "Timeline with each step's window, snapshot ids, RTO and RPO achieved.");
+
+        var rtoValue = steps.Where(s => s.Kind != StepKind.Report).Aggregate(TimeSpan.Zero, (a, s) => a + s.Estimate);
+        var rto = new Estimate(rtoValue, topology.Targets.Rto,
+            "Sum of the steps up to a DNS answer every client sees: " +
+            string.Join(" + ", steps.Where(s => s.Kind != StepKind.Report).Select(s => $"{s.Kind} {Durations.Format(s.Estimate)}")) + ".");
+
+        var backupRun = TimeSpan.FromSeconds(totalGb * 1024 / settings.StreamMBps);
+        var rpo = new Estimate(topology.Backup.Interval + backupRun, topology.Targets.Rpo,
+            $"Worst case: the site is lost just before a backup completes, so the newest complete snapshot started one schedule interval " +
+            $"({Durations.Format(topology.Backup.Interval)}) plus one backup run earlier; a run dumps all {totalGb:0.#} GB " +
+            $"(pg_dump reads every tenant each time) at {settings.StreamMBps:0.#} MB/s: {Durations.Format(backupRun)}.");
+        return (steps, schedule, rto, rpo, dns);
+    }
+
+    /// <summary>
+    /// A recovery in another datacenter always moves the service address: Hetzner primary IPs belong to one
+    /// datacenter and floating IPs cannot leave their network zone; addresses never move between providers.
+    /// </summary>
+    public static DnsCutover DnsCutoverFor(Topology.Topology topology, StackSpec target)
+    {
+        var prod = topology.Production;
+        var dnsStack = topology.DnsStack;
+        var ttl = dnsStack?.Dns?.TtlSeconds ?? 300;
+        var propagation = dnsStack?.Dns is { } d ? Timings.DnsPropagation(d.Provider) : TimeSpan.Zero;
+        var shared = prod.Domain.SharedWith(target.Domain);
+        var reason = shared switch
+        {
+            SharedLevel.Datacenter => "the target is in the production datacenter: addresses could move, but it burns with production",
+            SharedLevel.None => $"addresses cannot move from {prod.Site.Provider} to {target.Site.Provider}: the service records must change",
+            _ when prod.Site.Provider == Provider.Hetzner =>
+                $"Hetzner primary IPs belong to one datacenter and floating IPs cannot leave their network zone ({prod.Site.NetworkZone}); " +
+                $"the addresses of {prod.Name} are lost with {prod.Site.Location}: the service records must change",
+            _ => $"the addresses of {prod.Name} are lost with {prod.Site.Location}: the service records must change",
+        };
+        return new DnsCutover(shared != SharedLevel.Datacenter, reason, dnsStack?.Name, ttl, propagation);
+    }
+}

@@ -1,0 +1,22 @@
+namespace Failover.Core.Planning;
+
+/// <summary>The steps of a failover runbook, in the order the engine runs them.</summary>
+public enum StepKind
+{
+    /// <summary>Check the current primary and read the latest backups of every tenant.</summary>
+    Assess,
+    /// <summary>Pick each tenant's latest verified snapshot (restic check on a sample of its data).</summary>
+    SelectBackup,
+    /// <summary>Bring the target up at MVD size with the chosen snapshot ids (pulumi up).</summary>
+    Provision,
+    /// <summary>Restore every tenant, scheduled by tier then size, and verify it against its manifest.</summary>
+    Restore,
+    /// <summary>Health probes on the new site; an unhealthy site stops the run before DNS is touched.</summary>
+    Gate,
+    /// <summary>Keep the old primary from taking writes if it comes back.</summary>
+    Fence,
+    /// <summary>Point the service records at the new site and wait until every authoritative server answers it.</summary>
+    Cutover,
+    /// <summary>Write the incident timeline with the RTO and RPO achieved.</summary>
+    Report,
+}

@@ -1,0 +1,178 @@
+namespace Failover.Core.Topology;
+
+/// <summary>What a stack is for in the topology.</summary>
+public enum Role { Production, Standby, Vault, Dns, Rehearsal }
+
+/// <summary>How much of a site is running: the cost/readiness dial of a standby.</summary>
+public enum SiteMode
+{
+    /// <summary>Network, firewall and keys only: nothing runs, almost nothing is billed.</summary>
+    Cold,
+    /// <summary>The minimal viable deployment: the smallest servers that can serve every tenant.</summary>
+    Mvd,
+    /// <summary>Production size.</summary>
+    Full,
+    /// <summary>A former primary kept from taking writes after a failover.</summary>
+    Fenced,
+}
+
+/// <summary>The infrastructure provider a site runs on.</summary>
+public enum Provider { Hetzner, Aws, Local }
+
+/// <summary>Where a stack's resources live, as declared in <c>failover:site</c>.</summary>
+public sealed record Site(
+    Provider Provider,
+    string Location,
+    string? Datacenter,
+    string NetworkZone,
+    string Country,
+    string? Address);
+
+/// <summary>One size of a server group: an instance type and how many of it.</summary>
+public sealed record ServerSize(string Type, int Count);
+
+/// <summary>The capacity of one server type, from the catalog or declared in the stack file.</summary>
+public sealed record ServerCapacity(int Vcpus, double MemoryGb, int DiskGb);
+
+/// <summary>A group of identical servers with its production (full) and minimal (MVD) size.</summary>
+public sealed record ServerGroup(
+    string Name,
+    ServerSize Full,
+    ServerSize Mvd,
+    int VolumeGb,
+    ServerCapacity FullCapacity,
+    ServerCapacity MvdCapacity)
+{
+    /// <summary>The size this group runs at in a given mode (cold and fenced sites run nothing).</summary>
+    public ServerSize? SizeIn(SiteMode mode) => mode switch
+    {
+        SiteMode.Full => Full,
+        SiteMode.Mvd => Mvd,
+        _ => null,
+    };
+
+    /// <summary>Disk space for tenant data in a mode: local disks plus one volume per server.</summary>
+    public double StorageGbIn(SiteMode mode) => mode switch
+    {
+        SiteMode.Full => Full.Count * (FullCapacity.DiskGb + VolumeGb),
+        SiteMode.Mvd => Mvd.Count * (MvdCapacity.DiskGb + VolumeGb),
+        _ => 0,
+    };
+}
+
+/// <summary>A customer whose data is backed up and restored as one unit.</summary>
+public sealed record Tenant(string Name, int Tier, double DataGb);
+
+/// <summary>How production is backed up: to which vault stacks, how often, kept how long.</summary>
+public sealed record BackupPolicy(IReadOnlyList<string> Vaults, TimeSpan Interval, TimeSpan Retention);
+
+/// <summary>The kind of storage a vault stack provides.</summary>
+public enum VaultKind
+{
+    /// <summary>An S3 bucket (AWS), with object lock when immutable.</summary>
+    S3,
+    /// <summary>A Hetzner Storage Box: one host in one location.</summary>
+    StorageBox,
+    /// <summary>A restic repository in a local directory (the local provider).</summary>
+    Directory,
+}
+
+/// <summary>Object-lock style immutability of a vault.</summary>
+public enum ImmutabilityMode { None, Governance, Compliance }
+
+/// <summary>What production's backup credentials may do on a vault.</summary>
+public enum ProductionAccess
+{
+    /// <summary>Write new backups only: no delete, no retention change (the safe setting).</summary>
+    AppendOnly,
+    /// <summary>Can also delete or overwrite: ransomware on production can destroy the backups.</summary>
+    ReadWrite,
+}
+
+/// <summary>A backup vault's storage and protection, from <c>failover:vault</c>.</summary>
+public sealed record VaultSpec(
+    VaultKind Kind,
+    ImmutabilityMode Immutability,
+    TimeSpan ImmutableFor,
+    ProductionAccess ProductionAccess,
+    string? Bucket,
+    string? Path);
+
+/// <summary>The DNS service a zone is hosted on.</summary>
+public enum DnsProvider { Route53, HetznerDns, PowerDns }
+
+/// <summary>One service record that follows the active site.</summary>
+public sealed record DnsRecord(string Name, string Type);
+
+/// <summary>The DNS zone of the service and which stack it points at, from <c>failover:dns</c>.</summary>
+public sealed record DnsSpec(
+    DnsProvider Provider,
+    string Zone,
+    IReadOnlyList<DnsRecord> Records,
+    int TtlSeconds,
+    string ActiveStack,
+    string? ApiUrl,
+    SecretValue? ApiKey);
+
+/// <summary>Recovery targets: how much data (RPO) and time (RTO) a loss may cost.</summary>
+public sealed record Targets(TimeSpan Rpo, TimeSpan Rto);
+
+/// <summary>How fast restores are assumed to run, for estimates; tuned per site when measured.</summary>
+public sealed record RestoreSettings(int Parallelism, double StreamMBps, TimeSpan TenantOverhead)
+{
+    public static readonly RestoreSettings Default = new(2, 40, TimeSpan.FromSeconds(20));
+}
+
+/// <summary>A policy finding the team has accepted on purpose, with the reason they gave.</summary>
+public sealed record AcceptedRisk(string PolicyId, string Reason);
+
+/// <summary>Topology-wide rules, declared on the production stack in <c>failover:policy</c>.</summary>
+public sealed record PolicySettings(IReadOnlyList<string> Jurisdictions, IReadOnlyList<AcceptedRisk> Accepted)
+{
+    public static readonly PolicySettings Default = new([], []);
+}
+
+/// <summary>Who may administer a site: firewall sources for SSH and the keys installed on servers.</summary>
+public sealed record AdminAccess(IReadOnlyList<string> AdminCidrs, IReadOnlyList<string> SshPublicKeys)
+{
+    public static readonly AdminAccess None = new([], []);
+}
+
+/// <summary>A configuration value written as <c>secure:</c> in a stack file; never printed.</summary>
+public sealed class SecretValue(string ciphertext)
+{
+    /// <summary>The encrypted text as stored; only Pulumi can decrypt it.</summary>
+    public string Ciphertext { get; } = ciphertext;
+    public override string ToString() => "[secret]";
+}
+
+/// <summary>Where a line of configuration came from, for error messages and findings.</summary>
+public sealed record SourceSpan(string File, string Key, int? Line)
+{
+    public override string ToString() => Line is { } l ? $"{File}:{l} ({Key})" : $"{File} ({Key})";
+}
+
+/// <summary>One Pulumi stack of the topology, read from its <c>Pulumi.&lt;stack&gt;.yaml</c>.</summary>
+public sealed record StackSpec(
+    string Name,
+    string File,
+    Role Role,
+    Site Site,
+    SiteMode Mode,
+    IReadOnlyList<ServerGroup> Servers,
+    IReadOnlyList<Tenant> Tenants,
+    BackupPolicy? Backup,
+    VaultSpec? Vault,
+    DnsSpec? Dns,
+    Targets? Targets,
+    RestoreSettings? Restore,
+    PolicySettings? Policy,
+    string? StateBackendUrl,
+    AdminAccess Access,
+    IReadOnlyList<string> SecretKeys)
+{
+    public FailureDomains.FailureDomain Domain => FailureDomains.FailureDomain.Of(Site);
+
+    /// <summary>Storage the site has for tenant data when it runs in a mode.</summary>
+    public double StorageGbIn(SiteMode mode) => Servers.Sum(g => g.StorageGbIn(mode));
+}

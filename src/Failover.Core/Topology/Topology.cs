@@ -1,0 +1,40 @@
+namespace Failover.Core.Topology;
+
+/// <summary>
+/// All stacks of one deployment, read from the stack files and checked against each other:
+/// one production stack, its standbys, its vaults and at most one DNS stack.
+/// </summary>
+public sealed class Topology
+{
+    public Topology(IReadOnlyList<StackSpec> stacks, string? projectBackendUrl, string stacksDirectory)
+    {
+        Stacks = stacks;
+        ProjectBackendUrl = projectBackendUrl;
+        StacksDirectory = stacksDirectory;
+        Production = stacks.Single(s => s.Role == Role.Production);
+    }
+
+    public IReadOnlyList<StackSpec> Stacks { get; }
+    public StackSpec Production { get; }
+    public string StacksDirectory { get; }
+
+    /// <summary><c>backend.url</c> from Pulumi.yaml, when the project pins its state backend there.</summary>
+    public string? ProjectBackendUrl { get; }
+
+    /// <summary>Where the Pulumi state lives: Pulumi.yaml's backend, else the documented stack-file key.</summary>
+    public string? StateBackendUrl => ProjectBackendUrl ?? Production.StateBackendUrl;
+
+    public IEnumerable<StackSpec> Standbys => Stacks.Where(s => s.Role == Role.Standby);
+    public IEnumerable<StackSpec> Vaults => Stacks.Where(s => s.Role == Role.Vault);
+    public StackSpec? DnsStack => Stacks.SingleOrDefault(s => s.Role == Role.Dns);
+
+    public Targets Targets => Production.Targets!;
+    public BackupPolicy Backup => Production.Backup!;
+    public IReadOnlyList<Tenant> Tenants => Production.Tenants;
+    public PolicySettings Policy => Production.Policy ?? PolicySettings.Default;
+
+    public StackSpec? Find(string name) => Stacks.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>Restore speed on a target: its own measured settings, else production's, else defaults.</summary>
+    public RestoreSettings RestoreOn(StackSpec target) => target.Restore ?? Production.Restore ?? RestoreSettings.Default;
+}

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using Failover.Core.Topology;
+using Failover.Driver.Logging;
+using Serilog;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>The `failover` command line: one command per verb, the same flags everywhere.</summary>
+public sealed class App(TextWriter stdout, TextWriter stderr, string workingDirectory, TextWriter? logConsole = null)
+{
+    internal static readonly Option<string?> Stacks = new("--stacks")
+    {
+        Description = "Folder with the Pulumi.<stack>.yaml files (default: stackConfigDir of the Pulumi.yaml above the current folder)",
+        Recursive = true,
+    };
+
+    internal static readonly Option<string?> LogJson = new("--log-json")
+    {
+        Description = "Also write structured log events (JSON lines, secrets redacted) to this file",
+        Recursive = true,
+    };
+
+    internal static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Log debug detail to stderr",
+        Recursive = true,
+    };
+
+    public SecretRegistry Secrets { get; } = new();
+
+    public int Run(string[] args)
+    {
+        var root = new RootCommand(
+            "failover: recover a small SaaS in another datacenter from its external backup, and prove it works.\n\n" +
+            "The topology is read from the Pulumi stack files (failover:* keys, see docs/configuration.md).\n\n" +
+            "Examples:\n" +
+            "  failover status                       the topology at a glance and its policy findings\n" +
+            "  failover plan --to standby-hel1       the runbook for losing production and recovering on standby-hel1\n" +
+            "  failover plan --to standby-hel1 --json > plan.json\n\n" +
+            "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed, 130 interrupted.");
+        root.Options.Add(Stacks);
+        root.Options.Add(LogJson);
+        root.Options.Add(Verbose);
+        root.Subcommands.Add(PlanCommand.Build(this));
+        root.Subcommands.Add(StatusCommand.Build(this));
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"Run '{string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["failover"] : new[] { "failover", parse.CommandResult.Command.Name })} --help' for usage and examples.");
+            return ExitCodes.Usage;
+        }
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>
+    internal int Execute(ParseResult parse, Func<Topology, ILogger, int> body)
+    {
+        using var log = LogSetup.Create(Secrets, Resolve(parse.GetValue(LogJson)), parse.GetValue(Verbose), logConsole);
+        try
+        {
+            var dir = parse.GetValue(Stacks) is { } given
+                ? Path.GetFullPath(given, workingDirectory)
+                : TopologyLoader.DefaultStacksDirectory(workingDirectory);
+            var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
+            foreach (var s in topology.Stacks)
+                if (s.Dns?.ApiKey is { } key) Secrets.Add(key.Ciphertext);
+            log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
+            return body(topology, log);
+        }
+        catch (TopologyException e)
+        {
+            stderr.WriteLine("error: the stack files cannot be used (nothing was changed):");
+            foreach (var p in e.Problems) stderr.WriteLine("  " + Secrets.Redact(p.ToString()).Replace("\n", "\n  "));
+            log.Error("Invalid topology: {ProblemCount} problem(s)", e.Problems.Count);
+            return ExitCodes.InvalidTopology;
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("interrupted");
+            return ExitCodes.Interrupted;
+        }
+    }
+
+    internal void Print(string text) => stdout.Write(Secrets.Redact(text));
+
+    private string? Resolve(string? path) => path is null ? null : Path.GetFullPath(path, workingDirectory);
+}
+
+/// <summary>The command line names something that does not fit (an unknown stack, a wrong role).</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,18 @@
+namespace Failover.Driver.Cli;
+
+/// <summary>Exit codes scripts can rely on; documented in docs/cli.md.</summary>
+public static class ExitCodes
+{
+    /// <summary>Done, and no error-level finding.</summary>
+    public const int Ok = 0;
+    /// <summary>The command ran, but the topology has error-level findings (a pull-request gate fails on this).</summary>
+    public const int Findings = 1;
+    /// <summary>The command line is wrong: unknown option, missing argument.</summary>
+    public const int Usage = 2;
+    /// <summary>The stack files cannot be used: syntax, unknown keys or values, broken references. Nothing was changed.</summary>
+    public const int InvalidTopology = 3;
+    /// <summary>An operation failed on the way (a provider, a server, a process).</summary>
+    public const int Failed = 4;
+    /// <summary>Interrupted (Ctrl-C).</summary>
+    public const int Interrupted = 130;
+}

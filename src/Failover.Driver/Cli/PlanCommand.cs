@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+using Failover.Driver.Reports;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>`failover plan --to STACK`: the runbook for losing production and recovering on a standby.</summary>
+internal static class PlanCommand
+{
+    public static Command Build(App app)
+    {
+        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the plan as JSON (for tools and CI)" };
+        var markdown = new Option<bool>("--markdown") { Description = "Print the plan as Markdown (for a wiki page or a pull request)" };
+        var command = new Command("plan",
+            "Show the runbook for losing the production site and recovering on a standby: ordered steps with estimated\n" +
+            "durations, the tenant restore order, estimated RTO and RPO against the targets, and the policy findings.\n" +
+            "Reads the stack files only; changes nothing. Exits 1 when an error-level finding exists, so it can gate a PR.\n\n" +
+            "Examples:\n" +
+            "  failover plan --to standby-hel1\n" +
+            "  failover plan --to standby-aws-fra --markdown > docs/runbook-aws.md\n" +
+            "  failover plan --stacks examples/local --to local-standby --json")
+        {
+            to, json, markdown,
+        };
+        command.SetAction(parse => app.Execute(parse, (topology, log) =>
+        {
+            if (parse.GetValue(json) && parse.GetValue(markdown))
+                throw new UsageException("--json and --markdown cannot be combined; pick one");
+            var name = parse.GetValue(to)!;
+            var target = topology.Find(name) ?? throw new UsageException(
+                $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))} " +
+                $"(files in {topology.StacksDirectory})");
+            if (target.Role is not (Role.Standby or Role.Rehearsal))
+                throw new UsageException(
+                    $"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; --to takes a standby: " +
+                    string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
+
+            var runbook = Planner.Plan(topology, target);
+            log.Information("Planned recovery of {Stack} on {Target}: RTO {Rto} (target {RtoTarget}), RPO {Rpo} (target {RpoTarget}), {ErrorCount} error finding(s)",
+                runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
+                Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),
+                runbook.Findings.Count(f => f.Severity == Core.Policies.Severity.Error));
+            app.Print(parse.GetValue(json) ? RunbookReport.JsonText(runbook) + "\n"
+                : parse.GetValue(markdown) ? RunbookReport.Markdown(runbook)
+                : RunbookReport.Text(runbook));
+            return runbook.HasErrors ? ExitCodes.Findings : ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Failover.Core.Policies;
+using Failover.Driver.Reports;
+using Failover.Driver.Status;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>`failover status`: the topology at a glance, its findings and the live checks.</summary>
+internal static class StatusCommand
+{
+    /// <summary>Live checks run by status; the driver's adapters add theirs here.</summary>
+    public static IReadOnlyList<ILiveCheck> LiveChecks { get; set; } = [];
+
+    public static Command Build(App app)
+    {
+        var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
+        var command = new Command("status",
+            "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
+            "Exits 1 when an error-level finding exists, so a monitoring system can alert on it.\n\n" +
+            "Examples:\n" +
+            "  failover status\n" +
+            "  failover status --json | jq '.findings[] | select(.severity == \"error\")'\n" +
+            "  failover status --stacks examples/local")
+        {
+            json,
+        };
+        command.SetAction(parse => app.Execute(parse, (topology, log) =>
+        {
+            var findings = PolicyBook.Evaluate(topology);
+            var live = new List<LiveFact>();
+            foreach (var check in LiveChecks)
+                live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
+            log.Information("Status of {StackCount} stacks: {Summary}", topology.Stacks.Count, FindingsView.Summary(findings));
+            app.Print(parse.GetValue(json)
+                ? StatusReport.JsonText(topology, findings, live) + "\n"
+                : StatusReport.Text(topology, findings, live, LiveChecks.Select(c => c.Name).ToList()));
+            var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error);
+            return alarm ? ExitCodes.Findings : ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,3 @@
+using Failover.Driver.Cli;
+
+return new App(Console.Out, Console.Error, Environment.CurrentDirectory).Run(args);

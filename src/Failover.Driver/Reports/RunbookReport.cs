@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+
+namespace Failover.Driver.Reports;
+
+/// <summary>The plan of `failover plan`, as text for a terminal, Markdown for a wiki or PR, and JSON for tools.</summary>
+public static class RunbookReport
+{
+    private static string D(TimeSpan t) => Durations.Format(t);
+    private static string Gb(double gb) => gb.ToString(gb < 10 ? "0.##" : "0.#", CultureInfo.InvariantCulture) + " GB";
+    private static string Verdict(Estimate e) => e.WithinTarget ? "within target" : "OVER TARGET";
+
+    public static string Text(Runbook r)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"Failover plan: lose {r.Production.Name} ({r.Production.Domain}), recover on {r.Target.Name} ({r.Target.Domain})");
+        sb.AppendLine();
+        sb.AppendLine($"  Estimated RTO  {D(r.Rto.Value),-9} target {D(r.Rto.Target),-6} {Verdict(r.Rto)}");
+        sb.AppendLine($"  Estimated RPO  {D(r.Rpo.Value),-9} target {D(r.Rpo.Target),-6} {Verdict(r.Rpo)}");
+        sb.AppendLine();
+        sb.AppendLine("Runbook");
+        var elapsed = TimeSpan.Zero;
+        foreach (var s in r.Steps)
+        {
+            sb.AppendLine($"  {s.Order}. {s.Title,-40} {D(s.Estimate),9}   (at T+{D(elapsed)})");
+            sb.AppendLine($"     {s.Detail}");
+            elapsed += s.Estimate;
+        }
+        sb.AppendLine();
+        var st = r.Restore.Settings;
+        sb.AppendLine($"Tenant restore order: tier first, then smallest first; {st.Parallelism} in parallel at {st.StreamMBps:0.#} MB/s per stream");
+        sb.AppendLine($"  {"#",3}  {"tenant",-18} {"tier",4} {"data",10} {"starts",9} {"back after",11}");
+        foreach (var i in r.Restore.Items)
+            sb.AppendLine($"  {i.Order,3}  {i.Tenant.Name,-18} {i.Tenant.Tier,4} {Gb(i.Tenant.DataGb),10} {D(i.Start),9} {D(i.Finish),11}");
+        sb.AppendLine($"  Mean time-to-restore {D(r.Restore.MeanTimeToRestore)}; every tenant back after {D(r.Restore.Makespan)} of restore.");
+        sb.AppendLine();
+        sb.AppendLine($"DNS cutover: {(r.Dns.Required ? "required" : "not required")}: {r.Dns.Reason}.");
+        sb.AppendLine(r.Dns.DnsStack is null
+            ? $"  No dns stack: the records must be changed by hand (assumed TTL {r.Dns.TtlSeconds} s)."
+            : $"  Through {r.Dns.DnsStack}: TTL {r.Dns.TtlSeconds} s, propagation ~{D(r.Dns.Propagation)}.");
+        sb.AppendLine();
+        sb.AppendLine("How the estimates were made");
+        sb.AppendLine($"  RTO: {r.Rto.Explanation}");
+        sb.AppendLine($"  RPO: {r.Rpo.Explanation}");
+        sb.AppendLine($"  Tenant times: {D(st.TenantOverhead)} overhead + data / {st.StreamMBps:0.#} MB/s; tune failover:restore with figures from a drill.");
+        sb.AppendLine();
+        FindingsView.WriteText(sb, r.Findings);
+        return sb.ToString();
+    }
+
+    public static string Markdown(Runbook r)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# Failover plan: {r.Production.Name} → {r.Target.Name}").AppendLine();
+        sb.AppendLine($"Losing **{r.Production.Name}** (`{r.Production.Domain}`), recovering on **{r.Target.Name}** (`{r.Target.Domain}`).").AppendLine();
+        sb.AppendLine("| | estimate | target | |").AppendLine("|---|---|---|---|");
+        sb.AppendLine($"| RTO | {D(r.Rto.Value)} | {D(r.Rto.Target)} | {Verdict(r.Rto)} |");
+        sb.AppendLine($"| RPO | {D(r.Rpo.Value)} | {D(r.Rpo.Target)} | {Verdict(r.Rpo)} |").AppendLine();
+        sb.AppendLine("## Runbook").AppendLine().AppendLine("| # | step | estimate | what happens |").AppendLine("|---|---|---|---|");
+        foreach (var s in r.Steps) sb.AppendLine($"| {s.Order} | {s.Title} | {D(s.Estimate)} | {s.Detail.Replace("|", "\\|")} |");
+        sb.AppendLine();
+        var st = r.Restore.Settings;
+        sb.AppendLine("## Tenant restore order").AppendLine();
+        sb.AppendLine($"Tier first, then smallest first; {st.Parallelism} in parallel at {st.StreamMBps:0.#} MB/s per stream. " +
+                      $"Mean time-to-restore {D(r.Restore.MeanTimeToRestore)}, all back after {D(r.Restore.Makespan)}.").AppendLine();
+        sb.AppendLine("| # | tenant | tier | data | starts | back after |").AppendLine("|---|---|---|---|---|---|");
+        foreach (var i in r.Restore.Items) sb.AppendLine($"| {i.Order} | {i.Tenant.Name} | {i.Tenant.Tier} | {Gb(i.Tenant.DataGb)} | {D(i.Start)} | {D(i.Finish)} |");
+        sb.AppendLine();
+        sb.AppendLine("## DNS cutover").AppendLine().AppendLine($"{(r.Dns.Required ? "Required" : "Not required")}: {r.Dns.Reason}. TTL {r.Dns.TtlSeconds} s.").AppendLine();
+        sb.AppendLine("## How the estimates were made").AppendLine();
+        sb.AppendLine($"- RTO: {r.Rto.Explanation}").AppendLine($"- RPO: {r.Rpo.Explanation}").AppendLine();
+        FindingsView.WriteMarkdown(sb, r.Findings);
+        return sb.ToString();
+    }
+
+    public static string JsonText(Runbook r)
+    {
+        var st = r.Restore.Settings;
+        return Json.Serialize(new
+        {
+            production = new { stack = r.Production.Name, failureDomain = r.Production.Domain.ToString() },
+            target = new { stack = r.Target.Name, failureDomain = r.Target.Domain.ToString(), mode = r.Target.Mode },
+            rto = EstimateJson(r.Rto),
+            rpo = EstimateJson(r.Rpo),
+            steps = r.Steps.Select(s => new { order = s.Order, step = s.Kind, title = s.Title, estimateSeconds = (int)s.Estimate.TotalSeconds, detail = s.Detail }),
+            restore = new
+            {
+                order = "priority tier first (1 before 2), then smallest data first, then name",
+                why = "smallest-first within a tier brings the most customers back soonest; tiers put the most important customers first regardless of size",
+                parallelism = st.Parallelism,
+                streamMBps = st.StreamMBps,
+                tenantOverheadSeconds = (int)st.TenantOverhead.TotalSeconds,
+                estimateFormula = "tenant overhead + dataGb * 1024 / streamMBps seconds",
+                meanTimeToRestoreSeconds = (int)r.Restore.MeanTimeToRestore.TotalSeconds,
+                makespanSeconds = (int)r.Restore.Makespan.TotalSeconds,
+                tenants = r.Restore.Items.Select(i => new
+                {
+                    order = i.Order, name = i.Tenant.Name, tier = i.Tenant.Tier, dataGb = i.Tenant.DataGb, worker = i.Worker,
+                    startSeconds = (int)i.Start.TotalSeconds, finishSeconds = (int)i.Finish.TotalSeconds,
+                    estimateSeconds = (int)i.Duration.TotalSeconds,
+                }),
+            },
+            dnsCutover = new { required = r.Dns.Required, reason = r.Dns.Reason, dnsStack = r.Dns.DnsStack, ttlSeconds = r.Dns.TtlSeconds, propagationSeconds = (int)r.Dns.Propagation.TotalSeconds },
+            findings = r.Findings.Select(FindingsView.ToJson),
+            hasErrors = r.HasErrors,
+        });
+    }
+
+    private static object EstimateJson(Estimate e) => new
+    {
+        estimateSeconds = (int)e.Value.TotalSeconds,
+        estimate = D(e.Value),
+        targetSeconds = (int)e.Target.TotalSeconds,
+        target = D(e.Target),
+        withinTarget = e.WithinTarget,
+        explanation = e.Explanation,
+    };
+}
