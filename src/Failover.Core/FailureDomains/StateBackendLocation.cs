@@ -9,6 +9,8 @@ public sealed record StateBackendLocation(string Url, FailureDomain? Domain, str
     /// <summary>Reads the backend URL forms Pulumi accepts: s3://, file://, https://api.pulumi.com, gs://, azblob://.</summary>
     public static StateBackendLocation Of(string url)
     {
+        if (url.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+            return new(url, new FailureDomain(Provider.Local, "this-machine", "this-machine", null), "a directory on the operator's machine");
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
             return new(url, null, "an unrecognised backend URL");
         var query = ParseQuery(uri.Query);
@@ -26,8 +28,6 @@ public sealed record StateBackendLocation(string Url, FailureDomain? Domain, str
                 if (query.TryGetValue("region", out var region) && Catalog.FindLocation(Provider.Aws, region) is { } al)
                     return new(url, new FailureDomain(Provider.Aws, al.NetworkZone, al.Name, null), $"AWS S3 in {al.Name}");
                 return new(url, new FailureDomain(Provider.Aws, "?", "?", null), "AWS S3 (region not pinned in the URL)");
-            case "file":
-                return new(url, new FailureDomain(Provider.Local, "this-machine", "this-machine", null), "a directory on the operator's machine");
             case "https" or "http" when uri.Host.EndsWith("pulumi.com", StringComparison.OrdinalIgnoreCase):
                 // Pulumi Cloud is hosted on AWS us-west-2.
                 return new(url, new FailureDomain(Provider.Aws, "us-west-2", "us-west-2", null), "Pulumi Cloud (hosted on AWS us-west-2)");

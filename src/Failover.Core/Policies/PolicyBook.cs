@@ -39,11 +39,6 @@ public static class PolicyBook
         "Without a standby stack there is nowhere declared to recover to, and nothing to rehearse.",
         "Add a stack with failover:role: standby in another location (mode cold costs almost nothing).");
 
-    public static readonly Policy NoVault = new("no-vault", Severity.Error,
-        "No backup vault stack",
-        "Without a vault stack there is no external backup to recover from.",
-        "Add a stack with failover:role: vault and name it in failover:backup.vaults.");
-
     public static readonly Policy DnsColocated = new("dns-colocated", Severity.Error,
         "DNS served from the production location",
         "If the zone is served from the production location, the records cannot be changed when that location is lost, and " +
@@ -157,7 +152,7 @@ public static class PolicyBook
     /// <summary>Every policy, for docs and for validating accept-lists.</summary>
     public static readonly IReadOnlyList<Policy> All =
     [
-        VaultColocated, VaultSameProvider, StandbyColocated, StandbySameProvider, NoStandby, NoVault, DnsColocated,
+        VaultColocated, VaultSameProvider, StandbyColocated, StandbySameProvider, NoStandby, DnsColocated,
         DnsOnProductionProvider, NoDnsStack, DnsActiveNotProduction, OutsideJurisdiction, VaultNotImmutable,
         ProductionCanDelete, StorageBoxOnly, TtlExceedsRto, TtlAbove60, ScheduleExceedsRpo, RpoEstimateExceeds,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
@@ -218,7 +213,7 @@ public static class PolicyBook
     {
         var prod = t.Production;
         var vaults = t.Backup.Vaults.Select(t.Find).OfType<StackSpec>().ToList();
-        if (vaults.Count == 0) { yield return NoVault.Fire($"{prod.Name} backs up to no vault stack", prod.Name); yield break; }
+        // The loader guarantees at least one vault reference, and that each names a vault stack.
         foreach (var v in vaults)
         {
             var shared = prod.Domain.SharedWith(v.Domain);

@@ -91,6 +91,12 @@ public static class StackFileReader
                 $"YAML syntax error: {e.Message}" + (inner is null ? "" : $" ({inner})"),
                 "fix the indentation or quoting at that line; `pulumi config` writes valid files"));
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            // YamlDotNet throws these, without a position, on some malformed flow collections.
+            throw new TopologyException(new TopologyProblem(file, "(yaml)", null, $"YAML syntax error: {e.Message}",
+                "look for an unclosed [ or { and check the quoting; `pulumi config` writes valid files"));
+        }
         if (stream.Documents.Count == 0)
             throw new TopologyException(new TopologyProblem(file, "config", null, "the file is empty", "add a `config:` mapping with the failover:* keys"));
         if (stream.Documents.Count > 1)

@@ -118,6 +118,10 @@ public sealed record ProjectSettings(string? StackConfigDir, string? BackendUrl)
         {
             throw new TopologyException(new TopologyProblem(display, "(yaml)", (int)e.Start.Line, $"YAML syntax error: {e.Message}", "fix the project file"));
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            throw new TopologyException(new TopologyProblem(display, "(yaml)", null, $"YAML syntax error: {e.Message}", "fix the project file"));
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root) return new(null, null);
         string? Scalar(YamlMappingNode map, string key) =>
             map.Children.TryGetValue(new YamlScalarNode(key), out var n) && n is YamlScalarNode { Value: { } v } && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
