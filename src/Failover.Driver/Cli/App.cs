@@ -36,13 +36,15 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             "Examples:\n" +
             "  failover status                       the topology at a glance and its policy findings\n" +
             "  failover plan --to standby-hel1       the runbook for losing production and recovering on standby-hel1\n" +
-            "  failover plan --to standby-hel1 --json > plan.json\n\n" +
+            "  failover plan --to standby-hel1 --json > plan.json\n" +
+            "  failover policies vault-colocated      why a rule exists and how to fix a finding\n\n" +
             "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed, 130 interrupted.");
         root.Options.Add(Stacks);
         root.Options.Add(LogJson);
         root.Options.Add(Verbose);
         root.Subcommands.Add(PlanCommand.Build(this));
         root.Subcommands.Add(StatusCommand.Build(this));
+        root.Subcommands.Add(PoliciesCommand.Build(this));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -73,7 +75,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         {
             stderr.WriteLine("error: the stack files cannot be used (nothing was changed):");
             foreach (var p in e.Problems) stderr.WriteLine("  " + Secrets.Redact(p.ToString()).Replace("\n", "\n  "));
-            log.Error("Invalid topology: {ProblemCount} problem(s)", e.Problems.Count);
+            log.Debug("Invalid topology: {ProblemCount} problem(s)", e.Problems.Count);
             return ExitCodes.InvalidTopology;
         }
         catch (UsageException e)
@@ -89,6 +91,8 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     }
 
     internal void Print(string text) => stdout.Write(Secrets.Redact(text));
+
+    internal void Error(string line) => stderr.WriteLine(Secrets.Redact(line));
 
     private string? Resolve(string? path) => path is null ? null : Path.GetFullPath(path, workingDirectory);
 }

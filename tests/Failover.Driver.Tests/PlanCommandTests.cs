@@ -1,0 +1,139 @@
+using System.Text.Json;
+
+namespace Failover.Driver.Tests;
+
+public class PlanCommandTests : IDisposable
+{
+    private readonly string _project = Repo.CopyProject();
+
+    public void Dispose() => Directory.Delete(_project, recursive: true);
+
+    private string Stack(string name) => Path.Combine(_project, "infra", "stacks", $"Pulumi.{name}.yaml");
+
+    [Fact]
+    public void Plan_finds_the_stacks_from_pulumi_yaml_and_exits_0()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("recover on standby-hel1", run.Stdout);
+        Assert.Contains("Tenant restore order", run.Stdout);
+        Assert.Contains("Estimated RTO", run.Stdout);
+    }
+
+    [Fact]
+    public void Plan_json_explains_order_and_estimates()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json");
+        Assert.Equal(0, run.ExitCode);
+        using var doc = JsonDocument.Parse(run.Stdout);
+        var root = doc.RootElement;
+        var tenants = root.GetProperty("restore").GetProperty("tenants").EnumerateArray().ToList();
+        Assert.Equal(10, tenants.Count);
+        // Tier 1 first, smallest first inside the tier.
+        Assert.Equal(["fabrikam", "contoso", "northwind"], tenants.Take(3).Select(t => t.GetProperty("name").GetString()));
+        Assert.Contains("smallest", root.GetProperty("restore").GetProperty("order").GetString());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("restore").GetProperty("why").GetString()));
+        Assert.True(root.GetProperty("rto").GetProperty("withinTarget").GetBoolean());
+        Assert.Contains("Sum of the steps", root.GetProperty("rto").GetProperty("explanation").GetString());
+        Assert.Contains("Worst case", root.GetProperty("rpo").GetProperty("explanation").GetString());
+        Assert.Equal(14400, root.GetProperty("rto").GetProperty("targetSeconds").GetInt32());
+        Assert.Equal("restore", root.GetProperty("steps")[3].GetProperty("step").GetString());
+        Assert.True(root.GetProperty("dnsCutover").GetProperty("required").GetBoolean());
+    }
+
+    [Fact]
+    public void Vault_moved_into_fsn1_fails_the_plan_naming_the_vault_policy()
+    {
+        var vault = File.ReadAllText(Stack("vault-aws-par"))
+            .Replace("    provider: aws\n    region: eu-west-3", "    provider: hetzner\n    location: fsn1");
+        File.WriteAllText(Stack("vault-aws-par"), vault);
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("ERROR   vault-colocated", run.Stdout);
+        Assert.Contains("vault-aws-par", run.Stdout);
+    }
+
+    [Fact]
+    public void Markdown_has_tables()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-aws-fra", "--markdown");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("# Failover plan: prod-fsn1 → standby-aws-fra", run.Stdout);
+        Assert.Contains("| # | tenant | tier | data | starts | back after |", run.Stdout);
+    }
+
+    [Fact]
+    public void Unknown_target_is_a_usage_error_listing_the_standbys()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-nbg1");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("unknown stack 'standby-nbg1'", run.Stderr);
+        Assert.Contains("standby-aws-fra, standby-hel1", run.Stderr);
+        Assert.Equal("", run.Stdout);
+    }
+
+    [Fact]
+    public void Production_as_target_is_a_usage_error()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "prod-fsn1");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("'prod-fsn1' is a production stack", run.Stderr);
+    }
+
+    [Fact]
+    public void Missing_to_option_is_a_usage_error()
+    {
+        var run = CliRun.Of(_project, "plan");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--to", run.Stderr);
+        Assert.Contains("--help", run.Stderr);
+    }
+
+    [Fact]
+    public void Broken_stack_file_exits_3_naming_file_key_line_and_changes_nothing()
+    {
+        File.WriteAllText(Stack("standby-hel1"), File.ReadAllText(Stack("standby-hel1")).Replace("location: hel1", "location: hel9"));
+        var before = Directory.GetFiles(_project, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains("nothing was changed", run.Stderr);
+        Assert.Contains("Pulumi.standby-hel1.yaml:7: failover:site.location: unknown hetzner location 'hel9'", run.Stderr);
+        Assert.Contains("fix: use one of: fsn1", run.Stderr);
+        var after = Directory.GetFiles(_project, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public void Without_pulumi_yaml_the_error_says_to_pass_stacks()
+    {
+        var empty = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            var run = CliRun.Of(empty, "status");
+            Assert.Equal(3, run.ExitCode);
+            Assert.Contains("--stacks DIR", run.Stderr);
+        }
+        finally { Directory.Delete(empty); }
+    }
+
+    [Fact]
+    public void Stacks_option_reads_the_local_example()
+    {
+        var run = CliRun.Of(Repo.Root, "plan", "--stacks", "examples/local", "--to", "local-standby", "--json");
+        Assert.Equal(0, run.ExitCode);
+        using var doc = JsonDocument.Parse(run.Stdout);
+        Assert.Equal("local-prod", doc.RootElement.GetProperty("production").GetProperty("stack").GetString());
+    }
+
+    [Fact]
+    public void Help_teaches_with_examples()
+    {
+        var run = CliRun.Of(_project, "plan", "--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Examples:", run.Stdout);
+        Assert.Contains("failover plan --to standby-hel1", run.Stdout);
+        Assert.Contains("--stacks", run.Stdout);
+        var root = CliRun.Of(_project, "--help");
+        Assert.Contains("Exit codes:", root.Stdout);
+    }
+}
