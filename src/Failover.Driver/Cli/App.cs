@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Failover.Core.Topology;
+using Failover.Driver.Engine;
 using Failover.Driver.Logging;
+using Failover.Driver.Runbooks;
 using Serilog;
 
 namespace Failover.Driver.Cli;
@@ -8,6 +10,17 @@ namespace Failover.Driver.Cli;
 /// <summary>The `failover` command line: one command per verb, the same flags everywhere.</summary>
 public sealed class App(TextWriter stdout, TextWriter stderr, string workingDirectory, TextWriter? logConsole = null)
 {
+    /// <summary>The clock every step reads; tests give a fake one.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The adapters a run uses for a target; tests give fakes or stand-ins.</summary>
+    public Func<Topology, StackSpec, RunPorts> Ports { get; init; } = RunPortsFactory.Create;
+
+    /// <summary>The operator's answers; null when input is not interactive (then --yes is required).</summary>
+    public TextReader? Input { get; init; } = Console.IsInputRedirected ? null : Console.In;
+
+    public string WorkingDirectory => workingDirectory;
+
     internal static readonly Option<string?> Stacks = new("--stacks")
     {
         Description = "Folder with the Pulumi.<stack>.yaml files (default: stackConfigDir of the Pulumi.yaml above the current folder)",
@@ -38,13 +51,16 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             "  failover plan --to standby-hel1       the runbook for losing production and recovering on standby-hel1\n" +
             "  failover plan --to standby-hel1 --json > plan.json\n" +
             "  failover policies vault-colocated      why a rule exists and how to fix a finding\n\n" +
-            "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed, 130 interrupted.");
+            "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed,\n" +
+            "5 another run holds the lock, 130 interrupted.");
         root.Options.Add(Stacks);
         root.Options.Add(LogJson);
         root.Options.Add(Verbose);
         root.Subcommands.Add(PlanCommand.Build(this));
         root.Subcommands.Add(StatusCommand.Build(this));
         root.Subcommands.Add(PoliciesCommand.Build(this));
+        foreach (var c in RunCommands.Build(this)) root.Subcommands.Add(c);
+        RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -57,7 +73,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     }
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>
-    internal int Execute(ParseResult parse, Func<Topology, ILogger, int> body)
+    internal int Execute(ParseResult parse, Func<Topology, ILogger, int> body) =>
+        ExecuteAsync(parse, (t, l) => Task.FromResult(body(t, l))).GetAwaiter().GetResult();
+
+    internal async Task<int> ExecuteAsync(ParseResult parse, Func<Topology, ILogger, Task<int>> body)
     {
         using var log = LogSetup.Create(Secrets, Resolve(parse.GetValue(LogJson)), parse.GetValue(Verbose), logConsole);
         try
@@ -69,7 +88,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             foreach (var s in topology.Stacks)
                 if (s.Dns?.ApiKey is { } key) Secrets.Add(key.Ciphertext);
             log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
-            return body(topology, log);
+            return await body(topology, log);
         }
         catch (TopologyException e)
         {
@@ -83,6 +102,11 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
             return ExitCodes.Usage;
         }
+        catch (LockHeldException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            return ExitCodes.Locked;
+        }
         catch (OperationCanceledException)
         {
             stderr.WriteLine("interrupted");
@@ -93,6 +117,14 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     internal void Print(string text) => stdout.Write(Secrets.Redact(text));
 
     internal void Error(string line) => stderr.WriteLine(Secrets.Redact(line));
+
+    /// <summary>Asks the operator to type an expected word; false when input is not interactive or the answer differs.</summary>
+    internal bool Confirm(string prompt, string expected)
+    {
+        if (Input is null) return false;
+        stderr.Write(prompt);
+        return string.Equals(Input.ReadLine()?.Trim(), expected, StringComparison.Ordinal);
+    }
 
     private string? Resolve(string? path) => path is null ? null : Path.GetFullPath(path, workingDirectory);
 }

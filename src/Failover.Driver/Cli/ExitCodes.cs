@@ -13,6 +13,8 @@ public static class ExitCodes
     public const int InvalidTopology = 3;
     /// <summary>An operation failed on the way (a provider, a server, a process).</summary>
     public const int Failed = 4;
+    /// <summary>Another failover holds the run lock; the message names its owner.</summary>
+    public const int Locked = 5;
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 }

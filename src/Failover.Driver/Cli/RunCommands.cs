@@ -1,0 +1,234 @@
+using System.CommandLine;
+using Failover.Core.Planning;
+using Failover.Core.Policies;
+using Failover.Core.Topology;
+using Failover.Driver.Engine;
+using Failover.Driver.Reports;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>`failover run`, `resume`, `abort`, `unlock` and `report`: the journaled failover and its controls.</summary>
+internal static class RunCommands
+{
+    private static readonly Option<string?> StateDir = new("--state-dir")
+    {
+        Description = "Where runs, journals, reports and the lock live (default: .failover beside Pulumi.yaml)",
+        Recursive = true,
+    };
+
+    public static IEnumerable<Command> Build(App app)
+    {
+        yield return Run(app);
+        yield return Resume(app);
+        yield return Abort(app);
+        yield return Unlock(app);
+        yield return Report(app);
+    }
+
+    public static void AddGlobal(RootCommand root) => root.Options.Add(StateDir);
+
+    private static RunStore Store(ParseResult parse, Topology topology, string cwd)
+    {
+        if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd));
+        var project = TopologyLoader.FindProjectFile(topology.StacksDirectory);
+        return new RunStore(Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover"));
+    }
+
+    private static StackSpec Target(Topology topology, string name)
+    {
+        var target = topology.Find(name) ?? throw new UsageException(
+            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+        if (target.Role is not Role.Standby)
+            throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; a failover goes to a standby: " +
+                string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
+        return target;
+    }
+
+    private static Command Run(App app)
+    {
+        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Show what would be done, change nothing" };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
+        var restorePoint = new Option<string?>("--restore-point")
+        {
+            Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
+        };
+        var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
+        var command = new Command("run",
+            "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
+            "healthy, fence the old primary, move DNS and verify it, and write the incident report. Every step is\n" +
+            "journaled: after a crash or a closed terminal, `failover resume` continues without repeating anything.\n\n" +
+            "Examples:\n" +
+            "  failover run --to standby-hel1 --dry-run\n" +
+            "  failover run --to standby-hel1\n" +
+            "  failover run --to standby-aws-fra --yes --restore-point 2026-11-21T02:00:00Z\n\n" +
+            "Exit codes: 0 recovered, 2 usage, 3 invalid stack files, 4 a step failed (see the report; fix and resume),\n" +
+            "5 another run holds the lock, 130 interrupted (resume it).")
+        {
+            to, dryRun, yes, restorePoint, acceptLoss,
+        };
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
+        {
+            var target = Target(topology, parse.GetValue(to)!);
+            var store = Store(parse, topology, app.WorkingDirectory);
+            if (store.Current is { } unfinished)
+                throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it for good with `failover abort`");
+
+            var findings = PolicyBook.Evaluate(topology, target).Where(f => f.Severity == Severity.Error).ToList();
+            foreach (var f in findings) app.Error($"warning: policy {f.PolicyId}: {f.Message} (the failover goes on; fix it afterwards)");
+
+            var now = app.Time.GetUtcNow();
+            var runContext = new RunContext(RunStore.NewRunId(now), "failover", topology.Production.Name, target.Name,
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), Environment.UserName, Environment.MachineName);
+            if (parse.GetValue(dryRun))
+            {
+                var plan = Planner.Plan(topology, target);
+                var steps = FailoverSteps.For(topology, target, app.Ports(topology, target), store.RunDirectory(runContext.RunId));
+                app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
+                foreach (var (step, estimate) in steps.Zip(plan.Steps))
+                    app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
+                app.Print($"Estimated RTO {Durations.Format(plan.Rto.Value)} (target {Durations.Format(plan.Rto.Target)}).\n");
+                return ExitCodes.Ok;
+            }
+            if (!parse.GetValue(yes) && !app.Confirm(
+                    $"This fails {topology.Production.Name} over to {target.Name}: it provisions servers, restores every tenant, fences " +
+                    $"{topology.Production.Name} and moves DNS.\nType the target stack name to go on: ", target.Name))
+            {
+                app.Error("not confirmed: nothing was changed (use --yes in scripts)");
+                return ExitCodes.Usage;
+            }
+            return await Execute(app, topology, target, store, runContext, log, ct);
+        }));
+        return command;
+    }
+
+    private static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
+    {
+        var command = $"failover {run.Kind} --to {run.Target}";
+        using var runLock = Lock(store, run, command);
+        store.SetCurrent(run.RunId);
+        var dir = store.RunDirectory(run.RunId);
+        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        var ports = app.Ports(topology, target);
+        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
+        app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
+        var result = await engine.RunAsync(journal, run, ct);
+        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
+        IncidentReportFiles.Write(dir, report);
+        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
+        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        switch (result.Outcome)
+        {
+            case RunOutcome.Completed:
+                app.Print($"Recovered on {run.Target}: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
+                return ExitCodes.Ok;
+            case RunOutcome.Interrupted:
+                app.Error("interrupted: run `failover resume` to continue where it stopped");
+                return ExitCodes.Interrupted;
+            case RunOutcome.Aborted:
+                app.Error($"error: {result.Error}");
+                return ExitCodes.Usage;
+            default:
+                app.Error($"error: step {StepContext.Name(result.FailedStep!.Value)} failed: {result.Error}");
+                app.Error("Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
+                return ExitCodes.Failed;
+        }
+    }
+
+    private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
+
+    private static RunLock Lock(RunStore store, RunContext run, string command) =>
+        RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command));
+
+    private static Command Resume(App app)
+    {
+        var command = new Command("resume",
+            "Continue the unfinished run from its journal: finished steps and side effects are not repeated.\n\n" +
+            "Examples:\n  failover resume");
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
+        {
+            var store = Store(parse, topology, app.WorkingDirectory);
+            var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
+            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
+                ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
+            var target = Target(topology, run.Target);
+            return await Execute(app, topology, target, store, run, log, ct);
+        }));
+        return command;
+    }
+
+    private static Command Abort(App app)
+    {
+        var command = new Command("abort",
+            "Stop the unfinished run for good: it is marked aborted in its journal, its report is written, and a new\n" +
+            "run can start. What was already done (servers, restores) stays as it is and is listed in the report.\n\n" +
+            "Examples:\n  failover abort");
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        {
+            var store = Store(parse, topology, app.WorkingDirectory);
+            var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
+            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)));
+            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, Environment.UserName, Environment.MachineName), "failover abort"))
+            using (var journal = Journal.Open(store.JournalPath(id)))
+            {
+                journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = Environment.UserName }));
+                if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
+            }
+            store.ClearCurrent();
+            log.Information("Run {RunId} aborted", id);
+            app.Print($"Run {id} aborted. Its report: {Path.Combine(store.RunDirectory(id), "report.md")}\n");
+            return Task.FromResult(ExitCodes.Ok);
+        }));
+        return command;
+    }
+
+    private static Command Unlock(App app)
+    {
+        var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
+        var command = new Command("unlock",
+            "Break a stale run lock: one whose process no longer exists (after a crash or a reboot). A lock held by a\n" +
+            "running process, or taken on another host, needs --force.\n\n" +
+            "Examples:\n  failover unlock\n  failover unlock --force")
+        {
+            force,
+        };
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        {
+            var store = Store(parse, topology, app.WorkingDirectory);
+            if (!File.Exists(store.LockPath)) { app.Print("No lock is held.\n"); return Task.FromResult(ExitCodes.Ok); }
+            var owner = RunLock.Inspect(store.LockPath);
+            if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
+                throw new LockHeldException(store.LockPath, owner, stale: false);
+            RunLock.Break(store.LockPath);
+            log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
+            app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+            return Task.FromResult(ExitCodes.Ok);
+        }));
+        return command;
+    }
+
+    private static Command Report(App app)
+    {
+        var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var command = new Command("report",
+            "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal.\n\n" +
+            "Examples:\n  failover report\n  failover report --run 20261122-031500-a1b2c3 --json")
+        {
+            runId, json,
+        };
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        {
+            var store = Store(parse, topology, app.WorkingDirectory);
+            var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
+            var path = store.JournalPath(id);
+            if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
+            var report = IncidentReport.FromJournal(Journal.Read(path), topology.Targets);
+            app.Print(parse.GetValue(json) ? report.JsonText() + "\n" : report.Markdown());
+            return Task.FromResult(ExitCodes.Ok);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using Failover.Core.Planning;
+using Serilog;
+
+namespace Failover.Driver.Engine;
+
+/// <summary>How a run ended.</summary>
+public enum RunOutcome { Completed, Failed, Aborted, Interrupted }
+
+/// <summary>The end of one engine invocation: how it ended and, if it failed, where and why.</summary>
+public sealed record RunResult(RunOutcome Outcome, StepKind? FailedStep = null, string? Error = null);
+
+/// <summary>
+/// The one orchestration engine: runs a runbook's steps in order, journaling each start, effect and end,
+/// so that a resumed run skips what finished and repeats nothing that was done.
+/// </summary>
+public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null)
+{
+    public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation)
+    {
+        var records = journal.Records;
+        if (records.Any(r => r.Event == JournalEvent.RunAborted))
+            return new RunResult(RunOutcome.Aborted, Error: "this run was aborted; start a new one with `failover run`");
+        if (records.Count == 0)
+            journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
+        else
+            journal.Append(new JournalRecord(JournalEvent.RunResumed, time.GetUtcNow(),
+                Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = Environment.MachineName }));
+
+        var facts = new JsonObject();
+        foreach (var done in journal.Records.Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))
+            facts[done.Step!] = done.Data!["facts"]!.DeepClone();
+
+        foreach (var step in steps)
+        {
+            var name = StepContext.Name(step.Kind);
+            if (journal.Records.Any(r => r.Event == JournalEvent.StepCompleted && r.Step == name))
+            {
+                progress?.Invoke($"  {name,-14} done earlier in this run");
+                continue;
+            }
+            cancellation.ThrowIfCancellationRequested();
+            CrashPoints.Hit($"step:{name}:before");
+            journal.Append(new JournalRecord(JournalEvent.StepStarted, time.GetUtcNow(), name));
+            progress?.Invoke($"  {name,-14} {step.Describe(run)}");
+            log.Information("Step {Step} started for {Stack}", name, run.Target);
+            var context = new StepContext(run, step.Kind, journal, facts, time, log);
+            StepResult result;
+            try
+            {
+                result = await step.ExecuteAsync(context, cancellation);
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                journal.Append(new JournalRecord(JournalEvent.StepFailed, time.GetUtcNow(), name, Data: new JsonObject { ["error"] = "interrupted" }));
+                return new RunResult(RunOutcome.Interrupted, step.Kind, "interrupted");
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var message = e is StepFailedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                journal.Append(new JournalRecord(JournalEvent.StepFailed, time.GetUtcNow(), name, Data: new JsonObject { ["error"] = message }));
+                log.Error("Step {Step} failed: {Error}", name, message);
+                progress?.Invoke($"  {name,-14} FAILED: {message}");
+                return new RunResult(RunOutcome.Failed, step.Kind, message);
+            }
+            facts[name] = result.Facts?.DeepClone() ?? new JsonObject();
+            var data = new JsonObject { ["summary"] = result.Summary, ["facts"] = result.Facts?.DeepClone() ?? new JsonObject() };
+            if (result.Notes.Count > 0) data["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray());
+            journal.Append(new JournalRecord(JournalEvent.StepCompleted, time.GetUtcNow(), name, Data: data));
+            CrashPoints.Hit($"step:{name}:after");
+            log.Information("Step {Step} completed: {Summary}", name, result.Summary);
+            progress?.Invoke($"  {name,-14} ok: {result.Summary}");
+        }
+        journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
+        return new RunResult(RunOutcome.Completed);
+    }
+
+    public static JsonObject RunData(RunContext run) => new()
+    {
+        ["runId"] = run.RunId,
+        ["kind"] = run.Kind,
+        ["production"] = run.Production,
+        ["target"] = run.Target,
+        ["restorePoint"] = run.RestorePoint,
+        ["acceptDataLoss"] = run.AcceptDataLoss,
+        ["startedBy"] = run.StartedBy,
+        ["host"] = run.Host,
+        ["pid"] = Environment.ProcessId,
+    };
+
+    /// <summary>The run a journal belongs to, from its first line.</summary>
+    public static RunContext? ContextOf(IReadOnlyList<JournalRecord> records)
+    {
+        var d = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data;
+        if (d is null) return null;
+        return new RunContext((string)d["runId"]!, (string)d["kind"]!, (string)d["production"]!, (string)d["target"]!,
+            (string?)d["restorePoint"], (bool)d["acceptDataLoss"]!, (string)d["startedBy"]!, (string)d["host"]!);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Failover.Core.Planning;
+using Serilog;
+
+namespace Failover.Driver.Engine;
+
+/// <summary>One step of a runbook as the engine runs it: idempotent, its side effects journaled.</summary>
+public interface IStep
+{
+    StepKind Kind { get; }
+
+    /// <summary>What the step would do, for --dry-run; no side effects.</summary>
+    string Describe(RunContext run);
+
+    Task<StepResult> ExecuteAsync(StepContext context, CancellationToken cancellation);
+}
+
+/// <summary>What a finished step hands on: a one-line summary and facts for later steps and the report.</summary>
+public sealed record StepResult(string Summary, JsonObject? Facts = null, IReadOnlyList<string>? Notes = null)
+{
+    /// <summary>Skipped or forced things the report must state (an unreachable old primary, accepted data loss).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = Notes ?? [];
+}
+
+/// <summary>A step refused to go on; the run stops here, before anything later (DNS) is touched.</summary>
+public sealed class StepFailedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The run's identity and the operator's choices, fixed when the run starts.</summary>
+public sealed record RunContext(
+    string RunId,
+    string Kind,
+    string Production,
+    string Target,
+    string? RestorePoint,
+    bool AcceptDataLoss,
+    string StartedBy,
+    string Host);
+
+/// <summary>What a step sees while it runs: the run, the facts of earlier steps, the clock and the journal.</summary>
+public sealed class StepContext(RunContext run, StepKind step, Journal journal, JsonObject facts, TimeProvider time, ILogger log)
+{
+    public RunContext Run { get; } = run;
+    public StepKind Step { get; } = step;
+    public TimeProvider Time { get; } = time;
+    public ILogger Log { get; } = log.ForContext("Step", step.ToString().ToLowerInvariant());
+
+    /// <summary>Everything journaled so far in this run.</summary>
+    public IReadOnlyList<JournalRecord> Records => journal.Records;
+
+    /// <summary>Facts earlier steps handed on (snapshot ids, addresses), by step name.</summary>
+    public JsonObject Facts { get; } = facts;
+
+    /// <summary>
+    /// Runs a side effect once per run: if the journal shows it done, its recorded result is returned and
+    /// nothing runs. If the process died while it ran, it runs again, so every effect must be safe to repeat
+    /// (check-then-act, or naturally idempotent like a DNS REPLACE).
+    /// </summary>
+    public async Task<JsonNode?> Once(string effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation)
+    {
+        var stepName = Name(Step);
+        var done = journal.Records.LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == stepName && r.Effect == effect);
+        if (done is not null)
+        {
+            Log.Debug("Effect {Effect} already done in this run; not repeated", effect);
+            return done.Data?["result"]?.DeepClone();
+        }
+        var interrupted = journal.Records.Any(r => r.Event == JournalEvent.EffectStarted && r.Step == stepName && r.Effect == effect);
+        journal.Append(new JournalRecord(JournalEvent.EffectStarted, Time.GetUtcNow(), stepName, effect,
+            interrupted ? new JsonObject { ["retry"] = true } : null));
+        CrashPoints.Hit($"effect:{effect}:before");
+        var result = await act(cancellation);
+        CrashPoints.Hit($"effect:{effect}:after");
+        journal.Append(new JournalRecord(JournalEvent.EffectDone, Time.GetUtcNow(), stepName, effect,
+            new JsonObject { ["result"] = result?.DeepClone() }));
+        return result;
+    }
+
+    public void Note(string text)
+    {
+        journal.Append(new JournalRecord(JournalEvent.Note, Time.GetUtcNow(), Name(Step), Data: new JsonObject { ["text"] = text }));
+        Log.Warning("{Step}: {Note}", Name(Step), text);
+    }
+
+    public static string Name(StepKind kind) => kind switch
+    {
+        StepKind.SelectBackup => "select-backup",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+}
+
+/// <summary>
+/// Test hook for crash injection: when FAILOVER_CRASH_AT names the point being passed, the process kills
+/// itself on the spot, as `kill -9` would. Points: step:NAME:before|after, effect:KEY:before|after.
+/// </summary>
+public static class CrashPoints
+{
+    public const string Variable = "FAILOVER_CRASH_AT";
+
+    public static void Hit(string point)
+    {
+        var wanted = Environment.GetEnvironmentVariable(Variable);
+        if (string.IsNullOrEmpty(wanted) || !string.Equals(wanted, point, StringComparison.Ordinal)) return;
+        Console.Error.WriteLine($"[crash injection] killed at {point}");
+        Console.Error.Flush();
+        System.Diagnostics.Process.GetCurrentProcess().Kill();
+    }
+}

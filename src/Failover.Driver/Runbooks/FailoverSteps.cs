@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+using Failover.Driver.Engine;
+using Failover.Driver.Reports;
+
+namespace Failover.Driver.Runbooks;
+
+/// <summary>The steps of `failover run`: the runbook of Core.Planning, executed against the ports.</summary>
+public static class FailoverSteps
+{
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, RunPorts ports, string reportDirectory) =>
+    [
+        new Assess(topology, ports),
+        new SelectBackup(topology, ports),
+        new Provision(target, ports),
+        new Restore(topology, target, ports),
+        new Gate(target, ports),
+        new Fence(topology.Production, ports),
+        new Cutover(target, ports),
+        new Report(topology, reportDirectory),
+    ];
+
+    internal static JsonObject SnapshotJson(TenantSnapshot s) => new()
+    {
+        ["id"] = s.SnapshotId, ["time"] = s.Time.ToString("O", CultureInfo.InvariantCulture), ["bytes"] = s.Bytes,
+    };
+
+    internal static List<TenantSnapshot> Chosen(StepContext c) =>
+        c.Facts["select-backup"]!["snapshots"]!.AsObject()
+            .Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, DateTimeOffset.Parse((string)kv.Value["time"]!, CultureInfo.InvariantCulture), (long)kv.Value["bytes"]!))
+            .ToList();
+
+    internal static SiteAddress Address(StepContext c)
+    {
+        var p = c.Facts["provision"]!;
+        return new SiteAddress(p["addresses"]!.AsArray().Select(a => (string)a!).ToList(), (string?)p["healthUrl"], p["outputs"]?.AsObject().DeepClone().AsObject() ?? new JsonObject());
+    }
+
+    private sealed class Assess(Topology t, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Assess;
+        public string Describe(RunContext run) => $"check whether {t.Production.Name} still answers; read the latest backup of {t.Tenants.Count} tenants";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var serving = await ports.Sites.IsServingAsync(t.Production, ct);
+            var latest = new JsonObject();
+            var now = c.Time.GetUtcNow();
+            var worst = TimeSpan.Zero;
+            foreach (var tenant in t.Tenants)
+            {
+                var snaps = await ports.Vault.SnapshotsAsync(tenant, ct);
+                if (snaps.Count == 0)
+                    throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from");
+                latest[tenant.Name] = SnapshotJson(snaps[0]);
+                if (now - snaps[0].Time > worst) worst = now - snaps[0].Time;
+            }
+            var notes = serving ? new[] { $"{t.Production.Name} still answers: it will be fenced before the cutover" } : [];
+            return new StepResult(
+                $"{t.Production.Name} {(serving ? "still answers" : "does not answer")}; latest backups found for {t.Tenants.Count} tenants, the oldest {Durations.Format(worst)} old",
+                new JsonObject { ["productionServing"] = serving, ["latest"] = latest }, notes);
+        }
+    }
+
+    private sealed class SelectBackup(Topology t, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.SelectBackup;
+        public string Describe(RunContext run) => run.RestorePoint is null
+            ? "pick each tenant's newest snapshot that passes verification"
+            : $"pick each tenant's newest verified snapshot at or before {run.RestorePoint}";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var point = await RestorePointTime(c.Run.RestorePoint, ct);
+            var chosen = new JsonObject();
+            var notes = new List<string>();
+            var now = c.Time.GetUtcNow();
+            foreach (var tenant in t.Tenants)
+            {
+                var candidates = (await ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
+                TenantSnapshot? good = null;
+                foreach (var s in candidates)
+                {
+                    var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await ports.Vault.VerifyAsync(s, x)), ct);
+                    if (ok?.GetValue<bool>() == true) { good = s; break; }
+                    notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
+                    c.Note(notes[^1]);
+                }
+                if (good is null)
+                    throw new StepFailedException(candidates.Count == 0
+                        ? $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
+                        : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried): the vault may be damaged; run `restic check` on it");
+                var age = now - good.Time;
+                if (age > t.Targets.Rpo && point is null)
+                {
+                    if (!c.Run.AcceptDataLoss)
+                        throw new StepFailedException(
+                            $"the newest good backup of {tenant.Name} is {Durations.Format(age)} old, beyond the RPO target {Durations.Format(t.Targets.Rpo)}: " +
+                            $"restoring it loses {Durations.Format(age)} of data. Nothing was changed. If that loss is accepted, run again with --accept-data-loss.");
+                    notes.Add($"{tenant.Name}: restoring a backup {Durations.Format(age)} old (beyond the RPO target) because --accept-data-loss was given");
+                }
+                chosen[tenant.Name] = SnapshotJson(good);
+            }
+            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}"),
+                new JsonObject { ["snapshots"] = chosen }, notes);
+        }
+
+        /// <summary>--restore-point: a time (ISO 8601), a duration ago ("2h"), or a snapshot id whose time is used.</summary>
+        private async Task<DateTimeOffset?> RestorePointTime(string? value, CancellationToken ct)
+        {
+            if (value is null) return null;
+            if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) return at;
+            foreach (var tenant in t.Tenants)
+                foreach (var s in await ports.Vault.SnapshotsAsync(tenant, ct))
+                    if (s.SnapshotId.StartsWith(value, StringComparison.OrdinalIgnoreCase)) return s.Time;
+            throw new StepFailedException($"--restore-point '{value}' is neither a time (2026-11-21T02:00:00Z) nor the id of a snapshot in the vault");
+        }
+    }
+
+    private sealed class Provision(StackSpec target, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Provision;
+        public string Describe(RunContext run) => $"bring {target.Name} up at MVD size with the chosen snapshot ids";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var snapshots = Chosen(c);
+            var result = await c.Once($"provision:{target.Name}", async x =>
+            {
+                var a = await ports.Sites.ProvisionAsync(target, snapshots, x);
+                return new JsonObject
+                {
+                    ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
+                    ["healthUrl"] = a.HealthUrl,
+                    ["outputs"] = a.Outputs.DeepClone(),
+                };
+            }, ct);
+            var facts = result!.AsObject().DeepClone().AsObject();
+            return new StepResult($"{target.Name} is up at {string.Join(", ", facts["addresses"]!.AsArray().Select(a => (string)a!))}", facts);
+        }
+    }
+
+    private sealed class Restore(Topology t, StackSpec target, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Restore;
+        public string Describe(RunContext run) =>
+            $"restore {t.Tenants.Count} tenants, tier then smallest first, {t.RestoreOn(target).Parallelism} at a time";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var snapshots = Chosen(c).ToDictionary(s => s.Tenant);
+            var site = Address(c);
+            var settings = t.RestoreOn(target);
+            var results = new JsonObject();
+            var failures = new List<string>();
+            using var slots = new SemaphoreSlim(Math.Max(1, settings.Parallelism));
+            var tasks = RestoreSchedule.Order(t.Tenants, x => x).Select(async tenant =>
+            {
+                await slots.WaitAsync(ct);
+                try
+                {
+                    var start = c.Time.GetUtcNow();
+                    var r = await c.Once($"restore:{tenant.Name}", async x => new JsonObject
+                    {
+                        ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, x),
+                        ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
+                        ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+                    }, ct);
+                    lock (results) results[tenant.Name] = r!.DeepClone();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    lock (failures) failures.Add($"{tenant.Name}: {e.Message}");
+                }
+                finally { slots.Release(); }
+            });
+            await Task.WhenAll(tasks);
+            if (failures.Count > 0)
+                throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
+            return new StepResult($"{t.Tenants.Count} tenants restored and verified", new JsonObject { ["tenants"] = results });
+        }
+    }
+
+    private sealed class Gate(StackSpec target, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Gate;
+        public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var verdict = await ports.Gate.CheckAsync(target, Address(c), Chosen(c), ct);
+            if (!verdict.Healthy)
+                throw new StepFailedException($"{target.Name} is not healthy: {verdict.Summary}. DNS was not touched; the old records stay.");
+            return new StepResult(verdict.Summary);
+        }
+    }
+
+    private sealed class Fence(StackSpec production, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Fence;
+        public string Describe(RunContext run) => $"fence {production.Name} so a returning datacenter takes no writes";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            try
+            {
+                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await ports.Sites.FenceAsync(production, x)), ct);
+                return new StepResult((string?)done ?? "fenced");
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A burned datacenter does not answer: the cutover still removes its records, which is the fence that matters.
+                var note = $"{production.Name} could not be fenced at its provider ({e.Message}); its DNS records are replaced by the cutover. Fence it when it answers again.";
+                return new StepResult("fence not applied: provider did not answer", Notes: [note]);
+            }
+        }
+    }
+
+    private sealed class Cutover(StackSpec target, RunPorts ports) : IStep
+    {
+        public StepKind Kind => StepKind.Cutover;
+        public string Describe(RunContext run) => $"point the service records at {target.Name} and wait until every authoritative server answers it";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var addresses = Address(c).Addresses;
+            var changed = await c.Once("dns:point", async x => JsonValue.Create(await ports.Dns.PointAtAsync(target, addresses, x)), ct);
+            var visible = await ports.Dns.WaitVisibleAsync(addresses, ct);
+            return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}",
+                new JsonObject
+                {
+                    ["visibleAt"] = visible.ToString("O", CultureInfo.InvariantCulture),
+                    ["addresses"] = new JsonArray(addresses.Select(a => (JsonNode)JsonValue.Create(a)!).ToArray()),
+                });
+        }
+    }
+
+    private sealed class Report(Topology t, string directory) : IStep
+    {
+        public StepKind Kind => StepKind.Report;
+        public string Describe(RunContext run) => $"write the incident report to {directory}";
+
+        public Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            // The command rewrites the report once more after the run ends; writing it here makes it exist even if that is lost.
+            var files = IncidentReportFiles.Write(directory, IncidentReport.FromJournal(c.Records, t.Targets));
+            return Task.FromResult(new StepResult($"report written: {string.Join(", ", files)}"));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using Failover.Core.Topology;
+
+namespace Failover.Driver.Runbooks;
+
+/// <summary>One tenant's backup in the vault: a restic snapshot and when it was taken.</summary>
+public sealed record TenantSnapshot(string Tenant, string SnapshotId, DateTimeOffset Time, long Bytes);
+
+/// <summary>Where a provisioned site answers: its service addresses, health URL and non-secret outputs.</summary>
+public sealed record SiteAddress(IReadOnlyList<string> Addresses, string? HealthUrl, JsonObject Outputs);
+
+/// <summary>The verdict of the health gate: healthy or not, and what was observed.</summary>
+public sealed record GateVerdict(bool Healthy, string Summary);
+
+/// <summary>The external backups the run restores from.</summary>
+public interface IBackupVault
+{
+    /// <summary>A tenant's snapshots, newest first.</summary>
+    Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken cancellation);
+
+    /// <summary>Reads back a sample of the snapshot's data; false when it is damaged.</summary>
+    Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation);
+}
+
+/// <summary>Brings sites up and fences them: Pulumi for cloud stacks, processes for local ones.</summary>
+public interface ISites
+{
+    /// <summary>Whether the site still answers (a partial outage, or a false alarm).</summary>
+    Task<bool> IsServingAsync(StackSpec site, CancellationToken cancellation);
+
+    /// <summary>Brings the site up at MVD size pointed at the restore point; safe to repeat.</summary>
+    Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation);
+
+    /// <summary>Keeps a former primary from taking writes; returns what was done, or throws when its provider does not answer.</summary>
+    Task<string> FenceAsync(StackSpec site, CancellationToken cancellation);
+}
+
+/// <summary>Restores one tenant on the new site and verifies it against its backup manifest; safe to repeat.</summary>
+public interface ITenantRestorer
+{
+    Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation);
+}
+
+/// <summary>The probes that must pass before DNS is touched.</summary>
+public interface IHealthGate
+{
+    Task<GateVerdict> CheckAsync(StackSpec site, SiteAddress address, IReadOnlyList<TenantSnapshot> restored, CancellationToken cancellation);
+}
+
+/// <summary>Moves the service records and proves every authoritative server answers the new address.</summary>
+public interface IDnsSwitch
+{
+    /// <summary>Points the service records at the addresses; idempotent.</summary>
+    Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation);
+
+    /// <summary>Waits until every authoritative server answers the addresses; returns when that was first seen.</summary>
+    Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation);
+}
+
+/// <summary>The adapters one run uses, chosen by the target's provider.</summary>
+public sealed record RunPorts(IBackupVault Vault, ISites Sites, ITenantRestorer Restorer, IHealthGate Gate, IDnsSwitch Dns);
