@@ -1,0 +1,67 @@
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Failover.Core.Topology;
+using Failover.Driver.Runbooks;
+
+namespace Failover.Driver.Local;
+
+/// <summary>
+/// The local provider: each site is a PostgreSQL cluster and a files directory on its own loopback address,
+/// kept under one state folder. The driver provisions these itself instead of calling Pulumi.
+/// </summary>
+public sealed class LocalSites(string stateDirectory, int port = 5432) : ISites
+{
+    public int Port { get; } = port;
+
+    public string SiteDirectory(StackSpec site) => Path.Combine(stateDirectory, site.Name);
+    public string FilesDirectory(StackSpec site, string tenant) => Path.Combine(SiteDirectory(site), "files", tenant);
+    public PostgresCluster Cluster(StackSpec site) => new(Path.Combine(SiteDirectory(site), "pg", "data"), Address(site), Port);
+    public static string Address(StackSpec site) => site.Site.Address ?? throw new InvalidOperationException($"{site.Name} is not a local site");
+    private string FencedMarker(StackSpec site) => Path.Combine(SiteDirectory(site), "FENCED");
+
+    public async Task<bool> IsServingAsync(StackSpec site, CancellationToken cancellation)
+    {
+        using var client = new TcpClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try { await client.ConnectAsync(Address(site), Port, timeout.Token); return true; }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellation.IsCancellationRequested) { return false; }
+    }
+
+    /// <summary>Starts the site's cluster (creating it the first time); repeating it changes nothing.</summary>
+    public async Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation)
+    {
+        if (File.Exists(FencedMarker(site)))
+            throw new InvalidOperationException($"{site.Name} is fenced ({FencedMarker(site)}); unfence it on purpose before using it again");
+        var cluster = Cluster(site);
+        await cluster.InitAsync(cancellation);
+        await cluster.StartAsync(cancellation);
+        return new SiteAddress([Address(site)], null, new JsonObject
+        {
+            ["postgres"] = $"{Address(site)}:{Port}",
+            ["filesDirectory"] = Path.Combine(SiteDirectory(site), "files"),
+        });
+    }
+
+    /// <summary>Stops the site's database and marks it fenced so nothing starts it again by accident.</summary>
+    public async Task<string> FenceAsync(StackSpec site, CancellationToken cancellation)
+    {
+        Directory.CreateDirectory(SiteDirectory(site));
+        await File.WriteAllTextAsync(FencedMarker(site), $"fenced at {DateTimeOffset.UtcNow:O}\n", cancellation);
+        var cluster = Cluster(site);
+        if (cluster.Pid is null) return $"{site.Name} marked fenced; nothing was running on {Address(site)}";
+        await cluster.StopAsync(cancellation);
+        return $"{site.Name} marked fenced; its PostgreSQL on {Address(site)}:{Port} stopped";
+    }
+
+    /// <summary>Stops every cluster and removes the state folder: what the drill leaves behind is nothing.</summary>
+    public async Task RemoveAllAsync(IEnumerable<StackSpec> sites, CancellationToken cancellation)
+    {
+        foreach (var site in sites.Where(s => s.Site.Provider == Provider.Local))
+        {
+            var cluster = Cluster(site);
+            try { await cluster.StopAsync(cancellation); } catch (InvalidOperationException) { cluster.Kill(); }
+        }
+        if (Directory.Exists(stateDirectory)) Directory.Delete(stateDirectory, recursive: true);
+    }
+}
