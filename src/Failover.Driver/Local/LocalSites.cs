@@ -9,9 +9,20 @@ namespace Failover.Driver.Local;
 /// The local provider: each site is a PostgreSQL cluster and a files directory on its own loopback address,
 /// kept under one state folder. The driver provisions these itself instead of calling Pulumi.
 /// </summary>
-public sealed class LocalSites(string stateDirectory, int port = 5432) : ISites
+public sealed class LocalSites : ISites
 {
-    public int Port { get; } = port;
+    private readonly string stateDirectory;
+
+    public LocalSites(string stateDirectory, int port = 5432)
+    {
+        this.stateDirectory = stateDirectory;
+        Port = port;
+        Directory.CreateDirectory(stateDirectory);
+        // Our own folder: PostgreSQL runs as another user and must reach the clusters inside it.
+        File.SetUnixFileMode(stateDirectory, File.GetUnixFileMode(stateDirectory) | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+    }
+
+    public int Port { get; }
 
     public string SiteDirectory(StackSpec site) => Path.Combine(stateDirectory, site.Name);
     public string FilesDirectory(StackSpec site, string tenant) => Path.Combine(SiteDirectory(site), "files", tenant);

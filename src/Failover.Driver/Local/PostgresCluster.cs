@@ -75,6 +75,10 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     private static void Own(string directory)
     {
         if (!IsRoot) return;
+        // The postgres user must be able to reach its directory through every folder above it.
+        for (var d = new DirectoryInfo(directory).Parent; d is not null && d.FullName != "/"; d = d.Parent)
+            if (!d.UnixFileMode.HasFlag(UnixFileMode.OtherExecute))
+                throw new InvalidOperationException($"the postgres user cannot reach {directory}: {d.FullName} is not searchable by others (chmod o+x \"{d.FullName}\", or use another --state-dir)");
         using var p = Process.Start(new ProcessStartInfo("chown", $"-R postgres:postgres \"{directory}\"") { RedirectStandardError = true })!;
         p.WaitForExit();
     }
