@@ -100,3 +100,20 @@ public static class HealthDocument
             ["snapshots"] = new SortedDictionary<string, string>(snapshots.ToDictionary(k => k.Key, k => k.Value), StringComparer.Ordinal),
         });
 }
+
+/// <summary>Which vault a standby restores from.</summary>
+public static class RestoreSource
+{
+    /// <summary><c>failover:restoreFrom</c> when set, else production's first vault; it must be an S3 vault.</summary>
+    public static StackSpec VaultFor(Topology.Topology topology, StackSpec stack)
+    {
+        var name = stack.RestoreFrom ?? topology.Backup.Vaults[0];
+        var vault = topology.Find(name) ?? throw new TopologyException(new TopologyProblem(stack.File, "failover:restoreFrom", null,
+            $"vault stack '{name}' does not exist", "name a vault stack"));
+        if (vault.Vault?.Kind != VaultKind.S3)
+            throw new TopologyException(new TopologyProblem(stack.File, "failover:restoreFrom", null,
+                $"{vault.Name} is a {vault.Vault?.Kind.ToString() ?? "non-vault"} stack: cloud-init restores only from S3 vaults",
+                "restore from an S3 vault (set failover:restoreFrom), or restore with the driver's local executor"));
+        return vault;
+    }
+}
