@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Failover.Core.Sites;
 using Pulumi;
 using Pulumi.Aws.Ec2;
@@ -32,11 +31,7 @@ public sealed class AwsSite : ComponentResource
         var routes = new RouteTable(names.RouteTable, new RouteTableArgs
         {
             VpcId = vpc.Id,
-            Routes =
-            {
-                new RouteTableRouteArgs { CidrBlock = "0.0.0.0/0", GatewayId = gateway.Id },
-                new RouteTableRouteArgs { Ipv6CidrBlock = "::/0", GatewayId = gateway.Id },
-            },
+            Routes = { new RouteTableRouteArgs { CidrBlock = "0.0.0.0/0", GatewayId = gateway.Id } },
             Tags = Tags(names.RouteTable),
         }, Opts());
         _ = new RouteTableAssociation(names.RouteTable, new RouteTableAssociationArgs { SubnetId = subnet.Id, RouteTableId = routes.Id }, Opts());
@@ -58,7 +53,7 @@ public sealed class AwsSite : ComponentResource
             Description = $"failover site {names.Stack}",
             VpcId = vpc.Id,
             Ingress = ingress,
-            Egress = { new SecurityGroupEgressArgs { Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { "0.0.0.0/0" }, Ipv6CidrBlocks = { "::/0" } } },
+            Egress = { new SecurityGroupEgressArgs { Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { "0.0.0.0/0" } } },
             Tags = Tags(names.Firewall),
         }, Opts());
         var placement = new PlacementGroup(names.PlacementGroup, new PlacementGroupArgs
@@ -124,8 +119,7 @@ public sealed class AwsSite : ComponentResource
         var front = servers.FirstOrDefault(x => x.Plan.ServesTraffic).Ip;
         var ipv4 = front?.PublicIp ?? Output.Create("");
         var hostname = front?.PublicDns ?? Output.Create("");
-        var serverAddresses = Output.All(servers.Select(x => x.Ip.PublicIp.Apply(ip => (x.Plan.Name, ip))).ToArray())
-            .Apply(pairs => pairs.ToImmutableDictionary(p => p.Name, p => p.ip));
+        var serverAddresses = SiteAddresses.ByServer(servers.Select(x => (x.Plan.Name, x.Ip.PublicIp)));
         Addresses = new SiteAddresses(ipv4, Output.Create(""), hostname, serverAddresses);
         RegisterOutputs(new Dictionary<string, object?> { ["serviceIpv4"] = ipv4, ["serviceHostname"] = hostname });
     }

@@ -141,4 +141,10 @@ public static class Providers
 }
 
 /// <summary>The public addresses a site component publishes (empty strings when the site runs nothing).</summary>
-public sealed record SiteAddresses(Output<string> Ipv4, Output<string> Ipv6, Output<string> Hostname, Output<ImmutableDictionary<string, string>> Servers);
+public sealed record SiteAddresses(Output<string> Ipv4, Output<string> Ipv6, Output<string> Hostname, Output<ImmutableDictionary<string, string>> Servers)
+{
+    /// <summary>Each server's public IPv4 by server name, once the provider has assigned them.</summary>
+    public static Output<ImmutableDictionary<string, string>> ByServer(IEnumerable<(string Name, Output<string> Ip)> servers) =>
+        Output.All(servers.Select(s => s.Ip.Apply(ip => (s.Name, ip))).ToArray())
+            .Apply(pairs => pairs.ToImmutableDictionary(p => p.Name, p => p.ip));
+}

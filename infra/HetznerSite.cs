@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Failover.Core.Sites;
 using Pulumi;
 using Pulumi.HCloud;
@@ -109,8 +108,7 @@ public sealed class HetznerSite : ComponentResource
         var front = servers.FirstOrDefault(x => x.Plan.ServesTraffic).Server;
         var ipv4Out = lb?.Ipv4 ?? front?.Ipv4Address ?? Output.Create("");
         var ipv6Out = lb?.Ipv6 ?? front?.Ipv6Address ?? Output.Create("");
-        var serverAddresses = Output.All(servers.Select(x => x.Server.Ipv4Address.Apply(ip => (x.Plan.Name, ip))).ToArray())
-            .Apply(pairs => pairs.ToImmutableDictionary(p => p.Name, p => p.ip));
+        var serverAddresses = SiteAddresses.ByServer(servers.Select(x => (x.Plan.Name, x.Server.Ipv4Address)));
         Addresses = new SiteAddresses(ipv4Out, ipv6Out, Output.Create(""), serverAddresses);
         RegisterOutputs(new Dictionary<string, object?> { ["serviceIpv4"] = ipv4Out, ["serviceIpv6"] = ipv6Out });
     }

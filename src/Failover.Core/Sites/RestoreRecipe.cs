@@ -27,8 +27,9 @@ public sealed record RestoreStep(RestoreStepKind Kind, string Title, RestoreComm
 public sealed record TenantRestore(Tenant Tenant, string SnapshotId, IReadOnlyList<RestoreStep> Steps);
 
 /// <summary>
-/// The one description of a restore: for each tenant, the database dump streamed out of restic into
-/// pg_restore with parallel jobs, the files directory restored, then both verified. Rendered to
+/// The one description of a restore: for each tenant, the pg_dump file taken out of the snapshot with
+/// <c>restic dump</c> and loaded by pg_restore with parallel jobs, the files directory restored with
+/// <c>restic restore</c>, then both verified. Rendered to
 /// cloud-init by <see cref="BootstrapScript"/>; a local executor can run the same steps directly.
 /// </summary>
 public sealed record RestoreRecipe(
