@@ -175,4 +175,13 @@ public sealed record StackSpec(
 
     /// <summary>Storage the site has for tenant data when it runs in a mode.</summary>
     public double StorageGbIn(SiteMode mode) => Servers.Sum(g => g.StorageGbIn(mode));
+
+    /// <summary>The restore point a standby provisions from (<c>failover:snapshots</c>): empty until a failover.</summary>
+    public IReadOnlyList<Sites.TenantSnapshot> Snapshots { get; init; } = [];
+
+    /// <summary>The vault stack a standby restores from (<c>failover:restoreFrom</c>); null means production's first vault.</summary>
+    public string? RestoreFrom { get; init; }
+
+    /// <summary>Ports, health endpoint and application unit of a site (<c>failover:service</c>).</summary>
+    public Sites.ServiceSettings Service { get; init; } = Sites.ServiceSettings.Default;
 }

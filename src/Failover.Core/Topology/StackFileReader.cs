@@ -19,6 +19,8 @@ public static class StackFileReader
     [
         "role", "site", "mode", "servers", "tenants", "backup", "vault", "dns", "targets", "restore", "policy",
         "stateBackend", "access",
+        // read by infra (Sites/InfraSettings.cs, docs/configuration-infra.md)
+        "snapshots", "restoreFrom", "service",
     ];
 
     private static readonly Dictionary<string, Role> Roles = new()
@@ -155,6 +157,9 @@ public static class StackFileReader
         var policy = Section("policy", ReadPolicy);
         var backend = Section("stateBackend", n => n.AsMap("url").Required("url", "write the backend URL, e.g. s3://bucket?region=eu-north-1").AsString());
         var access = Section("access", ReadAccess);
+        var snapshots = Section("snapshots", Sites.InfraConfigReader.ReadSnapshots);
+        var restoreFrom = Section("restoreFrom", n => n.AsString());
+        var service = Section("service", Sites.InfraConfigReader.ReadService);
 
         if (role is { } r && problems.Count == 0)
         {
@@ -181,6 +186,13 @@ public static class StackFileReader
             if (r == Role.Vault) Require(vault is not null, "vault", "add failover:vault with kind, objectLock and productionAccess");
             else if (vault is not null)
                 problems.Add(new TopologyProblem(file, Namespace + "vault", failover["vault"].Line, "only a vault stack declares this", "set failover:role: vault or remove the key"));
+            foreach (var (key, present) in new[] { ("snapshots", (object?)snapshots), ("restoreFrom", restoreFrom) })
+                if (present is not null && r is not (Role.Standby or Role.Rehearsal))
+                    problems.Add(new TopologyProblem(file, Namespace + key, failover[key].Line,
+                        "only a standby or rehearsal stack restores backups", $"remove {Namespace}{key}: the driver sets it on the standby it fails over to"));
+            if (service is not null && r is not (Role.Production or Role.Standby or Role.Rehearsal))
+                problems.Add(new TopologyProblem(file, Namespace + "service", failover["service"].Line,
+                    "only a site (production, standby, rehearsal) serves the application", "remove failover:service from this stack"));
             if (r == Role.Dns) Require(dns is not null, "dns", "add failover:dns with provider, zone, records, ttl and active");
             else if (dns is not null)
                 problems.Add(new TopologyProblem(file, Namespace + "dns", failover["dns"].Line, "only a dns stack declares this", "set failover:role: dns or remove the key"));
@@ -195,7 +207,12 @@ public static class StackFileReader
             _ => SiteMode.Full,
         };
         return new StackSpec(stackName, file, role!.Value, site!, mode, servers ?? [], tenants ?? [], backup, vault, dns,
-            targets, restore, policy, backend, access ?? AdminAccess.None, secretKeys);
+            targets, restore, policy, backend, access ?? AdminAccess.None, secretKeys)
+        {
+            Snapshots = snapshots ?? [],
+            RestoreFrom = restoreFrom,
+            Service = service ?? Sites.ServiceSettings.Default,
+        };
     }
 
     private static bool ContainsSecret(YamlNode node) => node switch

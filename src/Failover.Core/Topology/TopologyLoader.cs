@@ -39,6 +39,7 @@ public static class TopologyLoader
             problems.Add(new TopologyProblem(d.Last().File, "(file)", null, $"stack '{d.Key}' is defined twice ({string.Join(", ", d.Select(s => s.File))})",
                 "keep one of Pulumi.<stack>.yaml and Pulumi.<stack>.yml"));
         CheckReferences(stacks, problems);
+        Sites.InfraReferences.Check(stacks, problems);
         if (problems.Count > 0) throw new TopologyException(problems);
 
         projectFile ??= FindProjectFile(dir);

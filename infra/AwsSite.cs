@@ -1,0 +1,126 @@
+using Failover.Core.Sites;
+using Pulumi;
+using Pulumi.Aws.Ec2;
+using Pulumi.Aws.Ec2.Inputs;
+
+namespace Failover.Infra;
+
+/// <summary>The same site on AWS: VPC, subnet, internet gateway and routes, security group, instances, EBS volumes, elastic IPs.</summary>
+public sealed class AwsSite : ComponentResource
+{
+    public SiteAddresses Addresses { get; }
+
+    public AwsSite(SitePlan plan, Func<PlannedServer, Output<string>> userData, Pulumi.Aws.Provider provider)
+        : base("failover:site:AwsSite", plan.Names.Stack, new ComponentResourceOptions { Providers = { provider } })
+    {
+        var names = plan.Names;
+        CustomResourceOptions Opts(params Resource[] dependsOn) =>
+            new() { Parent = this, Provider = provider, DependsOn = dependsOn.ToList() };
+        InputMap<string> Tags(string name, string? group = null) =>
+            new Dictionary<string, string>(names.Labels(group)) { ["Name"] = name };
+
+        var vpc = new Vpc(names.Network, new VpcArgs
+        {
+            CidrBlock = plan.NetworkCidr, EnableDnsHostnames = true, EnableDnsSupport = true, Tags = Tags(names.Network),
+        }, Opts());
+        var subnet = new Subnet(names.Subnet, new SubnetArgs
+        {
+            VpcId = vpc.Id, CidrBlock = plan.SubnetCidr, AvailabilityZone = plan.AvailabilityZone!, Tags = Tags(names.Subnet),
+        }, Opts());
+        var gateway = new InternetGateway(names.Gateway, new InternetGatewayArgs { VpcId = vpc.Id, Tags = Tags(names.Gateway) }, Opts());
+        var routes = new RouteTable(names.RouteTable, new RouteTableArgs
+        {
+            VpcId = vpc.Id,
+            Routes = { new RouteTableRouteArgs { CidrBlock = "0.0.0.0/0", GatewayId = gateway.Id } },
+            Tags = Tags(names.RouteTable),
+        }, Opts());
+        _ = new RouteTableAssociation(names.RouteTable, new RouteTableAssociationArgs { SubnetId = subnet.Id, RouteTableId = routes.Id }, Opts());
+
+        var ingress = plan.Firewall.Select(r => new SecurityGroupIngressArgs
+        {
+            Description = r.Description, Protocol = "tcp", FromPort = r.Port, ToPort = r.Port,
+            CidrBlocks = r.Sources.Where(c => !c.Contains(':')).ToList(),
+            Ipv6CidrBlocks = r.Sources.Where(c => c.Contains(':')).ToList(),
+        }).ToList();
+        // Unlike Hetzner's firewall (public interfaces only), a security group also filters the private network.
+        ingress.Add(new SecurityGroupIngressArgs
+        {
+            Description = "site-internal traffic", Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { plan.NetworkCidr },
+        });
+        var group = new SecurityGroup(names.Firewall, new SecurityGroupArgs
+        {
+            Name = names.Firewall,
+            Description = $"failover site {names.Stack}",
+            VpcId = vpc.Id,
+            Ingress = ingress,
+            Egress = { new SecurityGroupEgressArgs { Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { "0.0.0.0/0" } } },
+            Tags = Tags(names.Firewall),
+        }, Opts());
+        var placement = new PlacementGroup(names.PlacementGroup, new PlacementGroupArgs
+        {
+            Name = names.PlacementGroup, Strategy = "spread", Tags = Tags(names.PlacementGroup),
+        }, Opts());
+        KeyPair? keyPair = plan.Stack.Access.SshPublicKeys.Count == 0 ? null
+            : new KeyPair(names.SshKey(0), new KeyPairArgs { KeyName = names.SshKey(0), PublicKey = plan.Stack.Access.SshPublicKeys[0], Tags = Tags(names.SshKey(0)) }, Opts());
+
+        var servers = new List<(PlannedServer Plan, Eip Ip)>();
+        if (plan.Servers.Count > 0)
+        {
+            var ami = GetAmi.Invoke(new GetAmiInvokeArgs
+            {
+                MostRecent = true,
+                Owners = { SiteImage.AwsAmiOwner },
+                Filters = { new GetAmiFilterInputArgs { Name = "name", Values = { SiteImage.AwsAmiNamePattern } } },
+            }, new InvokeOptions { Provider = provider, Parent = this }).Apply(r => r.Id);
+            foreach (var s in plan.Servers)
+            {
+                var args = new InstanceArgs
+                {
+                    Ami = ami,
+                    InstanceType = s.Type,
+                    AvailabilityZone = plan.AvailabilityZone!,
+                    SubnetId = subnet.Id,
+                    VpcSecurityGroupIds = { group.Id },
+                    PlacementGroup = placement.Name,
+                    UserData = userData(s),
+                    // A new restore point is a new server: cloud-init runs only on the first boot.
+                    UserDataReplaceOnChange = true,
+                    RootBlockDevice = new InstanceRootBlockDeviceArgs { VolumeSize = s.Capacity.DiskGb, VolumeType = "gp3", Encrypted = true },
+                    MetadataOptions = new InstanceMetadataOptionsArgs { HttpTokens = "required" },
+                    Tags = Tags(s.Name, s.Group),
+                };
+                if (keyPair is not null) args.KeyName = keyPair.KeyName;
+                var instance = new Instance(s.Name, args, new CustomResourceOptions
+                {
+                    Parent = this, Provider = provider, DependsOn = { gateway },
+                    // A newer Debian image must not replace running servers on the next `pulumi up`.
+                    IgnoreChanges = { "ami" },
+                });
+                if (s.VolumeGb > 0)
+                {
+                    var volume = new Pulumi.Aws.Ebs.Volume(names.Volume(s.Group, s.Index), new Pulumi.Aws.Ebs.VolumeArgs
+                    {
+                        AvailabilityZone = plan.AvailabilityZone!, Size = s.VolumeGb, Type = "gp3", Encrypted = true,
+                        Tags = Tags(names.Volume(s.Group, s.Index), s.Group),
+                    }, Opts());
+                    _ = new VolumeAttachment(names.Volume(s.Group, s.Index), new VolumeAttachmentArgs
+                    {
+                        DeviceName = "/dev/sdf", InstanceId = instance.Id, VolumeId = volume.Id,
+                    }, Opts());
+                }
+                var ip = new Eip(names.Ipv4(s.Group, s.Index), new EipArgs
+                {
+                    Domain = "vpc", Instance = instance.Id, Tags = Tags(names.Ipv4(s.Group, s.Index), s.Group),
+                }, Opts(gateway));
+                servers.Add((s, ip));
+            }
+        }
+
+        var front = servers.FirstOrDefault(x => x.Plan.ServesTraffic).Ip;
+        var ipv4 = front?.PublicIp ?? Output.Create("");
+        var hostname = front?.PublicDns ?? Output.Create("");
+        var serverAddresses = SiteAddresses.ByServer(servers.Select(x => (x.Plan.Name, x.Ip.PublicIp)));
+        Addresses = new SiteAddresses(ipv4, Output.Create(""), hostname, serverAddresses);
+        RegisterOutputs(new Dictionary<string, object?> { ["serviceIpv4"] = ipv4, ["serviceHostname"] = hostname });
+    }
+}

@@ -1,0 +1,150 @@
+using System.Collections.Immutable;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Pulumi;
+using HCloud = Pulumi.HCloud;
+using Aws = Pulumi.Aws;
+
+namespace Failover.Infra;
+
+/// <summary>Builds the resources of one stack from its role and returns its outputs.</summary>
+public static class FailoverStack
+{
+    public static IDictionary<string, object?> Build(StackInputs inputs) => BuildExports(inputs).ToDictionary();
+
+    public static StackExports BuildExports(StackInputs inputs)
+    {
+        var stack = inputs.Stack;
+        var exports = new StackExports()
+            .Plain(StackOutputs.StackName, stack.Name)
+            .Plain(StackOutputs.StackRole, stack.Role.ToString().ToLowerInvariant());
+        switch (stack.Role)
+        {
+            case Role.Production or Role.Standby or Role.Rehearsal:
+                BuildSite(inputs, exports);
+                break;
+            case Role.Vault:
+                BuildVault(inputs, exports);
+                break;
+            case Role.Dns:
+                BuildZone(inputs, exports);
+                break;
+        }
+        return exports;
+    }
+
+    private static void BuildSite(StackInputs inputs, StackExports exports)
+    {
+        var plan = SitePlan.For(inputs.Stack);
+        var recipe = plan.DataServer is { } data
+            ? RestoreRecipe.For(inputs.Topology, inputs.Stack, data.Capacity.Vcpus)
+            : null;
+        var credentials = recipe is null ? null : VaultCredentials(inputs);
+        Output<string> UserData(PlannedServer server)
+        {
+            var boot = ServerBootstrap.For(plan, server, recipe);
+            return boot.Restore is null || credentials is null
+                ? Output.Create(CloudConfig.Render(boot, null))
+                : Output.CreateSecret(credentials.Apply(c => CloudConfig.Render(boot, c)));
+        }
+
+        SiteAddresses addresses = inputs.Stack.Site.Provider switch
+        {
+            Provider.Hetzner => new HetznerSite(plan, UserData, Providers.Hetzner(inputs)).Addresses,
+            Provider.Aws => new AwsSite(plan, UserData, Providers.Aws(inputs.Stack)).Addresses,
+            var p => throw new InvalidOperationException($"{inputs.Stack.Name}: {p} sites are run by the driver's local provider, not by Pulumi"),
+        };
+        exports.Plain(StackOutputs.Mode, inputs.Stack.Mode.ToString().ToLowerInvariant())
+            .Plain(StackOutputs.ServiceIpv4, addresses.Ipv4)
+            .Plain(StackOutputs.ServiceIpv6, addresses.Ipv6)
+            .Plain(StackOutputs.ServiceHostname, addresses.Hostname)
+            .Plain(StackOutputs.HealthUrl, addresses.Ipv4.Apply(ip => ip.Length == 0 ? "" : plan.HealthUrl(ip)))
+            .Plain(StackOutputs.ServerAddresses, addresses.Servers)
+            .Plain(StackOutputs.RestoredSnapshots, (recipe?.SnapshotIds ?? new Dictionary<string, string>()).ToImmutableDictionary());
+    }
+
+    /// <summary>The vault's repository and read-only credentials, read from the vault stack's secret outputs.</summary>
+    private static Output<ResticCredentials> VaultCredentials(StackInputs inputs)
+    {
+        var vault = RestoreSource.VaultFor(inputs.Topology, inputs.Stack);
+        var reference = new StackReference(StackOutputs.ReferenceName(
+            Deployment.Instance.OrganizationName, Deployment.Instance.ProjectName, vault.Name));
+        Output<string> Read(string name) => reference.RequireOutput(name).Apply(v => v?.ToString() ?? "");
+        return Output.Tuple(Read(StackOutputs.ResticRepository), Read(StackOutputs.ResticPassword),
+                Read(StackOutputs.ReaderAccessKeyId), Read(StackOutputs.ReaderSecretAccessKey))
+            .Apply(t => new ResticCredentials(t.Item1, t.Item2, t.Item3, t.Item4));
+    }
+
+    private static void BuildVault(StackInputs inputs, StackExports exports)
+    {
+        var plan = VaultPlan.For(inputs.Topology, inputs.Stack);
+        switch (plan.Kind)
+        {
+            case VaultKind.S3:
+                var bucket = new S3Vault(plan, Providers.Aws(inputs.Stack));
+                exports.Plain(StackOutputs.VaultUrl, plan.VaultUrl)
+                    .Plain(StackOutputs.ResticRepository, plan.ResticRepository)
+                    .Secret(StackOutputs.ResticPassword, bucket.ResticPassword)
+                    .Secret(StackOutputs.WriterAccessKeyId, bucket.WriterKeyId)
+                    .Secret(StackOutputs.WriterSecretAccessKey, bucket.WriterSecret)
+                    .Secret(StackOutputs.ReaderAccessKeyId, bucket.ReaderKeyId)
+                    .Secret(StackOutputs.ReaderSecretAccessKey, bucket.ReaderSecret);
+                break;
+            case VaultKind.StorageBox:
+                var box = new StorageBoxVault(plan, Providers.Hetzner(inputs));
+                exports.Plain(StackOutputs.VaultUrl, box.Repository)
+                    .Plain(StackOutputs.ResticRepository, box.Repository)
+                    .Secret(StackOutputs.ResticPassword, box.ResticPassword);
+                break;
+            default:
+                throw new InvalidOperationException($"{inputs.Stack.Name}: a {plan.Kind} vault is a local directory, made by the driver");
+        }
+    }
+
+    private static void BuildZone(StackInputs inputs, StackExports exports)
+    {
+        var plan = DnsPlan.For(inputs.Topology, inputs.Stack);
+        var active = new StackReference(StackOutputs.ReferenceName(
+            Deployment.Instance.OrganizationName, Deployment.Instance.ProjectName, plan.Active.Name));
+        Output<string> Value(string output) => active.RequireOutput(output).Apply(v => v?.ToString() ?? "");
+        exports.Plain(StackOutputs.ActiveStack, plan.Active.Name);
+        switch (plan.Dns.Provider)
+        {
+            case DnsProvider.Route53:
+                var zone = new Route53Zone(plan, Value, Providers.Aws(inputs.Stack));
+                exports.Plain(StackOutputs.ZoneId, zone.ZoneId).Plain(StackOutputs.NameServers, zone.NameServers)
+                    .Plain(StackOutputs.HealthCheckId, zone.HealthCheckId);
+                break;
+            case DnsProvider.HetznerDns:
+                var hzone = new HetznerZone(plan, Value, Providers.Hetzner(inputs));
+                exports.Plain(StackOutputs.ZoneId, hzone.ZoneId).Plain(StackOutputs.NameServers, hzone.NameServers)
+                    .Plain(StackOutputs.HealthCheckId, "");
+                break;
+            default:
+                throw new InvalidOperationException($"{inputs.Stack.Name}: PowerDNS zones are managed by the driver over the PowerDNS API, not by Pulumi");
+        }
+    }
+}
+
+/// <summary>The explicit providers of a stack: nothing relies on ambient provider configuration.</summary>
+public static class Providers
+{
+    public static HCloud.Provider Hetzner(StackInputs inputs) =>
+        new($"{inputs.Stack.Name}-hcloud", new HCloud.ProviderArgs { Token = inputs.HcloudToken() });
+
+    public static Aws.Provider Aws(StackSpec stack) =>
+        new($"{stack.Name}-aws-{stack.Site.Location}", new Aws.ProviderArgs
+        {
+            Region = stack.Site.Location,
+            DefaultTags = new Aws.Inputs.ProviderDefaultTagsArgs { Tags = new SiteNames(stack.Name, stack.Role).Labels().ToDictionary() },
+        });
+}
+
+/// <summary>The public addresses a site component publishes (empty strings when the site runs nothing).</summary>
+public sealed record SiteAddresses(Output<string> Ipv4, Output<string> Ipv6, Output<string> Hostname, Output<ImmutableDictionary<string, string>> Servers)
+{
+    /// <summary>Each server's public IPv4 by server name, once the provider has assigned them.</summary>
+    public static Output<ImmutableDictionary<string, string>> ByServer(IEnumerable<(string Name, Output<string> Ip)> servers) =>
+        Output.All(servers.Select(s => s.Ip.Apply(ip => (s.Name, ip))).ToArray())
+            .Apply(pairs => pairs.ToImmutableDictionary(p => p.Name, p => p.ip));
+}

@@ -1,0 +1,108 @@
+using System.Text;
+
+namespace Failover.Core.Sites;
+
+/// <summary>What one server sets up on its first boot.</summary>
+public sealed record ServerBootstrap(
+    string Stack,
+    string Server,
+    bool InstallsDatabase,
+    RestoreRecipe? Restore,
+    ServiceSettings Service,
+    IReadOnlyList<string> SshPublicKeys)
+{
+    public const string ScriptPath = "/usr/local/sbin/failover-bootstrap";
+    public const string WebRoot = "/var/lib/failover/www";
+    public const string HealthUnit = "failover-health.service";
+
+    /// <summary>The bootstrap of a planned server: the data server installs PostgreSQL and restic and restores.</summary>
+    public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe) =>
+        new(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys);
+
+    /// <summary>The file the health endpoint serves; written only when the server is ready.</summary>
+    public string HealthFile => WebRoot + Service.HealthPath;
+}
+
+/// <summary>
+/// Renders a <see cref="ServerBootstrap"/> to the bash script cloud-init runs. Credentials never appear in it:
+/// the script reads them from the root-only file cloud-init writes from a Pulumi secret.
+/// </summary>
+public static class BootstrapScript
+{
+    public static string Render(ServerBootstrap boot)
+    {
+        var s = new StringBuilder();
+        void L(string line = "") => s.Append(line).Append('\n');
+        L("#!/bin/bash");
+        L($"# Written by failover for {boot.Server} ({boot.Stack}); runs once, on the first boot.");
+        L("set -euo pipefail");
+        L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\"; }");
+        L("trap 'log \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
+        L("export DEBIAN_FRONTEND=noninteractive");
+        L();
+        var packages = boot.InstallsDatabase ? "postgresql restic python3" : "python3";
+        L($"log {Sh.Quote("installing " + packages)}");
+        L("apt-get update -q");
+        L($"apt-get install -y -q {packages}");
+        L();
+        L("# The health endpoint answers 404 until the health file exists, so checks fail until the server is ready.");
+        L($"install -d -m 0755 {Sh.Quote(Path.GetDirectoryName(boot.HealthFile)!.Replace('\\', '/'))}");
+        L($"systemctl enable --now {ServerBootstrap.HealthUnit}");
+        if (boot.InstallsDatabase) L("systemctl enable --now postgresql");
+        if (boot.Restore is { } recipe)
+        {
+            L();
+            L($"# Restore point: {recipe.Tenants.Count} tenants, in restore order (tier first, then smallest first).");
+            L($"test -r {Sh.Quote(recipe.CredentialsFile)} || {{ log 'missing credentials file'; exit 1; }}");
+            L("set -a");
+            L($". {Sh.Quote(recipe.CredentialsFile)}");
+            L("set +a");
+            L($"install -d -o postgres -m 0700 {Sh.Quote(recipe.SpoolDirectory)}");
+            foreach (var tenant in recipe.Tenants)
+            {
+                L();
+                foreach (var step in tenant.Steps)
+                {
+                    L($"log {Sh.Quote(step.Title)}");
+                    L(Command(step.Command));
+                }
+            }
+        }
+        if (boot.Service.Unit is { } unit)
+        {
+            L();
+            L($"log {Sh.Quote("starting " + unit)}");
+            L($"systemctl enable --now {Sh.Quote(unit)}");
+        }
+        L();
+        var health = HealthDocument.Render(boot.Stack, boot.Server, boot.Restore?.SnapshotIds ?? new Dictionary<string, string>());
+        L($"cat > {Sh.Quote(boot.HealthFile + ".tmp")} <<'HEALTH'");
+        L(health);
+        L("HEALTH");
+        L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+        L("log ready");
+        return s.ToString();
+    }
+
+    private static string Command(RestoreCommand c)
+    {
+        var argv = string.Join(' ', c.Argv.Select(Sh.Quote));
+        var line = c.RunAs is { } user ? $"runuser -u {Sh.Quote(user)} -- {argv}" : argv;
+        return c.StdoutTo is { } file ? $"{line} > {Sh.Quote(file)}" : line;
+    }
+
+    /// <summary>The systemd unit of the health endpoint: a static file server on the health port.</summary>
+    public static string HealthUnit(ServiceSettings service) =>
+        "[Unit]\nDescription=failover health endpoint\nAfter=network-online.target\n\n" +
+        $"[Service]\nExecStart=/usr/bin/python3 -m http.server {service.HealthPort} --directory {ServerBootstrap.WebRoot}\n" +
+        "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n";
+}
+
+/// <summary>POSIX shell quoting: plain words stay as they are, anything else is single-quoted.</summary>
+public static class Sh
+{
+    public static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ':' or '=' or '@' or '%' or '+' or ',')
+            ? word
+            : "'" + word.Replace("'", "'\\''") + "'";
+}

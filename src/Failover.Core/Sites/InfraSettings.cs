@@ -1,0 +1,66 @@
+using Failover.Core.Topology;
+
+namespace Failover.Core.Sites;
+
+/// <summary>The restic snapshot a standby restores one tenant from, set by the driver at failover time.</summary>
+public sealed record TenantSnapshot(string Tenant, string SnapshotId, int? Line);
+
+/// <summary>What the site serves: the public ports, the health endpoint and the unit started after a restore.</summary>
+public sealed record ServiceSettings(IReadOnlyList<int> Ports, int HealthPort, string HealthPath, string? Unit)
+{
+    public static readonly ServiceSettings Default = new([80, 443], 8080, "/health", null);
+}
+
+/// <summary>
+/// Reads the <c>failover:*</c> keys only infra uses (<c>snapshots</c>, <c>restoreFrom</c>, <c>service</c>),
+/// in the same style as <see cref="StackFileReader"/>: every error names file, key and line.
+/// </summary>
+internal static class InfraConfigReader
+{
+    public static IReadOnlyList<TenantSnapshot> ReadSnapshots(ConfigNode node)
+    {
+        if (node.Node is not YamlDotNet.RepresentationModel.YamlMappingNode map || node.IsSecret)
+            throw node.Error("expected a mapping of tenant to snapshot id",
+                "write one line per tenant, e.g. northwind: 4f2a9c1e (pulumi config set --path 'failover:snapshots.northwind' 4f2a9c1e)");
+        var result = new List<TenantSnapshot>();
+        foreach (var (k, v) in map.Children)
+        {
+            var tenant = (k as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
+            var child = new ConfigNode(v, node.File, $"{node.Key}.{tenant}");
+            if (!TenantName.IsValid(tenant))
+                throw child.Error($"'{tenant}' is not a tenant name", "use the tenant's name from the production stack's failover:tenants");
+            var id = child.AsString();
+            if (!IsSnapshotId(id))
+                throw child.Error($"'{id}' is not a restic snapshot id",
+                    "write the snapshot's id as `restic snapshots` prints it: 8 to 64 hexadecimal characters");
+            result.Add(new TenantSnapshot(tenant, id.ToLowerInvariant(), child.Line));
+        }
+        return result;
+    }
+
+    /// <summary>restic prints 8-character short ids and accepts any unique prefix of the 64-character id.</summary>
+    public static bool IsSnapshotId(string id) =>
+        id.Length is >= 8 and <= 64 && id.All(char.IsAsciiHexDigit);
+
+    public static ServiceSettings ReadService(ConfigNode node)
+    {
+        var map = node.AsMap("ports", "healthPort", "healthPath", "unit");
+        var d = ServiceSettings.Default;
+        var ports = map.Optional("ports")?.AsListOrOne().Select(p => p.AsInt(1, 65535)).Distinct().ToList() ?? [.. d.Ports];
+        if (ports.Contains(22))
+            throw map.Optional("ports")!.Error("port 22 cannot be a service port", "SSH is opened only to failover:access.adminCidrs; remove 22 from ports");
+        var healthPort = map.Optional("healthPort")?.AsInt(1, 65535) ?? d.HealthPort;
+        if (healthPort == 22)
+            throw map.Optional("healthPort")!.Error("the health endpoint cannot listen on the SSH port", "use another port, e.g. healthPort: 8080");
+        var pathNode = map.Optional("healthPath");
+        var path = pathNode?.AsString() ?? d.HealthPath;
+        if (!path.StartsWith('/') || path.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '?' or '#'))
+            throw pathNode!.Error($"'{path}' is not a plain URL path", "write a path such as /health");
+        var unitNode = map.Optional("unit");
+        var unit = unitNode?.AsString();
+        if (unit is not null && (!unit.EndsWith(".service", StringComparison.Ordinal)
+            || !unit.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@')))
+            throw unitNode!.Error($"'{unit}' is not a systemd service name", "write the unit that runs the application, e.g. unit: acme-app.service");
+        return new ServiceSettings(ports, healthPort, path, unit);
+    }
+}

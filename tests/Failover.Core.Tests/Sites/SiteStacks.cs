@@ -1,0 +1,41 @@
+using Failover.Core.Topology;
+
+namespace Failover.Core.Tests.Sites;
+
+/// <summary>The example stacks, optionally with lines appended to one stack file (as `pulumi config set` would).</summary>
+internal static class SiteStacks
+{
+    public static readonly string[] Tenants =
+        ["northwind", "contoso", "fabrikam", "tailspin", "wingtip", "adventure-works", "litware", "proseware", "lucerne", "margie"];
+
+    public static Topology.Topology Load() => TopologyLoader.Load(Examples.CloudStacks);
+
+    /// <summary>A copy of the examples where <paramref name="stack"/>'s file has some keys replaced or added.</summary>
+    public static Topology.Topology With(string stack, string yamlToAppend, params string[] keysToDrop)
+    {
+        var dir = Examples.Copy(Examples.CloudStacks);
+        var path = Path.Combine(dir, $"Pulumi.{stack}.yaml");
+        var lines = File.ReadAllLines(path).ToList();
+        foreach (var key in keysToDrop)
+        {
+            var at = lines.FindIndex(l => l.StartsWith("  " + key + ":", StringComparison.Ordinal));
+            if (at < 0) continue;
+            var end = at + 1;
+            while (end < lines.Count && lines[end].StartsWith("    ", StringComparison.Ordinal)) end++;
+            lines.RemoveRange(at, end - at);
+        }
+        File.WriteAllText(path, string.Join("\n", lines) + "\n" + yamlToAppend);
+        return TopologyLoader.Load(dir);
+    }
+
+    /// <summary>The Helsinki standby at MVD size with a snapshot id for every tenant, as the driver sets it.</summary>
+    public static Topology.Topology FailedOverToHel1()
+    {
+        var snapshots = string.Join("", Tenants.Select(t => $"    {t}: {Snapshot(t)}\n"));
+        return With("standby-hel1", "  failover:mode: mvd\n  failover:snapshots:\n" + snapshots, "failover:mode");
+    }
+
+    /// <summary>A stable, distinct 8-hex-digit id per tenant.</summary>
+    public static string Snapshot(string tenant) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(tenant)))[..8].ToLowerInvariant();
+}

@@ -1,0 +1,48 @@
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Pulumi;
+using Pulumi.Testing;
+
+namespace Failover.Infra.Tests;
+
+/// <summary>Runs the program for one stack of a topology under mocks and keeps what it registered and exported.</summary>
+public sealed record StackRun(RecordingMocks Mocks, IDictionary<string, object?> Outputs, IReadOnlySet<string> SecretOutputs)
+{
+    public static readonly string RepoRoot = FindRoot();
+    public static string ExampleStacks => Path.Combine(RepoRoot, "infra", "stacks");
+
+    /// <summary>Outputs the referenced stacks publish, as the engine would hand them to a StackReference.</summary>
+    public static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, object>> ReferencedOutputs =
+        new Dictionary<string, IReadOnlyDictionary<string, object>>
+        {
+            ["prod-fsn1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.7", [StackOutputs.ServiceIpv6] = "2001:db8::7" },
+            ["standby-hel1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.8", [StackOutputs.ServiceIpv6] = "2001:db8::8" },
+            ["vault-aws-par"] = new Dictionary<string, object>
+            {
+                [StackOutputs.ResticRepository] = "s3:https://s3.eu-west-3.amazonaws.com/acme-failover-vault/restic",
+                [StackOutputs.ResticPassword] = "vault-password-from-secret",
+                [StackOutputs.ReaderAccessKeyId] = "AKIAREADER",
+                [StackOutputs.ReaderSecretAccessKey] = "reader-secret",
+            },
+        };
+
+    public static async Task<StackRun> Of(string stack, Topology? topology = null)
+    {
+        topology ??= TopologyLoader.Load(ExampleStacks);
+        var inputs = new StackInputs(topology, topology.Find(stack)!, () => Output.CreateSecret("mock-hcloud-token"));
+        var mocks = new RecordingMocks(ReferencedOutputs);
+        StackExports? exports = null;
+        var (_, outputs) = await Deployment.TestAsync(mocks, new TestOptions { ProjectName = "failover", StackName = stack, IsPreview = false },
+            () => (exports = FailoverStack.BuildExports(inputs)).ToDictionary());
+        return new StackRun(mocks, outputs, exports!.SecretNames);
+    }
+
+    public static Task<T> Value<T>(object? output) => Pulumi.Utilities.OutputUtilities.GetValueAsync((Output<T>)output!);
+
+    private static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Failover.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+}
