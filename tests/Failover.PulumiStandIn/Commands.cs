@@ -28,8 +28,8 @@ public sealed partial class Commands(
             case "config": ListConfig(); break;
             case "config get": GetConfig(); break;
             case "config set": SetConfig(); break;
-            case "up": return new Update(this, rule?.ResourceFailure).Up();
-            case "destroy": return new Update(this, null).Destroy();
+            case "up": { using var update = new Update(this, rule?.ResourceFailure); return update.Up(); }
+            case "destroy": { using var update = new Update(this, null); return update.Destroy(); }
             case "cancel": Cancel(); break;
         }
         state.Save(stateDir);

@@ -8,7 +8,7 @@ namespace Failover.PulumiStandIn;
 /// `up` and `destroy` of a fake program: steps over the script's resources, written to the event log
 /// (pulumi-cli-contract.md §4.3) and, with --json, to stdout; a human summary otherwise.
 /// </summary>
-internal sealed class Update(Commands cli, string? resourceFailure)
+internal sealed class Update(Commands cli, string? resourceFailure) : IDisposable
 {
     // Go's encoder leaves quotes and non-ASCII text alone; so does this one.
     private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -18,13 +18,7 @@ internal sealed class Update(Commands cli, string? resourceFailure)
 
     public int Up()
     {
-        var project = cli.Project();
-        var (stack, s) = cli.Stack();
-        cli.RequireUpdateConfirmation();
-        cli.Passphrase(s);
-        using var log = OpenLog();
-        Emit("preludeEvent", new JsonObject { ["config"] = Commands.PreludeConfig(s) });
-
+        var (project, stack, s) = Begin();
         var wanted = cli.Script.ResourcesFor(stack);
         var changes = new Dictionary<string, int>();
         var root = new Resource("pulumi:pulumi:Stack", $"{project}-{stack}");
@@ -34,7 +28,7 @@ internal sealed class Update(Commands cli, string? resourceFailure)
         {
             var op = s.Resources.Contains(r.Key) ? "same" : "create";
             Step("resourcePreEvent", project, stack, r, op, null);
-            if (resourceFailure is not null) return Fail(project, stack, r, op, resourceFailure);
+            if (resourceFailure is not null) return Fail(project, stack, s, r, op, resourceFailure);
             Step("resOutputsEvent", project, stack, r, op, null);
             Count(changes, op);
         }
@@ -67,12 +61,7 @@ internal sealed class Update(Commands cli, string? resourceFailure)
 
     public int Destroy()
     {
-        var project = cli.Project();
-        var (stack, s) = cli.Stack();
-        cli.RequireUpdateConfirmation();
-        cli.Passphrase(s);
-        using var log = OpenLog();
-        Emit("preludeEvent", new JsonObject { ["config"] = Commands.PreludeConfig(s) });
+        var (project, stack, s) = Begin();
         var changes = new Dictionary<string, int>();
         var doomed = Enumerable.Reverse(s.Resources).Select(FromKey).ToList();
         if (s.HasStackResource) doomed.Add(new Resource("pulumi:pulumi:Stack", $"{project}-{stack}"));
@@ -96,12 +85,11 @@ internal sealed class Update(Commands cli, string? resourceFailure)
     }
 
     /// <summary>A resource failure: the engine bails without an `error:` line; the cause is in diagnostics.</summary>
-    private int Fail(string project, string stack, Resource r, string op, string message)
+    private int Fail(string project, string stack, StackRecord s, Resource r, string op, string message)
     {
         var urn = Urn(project, stack, r);
         Emit("diagnosticEvent", new JsonObject { ["urn"] = urn, ["prefix"] = "error: ", ["message"] = message + "\n", ["color"] = "never", ["severity"] = "error" });
         Emit("resOpFailedEvent", new JsonObject { ["metadata"] = Metadata(project, stack, r, op, null), ["status"] = 0, ["steps"] = 1 });
-        var (_, s) = cli.Stack();
         Finish(s, "update", [], "failed");
         if (!cli.Line.Has("json"))
             cli.Stdout.WriteLine($"Updating ({stack})\n\nDiagnostics:\n  {r.Type} ({r.Name}):\n    error: {message}\n\nDuration: {Duration()}s");
@@ -129,14 +117,21 @@ internal sealed class Update(Commands cli, string? resourceFailure)
         cli.Save();
     }
 
-    private IDisposable? OpenLog()
+    /// <summary>What both operations do first: checks, then the event log opened with its prelude.</summary>
+    private (string Project, string Stack, StackRecord Record) Begin()
     {
-        if (cli.Line.Value("event-log") is not { } file) return null;
-        // create + truncate, then one compact object per line, as the CLI's event logger does.
-        var writer = new StreamWriter(new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        _log = writer;
-        return writer;
+        var project = cli.Project();
+        var (stack, s) = cli.Stack();
+        cli.RequireUpdateConfirmation();
+        cli.Passphrase(s);
+        if (cli.Line.Value("event-log") is { } file)
+            // create + truncate, then one compact object per line, as the CLI's event logger does.
+            _log = new StreamWriter(new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        Emit("preludeEvent", new JsonObject { ["config"] = Commands.PreludeConfig(s) });
+        return (project, stack, s);
     }
+
+    public void Dispose() => _log?.Dispose();
 
     private void Emit(string key, JsonObject payload)
     {

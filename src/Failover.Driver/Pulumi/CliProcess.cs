@@ -48,7 +48,8 @@ internal sealed class CliProcess(PulumiOptions options, TimeProvider time)
         catch (OperationCanceledException)
         {
             // pulumi runs the program and provider plugins as children; killing only the CLI would leave them running.
-            process.Kill(entireProcessTree: true);
+            try { process.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { } // it exited on its own just now
             await process.WaitForExitAsync(CancellationToken.None);
             if (cancellation.IsCancellationRequested) throw new OperationCanceledException($"pulumi {command} was interrupted", cancellation);
             throw new PulumiTimeoutException(command, stack, call.Timeout);

@@ -210,7 +210,8 @@ public sealed partial class PulumiCli : IPulumi
             ? string.Join("\n", events.Errors)
             : PulumiErrors.Message(outcome.Stderr, outcome.ExitCode);
         message = _secrets.Redact(message);
-        _log.Warning("pulumi {Command} for {Stack} failed ({Failure}, exit code {ExitCode}): {Error}",
+        // Debug only: the caller decides whether this is a problem (a missing config key is not; the retry logs conflicts).
+        _log.Debug("pulumi {Command} for {Stack} failed ({Failure}, exit code {ExitCode}): {Error}",
             invocation.Command, invocation.Stack, kind, outcome.ExitCode, message);
         return new PulumiCommandException(invocation.Command, invocation.Stack, kind, outcome.ExitCode, message);
     }

@@ -30,8 +30,10 @@ public sealed class PulumiCommandException(string command, string stack, PulumiF
 
 /// <summary>A pulumi command ran longer than its time limit and was stopped, with every process it started.</summary>
 public sealed class PulumiTimeoutException(string command, string stack, TimeSpan limit)
-    : TimeoutException($"pulumi {command} for stack '{stack}' did not finish within {limit}; it was stopped. " +
-        "If it was an update, the stack may stay locked: run `pulumi cancel --stack " + stack + "` once nothing else is updating it.")
+    : TimeoutException($"pulumi {command} for stack '{stack}' did not finish within {limit}; it was stopped." +
+        (command is "up" or "destroy"
+            ? $" The stack may stay locked: run `pulumi cancel --stack {stack}` once nothing else is updating it."
+            : ""))
 {
     public string Command { get; } = command;
     public TimeSpan Limit { get; } = limit;

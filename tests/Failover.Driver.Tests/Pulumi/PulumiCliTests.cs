@@ -17,7 +17,7 @@ public sealed class PulumiCliTests : IDisposable
 
     public void Dispose() => _pulumi.Dispose();
 
-    private static object Standby_outputs(string password = "pg-admin-s3cr3t-9f2c") => new
+    private static object StandbyScript(string password = "pg-admin-s3cr3t-9f2c") => new
     {
         outputs = new Dictionary<string, object>
         {
@@ -56,7 +56,7 @@ public sealed class PulumiCliTests : IDisposable
     [Fact]
     public async Task Stack_list_reports_the_stacks_of_the_project_with_their_resource_counts()
     {
-        _pulumi.Script(Standby_outputs());
+        _pulumi.Script(StandbyScript());
         var cli = _pulumi.Cli();
         await cli.SelectOrCreateStackAsync("prod-fsn1");
         await cli.SelectOrCreateStackAsync(Standby);
@@ -99,7 +99,7 @@ public sealed class PulumiCliTests : IDisposable
     [Fact]
     public async Task Up_streams_resource_progress_from_the_event_log_and_returns_the_outputs()
     {
-        _pulumi.Script(Standby_outputs());
+        _pulumi.Script(StandbyScript());
         var cli = _pulumi.Cli();
         await cli.SelectOrCreateStackAsync(Standby);
         var progress = new Recorded<PulumiProgress>();
@@ -130,7 +130,7 @@ public sealed class PulumiCliTests : IDisposable
     public async Task Secret_outputs_are_known_to_the_driver_but_never_logged_nor_shown_in_errors()
     {
         const string password = "pg-admin-s3cr3t-9f2c";
-        _pulumi.Script(Standby_outputs(password));
+        _pulumi.Script(StandbyScript(password));
         var cli = _pulumi.Cli();
         await cli.SelectOrCreateStackAsync(Standby);
         await cli.UpAsync(Standby);
@@ -248,7 +248,7 @@ public sealed class PulumiCliTests : IDisposable
     [Fact]
     public async Task Destroy_deletes_every_resource_and_leaves_no_outputs()
     {
-        _pulumi.Script(Standby_outputs());
+        _pulumi.Script(StandbyScript());
         var cli = _pulumi.Cli();
         await cli.SelectOrCreateStackAsync(Standby);
         await cli.UpAsync(Standby);
