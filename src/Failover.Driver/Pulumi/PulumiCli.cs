@@ -1,0 +1,264 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Failover.Driver.Logging;
+using Polly;
+using Polly.Retry;
+using Serilog;
+
+namespace Failover.Driver.Pulumi;
+
+/// <summary>
+/// <see cref="IPulumi"/> over the pulumi CLI, invoked as Pulumi's Automation API does: working directory
+/// = the project, explicit `--stack` and `--cwd`, `--non-interactive`, JSON output, and an event log for
+/// updates. Concurrent-update conflicts are retried with backoff; other failures surface at once.
+/// </summary>
+public sealed partial class PulumiCli : IPulumi
+{
+    private readonly PulumiOptions _options;
+    private readonly SecretRegistry _secrets;
+    private readonly ILogger _log;
+    private readonly CliProcess _process;
+    private readonly ResiliencePipeline _retry;
+
+    public PulumiCli(PulumiOptions options, SecretRegistry secrets, ILogger log, TimeProvider? time = null)
+    {
+        _options = options with { ProjectDirectory = Path.GetFullPath(options.ProjectDirectory) };
+        _secrets = secrets;
+        _log = log;
+        time ??= TimeProvider.System;
+        _process = new CliProcess(_options, time);
+        foreach (var (name, value) in _options.Environment)
+            if (CredentialName().IsMatch(name)) secrets.Add(value);
+        _retry = RetryPipeline(time);
+    }
+
+    [GeneratedRegex("PASSPHRASE|TOKEN|SECRET|PASSWORD|ACCESS_KEY|CREDENTIALS", RegexOptions.IgnoreCase)]
+    private static partial Regex CredentialName();
+
+    private ResiliencePipeline RetryPipeline(TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (_options.ConflictRetries > 0)
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<PulumiCommandException>(e => e.IsTransient),
+                MaxRetryAttempts = _options.ConflictRetries,
+                Delay = _options.RetryDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true, // two drivers waiting on the same lock should not retry in step
+                OnRetry = args =>
+                {
+                    var e = (PulumiCommandException)args.Outcome.Exception!;
+                    _log.Warning("pulumi {Command} for {Stack}: another update holds the stack; retry {Attempt} of {Retries} in {Delay}",
+                        e.Command, e.Stack, args.AttemptNumber + 1, _options.ConflictRetries, args.RetryDelay);
+                    return default;
+                },
+            });
+        return builder.Build();
+    }
+
+    public async Task SelectOrCreateStackAsync(string stack, CancellationToken cancellation = default)
+    {
+        try
+        {
+            await RunAsync(new Invocation("stack select", stack, ["stack", "select"], _options.CommandTimeout), cancellation);
+            return;
+        }
+        catch (PulumiCommandException e) when (e.Kind == PulumiFailureKind.StackNotFound) { }
+        try
+        {
+            // `stack init` takes the name as its argument: the CLI rejects it given both ways.
+            await RunAsync(new Invocation("stack init", stack, ["stack", "init", stack], _options.CommandTimeout) { Scoped = false }, cancellation);
+            _log.Information("Created Pulumi stack {Stack}", stack);
+        }
+        catch (PulumiCommandException e) when (e.Kind == PulumiFailureKind.StackAlreadyExists)
+        {
+            // Someone created it between our select and init: select it after all, as the SDK does.
+            await RunAsync(new Invocation("stack select", stack, ["stack", "select"], _options.CommandTimeout), cancellation);
+        }
+    }
+
+    public async Task<IReadOnlyList<StackSummary>> ListStacksAsync(CancellationToken cancellation = default)
+    {
+        var run = await RunAsync(new Invocation("stack ls", "*", ["stack", "ls", "--json"], _options.CommandTimeout) { Scoped = false }, cancellation);
+        if (string.IsNullOrWhiteSpace(run.Stdout)) return [];
+        var rows = JsonSerializer.Deserialize<List<StackRow>>(run.Stdout, Json) ?? [];
+        return rows.Select(r => new StackSummary(r.Name, r.Current, r.LastUpdate, r.UpdateInProgress ?? false, r.ResourceCount, r.Url)).ToList();
+    }
+
+    public async Task SetConfigAsync(string stack, string key, ConfigValue value, bool path = false, CancellationToken cancellation = default)
+    {
+        if (value.Secret) _secrets.Add(value.Value);
+        List<string> args = ["config", "set", .. PathFlag(path), key, value.Secret ? "--secret" : "--plaintext"];
+        await RunAsync(new Invocation("config set", stack, args, _options.CommandTimeout) { Value = value }, cancellation);
+        _log.Debug("Set {Key} on {Stack}", key, stack);
+    }
+
+    public async Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default)
+    {
+        Run run;
+        try
+        {
+            run = await RunAsync(new Invocation("config get", stack, ["config", "get", .. PathFlag(path), key, "--json"], _options.CommandTimeout), cancellation);
+        }
+        catch (PulumiCommandException e) when (PulumiErrors.IsMissingConfigKey(e.Error))
+        {
+            return null;
+        }
+        var model = JsonSerializer.Deserialize<ConfigRow>(run.Stdout, Json) ?? new ConfigRow();
+        if (model.Secret) _secrets.Add(model.Value);
+        return new ConfigValue(model.Value ?? "", model.Secret);
+    }
+
+    public async Task<UpdateResult> UpAsync(string stack, IProgress<PulumiProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var invocation = new Invocation("up", stack, ["up", "--yes", "--skip-preview", "--exec-kind", "auto.local"], _options.UpTimeout)
+            { Progress = progress, WithEvents = true };
+        var run = await RunAsync(invocation, cancellation);
+        _log.Information("pulumi up for {Stack} done: {Changes}", stack, Describe(run.Summary));
+        return new UpdateResult(run.Summary, await GetOutputsAsync(stack, cancellation));
+    }
+
+    public async Task<UpdateSummary?> DestroyAsync(string stack, IProgress<PulumiProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var invocation = new Invocation("destroy", stack, ["destroy", "--yes", "--skip-preview", "--exec-kind", "auto.local"], _options.DestroyTimeout)
+            { Progress = progress, WithEvents = true };
+        var run = await RunAsync(invocation, cancellation);
+        _log.Information("pulumi destroy for {Stack} done: {Changes}", stack, Describe(run.Summary));
+        return run.Summary;
+    }
+
+    public async Task<IReadOnlyDictionary<string, StackOutput>> GetOutputsAsync(string stack, CancellationToken cancellation = default)
+    {
+        // Two reads, as the SDK does: the masked one says which outputs are secret, the other gives their values.
+        var masked = await RunAsync(new Invocation("stack output", stack, ["stack", "output", "--json"], _options.CommandTimeout), cancellation);
+        var plain = await RunAsync(new Invocation("stack output", stack, ["stack", "output", "--json", "--show-secrets"], _options.CommandTimeout), cancellation);
+        var maskedValues = ParseObject(masked.Stdout);
+        var outputs = new Dictionary<string, StackOutput>();
+        foreach (var (name, value) in ParseObject(plain.Stdout))
+        {
+            var mask = maskedValues.GetValueOrDefault(name);
+            RegisterSecrets(mask, value);
+            outputs[name] = new StackOutput(value, IsSecretMark(mask));
+        }
+        _log.Debug("Read {OutputCount} outputs of {Stack} ({SecretCount} secret)", outputs.Count, stack, outputs.Values.Count(o => o.IsSecret));
+        return outputs;
+    }
+
+    public async Task CancelAsync(string stack, CancellationToken cancellation = default)
+    {
+        await RunAsync(new Invocation("cancel", stack, ["cancel", "--yes"], _options.CommandTimeout), cancellation);
+        _log.Information("Cancelled the running update of {Stack}", stack);
+    }
+
+    /// <summary>One command to run; <see cref="Scoped"/> adds `--stack`, <see cref="Value"/> goes after `--`.</summary>
+    private sealed record Invocation(string Command, string Stack, IReadOnlyList<string> Arguments, TimeSpan Timeout)
+    {
+        public bool Scoped { get; init; } = true;
+        public ConfigValue? Value { get; init; }
+        public bool WithEvents { get; init; }
+        public IProgress<PulumiProgress>? Progress { get; init; }
+    }
+
+    private sealed record Run(string Stdout, UpdateSummary? Summary);
+
+    private async Task<Run> RunAsync(Invocation invocation, CancellationToken cancellation) =>
+        await _retry.ExecuteAsync(async token => await RunOnceAsync(invocation, token), cancellation);
+
+    private async Task<Run> RunOnceAsync(Invocation invocation, CancellationToken cancellation)
+    {
+        var args = new List<string>(invocation.Arguments);
+        if (invocation.Scoped) args.AddRange(["--stack", invocation.Stack]);
+        args.AddRange(["--cwd", _options.ProjectDirectory, "--non-interactive"]);
+        // The CLI checks for updates over the network otherwise; during an outage that is a wait for nothing.
+        var env = new Dictionary<string, string> { ["PULUMI_SKIP_UPDATE_CHECK"] = "true" };
+        string? logDirectory = null;
+        EventLog? events = null;
+        if (invocation.WithEvents)
+        {
+            logDirectory = Directory.CreateTempSubdirectory("failover-pulumi-events-").FullName;
+            var file = Path.Combine(logDirectory, "eventlog.txt");
+            args.AddRange(["--event-log", file]);
+            env["PULUMI_DEBUG_COMMANDS"] = "true"; // the CLI only knows --event-log when this is set
+            events = new EventLog(file, invocation.Progress, _secrets);
+        }
+        if (invocation.Value is { } v) args.AddRange(["--", v.Value]);
+
+        _log.Debug("Running pulumi {Command} for {Stack}: {Arguments}", invocation.Command, invocation.Stack, Printable(args, invocation.Value));
+        using var stopFollowing = new CancellationTokenSource();
+        var follow = events?.FollowAsync(stopFollowing.Token) ?? Task.CompletedTask;
+        CliOutcome outcome;
+        try
+        {
+            outcome = await _process.RunAsync(new CliCall(args, env, invocation.Timeout), invocation.Command, invocation.Stack, cancellation);
+        }
+        finally
+        {
+            await stopFollowing.CancelAsync();
+            await follow;
+            if (logDirectory is not null) Directory.Delete(logDirectory, recursive: true);
+        }
+        if (outcome.ExitCode != 0) throw Failure(invocation, outcome, events);
+        return new Run(outcome.Stdout, events?.Summary);
+    }
+
+    private PulumiCommandException Failure(Invocation invocation, CliOutcome outcome, EventLog? events)
+    {
+        var kind = PulumiErrors.Classify(outcome.Stderr);
+        // A failed resource makes the CLI exit without an `error:` line; the cause is in the engine's diagnostics.
+        var message = !outcome.Stderr.Contains("error: ", StringComparison.Ordinal) && events is { Errors.Count: > 0 }
+            ? string.Join("\n", events.Errors)
+            : PulumiErrors.Message(outcome.Stderr, outcome.ExitCode);
+        message = _secrets.Redact(message);
+        // Debug only: the caller decides whether this is a problem (a missing config key is not; the retry logs conflicts).
+        _log.Debug("pulumi {Command} for {Stack} failed ({Failure}, exit code {ExitCode}): {Error}",
+            invocation.Command, invocation.Stack, kind, outcome.ExitCode, message);
+        return new PulumiCommandException(invocation.Command, invocation.Stack, kind, outcome.ExitCode, message);
+    }
+
+    /// <summary>The command line as logged: a secret config value is masked even when too short for the registry.</summary>
+    private static string Printable(List<string> args, ConfigValue? value) =>
+        string.Join(' ', value is { Secret: true } ? [.. args.SkipLast(1), RedactingSink.Mask] : args);
+
+    private static string[] PathFlag(bool path) => path ? ["--path"] : [];
+
+    private static string Describe(UpdateSummary? summary) => summary is null
+        ? "no summary"
+        : string.Join(", ", summary.ResourceChanges.Select(c => $"{c.Value} {c.Key}")) + $" in {summary.DurationSeconds}s" +
+          (summary.Result is { } r ? $" ({r})" : "");
+
+    private static Dictionary<string, JsonElement> ParseObject(string json) =>
+        string.IsNullOrWhiteSpace(json) ? [] : JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json) ?? [];
+
+    private static bool IsSecretMark(JsonElement masked) => masked.ValueKind == JsonValueKind.String && masked.GetString() == "[secret]";
+
+    /// <summary>Registers every string under a place the masked output shows as secret, at any depth.</summary>
+    private void RegisterSecrets(JsonElement masked, JsonElement plain)
+    {
+        if (IsSecretMark(masked))
+        {
+            foreach (var s in Strings(plain)) _secrets.Add(s);
+            if (plain.ValueKind != JsonValueKind.String) _secrets.Add(plain.GetRawText());
+            return;
+        }
+        if (masked.ValueKind == JsonValueKind.Object && plain.ValueKind == JsonValueKind.Object)
+            foreach (var p in plain.EnumerateObject())
+                if (masked.TryGetProperty(p.Name, out var m)) RegisterSecrets(m, p.Value);
+        if (masked.ValueKind == JsonValueKind.Array && plain.ValueKind == JsonValueKind.Array)
+            foreach (var (m, p) in masked.EnumerateArray().Zip(plain.EnumerateArray())) RegisterSecrets(m, p);
+    }
+
+    private static IEnumerable<string> Strings(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => [e.GetString()!],
+        JsonValueKind.Object => e.EnumerateObject().SelectMany(p => Strings(p.Value)),
+        JsonValueKind.Array => e.EnumerateArray().SelectMany(Strings),
+        _ => [e.GetRawText()],
+    };
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private sealed record StackRow(string Name, bool Current, DateTimeOffset? LastUpdate, bool? UpdateInProgress, int? ResourceCount, string? Url);
+
+    private sealed record ConfigRow(string? Value = null, bool Secret = false);
+}
