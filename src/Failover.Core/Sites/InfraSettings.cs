@@ -3,7 +3,7 @@ using Failover.Core.Topology;
 namespace Failover.Core.Sites;
 
 /// <summary>The restic snapshot a standby restores one tenant from, set by the driver at failover time.</summary>
-public sealed record TenantSnapshot(string Tenant, string SnapshotId, int? Line);
+public sealed record ConfiguredSnapshot(string Tenant, string SnapshotId, int? Line);
 
 /// <summary>What the site serves: the public ports, the health endpoint and the unit started after a restore.</summary>
 public sealed record ServiceSettings(IReadOnlyList<int> Ports, int HealthPort, string HealthPath, string? Unit)
@@ -17,12 +17,12 @@ public sealed record ServiceSettings(IReadOnlyList<int> Ports, int HealthPort, s
 /// </summary>
 internal static class InfraConfigReader
 {
-    public static IReadOnlyList<TenantSnapshot> ReadSnapshots(ConfigNode node)
+    public static IReadOnlyList<ConfiguredSnapshot> ReadSnapshots(ConfigNode node)
     {
         if (node.Node is not YamlDotNet.RepresentationModel.YamlMappingNode map || node.IsSecret)
             throw node.Error("expected a mapping of tenant to snapshot id",
                 "write one line per tenant, e.g. northwind: 4f2a9c1e (pulumi config set --path 'failover:snapshots.northwind' 4f2a9c1e)");
-        var result = new List<TenantSnapshot>();
+        var result = new List<ConfiguredSnapshot>();
         foreach (var (k, v) in map.Children)
         {
             var tenant = (k as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
@@ -33,7 +33,7 @@ internal static class InfraConfigReader
             if (!IsSnapshotId(id))
                 throw child.Error($"'{id}' is not a restic snapshot id",
                     "write the snapshot's id as `restic snapshots` prints it: 8 to 64 hexadecimal characters");
-            result.Add(new TenantSnapshot(tenant, id.ToLowerInvariant(), child.Line));
+            result.Add(new ConfiguredSnapshot(tenant, id.ToLowerInvariant(), child.Line));
         }
         return result;
     }

@@ -177,7 +177,7 @@ public sealed record StackSpec(
     public double StorageGbIn(SiteMode mode) => Servers.Sum(g => g.StorageGbIn(mode));
 
     /// <summary>The restore point a standby provisions from (<c>failover:snapshots</c>): empty until a failover.</summary>
-    public IReadOnlyList<Sites.TenantSnapshot> Snapshots { get; init; } = [];
+    public IReadOnlyList<Sites.ConfiguredSnapshot> Snapshots { get; init; } = [];
 
     /// <summary>The vault stack a standby restores from (<c>failover:restoreFrom</c>); null means production's first vault.</summary>
     public string? RestoreFrom { get; init; }

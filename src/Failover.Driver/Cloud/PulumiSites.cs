@@ -1,0 +1,91 @@
+using System.Text.Json.Nodes;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Failover.Driver.Pulumi;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Cloud;
+
+/// <summary>
+/// Cloud sites through Pulumi: provisioning sets the standby's mode and restore point in its stack config
+/// and runs `pulumi up`; fencing sets the old primary's mode to fenced and applies it if its provider answers.
+/// </summary>
+public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Action<string> progress, TimeSpan fenceTimeout) : ISites
+{
+    public async Task<bool> IsServingAsync(StackSpec site, CancellationToken cancellation)
+    {
+        try
+        {
+            var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
+            if (!outputs.TryGetValue(StackOutputs.HealthUrl, out var url) || string.IsNullOrEmpty(url.Text)) return false;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var response = await http.GetAsync(url.Text, timeout.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or PulumiCommandException or TaskCanceledException && !cancellation.IsCancellationRequested)
+        {
+            log.Debug("{Stack} does not answer: {Reason}", site.Name, e.Message);
+            return false;
+        }
+    }
+
+    public async Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation)
+    {
+        await pulumi.SelectOrCreateStackAsync(site.Name, cancellation);
+        var mode = site.Mode == SiteMode.Full ? "full" : "mvd";
+        await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain(mode), cancellation: cancellation);
+        foreach (var s in restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal))
+            await pulumi.SetConfigAsync(site.Name, $"failover:snapshots.{s.Tenant}", ConfigValue.Plain(s.SnapshotId), path: true, cancellation);
+        progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids)");
+        var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
+        return AddressOf(site, result.Outputs);
+    }
+
+    public async Task<string> FenceAsync(StackSpec site, CancellationToken cancellation)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(fenceTimeout);
+        try
+        {
+            await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain("fenced"), cancellation: timeout.Token);
+            progress($"    pulumi up {site.Name} (mode fenced)");
+            await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), timeout.Token);
+            return $"{site.Name} set to mode fenced and applied: its firewall admits SSH only";
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new TimeoutException($"pulumi up on {site.Name} did not finish within {fenceTimeout.TotalMinutes:0} min");
+        }
+    }
+
+    private void Show(PulumiProgress p)
+    {
+        switch (p)
+        {
+            case ResourceFinished f when f.Op is not "same":
+                progress($"      {f.Op,-8} {f.Type} {f.Name}");
+                break;
+            case ResourceFailed f:
+                progress($"      FAILED   {f.Type} {f.Name}");
+                break;
+            case EngineDiagnostic { Severity: "error" } d:
+                progress($"      error: {d.Message.Trim()}");
+                break;
+        }
+    }
+
+    /// <summary>The service addresses and health URL from the stack-outputs contract (docs/stack-outputs.md).</summary>
+    internal static SiteAddress AddressOf(StackSpec site, IReadOnlyDictionary<string, StackOutput> outputs)
+    {
+        string? Text(string key) => outputs.TryGetValue(key, out var v) && !v.IsSecret && v.Text.Length > 0 ? v.Text : null;
+        var addresses = new[] { Text(StackOutputs.ServiceIpv4), Text(StackOutputs.ServiceIpv6) }.OfType<string>().ToList();
+        if (addresses.Count == 0)
+            throw new InvalidOperationException($"{site.Name} exported no {StackOutputs.ServiceIpv4} after pulumi up: is it still in mode cold? (docs/stack-outputs.md)");
+        var plain = new JsonObject();
+        foreach (var (k, v) in outputs.Where(o => !o.Value.IsSecret).OrderBy(o => o.Key, StringComparer.Ordinal))
+            plain[k] = JsonNode.Parse(v.Value.GetRawText());
+        return new SiteAddress(addresses, Text(StackOutputs.HealthUrl), plain);
+    }
+}
