@@ -25,15 +25,18 @@ public sealed class DataLossRefusedException(RpoVerdict verdict, IReadOnlyList<s
 /// The backups in the repository per tenant, and the rules for choosing one to restore:
 /// only complete sets; verified before use; newest good first, falling back to older sets when the
 /// newer ones are damaged; refused when older than the RPO target unless the data loss is accepted.
+/// A catalog lists the repository once, at first use, and runs its check once: it is the view of one
+/// failover or status run (every restic call opens the repository, which costs a key derivation).
 /// </summary>
 public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clock, ILogger log, string readDataSubset = "10%")
 {
-    private readonly SemaphoreSlim _checkGate = new(1, 1);
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private RepositoryCheck? _check;
+    private IReadOnlyList<BackupSnapshot>? _snapshots;
 
     /// <summary>A tenant's backup sets, complete or not, newest first.</summary>
     public async Task<IReadOnlyList<BackupSet>> SetsAsync(string tenant, CancellationToken cancellation) =>
-        BackupSet.Group(tenant, await repository.SnapshotsAsync([BackupTags.Tool, BackupTags.Of(BackupTags.Tenant, tenant)], cancellation));
+        BackupSet.Group(tenant, await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation));
 
     /// <summary>The newest complete set, its size from the manifest and its age against the RPO target; not verified.</summary>
     public async Task<TenantBackupStatus> StatusAsync(string tenant, TimeSpan rpoTarget, CancellationToken cancellation)
@@ -48,20 +51,21 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     /// <c>restic check --read-data-subset</c>, run once per catalog: it takes restic's exclusive lock and
     /// reads packs across all tenants, so every selection in one failover shares its answer.
     /// </summary>
-    public async Task<RepositoryCheck> CheckRepositoryAsync(CancellationToken cancellation)
-    {
-        await _checkGate.WaitAsync(cancellation);
-        try
+    public Task<RepositoryCheck> CheckRepositoryAsync(CancellationToken cancellation) =>
+        OnceAsync(() => _check, async () =>
         {
-            if (_check is null)
-            {
-                _check = await repository.CheckAsync(readDataSubset, cancellation);
-                if (_check.Intact) log.Information("Backup repository check passed (read {Subset} of the data)", readDataSubset);
-                else log.Warning("Backup repository check found damage: {Detail}", _check.Detail);
-            }
-            return _check;
-        }
-        finally { _checkGate.Release(); }
+            var check = await repository.CheckAsync(readDataSubset, cancellation);
+            if (check.Intact) log.Information("Backup repository check passed (read {Subset} of the data)", readDataSubset);
+            else log.Warning("Backup repository check found damage: {Detail}", check.Detail);
+            return _check = check;
+        }, cancellation);
+
+    /// <summary>Computes a cached answer once even when tenants are selected in parallel.</summary>
+    private async Task<T> OnceAsync<T>(Func<T?> cached, Func<Task<T>> compute, CancellationToken cancellation) where T : class
+    {
+        await _gate.WaitAsync(cancellation);
+        try { return cached() ?? await compute(); }
+        finally { _gate.Release(); }
     }
 
     /// <summary>

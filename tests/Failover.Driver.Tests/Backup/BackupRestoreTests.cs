@@ -4,8 +4,8 @@ using Failover.Driver.Backup;
 
 namespace Failover.Driver.Tests.Backup;
 
-[Collection(PostgresCollection.Name)]
-public class BackupRestoreTests(PostgresCluster cluster)
+/// <summary>The round trip: back up tenants, restore them elsewhere, nothing lost.</summary>
+public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<PostgresCluster>
 {
     private const string AcmeSchema = """
         CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, balance numeric(12,2), joined timestamptz, tags jsonb);

@@ -85,10 +85,3 @@ public sealed class PostgresCluster : IDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
-
-/// <summary>One PostgreSQL cluster shared by the backup tests; each test uses its own database names.</summary>
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
-{
-    public const string Name = "postgres";
-}
