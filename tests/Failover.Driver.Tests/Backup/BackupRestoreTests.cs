@@ -94,4 +94,20 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         Assert.Contains("file empty.txt is missing", coherence.Differences);
         Assert.Equal(3, coherence.Differences.Count);
     }
+
+    [Fact]
+    public async Task A_dump_that_fails_leaves_no_backup_to_restore_and_the_error_holds_no_password()
+    {
+        await using var vault = await TestVault.CreateAsync(cluster);
+        await cluster.CreateAsync("wonka_prod", "CREATE TABLE t (id int)");
+        var wrong = cluster.Database("wonka_prod") with { Password = "wrong-password-42" };
+        var site = new TenantSite(new Tenant("wonka", 1, 1), wrong, vault.Scratch("wonka-files"));
+
+        var result = await vault.Backup().BackupTenantAsync(site, "run-1", CancellationToken.None);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("password authentication failed", result.Error);
+        Assert.Empty(await vault.Repository.SnapshotsAsync([], CancellationToken.None));
+        Assert.DoesNotContain("wrong-password-42", vault.LogText.ToString());
+    }
 }
