@@ -10,9 +10,7 @@ public class RestoreHookTests
 {
     private static TenantRestoreJob Job(RestoreRecipe recipe, string dbPassword)
     {
-        var set = new BackupSet("acme", "run-1", null, null, null);
-        var manifest = new Manifest("acme", "run-1", DateTimeOffset.UnixEpoch, new DatabaseManifest("acme", [], 0, ""), FilesManifest.Of([]));
-        var point = new RestorePoint(set, manifest, RpoVerdict.Evaluate("acme", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, TimeSpan.FromHours(1), false), []);
+        var point = StubRestorePoint.For("acme");
         // Nothing listens on port 1: a restore that went past a failed pre-hook would fail differently.
         var target = new TenantSite(new Tenant("acme", 1, 1), new PostgresDatabase("127.0.0.1", 1, "acme", "app", dbPassword), "/nonexistent/acme");
         return new TenantRestoreJob(target, point, recipe);

@@ -9,9 +9,7 @@ public class RestoreSchedulerTests
 {
     private static TenantRestoreJob Job(string name, int tier, double gb)
     {
-        var set = new BackupSet(name, "run-1", null, null, null);
-        var manifest = new Manifest(name, "run-1", DateTimeOffset.UnixEpoch, new DatabaseManifest(name, [], 0, ""), FilesManifest.Of([]));
-        var point = new RestorePoint(set, manifest, RpoVerdict.Evaluate(name, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, TimeSpan.FromHours(1), false), []);
+        var point = StubRestorePoint.For(name);
         return new TenantRestoreJob(new TenantSite(new Tenant(name, tier, gb), new PostgresDatabase("127.0.0.1", 5432, name, "app", null), "/nowhere"), point, RestoreRecipe.Default);
     }
 
