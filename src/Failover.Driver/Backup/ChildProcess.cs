@@ -116,8 +116,18 @@ internal static class ChildProcess
 }
 
 /// <summary>A streamed program whose other end failed (the consumer of its output, or the producer of its input).</summary>
-internal sealed class PipelineException(ProgramCall call, ProgramResult result, Exception inner)
-    : Exception($"{Path.GetFileName(call.FileName)} stopped because the other side of its pipe failed: {inner.Message}", inner)
+internal sealed class PipelineException(ProgramCall call, ProgramResult result, Exception inner) : Exception(Describe(call, result, inner), inner)
 {
     public ProgramResult Result { get; } = result;
+
+    // When both ends failed, the program's own error usually is the cause (restic cannot read a damaged
+    // pack, so pg_restore sees a truncated dump): name it first.
+    private static string Describe(ProgramCall call, ProgramResult result, Exception inner)
+    {
+        var name = Path.GetFileName(call.FileName);
+        var own = result.StandardError.Trim();
+        return result.ExitCode is not (0 or 137 or -1) && own.Length > 0
+            ? $"{name} failed (exit {result.ExitCode}): {own}; then: {inner.Message}"
+            : $"{name} stopped because the other side of its pipe failed: {inner.Message}";
+    }
 }
