@@ -44,6 +44,10 @@ public sealed class TenantBackup(IBackupRepository repository, PostgresTools pos
         var capturedAt = clock.GetUtcNow();
         try
         {
+            // A missing directory is more often a wrong path than a tenant without files: an "ok" backup
+            // without the files would be found out only on the day of the restore.
+            if (!Directory.Exists(site.FilesDirectory))
+                throw new DirectoryNotFoundException($"files directory {site.FilesDirectory} does not exist (create it empty if the tenant has no files)");
             tenantLog.Information("Backing up {Tenant}: {Step}", name, "database");
             DatabaseManifest? database = null;
             var db = await repository.BackupStreamAsync($"{name}.dump", BackupTags.For(name, runId, BackupPart.Database),
@@ -53,7 +57,6 @@ public sealed class TenantBackup(IBackupRepository repository, PostgresTools pos
             // Hash before restic reads: a file changing in between shows up as a difference at restore,
             // never as a silently wrong manifest.
             var files = await FileTree.ScanAsync(site.FilesDirectory, cancellation);
-            Directory.CreateDirectory(site.FilesDirectory);
             var filesSummary = await repository.BackupDirectoryAsync(site.FilesDirectory, BackupTags.For(name, runId, BackupPart.Files), cancellation);
 
             var manifest = new Manifest(name, runId, capturedAt, database!, files);

@@ -102,6 +102,7 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         await cluster.CreateAsync("wonka_prod", "CREATE TABLE t (id int)");
         var wrong = cluster.Database("wonka_prod") with { Password = "wrong-password-42" };
         var site = new TenantSite(new Tenant("wonka", 1, 1), wrong, vault.Scratch("wonka-files"));
+        Directory.CreateDirectory(site.FilesDirectory);
 
         var result = await vault.Backup().BackupTenantAsync(site, "run-1", CancellationToken.None);
 
@@ -109,5 +110,19 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         Assert.Contains("password authentication failed", result.Error);
         Assert.Empty(await vault.Repository.SnapshotsAsync([], CancellationToken.None));
         Assert.DoesNotContain("wrong-password-42", vault.LogText.ToString());
+    }
+
+    [Fact]
+    public async Task A_tenant_whose_files_directory_is_missing_fails_its_backup_instead_of_storing_no_files()
+    {
+        await using var vault = await TestVault.CreateAsync(cluster);
+        var db = await cluster.CreateAsync("stark_prod", "CREATE TABLE t (id int)");
+        var site = new TenantSite(new Tenant("stark", 1, 1), db, vault.Scratch("typo-in-the-path"));
+
+        var result = await vault.Backup().BackupTenantAsync(site, "run-1", CancellationToken.None);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("typo-in-the-path does not exist", result.Error);
+        Assert.Empty(await vault.Repository.SnapshotsAsync([], CancellationToken.None));
     }
 }
