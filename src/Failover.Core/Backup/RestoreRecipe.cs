@@ -1,0 +1,16 @@
+namespace Failover.Core.Backup;
+
+/// <summary>
+/// How a tenant is restored. DatabaseJobs 1 streams the dump from restic straight into pg_restore
+/// (no scratch space, as fast as parallel on small hosts: see docs/backup-and-restore.md); above 1 the
+/// dump is first restored to ScratchDirectory, because pg_restore --jobs needs a seekable file.
+/// </summary>
+public sealed record RestoreRecipe(
+    int DatabaseJobs,
+    string? ScratchDirectory,
+    IReadOnlyList<string> PreHooks,
+    IReadOnlyList<string> PostHooks,
+    TimeSpan HookTimeout)
+{
+    public static readonly RestoreRecipe Default = new(1, null, [], [], TimeSpan.FromMinutes(10));
+}

@@ -1,0 +1,156 @@
+using System.Security.Cryptography;
+using System.Text;
+using Failover.Core.Backup;
+using Serilog;
+
+namespace Failover.Driver.Backup;
+
+/// <summary>A tenant's newest complete backup as the status screen shows it: when, how big, and its RPO now.</summary>
+public sealed record TenantBackupStatus(string Tenant, BackupSet? Latest, long? Bytes, RpoVerdict? Rpo);
+
+/// <summary>The backup a tenant will be restored from: verified, with its manifest and RPO verdict, and why older sets were skipped.</summary>
+public sealed record RestorePoint(BackupSet Set, Manifest Manifest, RpoVerdict Rpo, IReadOnlyList<string> Skipped);
+
+/// <summary>No backup of the tenant can be restored: none is complete and verified. The message names each set and why.</summary>
+public sealed class BackupUnavailableException(string message) : Exception(message);
+
+/// <summary>The newest usable backup is older than the RPO target and the loss was not accepted; the message names the loss.</summary>
+public sealed class DataLossRefusedException(RpoVerdict verdict, IReadOnlyList<string> skipped)
+    : Exception(verdict.Message + (skipped.Count == 0 ? "" : " (newer backups were unusable: " + string.Join("; ", skipped) + ")"))
+{
+    public RpoVerdict Verdict { get; } = verdict;
+}
+
+/// <summary>
+/// The backups in the repository per tenant, and the rules for choosing one to restore:
+/// only complete sets; verified before use; newest good first, falling back to older sets when the
+/// newer ones are damaged; refused when older than the RPO target unless the data loss is accepted.
+/// A catalog lists the repository once, at first use, and runs its check once: it is the view of one
+/// failover or status run (every restic call opens the repository, which costs a key derivation).
+/// </summary>
+public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clock, ILogger log, string readDataSubset = "10%")
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private RepositoryCheck? _check;
+    private IReadOnlyList<BackupSnapshot>? _snapshots;
+
+    /// <summary>A tenant's backup sets, complete or not, newest first.</summary>
+    public async Task<IReadOnlyList<BackupSet>> SetsAsync(string tenant, CancellationToken cancellation) =>
+        BackupSet.Group(tenant, await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation));
+
+    /// <summary>The newest complete set, its size from the manifest and its age against the RPO target; not verified.</summary>
+    public async Task<TenantBackupStatus> StatusAsync(string tenant, TimeSpan rpoTarget, CancellationToken cancellation)
+    {
+        var latest = (await SetsAsync(tenant, cancellation)).FirstOrDefault(s => s.IsComplete);
+        if (latest is null) return new TenantBackupStatus(tenant, null, null, null);
+        var manifest = await ReadManifestAsync(latest, cancellation);
+        return new TenantBackupStatus(tenant, latest, manifest.Bytes, RpoVerdict.Evaluate(tenant, latest.Time, clock.GetUtcNow(), rpoTarget, false));
+    }
+
+    /// <summary>
+    /// <c>restic check --read-data-subset</c>, run once per catalog: it takes restic's exclusive lock and
+    /// reads packs across all tenants, so every selection in one failover shares its answer.
+    /// </summary>
+    public Task<RepositoryCheck> CheckRepositoryAsync(CancellationToken cancellation) =>
+        OnceAsync(() => _check, async () =>
+        {
+            var check = await repository.CheckAsync(readDataSubset, cancellation);
+            if (check.Intact) log.Information("Backup repository check passed (read {Subset} of the data)", readDataSubset);
+            else log.Warning("Backup repository check found damage: {Detail}", check.Detail);
+            return _check = check;
+        }, cancellation);
+
+    /// <summary>Computes a cached answer once even when tenants are selected in parallel.</summary>
+    private async Task<T> OnceAsync<T>(Func<T?> cached, Func<Task<T>> compute, CancellationToken cancellation) where T : class
+    {
+        await _gate.WaitAsync(cancellation);
+        try { return cached() ?? await compute(); }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// Chooses the backup to restore a tenant from. When the repository check passes, the newest complete
+    /// set is used. When it finds damage, each set is read back in full (every blob is authenticated by
+    /// restic, and the dump's SHA-256 is compared with the manifest), newest first, and the first intact
+    /// one is used. Throws <see cref="BackupUnavailableException"/> when none is usable and
+    /// <see cref="DataLossRefusedException"/> when the chosen one is older than the target and the loss
+    /// was not accepted.
+    /// </summary>
+    public async Task<RestorePoint> SelectAsync(string tenant, TimeSpan rpoTarget, bool acceptDataLoss, CancellationToken cancellation)
+    {
+        var sets = await SetsAsync(tenant, cancellation);
+        var complete = sets.Where(s => s.IsComplete).ToList();
+        if (complete.Count == 0)
+            throw new BackupUnavailableException(sets.Count == 0
+                ? $"{tenant}: there is no backup of this tenant in the repository"
+                : $"{tenant}: no backup of this tenant is complete ({sets.Count} run(s) without all of database, files and manifest)");
+
+        var check = await CheckRepositoryAsync(cancellation);
+        var skipped = new List<string>();
+        foreach (var set in complete)
+        {
+            var problem = await ProblemWithAsync(set, check, cancellation);
+            if (problem.Manifest is null || problem.Reason is not null)
+            {
+                var reason = $"run {set.RunId} ({set.Time:yyyy-MM-dd HH:mm:ss}Z): {problem.Reason}";
+                log.Warning("Backup of {Tenant} from run {RunId} is unusable: {Reason}", tenant, set.RunId, problem.Reason);
+                skipped.Add(reason);
+                continue;
+            }
+            var verdict = RpoVerdict.Evaluate(tenant, set.Time, clock.GetUtcNow(), rpoTarget, acceptDataLoss);
+            if (!verdict.Allowed) throw new DataLossRefusedException(verdict, skipped);
+            if (!verdict.WithinTarget) log.Warning("{Tenant}: {Verdict}", tenant, verdict.Message);
+            log.Information("Restore point for {Tenant}: run {RunId}, {Age} old", tenant, set.RunId, Failover.Core.Topology.Durations.Format(verdict.DataLoss));
+            return new RestorePoint(set, problem.Manifest, verdict, skipped);
+        }
+        throw new BackupUnavailableException(
+            $"{tenant}: no verified backup: every complete backup failed verification ({string.Join("; ", skipped)}). " +
+            "Restore from another vault, or repair the repository (restic rebuild-index / restic repair) and retry.");
+    }
+
+    private async Task<(Manifest? Manifest, string? Reason)> ProblemWithAsync(BackupSet set, RepositoryCheck check, CancellationToken cancellation)
+    {
+        Manifest manifest;
+        try { manifest = await ReadManifestAsync(set, cancellation); }
+        catch (Exception e) when (e is ResticException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            return (null, "its manifest cannot be read: " + e.Message);
+        }
+        if (check.Intact) return (manifest, null);
+        try
+        {
+            await ReadBackAsync(set, manifest, cancellation);
+            return (manifest, null);
+        }
+        catch (Exception e) when (e is ResticException or InvalidDataException or PipelineException)
+        {
+            return (manifest, e.Message);
+        }
+    }
+
+    /// <summary>Reads the set's manifest (a few kilobytes) from its manifest snapshot.</summary>
+    public async Task<Manifest> ReadManifestAsync(BackupSet set, CancellationToken cancellation)
+    {
+        var text = "";
+        await repository.DumpAsync(set.Manifest!.Id, "/" + ManifestJson.FileName, async (stdout, ct) =>
+        {
+            using var reader = new StreamReader(stdout, Encoding.UTF8, leaveOpen: true);
+            text = await reader.ReadToEndAsync(ct);
+        }, cancellation);
+        var manifest = ManifestJson.Parse(text);
+        if (manifest.Tenant != set.Tenant || manifest.RunId != set.RunId)
+            throw new InvalidDataException($"the manifest belongs to {manifest.Tenant} run {manifest.RunId}, not {set.Tenant} run {set.RunId}");
+        return manifest;
+    }
+
+    /// <summary>Reads every byte of the set's database and files snapshots; the dump must match the manifest's digest.</summary>
+    private async Task ReadBackAsync(BackupSet set, Manifest manifest, CancellationToken cancellation)
+    {
+        string digest = "";
+        await repository.DumpAsync(set.Database!.Id, "/" + set.Tenant + ".dump", async (stdout, ct) =>
+            digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stdout, ct)), cancellation);
+        if (digest != manifest.Database.DumpSha256)
+            throw new InvalidDataException("the database dump read back does not match the digest in the manifest");
+        await repository.DumpAsync(set.Files!.Id, "/", (stdout, ct) => stdout.CopyToAsync(Stream.Null, ct), cancellation);
+    }
+}

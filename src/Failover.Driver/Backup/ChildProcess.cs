@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Failover.Driver.Backup;
+
+/// <summary>A program to start: arguments as a list (never a shell line) and extra environment variables.</summary>
+internal sealed record ProgramCall(
+    string FileName,
+    IReadOnlyList<string> Arguments,
+    IReadOnlyDictionary<string, string?>? Environment = null,
+    string? WorkingDirectory = null)
+{
+    /// <summary>The command as an operator would type it; secrets never appear here because they travel in the environment.</summary>
+    public override string ToString() => string.Join(' ', new[] { FileName }.Concat(Arguments));
+}
+
+/// <summary>How a program ended: its exit code, its stdout (when not streamed elsewhere) and its stderr.</summary>
+internal sealed record ProgramResult(int ExitCode, string StandardOutput, string StandardError);
+
+/// <summary>
+/// Runs external programs (restic, pg_dump, pg_restore, hooks) with streamed stdin/stdout so large dumps
+/// flow through without a temporary copy. stderr is always drained so a chatty program cannot block.
+/// </summary>
+internal static class ChildProcess
+{
+    /// <summary>
+    /// Runs a program to its end. <paramref name="writeInput"/> writes its stdin (closed afterwards);
+    /// <paramref name="readOutput"/> consumes its stdout (otherwise stdout is captured as text).
+    /// If either side fails the program is killed, so a broken pipeline never hangs.
+    /// </summary>
+    public static async Task<ProgramResult> RunAsync(
+        ProgramCall call,
+        CancellationToken cancellation,
+        Func<Stream, CancellationToken, Task>? writeInput = null,
+        Func<Stream, CancellationToken, Task>? readOutput = null)
+    {
+        var info = new ProcessStartInfo(call.FileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = call.WorkingDirectory ?? "",
+        };
+        foreach (var a in call.Arguments) info.ArgumentList.Add(a);
+        foreach (var (k, v) in call.Environment ?? new Dictionary<string, string?>()) info.Environment[k] = v;
+
+        using var process = new Process { StartInfo = info };
+        try { process.Start(); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"cannot start {call.FileName}: {e.Message} (is it installed and on PATH?)", e);
+        }
+
+        using var kill = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        await using var _ = kill.Token.Register(() => TryKill(process));
+
+        var stderr = ReadTextAsync(process.StandardError.BaseStream, CancellationToken.None);
+        var stdoutText = readOutput is null ? ReadTextAsync(process.StandardOutput.BaseStream, CancellationToken.None) : Task.FromResult("");
+        var input = FeedAsync(process, writeInput, kill.Token);
+        var output = readOutput is null ? Task.CompletedTask : ConsumeAsync(process, readOutput, kill);
+
+        Exception? sideFailure = null;
+        try { await output; }
+        catch (Exception e) { sideFailure = e; kill.Cancel(); }
+        try { await input; }
+        catch (Exception e) { sideFailure ??= e; kill.Cancel(); }
+
+        await process.WaitForExitAsync(CancellationToken.None);
+        var result = new ProgramResult(process.ExitCode, await stdoutText, await stderr);
+        cancellation.ThrowIfCancellationRequested();
+        if (sideFailure is not null) throw new PipelineException(call, result, sideFailure);
+        return result;
+    }
+
+    private static async Task FeedAsync(Process process, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellation)
+    {
+        try
+        {
+            if (writeInput is not null) await writeInput(process.StandardInput.BaseStream, cancellation);
+        }
+        catch (IOException) when (process.HasExited)
+        {
+            // The program stopped reading (it failed or finished early): its exit code tells the story.
+            return;
+        }
+        catch
+        {
+            // The producer failed midway: kill before closing stdin, or restic --stdin would store a
+            // truncated dump as if it were complete.
+            TryKill(process);
+            throw;
+        }
+        // Closing stdin is what tells restic --stdin and pg_restore that the stream has ended.
+        try { process.StandardInput.Close(); } catch (IOException) { }
+    }
+
+    private static async Task ConsumeAsync(Process process, Func<Stream, CancellationToken, Task> readOutput, CancellationTokenSource kill)
+    {
+        await readOutput(process.StandardOutput.BaseStream, kill.Token);
+        // Drain anything the consumer left so the program can exit.
+        await process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, kill.Token);
+    }
+
+    private static async Task<string> ReadTextAsync(Stream stream, CancellationToken cancellation)
+    {
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return await reader.ReadToEndAsync(cancellation);
+    }
+
+    private static void TryKill(Process process)
+    {
+        try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+}
+
+/// <summary>A streamed program whose other end failed (the consumer of its output, or the producer of its input).</summary>
+internal sealed class PipelineException(ProgramCall call, ProgramResult result, Exception inner) : Exception(Describe(call, result, inner), inner)
+{
+    public ProgramResult Result { get; } = result;
+
+    // When both ends failed, the program's own error usually is the cause (restic cannot read a damaged
+    // pack, so pg_restore sees a truncated dump): name it first.
+    private static string Describe(ProgramCall call, ProgramResult result, Exception inner)
+    {
+        var name = Path.GetFileName(call.FileName);
+        var own = result.StandardError.Trim();
+        return result.ExitCode is not (0 or 137 or -1) && own.Length > 0
+            ? $"{name} failed (exit {result.ExitCode}): {own}; then: {inner.Message}"
+            : $"{name} stopped because the other side of its pipe failed: {inner.Message}";
+    }
+}

@@ -1,0 +1,171 @@
+using System.Security.Cryptography;
+using Failover.Core.Backup;
+using Npgsql;
+
+namespace Failover.Driver.Backup;
+
+/// <summary>How to reach one tenant database. The password is passed to tools as PGPASSWORD, never as an argument.</summary>
+public sealed record PostgresDatabase(string Host, int Port, string Name, string User, string? Password)
+{
+    /// <summary>The same server, another database (the maintenance database, or a restore target).</summary>
+    public PostgresDatabase WithName(string name) => this with { Name = name };
+
+    public override string ToString() => $"postgresql://{User}@{Host}:{Port}/{Name}";
+
+    internal string ConnectionString => new NpgsqlConnectionStringBuilder
+    {
+        Host = Host,
+        Port = Port,
+        Database = Name,
+        Username = User,
+        Password = Password,
+        // No pool: a pooled idle connection would keep the database busy after we are done with it.
+        Pooling = false,
+        Timeout = 15,
+    }.ConnectionString;
+
+    /// <summary>The libpq environment for pg_dump/pg_restore/hooks: where to connect and the password, never prompted.</summary>
+    internal IReadOnlyDictionary<string, string?> Environment => new Dictionary<string, string?>
+    {
+        ["PGHOST"] = Host,
+        ["PGPORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["PGDATABASE"] = Name,
+        ["PGUSER"] = User,
+        ["PGPASSWORD"] = Password,
+        ["PGCONNECT_TIMEOUT"] = "15",
+    };
+}
+
+/// <summary>
+/// The PostgreSQL edge: pg_dump and pg_restore as streams, and the row counts and checksums a manifest records.
+/// Tools are taken from <c>binDirectory</c> when given, so client and server major versions can be matched.
+/// </summary>
+public sealed class PostgresTools(string? binDirectory = null)
+{
+    private string Tool(string name) => binDirectory is null ? name : Path.Combine(binDirectory, name);
+
+    /// <summary>
+    /// Dumps a database in custom format into <paramref name="write"/> inside a REPEATABLE READ transaction
+    /// whose snapshot pg_dump shares (<c>--snapshot</c>): the tables counted for the manifest are exactly
+    /// the tables in the dump, even while the tenant keeps writing.
+    /// </summary>
+    public async Task<DatabaseManifest> DumpAsync(PostgresDatabase database, Stream destination, CancellationToken cancellation)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
+        await using (var export = new NpgsqlCommand("SELECT pg_export_snapshot()", connection, transaction))
+        {
+            var snapshot = (string)(await export.ExecuteScalarAsync(cancellation))!;
+            var tables = await TablesAsync(connection, transaction, cancellation);
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long bytes = 0;
+            var call = new ProgramCall(Tool("pg_dump"),
+                ["--format=custom", "--no-password", $"--snapshot={snapshot}", "--dbname", database.Name],
+                database.Environment);
+            var result = await ChildProcess.RunAsync(call, cancellation, readOutput: async (stdout, ct) =>
+            {
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await stdout.ReadAsync(buffer, ct)) > 0)
+                {
+                    sha.AppendData(buffer, 0, n);
+                    bytes += n;
+                    await destination.WriteAsync(buffer.AsMemory(0, n), ct);
+                }
+            });
+            if (result.ExitCode != 0)
+                throw new InvalidOperationException($"pg_dump of {database.Name} failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+            await transaction.CommitAsync(cancellation);
+            return new DatabaseManifest(database.Name, tables, bytes, Convert.ToHexStringLower(sha.GetHashAndReset()));
+        }
+    }
+
+    /// <summary>Restores a custom-format dump read from a stream: one job, because a pipe cannot be seeked.</summary>
+    public async Task RestoreStreamAsync(PostgresDatabase target, Stream dump, CancellationToken cancellation)
+    {
+        var call = new ProgramCall(Tool("pg_restore"), [.. RestoreArguments(target), "--exit-on-error", "--single-transaction"], target.Environment);
+        var result = await ChildProcess.RunAsync(call, cancellation, writeInput: (stdin, ct) => dump.CopyToAsync(stdin, ct));
+        if (result.ExitCode != 0) throw RestoreFailure(target, result);
+    }
+
+    /// <summary>Restores a custom-format dump file with parallel jobs.</summary>
+    public async Task RestoreFileAsync(PostgresDatabase target, string dumpFile, int jobs, CancellationToken cancellation)
+    {
+        var call = new ProgramCall(Tool("pg_restore"), [.. RestoreArguments(target), "--exit-on-error", $"--jobs={jobs}", dumpFile], target.Environment);
+        var result = await ChildProcess.RunAsync(call, cancellation);
+        if (result.ExitCode != 0) throw RestoreFailure(target, result);
+    }
+
+    // Roles of the old site need not exist on the new one: objects belong to the restoring user.
+    private static string[] RestoreArguments(PostgresDatabase target) =>
+        ["--no-password", "--no-owner", "--no-acl", "--dbname", target.Name];
+
+    private static InvalidOperationException RestoreFailure(PostgresDatabase target, ProgramResult result) =>
+        new($"pg_restore into {target.Name} failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+
+    /// <summary>
+    /// Creates the target database when it does not exist and refuses one that already holds tables:
+    /// a restore never writes over data it did not bring.
+    /// </summary>
+    public async Task PrepareTargetAsync(PostgresDatabase target, CancellationToken cancellation)
+    {
+        await using (var admin = new NpgsqlConnection(target.WithName("postgres").ConnectionString))
+        {
+            await admin.OpenAsync(cancellation);
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", admin) { Parameters = { new() { Value = target.Name } } };
+            if (await exists.ExecuteScalarAsync(cancellation) is null)
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE {QuoteIdentifier(target.Name)}", admin);
+                await create.ExecuteNonQueryAsync(cancellation);
+                return;
+            }
+        }
+        var tables = await TablesAsync(target, cancellation);
+        if (tables.Count > 0)
+            throw new InvalidOperationException($"target database {target.Name} already has {tables.Count} table(s); restore only into an empty database");
+    }
+
+    /// <summary>Every user table's row count and checksum, read in one consistent snapshot.</summary>
+    public async Task<IReadOnlyList<TableManifest>> TablesAsync(PostgresDatabase database, CancellationToken cancellation)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
+        return await TablesAsync(connection, transaction, cancellation);
+    }
+
+    private static async Task<IReadOnlyList<TableManifest>> TablesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellation)
+    {
+        // Fixed output formats so the same rows give the same text (and checksum) on any server and session.
+        await using (var settings = new NpgsqlCommand(
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; " +
+            "SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'", connection, transaction))
+            await settings.ExecuteNonQueryAsync(cancellation);
+
+        var names = new List<(string Schema, string Name)>();
+        await using (var list = new NpgsqlCommand(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') " +
+            "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2", connection, transaction))
+        await using (var reader = await list.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation)) names.Add((reader.GetString(0), reader.GetString(1)));
+
+        var tables = new List<TableManifest>();
+        foreach (var (schema, name) in names)
+        {
+            // Sum of two 60-bit slices of each row's md5: independent of row order and constant in memory,
+            // so it works on tables of any size; the count catches what a sum might not.
+            var sql = "SELECT count(*), coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0)::text || '-' || " +
+                      "coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0)::text " +
+                      $"FROM (SELECT md5(t::text) AS h FROM {QuoteIdentifier(schema)}.{QuoteIdentifier(name)} AS t) AS rows";
+            await using var count = new NpgsqlCommand(sql, connection, transaction);
+            await using var reader = await count.ExecuteReaderAsync(cancellation);
+            await reader.ReadAsync(cancellation);
+            tables.Add(new TableManifest(schema, name, reader.GetInt64(0), reader.GetString(1)));
+        }
+        return tables;
+    }
+
+    private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
+}

@@ -1,0 +1,176 @@
+using System.Text.Json;
+using Failover.Core.Backup;
+using Failover.Driver.Logging;
+using Serilog;
+
+namespace Failover.Driver.Backup;
+
+/// <summary>What a <c>restic backup --json</c> run reported in its summary message.</summary>
+public sealed record BackupSummary(string SnapshotId, long TotalBytesProcessed, long DataAdded, int FilesNew);
+
+/// <summary>The outcome of <c>restic check</c>: whether the repository (or the sampled part of it) is intact.</summary>
+public sealed record RepositoryCheck(bool Intact, string ReadDataSubset, string Detail);
+
+/// <summary>The backup repository as the driver needs it: the narrow edge the catalog, backup and restore use.</summary>
+public interface IBackupRepository
+{
+    Task InitAsync(CancellationToken cancellation);
+    Task<BackupSummary> BackupDirectoryAsync(string directory, IReadOnlyList<string> tags, CancellationToken cancellation);
+    /// <summary>Stores what <paramref name="write"/> writes as one file named <paramref name="fileName"/>, without a temporary copy.</summary>
+    Task<BackupSummary> BackupStreamAsync(string fileName, IReadOnlyList<string> tags, Func<Stream, CancellationToken, Task> write, CancellationToken cancellation);
+    Task<IReadOnlyList<BackupSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellation);
+    /// <summary>Streams one file (or, for "/", a tar of the tree) of a snapshot into <paramref name="read"/>.</summary>
+    Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation);
+    Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation);
+    Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation);
+    Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellation);
+}
+
+/// <summary>Where the restic repository is and how to open it. The password is a secret: it travels only in the environment.</summary>
+public sealed record ResticSettings(string Repository, string Password, string Executable = "restic")
+{
+    public override string ToString() => $"restic repository {Repository}";
+}
+
+/// <summary>A restic command failed; the message carries restic's own explanation from stderr.</summary>
+public sealed class ResticException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>
+/// The restic adapter: runs the restic binary with <c>--json</c> and parses its answers. The repository and
+/// password are passed as RESTIC_REPOSITORY and RESTIC_PASSWORD, never on the command line (where any
+/// local user could read them in the process list), and the password is registered for redaction.
+/// </summary>
+public sealed class ResticRepository : IBackupRepository
+{
+    private readonly ResticSettings _settings;
+    private readonly ILogger _log;
+    private readonly Dictionary<string, string?> _environment;
+
+    public ResticRepository(ResticSettings settings, SecretRegistry secrets, ILogger log)
+    {
+        _settings = settings;
+        _log = log.ForContext("Component", "restic");
+        secrets.Add(settings.Password);
+        _environment = new()
+        {
+            ["RESTIC_REPOSITORY"] = settings.Repository,
+            ["RESTIC_PASSWORD"] = settings.Password,
+            ["RESTIC_PASSWORD_FILE"] = null,
+            ["RESTIC_PASSWORD_COMMAND"] = null,
+            ["RESTIC_PROGRESS_FPS"] = "0.2",
+        };
+    }
+
+    public async Task InitAsync(CancellationToken cancellation) =>
+        await RunAsync(["init"], cancellation);
+
+    public async Task<BackupSummary> BackupDirectoryAsync(string directory, IReadOnlyList<string> tags, CancellationToken cancellation)
+    {
+        // Backing up "." from inside the directory stores its contents at the snapshot root, so a
+        // restore lands in any target directory without the source's absolute path around it.
+        var result = await RunAsync(["backup", "--json", .. TagArgs(tags), "."], cancellation, workingDirectory: directory);
+        return ParseSummary(result.StandardOutput);
+    }
+
+    public async Task<BackupSummary> BackupStreamAsync(string fileName, IReadOnlyList<string> tags, Func<Stream, CancellationToken, Task> write, CancellationToken cancellation)
+    {
+        var result = await RunAsync(["backup", "--json", "--stdin", "--stdin-filename", fileName, .. TagArgs(tags)], cancellation, write: write);
+        return ParseSummary(result.StandardOutput);
+    }
+
+    public async Task<IReadOnlyList<BackupSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellation)
+    {
+        // One --tag with a comma list means "all of these tags" to restic.
+        string[] filter = tags.Count == 0 ? [] : ["--tag", string.Join(',', tags)];
+        var result = await RunAsync(["snapshots", "--json", .. filter], cancellation);
+        return ParseSnapshots(result.StandardOutput);
+    }
+
+    public async Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation) =>
+        await RunAsync(["dump", snapshotId, path], cancellation, read: read);
+
+    public async Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation) =>
+        await RunAsync(["restore", snapshotId, "--target", targetDirectory], cancellation);
+
+    public async Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation)
+    {
+        var call = Call(["check", "--read-data-subset", readDataSubset]);
+        _log.Debug("restic {Command}", "check");
+        var result = await ChildProcess.RunAsync(call, cancellation);
+        // Exit code 1 is restic's "errors were found"; anything else non-zero is a failure to run at all.
+        if (result.ExitCode is not (0 or 1)) throw Failure("check", result);
+        var detail = result.ExitCode == 0 ? "no errors were found" : FirstLines(result.StandardError + result.StandardOutput);
+        return new RepositoryCheck(result.ExitCode == 0, readDataSubset, detail);
+    }
+
+    public async Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellation)
+    {
+        if (snapshotIds.Count > 0) await RunAsync(["forget", .. snapshotIds], cancellation);
+    }
+
+    internal static BackupSummary ParseSummary(string jsonLines)
+    {
+        foreach (var line in jsonLines.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!line.StartsWith('{')) continue;
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("message_type", out var type) && type.GetString() == "summary")
+                return new BackupSummary(
+                    root.GetProperty("snapshot_id").GetString()!,
+                    root.TryGetProperty("total_bytes_processed", out var total) ? total.GetInt64() : 0,
+                    root.TryGetProperty("data_added", out var added) ? added.GetInt64() : 0,
+                    root.TryGetProperty("files_new", out var files) ? files.GetInt32() : 0);
+        }
+        throw new ResticException("restic backup finished without a summary message (no snapshot was reported)", 0);
+    }
+
+    internal static IReadOnlyList<BackupSnapshot> ParseSnapshots(string json)
+    {
+        var text = json.Trim();
+        if (text.Length == 0 || text == "null") return [];
+        using var doc = JsonDocument.Parse(text);
+        return doc.RootElement.EnumerateArray().Select(s => new BackupSnapshot(
+            s.GetProperty("id").GetString()!,
+            s.TryGetProperty("short_id", out var shortId) ? shortId.GetString()! : s.GetProperty("id").GetString()![..8],
+            s.GetProperty("time").GetDateTimeOffset(),
+            Strings(s, "tags"),
+            Strings(s, "paths"))).ToList();
+    }
+
+    private static IReadOnlyList<string> Strings(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array
+            ? array.EnumerateArray().Select(x => x.GetString()!).ToList()
+            : [];
+
+    private static IEnumerable<string> TagArgs(IReadOnlyList<string> tags) => tags.SelectMany(t => new[] { "--tag", t });
+
+    private ProgramCall Call(IReadOnlyList<string> arguments, string? workingDirectory = null) =>
+        new(_settings.Executable, arguments, _environment, workingDirectory);
+
+    private async Task<ProgramResult> RunAsync(
+        IReadOnlyList<string> arguments,
+        CancellationToken cancellation,
+        string? workingDirectory = null,
+        Func<Stream, CancellationToken, Task>? write = null,
+        Func<Stream, CancellationToken, Task>? read = null)
+    {
+        _log.Debug("restic {Command} {Arguments}", arguments[0], arguments.Skip(1).ToArray());
+        var result = await ChildProcess.RunAsync(Call(arguments, workingDirectory), cancellation, write, read);
+        if (result.ExitCode != 0) throw Failure(arguments[0], result);
+        return result;
+    }
+
+    private static ResticException Failure(string command, ProgramResult result) =>
+        new($"restic {command} failed (exit {result.ExitCode}): {FirstLines(result.StandardError)}", result.ExitCode);
+
+    private static string FirstLines(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => !l.StartsWith('{') && !l.StartsWith('[')).Take(6);
+        return string.Join(" | ", lines);
+    }
+}
