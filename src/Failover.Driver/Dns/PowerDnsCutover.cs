@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Failover.Core.Topology;
 using Failover.Driver.Logging;
 using Serilog;
 
@@ -15,6 +16,7 @@ namespace Failover.Driver.Dns;
 public sealed class PowerDnsCutover : IDnsCutover
 {
     private readonly Uri _api;
+    private readonly string _apiKey;
     private readonly HttpClient _http;
     private readonly ILogger _log;
 
@@ -24,10 +26,19 @@ public sealed class PowerDnsCutover : IDnsCutover
     {
         secrets.Add(apiKey);
         _api = apiUrl;
+        _apiKey = apiKey;
         _http = http ?? new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(15) };
-        _http.DefaultRequestHeaders.Remove("X-API-Key");
-        _http.DefaultRequestHeaders.TryAddWithoutValidation("X-API-Key", apiKey);
         _log = log.ForContext<PowerDnsCutover>();
+    }
+
+    /// <summary>The cutover for a topology's DNS stack; its apiUrl must be set, the key comes decrypted from the caller.</summary>
+    public static PowerDnsCutover For(DnsSpec spec, string apiKey, SecretRegistry secrets, ILogger log)
+    {
+        if (spec.Provider != DnsProvider.PowerDns)
+            throw new ArgumentException($"zone {spec.Zone} is hosted on {spec.Provider}, not PowerDNS", nameof(spec));
+        if (!Uri.TryCreate(spec.ApiUrl, UriKind.Absolute, out var url))
+            throw new ArgumentException($"zone {spec.Zone} has no valid failover:dns apiUrl (the PowerDNS webserver address, e.g. http://127.0.0.1:8081)", nameof(spec));
+        return new PowerDnsCutover(url, apiKey, secrets, log);
     }
 
     public Task PointAsync(string zone, IReadOnlyList<RecordSet> records, CancellationToken cancellation) =>
@@ -48,6 +59,7 @@ public sealed class PowerDnsCutover : IDnsCutover
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Patch, url) { Content = JsonContent.Create(new Patch(rrsets), options: Json) };
+            request.Headers.TryAddWithoutValidation("X-API-Key", _apiKey);
             response = await _http.SendAsync(request, cancellation);
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
