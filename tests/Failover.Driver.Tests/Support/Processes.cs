@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Failover.Driver.Tests.Support;
+
+/// <summary>Runs the helper programs of the fixtures (sqlite3, initdb, pg_ctl) and finds free loopback ports.</summary>
+internal static class Processes
+{
+    /// <summary>Runs a program to its end; a non-zero exit fails the fixture with the program's output.</summary>
+    public static string Run(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} did not finish within 60s");
+        }
+        Task.WaitAll(output, errors);
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {output.Result}{errors.Result}");
+        return output.Result;
+    }
+
+    /// <summary>Starts a long-running server; its output is kept for the error message if it dies.</summary>
+    public static (Process Process, StringBuilder Output) Start(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        var output = new StringBuilder();
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, output);
+    }
+
+    /// <summary>A loopback port free for both TCP and UDP at the moment of asking (DNS serves both on one port).</summary>
+    public static int FreePort()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            var tcp = new TcpListener(IPAddress.Loopback, 0);
+            tcp.Start();
+            var port = ((IPEndPoint)tcp.LocalEndpoint).Port;
+            try
+            {
+                using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) { }
+            finally { tcp.Stop(); }
+        }
+        throw new InvalidOperationException("no free loopback port for TCP and UDP");
+    }
+
+    /// <summary>A port nothing listens on (taken free, then released): connecting to it is refused.</summary>
+    public static int ClosedPort() => FreePort();
+}
