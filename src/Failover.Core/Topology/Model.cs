@@ -112,7 +112,11 @@ public sealed record DnsSpec(
     int TtlSeconds,
     string ActiveStack,
     string? ApiUrl,
-    SecretValue? ApiKey);
+    SecretValue? ApiKey)
+{
+    /// <summary>Authoritative servers to verify a cutover on (address:port); empty means the zone's NS records.</summary>
+    public IReadOnlyList<string> Servers { get; init; } = [];
+}
 
 /// <summary>Recovery targets: how much data (RPO) and time (RTO) a loss may cost.</summary>
 public sealed record Targets(TimeSpan Rpo, TimeSpan Rto);

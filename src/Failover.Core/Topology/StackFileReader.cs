@@ -351,7 +351,7 @@ public static class StackFileReader
 
     private static DnsSpec ReadDns(ConfigNode node)
     {
-        var map = node.AsMap("provider", "zone", "records", "ttl", "active", "apiUrl", "apiKey");
+        var map = node.AsMap("provider", "zone", "records", "ttl", "active", "apiUrl", "apiKey", "servers");
         var records = new List<DnsRecord>();
         foreach (var r in map.Required("records", "list the service records, e.g. - {name: app, type: A}").AsList())
         {
@@ -372,7 +372,16 @@ public static class StackFileReader
             map.Required("zone", "write the zone, e.g. zone: example.com").AsString().TrimEnd('.'),
             records, ttl,
             map.Required("active", "name the stack the records point at, e.g. active: prod-fsn1").AsString(),
-            map.Optional("apiUrl")?.AsString(), apiKey?.AsSecret());
+            map.Optional("apiUrl")?.AsString(), apiKey?.AsSecret())
+        {
+            Servers = (map.Optional("servers")?.AsListOrOne() ?? []).Select(n =>
+            {
+                var text = n.AsString();
+                if (!System.Net.IPEndPoint.TryParse(text.Contains(':') ? text : text + ":53", out _))
+                    throw n.Error($"'{text}' is not an address or address:port", "write the authoritative server as 127.0.0.14:53 (names are looked up from the zone's NS records when servers is empty)");
+                return text.Contains(':') ? text : text + ":53";
+            }).ToList(),
+        };
     }
 
     private static Targets ReadTargets(ConfigNode node)

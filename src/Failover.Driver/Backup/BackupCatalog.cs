@@ -108,6 +108,14 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
             "Restore from another vault, or repair the repository (restic rebuild-index / restic repair) and retry.");
     }
 
+    /// <summary>Why a set cannot be restored (unreadable manifest, damaged data), or null when it can.</summary>
+    public async Task<string?> ProblemAsync(BackupSet set, CancellationToken cancellation)
+    {
+        if (!set.IsComplete) return "the set is incomplete (a backup run that did not finish)";
+        var (manifest, reason) = await ProblemWithAsync(set, await CheckRepositoryAsync(cancellation), cancellation);
+        return manifest is null ? reason ?? "its manifest cannot be read" : reason;
+    }
+
     private async Task<(Manifest? Manifest, string? Reason)> ProblemWithAsync(BackupSet set, RepositoryCheck check, CancellationToken cancellation)
     {
         Manifest manifest;

@@ -29,6 +29,9 @@ public interface IBackupRepository
 /// <summary>Where the restic repository is and how to open it. The password is a secret: it travels only in the environment.</summary>
 public sealed record ResticSettings(string Repository, string Password, string Executable = "restic")
 {
+    /// <summary>Storage credentials restic reads from the environment (AWS_ACCESS_KEY_ID...); secrets too.</summary>
+    public IReadOnlyDictionary<string, string> Credentials { get; init; } = new Dictionary<string, string>();
+
     public override string ToString() => $"restic repository {Repository}";
 }
 
@@ -62,6 +65,11 @@ public sealed class ResticRepository : IBackupRepository
             ["RESTIC_PASSWORD_COMMAND"] = null,
             ["RESTIC_PROGRESS_FPS"] = "0.2",
         };
+        foreach (var (key, value) in settings.Credentials)
+        {
+            secrets.Add(value);
+            _environment[key] = value;
+        }
     }
 
     public async Task InitAsync(CancellationToken cancellation) =>

@@ -14,7 +14,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>The adapters a run uses for a target; tests give fakes or stand-ins.</summary>
-    public Func<Topology, StackSpec, RunPorts> Ports { get; init; } = RunPortsFactory.Create;
+    public Func<RunEnvironment, RunPorts> Ports { get; init; } = RunPortsFactory.Create;
 
     /// <summary>The operator's answers; null when input is not interactive (then --yes is required).</summary>
     public TextReader? Input { get; init; } = Console.IsInputRedirected ? null : Console.In;

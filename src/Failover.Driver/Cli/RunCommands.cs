@@ -81,11 +81,11 @@ internal static class RunCommands
 
             var now = app.Time.GetUtcNow();
             var runContext = new RunContext(RunStore.NewRunId(now), "failover", topology.Production.Name, target.Name,
-                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), Environment.UserName, Environment.MachineName);
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, System.Environment.MachineName);
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
-                var steps = FailoverSteps.For(topology, target, app.Ports(topology, target), store.RunDirectory(runContext.RunId));
+                var steps = FailoverSteps.For(topology, target, app.Ports(Environment(app, topology, target, store, log)), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -111,7 +111,7 @@ internal static class RunCommands
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var ports = app.Ports(topology, target);
+        var ports = app.Ports(Environment(app, topology, target, store, log));
         var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
@@ -137,10 +137,16 @@ internal static class RunCommands
         }
     }
 
+    internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
+        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"));
+
+    internal static string ProjectDirectory(Topology topology) =>
+        TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;
+
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
     private static RunLock Lock(RunStore store, RunContext run, string command) =>
-        RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command));
+        RunLock.Acquire(store.LockPath, new LockOwner(System.Environment.MachineName, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command));
 
     private static Command Resume(App app)
     {
@@ -170,10 +176,10 @@ internal static class RunCommands
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
             var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)));
-            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, Environment.UserName, Environment.MachineName), "failover abort"))
+            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, System.Environment.MachineName), "failover abort"))
             using (var journal = Journal.Open(store.JournalPath(id)))
             {
-                journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = Environment.UserName }));
+                journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
             }
             store.ClearCurrent();

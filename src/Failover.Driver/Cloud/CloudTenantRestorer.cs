@@ -8,7 +8,7 @@ namespace Failover.Driver.Cloud;
 /// On a cloud site the restore runs in cloud-init on the server (one recipe, rendered by Core); the driver
 /// waits until the site's health endpoint reports the tenant restored from the expected snapshot.
 /// </summary>
-public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval) : ITenantRestorer
+public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Failover.Core.Topology;
+using Failover.Driver.Health;
 
 namespace Failover.Driver.Runbooks;
 
@@ -8,9 +9,6 @@ public sealed record TenantSnapshot(string Tenant, string SnapshotId, DateTimeOf
 
 /// <summary>Where a provisioned site answers: its service addresses, health URL and non-secret outputs.</summary>
 public sealed record SiteAddress(IReadOnlyList<string> Addresses, string? HealthUrl, JsonObject Outputs);
-
-/// <summary>The verdict of the health gate: healthy or not, and what was observed.</summary>
-public sealed record GateVerdict(bool Healthy, string Summary);
 
 /// <summary>The external backups the run restores from.</summary>
 public interface IBackupVault
@@ -36,7 +34,7 @@ public interface ISites
 }
 
 /// <summary>Restores one tenant on the new site and verifies it against its backup manifest; safe to repeat.</summary>
-public interface ITenantRestorer
+public interface ISiteRestore
 {
     Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation);
 }
@@ -58,4 +56,4 @@ public interface IDnsSwitch
 }
 
 /// <summary>The adapters one run uses, chosen by the target's provider.</summary>
-public sealed record RunPorts(IBackupVault Vault, ISites Sites, ITenantRestorer Restorer, IHealthGate Gate, IDnsSwitch Dns);
+public sealed record RunPorts(IBackupVault Vault, ISites Sites, ISiteRestore Restorer, IHealthGate Gate, IDnsSwitch Dns);

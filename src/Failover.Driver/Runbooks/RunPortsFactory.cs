@@ -1,10 +1,111 @@
+using Failover.Core.Backup;
+using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Backup;
+using Failover.Driver.Cloud;
+using Failover.Driver.Dns;
+using Failover.Driver.Engine;
+using Failover.Driver.Health;
+using Failover.Driver.Local;
+using Failover.Driver.Logging;
+using Failover.Driver.Pulumi;
+using Serilog;
 
 namespace Failover.Driver.Runbooks;
 
-/// <summary>Chooses the adapters of a run from the target's provider.</summary>
+/// <summary>What building a run's adapters needs: the topology, the target and the process's shared services.</summary>
+public sealed record RunEnvironment(
+    Topology Topology,
+    StackSpec Target,
+    RunStore Store,
+    string ProjectDirectory,
+    SecretRegistry Secrets,
+    ILogger Log,
+    TimeProvider Time,
+    Action<string> Progress);
+
+/// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
 public static class RunPortsFactory
 {
-    public static RunPorts Create(Topology topology, StackSpec target) =>
-        throw new NotSupportedException($"running a failover to a {target.Site.Provider} site is not wired yet in this build");
+    /// <summary>Environment variable with the local vault's restic password file or the PowerDNS API key.</summary>
+    public const string DnsApiKeyVariable = "FAILOVER_DNS_API_KEY";
+    public const string PulumiVariable = "FAILOVER_PULUMI";
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
+
+    public static RunPorts Create(RunEnvironment env) =>
+        env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
+
+    /// <summary>The local provider's sites live here, beside the runs.</summary>
+    public static LocalSites LocalSitesOf(RunStore store) => new(Path.Combine(store.Root, "sites"));
+
+    /// <summary>A directory vault: the restic repository and its password file (path + ".password").</summary>
+    public static ResticSettings LocalVault(Topology topology, string projectDirectory)
+    {
+        var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory)
+            ?? throw new InvalidOperationException("the local provider needs a vault of kind directory in failover:backup.vaults");
+        var path = Path.GetFullPath(vault.Vault!.Path ?? throw new InvalidOperationException($"{vault.Name}: failover:vault.path is not set"), projectDirectory);
+        var passwordFile = path + ".password";
+        if (!File.Exists(passwordFile))
+            throw new InvalidOperationException($"the vault {path} has no password file {passwordFile} (written by `failover backup` when it creates the repository)");
+        return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
+    }
+
+    private static RunPorts Local(RunEnvironment env)
+    {
+        var repository = new ResticRepository(LocalVault(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
+        var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
+        var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log);
+        var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
+        return new RunPorts(
+            vault,
+            LocalSitesOf(env.Store),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreRecipe.Default),
+            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
+            PowerDns(env, dns, Environment.GetEnvironmentVariable(DnsApiKeyVariable)
+                ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")));
+    }
+
+    private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
+        new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
+            new AuthoritativeCheck(new UdpDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
+
+    private static RunPorts Cloud(RunEnvironment env)
+    {
+        var pulumi = new PulumiCli(new PulumiOptions
+        {
+            ProjectDirectory = env.ProjectDirectory,
+            Executable = Environment.GetEnvironmentVariable(PulumiVariable) ?? "pulumi",
+        }, env.Secrets, env.Log, env.Time);
+        var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
+        var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
+        var dns = dnsStack.Dns!;
+        IDnsSwitch dnsSwitch = dns.Provider == DnsProvider.PowerDns
+            ? PowerDns(env, dns, Environment.GetEnvironmentVariable(DnsApiKeyVariable)
+                ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
+                ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
+            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new UdpDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+        return new RunPorts(
+            vault,
+            new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)),
+            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
+            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
+            dnsSwitch);
+    }
+
+    /// <summary>The restore side of the vault stack's outputs: repository, password and the read-only key.</summary>
+    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi)
+    {
+        var vaultStack = RestoreSource.VaultFor(env.Topology, env.Target);
+        var outputs = pulumi.GetOutputsAsync(vaultStack.Name).GetAwaiter().GetResult();
+        string Output(string key) => outputs.TryGetValue(key, out var v) && v.Text.Length > 0 ? v.Text
+            : throw new InvalidOperationException($"vault stack {vaultStack.Name} has no output {key} (docs/stack-outputs.md): has it been deployed?");
+        var credentials = new Dictionary<string, string>();
+        if (outputs.ContainsKey(StackOutputs.ReaderAccessKeyId))
+        {
+            credentials["AWS_ACCESS_KEY_ID"] = Output(StackOutputs.ReaderAccessKeyId);
+            credentials["AWS_SECRET_ACCESS_KEY"] = Output(StackOutputs.ReaderSecretAccessKey);
+        }
+        return new ResticSettings(Output(StackOutputs.ResticRepository), Output(StackOutputs.ResticPassword)) { Credentials = credentials };
+    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Failover.Core.Topology;
+using Failover.Driver.Health;
 using Failover.Driver.Runbooks;
 
 namespace Failover.Driver.Tests.Engine;
@@ -14,14 +15,13 @@ internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
 }
 
 /// <summary>In-memory ports that record every side effect, so tests can count them.</summary>
-internal sealed class FakePorts : IBackupVault, ISites, ITenantRestorer, IHealthGate, IDnsSwitch
+internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGate, IDnsSwitch
 {
     public readonly ManualTime Time;
     public readonly ConcurrentQueue<string> Effects = new();
     public readonly Dictionary<string, List<TenantSnapshot>> Snapshots = new();
     public readonly HashSet<string> DamagedSnapshots = [];
     public bool Healthy = true;
-    public bool ProductionAnswers;
     public bool FenceFails;
     public string? FailRestoreOf;
     public string? DnsPointsAt;
@@ -50,7 +50,7 @@ internal sealed class FakePorts : IBackupVault, ISites, ITenantRestorer, IHealth
         return Task.FromResult(!DamagedSnapshots.Contains(s.SnapshotId));
     }
 
-    public Task<bool> IsServingAsync(StackSpec site, CancellationToken c) => Task.FromResult(ProductionAnswers);
+    public Task<bool> IsServingAsync(StackSpec site, CancellationToken c) => Task.FromResult(false);
 
     public Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> point, CancellationToken c)
     {
@@ -75,7 +75,7 @@ internal sealed class FakePorts : IBackupVault, ISites, ITenantRestorer, IHealth
     }
 
     public Task<GateVerdict> CheckAsync(StackSpec site, SiteAddress a, IReadOnlyList<TenantSnapshot> r, CancellationToken c) =>
-        Task.FromResult(Healthy ? new GateVerdict(true, "HTTP 200 from /health") : new GateVerdict(false, "HTTP 503 from http://192.0.2.10/health after 10 attempts"));
+        Task.FromResult(Healthy ? new GateVerdict(true, [], "HTTP 200 from /health") : new GateVerdict(false, [], "HTTP 503 from http://192.0.2.10/health after 10 attempts"));
 
     public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken c)
     {

@@ -26,7 +26,7 @@ public class RunCommandTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = (_, _) => _fake.Ports, Input = null };
+        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
         return new CliRun(app.Run(args), stdout.ToString(), stderr.ToString());
     }
 

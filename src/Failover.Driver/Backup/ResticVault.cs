@@ -1,0 +1,28 @@
+using Failover.Core.Backup;
+using Failover.Core.Topology;
+using Failover.Driver.Runbooks;
+
+namespace Failover.Driver.Backup;
+
+/// <summary>
+/// The run's view of a restic vault: each complete backup set of a tenant is one restore candidate,
+/// named by its database snapshot id (the id `failover:snapshots` carries to cloud sites).
+/// </summary>
+public sealed class ResticVault(BackupCatalog catalog) : IBackupVault
+{
+    public BackupCatalog Catalog { get; } = catalog;
+
+    public async Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken cancellation) =>
+        (await Catalog.SetsAsync(tenant.Name, cancellation))
+            .Where(s => s.IsComplete)
+            .Select(s => new TenantSnapshot(tenant.Name, s.Database!.Id, s.Time, 0))
+            .ToList();
+
+    public async Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+        await Catalog.ProblemAsync(await SetOf(snapshot, cancellation), cancellation) is null;
+
+    /// <summary>The backup set a candidate stands for.</summary>
+    public async Task<BackupSet> SetOf(TenantSnapshot snapshot, CancellationToken cancellation) =>
+        (await Catalog.SetsAsync(snapshot.Tenant, cancellation)).FirstOrDefault(s => s.Database?.Id == snapshot.SnapshotId)
+        ?? throw new InvalidOperationException($"snapshot {snapshot.SnapshotId} of {snapshot.Tenant} is not in the vault (was it forgotten since the run started?)");
+}

@@ -1,0 +1,49 @@
+using System.Net;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Failover.Driver.Dns;
+using Failover.Driver.Pulumi;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Cloud;
+
+/// <summary>
+/// The cutover through the DNS stack (Route 53 or Hetzner DNS): its active site set to the target and
+/// applied with `pulumi up`, then every name server of the zone asked directly until all answer.
+/// </summary>
+public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, AuthoritativeCheck check, Action<string> progress, ILogger log) : IDnsSwitch
+{
+    private readonly DnsSpec _dns = dnsStack.Dns!;
+
+    public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation)
+    {
+        await pulumi.SetConfigAsync(dnsStack.Name, "failover:dns.active", ConfigValue.Plain(target.Name), path: true, cancellation);
+        progress($"    pulumi up {dnsStack.Name} (active site {target.Name})");
+        await pulumi.UpAsync(dnsStack.Name, cancellation: cancellation);
+        log.Information("DNS stack {Stack} now points at {Target}", dnsStack.Name, target.Name);
+        return $"{dnsStack.Name}: {_dns.Zone} records point at {target.Name} ({string.Join(", ", addresses)})";
+    }
+
+    public async Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation)
+    {
+        var servers = _dns.Servers.Select(IPEndPoint.Parse).ToList();
+        if (servers.Count == 0)
+        {
+            var outputs = await pulumi.GetOutputsAsync(dnsStack.Name, cancellation);
+            var names = outputs.TryGetValue(StackOutputs.NameServers, out var ns) && ns.Value.ValueKind == System.Text.Json.JsonValueKind.Array
+                ? ns.Value.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+            foreach (var name in names)
+                foreach (var ip in await System.Net.Dns.GetHostAddressesAsync(name, cancellation))
+                    servers.Add(new IPEndPoint(ip, 53));
+        }
+        if (servers.Count == 0) throw new InvalidOperationException($"no name server of {_dns.Zone} could be found to verify the cutover");
+        var expected = _dns.Records.Where(r => r.Type is "A" or "AAAA")
+            .Select(r => new RecordSet(r.Name, r.Type, addresses.Where(a => IPAddress.Parse(a).AddressFamily == (r.Type == "A" ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6)).ToList(), _dns.TtlSeconds))
+            .Where(r => r.Values.Count > 0).ToList();
+        var result = await check.WaitUntilVisibleAsync(_dns.Zone, expected, servers, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5), cancellation);
+        if (!result.Visible || result.VisibleEverywhereAt is not { } at)
+            throw new Engine.StepFailedException($"the new records of {_dns.Zone} are not visible on every name server: {result.Summary}");
+        return at;
+    }
+}
