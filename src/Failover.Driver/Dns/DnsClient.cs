@@ -18,7 +18,7 @@ public sealed class DnsQueryException(string message, Exception? inner = null) :
 /// A minimal stub for authoritative questions: UDP first (RFC 1035 §4.2.1), TCP when the answer
 /// does not fit (TC bit), no recursion desired, no caching.
 /// </summary>
-public sealed class UdpDnsClient(TimeSpan? timeout = null) : IDnsClient
+public sealed class WireDnsClient(TimeSpan? timeout = null) : IDnsClient
 {
     private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(2);
 

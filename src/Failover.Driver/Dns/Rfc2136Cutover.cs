@@ -92,7 +92,7 @@ public sealed class Rfc2136Cutover : IDnsCutover
         limit.CancelAfter(_timeout);
         try
         {
-            response = DnsMessage.Parse(await UdpDnsClient.ExchangeOverTcpAsync(_server, message.ToArray(), limit.Token));
+            response = DnsMessage.Parse(await WireDnsClient.ExchangeOverTcpAsync(_server, message.ToArray(), limit.Token));
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
@@ -100,7 +100,7 @@ public sealed class Rfc2136Cutover : IDnsCutover
         }
         catch (SocketException e)
         {
-            throw Failed(log, $"the DNS server {_server} cannot be reached over TCP ({UdpDnsClient.Describe(e)}): check the address and that the server runs", e);
+            throw Failed(log, $"the DNS server {_server} cannot be reached over TCP ({WireDnsClient.Describe(e)}): check the address and that the server runs", e);
         }
         catch (Exception e) when (e is FormatException or DnsQueryException)
         {

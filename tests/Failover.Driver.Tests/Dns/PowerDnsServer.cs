@@ -136,6 +136,7 @@ public sealed class PowerDnsServer : IAsyncLifetime
     }
 }
 
+/// <summary>The DNS tests that share one running PowerDNS server.</summary>
 [CollectionDefinition(Name)]
 public sealed class PowerDnsCollection : ICollectionFixture<PowerDnsServer>
 {
