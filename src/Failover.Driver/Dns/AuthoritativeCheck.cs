@@ -63,6 +63,9 @@ public sealed class AuthoritativeCheck(IDnsClient dns, TimeProvider time, ILogge
         TimeSpan deadline, TimeSpan interval, CancellationToken cancellation)
     {
         if (servers.Count == 0) throw new ArgumentException("no authoritative server to ask", nameof(servers));
+        foreach (var set in expected)
+            if (!Enum.TryParse<RecordType>(set.Type, ignoreCase: true, out _) || int.TryParse(set.Type, out _))
+                throw new ArgumentException($"{set.Name} {set.Type}: only {string.Join(", ", Enum.GetNames<RecordType>())} records can be verified", nameof(expected));
         var apex = DnsName.Absolute(zone);
         var log = _log.ForContext("Zone", apex);
         var schedule = new PollSchedule(time, deadline, interval);

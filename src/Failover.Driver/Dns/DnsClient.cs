@@ -18,7 +18,7 @@ public sealed class DnsQueryException(string message, Exception? inner = null) :
 /// A minimal stub for authoritative questions: UDP first (RFC 1035 §4.2.1), TCP when the answer
 /// does not fit (TC bit), no recursion desired, no caching.
 /// </summary>
-public sealed class UdpDnsClient(TimeSpan? timeout = null) : IDnsClient
+public sealed class WireDnsClient(TimeSpan? timeout = null) : IDnsClient
 {
     private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(2);
 
@@ -60,21 +60,11 @@ public sealed class UdpDnsClient(TimeSpan? timeout = null) : IDnsClient
 
     private async Task<DnsResponse> OverTcpAsync(IPEndPoint server, byte[] query, ushort id, string name, RecordType type, CancellationToken cancellation)
     {
-        using var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(_timeout);
         try
         {
-            await socket.ConnectAsync(server, timeout.Token);
-            var framed = new byte[query.Length + 2];
-            BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)query.Length);
-            query.CopyTo(framed, 2);
-            await socket.SendAsync(framed, SocketFlags.None, timeout.Token);
-            var prefix = new byte[2];
-            await ReceiveExactlyAsync(socket, prefix, timeout.Token);
-            var message = new byte[BinaryPrimitives.ReadUInt16BigEndian(prefix)];
-            await ReceiveExactlyAsync(socket, message, timeout.Token);
-            var response = Parse(message, server, name, type);
+            var response = Parse(await ExchangeOverTcpAsync(server, query, timeout.Token), server, name, type);
             if (response.Id != id) throw new DnsQueryException($"{server} answered {name} {type} over TCP with a different query id");
             if (response.Truncated) throw new DnsQueryException($"{server} sent a truncated answer to {name} {type} even over TCP");
             return response;
@@ -87,6 +77,22 @@ public sealed class UdpDnsClient(TimeSpan? timeout = null) : IDnsClient
         {
             throw new DnsQueryException($"{server} truncated its UDP answer to {name} {type} and cannot be asked over TCP: {Describe(e)}", e);
         }
+    }
+
+    /// <summary>One message out and one back over TCP, each framed by its 2-byte length (RFC 1035 §4.2.2).</summary>
+    internal static async Task<byte[]> ExchangeOverTcpAsync(IPEndPoint server, byte[] message, CancellationToken cancellation)
+    {
+        using var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server, cancellation);
+        var framed = new byte[message.Length + 2];
+        BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)message.Length);
+        message.CopyTo(framed, 2);
+        await socket.SendAsync(framed, SocketFlags.None, cancellation);
+        var prefix = new byte[2];
+        await ReceiveExactlyAsync(socket, prefix, cancellation);
+        var answer = new byte[BinaryPrimitives.ReadUInt16BigEndian(prefix)];
+        await ReceiveExactlyAsync(socket, answer, cancellation);
+        return answer;
     }
 
     private static async Task ReceiveExactlyAsync(Socket socket, byte[] buffer, CancellationToken cancellation)
@@ -105,7 +111,7 @@ public sealed class UdpDnsClient(TimeSpan? timeout = null) : IDnsClient
         catch (FormatException e) { throw new DnsQueryException($"{server} sent an unreadable answer to {name} {type}: {e.Message}", e); }
     }
 
-    private static string Describe(SocketException e) => e.SocketErrorCode switch
+    internal static string Describe(SocketException e) => e.SocketErrorCode switch
     {
         SocketError.ConnectionRefused => "connection refused (nothing listens on that port)",
         _ => e.Message,

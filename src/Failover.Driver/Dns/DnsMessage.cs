@@ -8,7 +8,7 @@ namespace Failover.Driver.Dns;
 public enum RecordType : ushort { A = 1, NS = 2, CNAME = 5, SOA = 6, AAAA = 28 }
 
 /// <summary>A server's response code (RFC 1035 §4.1.1).</summary>
-public enum ResponseCode : byte { NoError = 0, FormatError = 1, ServerFailure = 2, NameError = 3, NotImplemented = 4, Refused = 5 }
+public enum ResponseCode : byte { NoError = 0, FormatError = 1, ServerFailure = 2, NameError = 3, NotImplemented = 4, Refused = 5, NotAuth = 9, NotZone = 10 }
 
 /// <summary>One resource record of an answer: its owner, type, TTL and its data as text (address or name).</summary>
 public sealed record ResourceRecord(string Name, ushort Type, uint Ttl, string Data);
@@ -39,11 +39,27 @@ public static class DnsMessage
     public static byte[] Query(ushort id, string name, RecordType type)
     {
         var buffer = new List<byte>(HeaderLength + name.Length + 6);
-        Span<byte> header = stackalloc byte[HeaderLength];
-        BinaryPrimitives.WriteUInt16BigEndian(header, id);
         // Flags all zero: standard query, RD=0. QDCOUNT=1.
-        BinaryPrimitives.WriteUInt16BigEndian(header[4..], 1);
-        buffer.AddRange(header.ToArray());
+        WriteUInt16(buffer, id, 0, 1, 0, 0, 0);
+        WriteName(buffer, name);
+        WriteUInt16(buffer, (ushort)type, 1); // class IN
+        return buffer.ToArray();
+    }
+
+    /// <summary>Appends 16-bit big-endian values.</summary>
+    internal static void WriteUInt16(List<byte> buffer, params ushort[] values)
+    {
+        foreach (var v in values) buffer.AddRange([(byte)(v >> 8), (byte)v]);
+    }
+
+    internal static void WriteUInt32(List<byte> buffer, uint value)
+    {
+        WriteUInt16(buffer, (ushort)(value >> 16), (ushort)value);
+    }
+
+    /// <summary>Appends a name uncompressed and in lower case (the canonical form TSIG signs).</summary>
+    internal static void WriteName(List<byte> buffer, string name)
+    {
         foreach (var label in DnsName.Absolute(name).TrimEnd('.').Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
             var bytes = Encoding.ASCII.GetBytes(label);
@@ -52,8 +68,6 @@ public static class DnsMessage
             buffer.AddRange(bytes);
         }
         buffer.Add(0);
-        buffer.AddRange([(byte)((ushort)type >> 8), (byte)type, 0, 1]); // class IN
-        return buffer.ToArray();
     }
 
     /// <summary>Decodes a response; a malformed one raises <see cref="FormatException"/>.</summary>

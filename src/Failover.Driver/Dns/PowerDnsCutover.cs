@@ -13,11 +13,12 @@ namespace Failover.Driver.Dns;
 /// The cutover through the PowerDNS authoritative server's HTTP API: one PATCH of the zone's rrsets per call,
 /// which PowerDNS applies in one transaction, so a failed call leaves the zone as it was.
 /// </summary>
-public sealed class PowerDnsCutover : IDnsCutover
+public sealed class PowerDnsCutover : IDnsCutover, IDisposable
 {
     private readonly Uri _api;
     private readonly string _apiKey;
     private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
     private readonly ILogger _log;
 
     /// <param name="apiUrl">The webserver address, e.g. http://127.0.0.1:8081 (the failover:dns apiUrl).</param>
@@ -27,6 +28,7 @@ public sealed class PowerDnsCutover : IDnsCutover
         secrets.Add(apiKey);
         _api = apiUrl;
         _apiKey = apiKey;
+        _ownsHttp = http is null;
         _http = http ?? new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(15) };
         _log = log.ForContext<PowerDnsCutover>();
     }
@@ -96,6 +98,11 @@ public sealed class PowerDnsCutover : IDnsCutover
                 _ => Failed(log, $"the PowerDNS API at {_api} refused the change to zone {apex} ({(int)response.StatusCode}): {detail}"),
             };
         }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp) _http.Dispose();
     }
 
     private DnsCutoverException Failed(ILogger log, string reason, Exception? inner = null)

@@ -40,6 +40,7 @@ public sealed class HealthGate(IReadOnlyList<IHealthProbe> probes, TimeProvider 
         var schedule = new PollSchedule(time, deadline, interval);
         var attempts = new List<ProbeAttempt>();
         var round = 0;
+        var lastOutcome = new Dictionary<string, bool>();
         do
         {
             round++;
@@ -50,8 +51,11 @@ public sealed class HealthGate(IReadOnlyList<IHealthProbe> probes, TimeProvider 
             {
                 var attempt = new ProbeAttempt(round, probes[i].Name, at, results[i].Healthy, results[i].Detail);
                 attempts.Add(attempt);
-                _log.Information("Probe {Probe} round {Round}: {Outcome} ({Detail})", attempt.Probe, round,
-                    attempt.Healthy ? "healthy" : "unhealthy", attempt.Detail);
+                // A long wait repeats the same failure many times: say it once, and say every change.
+                var changed = !lastOutcome.TryGetValue(attempt.Probe, out var before) || before != attempt.Healthy;
+                lastOutcome[attempt.Probe] = attempt.Healthy;
+                _log.Write(changed ? Serilog.Events.LogEventLevel.Information : Serilog.Events.LogEventLevel.Debug,
+                    "Probe {Probe} round {Round}: {Outcome} ({Detail})", attempt.Probe, round, attempt.Healthy ? "healthy" : "unhealthy", attempt.Detail);
             }
             if (results.All(r => r.Healthy))
             {

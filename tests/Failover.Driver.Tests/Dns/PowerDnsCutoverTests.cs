@@ -5,38 +5,27 @@ using Failover.Driver.Tests.Support;
 namespace Failover.Driver.Tests.Dns;
 
 [Collection(PowerDnsCollection.Name)]
-public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
+public sealed class PowerDnsCutoverTests(PowerDnsServer server) : AgainstPowerDns(server)
 {
-    private const string OldPrimary = "192.0.2.10";
-    private const string NewSite = "198.51.100.7";
+    private static string NewZone() => NewZone("z");
 
-    private readonly LogCapture _logs = new();
-    private readonly UdpDnsClient _dns = new();
+    private PowerDnsCutover Cutover(string? apiKey = null) =>
+        new(Server.ApiUrl, apiKey ?? Server.ApiKey, Logs.Secrets, Logs.Logger, timeout: TimeSpan.FromSeconds(5));
 
-    public void Dispose() => _logs.Dispose();
-
-    private static string NewZone() => $"z{Guid.NewGuid():N}"[..12] + ".test";
-
-    private PowerDnsCutover Cutover(string? apiKey = null, Uri? apiUrl = null) =>
-        new(apiUrl ?? server.ApiUrl, apiKey ?? server.ApiKey, _logs.Secrets, _logs.Logger, timeout: TimeSpan.FromSeconds(5));
-
-    private AuthoritativeCheck Check(TimeProvider? time = null) => new(_dns, time ?? TimeProvider.System, _logs.Logger);
-
-    private async Task<IReadOnlyList<string>> AnswerAsync(string zone, string name = "app") =>
-        (await _dns.QueryAsync(server.Dns, $"{name}.{zone}", RecordType.A, CancellationToken.None)).DataOf($"{name}.{zone}", RecordType.A);
+    private AuthoritativeCheck Check(TimeProvider? time = null) => new(Dns, time ?? TimeProvider.System, Logs.Logger);
 
     [Fact]
     public async Task Cutover_points_the_record_at_the_new_site_and_every_authoritative_server_answers_it()
     {
         var zone = NewZone();
-        await server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
+        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
         var change = new[] { new RecordSet("app", "A", [NewSite], 60) };
 
         await Cutover().PointAsync(zone, change, CancellationToken.None);
 
         var check = Check();
-        var servers = await check.FindServersAsync(zone, server.Dns, CancellationToken.None, port: server.DnsPort);
-        Assert.Equal([server.Dns], servers);
+        var servers = await check.FindServersAsync(zone, Server.Dns, CancellationToken.None, port: Server.DnsPort);
+        Assert.Equal([Server.Dns], servers);
         var propagation = await check.WaitUntilVisibleAsync(zone, change, servers, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
         Assert.True(propagation.Visible, propagation.Summary);
         var sighting = Assert.Single(propagation.Servers);
@@ -50,13 +39,13 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
     public async Task Applying_the_same_cutover_twice_leaves_one_answer_with_the_new_address()
     {
         var zone = NewZone();
-        await server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]), ("www", "A", [OldPrimary]));
+        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]), ("www", "A", [OldPrimary]));
         var change = new[] { new RecordSet("app", "A", [NewSite], 60), new RecordSet("www", "A", [NewSite], 60) };
 
         await Cutover().PointAsync(zone, change, CancellationToken.None);
         await Cutover().PointAsync(zone, change, CancellationToken.None);
 
-        var propagation = await Check().WaitUntilVisibleAsync(zone, change, [server.Dns], TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
+        var propagation = await Check().WaitUntilVisibleAsync(zone, change, [Server.Dns], TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
         Assert.True(propagation.Visible, propagation.Summary);
         Assert.Equal([NewSite], await AnswerAsync(zone, "app"));
         Assert.Equal([NewSite], await AnswerAsync(zone, "www"));
@@ -66,13 +55,13 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
     public async Task Fencing_removes_the_old_primary_record_and_removing_it_again_is_harmless()
     {
         var zone = NewZone();
-        await server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]), ("db", "A", [OldPrimary]));
+        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]), ("db", "A", [OldPrimary]));
 
         await Cutover().RemoveAsync(zone, [new RecordKey("app", "A")], CancellationToken.None);
         await Cutover().RemoveAsync(zone, [new RecordKey("app", "A")], CancellationToken.None);
 
         var gone = new[] { new RecordSet("app", "A", [], 60) };
-        var propagation = await Check().WaitUntilVisibleAsync(zone, gone, [server.Dns], TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
+        var propagation = await Check().WaitUntilVisibleAsync(zone, gone, [Server.Dns], TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
         Assert.True(propagation.Visible, propagation.Summary);
         Assert.Empty(await AnswerAsync(zone, "app"));
         Assert.Equal([OldPrimary], await AnswerAsync(zone, "db"));
@@ -85,14 +74,14 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
             Cutover().PointAsync("absent.test", [new RecordSet("app", "A", [NewSite], 60)], CancellationToken.None));
 
         Assert.Contains("zone absent.test. does not exist", error.Message);
-        Assert.Contains(server.ApiUrl.ToString(), error.Message);
+        Assert.Contains(Server.ApiUrl.ToString(), error.Message);
     }
 
     [Fact]
     public async Task A_wrong_api_key_is_reported_without_showing_any_key_and_changes_nothing()
     {
         var zone = NewZone();
-        await server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
+        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
         const string wrongKey = "wrong-key-0123456789abcdef";
 
         var error = await Assert.ThrowsAsync<DnsCutoverException>(() =>
@@ -100,12 +89,12 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
 
         Assert.Contains("rejected the API key", error.Message);
         Assert.Contains("401", error.Message);
-        var logs = _logs.Everything();
+        var logs = Logs.Everything();
         Assert.Contains("rejected the API key", logs);
         foreach (var text in new[] { error.Message, error.ToString(), logs })
         {
             Assert.DoesNotContain(wrongKey, text);
-            Assert.DoesNotContain(server.ApiKey, text);
+            Assert.DoesNotContain(Server.ApiKey, text);
         }
         Assert.Equal([OldPrimary], await AnswerAsync(zone));
     }
@@ -115,9 +104,9 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
     {
         var zone = NewZone();
         var many = Enumerable.Range(1, 40).Select(i => $"203.0.113.{i}").ToArray();
-        await server.CreateZoneAsync(zone, ("pool", "A", many));
+        await Server.CreateZoneAsync(zone, ("pool", "A", many));
 
-        var response = await _dns.QueryAsync(server.Dns, $"pool.{zone}", RecordType.A, CancellationToken.None);
+        var response = await Dns.QueryAsync(Server.Dns, $"pool.{zone}", RecordType.A, CancellationToken.None);
 
         Assert.False(response.Truncated);
         Assert.Equal(many.Order(), response.DataOf($"pool.{zone}", RecordType.A).Order());
@@ -127,10 +116,10 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
     public async Task Verification_gives_up_at_its_deadline_naming_the_server_and_the_old_address_it_still_answers()
     {
         var zone = NewZone();
-        await server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
+        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]));
         var clock = new SteppingClock();
 
-        var propagation = await Check(clock).WaitUntilVisibleAsync(zone, [new RecordSet("app", "A", [NewSite], 60)], [server.Dns],
+        var propagation = await Check(clock).WaitUntilVisibleAsync(zone, [new RecordSet("app", "A", [NewSite], 60)], [Server.Dns],
             TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), CancellationToken.None);
 
         Assert.False(propagation.Visible);
@@ -139,7 +128,7 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : IDisposable
         Assert.Null(sighting.VisibleAt);
         Assert.Equal(7, sighting.Queries); // at 0, 5, ... 30 s
         Assert.Contains("not visible on 1 of 1 authoritative servers after 30s", propagation.Summary);
-        Assert.Contains($"{server.Dns}", propagation.Summary);
+        Assert.Contains($"{Server.Dns}", propagation.Summary);
         Assert.Contains($"answers app.{zone}. A {OldPrimary}, expected {NewSite}", propagation.Summary);
     }
 
@@ -177,7 +166,7 @@ public sealed class PowerDnsDownTests
         Assert.Contains("check that pdns_server runs", error.Message);
         Assert.DoesNotContain(server.Pdns.ApiKey, logs.Everything());
         await server.Pdns.StartAsync();
-        var answer = await new UdpDnsClient().QueryAsync(server.Pdns.Dns, "app.down.test", RecordType.A, CancellationToken.None);
+        var answer = await new WireDnsClient().QueryAsync(server.Pdns.Dns, "app.down.test", RecordType.A, CancellationToken.None);
         Assert.Equal(["192.0.2.10"], answer.DataOf("app.down.test", RecordType.A));
     }
 

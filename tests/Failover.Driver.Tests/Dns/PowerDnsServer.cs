@@ -53,6 +53,8 @@ public sealed class PowerDnsServer : IAsyncLifetime
             disable-syslog=yes
             security-poll-suffix=
             zone-cache-refresh-interval=0
+            dnsupdate=yes
+            allow-dnsupdate-from=127.0.0.0/8
             """);
         await StartAsync();
     }
@@ -105,6 +107,21 @@ public sealed class PowerDnsServer : IAsyncLifetime
             throw new InvalidOperationException($"creating zone {apex} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
+    /// <summary>Creates an HMAC-SHA256 TSIG key on the server and allows it to update the zone; returns its base64 secret.</summary>
+    public async Task<string> AllowSignedUpdatesAsync(string zone, string keyName)
+    {
+        using var http = Api();
+        using var created = await http.PostAsJsonAsync("/api/v1/servers/localhost/tsigkeys", new { name = keyName, algorithm = "hmac-sha256" });
+        var body = await created.Content.ReadAsStringAsync();
+        if (!created.IsSuccessStatusCode) throw new InvalidOperationException($"creating TSIG key {keyName} failed: {(int)created.StatusCode} {body}");
+        var secret = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("key").GetString()!;
+        using var allowed = await http.PutAsJsonAsync($"/api/v1/servers/localhost/zones/{zone.TrimEnd('.')}./metadata/TSIG-ALLOW-DNSUPDATE",
+            new { metadata = new[] { keyName } });
+        if (!allowed.IsSuccessStatusCode)
+            throw new InvalidOperationException($"allowing key {keyName} on {zone} failed: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
+        return secret;
+    }
+
     private HttpClient Api()
     {
         var http = new HttpClient { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(5) };
@@ -119,6 +136,7 @@ public sealed class PowerDnsServer : IAsyncLifetime
     }
 }
 
+/// <summary>The DNS tests that share one running PowerDNS server.</summary>
 [CollectionDefinition(Name)]
 public sealed class PowerDnsCollection : ICollectionFixture<PowerDnsServer>
 {
