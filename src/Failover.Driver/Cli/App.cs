@@ -35,7 +35,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     internal static readonly Option<bool> Verbose = new("--verbose", "-v")
     {
-        Description = "Log debug detail to stderr",
+        Description = "Log every event (info and debug) to stderr, not only warnings and errors",
         Recursive = true,
     };
 
@@ -60,6 +60,8 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         root.Subcommands.Add(StatusCommand.Build(this));
         root.Subcommands.Add(PoliciesCommand.Build(this));
         foreach (var c in RunCommands.Build(this)) root.Subcommands.Add(c);
+        root.Subcommands.Add(BackupCommand.Build(this));
+        root.Subcommands.Add(DrillCommand.Build(this));
         RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);

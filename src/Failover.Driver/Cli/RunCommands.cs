@@ -29,7 +29,7 @@ internal static class RunCommands
 
     public static void AddGlobal(RootCommand root) => root.Options.Add(StateDir);
 
-    private static RunStore Store(ParseResult parse, Topology topology, string cwd)
+    internal static RunStore Store(ParseResult parse, Topology topology, string cwd)
     {
         if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd));
         var project = TopologyLoader.FindProjectFile(topology.StacksDirectory);
@@ -104,7 +104,7 @@ internal static class RunCommands
         return command;
     }
 
-    private static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
+    internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         var command = $"failover {run.Kind} --to {run.Target}";
         using var runLock = Lock(store, run, command);

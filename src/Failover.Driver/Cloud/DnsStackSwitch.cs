@@ -38,9 +38,7 @@ public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, Authorita
                     servers.Add(new IPEndPoint(ip, 53));
         }
         if (servers.Count == 0) throw new InvalidOperationException($"no name server of {_dns.Zone} could be found to verify the cutover");
-        var expected = _dns.Records.Where(r => r.Type is "A" or "AAAA")
-            .Select(r => new RecordSet(r.Name, r.Type, addresses.Where(a => IPAddress.Parse(a).AddressFamily == (r.Type == "A" ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6)).ToList(), _dns.TtlSeconds))
-            .Where(r => r.Values.Count > 0).ToList();
+        var expected = ServiceRecords.PointingAt(_dns, addresses.Select(IPAddress.Parse).ToList());
         var result = await check.WaitUntilVisibleAsync(_dns.Zone, expected, servers, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5), cancellation);
         if (!result.Visible || result.VisibleEverywhereAt is not { } at)
             throw new Engine.StepFailedException($"the new records of {_dns.Zone} are not visible on every name server: {result.Summary}");

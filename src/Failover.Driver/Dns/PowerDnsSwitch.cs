@@ -12,19 +12,11 @@ namespace Failover.Driver.Dns;
 public sealed class PowerDnsSwitch(DnsSpec dns, IDnsCutover cutover, AuthoritativeCheck check, TimeSpan deadline, TimeSpan interval, ILogger log) : IDnsSwitch
 {
     private IReadOnlyList<RecordSet> Records(IReadOnlyList<string> addresses) =>
-        dns.Records.Select(r => new RecordSet(r.Name, r.Type, Match(r.Type, addresses), dns.TtlSeconds)).Where(r => r.Values.Count > 0).ToList();
-
-    private static IReadOnlyList<string> Match(string type, IReadOnlyList<string> addresses) => type switch
-    {
-        "A" => addresses.Where(a => IPAddress.TryParse(a, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToList(),
-        "AAAA" => addresses.Where(a => IPAddress.TryParse(a, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).ToList(),
-        _ => [],
-    };
+        ServiceRecords.PointingAt(dns, addresses.Select(IPAddress.Parse).ToList());
 
     public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation)
     {
         var records = Records(addresses);
-        if (records.Count == 0) throw new InvalidOperationException($"{target.Name} has no address for the records of {dns.Zone}");
         await cutover.PointAsync(dns.Zone, records, cancellation);
         log.Information("Records of {Zone} now point at {Stack}", dns.Zone, target.Name);
         return string.Join(", ", records.Select(r => $"{DnsName.InZone(r.Name, dns.Zone)} {r.Type} -> {string.Join(" ", r.Values)}"));

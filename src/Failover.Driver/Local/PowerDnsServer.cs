@@ -24,6 +24,7 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
     public int DnsPort { get; } = dnsPort;
     public Uri ApiUrl { get; } = new($"http://{address}:{apiPort}");
     public IPEndPoint Endpoint => new(IPAddress.Parse(Address), DnsPort);
+    public int Pid => _process?.Id ?? 0;
 
     public async Task StartAsync(CancellationToken cancellation)
     {

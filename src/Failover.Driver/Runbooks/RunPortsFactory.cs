@@ -68,7 +68,7 @@ public static class RunPortsFactory
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
-            new AuthoritativeCheck(new UdpDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
+            new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
 
     private static RunPorts Cloud(RunEnvironment env)
     {
@@ -84,7 +84,7 @@ public static class RunPortsFactory
             ? PowerDns(env, dns, Environment.GetEnvironmentVariable(DnsApiKeyVariable)
                 ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
                 ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
-            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new UdpDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
         return new RunPorts(
             vault,
             new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)),

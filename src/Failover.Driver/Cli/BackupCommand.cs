@@ -1,0 +1,30 @@
+using System.CommandLine;
+using Failover.Driver.Local;
+using Failover.Driver.Runbooks;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>`failover backup`: back up every tenant of a local production site into its vault.</summary>
+internal static class BackupCommand
+{
+    public static Command Build(App app)
+    {
+        var command = new Command("backup",
+            "Back up every tenant of the production site: its PostgreSQL database (pg_dump streamed into restic), its\n" +
+            "files directory, and a manifest (rows and checksum per table, file tree checksum) that restores are\n" +
+            "verified against. Used by the drill and tests on the local provider; cloud production keeps its own\n" +
+            "backup job writing the same layout (docs/backup-and-restore.md).\n\n" +
+            "Examples:\n  failover backup --stacks examples/local");
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
+        {
+            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            app.Print($"Backing up {topology.Tenants.Count} tenants of {topology.Production.Name}\n");
+            var results = await LocalBackup.RunAsync(topology, RunPortsFactory.LocalSitesOf(store), RunCommands.ProjectDirectory(topology),
+                app.Secrets, app.Time, log, line => app.Print(line + "\n"), ct);
+            var failed = results.Count(r => !r.Succeeded);
+            app.Print(failed == 0 ? $"All {results.Count} tenants backed up (run {results[0].RunId}).\n" : $"{failed} of {results.Count} tenants failed.\n");
+            return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
+        return command;
+    }
+}

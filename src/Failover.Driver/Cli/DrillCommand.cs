@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using Failover.Core.Topology;
+using Failover.Driver.Dns;
+using Failover.Driver.Engine;
+using Failover.Driver.Local;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>
+/// `failover drill`: the whole job on one machine with the local provider: seed production, back it up,
+/// lose it, fail over with the same engine as in the cloud, move DNS, verify every tenant, report, clean up.
+/// </summary>
+internal static class DrillCommand
+{
+    public static Command Build(App app)
+    {
+        var scale = new Option<double>("--scale") { Description = "Seed this fraction of each tenant's dataGb (default 1)", DefaultValueFactory = _ => 1.0 };
+        var keep = new Option<bool>("--keep") { Description = "Leave the sites, DNS server and vault running for inspection (stop them with `failover drill --clean`)" };
+        var clean = new Option<bool>("--clean") { Description = "Only remove what a kept drill left behind" };
+        var command = new Command("drill",
+            "Run a complete failover drill on this machine with the local provider (examples/local by default):\n" +
+            "installs the Debian packages it needs when run as root (restic, postgresql, pdns-server, pdns-backend-sqlite3),\n" +
+            "seeds production with tenants of different sizes, backs them up, loses the production site (its processes\n" +
+            "killed, its address unreachable), fails over to the standby with the same engine as a real failover, moves\n" +
+            "DNS and verifies it, checks every tenant's data, prints the report with RTO and RPO, and cleans up.\n\n" +
+            "Examples:\n  failover drill\n  failover drill --scale 0.1\n  failover drill --stacks my/local/topology --keep")
+        {
+            scale, keep, clean,
+        };
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+            RunAsync(app, parse, topology, log, parse.GetValue(scale), parse.GetValue(keep), parse.GetValue(clean), ct)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(App app, ParseResult parse, Topology topology, ILogger log, double scale, bool keep, bool cleanOnly, CancellationToken ct)
+    {
+        void Say(string line) => app.Print(line + "\n");
+        var prod = topology.Production;
+        var standby = topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Local)
+            ?? throw new UsageException("the drill needs a local standby stack (see examples/local)");
+        var dnsStack = topology.DnsStack is { Dns.Provider: DnsProvider.PowerDns } d && d.Site.Provider == Provider.Local ? d
+            : throw new UsageException("the drill needs a local dns stack with provider powerdns (see examples/local)");
+        if (prod.Site.Provider != Provider.Local) throw new UsageException($"{prod.Name} is not a local site: the drill runs the local provider (try --stacks examples/local)");
+
+        var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+        var project = RunCommands.ProjectDirectory(topology);
+        var sites = RunPortsFactory.LocalSitesOf(store);
+        var dnsDir = Path.Combine(store.Root, "dns");
+        var vaultPath = Path.GetFullPath(topology.Find(topology.Backup.Vaults[0])!.Vault!.Path!, project);
+        async Task CleanAsync()
+        {
+            await StopDnsAsync(dnsDir);
+            await sites.RemoveAllAsync(topology.Stacks, CancellationToken.None);
+            foreach (var p in new[] { dnsDir, vaultPath, vaultPath + ".password" })
+                if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
+            store.ClearCurrent();
+        }
+        if (cleanOnly) { await CleanAsync(); Say("Drill leftovers removed."); return ExitCodes.Ok; }
+
+        var clock = Stopwatch.StartNew();
+        Say($"Failover drill: {prod.Name} ({prod.Site.Address}) -> {standby.Name} ({standby.Site.Address}), DNS {dnsStack.Dns!.Zone} on {dnsStack.Site.Address}");
+        Say("[1/7] checking the Debian packages the drill needs");
+        var installed = await DebianPackages.EnsureAsync(DebianPackages.Drill, Say, ct);
+        Say(installed.Count == 0 ? "      all present" : $"      installed {string.Join(", ", installed)}");
+        await CleanAsync();
+
+        var dns = dnsStack.Dns!;
+        var server = IPEndPoint.Parse(dns.Servers.FirstOrDefault() ?? $"{dnsStack.Site.Address}:53");
+        var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Environment.SetEnvironmentVariable(RunPortsFactory.DnsApiKeyVariable, apiKey);
+        app.Secrets.Add(apiKey);
+        var pdns = new PowerDnsServer(dnsDir, server.Address.ToString(), server.Port, new Uri(dns.ApiUrl!).Port, apiKey);
+        var succeeded = false;
+        try
+        {
+            Say($"[2/7] starting the DNS server (PowerDNS) on {server} with zone {dns.Zone}");
+            await pdns.StartAsync(ct);
+            await pdns.CreateZoneAsync(dns.Zone, dns.Records.Where(r => r.Type == "A").Select(r => (r.Name, "A", new[] { prod.Site.Address! })), dns.TtlSeconds, ct);
+            await File.WriteAllTextAsync(Path.Combine(dnsDir, "pid"), pdns.Pid.ToString(), ct);
+
+            Say($"[3/7] starting production {prod.Name} on {prod.Site.Address} and seeding {topology.Tenants.Count} tenants (scale {scale})");
+            await sites.ProvisionAsync(prod, [], ct);
+            var cluster = sites.Cluster(prod);
+            var seeded = new Dictionary<string, IReadOnlyDictionary<string, long>>();
+            foreach (var t in topology.Tenants)
+            {
+                await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, sites.FilesDirectory(prod, t.Name), scale, ct);
+                seeded[t.Name] = await TenantSeed.CountRowsAsync(cluster.Address, cluster.Port, t.Name, ct);
+                Say($"      {t.Name,-16} tier {t.Tier}  {seeded[t.Name].Values.Sum(),9} rows");
+            }
+
+            Say($"[4/7] backing up every tenant into the vault {vaultPath}");
+            var backups = await LocalBackup.RunAsync(topology, sites, project, app.Secrets, app.Time, log, Say, ct);
+            if (backups.Any(b => !b.Succeeded)) throw new InvalidOperationException("the backup failed; the drill stops here");
+
+            Say($"[5/7] losing production: killing its PostgreSQL on {prod.Site.Address}");
+            cluster.Kill();
+            if (await sites.IsServingAsync(prod, ct)) throw new InvalidOperationException($"{prod.Site.Address} still answers after the kill");
+            Say($"      {prod.Site.Address}:{cluster.Port} no longer answers");
+
+            Say($"[6/7] failing over to {standby.Name}: the same engine as `failover run`");
+            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), "failover", prod.Name, standby.Name, null, false,
+                Environment.UserName, Environment.MachineName);
+            var code = await RunCommands.Execute(app, topology, standby, store, run, log, ct);
+            if (code != ExitCodes.Ok) return code;
+
+            Say("[7/7] verifying: DNS answer, and every tenant's rows on the standby");
+            var answer = await new WireDnsClient().QueryAsync(server, DnsName.InZone(dns.Records[0].Name, dns.Zone), RecordType.A, ct);
+            var addresses = answer.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
+            var dnsMoved = addresses.SequenceEqual([standby.Site.Address!]);
+            Say($"      {DnsName.InZone(dns.Records[0].Name, dns.Zone)} A {string.Join(" ", addresses)}: {(dnsMoved ? "moved to the standby" : "NOT MOVED")}");
+            var target = sites.Cluster(standby);
+            var allMatch = dnsMoved;
+            foreach (var t in topology.Tenants)
+            {
+                var counts = await TenantSeed.CountRowsAsync(target.Address, target.Port, t.Name, ct);
+                var same = counts.SequenceEqual(seeded[t.Name]);
+                allMatch &= same;
+                Say($"      {t.Name,-16} {counts.Values.Sum(),9} rows {(same ? "= production" : "DIFFERS from production")}");
+            }
+            succeeded = allMatch;
+            Say(allMatch
+                ? $"Drill passed in {Durations.Format(clock.Elapsed)}: every tenant verified, DNS moved."
+                : "Drill FAILED: see the lines above.");
+            return allMatch ? ExitCodes.Ok : ExitCodes.Failed;
+        }
+        finally
+        {
+            if (keep)
+                Say($"Kept for inspection: PowerDNS on {server}, PostgreSQL on {standby.Site.Address}, vault {vaultPath}. Remove them with `failover drill --clean`.");
+            else
+            {
+                await pdns.StopAsync();
+                await CleanAsync();
+                Say(succeeded ? "Cleaned up: no drill process or directory is left (reports stay in " + Path.Combine(store.Root, "runs") + ")." : "Cleaned up.");
+            }
+        }
+    }
+
+    /// <summary>Stops a DNS server a kept drill left running (its pid is in the dns folder).</summary>
+    private static async Task StopDnsAsync(string dnsDir)
+    {
+        var pidFile = Path.Combine(dnsDir, "pid");
+        if (!File.Exists(pidFile) || !int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid)) return;
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            if (p.ProcessName.Contains("pdns", StringComparison.Ordinal)) { p.Kill(); await p.WaitForExitAsync(); }
+        }
+        catch (ArgumentException) { }
+    }
+}
