@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using Failover.Core.Topology;
+using Failover.Driver.Dns;
+using Failover.Driver.Engine;
+using Failover.Driver.Local;
+using Failover.Driver.Logging;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Tests.EndToEnd;
+
+/// <summary>
+/// A copy of examples/local on its own loopback addresses (127.0.0.2x) and ports, with production seeded,
+/// backed up and then lost, and PowerDNS serving the zone: the state just before an operator runs
+/// `failover run`. Reset() puts it back there between runs.
+/// </summary>
+public sealed class LocalTopology : IAsyncLifetime
+{
+    public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
+    public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public int DnsPort { get; } = FreePort();
+    public int ApiPort { get; } = FreePort();
+    public Topology Topology { get; private set; } = null!;
+    public LocalSites Sites { get; private set; } = null!;
+    public RunStore Store => new(Path.Combine(Project, ".failover"));
+    public Dictionary<string, IReadOnlyDictionary<string, long>> Seeded { get; } = new();
+    private PowerDnsServer _dns = null!;
+
+    public const string Prod = "127.0.0.21", Standby = "127.0.0.22", DnsAddress = "127.0.0.24";
+
+    public async Task InitializeAsync()
+    {
+        await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
+        File.SetUnixFileMode(Project, (UnixFileMode)Convert.ToInt32("755", 8));
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
+        {
+            var text = File.ReadAllText(f)
+                .Replace("127.0.0.11", Prod).Replace("127.0.0.12", Standby).Replace("127.0.0.13", "127.0.0.23")
+                .Replace("127.0.0.14:8081", $"{DnsAddress}:{ApiPort}").Replace("127.0.0.14:53", $"{DnsAddress}:{DnsPort}").Replace("127.0.0.14", DnsAddress);
+            File.WriteAllText(Path.Combine(Project, Path.GetFileName(f)), text.Replace("stackConfigDir: .", "stackConfigDir: ."));
+        }
+        Topology = TopologyLoader.Load(Project);
+        Sites = RunPortsFactory.LocalSitesOf(Store);
+        _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsAddress, DnsPort, ApiPort, ApiKey);
+        await _dns.StartAsync(CancellationToken.None);
+        var dns = Topology.DnsStack!.Dns!;
+        await _dns.CreateZoneAsync(dns.Zone, [("app", "A", [Prod])], dns.TtlSeconds, CancellationToken.None);
+
+        var prod = Topology.Production;
+        await Sites.ProvisionAsync(prod, [], CancellationToken.None);
+        var cluster = Sites.Cluster(prod);
+        foreach (var t in Topology.Tenants)
+        {
+            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), 0.002, CancellationToken.None);
+            Seeded[t.Name] = await TenantSeed.CountRowsAsync(cluster.Address, cluster.Port, t.Name, CancellationToken.None);
+        }
+        var results = await LocalBackup.RunAsync(Topology, Sites, Project, new SecretRegistry(), TimeProvider.System, Log.Logger, _ => { }, CancellationToken.None);
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Error));
+        cluster.Kill();
+    }
+
+    /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
+    public async Task ResetAsync()
+    {
+        var standby = Topology.Find("local-standby")!;
+        var cluster = Sites.Cluster(standby);
+        if (cluster.Pid is not null) cluster.Kill();
+        foreach (var stack in new[] { standby, Topology.Production })
+        {
+            var marker = Path.Combine(Sites.SiteDirectory(stack), "FENCED");
+            if (File.Exists(marker)) File.Delete(marker);
+        }
+        var dir = Sites.SiteDirectory(standby);
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        foreach (var p in new[] { Path.Combine(Store.Root, "runs"), Path.Combine(Store.Root, "current"), Store.LockPath })
+            if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
+        var dns = Topology.DnsStack!.Dns!;
+        using var cutover = PowerDnsCutover.For(dns, ApiKey, new SecretRegistry(), Log.Logger);
+        await cutover.PointAsync(dns.Zone, ServiceRecords.PointingAt(dns, [IPAddress.Parse(Prod)]), CancellationToken.None);
+    }
+
+    public async Task<IReadOnlyList<string>> DnsAnswerAsync()
+    {
+        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Parse(DnsAddress), DnsPort), "app.drill.test", RecordType.A, CancellationToken.None);
+        return r.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
+    }
+
+    /// <summary>Runs the real `failover` binary as a child process, as an operator's terminal would.</summary>
+    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "failover.dll");
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Project, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment[RunPortsFactory.DnsApiKeyVariable] = ApiKey;
+        psi.Environment[CrashPoints.Variable] = crashAt ?? "";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(180_000)) { p.Kill(true); throw new TimeoutException("failover did not finish in 3 minutes"); }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _dns.StopAsync();
+        await Sites.RemoveAllAsync(Topology.Stacks, CancellationToken.None);
+        Directory.Delete(Project, true);
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
