@@ -89,3 +89,22 @@ public sealed record BackupSet(string Tenant, string RunId, BackupSnapshot? Data
     private static BackupSnapshot? Newest(IEnumerable<BackupSnapshot> run, BackupPart part) =>
         run.Where(s => BackupTags.ParsePart(s.Tag(BackupTags.Part)) == part).MaxBy(s => s.Time);
 }
+
+/// <summary>
+/// Where <c>failover backup</c> puts a tenant's data inside the snapshots of its backup set: every reader
+/// (the driver's restore and verification, the cloud-init recipe) takes the paths from here.
+/// </summary>
+public static class BackupLayout
+{
+    /// <summary>The manifest's file name; it is stored from stdin, so it sits at the root of the manifest snapshot.</summary>
+    public const string ManifestFileName = "manifest.json";
+
+    /// <summary>The manifest inside the manifest snapshot.</summary>
+    public const string ManifestPath = "/" + ManifestFileName;
+
+    /// <summary>The name the database dump is stored under (<c>restic backup --stdin --stdin-filename</c>).</summary>
+    public static string DumpFileName(string tenant) => $"{tenant}.dump";
+
+    /// <summary>The pg_dump custom-format stream inside the database snapshot.</summary>
+    public static string DumpPath(string tenant) => "/" + DumpFileName(tenant);
+}

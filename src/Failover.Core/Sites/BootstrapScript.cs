@@ -37,10 +37,11 @@ public static class BootstrapScript
         L($"# Written by failover for {boot.Server} ({boot.Stack}); runs once, on the first boot.");
         L("set -euo pipefail");
         L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\"; }");
-        L("trap 'log \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
+        L("fail() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p err || true; echo \"failover: $*\" >&2; }");
+        L("trap 'fail \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
         L("export DEBIAN_FRONTEND=noninteractive");
         L();
-        var packages = boot.InstallsDatabase ? "postgresql restic python3" : "python3";
+        var packages = boot.InstallsDatabase ? "postgresql restic jq python3" : "python3";
         L($"log {Sh.Quote("installing " + packages)}");
         L("apt-get update -q");
         L($"apt-get install -y -q {packages}");
@@ -53,19 +54,33 @@ public static class BootstrapScript
         {
             L();
             L($"# Restore point: {recipe.Tenants.Count} tenants, in restore order (tier first, then smallest first).");
+            L("# Each id is the tenant's database snapshot; its run= tag finds the files and manifest of the same backup run.");
             L($"test -r {Sh.Quote(recipe.CredentialsFile)} || {{ log 'missing credentials file'; exit 1; }}");
             L("set -a");
             L($". {Sh.Quote(recipe.CredentialsFile)}");
             L("set +a");
             L($"install -d -o postgres -m 0700 {Sh.Quote(recipe.SpoolDirectory)}");
+            L();
+            L(RestoreRecipe.Functions.Render());
+            L();
+            L("# A tenant that fails is reported and left out of the health document; the others are still restored.");
+            L("restored=()");
+            L("failed=()");
             foreach (var tenant in recipe.Tenants)
             {
+                var name = tenant.Tenant.Name;
+                var function = "restore_" + name.Replace('-', '_');
                 L();
+                L($"{function}() {{");
+                L("  local run");
                 foreach (var step in tenant.Steps)
                 {
-                    L($"log {Sh.Quote(step.Title)}");
-                    L(Command(step.Command));
+                    L($"  log {Sh.Quote(step.Title)}");
+                    L($"  {step.Command} || {{ fail {Sh.Quote("FAILED: " + step.Title)}; return 1; }}");
                 }
+                L("}");
+                L($"if {function}; then restored+=({Sh.Quote(HealthDocument.SnapshotMember(name, tenant.SnapshotId))}); " +
+                  $"else failed+=({Sh.Quote(HealthDocument.FailedEntry(name))}); fi");
             }
         }
         if (boot.Service.Unit is { } unit)
@@ -75,20 +90,20 @@ public static class BootstrapScript
             L($"systemctl enable --now {Sh.Quote(unit)}");
         }
         L();
-        var health = HealthDocument.Render(boot.Stack, boot.Server, boot.Restore?.SnapshotIds ?? new Dictionary<string, string>());
-        L($"cat > {Sh.Quote(boot.HealthFile + ".tmp")} <<'HEALTH'");
-        L(health);
-        L("HEALTH");
-        L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+        if (boot.Restore is null)
+        {
+            L($"cat > {Sh.Quote(boot.HealthFile + ".tmp")} <<'HEALTH'");
+            L(HealthDocument.Render(boot.Stack, boot.Server, new Dictionary<string, string>()));
+            L("HEALTH");
+            L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+        }
+        else
+        {
+            s.Append(HealthDocument.ShellWriter(boot.Stack, boot.Server, boot.HealthFile));
+            L("if [ \"${#failed[@]}\" -gt 0 ]; then fail \"restore FAILED for ${#failed[@]} tenants: ${failed[*]}\"; exit 1; fi");
+        }
         L("log ready");
         return s.ToString();
-    }
-
-    private static string Command(RestoreCommand c)
-    {
-        var argv = string.Join(' ', c.Argv.Select(Sh.Quote));
-        var line = c.RunAs is { } user ? $"runuser -u {Sh.Quote(user)} -- {argv}" : argv;
-        return c.StdoutTo is { } file ? $"{line} > {Sh.Quote(file)}" : line;
     }
 
     /// <summary>The systemd unit of the health endpoint: a static file server on the health port.</summary>

@@ -2,7 +2,7 @@ using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
 
-/// <summary>The restic snapshot a standby restores one tenant from, set by the driver at failover time.</summary>
+/// <summary>The database-part snapshot of the backup set a standby restores one tenant from, set by the driver at failover time.</summary>
 public sealed record ConfiguredSnapshot(string Tenant, string SnapshotId, int? Line);
 
 /// <summary>What the site serves: the public ports, the health endpoint and the unit started after a restore.</summary>
@@ -32,7 +32,7 @@ internal static class InfraConfigReader
             var id = child.AsString();
             if (!IsSnapshotId(id))
                 throw child.Error($"'{id}' is not a restic snapshot id",
-                    "write the snapshot's id as `restic snapshots` prints it: 8 to 64 hexadecimal characters");
+                    "write the id of the tenant's part=db snapshot as `restic snapshots` prints it: 8 to 64 hexadecimal characters");
             result.Add(new ConfiguredSnapshot(tenant, id.ToLowerInvariant(), child.Line));
         }
         return result;

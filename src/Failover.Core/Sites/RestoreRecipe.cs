@@ -1,36 +1,26 @@
 using System.Text.Json;
+using Failover.Core.Backup;
 using Failover.Core.Planning;
 using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
 
-/// <summary>Where production's backups put each tenant's data inside a restic snapshot.</summary>
-public static class BackupLayout
-{
-    /// <summary>The pg_dump custom-format file of a tenant's database.</summary>
-    public static string DumpPath(string tenant) => $"/var/backups/failover/{tenant}.pgdump";
+/// <summary>What one restore step does, so the log reports progress in the domain's words.</summary>
+public enum RestoreStepKind { FindRun, FetchManifest, CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles }
 
-    /// <summary>The tenant's uploaded files.</summary>
-    public static string FilesPath(string tenant) => $"/srv/tenants/{tenant}/files";
-}
+/// <summary>One step of a tenant's restore: a bash command line that succeeds when it exits 0.</summary>
+public sealed record RestoreStep(RestoreStepKind Kind, string Title, string Command);
 
-/// <summary>What one restore step does, so an executor can report progress in the domain's words.</summary>
-public enum RestoreStepKind { CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles }
-
-/// <summary>One program to run: its arguments, the user it runs as and where its output goes.</summary>
-public sealed record RestoreCommand(IReadOnlyList<string> Argv, string? RunAs = null, string? StdoutTo = null);
-
-/// <summary>One step of a tenant's restore; it succeeds when its command exits 0.</summary>
-public sealed record RestoreStep(RestoreStepKind Kind, string Title, RestoreCommand Command);
-
-/// <summary>The steps that bring one tenant back from one snapshot, in order.</summary>
-public sealed record TenantRestore(Tenant Tenant, string SnapshotId, IReadOnlyList<RestoreStep> Steps);
+/// <summary>The steps that bring one tenant back from the backup set of one database snapshot, in order.</summary>
+public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string FilesDirectory, IReadOnlyList<RestoreStep> Steps);
 
 /// <summary>
-/// The one description of a restore: for each tenant, the pg_dump file taken out of the snapshot with
-/// <c>restic dump</c> and loaded by pg_restore with parallel jobs, the files directory restored with
-/// <c>restic restore</c>, then both verified. Rendered to
-/// cloud-init by <see cref="BootstrapScript"/>; a local executor can run the same steps directly.
+/// The one description of a cloud standby's restore, in the layout <c>failover backup</c> writes
+/// (<see cref="BackupLayout"/>, <see cref="BackupTags"/>). A tenant's id in <c>failover:snapshots</c> is its
+/// database part's snapshot; its <c>run=</c> tag names the backup set, whose files and manifest parts are
+/// found by tags. Per tenant: manifest first (no manifest, no complete set), the dump from restic into
+/// pg_restore, the files, then row counts and file digests checked against the manifest. Rendered to
+/// cloud-init by <see cref="BootstrapScript"/>.
 /// </summary>
 public sealed record RestoreRecipe(
     string Stack,
@@ -46,6 +36,9 @@ public sealed record RestoreRecipe(
     public static readonly IReadOnlyList<string> CredentialVariables =
         ["RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 
+    /// <summary>Where the standby puts a tenant's files (the files part's contents are at its snapshot root).</summary>
+    public static string FilesDirectory(string tenant) => $"/srv/tenants/{tenant}/files";
+
     /// <summary>
     /// The recipe for a stack's restore point, in restore order (tier first, then smallest first); null when
     /// the stack has no <c>failover:snapshots</c>. pg_restore gets one job per vCPU of the data server.
@@ -53,53 +46,161 @@ public sealed record RestoreRecipe(
     public static RestoreRecipe? For(Topology.Topology topology, StackSpec stack, int pgRestoreJobs)
     {
         if (stack.Snapshots.Count == 0) return null;
+        var jobs = Math.Max(1, pgRestoreJobs);
         var byTenant = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
         var tenants = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t)
-            .Select(t => new TenantRestore(t, byTenant[t.Name], StepsFor(t.Name, byTenant[t.Name], Math.Max(1, pgRestoreJobs), DefaultSpoolDirectory)))
+            .Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name), StepsFor(t.Name, byTenant[t.Name], jobs, DefaultSpoolDirectory)))
             .ToList();
-        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, Math.Max(1, pgRestoreJobs), tenants);
+        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants);
     }
 
+    // restic runs with --no-lock throughout: the standby reads the vault with a read-only key.
     private static IReadOnlyList<RestoreStep> StepsFor(string tenant, string snapshot, int jobs, string spool)
     {
-        // pg_restore runs parallel jobs only from a seekable file, not from a pipe: restic streams the dump
-        // into a spool file first, which is removed as soon as the database is loaded.
-        var spoolFile = $"{spool}/{tenant}.pgdump";
-        const string verifySql =
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')) " +
-            "THEN RAISE EXCEPTION 'no tables were restored'; END IF; END $$;";
-        return
+        var manifest = $"{spool}/{tenant}.{BackupLayout.ManifestFileName}";
+        var files = FilesDirectory(tenant);
+        var restoreFlags = $"--no-owner --no-privileges --exit-on-error --dbname={Sh.Quote(tenant)}";
+        List<RestoreStep> steps =
         [
-            new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database", new(["createdb", tenant], RunAs: "postgres")),
-            new(RestoreStepKind.FetchDump, $"{tenant}: restic dump of the database from snapshot {snapshot}",
-                new(["restic", "--no-lock", "dump", snapshot, BackupLayout.DumpPath(tenant)], StdoutTo: spoolFile)),
-            new(RestoreStepKind.RestoreDatabase, $"{tenant}: pg_restore with {jobs} parallel jobs",
-                new(["pg_restore", $"--jobs={jobs}", "--no-owner", "--no-privileges", "--exit-on-error", $"--dbname={tenant}", spoolFile], RunAs: "postgres")),
-            new(RestoreStepKind.RemoveDump, $"{tenant}: remove the spooled dump", new(["rm", "-f", spoolFile])),
-            new(RestoreStepKind.RestoreFiles, $"{tenant}: restic restore of the files from snapshot {snapshot}",
-                new(["restic", "--no-lock", "restore", snapshot, "--target", "/", "--include", BackupLayout.FilesPath(tenant)])),
-            new(RestoreStepKind.VerifyDatabase, $"{tenant}: verify the database has tables",
-                new(["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", $"--dbname={tenant}", "-tAc", verifySql], RunAs: "postgres")),
-            new(RestoreStepKind.VerifyFiles, $"{tenant}: verify the files directory exists", new(["test", "-d", BackupLayout.FilesPath(tenant)])),
+            new(RestoreStepKind.FindRun, $"{tenant}: find the backup run of database snapshot {snapshot}",
+                $"run=$({Functions.BackupRun} {Sh.Quote(snapshot)} {Sh.Quote(tenant)})"),
+            // The manifest is written last: fetching it first refuses an incomplete set before any data moves.
+            new(RestoreStepKind.FetchManifest, $"{tenant}: fetch the manifest of that run",
+                $"restic --no-lock dump --tag {TagFilter(tenant, BackupPart.Manifest)} latest {Sh.Quote(BackupLayout.ManifestPath)} > {Sh.Quote(manifest)}"),
+            new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database", $"runuser -u postgres -- createdb {Sh.Quote(tenant)}"),
         ];
+        var dump = $"restic --no-lock dump {Sh.Quote(snapshot)} {Sh.Quote(BackupLayout.DumpPath(tenant))}";
+        if (jobs == 1)
+        {
+            // One job reads the dump straight from restic: no spool space, one transaction.
+            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} from snapshot {snapshot} into pg_restore",
+                $"{dump} | runuser -u postgres -- pg_restore --single-transaction {restoreFlags}"));
+        }
+        else
+        {
+            // pg_restore runs parallel jobs only from a seekable file, not from a pipe: restic writes the dump
+            // into a spool file first, which is removed as soon as the database is loaded.
+            var spoolFile = $"{spool}/{BackupLayout.DumpFileName(tenant)}";
+            steps.Add(new(RestoreStepKind.FetchDump, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} from snapshot {snapshot}",
+                $"{dump} > {Sh.Quote(spoolFile)}"));
+            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: pg_restore with {jobs} parallel jobs",
+                $"runuser -u postgres -- pg_restore --jobs={jobs} {restoreFlags} {Sh.Quote(spoolFile)}"));
+            steps.Add(new(RestoreStepKind.RemoveDump, $"{tenant}: remove the spooled dump", $"rm -f {Sh.Quote(spoolFile)}"));
+        }
+        steps.Add(new(RestoreStepKind.RestoreFiles, $"{tenant}: restic restore of the files of that run into {files}",
+            $"restic --no-lock restore --tag {TagFilter(tenant, BackupPart.Files)} latest --target {Sh.Quote(files)}"));
+        steps.Add(new(RestoreStepKind.VerifyDatabase, $"{tenant}: compare row counts with the manifest",
+            $"{Functions.VerifyRows} {Sh.Quote(tenant)} {Sh.Quote(manifest)}"));
+        steps.Add(new(RestoreStepKind.VerifyFiles, $"{tenant}: compare the files with the manifest",
+            $"{Functions.VerifyFiles} {Sh.Quote(files)} {Sh.Quote(manifest)}"));
+        return steps;
     }
 
-    /// <summary>The snapshot ids the health endpoint reports once every tenant is back.</summary>
+    /// <summary>The tags of one part of the tenant's run, for restic's <c>--tag</c>; the run id is the shell's <c>$run</c>.</summary>
+    private static string TagFilter(string tenant, BackupPart part)
+    {
+        const string placeholder = "\u0000";
+        var tags = string.Join(',', BackupTags.For(tenant, placeholder, part));
+        var at = tags.IndexOf(placeholder, StringComparison.Ordinal);
+        return Sh.Quote(tags[..at]) + "\"$run\"" + Sh.Quote(tags[(at + placeholder.Length)..]);
+    }
+
+    /// <summary>The tenant ids the health endpoint reports once a tenant is back: its database snapshot ids.</summary>
     public IReadOnlyDictionary<string, string> SnapshotIds =>
         Tenants.ToDictionary(t => t.Tenant.Name, t => t.SnapshotId);
+
+    /// <summary>
+    /// The bash functions the steps call, defined once per script. Each returns non-zero on any doubt, so a
+    /// tenant fails loudly rather than comes up wrong. Needs restic, jq, psql and sha256sum.
+    /// </summary>
+    public static class Functions
+    {
+        public const string BackupRun = "backup_run";
+        public const string VerifyRows = "verify_rows";
+        public const string VerifyFiles = "verify_files";
+
+        public static string Render()
+        {
+            var run = BackupTags.Of(BackupTags.Run, "");
+            return $$"""
+                # Prints the run id of a tenant's database snapshot: the snapshot must carry the tool, tenant and db-part
+                # tags, so an id of another tenant or another part fails here instead of restoring the wrong data.
+                {{BackupRun}}() {
+                  local run
+                  run=$(restic --no-lock snapshots --json "$1" | jq -er --arg tool {{BackupTags.Tool}} --arg tenant "{{BackupTags.Of(BackupTags.Tenant, "")}}$2" \
+                    --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
+                    [.[] | (.tags // []) as $t | select(($t | index([$tool])) and ($t | index([$tenant])) and ($t | index([$part])))
+                      | $t[] | select(startswith($run)) | ltrimstr($run) | select(length > 0)]
+                    | if length == 1 then .[0] else empty end') || return 1
+                  log "$2: database snapshot $1 is from backup run $run" >&2
+                  printf '%s\n' "$run"
+                }
+
+                # Compares every table's row count in database $1 with the manifest $2; names every difference.
+                {{VerifyRows}}() {
+                  local tables schema name rows got bad=0
+                  tables=$(jq -r '.database.tables[] | [.schema, .name, (.rows | tostring)] | @tsv' "$2") || return 1
+                  while IFS=$'\t' read -r schema name rows; do
+                    [ -n "$schema" ] || continue
+                    # psql quotes the names itself (:"var"), so no table name is ever spliced into SQL.
+                    if ! got=$(printf '%s\n' 'SELECT count(*) FROM :"schema".:"name";' |
+                        runuser -u postgres -- psql --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -v schema="$schema" -v name="$name" -d "$1"); then
+                      fail "$1: table $schema.$name is missing ($rows rows in the backup)"; bad=1
+                    elif [ "$got" != "$rows" ]; then
+                      fail "$1: table $schema.$name has $got rows, the backup had $rows"; bad=1
+                    fi
+                  done <<< "$tables"
+                  return "$bad"
+                }
+
+                # Compares the files in directory $1 with the manifest $2: the count, then every file's SHA-256.
+                {{VerifyFiles}}() {
+                  local want got
+                  want=$(jq -er '.files.count' "$2") || return 1
+                  got=$(find "$1" -type f | wc -l)
+                  if [ "$got" != "$want" ]; then fail "$1 has $got files, the backup had $want"; return 1; fi
+                  [ "$want" != 0 ] || return 0
+                  jq -r '.files.entries[] | "\(.sha256)  \(.path)"' "$2" > "$2.sha256" || return 1
+                  (cd "$1" && sha256sum --check --quiet --strict "$2.sha256") || { fail "$1: files differ from the backup"; return 1; }
+                }
+                """;
+        }
+    }
 }
 
-/// <summary>The document the health endpoint serves: which stack, which server, restored from which snapshots.</summary>
+/// <summary>
+/// The document the health endpoint serves: which stack and server, the tenants restored and verified (tenant
+/// to database snapshot id) and the tenants whose restore failed. Status is <c>ready</c> only when none failed.
+/// </summary>
 public static class HealthDocument
 {
-    public static string Render(string stack, string server, IReadOnlyDictionary<string, string> snapshots) =>
+    public static string Render(string stack, string server, IReadOnlyDictionary<string, string> snapshots, IReadOnlyList<string>? failed = null) =>
         JsonSerializer.Serialize(new SortedDictionary<string, object>(StringComparer.Ordinal)
         {
-            ["stack"] = stack,
+            ["failed"] = failed ?? [],
             ["server"] = server,
-            ["status"] = "ready",
             ["snapshots"] = new SortedDictionary<string, string>(snapshots.ToDictionary(k => k.Key, k => k.Value), StringComparer.Ordinal),
+            ["stack"] = stack,
+            ["status"] = failed is { Count: > 0 } ? "degraded" : "ready",
         });
+
+    /// <summary>A restored tenant's member of <c>snapshots</c>, as the script collects it in <c>restored</c>.</summary>
+    public static string SnapshotMember(string tenant, string snapshotId) => JsonSerializer.Serialize(tenant) + ":" + JsonSerializer.Serialize(snapshotId);
+
+    /// <summary>A failed tenant's entry of <c>failed</c>, as the script collects it in <c>failed</c>.</summary>
+    public static string FailedEntry(string tenant) => JsonSerializer.Serialize(tenant);
+
+    /// <summary>
+    /// Bash that writes <see cref="Render"/>'s document to <paramref name="file"/> from the arrays <c>restored</c>
+    /// and <c>failed</c> the restore filled in (in restore order).
+    /// </summary>
+    public static string ShellWriter(string stack, string server, string file) =>
+        "status=ready\n" +
+        "if [ \"${#failed[@]}\" -gt 0 ]; then status=degraded; fi\n" +
+        "printf '{\"failed\":[%s],\"server\":%s,\"snapshots\":{%s},\"stack\":%s,\"status\":\"%s\"}\\n' " +
+        $"\"$(IFS=,; printf '%s' \"${{failed[*]}}\")\" {Sh.Quote(JsonSerializer.Serialize(server))} " +
+        $"\"$(IFS=,; printf '%s' \"${{restored[*]}}\")\" {Sh.Quote(JsonSerializer.Serialize(stack))} \"$status\" > {Sh.Quote(file + ".tmp")}\n" +
+        $"mv {Sh.Quote(file + ".tmp")} {Sh.Quote(file)}\n";
 }
 
 /// <summary>Which vault a standby restores from.</summary>

@@ -140,7 +140,7 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     public async Task<Manifest> ReadManifestAsync(BackupSet set, CancellationToken cancellation)
     {
         var text = "";
-        await repository.DumpAsync(set.Manifest!.Id, "/" + ManifestJson.FileName, async (stdout, ct) =>
+        await repository.DumpAsync(set.Manifest!.Id, BackupLayout.ManifestPath, async (stdout, ct) =>
         {
             using var reader = new StreamReader(stdout, Encoding.UTF8, leaveOpen: true);
             text = await reader.ReadToEndAsync(ct);
@@ -155,7 +155,7 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     private async Task ReadBackAsync(BackupSet set, Manifest manifest, CancellationToken cancellation)
     {
         string digest = "";
-        await repository.DumpAsync(set.Database!.Id, "/" + set.Tenant + ".dump", async (stdout, ct) =>
+        await repository.DumpAsync(set.Database!.Id, BackupLayout.DumpPath(set.Tenant), async (stdout, ct) =>
             digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stdout, ct)), cancellation);
         if (digest != manifest.Database.DumpSha256)
             throw new InvalidDataException("the database dump read back does not match the digest in the manifest");

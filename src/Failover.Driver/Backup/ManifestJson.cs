@@ -8,7 +8,7 @@ namespace Failover.Driver.Backup;
 /// <summary>The manifest as stored in restic (manifest.json): the project's usual camelCase JSON.</summary>
 public static class ManifestJson
 {
-    public const string FileName = "manifest.json";
+    public const string FileName = BackupLayout.ManifestFileName;
 
     public static byte[] Serialize(Manifest manifest) => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(manifest, Json.Options));
 

@@ -50,7 +50,7 @@ public sealed class TenantBackup(IBackupRepository repository, PostgresTools pos
                 throw new DirectoryNotFoundException($"files directory {site.FilesDirectory} does not exist (create it empty if the tenant has no files)");
             tenantLog.Information("Backing up {Tenant}: {Step}", name, "database");
             DatabaseManifest? database = null;
-            var db = await repository.BackupStreamAsync($"{name}.dump", BackupTags.For(name, runId, BackupPart.Database),
+            var db = await repository.BackupStreamAsync(BackupLayout.DumpFileName(name), BackupTags.For(name, runId, BackupPart.Database),
                 async (stdin, ct) => database = await postgres.DumpAsync(site.Database, stdin, ct), cancellation);
 
             tenantLog.Information("Backing up {Tenant}: {Step}", name, "files");

@@ -5,7 +5,7 @@ using Serilog;
 namespace Failover.Driver.Backup;
 
 /// <summary>One tenant to restore: the chosen backup, where to put it, and how.</summary>
-public sealed record TenantRestoreJob(TenantSite Target, RestorePoint Point, RestoreRecipe Recipe);
+public sealed record TenantRestoreJob(TenantSite Target, RestorePoint Point, RestoreOptions Options);
 
 /// <summary>What restoring one tenant achieved: coherence with the manifest, hook output, or the error that stopped it.</summary>
 public sealed record TenantRestoreResult(string Tenant, string RunId, Coherence? Coherence, IReadOnlyList<HookOutcome> Hooks, string? Error)
@@ -31,7 +31,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
 {
     public async Task<TenantRestoreResult> RestoreAsync(TenantRestoreJob job, CancellationToken cancellation)
     {
-        var (target, point, recipe) = job;
+        var (target, point, options) = job;
         var tenant = target.Tenant.Name;
         var set = point.Set;
         var tenantLog = log.ForContext("Tenant", tenant).ForContext("RunId", set.RunId);
@@ -40,7 +40,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         var step = "pre-hooks";
         try
         {
-            hookOutcomes.AddRange(await hooks.RunAsync("pre", recipe.PreHooks, target, recipe.HookTimeout, cancellation));
+            hookOutcomes.AddRange(await hooks.RunAsync("pre", options.PreHooks, target, options.HookTimeout, cancellation));
             if (hookOutcomes.Any(h => !h.Succeeded))
                 return TenantRestoreResult.Failed(tenant, set.RunId, $"pre-restore hook failed: {hookOutcomes.Last().Command}", hookOutcomes);
 
@@ -68,7 +68,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
             }
 
             step = "post-hooks";
-            hookOutcomes.AddRange(await hooks.RunAsync("post", recipe.PostHooks, target, recipe.HookTimeout, cancellation));
+            hookOutcomes.AddRange(await hooks.RunAsync("post", options.PostHooks, target, options.HookTimeout, cancellation));
             var result = new TenantRestoreResult(tenant, set.RunId, coherence, hookOutcomes, null);
             if (result.Succeeded)
                 tenantLog.Information("Restored {Tenant} from run {RunId}: {Tables} tables and {Files} files match the manifest",
@@ -86,9 +86,9 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
 
     private async Task RestoreDatabaseAsync(TenantRestoreJob job, CancellationToken cancellation)
     {
-        var (target, point, recipe) = job;
-        var dumpPath = "/" + point.Set.Tenant + ".dump";
-        if (recipe.DatabaseJobs <= 1)
+        var (target, point, options) = job;
+        var dumpPath = BackupLayout.DumpPath(point.Set.Tenant);
+        if (options.DatabaseJobs <= 1)
         {
             // Straight from restic into pg_restore: no scratch space, and on small hosts as fast as --jobs.
             await repository.DumpAsync(point.Set.Database!.Id, dumpPath,
@@ -96,12 +96,12 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
             return;
         }
         // pg_restore --jobs needs a seekable file: restore the dump into scratch space first.
-        var scratch = Path.Combine(recipe.ScratchDirectory ?? Path.GetTempPath(), $"failover-restore-{point.Set.Tenant}-{Guid.NewGuid():N}");
+        var scratch = Path.Combine(options.ScratchDirectory ?? Path.GetTempPath(), $"failover-restore-{point.Set.Tenant}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(scratch);
         try
         {
             await repository.RestoreAsync(point.Set.Database!.Id, scratch, cancellation);
-            await postgres.RestoreFileAsync(target.Database, Path.Combine(scratch, point.Set.Tenant + ".dump"), recipe.DatabaseJobs, cancellation);
+            await postgres.RestoreFileAsync(target.Database, Path.Combine(scratch, BackupLayout.DumpFileName(point.Set.Tenant)), options.DatabaseJobs, cancellation);
         }
         finally
         {

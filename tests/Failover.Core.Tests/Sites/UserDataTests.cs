@@ -32,18 +32,36 @@ public class UserDataTests
     }
 
     [Fact]
-    public void Each_tenant_is_streamed_from_restic_into_pg_restore_then_files_then_verified()
+    public void Each_tenant_is_restored_from_the_backup_set_of_its_database_snapshot_then_verified()
     {
         var (_, recipe) = Hel1();
         var northwind = recipe.Tenants.Single(t => t.Tenant.Name == "northwind");
-        Assert.Equal([RestoreStepKind.CreateDatabase, RestoreStepKind.FetchDump, RestoreStepKind.RestoreDatabase, RestoreStepKind.RemoveDump,
-            RestoreStepKind.RestoreFiles, RestoreStepKind.VerifyDatabase, RestoreStepKind.VerifyFiles], northwind.Steps.Select(s => s.Kind));
-        var dump = northwind.Steps.Single(s => s.Kind == RestoreStepKind.FetchDump).Command;
-        Assert.Equal(["restic", "--no-lock", "dump", SiteStacks.Snapshot("northwind"), BackupLayout.DumpPath("northwind")], dump.Argv);
-        var load = northwind.Steps.Single(s => s.Kind == RestoreStepKind.RestoreDatabase).Command;
-        Assert.Contains("--jobs=4", load.Argv);
-        Assert.Equal(dump.StdoutTo, load.Argv[^1]);
-        Assert.Equal("postgres", load.RunAs);
+        Assert.Equal([RestoreStepKind.FindRun, RestoreStepKind.FetchManifest, RestoreStepKind.CreateDatabase, RestoreStepKind.FetchDump,
+            RestoreStepKind.RestoreDatabase, RestoreStepKind.RemoveDump, RestoreStepKind.RestoreFiles, RestoreStepKind.VerifyDatabase,
+            RestoreStepKind.VerifyFiles], northwind.Steps.Select(s => s.Kind));
+        string Command(RestoreStepKind kind) => northwind.Steps.Single(s => s.Kind == kind).Command;
+        var id = SiteStacks.Snapshot("northwind");
+        Assert.Contains($"backup_run {id} northwind", Command(RestoreStepKind.FindRun));
+        // The dump is where `failover backup` streams it: /<tenant>.dump inside the database snapshot.
+        Assert.Contains($"restic --no-lock dump {id} /northwind.dump > /var/lib/failover/spool/northwind.dump", Command(RestoreStepKind.FetchDump));
+        Assert.Contains("pg_restore --jobs=4", Command(RestoreStepKind.RestoreDatabase));
+        Assert.EndsWith("/var/lib/failover/spool/northwind.dump", Command(RestoreStepKind.RestoreDatabase));
+        // Files and manifest are the parts of the same run, found by the tags the backup wrote.
+        Assert.Contains("restore --tag failover,tenant=northwind,run=\"$run\",part=files latest --target /srv/tenants/northwind/files",
+            Command(RestoreStepKind.RestoreFiles));
+        Assert.Contains("dump --tag failover,tenant=northwind,run=\"$run\",part=manifest latest /manifest.json", Command(RestoreStepKind.FetchManifest));
+        Assert.Contains("verify_rows northwind /var/lib/failover/spool/northwind.manifest.json", Command(RestoreStepKind.VerifyDatabase));
+    }
+
+    [Fact]
+    public void A_single_job_pipes_the_dump_into_pg_restore_without_spooling()
+    {
+        var t = SiteStacks.FailedOverToHel1();
+        var recipe = RestoreRecipe.For(t, t.Find("standby-hel1")!, 1)!;
+        var northwind = recipe.Tenants.Single(x => x.Tenant.Name == "northwind");
+        Assert.DoesNotContain(northwind.Steps, s => s.Kind is RestoreStepKind.FetchDump or RestoreStepKind.RemoveDump);
+        Assert.Contains($"restic --no-lock dump {SiteStacks.Snapshot("northwind")} /northwind.dump | runuser -u postgres -- pg_restore --single-transaction",
+            northwind.Steps.Single(s => s.Kind == RestoreStepKind.RestoreDatabase).Command);
     }
 
     [Fact]
@@ -60,6 +78,77 @@ public class UserDataTests
         foreach (var tenant in SiteStacks.Tenants)
             Assert.Contains(SiteStacks.Snapshot(tenant), script);
         Assert.Contains("\"snapshots\":{", script); // the health document reports them
+    }
+
+    [Fact]
+    public void Each_tenant_is_reported_restored_only_when_its_restore_and_checks_succeed()
+    {
+        var script = DataServerScript();
+        Assert.Contains($"if restore_northwind; then restored+=('\"northwind\":\"{SiteStacks.Snapshot("northwind")}\"'); else failed+=('\"northwind\"'); fi", script);
+        Assert.Contains("verify_rows northwind /var/lib/failover/spool/northwind.manifest.json || { fail 'FAILED: northwind: compare row counts with the manifest'; return 1; }", script);
+        Assert.Contains("exit 1", script[script.IndexOf("mv ", script.IndexOf("printf '{\"failed\"", StringComparison.Ordinal), StringComparison.Ordinal)..]);
+    }
+
+    [Fact]
+    public void The_run_is_read_from_the_database_snapshot_s_tags()
+    {
+        if (!OnPath("jq")) return; // the standby installs jq; the rendering is still covered above
+        const string snapshots = """[{"id":"9f8e7d6c","tags":["failover","tenant=northwind","run=20261122T095040Z-3fa2c1","part=db"]}]""";
+        var found = Bash($"restic() {{ echo '{snapshots}'; }}\nbackup_run 9f8e7d6c northwind");
+        Assert.Equal((0, "20261122T095040Z-3fa2c1"), (found.Code, found.Output.Split('\n')[0])); // stdout first, then the log on stderr
+        Assert.Contains("northwind: database snapshot 9f8e7d6c is from backup run 20261122T095040Z-3fa2c1", found.Output);
+        // An id of another tenant, or of the files part, is refused rather than restored as this tenant's database.
+        Assert.NotEqual(0, Bash($"restic() {{ echo '{snapshots}'; }}\nbackup_run 9f8e7d6c contoso").Code);
+        Assert.NotEqual(0, Bash($"restic() {{ echo '{snapshots.Replace("part=db", "part=files")}'; }}\nbackup_run 9f8e7d6c northwind").Code);
+    }
+
+    [Fact]
+    public void A_row_count_that_differs_from_the_manifest_fails_the_tenant_and_is_named()
+    {
+        if (!OnPath("jq")) return;
+        const string manifest = """{"database":{"tables":[{"schema":"public","name":"customers","rows":300},{"schema":"public","name":"invoices","rows":1000}]}}""";
+        string Check(string invoices) => $$"""
+            runuser() { shift 3; "$@"; }
+            psql() { cat > /dev/null; case "$*" in *name=invoices*) {{invoices}};; *) echo 300;; esac; }
+            echo '{{manifest}}' > "$TMPDIR/m.json"
+            verify_rows northwind "$TMPDIR/m.json"
+            """;
+        Assert.Equal(0, Bash(Check("echo 1000")).Code);
+        var oneShort = Bash(Check("echo 999"));
+        Assert.NotEqual(0, oneShort.Code);
+        Assert.Contains("northwind: table public.invoices has 999 rows, the backup had 1000", oneShort.Output);
+        var missing = Bash(Check("return 1"));
+        Assert.NotEqual(0, missing.Code);
+        Assert.Contains("table public.invoices is missing (1000 rows in the backup)", missing.Output);
+    }
+
+    [Fact]
+    public void Restored_files_are_compared_with_the_manifest_s_digests()
+    {
+        if (!OnPath("jq")) return;
+        const string manifest = """{"files":{"count":1,"entries":[{"path":"uploads/logo.bin","size":6,"sha256":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}]}}""";
+        string Check(string content) => $"""
+            mkdir -p "$TMPDIR/files/uploads"; printf '{content}' > "$TMPDIR/files/uploads/logo.bin"
+            echo '{manifest}' > "$TMPDIR/m.json"
+            verify_files "$TMPDIR/files" "$TMPDIR/m.json"
+            """;
+        Assert.Equal(0, Bash(Check("hello\\n")).Code);
+        var changed = Bash(Check("hellO\\n"));
+        Assert.NotEqual(0, changed.Code);
+        Assert.Contains("files differ from the backup", changed.Output);
+    }
+
+    [Fact]
+    public void The_health_document_leaves_out_a_failed_tenant_and_is_not_ready()
+    {
+        var writer = HealthDocument.ShellWriter("standby-hel1", "standby-hel1-db-1", "health");
+        var result = Bash($"restored=({Sh.Quote(HealthDocument.SnapshotMember("contoso", "1a2b3c4d"))})\n" +
+                          $"failed=({Sh.Quote(HealthDocument.FailedEntry("northwind"))})\n{writer}cat health");
+        Assert.Equal(0, result.Code);
+        var expected = HealthDocument.Render("standby-hel1", "standby-hel1-db-1", new Dictionary<string, string> { ["contoso"] = "1a2b3c4d" }, ["northwind"]);
+        Assert.Equal(expected, result.Output.Trim());
+        Assert.Contains("\"status\":\"degraded\"", expected);
+        Assert.DoesNotContain("\"northwind\":", expected);
     }
 
     [Fact]
@@ -126,6 +215,19 @@ public class UserDataTests
     [InlineData("it's", "'it'\\''s'")]
     [InlineData("$HOME", "'$HOME'")]
     public void Shell_quoting_keeps_words_literal(string word, string quoted) => Assert.Equal(quoted, Sh.Quote(word));
+
+    /// <summary>Runs bash with the recipe's functions defined, in a temp directory ($TMPDIR) deleted afterwards.</summary>
+    private static (int Code, string Output) Bash(string body)
+    {
+        var dir = Directory.CreateTempSubdirectory("failover-recipe-").FullName;
+        try
+        {
+            var script = $"set -uo pipefail\nTMPDIR={Sh.Quote(dir)}\ncd \"$TMPDIR\" || exit 1\nlog() {{ echo \"$*\"; }}\nfail() {{ echo \"$*\"; }}\n" +
+                         RestoreRecipe.Functions.Render() + "\n" + body + "\n";
+            return Run("bash", "", script);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 
     private static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));

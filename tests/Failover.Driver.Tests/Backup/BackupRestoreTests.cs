@@ -41,14 +41,14 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         Assert.Single(backups.Select(b => b.RunId).Distinct());
 
         var catalog = vault.Catalog();
-        var recipe = RestoreRecipe.Default with { PostHooks = ["echo migrated $FAILOVER_TENANT in $PGDATABASE"] };
+        var options = RestoreOptions.Default with { PostHooks = ["echo migrated $FAILOVER_TENANT in $PGDATABASE"] };
         var jobs = new List<TenantRestoreJob>();
         foreach (var (source, suffix) in new[] { (acme, "acme"), (globex, "globex") })
         {
             var point = await catalog.SelectAsync(source.Tenant.Name, TimeSpan.FromHours(1), acceptDataLoss: false, CancellationToken.None);
             var target = new TenantSite(source.Tenant, cluster.Database(suffix + "_restored"), vault.Scratch(suffix + "-restored"));
             // The globex restore uses parallel pg_restore from a scratch copy; acme streams from restic.
-            jobs.Add(new TenantRestoreJob(target, point, suffix == "globex" ? recipe with { DatabaseJobs = 2, ScratchDirectory = vault.Scratch("tmp") } : recipe));
+            jobs.Add(new TenantRestoreJob(target, point, suffix == "globex" ? options with { DatabaseJobs = 2, ScratchDirectory = vault.Scratch("tmp") } : options));
         }
         var report = await new RestoreScheduler(vault.Restore(), vault.Clock, vault.Logger).RunAsync(jobs, 2, null, CancellationToken.None);
 

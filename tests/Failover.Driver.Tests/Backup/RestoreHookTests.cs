@@ -8,12 +8,12 @@ namespace Failover.Driver.Tests.Backup;
 
 public class RestoreHookTests
 {
-    private static TenantRestoreJob Job(RestoreRecipe recipe, string dbPassword)
+    private static TenantRestoreJob Job(RestoreOptions options, string dbPassword)
     {
         var point = StubRestorePoint.For("acme");
         // Nothing listens on port 1: a restore that went past a failed pre-hook would fail differently.
         var target = new TenantSite(new Tenant("acme", 1, 1), new PostgresDatabase("127.0.0.1", 1, "acme", "app", dbPassword), "/nonexistent/acme");
-        return new TenantRestoreJob(target, point, recipe);
+        return new TenantRestoreJob(target, point, options);
     }
 
     [Fact]
@@ -22,9 +22,9 @@ public class RestoreHookTests
         var secrets = new SecretRegistry();
         var restic = new ResticRepository(new ResticSettings("/nonexistent/repo", "restic-password-never-used"), secrets, Logger.None);
         var restore = new TenantRestore(restic, new PostgresTools(), new RestoreHooks(secrets), secrets, Logger.None);
-        var recipe = RestoreRecipe.Default with { PreHooks = ["echo stopping app for $FAILOVER_TENANT", "echo pw=$PGPASSWORD; exit 3", "echo never runs"] };
+        var options = RestoreOptions.Default with { PreHooks = ["echo stopping app for $FAILOVER_TENANT", "echo pw=$PGPASSWORD; exit 3", "echo never runs"] };
 
-        var result = await restore.RestoreAsync(Job(recipe, "db-password-123"), CancellationToken.None);
+        var result = await restore.RestoreAsync(Job(options, "db-password-123"), CancellationToken.None);
 
         Assert.False(result.Succeeded);
         Assert.Equal("pre-restore hook failed: echo pw=$PGPASSWORD; exit 3", result.Error);

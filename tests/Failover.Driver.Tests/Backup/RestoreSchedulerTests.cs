@@ -10,7 +10,7 @@ public class RestoreSchedulerTests
     private static TenantRestoreJob Job(string name, int tier, double gb)
     {
         var point = StubRestorePoint.For(name);
-        return new TenantRestoreJob(new TenantSite(new Tenant(name, tier, gb), new PostgresDatabase("127.0.0.1", 5432, name, "app", null), "/nowhere"), point, RestoreRecipe.Default);
+        return new TenantRestoreJob(new TenantSite(new Tenant(name, tier, gb), new PostgresDatabase("127.0.0.1", 5432, name, "app", null), "/nowhere"), point, RestoreOptions.Default);
     }
 
     private static readonly TenantRestoreJob[] Tenants =

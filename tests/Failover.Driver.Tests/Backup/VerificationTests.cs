@@ -21,7 +21,7 @@ public class VerificationTests(PostgresCluster cluster) : IClassFixture<Postgres
 
         // The fallback is restorable and coherent.
         var target = new TenantSite(site.Tenant, cluster.Database("hooli_restored"), vault.Scratch("hooli-restored"));
-        var result = await vault.Restore().RestoreAsync(new TenantRestoreJob(target, point, Failover.Core.Backup.RestoreRecipe.Default), CancellationToken.None);
+        var result = await vault.Restore().RestoreAsync(new TenantRestoreJob(target, point, Failover.Core.Backup.RestoreOptions.Default), CancellationToken.None);
         Assert.True(result.Succeeded, result.Error);
     }
 

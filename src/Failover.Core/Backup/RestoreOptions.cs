@@ -5,12 +5,12 @@ namespace Failover.Core.Backup;
 /// (no scratch space, as fast as parallel on small hosts: see docs/backup-and-restore.md); above 1 the
 /// dump is first restored to ScratchDirectory, because pg_restore --jobs needs a seekable file.
 /// </summary>
-public sealed record RestoreRecipe(
+public sealed record RestoreOptions(
     int DatabaseJobs,
     string? ScratchDirectory,
     IReadOnlyList<string> PreHooks,
     IReadOnlyList<string> PostHooks,
     TimeSpan HookTimeout)
 {
-    public static readonly RestoreRecipe Default = new(1, null, [], [], TimeSpan.FromMinutes(10));
+    public static readonly RestoreOptions Default = new(1, null, [], [], TimeSpan.FromMinutes(10));
 }
