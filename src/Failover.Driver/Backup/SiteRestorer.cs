@@ -10,7 +10,7 @@ namespace Failover.Driver.Backup;
 /// pg_restore, files, coherence against the manifest. A restore cut short by a crash is redone from
 /// scratch: the new site serves nobody before the cutover, so its partial copy can be dropped.
 /// </summary>
-public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, Failover.Core.Backup.RestoreRecipe options) : ISiteRestore
+public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, RestoreOptions options) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation)
     {

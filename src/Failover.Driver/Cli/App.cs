@@ -21,6 +21,9 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     public string WorkingDirectory => workingDirectory;
 
+    /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
+    public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
+
     internal static readonly Option<string?> Stacks = new("--stacks")
     {
         Description = "Folder with the Pulumi.<stack>.yaml files (default: stackConfigDir of the Pulumi.yaml above the current folder)",

@@ -72,8 +72,9 @@ internal static class DrillCommand
         var dns = dnsStack.Dns!;
         var server = IPEndPoint.Parse(dns.Servers.FirstOrDefault() ?? $"{dnsStack.Site.Address}:53");
         var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        Environment.SetEnvironmentVariable(RunPortsFactory.DnsApiKeyVariable, apiKey);
         app.Secrets.Add(apiKey);
+        var variable = app.Variable;
+        app.Variable = name => name == RunPortsFactory.DnsApiKeyVariable ? apiKey : variable(name); // the drill's own DNS server
         var pdns = new PowerDnsServer(dnsDir, server.Address.ToString(), server.Port, new Uri(dns.ApiUrl!).Port, apiKey);
         var succeeded = false;
         try

@@ -21,6 +21,8 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
             {
                 using var response = await http.GetAsync(url, cancellation);
                 var body = await response.Content.ReadAsStringAsync(cancellation);
+                if (Failed(body, tenant.Name))
+                    throw new InvalidOperationException($"{url} reports the restore of {tenant.Name} failed on the server (see the failover-bootstrap journal there)");
                 if (response.IsSuccessStatusCode && Restored(body, tenant.Name) is { } id)
                 {
                     if (id == snapshot.SnapshotId) return $"{tenant.Name} restored from {id} (reported by {url})";
@@ -34,6 +36,15 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
                 throw new TimeoutException($"{tenant.Name} was not reported restored by {url} within {Core.Topology.Durations.Format(deadline)} (last: {last})");
             await Task.Delay(interval, time, cancellation);
         }
+    }
+
+    /// <summary>The health document lists tenants whose restore failed: {"failed": ["tenant"]}.</summary>
+    private static bool Failed(string body, string tenant)
+    {
+        if (!body.TrimStart().StartsWith('{')) return false;
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.TryGetProperty("failed", out var f) && f.ValueKind == JsonValueKind.Array
+               && f.EnumerateArray().Any(e => e.GetString() == tenant);
     }
 
     /// <summary>The health document lists restored tenants: {"snapshots": {"tenant": "id"}}.</summary>

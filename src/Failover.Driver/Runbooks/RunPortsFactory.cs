@@ -22,7 +22,8 @@ public sealed record RunEnvironment(
     SecretRegistry Secrets,
     ILogger Log,
     TimeProvider Time,
-    Action<string> Progress);
+    Action<string> Progress,
+    Func<string, string?> Variable);
 
 /// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
 public static class RunPortsFactory
@@ -60,9 +61,9 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             LocalSitesOf(env.Store),
-            new SiteRestorer(vault, restore, Core.Backup.RestoreRecipe.Default),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
-            PowerDns(env, dns, Environment.GetEnvironmentVariable(DnsApiKeyVariable)
+            PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
                 ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")));
     }
 
@@ -75,13 +76,13 @@ public static class RunPortsFactory
         var pulumi = new PulumiCli(new PulumiOptions
         {
             ProjectDirectory = env.ProjectDirectory,
-            Executable = Environment.GetEnvironmentVariable(PulumiVariable) ?? "pulumi",
+            Executable = env.Variable(PulumiVariable) ?? "pulumi",
         }, env.Secrets, env.Log, env.Time);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
         IDnsSwitch dnsSwitch = dns.Provider == DnsProvider.PowerDns
-            ? PowerDns(env, dns, Environment.GetEnvironmentVariable(DnsApiKeyVariable)
+            ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
                 ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
                 ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
             : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
