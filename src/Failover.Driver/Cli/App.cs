@@ -2,6 +2,7 @@ using System.CommandLine;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Logging;
+using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
 
@@ -23,6 +24,9 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
     public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
+
+    /// <summary>Extra variables for the pulumi processes (tests point them at a stand-in); the process environment is inherited.</summary>
+    public IReadOnlyDictionary<string, string> PulumiEnvironment { get; init; } = new Dictionary<string, string>();
 
     internal static readonly Option<string?> Stacks = new("--stacks")
     {
@@ -116,6 +120,13 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         {
             stderr.WriteLine("interrupted");
             return ExitCodes.Interrupted;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException or UnauthorizedAccessException or NotSupportedException or TimeoutException)
+        {
+            // Failures before or outside the engine (a missing tool, an unreadable vault): said plainly, no stack trace.
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            log.Debug(e, "Command failed before the run could start");
+            return ExitCodes.Failed;
         }
     }
 

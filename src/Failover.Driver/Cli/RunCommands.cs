@@ -138,7 +138,7 @@ internal static class RunCommands
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable);
+        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment);
 
     internal static string ProjectDirectory(Topology topology) =>
         TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;

@@ -23,7 +23,8 @@ public sealed record RunEnvironment(
     ILogger Log,
     TimeProvider Time,
     Action<string> Progress,
-    Func<string, string?> Variable);
+    Func<string, string?> Variable,
+    IReadOnlyDictionary<string, string> PulumiEnvironment);
 
 /// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
 public static class RunPortsFactory
@@ -77,6 +78,7 @@ public static class RunPortsFactory
         {
             ProjectDirectory = env.ProjectDirectory,
             Executable = env.Variable(PulumiVariable) ?? "pulumi",
+            Environment = env.PulumiEnvironment,
         }, env.Secrets, env.Log, env.Time);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");

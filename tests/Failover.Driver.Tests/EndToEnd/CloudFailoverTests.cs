@@ -1,0 +1,236 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Failover.Core.Topology;
+using Failover.Driver.Backup;
+using Failover.Driver.Cli;
+using Failover.Driver.Dns;
+using Failover.Driver.Local;
+using Failover.Driver.Logging;
+using Failover.Driver.Pulumi;
+using Failover.Driver.Runbooks;
+using Failover.Driver.Tests.Pulumi;
+using Serilog;
+
+namespace Failover.Driver.Tests.EndToEnd;
+
+/// <summary>
+/// The cloud path of `failover run`: the example Hetzner/AWS topology driven through the stand-in `pulumi`
+/// (which answers like the real CLI), backups in a real restic repository, the standby's health endpoint
+/// served on loopback, and a real PowerDNS holding the zone.
+/// </summary>
+public sealed class CloudSite : IAsyncLifetime
+{
+    public const string OldAddress = "127.0.0.31", NewAddress = "127.0.0.32";
+    public readonly string Work = Directory.CreateTempSubdirectory("failover-cloud-").FullName;
+    public readonly string ApiKey = Guid.NewGuid().ToString("N");
+    public readonly Dictionary<string, string> SnapshotIds = new();
+    public PowerDnsServer Dns = null!;
+    private HttpListener _health = null!;
+    public int DnsPort, ApiPort, HealthPort;
+    public string ResticPassword = "";
+
+    public async Task InitializeAsync()
+    {
+        await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
+        (DnsPort, ApiPort, HealthPort) = (Port(), Port(), Port());
+        File.SetUnixFileMode(Work, (UnixFileMode)Convert.ToInt32("755", 8));
+        var topology = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
+
+        Dns = new PowerDnsServer(Path.Combine(Work, "dns"), "127.0.0.1", DnsPort, ApiPort, ApiKey);
+        await Dns.StartAsync(CancellationToken.None);
+        await Dns.CreateZoneAsync("example.com", [("app", "A", [OldAddress]), ("api", "A", [OldAddress])], 60, CancellationToken.None);
+
+        // Production's last backups: every tenant, tiny, in a real restic repository.
+        var seedSite = StackFileReader.Parse("""
+            config:
+              failover:role: standby
+              failover:site: { provider: local, location: seed, address: 127.0.0.33, jurisdiction: DE }
+              failover:servers: [{ name: db, full: process }]
+            """, "seed", "Pulumi.seed.yaml");
+        var sites = new LocalSites(Path.Combine(Work, "sites"), Port());
+        await sites.ProvisionAsync(seedSite, [], CancellationToken.None);
+        ResticPassword = Guid.NewGuid().ToString("N");
+        var repository = new ResticRepository(new ResticSettings(Path.Combine(Work, "vault"), ResticPassword), new SecretRegistry(), Log.Logger);
+        await repository.InitAsync(CancellationToken.None);
+        var cluster = sites.Cluster(seedSite);
+        var backup = new TenantBackup(repository, new PostgresTools(), new SecretRegistry(), TimeProvider.System, Log.Logger);
+        var runId = TenantBackup.NewRunId(TimeProvider.System);
+        foreach (var t in topology.Tenants)
+        {
+            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, sites.FilesDirectory(seedSite, t.Name), 0.00001, CancellationToken.None);
+            var r = await backup.BackupTenantAsync(new TenantSite(t, new PostgresDatabase(cluster.Address, cluster.Port, t.Name, "postgres", null), sites.FilesDirectory(seedSite, t.Name)), runId, CancellationToken.None);
+            Assert.True(r.Succeeded, r.Error);
+            SnapshotIds[t.Name] = r.Set!.Database!.Id;
+        }
+        await sites.RemoveAllAsync([seedSite], CancellationToken.None);
+
+        // The standby's health endpoint, as cloud-init serves it once every tenant is restored.
+        _health = new HttpListener();
+        _health.Prefixes.Add($"http://{NewAddress}:{HealthPort}/");
+        _health.Start();
+        _ = Task.Run(async () =>
+        {
+            while (_health.IsListening)
+            {
+                try
+                {
+                    var ctx = await _health.GetContextAsync();
+                    var body = JsonSerializer.SerializeToUtf8Bytes(new { stack = "standby-hel1", status = "ready", snapshots = SnapshotIds, failed = Array.Empty<string>() });
+                    ctx.Response.ContentType = "application/json";
+                    await ctx.Response.OutputStream.WriteAsync(body);
+                    ctx.Response.Close();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { }
+            }
+        });
+
+    }
+
+    /// <summary>The zone back at production, as before any failover.</summary>
+    public async Task ResetDnsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}") };
+        http.DefaultRequestHeaders.Add("X-API-Key", ApiKey);
+        var body = new { rrsets = new[] { "app", "api" }.Select(n => new { name = $"{n}.example.com.", type = "A", ttl = 60, changetype = "REPLACE", records = new[] { new { content = OldAddress, disabled = false } } }) };
+        using var r = await http.PatchAsync("/api/v1/servers/localhost/zones/example.com.", JsonContent.Create(body));
+        r.EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _health.Stop();
+        _health.Close();
+        await Dns.StopAsync();
+        Directory.Delete(Work, true);
+    }
+
+    public static int Port()
+    {
+        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
+
+public sealed class CloudFailoverTests(CloudSite site) : IClassFixture<CloudSite>, IAsyncLifetime
+{
+    private const string OldAddress = CloudSite.OldAddress, NewAddress = CloudSite.NewAddress;
+    private readonly StandIn _pulumi = new();
+    private string Project => _pulumi.ProjectDirectory;
+    private string _work => site.Work;
+    private string _apiKey => site.ApiKey;
+    private string _resticPassword => site.ResticPassword;
+    private int _dnsPort => site.DnsPort;
+    private int _apiPort => site.ApiPort;
+    private int _healthPort => site.HealthPort;
+    private PowerDnsServer _dns => site.Dns;
+    private Dictionary<string, string> _snapshotIds => site.SnapshotIds;
+
+    public async Task InitializeAsync()
+    {
+        await site.ResetDnsAsync();
+        // The example topology, its zone self-hosted on the PowerDNS of the fixture.
+        File.Copy(Path.Combine(Repo.Root, "Pulumi.yaml"), Path.Combine(Project, "Pulumi.yaml"), overwrite: true);
+        var stacks = Directory.CreateDirectory(Path.Combine(Project, "infra", "stacks")).FullName;
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks")))
+            File.Copy(f, Path.Combine(stacks, Path.GetFileName(f)));
+        var dnsFile = Path.Combine(stacks, "Pulumi.dns-route53.yaml");
+        File.WriteAllText(dnsFile, File.ReadAllText(dnsFile).Replace("provider: route53", "provider: powerdns")
+            .Replace("    active: prod-fsn1", $"    active: prod-fsn1\n    apiUrl: http://127.0.0.1:{_apiPort}\n    servers: [127.0.0.1:{_dnsPort}]"));
+
+        // Stacks as they are before the disaster: deployed, with the outputs of docs/stack-outputs.md.
+        _pulumi.Script(new
+        {
+            outputs = new Dictionary<string, object>
+            {
+                ["vault-aws-par"] = new { resticRepository = Path.Combine(_work, "vault"), resticPassword = new Dictionary<string, string> { ["$secret"] = _resticPassword } },
+                ["prod-fsn1"] = new { serviceIpv4 = OldAddress, serviceIpv6 = "", healthUrl = $"http://{OldAddress}:1/health" },
+                ["standby-hel1"] = new { serviceIpv4 = NewAddress, serviceIpv6 = "", healthUrl = $"http://{NewAddress}:{_healthPort}/health" },
+            },
+        });
+        var cli = _pulumi.Cli();
+        foreach (var s in new[] { "vault-aws-par", "prod-fsn1" })
+        {
+            await cli.SelectOrCreateStackAsync(s);
+            await cli.UpAsync(s);
+        }
+    }
+
+    private (int Code, string Output) Run(Func<string, string?>? variable = null)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var app = new App(stdout, stderr, Project, logConsole: stderr)
+        {
+            PulumiEnvironment = _pulumi.Environment(),
+            Input = null,
+        };
+        app.Variable = variable ?? (name => name == RunPortsFactory.DnsApiKeyVariable ? _apiKey : Environment.GetEnvironmentVariable(name));
+        var code = app.Run(["run", "--to", "standby-hel1", "--yes", "--log-json", Path.Combine(Project, "log.jsonl")]);
+        return (code, stdout.ToString() + stderr);
+    }
+
+    private async Task<IReadOnlyList<string>> Answer(string name)
+    {
+        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Loopback, _dnsPort), name, RecordType.A, CancellationToken.None);
+        return r.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
+    }
+
+    [Fact]
+    public async Task A_failover_provisions_the_standby_with_the_snapshot_ids_fences_production_and_moves_dns()
+    {
+        var (code, output) = Run();
+        Assert.True(code == 0, output);
+
+        var configSets = _pulumi.Calls("config set").Select(StandIn.Args).ToList();
+        Assert.Contains(configSets, a => a.Contains("failover:mode") && a.Contains("mvd") && a.Contains("standby-hel1"));
+        foreach (var (tenant, id) in _snapshotIds)
+            Assert.Contains(configSets, a => a.Contains("--path") && a.Contains($"failover:snapshots.{tenant}") && a.Contains(id));
+        Assert.Contains(configSets, a => a.Contains("failover:mode") && a.Contains("fenced") && a.Contains("prod-fsn1"));
+        Assert.Single(_pulumi.Calls("up"), c => StandIn.Args(c).Contains("standby-hel1"));
+
+        Assert.Equal([NewAddress], await Answer("app.example.com"));
+        Assert.Equal([NewAddress], await Answer("api.example.com"));
+        Assert.Contains("Recovered on standby-hel1", output);
+        var log = File.ReadAllText(Path.Combine(Project, "log.jsonl"));
+        Assert.DoesNotContain(_resticPassword, log + output);
+        Assert.DoesNotContain(_apiKey, log + output);
+    }
+
+    [Fact]
+    public async Task Pulumi_missing_fails_clearly_and_changes_nothing()
+    {
+        var (code, output) = Run(name => name switch
+        {
+            RunPortsFactory.PulumiVariable => "/nonexistent/bin/pulumi",
+            RunPortsFactory.DnsApiKeyVariable => _apiKey,
+            _ => Environment.GetEnvironmentVariable(name),
+        });
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Contains("Pulumi CLI", output);
+        Assert.Equal([OldAddress], await Answer("app.example.com"));
+        Assert.Empty(_pulumi.Calls("config set"));
+    }
+
+    [Fact]
+    public async Task Dns_server_down_stops_at_the_cutover_and_names_the_api()
+    {
+        await _dns.StopAsync();
+        try
+        {
+            var (code, output) = Run();
+            Assert.Equal(ExitCodes.Failed, code);
+            Assert.Contains("step cutover failed", output);
+            Assert.Contains($"127.0.0.1:{_apiPort}", output);
+        }
+        finally { await _dns.StartAsync(CancellationToken.None); }
+        Assert.Equal([OldAddress], await Answer("app.example.com"));
+    }
+
+    public Task DisposeAsync()
+    {
+        _pulumi.Dispose();
+        return Task.CompletedTask;
+    }
+}
