@@ -61,7 +61,14 @@ public sealed record ServerGroup(
 }
 
 /// <summary>A customer whose data is backed up and restored as one unit.</summary>
-public sealed record Tenant(string Name, int Tier, double DataGb);
+public sealed record Tenant(string Name, int Tier, double DataGb)
+{
+    /// <summary>Shell commands run before the tenant's restore (e.g. stop its workers).</summary>
+    public IReadOnlyList<string> PreRestore { get; init; } = [];
+
+    /// <summary>Shell commands run after its data is verified (e.g. migrations, cache warm-up, start the app).</summary>
+    public IReadOnlyList<string> PostRestore { get; init; } = [];
+}
 
 /// <summary>How production is backed up: to which vault stacks, how often, kept how long.</summary>
 public sealed record BackupPolicy(IReadOnlyList<string> Vaults, TimeSpan Interval, TimeSpan Retention);

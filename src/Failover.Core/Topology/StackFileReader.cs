@@ -310,7 +310,7 @@ public static class StackFileReader
         var seen = new Dictionary<string, int?>(StringComparer.OrdinalIgnoreCase);
         foreach (var item in node.AsList())
         {
-            var map = item.AsMap("name", "tier", "dataGb");
+            var map = item.AsMap("name", "tier", "dataGb", "hooks");
             var nameNode = map.Required("name", "give the tenant a name");
             var name = nameNode.AsString();
             if (!TenantName.IsValid(name))
@@ -319,9 +319,16 @@ public static class StackFileReader
             if (seen.TryGetValue(name, out var first))
                 throw nameNode.Error($"duplicate tenant '{name}' (first at line {first})", "give each tenant a unique name");
             seen[name] = nameNode.Line;
+            var hooks = map.Optional("hooks")?.AsMap("pre", "post");
+            IReadOnlyList<string> Commands(string stage) =>
+                (hooks?.Optional(stage)?.AsListOrOne() ?? []).Select(c => c.AsString()).ToList();
             tenants.Add(new Tenant(name,
                 map.Optional("tier")?.AsInt(1, 9) ?? 2,
-                map.Required("dataGb", "write the tenant's expected data size in GB, e.g. dataGb: 12.5").AsNumber(0, 1_000_000)));
+                map.Required("dataGb", "write the tenant's expected data size in GB, e.g. dataGb: 12.5").AsNumber(0, 1_000_000))
+            {
+                PreRestore = Commands("pre"),
+                PostRestore = Commands("post"),
+            });
         }
         return tenants;
     }

@@ -23,11 +23,17 @@ public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, Resto
         var set = await vault.SetOf(snapshot, cancellation);
         var manifest = await vault.Catalog.ReadManifestAsync(set, cancellation);
         var point = new RestorePoint(set, manifest, RpoVerdict.Evaluate(tenant.Name, set.Time, set.Time, TimeSpan.MaxValue, true), []);
-        var result = await restore.RestoreAsync(new TenantRestoreJob(new TenantSite(tenant, database, files), point, options), cancellation);
+        var withHooks = options with { PreHooks = tenant.PreRestore, PostHooks = tenant.PostRestore };
+        var result = await restore.RestoreAsync(new TenantRestoreJob(new TenantSite(tenant, database, files), point, withHooks), cancellation);
+        var hooks = string.Concat(result.Hooks.Select(h => $"; {h.Stage} hook `{h.Command}` exited {h.ExitCode}: {Tail(h.Output)}"));
         if (!result.Succeeded)
-            throw new InvalidOperationException(result.Error ?? $"restored data differs from the backup: {string.Join("; ", result.Coherence?.Differences ?? [])}");
-        return $"{tenant.Name}: {manifest.Database.Tables.Sum(t => t.Rows)} rows in {manifest.Database.Tables.Count} tables and {manifest.Files.Count} files match the manifest of run {set.RunId}";
+            throw new InvalidOperationException((result.Error ?? $"restored data differs from the backup: {string.Join("; ", result.Coherence?.Differences ?? [])}") + hooks);
+        return $"{tenant.Name}: {manifest.Database.Tables.Sum(t => t.Rows)} rows in {manifest.Database.Tables.Count} tables and {manifest.Files.Count} files match the manifest of run {set.RunId}{hooks}";
     }
+
+    /// <summary>The last line a hook printed: enough for the report, the full output is in the log.</summary>
+    private static string Tail(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "(no output)";
 
     internal static (string Host, int Port) PostgresOf(SiteAddress site)
     {

@@ -9,8 +9,8 @@ namespace Failover.Driver.Reports;
 /// <summary>One step's window in the timeline.</summary>
 public sealed record StepWindow(string Step, DateTimeOffset Start, DateTimeOffset? End, string Status, string Summary, IReadOnlyList<string> Notes);
 
-/// <summary>The tenant data a run restored: which snapshot, taken when.</summary>
-public sealed record RestoredSnapshot(string Tenant, string SnapshotId, DateTimeOffset Time);
+/// <summary>The tenant data a run restored: which snapshot, taken when, back when, and what the restore said.</summary>
+public sealed record RestoredSnapshot(string Tenant, string SnapshotId, DateTimeOffset Time, DateTimeOffset? RestoredAt = null, string? Result = null);
 
 /// <summary>
 /// The incident timeline of a run, rebuilt from its journal: each step's window, the snapshots used, RPO
@@ -59,7 +59,12 @@ public sealed record IncidentReport(
         var snapshots = new List<RestoredSnapshot>();
         if (facts.GetValueOrDefault("select-backup")?["snapshots"] is JsonObject snaps)
             foreach (var (tenant, s) in snaps)
-                snapshots.Add(new RestoredSnapshot(tenant, (string)s!["id"]!, DateTimeOffset.Parse((string)s["time"]!, CultureInfo.InvariantCulture)));
+            {
+                var restored = facts.GetValueOrDefault("restore")?["tenants"]?[tenant];
+                snapshots.Add(new RestoredSnapshot(tenant, (string)s!["id"]!, DateTimeOffset.Parse((string)s["time"]!, CultureInfo.InvariantCulture),
+                    restored?["end"] is JsonNode restoredEnd ? DateTimeOffset.Parse((string)restoredEnd!, CultureInfo.InvariantCulture) : null,
+                    (string?)restored?["result"]));
+            }
         DateTimeOffset? visible = facts.GetValueOrDefault("cutover")?["visibleAt"] is JsonNode v
             ? DateTimeOffset.Parse((string)v!, CultureInfo.InvariantCulture) : null;
         var end = records.LastOrDefault(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted);
@@ -104,8 +109,11 @@ public sealed record IncidentReport(
         sb.AppendLine($"| RPO (cutover minus oldest snapshot) | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |").AppendLine();
         if (Snapshots.Count > 0)
         {
-            sb.AppendLine("## Snapshots restored").AppendLine().AppendLine("| tenant | snapshot | taken | data lost (RPO) |").AppendLine("|---|---|---|---|");
-            foreach (var s in Snapshots) sb.AppendLine($"| {s.Tenant} | `{s.SnapshotId}` | {T(s.Time)} | {D(CutoverVisible - s.Time)} |");
+            sb.AppendLine("## Tenants").AppendLine();
+            sb.AppendLine("Each tenant's data is back on the new site at *restored*; customers reach it from the verified cutover on.").AppendLine();
+            sb.AppendLine("| tenant | snapshot | taken | data lost (RPO) | restored after | restore and hooks |").AppendLine("|---|---|---|---|---|---|");
+            foreach (var s in Snapshots.OrderBy(s => s.RestoredAt ?? DateTimeOffset.MaxValue))
+                sb.AppendLine($"| {s.Tenant} | `{s.SnapshotId}` | {T(s.Time)} | {D(CutoverVisible - s.Time)} | {D(s.RestoredAt - Started)} | {(s.Result ?? "").Replace("|", "\\|")} |");
             sb.AppendLine();
         }
         sb.AppendLine("## Skipped, forced or noteworthy").AppendLine();
@@ -127,7 +135,11 @@ public sealed record IncidentReport(
         rtoMet = Rto is { } r && Targets is not null ? r <= Targets.Rto : (bool?)null,
         rpoMet = Rpo is { } p && Targets is not null ? p <= Targets.Rpo : (bool?)null,
         steps = Steps.Select(s => new { step = s.Step, start = s.Start, end = s.End, seconds = (s.End - s.Start)?.TotalSeconds, status = s.Status, summary = s.Summary, notes = s.Notes }),
-        snapshots = Snapshots.Select(s => new { tenant = s.Tenant, snapshotId = s.SnapshotId, time = s.Time, rpoSeconds = (CutoverVisible - s.Time)?.TotalSeconds }),
+        snapshots = Snapshots.Select(s => new
+        {
+            tenant = s.Tenant, snapshotId = s.SnapshotId, time = s.Time, rpoSeconds = (CutoverVisible - s.Time)?.TotalSeconds,
+            restoredAt = s.RestoredAt, restoredAfterSeconds = (s.RestoredAt - Started)?.TotalSeconds, result = s.Result,
+        }),
         notes = Notes,
     });
 }

@@ -32,6 +32,7 @@ public class DrillTests
             Assert.Contains("**Resolved.**", text);
             Assert.Contains("| RTO (start to verified cutover) |", text);
             Assert.Contains("| northwind | `", text);
+            Assert.Matches(@"post hook `psql[^`]*` exited 0: customers ready: \d+", text); // the tenant's hook ran after its data was verified
 
             // Nothing left: no PostgreSQL or PowerDNS of the drill, no sites, vault or DNS folders.
             Assert.False(Directory.Exists(Path.Combine(project, ".failover", "sites")));
