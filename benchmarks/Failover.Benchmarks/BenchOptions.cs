@@ -12,9 +12,9 @@ public sealed class BenchOptions
         var options = new BenchOptions();
         for (var i = 0; i < args.Length; i++)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument {args[i]}");
-            var value = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
-            options._values[args[i]] = value;
+            var name = args[i];
+            if (!name.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument {name}");
+            options._values[name] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
         }
         return options;
     }

@@ -15,7 +15,9 @@ var usage = """
 if (args.Length == 0 || args[0] is "-h" or "--help") { Console.WriteLine(usage); return args.Length == 0 ? 2 : 0; }
 var options = BenchOptions.Parse(args.Skip(1).ToArray());
 using var cancel = new CancellationTokenSource();
+// Ctrl+C and kill both cancel, so the scratch cluster is stopped and its folder removed on the way out.
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 try
 {
     var verdict = args[0] switch
@@ -29,3 +31,4 @@ try
     return verdict.Passed ? 0 : 1;
 }
 catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}\n{usage}"); return 2; }
+catch (OperationCanceledException) { Console.Error.WriteLine("interrupted"); return 130; }

@@ -105,11 +105,13 @@ public static class SchedulerBenchmark
                 var jobs = fleet.Select(t => new TenantRestoreJob(
                     new TenantSite(t, site.Database($"{side[0]}{round}_{t.Name}"), site.PathOf($"{side}-{round}/{t.Name}")), points[t.Name], RestoreRecipe.Default)).ToList();
                 IReadOnlyList<TimeSpan> finished;
+                IReadOnlyList<(string Tenant, double Seconds)> took;
                 if (side == "ours")
                 {
                     var report = await scheduler.RunAsync(jobs, parallelism, null, cancellation);
                     if (!report.Succeeded) throw new InvalidOperationException($"our restore failed: {string.Join("; ", report.Failed.Select(f => $"{f.Tenant}: {f.Result.Error}"))}");
                     finished = report.Tenants.Select(t => t.Downtime).ToList();
+                    took = report.Tenants.Select(t => (t.Tenant, (t.Finished - t.Started).TotalSeconds)).ToList();
                 }
                 else
                 {
@@ -122,11 +124,13 @@ public static class SchedulerBenchmark
                         list.Add(watch.Elapsed);
                     }
                     finished = list;
+                    took = jobs.Select((j, i) => (j.Target.Tenant.Name, (list[i] - (i == 0 ? TimeSpan.Zero : list[i - 1])).TotalSeconds)).ToList();
                 }
                 var mean = finished.Average(f => f.TotalSeconds);
                 (side == "ours" ? ours : sequential).Add(mean);
                 (side == "ours" ? oursAllBack : sequentialAllBack).Add(finished.Max().TotalSeconds);
-                Console.WriteLine($"    round {round}: {side,-10} mean TTR {Timing.Seconds(mean),9}, all back after {Timing.Seconds(finished.Max()),9}");
+                Console.WriteLine($"    round {round}: {side,-10} mean TTR {Timing.Seconds(mean),9}, all back after {Timing.Seconds(finished.Max()),9}; " +
+                                  $"one tenant took {Timing.Seconds(took.Min(t => t.Seconds))} (fastest) to {Timing.Seconds(took.Max(t => t.Seconds))} ({took.MaxBy(t => t.Seconds).Tenant})");
                 foreach (var job in jobs) await site.DropAsync(job.Target.Database.Name, job.Target.FilesDirectory, cancellation);
             }
         }
