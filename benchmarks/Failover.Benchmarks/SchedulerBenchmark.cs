@@ -1,0 +1,147 @@
+using Failover.Core.Backup;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+using Failover.Driver.Backup;
+using Failover.Driver.Local;
+
+namespace Failover.Benchmarks;
+
+/// <summary>
+/// `scheduler`: mean tenant time-to-restore of our schedule (tier, then smallest first, 3 at a time) against
+/// restoring one tenant at a time in declared order; first with Core's estimate model on the full-size
+/// fleet, then measured with the real TenantRestore and RestoreScheduler on the fleet scaled down.
+/// </summary>
+public static class SchedulerBenchmark
+{
+    private const double Target = 0.5;
+
+    public static async Task<Verdict> RunAsync(BenchOptions options, CancellationToken cancellation)
+    {
+        var fleet = Fleet.Declared();
+        // The example production stack's restore settings (infra/stacks/Pulumi.prod-fsn1.yaml).
+        var settings = new RestoreSettings(3, 40, TimeSpan.FromSeconds(20));
+        Console.WriteLine($"scheduler benchmark: {fleet.Count} tenants, {fleet.Sum(t => t.DataGb):0.0} GB in all " +
+                          $"(3 of 20-30 GB, 7 of 2-8 GB, 30 of 0.05-1 GB), tiers 1/2/3: {string.Join("/", Enumerable.Range(1, 3).Select(i => fleet.Count(t => t.Tier == i)))}");
+        // The fleet in declared order, so the figures can be checked by hand: name tier/GB.
+        foreach (var line in fleet.Chunk(8))
+            Console.WriteLine("    " + string.Join("  ", line.Select(t => $"{t.Name} t{t.Tier}/{t.DataGb:0.##}")));
+        var model = Model(fleet, settings);
+        if (options.Flag("--model-only")) { model.Print(); return model; }
+        Console.WriteLine();
+        var measured = await MeasuredAsync(fleet, settings.Parallelism, options.Number("--scale", 0.001), Math.Max(1, options.Count("--rounds", 1)), cancellation);
+        Console.WriteLine();
+        model.Print("(a) estimate model ratio");
+        Console.WriteLine("(b) measured on the scaled fleet, the verdict of this benchmark:");
+        measured.Print();
+        return measured;
+    }
+
+    /// <summary>(a) Core's estimate: overhead plus size at one stream's speed per tenant.</summary>
+    private static Verdict Model(IReadOnlyList<Tenant> fleet, RestoreSettings settings)
+    {
+        Func<Tenant, TimeSpan> estimate = t => RestoreSchedule.EstimateFor(t, settings);
+        var ours = RestoreSchedule.Plan(fleet, settings);
+        var oursOneAtATime = RestoreSchedule.Plan(fleet, settings with { Parallelism = 1 });
+        var sequential = InDeclaredOrder(fleet, 1, estimate);
+        var declaredParallel = InDeclaredOrder(fleet, settings.Parallelism, estimate);
+        Console.WriteLine();
+        Console.WriteLine($"(a) estimate model (RestoreSchedule.EstimateFor: {settings.TenantOverhead.TotalSeconds:0} s + size at {settings.StreamMBps:0} MB/s per stream)");
+        Console.WriteLine($"    {"strategy",-52} {"mean TTR",10} {"tier-1 mean",12} {"all back",10}");
+        void Row(string name, IReadOnlyList<(Tenant Tenant, TimeSpan Finish)> items) =>
+            Console.WriteLine($"    {name,-52} {Minutes(items.Average(i => i.Finish.TotalSeconds)),10} {Minutes(items.Where(i => i.Tenant.Tier == 1).Average(i => i.Finish.TotalSeconds)),12} {Minutes(items.Max(i => i.Finish.TotalSeconds)),10}");
+        Row("sequential, declared order (baseline)", sequential);
+        Row("declared order, 3 at a time (parallelism only)", declaredParallel);
+        Row("tier then smallest first, 1 at a time (order only)", oursOneAtATime.Items.Select(i => (i.Tenant, i.Finish)).ToList());
+        Row("ours: tier then smallest first, 3 at a time", ours.Items.Select(i => (i.Tenant, i.Finish)).ToList());
+        Console.WriteLine("    The model gives each of the 3 streams its full speed; on a real host they share disk and CPU (see (b)).");
+        return new Verdict(ours.MeanTimeToRestore.TotalSeconds / sequential.Average(i => i.Finish.TotalSeconds), Target);
+    }
+
+    /// <summary>List scheduling in the declared order on <paramref name="workers"/> workers: what a config without our ordering gets.</summary>
+    private static IReadOnlyList<(Tenant Tenant, TimeSpan Finish)> InDeclaredOrder(IReadOnlyList<Tenant> fleet, int workers, Func<Tenant, TimeSpan> duration)
+    {
+        var free = new TimeSpan[workers];
+        return fleet.Select(t =>
+        {
+            var w = Array.IndexOf(free, free.Min());
+            free[w] += duration(t);
+            return (t, free[w]);
+        }).ToList();
+    }
+
+    /// <summary>(b) The same fleet scaled down, backed up for real, restored both ways by the real code.</summary>
+    private static async Task<Verdict> MeasuredAsync(IReadOnlyList<Tenant> fleet, int parallelism, double scale, int rounds, CancellationToken cancellation)
+    {
+        Console.WriteLine($"(b) measured: the fleet seeded at scale {scale} (TenantSeed: dataGb x {scale} GB, at least 0.2 MB), backed up with TenantBackup,");
+        Console.WriteLine($"    restored with TenantRestore by RestoreScheduler (parallelism {parallelism}) and by a one-at-a-time loop in declared order. Load average {Timing.Load()}");
+        await using var site = await ScratchSite.StartAsync("127.0.0.72", cancellation);
+        var backup = new TenantBackup(site.Repository, site.Postgres, site.Secrets, TimeProvider.System, site.Log);
+        var runId = TenantBackup.NewRunId(TimeProvider.System);
+        var points = new Dictionary<string, RestorePoint>();
+        var prepare = await Timing.MeasureAsync(async () =>
+        {
+            foreach (var tenant in fleet)
+            {
+                var files = site.PathOf($"source/{tenant.Name}");
+                await TenantSeed.SeedAsync(tenant, site.Address, site.Port, files, scale, cancellation);
+                var result = await backup.BackupTenantAsync(new TenantSite(tenant, site.Database(tenant.Name), files), runId, cancellation);
+                if (!result.Succeeded) throw new InvalidOperationException($"backup of {tenant.Name} failed: {result.Error}");
+                points[tenant.Name] = new RestorePoint(result.Set!, result.Manifest!, RpoVerdict.Evaluate(tenant.Name, result.Set!.Time, result.Set.Time, TimeSpan.MaxValue, true), []);
+                // The source is no longer needed: keep the cluster small so both restores see the same server.
+                await site.DropAsync(tenant.Name, files, cancellation);
+            }
+        });
+        var dumpMb = points.Values.Sum(p => p.Manifest.Database.DumpBytes + p.Manifest.Files.Bytes) / 1e6;
+        Console.WriteLine($"    seeded and backed up in {Timing.Seconds(prepare)}: {dumpMb:0} MB of dumps and files in the vault, " +
+                          $"largest tenant {points.Values.Max(p => p.Manifest.Bytes) / 1e6:0.0} MB, smallest {points.Values.Min(p => p.Manifest.Bytes) / 1e6:0.00} MB");
+
+        var restore = new TenantRestore(site.Repository, site.Postgres, new RestoreHooks(site.Secrets), site.Secrets, site.Log);
+        var scheduler = new RestoreScheduler(restore, TimeProvider.System, site.Log);
+        var ours = new List<double>();
+        var sequential = new List<double>();
+        var oursAllBack = new List<double>();
+        var sequentialAllBack = new List<double>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var side in round % 2 == 1 ? new[] { "sequential", "ours" } : ["ours", "sequential"])
+            {
+                var jobs = fleet.Select(t => new TenantRestoreJob(
+                    new TenantSite(t, site.Database($"{side[0]}{round}_{t.Name}"), site.PathOf($"{side}-{round}/{t.Name}")), points[t.Name], RestoreRecipe.Default)).ToList();
+                IReadOnlyList<TimeSpan> finished;
+                IReadOnlyList<(string Tenant, double Seconds)> took;
+                if (side == "ours")
+                {
+                    var report = await scheduler.RunAsync(jobs, parallelism, null, cancellation);
+                    if (!report.Succeeded) throw new InvalidOperationException($"our restore failed: {string.Join("; ", report.Failed.Select(f => $"{f.Tenant}: {f.Result.Error}"))}");
+                    finished = report.Tenants.Select(t => t.Downtime).ToList();
+                    took = report.Tenants.Select(t => (t.Tenant, (t.Finished - t.Started).TotalSeconds)).ToList();
+                }
+                else
+                {
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
+                    var list = new List<TimeSpan>();
+                    foreach (var job in jobs)
+                    {
+                        var result = await restore.RestoreAsync(job, cancellation);
+                        if (!result.Succeeded) throw new InvalidOperationException($"sequential restore of {job.Target.Tenant.Name} failed: {result.Error}");
+                        list.Add(watch.Elapsed);
+                    }
+                    finished = list;
+                    took = jobs.Select((j, i) => (j.Target.Tenant.Name, (list[i] - (i == 0 ? TimeSpan.Zero : list[i - 1])).TotalSeconds)).ToList();
+                }
+                var mean = finished.Average(f => f.TotalSeconds);
+                (side == "ours" ? ours : sequential).Add(mean);
+                (side == "ours" ? oursAllBack : sequentialAllBack).Add(finished.Max().TotalSeconds);
+                Console.WriteLine($"    round {round}: {side,-10} mean TTR {Timing.Seconds(mean),9}, all back after {Timing.Seconds(finished.Max()),9}; " +
+                                  $"one tenant took {Timing.Seconds(took.Min(t => t.Seconds))} (fastest) to {Timing.Seconds(took.Max(t => t.Seconds))} ({took.MaxBy(t => t.Seconds).Tenant})");
+                foreach (var job in jobs) await site.DropAsync(job.Target.Database.Name, job.Target.FilesDirectory, cancellation);
+            }
+        }
+        Console.WriteLine($"    {"strategy",-44} {"mean TTR",10} {"all back",10}   (medians over {rounds} round(s), load average now {Timing.Load()})");
+        Console.WriteLine($"    {"sequential, declared order (baseline)",-44} {Timing.Seconds(Timing.Median(sequential)),10} {Timing.Seconds(Timing.Median(sequentialAllBack)),10}");
+        Console.WriteLine($"    {"ours: RestoreScheduler, parallelism " + parallelism,-44} {Timing.Seconds(Timing.Median(ours)),10} {Timing.Seconds(Timing.Median(oursAllBack)),10}");
+        return new Verdict(Timing.Median(ours) / Timing.Median(sequential), Target);
+    }
+
+    private static string Minutes(double seconds) => $"{seconds / 60:0.0} min";
+}
