@@ -136,8 +136,18 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
         }
     }
 
-    /// <summary>Reads the set's manifest (a few kilobytes) from its manifest snapshot.</summary>
-    public async Task<Manifest> ReadManifestAsync(BackupSet set, CancellationToken cancellation)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<Manifest>> _manifests = new();
+
+    /// <summary>Reads the set's manifest (a few kilobytes) from its manifest snapshot, once per catalog.</summary>
+    public Task<Manifest> ReadManifestAsync(BackupSet set, CancellationToken cancellation)
+    {
+        // Every restic call opens the repository (a key derivation): selection and restore share one read.
+        var read = _manifests.GetOrAdd(set.Manifest!.Id, _ => ReadManifestOnceAsync(set, cancellation));
+        if (read.IsFaulted || read.IsCanceled) _manifests.TryRemove(set.Manifest.Id, out _);
+        return read;
+    }
+
+    private async Task<Manifest> ReadManifestOnceAsync(BackupSet set, CancellationToken cancellation)
     {
         var text = "";
         await repository.DumpAsync(set.Manifest!.Id, BackupLayout.ManifestPath, async (stdout, ct) =>

@@ -25,39 +25,20 @@ public sealed class RestoreScheduler(ITenantRestorer restorer, TimeProvider cloc
     {
         var started = clock.GetUtcNow();
         var downSince = outageStart ?? started;
-        using var slots = new SemaphoreSlim(Math.Max(1, parallelism));
-        var running = new List<Task<TenantRestoreOutcome>>();
-        var order = 0;
-        foreach (var job in RestoreSchedule.Order(jobs, j => j.Target.Tenant))
+        var byTenant = jobs.ToDictionary(j => j.Target.Tenant.Name);
+        var turns = await TenantQueue.RunAsync(jobs.Select(j => j.Target.Tenant), parallelism, clock, async (tenant, ct) =>
         {
-            // Waiting for a slot here, in order, is what makes tenants start in schedule order.
-            await slots.WaitAsync(cancellation);
-            running.Add(RunOneAsync(++order, job, slots, downSince, cancellation));
-        }
-        var outcomes = await Task.WhenAll(running);
-        var report = new RestoreRunReport(started, clock.GetUtcNow(), outcomes);
-        log.Information("Restore finished: {Succeeded} of {Total} tenants restored and verified", outcomes.Count(o => o.Result.Succeeded), outcomes.Length);
-        return report;
-    }
-
-    private async Task<TenantRestoreOutcome> RunOneAsync(int order, TenantRestoreJob job, SemaphoreSlim slots, DateTimeOffset downSince, CancellationToken cancellation)
-    {
-        var tenant = job.Target.Tenant;
-        try
+            log.Information("Restore started: {Tenant} (tier {Tier})", tenant.Name, tenant.Tier);
+            return await restorer.RestoreAsync(byTenant[tenant.Name], ct);
+        }, cancellation);
+        var outcomes = turns.Select(t =>
         {
-            var started = clock.GetUtcNow();
-            log.Information("Restore {Order} started: {Tenant} (tier {Tier})", order, tenant.Name, tenant.Tier);
-            TenantRestoreResult result;
-            try { result = await restorer.RestoreAsync(job, cancellation); }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
-            {
-                result = TenantRestoreResult.Failed(tenant.Name, job.Point.Set.RunId, e.Message);
-            }
-            var finished = clock.GetUtcNow();
-            if (result.Succeeded) log.Information("Restore {Order} finished: {Tenant} is back after {Downtime}", order, tenant.Name, finished - downSince);
-            else log.Error("Restore {Order} failed: {Tenant}: {Error}", order, tenant.Name, result.Error ?? string.Join("; ", result.Coherence?.Differences ?? []));
-            return new TenantRestoreOutcome(order, tenant.Name, tenant.Tier, started, finished, finished - downSince, result);
-        }
-        finally { slots.Release(); }
+            var result = t.Result ?? TenantRestoreResult.Failed(t.Tenant.Name, byTenant[t.Tenant.Name].Point.Set.RunId, t.Error?.Message ?? "no result");
+            if (result.Succeeded) log.Information("Restore {Order} finished: {Tenant} is back after {Downtime}", t.Order, t.Tenant.Name, t.Finished - downSince);
+            else log.Error("Restore {Order} failed: {Tenant}: {Error}", t.Order, t.Tenant.Name, result.Error ?? string.Join("; ", result.Coherence?.Differences ?? []));
+            return new TenantRestoreOutcome(t.Order, t.Tenant.Name, t.Tenant.Tier, t.Started, t.Finished, t.Finished - downSince, result);
+        }).ToList();
+        log.Information("Restore finished: {Succeeded} of {Total} tenants restored and verified", outcomes.Count(o => o.Result.Succeeded), outcomes.Count);
+        return new RestoreRunReport(started, clock.GetUtcNow(), outcomes);
     }
 }

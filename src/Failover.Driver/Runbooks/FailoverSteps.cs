@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Failover.Core.Backup;
 using Failover.Core.Planning;
 using Failover.Core.Topology;
+using Failover.Driver.Backup;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 
@@ -74,37 +76,45 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var point = await RestorePointTime(c.Run.RestorePoint, ct);
+            var now = c.Time.GetUtcNow();
+            // Tenants are independent: verify them side by side (restic reads concurrently under shared locks).
+            var picks = await TenantQueue.RunAsync(t.Tenants, 4, c.Time, (tenant, x) => PickAsync(c, tenant, point, now, x), ct);
+            if (picks.FirstOrDefault(p => p.Error is not null) is { } failed)
+                throw failed.Error is StepFailedException ? failed.Error : new StepFailedException($"{failed.Tenant.Name}: {failed.Error!.Message}", failed.Error);
             var chosen = new JsonObject();
             var notes = new List<string>();
-            var now = c.Time.GetUtcNow();
-            foreach (var tenant in t.Tenants)
+            foreach (var p in picks.OrderBy(p => t.Tenants.ToList().IndexOf(p.Tenant)))
             {
-                var candidates = (await ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
-                TenantSnapshot? good = null;
-                foreach (var s in candidates)
-                {
-                    var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await ports.Vault.VerifyAsync(s, x)), ct);
-                    if (ok?.GetValue<bool>() == true) { good = s; break; }
-                    notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
-                    c.Note(notes[^1]);
-                }
-                if (good is null)
-                    throw new StepFailedException(candidates.Count == 0
-                        ? $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
-                        : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried): the vault may be damaged; run `restic check` on it");
-                var age = now - good.Time;
-                if (age > t.Targets.Rpo && point is null)
-                {
-                    if (!c.Run.AcceptDataLoss)
-                        throw new StepFailedException(
-                            $"the newest good backup of {tenant.Name} is {Durations.Format(age)} old, beyond the RPO target {Durations.Format(t.Targets.Rpo)}: " +
-                            $"restoring it loses {Durations.Format(age)} of data. Nothing was changed. If that loss is accepted, run again with --accept-data-loss.");
-                    notes.Add($"{tenant.Name}: restoring a backup {Durations.Format(age)} old (beyond the RPO target) because --accept-data-loss was given");
-                }
-                chosen[tenant.Name] = SnapshotJson(good);
+                chosen[p.Tenant.Name] = SnapshotJson(p.Result!.Snapshot);
+                notes.AddRange(p.Result.Notes);
             }
             return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}"),
                 new JsonObject { ["snapshots"] = chosen }, notes);
+        }
+
+        /// <summary>The tenant's newest snapshot that verifies, at or before the restore point, within the RPO rule.</summary>
+        private async Task<(TenantSnapshot Snapshot, List<string> Notes)> PickAsync(StepContext c, Tenant tenant, DateTimeOffset? point, DateTimeOffset now, CancellationToken ct)
+        {
+            var notes = new List<string>();
+            var candidates = (await ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
+            TenantSnapshot? good = null;
+            foreach (var s in candidates)
+            {
+                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await ports.Vault.VerifyAsync(s, x)), ct);
+                if (ok?.GetValue<bool>() == true) { good = s; break; }
+                notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
+                c.Note(notes[^1]);
+            }
+            if (good is null)
+                throw new StepFailedException(candidates.Count == 0
+                    ? $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
+                    : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried): the vault may be damaged; run `restic check` on it");
+            // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
+            var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
+            if (!verdict.Allowed)
+                throw new StepFailedException($"{verdict.Message} Nothing was changed: run again with --accept-data-loss if that loss is accepted.");
+            if (!verdict.WithinTarget && point is null) notes.Add($"{verdict.Message} (--accept-data-loss)");
+            return (good, notes);
         }
 
         /// <summary>--restore-point: a time (ISO 8601), a duration ago ("2h"), or a snapshot id whose time is used.</summary>
@@ -153,32 +163,21 @@ public static class FailoverSteps
             var snapshots = Chosen(c).ToDictionary(s => s.Tenant);
             var site = Address(c);
             var settings = t.RestoreOn(target);
-            var results = new JsonObject();
-            var failures = new List<string>();
-            using var slots = new SemaphoreSlim(Math.Max(1, settings.Parallelism));
-            var tasks = RestoreSchedule.Order(t.Tenants, x => x).Select(async tenant =>
+            var turns = await TenantQueue.RunAsync(t.Tenants, settings.Parallelism, c.Time, async (tenant, x) =>
             {
-                await slots.WaitAsync(ct);
-                try
+                var start = c.Time.GetUtcNow();
+                return await c.Once($"restore:{tenant.Name}", async y => new JsonObject
                 {
-                    var start = c.Time.GetUtcNow();
-                    var r = await c.Once($"restore:{tenant.Name}", async x => new JsonObject
-                    {
-                        ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, x),
-                        ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
-                        ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
-                    }, ct);
-                    lock (results) results[tenant.Name] = r!.DeepClone();
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    lock (failures) failures.Add($"{tenant.Name}: {e.Message}");
-                }
-                finally { slots.Release(); }
-            });
-            await Task.WhenAll(tasks);
+                    ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
+                    ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
+                    ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+                }, x);
+            }, ct);
+            var failures = turns.Where(x => x.Error is not null).Select(x => $"{x.Tenant.Name}: {x.Error!.Message}").ToList();
             if (failures.Count > 0)
                 throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
+            var results = new JsonObject();
+            foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
             return new StepResult($"{t.Tenants.Count} tenants restored and verified", new JsonObject { ["tenants"] = results });
         }
     }

@@ -101,7 +101,8 @@ public class RunCommandTests : IDisposable
         foreach (var list in _fake.Snapshots.Values) list.RemoveAt(0); // only the 6-hour-old ones remain
         var run = Run("run", "--to", "standby-hel1", "--yes");
         Assert.Equal(4, run.ExitCode);
-        Assert.Contains("is 6h old, beyond the RPO target 1h: restoring it loses 6h of data. Nothing was changed.", run.Stderr);
+        Assert.Contains("is 6h old: restoring it would lose 6h of data, over the RPO target of 1h.", run.Stderr);
+        Assert.Contains("Nothing was changed", run.Stderr);
         Assert.Contains("--accept-data-loss", run.Stderr);
         Assert.Equal(0, _fake.Count("provision"));
     }
