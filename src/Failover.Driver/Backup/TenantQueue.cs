@@ -33,10 +33,14 @@ public static class TenantQueue
             try
             {
                 var started = clock.GetUtcNow();
-                try { return new(place, tenant, started, clock.GetUtcNow(), await work(tenant, cancellation), null) with { Finished = clock.GetUtcNow() }; }
+                try
+                {
+                    var result = await work(tenant, cancellation);
+                    return new TenantTurn<T>(place, tenant, started, clock.GetUtcNow(), result, null);
+                }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
                 {
-                    return new(place, tenant, started, clock.GetUtcNow(), default, e);
+                    return new TenantTurn<T>(place, tenant, started, clock.GetUtcNow(), default, e);
                 }
             }
             finally { slots.Release(); }
