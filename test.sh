@@ -30,6 +30,14 @@ for p in "${projects[@]}"; do
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 
+# The benchmarks are programs run by hand (benchmarks/README.md); building them here keeps them from rotting.
+if [ -d benchmarks/Failover.Benchmarks ]; then
+  echo "== benchmarks (build only)"
+  out=$(dotnet build benchmarks/Failover.Benchmarks -c Release --nologo -v q 2>&1); rc=$?
+  echo "$out" | grep -E " error |rror\(s\)" | sort -u
+  [ "$rc" -eq 0 ] || status=1
+fi
+
 facade=../shared/pulumi-facade/check.sh
 if [ -d infra ] && [ -x "$facade" ]; then
   dirs="infra src/Failover.Core"

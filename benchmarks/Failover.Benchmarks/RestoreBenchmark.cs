@@ -54,7 +54,7 @@ public static class RestoreBenchmark
                 if (side == "ours")
                     o = (await Timing.MeasureAsync(async () =>
                     {
-                        var result = await restore.RestoreAsync(new TenantRestoreJob(oursTarget, point, RestoreRecipe.Default), cancellation);
+                        var result = await restore.RestoreAsync(new TenantRestoreJob(oursTarget, point, RestoreOptions.Default), cancellation);
                         if (!result.Succeeded) throw new InvalidOperationException($"our restore failed: {result.Error ?? string.Join("; ", result.Coherence?.Differences ?? [])}");
                     })).TotalSeconds;
                 else
@@ -77,7 +77,7 @@ public static class RestoreBenchmark
         Console.WriteLine($"{"median",5}  {"",-10}  {Timing.Seconds(mo),20}  {Timing.Seconds(mr),33}  {Timing.Seconds(mv),18}");
         Console.WriteLine();
         Console.WriteLine("ours = TenantRestore: target database created, restic dump streamed into pg_restore --single-transaction,");
-        Console.WriteLine("       files restored, then VERIFIED: every table's row count and md5 checksum (a full scan of each table)");
+        Console.WriteLine("       files restored, then VERIFIED: every table's row count and hash checksum (a full scan of each table)");
         Console.WriteLine("       and every file's SHA-256 compared with the backup's manifest.");
         Console.WriteLine("raw  = by hand: restic restore of the dump and of the files, createdb, pg_restore (same flags) from the file.");
         Console.WriteLine("       Nothing is verified; the dump file is left in the scratch folder.");

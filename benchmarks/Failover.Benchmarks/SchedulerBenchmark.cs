@@ -106,7 +106,7 @@ public static class SchedulerBenchmark
             foreach (var side in round % 2 == 1 ? new[] { "sequential", "ours" } : ["ours", "sequential"])
             {
                 var jobs = fleet.Select(t => new TenantRestoreJob(
-                    new TenantSite(t, site.Database($"{side[0]}{round}_{t.Name}"), site.PathOf($"{side}-{round}/{t.Name}")), points[t.Name], RestoreRecipe.Default)).ToList();
+                    new TenantSite(t, site.Database($"{side[0]}{round}_{t.Name}"), site.PathOf($"{side}-{round}/{t.Name}")), points[t.Name], RestoreOptions.Default)).ToList();
                 IReadOnlyList<TimeSpan> finished;
                 IReadOnlyList<(string Tenant, double Seconds)> took;
                 if (side == "ours")

@@ -157,8 +157,8 @@ public sealed class PostgresTools(string? binDirectory = null)
             // Sums of two different 64-bit hashes of each row's text: independent of row order and constant in
             // memory, so it works on tables of any size; the count catches what a sum might not. PostgreSQL's
             // own hash is several times cheaper than md5, and this runs over every row of every restore.
-            var sql = "SELECT count(*), coalesce(sum(hashtextextended(r, 0)::numeric), 0)::text || '-' || " +
-                      "coalesce(sum(hashtextextended(r, 1)::numeric), 0)::text " +
+            var sql = "SELECT count(*), coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || " +
+                      "coalesce(sum(hashtextextended(r, 1)), 0)::text " +
                       $"FROM (SELECT t::text AS r FROM {QuoteIdentifier(schema)}.{QuoteIdentifier(name)} AS t) AS rows";
             await using var count = new NpgsqlCommand(sql, connection, transaction);
             await using var reader = await count.ExecuteReaderAsync(cancellation);

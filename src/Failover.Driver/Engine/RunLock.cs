@@ -73,5 +73,5 @@ public sealed class LockHeldException(string path, LockOwner? owner, bool stale)
         ? $"another failover holds the lock {path} (its owner cannot be read); if no failover is running, run `failover unlock --force`"
         : $"another failover is running: `{o.Command}` (run {o.RunId}) on host {o.Host}, pid {o.Pid}, since {o.StartedAt:u}. " +
           (stale ? "That process no longer exists: the lock is stale; run `failover unlock` to break it, then `failover resume`."
-                 : "Wait for it, or stop it with `failover abort` from that terminal.");
+                 : "Wait for it, or stop it (Ctrl-C in its terminal) and then `failover resume` or `failover abort`.");
 }
