@@ -73,6 +73,12 @@ internal static class RunCommands
         {
             var target = Target(topology, parse.GetValue(to)!);
             var store = Store(parse, topology, app.WorkingDirectory);
+            // A failover in progress is named by its lock (host, pid, start): say who, not only that a run is unfinished.
+            if (File.Exists(store.LockPath))
+            {
+                var owner = RunLock.Inspect(store.LockPath);
+                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
+            }
             if (store.Current is { } unfinished)
                 throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it for good with `failover abort`");
 
