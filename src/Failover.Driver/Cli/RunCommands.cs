@@ -91,7 +91,8 @@ internal static class RunCommands
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
-                var steps = FailoverSteps.For(topology, target, app.Ports(Environment(app, topology, target, store, log)), store.RunDirectory(runContext.RunId));
+                var steps = FailoverSteps.For(topology, target,
+                    new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -117,7 +118,7 @@ internal static class RunCommands
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var ports = app.Ports(Environment(app, topology, target, store, log));
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
         var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);

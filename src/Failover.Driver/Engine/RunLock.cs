@@ -36,8 +36,16 @@ public sealed class RunLock : IDisposable
 
     public static LockOwner? Inspect(string path)
     {
-        try { return JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path)); }
-        catch (Exception e) when (e is IOException or JsonException) { return null; }
+        // The owner writes the file right after creating it: a reader may catch it empty for a moment.
+        for (var attempt = 0; ; attempt++)
+        {
+            try { return JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path)); }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                if (attempt >= 20 || !File.Exists(path)) return null;
+                Thread.Sleep(50);
+            }
+        }
     }
 
     /// <summary>Stale when it was taken on this host by a process that no longer exists.</summary>

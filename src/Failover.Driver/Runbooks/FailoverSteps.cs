@@ -12,7 +12,8 @@ namespace Failover.Driver.Runbooks;
 /// <summary>The steps of `failover run`: the runbook of Core.Planning, executed against the ports.</summary>
 public static class FailoverSteps
 {
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, RunPorts ports, string reportDirectory) =>
+    /// <param name="ports">Built on first use, so a dry run (which only describes the steps) touches no provider.</param>
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Lazy<RunPorts> ports, string reportDirectory) =>
     [
         new Assess(topology, ports),
         new SelectBackup(topology, ports),
@@ -40,20 +41,22 @@ public static class FailoverSteps
         return new SiteAddress(p["addresses"]!.AsArray().Select(a => (string)a!).ToList(), (string?)p["healthUrl"], p["outputs"]?.AsObject().DeepClone().AsObject() ?? new JsonObject());
     }
 
-    private sealed class Assess(Topology t, RunPorts ports) : IStep
+    private sealed class Assess(Topology t, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Assess;
         public string Describe(RunContext run) => $"check whether {t.Production.Name} still answers; read the latest backup of {t.Tenants.Count} tenants";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var serving = await ports.Sites.IsServingAsync(t.Production, ct);
+            var serving = await Ports.Sites.IsServingAsync(t.Production, ct);
             var latest = new JsonObject();
             var now = c.Time.GetUtcNow();
             var worst = TimeSpan.Zero;
             foreach (var tenant in t.Tenants)
             {
-                var snaps = await ports.Vault.SnapshotsAsync(tenant, ct);
+                var snaps = await Ports.Vault.SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
                     throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from");
                 latest[tenant.Name] = SnapshotJson(snaps[0]);
@@ -66,8 +69,10 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class SelectBackup(Topology t, RunPorts ports) : IStep
+    private sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.SelectBackup;
         public string Describe(RunContext run) => run.RestorePoint is null
             ? "pick each tenant's newest snapshot that passes verification"
@@ -96,11 +101,11 @@ public static class FailoverSteps
         private async Task<(TenantSnapshot Snapshot, List<string> Notes)> PickAsync(StepContext c, Tenant tenant, DateTimeOffset? point, DateTimeOffset now, CancellationToken ct)
         {
             var notes = new List<string>();
-            var candidates = (await ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
+            var candidates = (await Ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
             TenantSnapshot? good = null;
             foreach (var s in candidates)
             {
-                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await ports.Vault.VerifyAsync(s, x)), ct);
+                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await Ports.Vault.VerifyAsync(s, x)), ct);
                 if (ok?.GetValue<bool>() == true) { good = s; break; }
                 notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
                 c.Note(notes[^1]);
@@ -123,14 +128,16 @@ public static class FailoverSteps
             if (value is null) return null;
             if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) return at;
             foreach (var tenant in t.Tenants)
-                foreach (var s in await ports.Vault.SnapshotsAsync(tenant, ct))
+                foreach (var s in await Ports.Vault.SnapshotsAsync(tenant, ct))
                     if (s.SnapshotId.StartsWith(value, StringComparison.OrdinalIgnoreCase)) return s.Time;
             throw new StepFailedException($"--restore-point '{value}' is neither a time (2026-11-21T02:00:00Z) nor the id of a snapshot in the vault");
         }
     }
 
-    private sealed class Provision(StackSpec target, RunPorts ports) : IStep
+    private sealed class Provision(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Provision;
         public string Describe(RunContext run) => $"bring {target.Name} up at MVD size with the chosen snapshot ids";
 
@@ -139,7 +146,7 @@ public static class FailoverSteps
             var snapshots = Chosen(c);
             var result = await c.Once($"provision:{target.Name}", async x =>
             {
-                var a = await ports.Sites.ProvisionAsync(target, snapshots, x);
+                var a = await Ports.Sites.ProvisionAsync(target, snapshots, x);
                 return new JsonObject
                 {
                     ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
@@ -152,8 +159,10 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Restore(Topology t, StackSpec target, RunPorts ports) : IStep
+    private sealed class Restore(Topology t, StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Restore;
         public string Describe(RunContext run) =>
             $"restore {t.Tenants.Count} tenants, tier then smallest first, {t.RestoreOn(target).Parallelism} at a time";
@@ -168,7 +177,7 @@ public static class FailoverSteps
                 var start = c.Time.GetUtcNow();
                 return await c.Once($"restore:{tenant.Name}", async y => new JsonObject
                 {
-                    ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
+                    ["result"] = await Ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
                     ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
                     ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
                 }, x);
@@ -182,22 +191,26 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Gate(StackSpec target, RunPorts ports) : IStep
+    private sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Gate;
         public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var verdict = await ports.Gate.CheckAsync(target, Address(c), Chosen(c), ct);
+            var verdict = await Ports.Gate.CheckAsync(target, Address(c), Chosen(c), ct);
             if (!verdict.Healthy)
                 throw new StepFailedException($"{target.Name} is not healthy: {verdict.Summary}. DNS was not touched; the old records stay.");
             return new StepResult(verdict.Summary);
         }
     }
 
-    private sealed class Fence(StackSpec production, RunPorts ports) : IStep
+    private sealed class Fence(StackSpec production, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Fence;
         public string Describe(RunContext run) => $"fence {production.Name} so a returning datacenter takes no writes";
 
@@ -205,7 +218,7 @@ public static class FailoverSteps
         {
             try
             {
-                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await ports.Sites.FenceAsync(production, x)), ct);
+                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await Ports.Sites.FenceAsync(production, x)), ct);
                 return new StepResult((string?)done ?? "fenced");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -217,16 +230,18 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Cutover(StackSpec target, RunPorts ports) : IStep
+    private sealed class Cutover(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
+        /// <summary>The adapters, built when the step first needs one.</summary>
+        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Cutover;
         public string Describe(RunContext run) => $"point the service records at {target.Name} and wait until every authoritative server answers it";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var addresses = Address(c).Addresses;
-            var changed = await c.Once("dns:point", async x => JsonValue.Create(await ports.Dns.PointAtAsync(target, addresses, x)), ct);
-            var visible = await ports.Dns.WaitVisibleAsync(addresses, ct);
+            var changed = await c.Once("dns:point", async x => JsonValue.Create(await Ports.Dns.PointAtAsync(target, addresses, x)), ct);
+            var visible = await Ports.Dns.WaitVisibleAsync(addresses, ct);
             return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}",
                 new JsonObject
                 {
