@@ -159,6 +159,7 @@ internal static class RunCommands
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
             var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
+            if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
             return await Execute(app, topology, target, store, run, log, ct);
         }));

@@ -24,6 +24,8 @@ public sealed class LocalSites : ISites
 
     public int Port { get; }
 
+    public string StateDirectory => stateDirectory;
+
     public string SiteDirectory(StackSpec site) => Path.Combine(stateDirectory, site.Name);
     public string FilesDirectory(StackSpec site, string tenant) => Path.Combine(SiteDirectory(site), "files", tenant);
     public PostgresCluster Cluster(StackSpec site) => new(Path.Combine(SiteDirectory(site), "pg", "data"), Address(site), Port);

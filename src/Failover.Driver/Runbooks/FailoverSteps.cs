@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Failover.Core.Backup;
 using Failover.Core.Planning;
+using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Engine;
@@ -66,7 +67,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class SelectBackup(Topology t, RunPorts ports) : IStep
+    internal sealed class SelectBackup(Topology t, RunPorts ports) : IStep
     {
         public StepKind Kind => StepKind.SelectBackup;
         public string Describe(RunContext run) => run.RestorePoint is null
@@ -129,7 +130,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Provision(StackSpec target, RunPorts ports) : IStep
+    internal sealed class Provision(StackSpec target, RunPorts ports) : IStep
     {
         public StepKind Kind => StepKind.Provision;
         public string Describe(RunContext run) => $"bring {target.Name} up at MVD size with the chosen snapshot ids";
@@ -152,7 +153,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Restore(Topology t, StackSpec target, RunPorts ports) : IStep
+    internal sealed class Restore(Topology t, StackSpec target, RunPorts ports) : IStep
     {
         public StepKind Kind => StepKind.Restore;
         public string Describe(RunContext run) =>
@@ -182,7 +183,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Gate(StackSpec target, RunPorts ports) : IStep
+    internal sealed class Gate(StackSpec target, RunPorts ports) : IStep
     {
         public StepKind Kind => StepKind.Gate;
         public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
@@ -236,7 +237,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Report(Topology t, string directory) : IStep
+    internal sealed class Report(Topology t, string directory) : IStep
     {
         public StepKind Kind => StepKind.Report;
         public string Describe(RunContext run) => $"write the incident report to {directory}";
@@ -244,8 +245,14 @@ public static class FailoverSteps
         public Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             // The command rewrites the report once more after the run ends; writing it here makes it exist even if that is lost.
-            var files = IncidentReportFiles.Write(directory, IncidentReport.FromJournal(c.Records, t.Targets));
-            return Task.FromResult(new StepResult($"report written: {string.Join(", ", files)}"));
+            // The findings are evidence of the moment: the stack files may change before anyone reads the report.
+            var findings = new JsonArray(PolicyBook.Evaluate(t).Select(f => (JsonNode)new JsonObject
+            {
+                ["policy"] = f.PolicyId, ["severity"] = f.Severity.ToString().ToLowerInvariant(), ["message"] = f.Message,
+            }).ToArray());
+            var facts = new JsonObject { ["findings"] = findings, ["toolVersion"] = IncidentReport.ToolVersion };
+            var files = IncidentReportFiles.Write(directory, IncidentReport.FromJournal(c.Records, t.Targets) with { Findings = IncidentReport.FindingsOf(facts) });
+            return Task.FromResult(new StepResult($"report written: {string.Join(", ", files)}", facts));
         }
     }
 }
