@@ -99,7 +99,7 @@ internal static class RehearseCommand
         return (RehearsalSteps.LocalCopy(topology, standby, (string?)saved?["address"]), (bool?)saved?["keep"] ?? false);
     }
 
-    private static LocalSites SitesOf(RunStore store, string runId) => new(Path.Combine(store.Root, "rehearsals", runId));
+    private static LocalSites SitesOf(RunStore store, string runId) => new(Path.Combine(store.Root, "rehearsals", runId), oneSite: true);
 
     private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
