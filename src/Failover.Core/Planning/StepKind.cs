@@ -19,4 +19,6 @@ public enum StepKind
     Cutover,
     /// <summary>Write the incident timeline with the RTO and RPO achieved.</summary>
     Report,
+    /// <summary>Rehearsals only: remove the isolated copy of the standby, whatever happened before.</summary>
+    Teardown,
 }

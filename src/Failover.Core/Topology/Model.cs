@@ -141,6 +141,9 @@ public sealed record AcceptedRisk(string PolicyId, string Reason);
 public sealed record PolicySettings(IReadOnlyList<string> Jurisdictions, IReadOnlyList<AcceptedRisk> Accepted)
 {
     public static readonly PolicySettings Default = new([], []);
+
+    /// <summary>How old the last successful rehearsal may be before `failover status` alarms (failover:policy.rehearsalCadence).</summary>
+    public TimeSpan RehearsalCadence { get; init; } = TimeSpan.FromDays(7);
 }
 
 /// <summary>Who may administer a site: firewall sources for SSH and the keys installed on servers.</summary>

@@ -411,7 +411,7 @@ public static class StackFileReader
 
     private static PolicySettings ReadPolicy(ConfigNode node)
     {
-        var map = node.AsMap("jurisdictions", "accept");
+        var map = node.AsMap("jurisdictions", "accept", "rehearsalCadence");
         var jurisdictions = map.Optional("jurisdictions")?.AsListOrOne().Select(j =>
         {
             var v = j.AsString().ToUpperInvariant();
@@ -430,7 +430,8 @@ public static class StackFileReader
             return new AcceptedRisk(id,
                 am.Required("reason", "say why the risk is accepted; the reason is printed with the finding").AsString());
         }).ToList() ?? [];
-        return new PolicySettings(jurisdictions, accepted);
+        var cadence = map.Optional("rehearsalCadence")?.AsDuration(TimeSpan.FromHours(1), TimeSpan.FromDays(366));
+        return new PolicySettings(jurisdictions, accepted) { RehearsalCadence = cadence ?? TimeSpan.FromDays(7) };
     }
 
     private static AdminAccess ReadAccess(ConfigNode node)

@@ -69,6 +69,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         foreach (var c in RunCommands.Build(this)) root.Subcommands.Add(c);
         root.Subcommands.Add(BackupCommand.Build(this));
         root.Subcommands.Add(DrillCommand.Build(this));
+        root.Subcommands.Add(RehearseCommand.Build(this));
         RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);

@@ -150,6 +150,17 @@ internal static class RunCommands
     internal static string ProjectDirectory(Topology topology) =>
         TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;
 
+    private static string HistoryText(IReadOnlyList<RehearsalEntry> entries)
+    {
+        if (entries.Count == 0) return "No rehearsal has finished yet (`failover rehearse --site STANDBY`).\n";
+        var sb = new System.Text.StringBuilder($"  {"run",-24} {"site",-18} {"started (UTC)",-20} {"outcome",-9} {"RTO",-8} {"RPO",-8} report\n");
+        foreach (var e in entries)
+            sb.Append($"  {e.RunId,-24} {e.Site,-18} {e.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss} {e.Outcome,-9} {Fmt(Seconds(e.RtoSeconds)),-8} {Fmt(Seconds(e.RpoSeconds)),-8} {e.Report}\n");
+        return sb.ToString();
+    }
+
+    private static TimeSpan? Seconds(double? s) => s is { } x ? TimeSpan.FromSeconds(x) : null;
+
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
     private static RunLock Lock(RunStore store, RunContext run, string command) =>
@@ -166,6 +177,7 @@ internal static class RunCommands
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
             var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
+            if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
             return await Execute(app, topology, target, store, run, log, ct);
         }));
@@ -226,15 +238,23 @@ internal static class RunCommands
     {
         var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
         var command = new Command("report",
-            "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal.\n\n" +
-            "Examples:\n  failover report\n  failover report --run 20261122-031500-a1b2c3 --json")
+            "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
+            "or with --history the finished rehearsals.\n\n" +
+            "Examples:\n  failover report\n  failover report --run 20261122-031500-a1b2c3 --json\n  failover report --history")
         {
-            runId, json,
+            runId, json, history,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
+            if (parse.GetValue(history))
+            {
+                var entries = new RehearsalHistory(RehearseCommand.HistoryPath(store)).Read();
+                app.Print(parse.GetValue(json) ? Json.Serialize(entries) + "\n" : HistoryText(entries));
+                return Task.FromResult(ExitCodes.Ok);
+            }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
             var path = store.JournalPath(id);
             if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");

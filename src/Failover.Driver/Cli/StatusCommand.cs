@@ -16,7 +16,10 @@ internal static class StatusCommand
         var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
-            "Exits 1 when an error-level finding exists, so a monitoring system can alert on it.\n\n" +
+            "Live checks: each tenant's latest backup against the RPO target (directory vaults), and the last successful\n" +
+            "rehearsal against failover:policy.rehearsalCadence.\n" +
+            "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal), so a\n" +
+            "monitoring system can alert on it.\n\n" +
             "Examples:\n" +
             "  failover status\n" +
             "  failover status --json | jq '.findings[] | select(.severity == \"error\")'\n" +
@@ -27,13 +30,18 @@ internal static class StatusCommand
         command.SetAction(parse => app.Execute(parse, (topology, log) =>
         {
             var findings = PolicyBook.Evaluate(topology);
+            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var checks = LiveChecks.Concat([
+                new BackupAgeCheck(RunCommands.ProjectDirectory(topology), app.Secrets, app.Time, log),
+                new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
+            ]).ToList();
             var live = new List<LiveFact>();
-            foreach (var check in LiveChecks)
+            foreach (var check in checks)
                 live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
             log.Information("Status of {StackCount} stacks: {Summary}", topology.Stacks.Count, FindingsView.Summary(findings));
             app.Print(parse.GetValue(json)
                 ? StatusReport.JsonText(topology, findings, live) + "\n"
-                : StatusReport.Text(topology, findings, live, LiveChecks.Select(c => c.Name).ToList()));
+                : StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
             var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error);
             return alarm ? ExitCodes.Findings : ExitCodes.Ok;
         }));

@@ -13,9 +13,13 @@ public sealed class LocalSites : ISites
 {
     private readonly string stateDirectory;
 
-    public LocalSites(string stateDirectory, int port = 5432)
+    private readonly bool oneSite;
+
+    /// <param name="oneSite">The folder holds one site directly (a rehearsal copy): shorter paths, as PostgreSQL's socket path is limited to 107 bytes.</param>
+    public LocalSites(string stateDirectory, int port = 5432, bool oneSite = false)
     {
         this.stateDirectory = stateDirectory;
+        this.oneSite = oneSite;
         Port = port;
         Directory.CreateDirectory(stateDirectory);
         // Our own folder: PostgreSQL runs as another user and must reach the clusters inside it.
@@ -24,7 +28,9 @@ public sealed class LocalSites : ISites
 
     public int Port { get; }
 
-    public string SiteDirectory(StackSpec site) => Path.Combine(stateDirectory, site.Name);
+    public string StateDirectory => stateDirectory;
+
+    public string SiteDirectory(StackSpec site) => oneSite ? stateDirectory : Path.Combine(stateDirectory, site.Name);
     public string FilesDirectory(StackSpec site, string tenant) => Path.Combine(SiteDirectory(site), "files", tenant);
     public PostgresCluster Cluster(StackSpec site) => new(Path.Combine(SiteDirectory(site), "pg", "data"), Address(site), Port);
     public static string Address(StackSpec site) => site.Site.Address ?? throw new InvalidOperationException($"{site.Name} is not a local site");

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
+using Failover.Driver.Runbooks;
 
 namespace Failover.Driver.Reports;
 
@@ -11,6 +12,9 @@ public sealed record StepWindow(string Step, DateTimeOffset Start, DateTimeOffse
 
 /// <summary>The tenant data a run restored: which snapshot, taken when, back when, and what the restore said.</summary>
 public sealed record RestoredSnapshot(string Tenant, string SnapshotId, DateTimeOffset Time, DateTimeOffset? RestoredAt = null, string? Result = null);
+
+/// <summary>A policy finding as it stood when the report was written.</summary>
+public sealed record ReportFinding(string Policy, string Severity, string Message);
 
 /// <summary>
 /// The incident timeline of a run, rebuilt from its journal: each step's window, the snapshots used, RPO
@@ -28,10 +32,34 @@ public sealed record IncidentReport(
     Targets? Targets,
     IReadOnlyList<string> Notes)
 {
-    public TimeSpan? Rto => CutoverVisible - Started;
+    /// <summary>When the health gate passed; for a rehearsal, the moment the service would have been back.</summary>
+    public DateTimeOffset? GateHealthy { get; init; }
 
-    /// <summary>The worst tenant's data loss: cutover time minus its snapshot's time.</summary>
-    public TimeSpan? Rpo => CutoverVisible is { } c && Snapshots.Count > 0 ? c - Snapshots.Min(s => s.Time) : null;
+    /// <summary>The policy findings recorded by the report step (empty before it ran).</summary>
+    public IReadOnlyList<ReportFinding> Findings { get; init; } = [];
+
+    /// <summary>The version of the tool that ran the report step, or this one.</summary>
+    public string Version { get; init; } = ToolVersion;
+
+    public bool IsRehearsal => Run.Kind == "rehearsal";
+
+    /// <summary>Service back: the verified cutover of a failover, the healthy gate of a rehearsal (which never touches DNS).</summary>
+    public DateTimeOffset? RecoveredAt => IsRehearsal ? GateHealthy : CutoverVisible;
+
+    public TimeSpan? Rto => RecoveredAt - Started;
+
+    /// <summary>The worst tenant's data loss: recovery time minus its snapshot's time.</summary>
+    public TimeSpan? Rpo => RecoveredAt is { } c && Snapshots.Count > 0 ? c - Snapshots.Min(s => s.Time) : null;
+
+    public static string ToolVersion =>
+        typeof(IncidentReport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+
+    public static IReadOnlyList<ReportFinding> FindingsOf(JsonObject? reportFacts) =>
+        reportFacts?["findings"]?.AsArray().Select(f => new ReportFinding((string)f!["policy"]!, (string)f["severity"]!, (string)f["message"]!)).ToList() ?? [];
+
+    private string RtoLabel => IsRehearsal ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
+    private string RpoLabel => IsRehearsal ? "RPO (gate minus oldest snapshot)" : "RPO (cutover minus oldest snapshot)";
 
     public static IncidentReport FromJournal(IReadOnlyList<JournalRecord> records, Targets? targets)
     {
@@ -68,14 +96,23 @@ public sealed record IncidentReport(
         DateTimeOffset? visible = facts.GetValueOrDefault("cutover")?["visibleAt"] is JsonNode v
             ? DateTimeOffset.Parse((string)v!, CultureInfo.InvariantCulture) : null;
         var end = records.LastOrDefault(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted);
+        // A rehearsal completes its teardown even after a failed step: completed with a failed step is a failure.
         var outcome = records.Any(r => r.Event == JournalEvent.RunAborted) ? "aborted"
+            : steps.Any(s => s.Status == "failed") ? "failed"
             : records.Any(r => r.Event == JournalEvent.RunCompleted) ? "resolved"
-            : steps.Any(s => s.Status == "failed") ? "failed" : "in progress";
+            : "in progress";
         if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
         if (run.RestorePoint is not null) notes.Add($"restore point chosen by the operator: {run.RestorePoint}");
         if (records.Any(r => r.Event == JournalEvent.RunResumed))
             notes.Add($"the run was resumed {records.Count(r => r.Event == JournalEvent.RunResumed)} time(s) after an interruption");
-        return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes);
+        var gate = records.LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == "gate")?.At;
+        var report = facts.GetValueOrDefault("report");
+        return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
+        {
+            GateHealthy = gate,
+            Findings = FindingsOf(report),
+            Version = (string?)report?["toolVersion"] ?? ToolVersion,
+        };
     }
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -87,9 +124,8 @@ public sealed record IncidentReport(
     public string Markdown()
     {
         var sb = new StringBuilder();
-        var title = Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}";
-        sb.AppendLine($"# Incident report: {title}").AppendLine();
-        sb.AppendLine(Outcome switch
+        sb.AppendLine($"# {Title}").AppendLine();
+        sb.AppendLine(IsRehearsal ? RehearsalVerdict : Outcome switch
         {
             "resolved" => $"**Resolved.** Service answered from {Run.Target} at {T(CutoverVisible ?? Ended ?? Started)}, {D(Rto)} after the failover started (RTO target {D(Targets?.Rto)}: {Verdict(Rto, Targets?.Rto)}). " +
                           (Rpo is { } rpo ? $"Data was restored up to {T(Snapshots.Min(s => s.Time))}: up to {D(rpo)} of changes before the cutover were lost (RPO target {D(Targets?.Rpo)}: {Verdict(rpo, Targets?.Rpo)})." : ""),
@@ -97,7 +133,7 @@ public sealed record IncidentReport(
             "aborted" => "**Aborted** by the operator. Steps after the abort were not run.",
             _ => "**In progress.** The run has not finished; `failover resume` continues it.",
         }).AppendLine();
-        sb.AppendLine($"Run `{Run.RunId}`, started {T(Started)} by {Run.StartedBy} on {Run.Host}.").AppendLine();
+        sb.AppendLine($"Run `{Run.RunId}`, started {T(Started)} by {Run.StartedBy} on {Run.Host}, failover {Version}.").AppendLine();
         sb.AppendLine("## Timeline (UTC)").AppendLine();
         sb.AppendLine("| step | start | end | took | status | what happened |").AppendLine("|---|---|---|---|---|---|");
         foreach (var s in Steps)
@@ -105,20 +141,77 @@ public sealed record IncidentReport(
         sb.AppendLine();
         sb.AppendLine("## Recovery against targets").AppendLine();
         sb.AppendLine("| | achieved | target | |").AppendLine("|---|---|---|---|");
-        sb.AppendLine($"| RTO (start to verified cutover) | {D(Rto)} | {D(Targets?.Rto)} | {Verdict(Rto, Targets?.Rto)} |");
-        sb.AppendLine($"| RPO (cutover minus oldest snapshot) | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |").AppendLine();
+        sb.AppendLine($"| {RtoLabel} | {D(Rto)} | {D(Targets?.Rto)} | {Verdict(Rto, Targets?.Rto)} |");
+        sb.AppendLine($"| {RpoLabel} | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |").AppendLine();
         if (Snapshots.Count > 0)
         {
             sb.AppendLine("## Tenants").AppendLine();
             sb.AppendLine("Each tenant's data is back on the new site at *restored*; customers reach it from the verified cutover on.").AppendLine();
             sb.AppendLine("| tenant | snapshot | taken | data lost (RPO) | restored after | restore and hooks |").AppendLine("|---|---|---|---|---|---|");
             foreach (var s in Snapshots.OrderBy(s => s.RestoredAt ?? DateTimeOffset.MaxValue))
-                sb.AppendLine($"| {s.Tenant} | `{s.SnapshotId}` | {T(s.Time)} | {D(CutoverVisible - s.Time)} | {D(s.RestoredAt - Started)} | {(s.Result ?? "").Replace("|", "\\|")} |");
+                sb.AppendLine($"| {s.Tenant} | `{s.SnapshotId}` | {T(s.Time)} | {D(RecoveredAt - s.Time)} | {D(s.RestoredAt - Started)} | {(s.Result ?? "").Replace("|", "\\|")} |");
             sb.AppendLine();
         }
         sb.AppendLine("## Skipped, forced or noteworthy").AppendLine();
         if (Notes.Count == 0) sb.AppendLine("Nothing was skipped or forced.");
         foreach (var n in Notes) sb.AppendLine($"- {n}");
+        if (Findings.Count > 0)
+        {
+            sb.AppendLine().AppendLine("## Policy findings at the time").AppendLine();
+            foreach (var f in Findings) sb.AppendLine($"- {f.Severity} `{f.Policy}`: {f.Message}");
+        }
+        return sb.ToString();
+    }
+
+    private string Title => IsRehearsal
+        ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {RehearsalSteps.StandbyOf(Run.Target)}"
+        : "Incident report: " + (Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}");
+
+    private string RehearsalVerdict => Outcome switch
+    {
+        "resolved" => $"**Rehearsal passed.** Every tenant was restored on {Run.Target} and its health gate passed {D(Rto)} after the start " +
+                      $"(RTO target {D(Targets?.Rto)}: {Verdict(Rto, Targets?.Rto)}); data up to {D(Rpo)} old (RPO target {D(Targets?.Rpo)}: {Verdict(Rpo, Targets?.Rpo)}). " +
+                      "Production DNS was not touched; the copy was torn down.",
+        "failed" => $"**Rehearsal failed** at step `{Steps.First(s => s.Status == "failed").Step}`: {Steps.First(s => s.Status == "failed").Summary}. A real failover would have stopped there.",
+        "aborted" => "**Aborted** by the operator.",
+        _ => "**In progress.** `failover resume` continues it and tears the copy down.",
+    };
+
+    /// <summary>One self-contained page (inline CSS, no scripts, no external assets) to hand to an auditor.</summary>
+    public string Html()
+    {
+        static string E(string? s) => System.Net.WebUtility.HtmlEncode(s ?? "");
+        var sb = new StringBuilder();
+        sb.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        sb.AppendLine($"<title>{E(Title)}</title>");
+        sb.AppendLine("<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}" +
+                      "table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}" +
+                      "th{background:#f3f3f3}.ok,.met{color:#176317;font-weight:600}.failed,.MISSED{color:#a31515;font-weight:600}" +
+                      "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}</style></head><body>");
+        sb.AppendLine($"<h1>{E(Title)}</h1>");
+        var verdict = IsRehearsal ? RehearsalVerdict : Outcome;
+        sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
+        sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(Run.StartedBy)}</b> on <b>{E(Run.Host)}</b>; failover {E(Version)}.</p>");
+        sb.AppendLine("<h2>Timeline (UTC)</h2><table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
+        foreach (var s in Steps)
+            sb.AppendLine($"<tr><td>{E(s.Step)}</td><td>{T(s.Start)}</td><td>{(s.End is { } e ? T(e) : "-")}</td><td>{D(s.End - s.Start)}</td><td class=\"{E(s.Status)}\">{E(s.Status)}</td><td>{E(s.Summary)}</td></tr>");
+        sb.AppendLine("</table><h2>Recovery against targets</h2><table><tr><th></th><th>achieved</th><th>target</th><th></th></tr>");
+        sb.AppendLine($"<tr><td>{E(RtoLabel)}</td><td>{D(Rto)}</td><td>{D(Targets?.Rto)}</td><td class=\"{Verdict(Rto, Targets?.Rto)}\">{Verdict(Rto, Targets?.Rto)}</td></tr>");
+        sb.AppendLine($"<tr><td>{E(RpoLabel)}</td><td>{D(Rpo)}</td><td>{D(Targets?.Rpo)}</td><td class=\"{Verdict(Rpo, Targets?.Rpo)}\">{Verdict(Rpo, Targets?.Rpo)}</td></tr></table>");
+        if (Snapshots.Count > 0)
+        {
+            sb.AppendLine("<h2>Tenants</h2><table id=\"tenants\"><tr><th>tenant</th><th>snapshot</th><th>taken</th><th>data age (RPO)</th><th>restored after</th><th>restore and verification</th></tr>");
+            foreach (var s in Snapshots.OrderBy(s => s.RestoredAt ?? DateTimeOffset.MaxValue))
+                sb.AppendLine($"<tr><td>{E(s.Tenant)}</td><td><code>{E(s.SnapshotId)}</code></td><td>{T(s.Time)}</td><td>{D(RecoveredAt - s.Time)}</td><td>{D(s.RestoredAt - Started)}</td><td>{E(s.Result)}</td></tr>");
+            sb.AppendLine("</table>");
+        }
+        sb.AppendLine("<h2>Skipped, forced or noteworthy</h2><ul>");
+        if (Notes.Count == 0) sb.AppendLine("<li>Nothing was skipped or forced.</li>");
+        foreach (var n in Notes) sb.AppendLine($"<li>{E(n)}</li>");
+        sb.AppendLine("</ul><h2>Policy findings at the time</h2><ul>");
+        if (Findings.Count == 0) sb.AppendLine("<li>None recorded.</li>");
+        foreach (var f in Findings) sb.AppendLine($"<li><b>{E(f.Severity)}</b> <code>{E(f.Policy)}</code>: {E(f.Message)}</li>");
+        sb.AppendLine("</ul></body></html>");
         return sb.ToString();
     }
 
@@ -129,6 +222,9 @@ public sealed record IncidentReport(
         started = Started,
         ended = Ended,
         cutoverVisible = CutoverVisible,
+        gateHealthy = GateHealthy,
+        toolVersion = Version,
+        findings = Findings.Select(f => new { policy = f.Policy, severity = f.Severity, message = f.Message }),
         rtoSeconds = Rto?.TotalSeconds,
         rpoSeconds = Rpo?.TotalSeconds,
         targets = Targets is null ? null : new { rtoSeconds = Targets.Rto.TotalSeconds, rpoSeconds = Targets.Rpo.TotalSeconds },
@@ -137,14 +233,14 @@ public sealed record IncidentReport(
         steps = Steps.Select(s => new { step = s.Step, start = s.Start, end = s.End, seconds = (s.End - s.Start)?.TotalSeconds, status = s.Status, summary = s.Summary, notes = s.Notes }),
         snapshots = Snapshots.Select(s => new
         {
-            tenant = s.Tenant, snapshotId = s.SnapshotId, time = s.Time, rpoSeconds = (CutoverVisible - s.Time)?.TotalSeconds,
+            tenant = s.Tenant, snapshotId = s.SnapshotId, time = s.Time, rpoSeconds = (RecoveredAt - s.Time)?.TotalSeconds,
             restoredAt = s.RestoredAt, restoredAfterSeconds = (s.RestoredAt - Started)?.TotalSeconds, result = s.Result,
         }),
         notes = Notes,
     });
 }
 
-/// <summary>Writes a report as report.md and report.json in a run's folder.</summary>
+/// <summary>Writes a report as report.md, report.json and report.html in a run's folder.</summary>
 public static class IncidentReportFiles
 {
     public static IReadOnlyList<string> Write(string directory, IncidentReport report)
@@ -153,7 +249,9 @@ public static class IncidentReportFiles
         var md = Path.Combine(directory, "report.md");
         var json = Path.Combine(directory, "report.json");
         File.WriteAllText(md, report.Markdown());
+        var html = Path.Combine(directory, "report.html");
         File.WriteAllText(json, report.JsonText() + "\n");
-        return [md, json];
+        File.WriteAllText(html, report.Html());
+        return [md, json, html];
     }
 }

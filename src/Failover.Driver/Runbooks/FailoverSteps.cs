@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Failover.Core.Backup;
 using Failover.Core.Planning;
+using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Engine;
@@ -69,7 +70,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -134,7 +135,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Provision(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Provision(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -159,7 +160,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Restore(Topology t, StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Restore(Topology t, StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -191,7 +192,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -251,7 +252,7 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Report(Topology t, string directory) : IStep
+    internal sealed class Report(Topology t, string directory) : IStep
     {
         public StepKind Kind => StepKind.Report;
         public string Describe(RunContext run) => $"write the incident report to {directory}";
@@ -259,8 +260,14 @@ public static class FailoverSteps
         public Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             // The command rewrites the report once more after the run ends; writing it here makes it exist even if that is lost.
-            var files = IncidentReportFiles.Write(directory, IncidentReport.FromJournal(c.Records, t.Targets));
-            return Task.FromResult(new StepResult($"report written: {string.Join(", ", files)}"));
+            // The findings are evidence of the moment: the stack files may change before anyone reads the report.
+            var findings = new JsonArray(PolicyBook.Evaluate(t).Select(f => (JsonNode)new JsonObject
+            {
+                ["policy"] = f.PolicyId, ["severity"] = f.Severity.ToString().ToLowerInvariant(), ["message"] = f.Message,
+            }).ToArray());
+            var facts = new JsonObject { ["findings"] = findings, ["toolVersion"] = IncidentReport.ToolVersion };
+            var files = IncidentReportFiles.Write(directory, IncidentReport.FromJournal(c.Records, t.Targets) with { Findings = IncidentReport.FindingsOf(facts) });
+            return Task.FromResult(new StepResult($"report written: {string.Join(", ", files)}", facts));
         }
     }
 }

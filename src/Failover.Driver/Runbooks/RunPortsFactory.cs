@@ -24,7 +24,11 @@ public sealed record RunEnvironment(
     TimeProvider Time,
     Action<string> Progress,
     Func<string, string?> Variable,
-    IReadOnlyDictionary<string, string> PulumiEnvironment);
+    IReadOnlyDictionary<string, string> PulumiEnvironment)
+{
+    /// <summary>False for a rehearsal: no DNS adapter is built, so nothing in the run can touch production DNS.</summary>
+    public bool TouchesDns { get; init; } = true;
+}
 
 /// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
 public static class RunPortsFactory
@@ -64,8 +68,9 @@ public static class RunPortsFactory
             LocalSitesOf(env.Store),
             new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
-            PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
-                ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")));
+            env.TouchesDns
+                ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}"))
+                : new NoDns());
     }
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
@@ -94,6 +99,15 @@ public static class RunPortsFactory
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
             dnsSwitch);
+    }
+
+    /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
+    private sealed class NoDns : IDnsSwitch
+    {
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
+        public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
     }
 
     /// <summary>The restore side of the vault stack's outputs: repository, password and the read-only key.</summary>

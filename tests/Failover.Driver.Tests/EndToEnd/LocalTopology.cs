@@ -14,10 +14,26 @@ namespace Failover.Driver.Tests.EndToEnd;
 /// <summary>
 /// A copy of examples/local on its own loopback addresses (127.0.0.2x) and ports, with production seeded,
 /// backed up and then lost, and PowerDNS serving the zone: the state just before an operator runs
-/// `failover run`. Reset() puts it back there between runs.
+/// `failover run`. Reset() puts it back there between runs. Subclasses take another block of addresses so
+/// their tests run in parallel with these.
 /// </summary>
-public sealed class LocalTopology : IAsyncLifetime
+public class LocalTopology : IAsyncLifetime
 {
+    public LocalTopology() : this(20) { }
+
+    protected LocalTopology(int block)
+    {
+        ProdAddress = $"127.0.0.{block + 1}";
+        StandbyAddress = $"127.0.0.{block + 2}";
+        DnsHost = $"127.0.0.{block + 4}";
+        _vaultAddress = $"127.0.0.{block + 3}";
+    }
+
+    public string ProdAddress { get; }
+    public string StandbyAddress { get; }
+    public string DnsHost { get; }
+    private readonly string _vaultAddress;
+
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
     public int DnsPort { get; } = FreePort();
@@ -37,16 +53,16 @@ public sealed class LocalTopology : IAsyncLifetime
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
         {
             var text = File.ReadAllText(f)
-                .Replace("127.0.0.11", Prod).Replace("127.0.0.12", Standby).Replace("127.0.0.13", "127.0.0.23")
-                .Replace("127.0.0.14:8081", $"{DnsAddress}:{ApiPort}").Replace("127.0.0.14:53", $"{DnsAddress}:{DnsPort}").Replace("127.0.0.14", DnsAddress);
+                .Replace("127.0.0.11", ProdAddress).Replace("127.0.0.12", StandbyAddress).Replace("127.0.0.13", _vaultAddress)
+                .Replace("127.0.0.14:8081", $"{DnsHost}:{ApiPort}").Replace("127.0.0.14:53", $"{DnsHost}:{DnsPort}").Replace("127.0.0.14", DnsHost);
             File.WriteAllText(Path.Combine(Project, Path.GetFileName(f)), text.Replace("stackConfigDir: .", "stackConfigDir: ."));
         }
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
-        _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsAddress, DnsPort, ApiPort, ApiKey);
+        _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
         await _dns.StartAsync(CancellationToken.None);
         var dns = Topology.DnsStack!.Dns!;
-        await _dns.CreateZoneAsync(dns.Zone, [("app", "A", [Prod])], dns.TtlSeconds, CancellationToken.None);
+        await _dns.CreateZoneAsync(dns.Zone, [("app", "A", [ProdAddress])], dns.TtlSeconds, CancellationToken.None);
 
         var prod = Topology.Production;
         await Sites.ProvisionAsync(prod, [], CancellationToken.None);
@@ -78,12 +94,12 @@ public sealed class LocalTopology : IAsyncLifetime
             if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
         var dns = Topology.DnsStack!.Dns!;
         using var cutover = PowerDnsCutover.For(dns, ApiKey, new SecretRegistry(), Log.Logger);
-        await cutover.PointAsync(dns.Zone, ServiceRecords.PointingAt(dns, [IPAddress.Parse(Prod)]), CancellationToken.None);
+        await cutover.PointAsync(dns.Zone, ServiceRecords.PointingAt(dns, [IPAddress.Parse(ProdAddress)]), CancellationToken.None);
     }
 
     public async Task<IReadOnlyList<string>> DnsAnswerAsync()
     {
-        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Parse(DnsAddress), DnsPort), "app.drill.test", RecordType.A, CancellationToken.None);
+        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Parse(DnsHost), DnsPort), "app.drill.test", RecordType.A, CancellationToken.None);
         return r.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
     }
 

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Failover.Driver.Tests.Backup;
+using Failover.Driver.Cli;
+using Failover.Driver.Engine;
+using Failover.Driver.Reports;
+
+namespace Failover.Driver.Tests.EndToEnd;
+
+/// <summary>The local topology on 127.0.0.41-44 (the rehearsal copy on .142), so rehearsals run beside the other end-to-end tests.</summary>
+public sealed class RehearsalTopology() : LocalTopology(40)
+{
+    public const string Copy = "127.0.0.142";
+}
+
+/// <summary>
+/// `failover rehearse` on the real binary: the evidence report, nothing left behind (even after a crash, once
+/// resumed), production DNS untouched, and `failover status` alarming on stale backups and rehearsals.
+/// </summary>
+public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTopology>
+{
+    [Fact]
+    public async Task A_rehearsal_writes_the_evidence_report_and_leaves_nothing_behind()
+    {
+        var run = site.Failover(null, "rehearse", "--site", "local-standby", "--yes");
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Contains("Rehearsal passed: RTO", run.Output);
+        var id = RunId(run.Output);
+
+        var dir = site.Store.RunDirectory(id);
+        foreach (var f in new[] { "report.md", "report.json", "report.html" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        var html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("<table id=\"timeline\">", html);
+        Assert.Contains("<td>teardown</td>", html);
+        Assert.Contains("northwind", html);
+        Assert.DoesNotContain("<script", html);
+        Assert.DoesNotContain("src=", html);
+        Assert.DoesNotContain("href=", html);
+        var md = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("**Rehearsal passed.**", md);
+        Assert.Contains("| RTO (start to healthy gate) |", md);
+        Assert.Contains("## Policy findings at the time", md);
+
+        // No fence, no cutover: production DNS still answers production.
+        var journal = Journal.Read(site.Store.JournalPath(id));
+        Assert.DoesNotContain(journal, r => r.Step is "fence" or "cutover");
+        Assert.Equal([site.ProdAddress], await site.DnsAnswerAsync());
+
+        var entry = Assert.Single(new RehearsalHistory(RehearseCommand.HistoryPath(site.Store)).Read(), e => e.RunId == id);
+        Assert.Equal("resolved", entry.Outcome);
+        Assert.Equal("local-standby", entry.Site);
+        var history = site.Failover(null, "report", "--history", "--json");
+        Assert.Contains(id, history.Output);
+
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void A_rehearsal_killed_during_the_restore_is_torn_down_by_resume()
+    {
+        var first = site.Failover("step:restore:before", "rehearse", "--site", "local-standby", "--yes");
+        Assert.Contains("killed at step:restore:before", first.Output);
+        Assert.True(Listening(RehearsalTopology.Copy), "the copy was provisioned before the crash");
+
+        var resumed = site.Failover(null, "resume");
+        Assert.True(resumed.ExitCode == 0, resumed.Output);
+        var journal = Journal.Read(site.Store.JournalPath(RunId(first.Output)));
+        Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "teardown");
+        Assert.Null(site.Store.Current);
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void Status_alarms_on_a_stale_backup_naming_the_tenant()
+    {
+        var later = new ManualClock(DateTimeOffset.UtcNow + TimeSpan.FromHours(3)); // RPO target 30m
+        var stdout = new StringWriter();
+        var code = new App(stdout, new StringWriter(), site.Project) { Time = later, Input = null }.Run(["status", "--stacks", site.Project, "--json"]);
+        Assert.Equal(1, code);
+        Assert.True(Regex.IsMatch(stdout.ToString(), @"tenant northwind: latest backup 3h( \d+m)? old .*STALE"), stdout.ToString());
+    }
+
+    [Fact]
+    public void Status_alarms_on_a_stale_rehearsal_and_not_on_a_recent_one()
+    {
+        var state = Directory.CreateTempSubdirectory("failover-rehearsal-state-").FullName;
+        try
+        {
+            var history = new RehearsalHistory(Path.Combine(state, "rehearsals.jsonl"));
+            var old = DateTimeOffset.UtcNow - TimeSpan.FromDays(10);
+            history.Append(new RehearsalEntry("old", "local-standby", old, old.AddMinutes(2), "resolved", 60, 60, "report.html"));
+            var stale = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
+            Assert.Equal(1, stale.ExitCode);
+            Assert.True(Regex.IsMatch(stale.Stdout, "rehearsal age: last successful rehearsal old on local-standby was \\d+d.* ago: STALE, the cadence is 7d"), stale.Stdout + stale.Stderr);
+
+            var recent = DateTimeOffset.UtcNow - TimeSpan.FromHours(1);
+            history.Append(new RehearsalEntry("recent", "local-standby", recent, recent.AddMinutes(2), "resolved", 60, 60, "report.html"));
+            var fresh = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
+            Assert.DoesNotContain("STALE", fresh.Stdout);
+            Assert.Contains("last successful rehearsal recent", fresh.Stdout);
+        }
+        finally { Directory.Delete(state, true); }
+    }
+
+    private static string RunId(string output) => Regex.Match(output, @"Rehearsal (\d{8}-\d{6}-[0-9a-f]{6})").Groups[1].Value;
+
+    private void AssertNothingLeft()
+    {
+        Assert.False(Directory.Exists(Path.Combine(site.Store.Root, "rehearsals")), "the rehearsals folder is left");
+        Assert.False(Directory.Exists(site.Sites.SiteDirectory(site.Topology.Find("local-standby")!)), "the real standby was touched");
+        Assert.False(Listening(RehearsalTopology.Copy), "something still listens on the copy's address");
+        var leftovers = Process.GetProcesses().Where(p =>
+        {
+            try { return p.ProcessName == "postgres" && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains(Path.Combine(site.Store.Root, "rehearsals")); }
+            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException) { return false; }
+        }).ToList();
+        Assert.Empty(leftovers);
+    }
+
+    private static bool Listening(string address)
+    {
+        using var client = new TcpClient();
+        try { return client.ConnectAsync(address, 5432).Wait(TimeSpan.FromSeconds(2)); }
+        catch (AggregateException) { return false; }
+    }
+}
