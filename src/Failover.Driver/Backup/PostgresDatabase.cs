@@ -154,18 +154,36 @@ public sealed class PostgresTools(string? binDirectory = null)
         var tables = new List<TableManifest>();
         foreach (var (schema, name) in names)
         {
-            // Sums of two different 64-bit hashes of each row's text: independent of row order and constant in
-            // memory, so it works on tables of any size; the count catches what a sum might not. PostgreSQL's
-            // own hash is several times cheaper than md5, and this runs over every row of every restore.
-            var sql = "SELECT count(*), coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || " +
-                      "coalesce(sum(hashtextextended(r, 1)), 0)::text " +
-                      $"FROM (SELECT t::text AS r FROM {QuoteIdentifier(schema)}.{QuoteIdentifier(name)} AS t) AS rows";
-            await using var count = new NpgsqlCommand(sql, connection, transaction);
-            await using var reader = await count.ExecuteReaderAsync(cancellation);
-            await reader.ReadAsync(cancellation);
-            tables.Add(new TableManifest(schema, name, reader.GetInt64(0), reader.GetString(1)));
+            var table = $"{QuoteIdentifier(schema)}.{QuoteIdentifier(name)}";
+            // Sums of two different 64-bit hashes of each row: independent of row order and constant in memory,
+            // so it works on tables of any size; the count catches what a sum might not. Hashing the row's
+            // columns with their types' own hash functions (the ones hash partitioning relies on, stable across
+            // versions) avoids converting every row to text; a table with a column type that has no hash
+            // function (json, geometric types) falls back to hashing the row's text. The prefix records which.
+            await transaction.SaveAsync("checksum", cancellation);
+            try
+            {
+                tables.Add(await ChecksumAsync(connection, transaction, schema, name,
+                    $"SELECT count(*), 'r:' || coalesce(sum(hash_record_extended(t, 0)), 0)::text || '-' || coalesce(sum(hash_record_extended(t, 1)), 0)::text FROM {table} AS t",
+                    cancellation));
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedFunction)
+            {
+                await transaction.RollbackAsync("checksum", cancellation);
+                tables.Add(await ChecksumAsync(connection, transaction, schema, name,
+                    "SELECT count(*), 't:' || coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || coalesce(sum(hashtextextended(r, 1)), 0)::text " +
+                    $"FROM (SELECT t::text AS r FROM {table} AS t) AS rows", cancellation));
+            }
         }
         return tables;
+    }
+
+    private static async Task<TableManifest> ChecksumAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, string name, string sql, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        await reader.ReadAsync(cancellation);
+        return new TableManifest(schema, name, reader.GetInt64(0), reader.GetString(1));
     }
 
     private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";

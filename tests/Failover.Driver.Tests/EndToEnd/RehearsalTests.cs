@@ -78,7 +78,7 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         var stdout = new StringWriter();
         var code = new App(stdout, new StringWriter(), site.Project) { Time = later, Input = null }.Run(["status", "--stacks", site.Project, "--json"]);
         Assert.Equal(1, code);
-        Assert.True(Regex.IsMatch(stdout.ToString(), @"tenant northwind: latest backup 3h( \d+m)? old .*STALE"), stdout.ToString());
+        Assert.True(Regex.IsMatch(stdout.ToString(), @"tenant northwind: latest backup 3h( \d+[ms])? old .*STALE"), stdout.ToString());
     }
 
     [Fact]
