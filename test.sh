@@ -6,6 +6,16 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# Tools some tests run for real (the rendered cloud-init is checked with shellcheck and jq); the
+# server packages (postgresql, restic, pdns) are installed by the test fixtures themselves.
+missing=""
+for tool in shellcheck jq; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian packages:$missing"
+  (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null) \
+    || echo "could not install$missing: the tests that need them will fail and say so"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -92,7 +92,7 @@ public class UserDataTests
     [Fact]
     public void The_run_is_read_from_the_database_snapshot_s_tags()
     {
-        if (!OnPath("jq")) return; // the standby installs jq; the rendering is still covered above
+        RequireOnPath("jq"); // the standby installs jq too
         const string snapshots = """[{"id":"9f8e7d6c","tags":["failover","tenant=northwind","run=20261122T095040Z-3fa2c1","part=db"]}]""";
         var found = Bash($"restic() {{ echo '{snapshots}'; }}\nbackup_run 9f8e7d6c northwind");
         Assert.Equal((0, "20261122T095040Z-3fa2c1"), (found.Code, found.Output.Split('\n')[0])); // stdout first, then the log on stderr
@@ -105,7 +105,7 @@ public class UserDataTests
     [Fact]
     public void A_row_count_that_differs_from_the_manifest_fails_the_tenant_and_is_named()
     {
-        if (!OnPath("jq")) return;
+        RequireOnPath("jq");
         const string manifest = """{"database":{"tables":[{"schema":"public","name":"customers","rows":300},{"schema":"public","name":"invoices","rows":1000}]}}""";
         string Check(string invoices) => $$"""
             runuser() { shift 3; "$@"; }
@@ -125,7 +125,7 @@ public class UserDataTests
     [Fact]
     public void Restored_files_are_compared_with_the_manifest_s_digests()
     {
-        if (!OnPath("jq")) return;
+        RequireOnPath("jq");
         const string manifest = """{"files":{"count":1,"entries":[{"path":"uploads/logo.bin","size":6,"sha256":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}]}}""";
         string Check(string content) => $"""
             mkdir -p "$TMPDIR/files/uploads"; printf '{content}' > "$TMPDIR/files/uploads/logo.bin"
@@ -165,7 +165,7 @@ public class UserDataTests
     [Fact]
     public void The_rendered_script_passes_shellcheck_when_installed()
     {
-        if (!OnPath("shellcheck")) return; // bash -n above still holds; CI installs shellcheck
+        RequireOnPath("shellcheck");
         var result = Run("shellcheck", "-s bash -S warning", DataServerScript());
         Assert.True(result.Code == 0, result.Output);
     }
@@ -231,6 +231,10 @@ public class UserDataTests
 
     private static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
+
+    /// <summary>These checks run the real tool; ./test.sh installs it (Debian package of the same name).</summary>
+    private static void RequireOnPath(string tool) =>
+        Assert.True(OnPath(tool), $"{tool} is not installed: run ./test.sh as root (it installs it) or apt-get install {tool}");
 
     private static (int Code, string Output) Run(string tool, string options, string script)
     {
