@@ -57,7 +57,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             "  failover status                       the topology at a glance and its policy findings\n" +
             "  failover plan --to standby-hel1       the runbook for losing production and recovering on standby-hel1\n" +
             "  failover plan --to standby-hel1 --json > plan.json\n" +
-            "  failover policies vault-colocated      why a rule exists and how to fix a finding\n\n" +
+            "  failover policies vault-colocated      why a rule exists and how to fix a finding\n" +
+            "  failover run --to standby-hel1          the failover itself (journaled; `failover resume` after a crash)\n" +
+            "  failover drill --stacks examples/local  a whole failover on this machine with the local provider\n" +
+            "  failover rehearse --site local-standby  prove the backups restore, on an isolated copy\n\n" +
             "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed,\n" +
             "5 another run holds the lock, 130 interrupted.");
         root.Options.Add(Stacks);
