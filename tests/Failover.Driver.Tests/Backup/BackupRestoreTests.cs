@@ -1,6 +1,7 @@
 using Failover.Core.Backup;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
 

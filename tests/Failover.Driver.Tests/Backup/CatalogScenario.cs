@@ -1,5 +1,6 @@
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
 

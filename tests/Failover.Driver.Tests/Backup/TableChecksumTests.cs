@@ -1,4 +1,5 @@
 using Failover.Driver.Backup;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
 

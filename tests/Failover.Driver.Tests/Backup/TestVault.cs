@@ -1,6 +1,7 @@
 using Failover.Driver.Backup;
 using Failover.Driver.Logging;
 using Serilog.Core;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
 

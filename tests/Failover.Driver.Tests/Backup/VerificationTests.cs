@@ -1,5 +1,6 @@
 using Failover.Driver.Backup;
 using static Failover.Driver.Tests.Backup.CatalogScenario;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
 

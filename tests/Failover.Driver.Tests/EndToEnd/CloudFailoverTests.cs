@@ -11,6 +11,7 @@ using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Failover.Driver.Tests.Pulumi;
 using Serilog;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.EndToEnd;
 
@@ -33,7 +34,7 @@ public sealed class CloudSite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        (DnsPort, ApiPort, HealthPort) = (Port(), Port(), Port());
+        (DnsPort, ApiPort, HealthPort) = (Processes.FreePort(), Processes.FreePort(), Processes.FreePort());
         File.SetUnixFileMode(Work, (UnixFileMode)Convert.ToInt32("755", 8));
         var topology = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
 
@@ -48,7 +49,7 @@ public sealed class CloudSite : IAsyncLifetime
               failover:site: { provider: local, location: seed, address: 127.0.0.33, jurisdiction: DE }
               failover:servers: [{ name: db, full: process }]
             """, "seed", "Pulumi.seed.yaml");
-        var sites = new LocalSites(Path.Combine(Work, "sites"), Port());
+        var sites = new LocalSites(Path.Combine(Work, "sites"), Processes.FreePort());
         await sites.ProvisionAsync(seedSite, [], CancellationToken.None);
         ResticPassword = Guid.NewGuid().ToString("N");
         var repository = new ResticRepository(new ResticSettings(Path.Combine(Work, "vault"), ResticPassword), new SecretRegistry(), Log.Logger);
@@ -105,12 +106,6 @@ public sealed class CloudSite : IAsyncLifetime
         Directory.Delete(Work, true);
     }
 
-    public static int Port()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }
 
 public sealed class CloudFailoverTests(CloudSite site) : IClassFixture<CloudSite>, IAsyncLifetime

@@ -8,6 +8,7 @@ using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Runbooks;
 using Serilog;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.EndToEnd;
 
@@ -36,8 +37,8 @@ public class LocalTopology : IAsyncLifetime
 
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-    public int DnsPort { get; } = FreePort();
-    public int ApiPort { get; } = FreePort();
+    public int DnsPort { get; } = Processes.FreePort();
+    public int ApiPort { get; } = Processes.FreePort();
     public Topology Topology { get; private set; } = null!;
     public LocalSites Sites { get; private set; } = null!;
     public RunStore Store => new(Path.Combine(Project, ".failover"));
@@ -126,10 +127,4 @@ public class LocalTopology : IAsyncLifetime
         Directory.Delete(Project, true);
     }
 
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

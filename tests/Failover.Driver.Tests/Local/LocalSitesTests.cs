@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Failover.Core.Topology;
 using Failover.Driver.Local;
+using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Local;
 
@@ -14,7 +15,7 @@ public class LocalSitesTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill.Where(p => p.Package.StartsWith("postgresql")).ToList(), _ => { }, CancellationToken.None);
-        _sites = new LocalSites(_state, FreePort());
+        _sites = new LocalSites(_state, Processes.FreePort());
         var yaml = """
             config:
               failover:role: standby
@@ -29,12 +30,6 @@ public class LocalSitesTests : IAsyncLifetime
         await _sites.RemoveAllAsync([_site], CancellationToken.None);
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task A_provisioned_site_answers_on_its_own_address_until_fenced()

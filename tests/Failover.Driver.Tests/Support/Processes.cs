@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace Failover.Driver.Tests.Support;
 
-/// <summary>Runs the helper programs of the fixtures (sqlite3, initdb, pg_ctl) and finds free loopback ports.</summary>
+/// <summary>Runs the helper programs of the fixtures (chown, initdb, pg_ctl) and finds free loopback ports.</summary>
 internal static class Processes
 {
     /// <summary>Runs a program to its end; a non-zero exit fails the fixture with the program's output.</summary>
@@ -25,21 +24,6 @@ internal static class Processes
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {output.Result}{errors.Result}");
         return output.Result;
-    }
-
-    /// <summary>Starts a long-running server; its output is kept for the error message if it dies.</summary>
-    public static (Process Process, StringBuilder Output) Start(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        var output = new StringBuilder();
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return (process, output);
     }
 
     /// <summary>A loopback port free for both TCP and UDP at the moment of asking (DNS serves both on one port).</summary>

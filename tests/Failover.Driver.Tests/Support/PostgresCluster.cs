@@ -1,14 +1,14 @@
-using System.Net;
-using System.Net.Sockets;
 using Failover.Driver.Backup;
+using Failover.Driver.Local;
 using Npgsql;
 
-namespace Failover.Driver.Tests.Backup;
+namespace Failover.Driver.Tests.Support;
 
 /// <summary>
 /// A throwaway PostgreSQL cluster for the tests: initdb into a temp dir, started with pg_ctl on 127.0.0.1
 /// and a free port (socket in the temp dir, so no system cluster is touched), stopped and deleted at the end.
-/// PostgreSQL refuses to run as root, so as root the server runs as the <c>postgres</c> OS user.
+/// PostgreSQL refuses to run as root, so as root the server runs as the <c>postgres</c> OS user. Unlike the
+/// local provider's clusters (trust on loopback) it requires a password, as a real server does.
 /// </summary>
 public sealed class PostgresCluster : IDisposable
 {
@@ -17,14 +17,17 @@ public sealed class PostgresCluster : IDisposable
 
     public PostgresCluster()
     {
-        BinDirectory = BackupTools.PostgresBinDirectory;
+        // CI is a fresh root machine: the packages are installed when missing, or the tests fail saying which.
+        DebianPackages.EnsureAsync(DebianPackages.Drill.Where(p => p.Package is "restic" or "postgresql" or "postgresql-client").ToList(),
+            _ => { }, CancellationToken.None).GetAwaiter().GetResult();
+        BinDirectory = global::Failover.Driver.Local.PostgresCluster.BinDirectory;
         _dir = Directory.CreateTempSubdirectory("failover-pg-").FullName;
         _data = Path.Combine(_dir, "data");
         Password = "pg-" + Guid.NewGuid().ToString("N");
         var passwordFile = Path.Combine(_dir, "pwfile");
         File.WriteAllText(passwordFile, Password);
-        if (BackupTools.IsRoot) BackupTools.Run("chown", "-R", "postgres:postgres", _dir);
-        Port = FreePort();
+        if (IsRoot) Processes.Run("chown", "-R", "postgres:postgres", _dir);
+        Port = Processes.FreePort();
         AsServer(Path.Combine(BinDirectory, "initdb"), "-D", _data, "-U", "postgres", "--auth=scram-sha-256", $"--pwfile={passwordFile}", "-E", "UTF8", "--locale=C.UTF-8");
         File.Delete(passwordFile);
         AsServer(Path.Combine(BinDirectory, "pg_ctl"), "-D", _data, "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60", "start",
@@ -34,6 +37,9 @@ public sealed class PostgresCluster : IDisposable
     public string BinDirectory { get; }
     public int Port { get; }
     public string Password { get; }
+
+    /// <summary>Npgsql connection string of the postgres database, password included.</summary>
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password={Password};Database=postgres";
 
     public PostgresDatabase Database(string name) => new("127.0.0.1", Port, name, "postgres", Password);
 
@@ -74,14 +80,9 @@ public sealed class PostgresCluster : IDisposable
 
     private static void AsServer(string program, params string[] args)
     {
-        if (BackupTools.IsRoot) BackupTools.Run("runuser", ["-u", "postgres", "--", program, .. args]);
-        else BackupTools.Run(program, args);
+        if (IsRoot) Processes.Run("runuser", ["-u", "postgres", "--", program, .. args]);
+        else Processes.Run(program, args);
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static bool IsRoot => Environment.UserName == "root";
 }
