@@ -8,9 +8,6 @@ namespace Failover.Driver.Cli;
 /// <summary>`failover status`: the topology at a glance, its findings and the live checks.</summary>
 internal static class StatusCommand
 {
-    /// <summary>Live checks run by status; the driver's adapters add theirs here.</summary>
-    public static IReadOnlyList<ILiveCheck> LiveChecks { get; set; } = [];
-
     public static Command Build(App app)
     {
         var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
@@ -31,10 +28,11 @@ internal static class StatusCommand
         {
             var findings = PolicyBook.Evaluate(topology);
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
-            var checks = LiveChecks.Concat([
+            IReadOnlyList<ILiveCheck> checks =
+            [
                 new BackupAgeCheck(RunCommands.ProjectDirectory(topology), app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
-            ]).ToList();
+            ];
             var live = new List<LiveFact>();
             foreach (var check in checks)
                 live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
