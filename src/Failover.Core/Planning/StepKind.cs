@@ -21,4 +21,16 @@ public enum StepKind
     Report,
     /// <summary>Rehearsals only: remove the isolated copy of the standby, whatever happened before.</summary>
     Teardown,
+    /// <summary>Migrations: lower the service records' TTL and wait until the old TTL has passed.</summary>
+    LowerTtl,
+    /// <summary>Migrations: stop writes on the source (read-only or maintenance) so the final backup holds every committed row.</summary>
+    Freeze,
+    /// <summary>Migrations: back the frozen source up once more and restore that backup on the target (RPO zero).</summary>
+    FinalSync,
+    /// <summary>Migrations: rewrite the stack files so that the target is the production stack.</summary>
+    Roles,
+    /// <summary>Migrations: once the operator confirms, scale the fenced old site down (never destroyed without asking).</summary>
+    ScaleDown,
+    /// <summary>Migrations: give the source its writes back after an interruption before the cutover.</summary>
+    Thaw,
 }

@@ -125,6 +125,16 @@ public sealed record DnsSpec(
     public IReadOnlyList<string> Servers { get; init; } = [];
 }
 
+/// <summary>
+/// Commands a planned migration runs when it leaves a site (<c>failover:migrate</c>): freeze its writes (maintenance
+/// or read-only mode), thaw them if the migration stops before the cutover, and start a backup of it (cloud sites,
+/// whose databases the driver cannot reach).
+/// </summary>
+public sealed record MigrationHooks(IReadOnlyList<string> Freeze, IReadOnlyList<string> Thaw, IReadOnlyList<string> Backup)
+{
+    public static readonly MigrationHooks None = new([], [], []);
+}
+
 /// <summary>Recovery targets: how much data (RPO) and time (RTO) a loss may cost.</summary>
 public sealed record Targets(TimeSpan Rpo, TimeSpan Rto);
 
@@ -198,4 +208,7 @@ public sealed record StackSpec(
 
     /// <summary>Ports, health endpoint and application unit of a site (<c>failover:service</c>).</summary>
     public Sites.ServiceSettings Service { get; init; } = Sites.ServiceSettings.Default;
+
+    /// <summary>The freeze, thaw and backup commands of a migration that leaves this site (<c>failover:migrate</c>).</summary>
+    public MigrationHooks Migrate { get; init; } = MigrationHooks.None;
 }

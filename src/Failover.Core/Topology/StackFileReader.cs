@@ -18,7 +18,7 @@ public static class StackFileReader
     public static readonly string[] Keys =
     [
         "role", "site", "mode", "servers", "tenants", "backup", "vault", "dns", "targets", "restore", "policy",
-        "stateBackend", "access",
+        "stateBackend", "access", "migrate",
         // read by infra (Sites/InfraSettings.cs, docs/configuration-infra.md)
         "snapshots", "restoreFrom", "service",
     ];
@@ -160,6 +160,7 @@ public static class StackFileReader
         var snapshots = Section("snapshots", Sites.InfraConfigReader.ReadSnapshots);
         var restoreFrom = Section("restoreFrom", n => n.AsString());
         var service = Section("service", Sites.InfraConfigReader.ReadService);
+        var migrate = Section("migrate", ReadMigrate);
 
         if (role is { } r && problems.Count == 0)
         {
@@ -193,6 +194,9 @@ public static class StackFileReader
             if (service is not null && r is not (Role.Production or Role.Standby or Role.Rehearsal))
                 problems.Add(new TopologyProblem(file, Namespace + "service", failover["service"].Line,
                     "only a site (production, standby, rehearsal) serves the application", "remove failover:service from this stack"));
+            if (migrate is not null && r is not (Role.Production or Role.Standby))
+                problems.Add(new TopologyProblem(file, Namespace + "migrate", failover["migrate"].Line,
+                    "only a site a migration can leave (production or standby) has freeze and thaw commands", "remove failover:migrate from this stack"));
             if (r == Role.Dns) Require(dns is not null, "dns", "add failover:dns with provider, zone, records, ttl and active");
             else if (dns is not null)
                 problems.Add(new TopologyProblem(file, Namespace + "dns", failover["dns"].Line, "only a dns stack declares this", "set failover:role: dns or remove the key"));
@@ -212,6 +216,7 @@ public static class StackFileReader
             Snapshots = snapshots ?? [],
             RestoreFrom = restoreFrom,
             Service = service ?? Sites.ServiceSettings.Default,
+            Migrate = migrate ?? MigrationHooks.None,
         };
     }
 
@@ -389,6 +394,19 @@ public static class StackFileReader
                 return text.Contains(':') ? text : text + ":53";
             }).ToList(),
         };
+    }
+
+    private static MigrationHooks ReadMigrate(ConfigNode node)
+    {
+        var map = node.AsMap("freeze", "thaw", "backup");
+        IReadOnlyList<string> Commands(string key) => (map.Optional(key)?.AsListOrOne() ?? []).Select(c => c.AsString()).ToList();
+        var hooks = new MigrationHooks(Commands("freeze"), Commands("thaw"), Commands("backup"));
+        // An interrupted migration gives production its writes back: a freeze that cannot be undone would turn Ctrl-C into an outage.
+        if (hooks.Freeze.Count > 0 && hooks.Thaw.Count == 0)
+            throw map.Missing("thaw", "add the commands that undo the freeze, e.g. thaw: [\"curl -fsS -X POST https://admin.example.com/maintenance/off\"]");
+        if (hooks.Thaw.Count > 0 && hooks.Freeze.Count == 0)
+            throw map.Missing("freeze", "add the commands that stop writes, e.g. freeze: [\"curl -fsS -X POST https://admin.example.com/maintenance/on\"]");
+        return hooks;
     }
 
     private static Targets ReadTargets(ConfigNode node)

@@ -60,9 +60,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             "  failover policies vault-colocated      why a rule exists and how to fix a finding\n" +
             "  failover run --to standby-hel1          the failover itself (journaled; `failover resume` after a crash)\n" +
             "  failover drill --stacks examples/local  a whole failover on this machine with the local provider\n" +
-            "  failover rehearse --site local-standby  prove the backups restore, on an isolated copy\n\n" +
+            "  failover rehearse --site local-standby  prove the backups restore, on an isolated copy\n" +
+            "  failover migrate --to standby-hel1      a planned move of production, no data lost (also the way back)\n\n" +
             "Exit codes: 0 ok, 1 error-level findings, 2 usage error, 3 invalid stack files, 4 operation failed,\n" +
-            "5 another run holds the lock, 130 interrupted.");
+            "5 another run holds the lock, 6 a migration waits for the old TTL, 7 a migration waits for --confirm, 130 interrupted.");
         root.Options.Add(Stacks);
         root.Options.Add(LogJson);
         root.Options.Add(Verbose);
@@ -73,6 +74,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         root.Subcommands.Add(BackupCommand.Build(this));
         root.Subcommands.Add(DrillCommand.Build(this));
         root.Subcommands.Add(RehearseCommand.Build(this));
+        root.Subcommands.Add(MigrateCommand.Build(this));
         RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);
@@ -82,7 +84,8 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"Run '{string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["failover"] : new[] { "failover", parse.CommandResult.Command.Name })} --help' for usage and examples.");
             return ExitCodes.Usage;
         }
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        // After Ctrl-C a run journals where it stopped, and a migration thaws its source: give them time to finish.
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromMinutes(1) });
     }
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>

@@ -15,6 +15,10 @@ public static class ExitCodes
     public const int Failed = 4;
     /// <summary>Another failover holds the run lock; the message names its owner.</summary>
     public const int Locked = 5;
+    /// <summary>A migration stopped at its TTL wait: run the same command again after the time it printed (or add --wait).</summary>
+    public const int Waiting = 6;
+    /// <summary>A migration cut over and keeps the old site fenced: `failover migrate --to STACK --confirm` scales it down.</summary>
+    public const int AwaitingConfirmation = 7;
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 }

@@ -178,6 +178,7 @@ internal static class RunCommands
             var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
             if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
+            if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
             return await Execute(app, topology, target, store, run, log, ct);
         }));
@@ -190,7 +191,7 @@ internal static class RunCommands
             "Stop the unfinished run for good: it is marked aborted in its journal, its report is written, and a new\n" +
             "run can start. What was already done (servers, restores) stays as it is and is listed in the report.\n\n" +
             "Examples:\n  failover abort");
-        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
@@ -198,13 +199,15 @@ internal static class RunCommands
             using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, System.Environment.MachineName), "failover abort"))
             using (var journal = Journal.Open(store.JournalPath(id)))
             {
+                // A migration killed during its freeze left production refusing writes: give them back before giving up.
+                if (run?.Kind == MigrateCommand.Kind) await MigrateCommand.ThawBeforeAbortAsync(app, topology, store, run, journal, log);
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
             }
             store.ClearCurrent();
             log.Information("Run {RunId} aborted", id);
             app.Print($"Run {id} aborted. Its report: {Path.Combine(store.RunDirectory(id), "report.md")}\n");
-            return Task.FromResult(ExitCodes.Ok);
+            return ExitCodes.Ok;
         }));
         return command;
     }

@@ -16,10 +16,19 @@ public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, Authorita
 {
     private readonly DnsSpec _dns = dnsStack.Dns!;
 
-    public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation)
+    public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+        PointAsync(target, addresses, null, cancellation);
+
+    /// <summary>The TTL is one more value of the DNS stack's config: set with the active site, applied by the same `up`.</summary>
+    public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
+        PointAsync(target, addresses, ttlSeconds, cancellation);
+
+    private async Task<string> PointAsync(StackSpec target, IReadOnlyList<string> addresses, int? ttlSeconds, CancellationToken cancellation)
     {
+        if (ttlSeconds is { } ttl)
+            await pulumi.SetConfigAsync(dnsStack.Name, "failover:dns.ttl", ConfigValue.Plain(ttl.ToString(System.Globalization.CultureInfo.InvariantCulture)), path: true, cancellation);
         await pulumi.SetConfigAsync(dnsStack.Name, "failover:dns.active", ConfigValue.Plain(target.Name), path: true, cancellation);
-        progress($"    pulumi up {dnsStack.Name} (active site {target.Name})");
+        progress($"    pulumi up {dnsStack.Name} (active site {target.Name}{(ttlSeconds is { } t ? $", TTL {t}s" : "")})");
         await pulumi.UpAsync(dnsStack.Name, cancellation: cancellation);
         log.Information("DNS stack {Stack} now points at {Target}", dnsStack.Name, target.Name);
         return $"{dnsStack.Name}: {_dns.Zone} records point at {target.Name} ({string.Join(", ", addresses)})";

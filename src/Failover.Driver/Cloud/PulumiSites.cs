@@ -60,6 +60,28 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         }
     }
 
+    public async Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) =>
+        AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));
+
+    /// <summary>Nothing to lift by itself: the provisioning sets the site's mode (fenced becomes full), which opens its firewall again.</summary>
+    public Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation) =>
+        Task.FromResult($"{site.Name}: its mode is set by the provisioning (pulumi up lifts the fence)");
+
+    /// <summary>Mode cold and `pulumi up`: servers and volumes go, network and keys stay; destroy runs `pulumi destroy` instead.</summary>
+    public async Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation)
+    {
+        if (destroy)
+        {
+            progress($"    pulumi destroy {site.Name}");
+            await pulumi.DestroyAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
+            return $"{site.Name}: every resource destroyed (pulumi destroy); its stack and config remain";
+        }
+        await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain("cold"), cancellation: cancellation);
+        progress($"    pulumi up {site.Name} (mode cold)");
+        await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
+        return $"{site.Name} set to mode cold and applied: servers removed, network, firewall and keys kept";
+    }
+
     private void Show(PulumiProgress p)
     {
         switch (p)

@@ -11,15 +11,18 @@ namespace Failover.Driver.Dns;
 /// </summary>
 public sealed class PowerDnsSwitch(DnsSpec dns, IDnsCutover cutover, AuthoritativeCheck check, TimeSpan deadline, TimeSpan interval, ILogger log) : IDnsSwitch
 {
-    private IReadOnlyList<RecordSet> Records(IReadOnlyList<string> addresses) =>
-        ServiceRecords.PointingAt(dns, addresses.Select(IPAddress.Parse).ToList());
+    private IReadOnlyList<RecordSet> Records(IReadOnlyList<string> addresses, int? ttlSeconds = null) =>
+        ServiceRecords.PointingAt(dns with { TtlSeconds = ttlSeconds ?? dns.TtlSeconds }, addresses.Select(IPAddress.Parse).ToList());
 
-    public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation)
+    public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+        PointAtAsync(target, addresses, dns.TtlSeconds, cancellation);
+
+    public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation)
     {
-        var records = Records(addresses);
+        var records = Records(addresses, ttlSeconds);
         await cutover.PointAsync(dns.Zone, records, cancellation);
         log.Information("Records of {Zone} now point at {Stack}", dns.Zone, target.Name);
-        return string.Join(", ", records.Select(r => $"{DnsName.InZone(r.Name, dns.Zone)} {r.Type} -> {string.Join(" ", r.Values)}"));
+        return string.Join(", ", records.Select(r => $"{DnsName.InZone(r.Name, dns.Zone)} {r.Type} -> {string.Join(" ", r.Values)} (TTL {r.TtlSeconds}s)"));
     }
 
     public async Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation)

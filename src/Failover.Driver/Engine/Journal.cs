@@ -8,6 +8,10 @@ namespace Failover.Driver.Engine;
 public enum JournalEvent
 {
     RunStarted, StepStarted, EffectStarted, EffectDone, StepCompleted, StepSkipped, StepFailed, Note, RunCompleted, RunAborted, RunResumed,
+    /// <summary>A step stopped at a planned wait (a migration's TTL wait or the operator's confirmation); running it again continues.</summary>
+    StepPaused,
+    /// <summary>The named steps must run again (a migration thawed after its freeze): their earlier records no longer count.</summary>
+    StepsReopened,
 }
 
 /// <summary>One line of the journal: an event, the step and effect it concerns, when, and its data.</summary>
@@ -53,6 +57,25 @@ public sealed class Journal : IDisposable
             catch (JsonException) { break; } // a torn last line: everything after it is not trusted
         }
         return records;
+    }
+
+    /// <summary>
+    /// The records that still count for the engine: a StepsReopened line voids the earlier step, effect and end records
+    /// of the steps it names, so those steps and their effects run again. Notes stay, for the report.
+    /// </summary>
+    public static IReadOnlyList<JournalRecord> Live(IReadOnlyList<JournalRecord> records)
+    {
+        var live = new List<JournalRecord>(records.Count);
+        foreach (var r in records)
+        {
+            if (r.Event == JournalEvent.StepsReopened && r.Data?["steps"] is JsonArray names)
+            {
+                var reopened = names.Select(n => (string?)n).ToHashSet();
+                live.RemoveAll(x => x.Step is not null && reopened.Contains(x.Step) && x.Event is not JournalEvent.Note);
+            }
+            live.Add(r);
+        }
+        return live;
     }
 
     public void Append(JournalRecord record)

@@ -5,10 +5,13 @@ using Serilog;
 namespace Failover.Driver.Engine;
 
 /// <summary>How a run ended.</summary>
-public enum RunOutcome { Completed, Failed, Aborted, Interrupted }
+public enum RunOutcome { Completed, Failed, Aborted, Interrupted, Paused }
 
 /// <summary>The end of one engine invocation: how it ended and, if it failed, where and why.</summary>
 public sealed record RunResult(RunOutcome Outcome, StepKind? FailedStep = null, string? Error = null);
+
+/// <summary>A step stops at a planned wait; the run is neither failed nor finished, and running it again continues there.</summary>
+public sealed class StepPausedException(string message) : Exception(message);
 
 /// <summary>
 /// The one orchestration engine: runs a runbook's steps in order, journaling each start, effect and end,
@@ -16,7 +19,8 @@ public sealed record RunResult(RunOutcome Outcome, StepKind? FailedStep = null, 
 /// </summary>
 public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null)
 {
-    public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation)
+    /// <param name="completes">False for a cleanup run of some steps (a thaw): the run is not marked complete when they finish.</param>
+    public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation, bool completes = true)
     {
         var records = journal.Records;
         if (records.Any(r => r.Event == JournalEvent.RunAborted))
@@ -28,13 +32,13 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
                 Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = Environment.MachineName }));
 
         var facts = new JsonObject();
-        foreach (var done in journal.Records.Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))
+        foreach (var done in Journal.Live(journal.Records).Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))
             facts[done.Step!] = done.Data!["facts"]!.DeepClone();
 
         foreach (var step in steps)
         {
             var name = StepContext.Name(step.Kind);
-            if (journal.Records.Any(r => r.Event == JournalEvent.StepCompleted && r.Step == name))
+            if (Journal.Live(journal.Records).Any(r => r.Event == JournalEvent.StepCompleted && r.Step == name))
             {
                 progress?.Invoke($"  {name,-14} done earlier in this run");
                 continue;
@@ -55,6 +59,13 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
                 journal.Append(new JournalRecord(JournalEvent.StepFailed, time.GetUtcNow(), name, Data: new JsonObject { ["error"] = "interrupted" }));
                 return new RunResult(RunOutcome.Interrupted, step.Kind, "interrupted");
             }
+            catch (StepPausedException e)
+            {
+                journal.Append(new JournalRecord(JournalEvent.StepPaused, time.GetUtcNow(), name, Data: new JsonObject { ["reason"] = e.Message }));
+                log.Information("Step {Step} paused: {Reason}", name, e.Message);
+                progress?.Invoke($"  {name,-14} paused: {e.Message}");
+                return new RunResult(RunOutcome.Paused, step.Kind, e.Message);
+            }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 var message = e is StepFailedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
@@ -71,7 +82,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             log.Information("Step {Step} completed: {Summary}", name, result.Summary);
             progress?.Invoke($"  {name,-14} ok: {result.Summary}");
         }
-        journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
+        if (completes) journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
         return new RunResult(RunOutcome.Completed);
     }
 

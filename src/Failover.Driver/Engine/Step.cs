@@ -58,13 +58,14 @@ public sealed class StepContext(RunContext run, StepKind step, Journal journal, 
     public async Task<JsonNode?> Once(string effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation)
     {
         var stepName = Name(Step);
-        var done = journal.Records.LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == stepName && r.Effect == effect);
+        var live = Journal.Live(journal.Records);
+        var done = live.LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == stepName && r.Effect == effect);
         if (done is not null)
         {
             Log.Debug("Effect {Effect} already done in this run; not repeated", effect);
             return done.Data?["result"]?.DeepClone();
         }
-        var interrupted = journal.Records.Any(r => r.Event == JournalEvent.EffectStarted && r.Step == stepName && r.Effect == effect);
+        var interrupted = live.Any(r => r.Event == JournalEvent.EffectStarted && r.Step == stepName && r.Effect == effect);
         journal.Append(new JournalRecord(JournalEvent.EffectStarted, Time.GetUtcNow(), stepName, effect,
             interrupted ? new JsonObject { ["retry"] = true } : null));
         CrashPoints.Hit($"effect:{effect}:before");
@@ -84,6 +85,9 @@ public sealed class StepContext(RunContext run, StepKind step, Journal journal, 
     public static string Name(StepKind kind) => kind switch
     {
         StepKind.SelectBackup => "select-backup",
+        StepKind.LowerTtl => "lower-ttl",
+        StepKind.FinalSync => "final-sync",
+        StepKind.ScaleDown => "scale-down",
         _ => kind.ToString().ToLowerInvariant(),
     };
 }

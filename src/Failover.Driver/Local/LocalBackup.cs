@@ -13,10 +13,12 @@ namespace Failover.Driver.Local;
 /// </summary>
 public static class LocalBackup
 {
+    /// <param name="site">The site to back up: production unless given (a migration's final backup of the site it leaves).</param>
     public static async Task<IReadOnlyList<TenantBackupResult>> RunAsync(
-        Topology topology, LocalSites sites, string projectDirectory, SecretRegistry secrets, TimeProvider time, ILogger log, Action<string> progress, CancellationToken cancellation)
+        Topology topology, LocalSites sites, string projectDirectory, SecretRegistry secrets, TimeProvider time, ILogger log, Action<string> progress, CancellationToken cancellation,
+        StackSpec? site = null)
     {
-        var prod = topology.Production;
+        var prod = site ?? topology.Production;
         if (prod.Site.Provider != Provider.Local)
             throw new InvalidOperationException($"{prod.Name} is a {prod.Site.Provider} site: its backups are the job of its own backup schedule (docs/backup-and-restore.md describes the layout `failover` restores from)");
         var repository = new ResticRepository(await EnsureVaultAsync(topology, projectDirectory, secrets, log, cancellation), secrets, log);
@@ -26,9 +28,9 @@ public static class LocalBackup
         var backup = new TenantBackup(repository, new PostgresTools(), secrets, time, log);
         var runId = TenantBackup.NewRunId(time);
         var results = new List<TenantBackupResult>();
-        foreach (var site in tenantSites)
+        foreach (var tenantSite in tenantSites)
         {
-            var r = await backup.BackupTenantAsync(site, runId, cancellation);
+            var r = await backup.BackupTenantAsync(tenantSite, runId, cancellation);
             progress(r.Succeeded
                 ? $"  backed up {r.Tenant,-16} {r.Manifest!.Database.Tables.Sum(t => t.Rows),9} rows, {r.Manifest.Files.Count,4} files in {Durations.Format(r.Duration)} (snapshot {r.Set!.Database!.Id[..8]})"
                 : $"  FAILED    {r.Tenant,-16} {r.Error}");

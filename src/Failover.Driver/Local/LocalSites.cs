@@ -53,11 +53,33 @@ public sealed class LocalSites : ISites
         var cluster = Cluster(site);
         await cluster.InitAsync(cancellation);
         await cluster.StartAsync(cancellation);
-        return new SiteAddress([Address(site)], null, new JsonObject
-        {
-            ["postgres"] = $"{Address(site)}:{Port}",
-            ["filesDirectory"] = Path.Combine(SiteDirectory(site), "files"),
-        });
+        return AddressOf(site);
+    }
+
+    public Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) => Task.FromResult(AddressOf(site));
+
+    private SiteAddress AddressOf(StackSpec site) => new([Address(site)], null, new JsonObject
+    {
+        ["postgres"] = $"{Address(site)}:{Port}",
+        ["filesDirectory"] = Path.Combine(SiteDirectory(site), "files"),
+    });
+
+    /// <summary>Removes the fence marker: the next provisioning may start the site again.</summary>
+    public Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation)
+    {
+        if (!File.Exists(FencedMarker(site))) return Task.FromResult($"{site.Name} was not fenced");
+        File.Delete(FencedMarker(site));
+        return Task.FromResult($"{site.Name}: fence lifted on purpose ({FencedMarker(site)} removed)");
+    }
+
+    /// <summary>Stops the site's processes and keeps its data (and its fence marker); destroy removes its folder.</summary>
+    public async Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation)
+    {
+        var cluster = Cluster(site);
+        await cluster.StopAsync(cancellation);
+        if (!destroy) return $"{site.Name}: PostgreSQL on {Address(site)}:{Port} stopped; its data is kept in {SiteDirectory(site)}";
+        if (Directory.Exists(SiteDirectory(site))) Directory.Delete(SiteDirectory(site), recursive: true);
+        return $"{site.Name}: stopped and destroyed ({SiteDirectory(site)} removed)";
     }
 
     /// <summary>Stops the site's database and marks it fenced so nothing starts it again by accident.</summary>

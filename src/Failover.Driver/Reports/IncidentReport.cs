@@ -43,13 +43,26 @@ public sealed record IncidentReport(
 
     public bool IsRehearsal => Run.Kind == "rehearsal";
 
+    public bool IsMigration => Run.Kind == "migration";
+
+    /// <summary>A migration's last write freeze began here (the start of the downtime customers saw).</summary>
+    public DateTimeOffset? FrozenAt { get; init; }
+
+    /// <summary>A migration's final backup was restored on the target and verified against its manifests.</summary>
+    public bool FinalSyncVerified { get; init; }
+
+    /// <summary>A migration's downtime: from the write freeze to the verified cutover.</summary>
+    public TimeSpan? FreezeWindow => CutoverVisible - FrozenAt;
+
     /// <summary>Service back: the verified cutover of a failover, the healthy gate of a rehearsal (which never touches DNS).</summary>
     public DateTimeOffset? RecoveredAt => IsRehearsal ? GateHealthy : CutoverVisible;
 
     public TimeSpan? Rto => RecoveredAt - Started;
 
     /// <summary>The worst tenant's data loss: recovery time minus its snapshot's time.</summary>
-    public TimeSpan? Rpo => RecoveredAt is { } c && Snapshots.Count > 0 ? c - Snapshots.Min(s => s.Time) : null;
+    /// <remarks>A migration whose final backup was taken during the freeze and verified on the target lost nothing: zero.</remarks>
+    public TimeSpan? Rpo => IsMigration && FinalSyncVerified && RecoveredAt is not null ? TimeSpan.Zero
+        : RecoveredAt is { } c && Snapshots.Count > 0 ? c - Snapshots.Min(s => s.Time) : null;
 
     public static string ToolVersion =>
         typeof(IncidentReport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -59,7 +72,7 @@ public sealed record IncidentReport(
         reportFacts?["findings"]?.AsArray().Select(f => new ReportFinding((string)f!["policy"]!, (string)f["severity"]!, (string)f["message"]!)).ToList() ?? [];
 
     private string RtoLabel => IsRehearsal ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
-    private string RpoLabel => IsRehearsal ? "RPO (gate minus oldest snapshot)" : "RPO (cutover minus oldest snapshot)";
+    private string RpoLabel => IsRehearsal ? "RPO (gate minus oldest snapshot)" : IsMigration ? "RPO (writes lost: final backup taken during the freeze)" : "RPO (cutover minus oldest snapshot)";
 
     public static IncidentReport FromJournal(IReadOnlyList<JournalRecord> records, Targets? targets)
     {
@@ -72,6 +85,7 @@ public sealed record IncidentReport(
             var start = group.First(r => r.Event is JournalEvent.StepStarted or JournalEvent.EffectStarted or JournalEvent.StepCompleted).At;
             var completed = group.LastOrDefault(r => r.Event == JournalEvent.StepCompleted);
             var failed = group.LastOrDefault(r => r.Event == JournalEvent.StepFailed);
+            var paused = group.LastOrDefault(r => r.Event == JournalEvent.StepPaused);
             var stepNotes = group.Where(r => r.Event == JournalEvent.Note).Select(r => (string)r.Data!["text"]!)
                 .Concat(completed?.Data?["notes"]?.AsArray().Select(n => (string)n!) ?? []).Distinct().ToList();
             var resumedEffects = group.Where(r => r.Event == JournalEvent.EffectStarted && r.Data?["retry"] is not null).Select(r => r.Effect!).ToList();
@@ -79,16 +93,22 @@ public sealed record IncidentReport(
             notes.AddRange(stepNotes.Select(n => $"{group.Key}: {n}"));
             steps.Add(completed is not null
                 ? new StepWindow(group.Key, start, completed.At, "ok", (string?)completed.Data?["summary"] ?? "", stepNotes)
-                : failed is not null
+                : failed is not null && (paused is null || failed.At > paused.At)
                     ? new StepWindow(group.Key, start, failed.At, "failed", (string?)failed.Data?["error"] ?? "", stepNotes)
-                    : new StepWindow(group.Key, start, null, "unfinished", "", stepNotes));
+                    : paused is not null
+                        ? new StepWindow(group.Key, start, null, "waiting", (string?)paused.Data?["reason"] ?? "", stepNotes)
+                        : new StepWindow(group.Key, start, null, "unfinished", "", stepNotes));
         }
-        var facts = records.Where(r => r.Event == JournalEvent.StepCompleted).ToDictionary(r => r.Step!, r => r.Data?["facts"] as JsonObject);
+        // A step may have completed more than once (a migration's freeze, after a thaw): its last completion counts.
+        var facts = new Dictionary<string, JsonObject?>();
+        foreach (var r in Journal.Live(records).Where(r => r.Event == JournalEvent.StepCompleted)) facts[r.Step!] = r.Data?["facts"] as JsonObject;
         var snapshots = new List<RestoredSnapshot>();
-        if (facts.GetValueOrDefault("select-backup")?["snapshots"] is JsonObject snaps)
+        // A migration's data on the target is its final sync's; the first restore only shortened the freeze.
+        var (snapshotStep, restoreStep) = facts.GetValueOrDefault("final-sync") is not null ? ("final-sync", "final-sync") : ("select-backup", "restore");
+        if (facts.GetValueOrDefault(snapshotStep)?["snapshots"] is JsonObject snaps)
             foreach (var (tenant, s) in snaps)
             {
-                var restored = facts.GetValueOrDefault("restore")?["tenants"]?[tenant];
+                var restored = facts.GetValueOrDefault(restoreStep)?["tenants"]?[tenant];
                 snapshots.Add(new RestoredSnapshot(tenant, (string)s!["id"]!, DateTimeOffset.Parse((string)s["time"]!, CultureInfo.InvariantCulture),
                     restored?["end"] is JsonNode restoredEnd ? DateTimeOffset.Parse((string)restoredEnd!, CultureInfo.InvariantCulture) : null,
                     (string?)restored?["result"]));
@@ -99,6 +119,7 @@ public sealed record IncidentReport(
         // A rehearsal completes its teardown even after a failed step: completed with a failed step is a failure.
         var outcome = records.Any(r => r.Event == JournalEvent.RunAborted) ? "aborted"
             : steps.Any(s => s.Status == "failed") ? "failed"
+            : steps.Any(s => s.Status == "waiting") ? "waiting"
             : records.Any(r => r.Event == JournalEvent.RunCompleted) ? "resolved"
             : "in progress";
         if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
@@ -110,6 +131,8 @@ public sealed record IncidentReport(
         return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
         {
             GateHealthy = gate,
+            FrozenAt = facts.GetValueOrDefault("freeze")?["frozenAt"] is JsonNode frozen ? DateTimeOffset.Parse((string)frozen!, CultureInfo.InvariantCulture) : null,
+            FinalSyncVerified = (bool?)facts.GetValueOrDefault("final-sync")?["verified"] == true,
             Findings = FindingsOf(report),
             Version = (string?)report?["toolVersion"] ?? ToolVersion,
         };
@@ -125,7 +148,7 @@ public sealed record IncidentReport(
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# {Title}").AppendLine();
-        sb.AppendLine(IsRehearsal ? RehearsalVerdict : Outcome switch
+        sb.AppendLine(IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome switch
         {
             "resolved" => $"**Resolved.** Service answered from {Run.Target} at {T(CutoverVisible ?? Ended ?? Started)}, {D(Rto)} after the failover started (RTO target {D(Targets?.Rto)}: {Verdict(Rto, Targets?.Rto)}). " +
                           (Rpo is { } rpo ? $"Data was restored up to {T(Snapshots.Min(s => s.Time))}: up to {D(rpo)} of changes before the cutover were lost (RPO target {D(Targets?.Rpo)}: {Verdict(rpo, Targets?.Rpo)})." : ""),
@@ -142,7 +165,9 @@ public sealed record IncidentReport(
         sb.AppendLine("## Recovery against targets").AppendLine();
         sb.AppendLine("| | achieved | target | |").AppendLine("|---|---|---|---|");
         sb.AppendLine($"| {RtoLabel} | {D(Rto)} | {D(Targets?.Rto)} | {Verdict(Rto, Targets?.Rto)} |");
-        sb.AppendLine($"| {RpoLabel} | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |").AppendLine();
+        sb.AppendLine($"| {RpoLabel} | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |");
+        if (IsMigration) sb.AppendLine($"| Downtime customers saw (write freeze to verified cutover) | {D(FreezeWindow)} | | |");
+        sb.AppendLine();
         if (Snapshots.Count > 0)
         {
             sb.AppendLine("## Tenants").AppendLine();
@@ -165,7 +190,24 @@ public sealed record IncidentReport(
 
     private string Title => IsRehearsal
         ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {RehearsalSteps.StandbyOf(Run.Target)}"
+        : IsMigration ? $"Migration report: production moved from {Run.Production} to {Run.Target}"
         : "Incident report: " + (Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}");
+
+    private string FreezeText => FrozenAt is { } f && CutoverVisible is { } v
+        ? $"Writes were frozen on {Run.Production} from {T(f)} to the verified cutover at {T(v)}: **{D(FreezeWindow)} of downtime** customers saw. " +
+          (FinalSyncVerified ? "The final backup was taken during the freeze and verified on the target: RPO 0, no committed write lost." : "")
+        : "";
+
+    private string MigrationVerdict => Outcome switch
+    {
+        "resolved" => $"**Migrated.** Production serves from {Run.Target}. {FreezeText} {Run.Production} was scaled down after the operator confirmed.",
+        "waiting" when CutoverVisible is not null => $"**Cut over, waiting for confirmation.** Production serves from {Run.Target}. {FreezeText} {Run.Production} is fenced and kept until `failover migrate --to {Run.Target} --confirm`.",
+        "waiting" => $"**Waiting.** {Steps.Last(s => s.Status == "waiting").Summary}",
+        "failed" => $"**Failed** at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. " +
+                    (CutoverVisible is null ? $"DNS still points at {Run.Production}." : ""),
+        "aborted" => "**Aborted** by the operator. Steps after the abort were not run.",
+        _ => $"**In progress.** `failover migrate --to {Run.Target}` or `failover resume` continues it.",
+    };
 
     private string RehearsalVerdict => Outcome switch
     {
@@ -189,7 +231,7 @@ public sealed record IncidentReport(
                       "th{background:#f3f3f3}.ok,.met{color:#176317;font-weight:600}.failed,.MISSED{color:#a31515;font-weight:600}" +
                       "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}</style></head><body>");
         sb.AppendLine($"<h1>{E(Title)}</h1>");
-        var verdict = IsRehearsal ? RehearsalVerdict : Outcome;
+        var verdict = IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome;
         sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
         sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(Run.StartedBy)}</b> on <b>{E(Run.Host)}</b>; failover {E(Version)}.</p>");
         sb.AppendLine("<h2>Timeline (UTC)</h2><table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
@@ -223,6 +265,9 @@ public sealed record IncidentReport(
         ended = Ended,
         cutoverVisible = CutoverVisible,
         gateHealthy = GateHealthy,
+        frozenAt = FrozenAt,
+        freezeWindowSeconds = FreezeWindow?.TotalSeconds,
+        finalSyncVerified = IsMigration ? FinalSyncVerified : (bool?)null,
         toolVersion = Version,
         findings = Findings.Select(f => new { policy = f.Policy, severity = f.Severity, message = f.Message }),
         rtoSeconds = Rto?.TotalSeconds,

@@ -31,8 +31,16 @@ public static class FailoverSteps
         ["id"] = s.SnapshotId, ["time"] = s.Time.ToString("O", CultureInfo.InvariantCulture), ["bytes"] = s.Bytes,
     };
 
-    internal static List<TenantSnapshot> Chosen(StepContext c) =>
-        c.Facts["select-backup"]!["snapshots"]!.AsObject()
+    internal static JsonObject SnapshotsJson(IEnumerable<TenantSnapshot> snapshots)
+    {
+        var json = new JsonObject();
+        foreach (var s in snapshots) json[s.Tenant] = SnapshotJson(s);
+        return json;
+    }
+
+    /// <param name="step">The step whose facts name the snapshots: select-backup, or a migration's final-sync.</param>
+    internal static List<TenantSnapshot> Chosen(StepContext c, string step = "select-backup") =>
+        c.Facts[step]!["snapshots"]!.AsObject()
             .Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, DateTimeOffset.Parse((string)kv.Value["time"]!, CultureInfo.InvariantCulture), (long)kv.Value["bytes"]!))
             .ToList();
 
@@ -70,7 +78,8 @@ public static class FailoverSteps
         }
     }
 
-    internal sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts) : IStep
+    /// <param name="baseOfSync">The base of a migration: a final sync follows, so the backup's age is no data loss and the RPO rule does not apply.</param>
+    internal sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts, bool baseOfSync = false) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -115,6 +124,7 @@ public static class FailoverSteps
                 throw new StepFailedException(candidates.Count == 0
                     ? $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried): the vault may be damaged; run `restic check` on it");
+            if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
             if (!verdict.Allowed)
@@ -140,7 +150,7 @@ public static class FailoverSteps
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Provision;
-        public string Describe(RunContext run) => $"bring {target.Name} up at MVD size with the chosen snapshot ids";
+        public string Describe(RunContext run) => $"bring {target.Name} up at {(target.Mode == SiteMode.Full ? "full" : "MVD")} size with the chosen snapshot ids";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
@@ -170,29 +180,40 @@ public static class FailoverSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var snapshots = Chosen(c).ToDictionary(s => s.Tenant);
-            var site = Address(c);
-            var settings = t.RestoreOn(target);
-            var turns = await TenantQueue.RunAsync(t.Tenants, settings.Parallelism, c.Time, async (tenant, x) =>
-            {
-                var start = c.Time.GetUtcNow();
-                return await c.Once($"restore:{tenant.Name}", async y => new JsonObject
-                {
-                    ["result"] = await Ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
-                    ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
-                    ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
-                }, x);
-            }, ct);
-            var failures = turns.Where(x => x.Error is not null).Select(x => $"{x.Tenant.Name}: {x.Error!.Message}").ToList();
-            if (failures.Count > 0)
-                throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
-            var results = new JsonObject();
-            foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
+            var results = await RestoreAllAsync(c, t, target, Ports, Chosen(c), "restore", ct);
             return new StepResult($"{t.Tenants.Count} tenants restored and verified", new JsonObject { ["tenants"] = results });
         }
     }
 
-    internal sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    /// <summary>
+    /// Restores every tenant from its snapshot on the target, tier then smallest first, each restore one journaled
+    /// effect named <paramref name="effect"/>:tenant; the tenants' results, or a failure naming each tenant that failed.
+    /// </summary>
+    internal static async Task<JsonObject> RestoreAllAsync(StepContext c, Topology t, StackSpec target, RunPorts ports, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
+    {
+        var snapshots = chosen.ToDictionary(s => s.Tenant);
+        var site = Address(c);
+        var settings = t.RestoreOn(target);
+        var turns = await TenantQueue.RunAsync(t.Tenants, settings.Parallelism, c.Time, async (tenant, x) =>
+        {
+            var start = c.Time.GetUtcNow();
+            return await c.Once($"{effect}:{tenant.Name}", async y => new JsonObject
+            {
+                ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
+                ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
+                ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+            }, x);
+        }, ct);
+        var failures = turns.Where(x => x.Error is not null).Select(x => $"{x.Tenant.Name}: {x.Error!.Message}").ToList();
+        if (failures.Count > 0)
+            throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
+        var results = new JsonObject();
+        foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
+        return results;
+    }
+
+    /// <param name="snapshotsFrom">The step whose snapshots the site must report restored (a migration's final-sync).</param>
+    internal sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts, string snapshotsFrom = "select-backup") : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -201,14 +222,14 @@ public static class FailoverSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var verdict = await Ports.Gate.CheckAsync(target, Address(c), Chosen(c), ct);
+            var verdict = await Ports.Gate.CheckAsync(target, Address(c), Chosen(c, snapshotsFrom), ct);
             if (!verdict.Healthy)
                 throw new StepFailedException($"{target.Name} is not healthy: {verdict.Summary}. DNS was not touched; the old records stay.");
             return new StepResult(verdict.Summary);
         }
     }
 
-    private sealed class Fence(StackSpec production, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Fence(StackSpec production, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -231,7 +252,8 @@ public static class FailoverSteps
         }
     }
 
-    private sealed class Cutover(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    /// <param name="ttlSeconds">The records' TTL after the cutover; null keeps the zone's configured TTL (a migration keeps it low until the old site is scaled down).</param>
+    internal sealed class Cutover(StackSpec target, Lazy<RunPorts> lazyPorts, int? ttlSeconds = null) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
@@ -241,7 +263,9 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var addresses = Address(c).Addresses;
-            var changed = await c.Once("dns:point", async x => JsonValue.Create(await Ports.Dns.PointAtAsync(target, addresses, x)), ct);
+            var changed = await c.Once("dns:point", async x => JsonValue.Create(ttlSeconds is { } ttl
+                ? await Ports.Dns.PointAtAsync(target, addresses, ttl, x)
+                : await Ports.Dns.PointAtAsync(target, addresses, x)), ct);
             var visible = await Ports.Dns.WaitVisibleAsync(addresses, ct);
             return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}",
                 new JsonObject

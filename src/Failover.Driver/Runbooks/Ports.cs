@@ -31,6 +31,31 @@ public interface ISites
 
     /// <summary>Keeps a former primary from taking writes; returns what was done, or throws when its provider does not answer.</summary>
     Task<string> FenceAsync(StackSpec site, CancellationToken cancellation);
+
+    /// <summary>Where a running site answers, read without changing it (the site a migration leaves).</summary>
+    Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation);
+
+    /// <summary>Lifts a site's fence on purpose (a migration back to a former primary); safe to repeat.</summary>
+    Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation);
+
+    /// <summary>Scales a fenced former site down (its data kept); with <paramref name="destroy"/> removes it for good.</summary>
+    Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation);
+}
+
+/// <summary>Stops and gives back the writes of the site a migration leaves (read-only or maintenance mode).</summary>
+public interface IWriteFreeze
+{
+    /// <summary>From now on the site commits nothing: what it committed is what its next backup holds. Safe to repeat.</summary>
+    Task<string> FreezeAsync(StackSpec source, CancellationToken cancellation);
+
+    /// <summary>Gives the site its writes back (a migration stopped before the cutover). Safe to repeat.</summary>
+    Task<string> ThawAsync(StackSpec source, CancellationToken cancellation);
+}
+
+/// <summary>Takes the final backup of a frozen source: each tenant's snapshot taken after the freeze.</summary>
+public interface ISourceBackup
+{
+    Task<IReadOnlyList<TenantSnapshot>> BackupAsync(StackSpec source, DateTimeOffset frozenAt, CancellationToken cancellation);
 }
 
 /// <summary>Restores one tenant on the new site and verifies it against its backup manifest; safe to repeat.</summary>
@@ -51,9 +76,19 @@ public interface IDnsSwitch
     /// <summary>Points the service records at the addresses; idempotent.</summary>
     Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation);
 
+    /// <summary>Points the service records at the addresses with this TTL (a migration lowers it, then raises it back); idempotent.</summary>
+    Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation);
+
     /// <summary>Waits until every authoritative server answers the addresses; returns when that was first seen.</summary>
     Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation);
 }
 
 /// <summary>The adapters one run uses, chosen by the target's provider.</summary>
-public sealed record RunPorts(IBackupVault Vault, ISites Sites, ISiteRestore Restorer, IHealthGate Gate, IDnsSwitch Dns);
+public sealed record RunPorts(IBackupVault Vault, ISites Sites, ISiteRestore Restorer, IHealthGate Gate, IDnsSwitch Dns)
+{
+    /// <summary>A migration's write freeze of its source; null where the provider has none (a failover never freezes).</summary>
+    public IWriteFreeze? Freeze { get; init; }
+
+    /// <summary>A migration's final backup of its frozen source.</summary>
+    public ISourceBackup? SourceBackup { get; init; }
+}

@@ -63,15 +63,24 @@ public static class RunPortsFactory
         var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
         var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log);
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
+        var sites = LocalSitesOf(env.Store);
+        var hooks = Hooks(env);
         return new RunPorts(
             vault,
-            LocalSitesOf(env.Store),
+            sites,
             new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
             env.TouchesDns
                 ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}"))
-                : new NoDns());
+                : new NoDns())
+        {
+            Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
+            SourceBackup = new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress),
+        };
     }
+
+    /// <summary>The failover:migrate commands of the site a migration leaves; a command may take up to half an hour (a backup).</summary>
+    private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, TimeSpan.FromMinutes(30));
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
@@ -98,13 +107,20 @@ public static class RunPortsFactory
             new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)),
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
-            dnsSwitch);
+            dnsSwitch)
+        {
+            // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
+            Freeze = new Migration.HookFreeze(Hooks(env), null),
+            SourceBackup = new Migration.HookSourceBackup(Hooks(env), vault, env.Topology.Tenants),
+        };
     }
 
     /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
     private sealed class NoDns : IDnsSwitch
     {
         public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
             throw new InvalidOperationException("a rehearsal never touches DNS");
         public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
             throw new InvalidOperationException("a rehearsal never touches DNS");

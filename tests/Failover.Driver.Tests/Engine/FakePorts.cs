@@ -84,6 +84,28 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
         return Task.FromResult($"app.example.com A -> {addresses[0]}");
     }
 
+    public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken c)
+    {
+        Effects.Enqueue($"dns {string.Join(",", addresses)} ttl {ttlSeconds}");
+        DnsPointsAt = addresses[0];
+        return Task.FromResult($"app.example.com A -> {addresses[0]} (TTL {ttlSeconds}s)");
+    }
+
+    public Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken c) =>
+        Task.FromResult(new SiteAddress(["192.0.2.1"], "http://192.0.2.1/health", new JsonObject()));
+
+    public Task<string> UnfenceAsync(StackSpec site, CancellationToken c)
+    {
+        Effects.Enqueue($"unfence {site.Name}");
+        return Task.FromResult($"{site.Name} was not fenced");
+    }
+
+    public Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken c)
+    {
+        Effects.Enqueue($"scale-down {site.Name}{(destroy ? " destroy" : "")}");
+        return Task.FromResult($"{site.Name} scaled down");
+    }
+
     public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken c)
     {
         Time.Advance(TimeSpan.FromSeconds(60));

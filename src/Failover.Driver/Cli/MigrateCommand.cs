@@ -1,0 +1,247 @@
+using System.CommandLine;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+using Failover.Driver.Engine;
+using Failover.Driver.Migration;
+using Failover.Driver.Reports;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Cli;
+
+/// <summary>
+/// `failover migrate --to STACK`: a planned move of production (or the way back after a failover) with no data lost
+/// and the downtime kept to a short write freeze; journaled and resumable like a failover.
+/// </summary>
+internal static class MigrateCommand
+{
+    public const string Kind = "migration";
+
+    public static Command Build(App app)
+    {
+        var to = new Option<string>("--to") { Description = "The stack to move production to (a standby, or the original production after a failover)", Required = true };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Show the steps and the stack-file diff, change nothing" };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
+        var wait = new Option<bool>("--wait") { Description = "Wait for the old DNS TTL to pass instead of stopping (exit 6) until the command is run again" };
+        var confirm = new Option<bool>("--confirm") { Description = "After the cutover: scale the fenced old site down (its data is kept)" };
+        var destroyOld = new Option<bool>("--destroy-old") { Description = "With --confirm: destroy the old site instead of scaling it down" };
+        var command = new Command("migrate",
+            "Move production to another site on purpose, losing no data: lower the DNS TTL to 60 s and let the old TTL\n" +
+            "pass, bring the target up at full size and restore the latest backup while production serves, then freeze\n" +
+            "writes on production, take a final backup and restore it on the target (RPO zero), pass the health gate, move\n" +
+            "DNS, fence the old site and rewrite the stack files' roles (the diff is shown first). The old site is kept,\n" +
+            "fenced, until you confirm; the report states the write freeze as the downtime customers saw. After a failover,\n" +
+            "`failover migrate --to <original production>` is the way back. Journaled: running the same command again (or\n" +
+            "`failover resume`) continues the run; Ctrl-C during the freeze gives production its writes back.\n\n" +
+            "Examples:\n" +
+            "  failover migrate --to standby-hel1 --dry-run\n" +
+            "  failover migrate --to standby-hel1            lowers the TTL, stops (exit 6) saying when to run it again\n" +
+            "  failover migrate --to standby-hel1 --yes      later: the migration itself, stops (exit 7) with the old site fenced\n" +
+            "  failover migrate --to standby-hel1 --confirm  scale the old site down\n" +
+            "  failover migrate --to prod-fsn1 --yes --wait  the way back after a failover, in one go\n\n" +
+            "Exit codes: 0 migrated and the old site scaled down, 2 usage, 3 invalid stack files, 4 a step failed (production\n" +
+            "thawed if the cutover had not begun; fix and run again), 5 another run holds the lock, 6 waiting for the old TTL\n" +
+            "to pass (run again later), 7 cut over, old site fenced until --confirm, 130 interrupted (production thawed if\n" +
+            "frozen; run again to continue).")
+        {
+            to, dryRun, yes, wait, confirm, destroyOld,
+        };
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
+        {
+            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            if (File.Exists(store.LockPath))
+            {
+                var owner = RunLock.Inspect(store.LockPath);
+                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
+            }
+            var targetName = parse.GetValue(to)!;
+            var choices = new MigrationChoices(parse.GetValue(wait), parse.GetValue(confirm), parse.GetValue(destroyOld));
+            if (choices.DestroyOld && !choices.Confirmed) throw new UsageException("--destroy-old goes with --confirm: the old site is only removed once you confirm the migration");
+
+            if (store.Current is { } unfinished)
+            {
+                var current = RunEngine.ContextOf(Journal.Read(store.JournalPath(unfinished)));
+                if (current?.Kind != Kind || current.Target != targetName)
+                    throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
+                var (source, target) = Sites(topology, current);
+                app.Print($"Continuing migration {unfinished} from {source.Name} to {target.Name}.\n");
+                if (parse.GetValue(dryRun)) return DryRun(app, topology, source, target, store, current, choices);
+                return await ExecuteAsync(app, topology, source, target, store, current, choices, log, ct);
+            }
+            if (choices.Confirmed) throw new UsageException($"there is no migration to {targetName} waiting for confirmation (start one with `failover migrate --to {targetName}`)");
+
+            var (from, why) = ServingSite(topology, store);
+            var to_ = Target(topology, targetName, from);
+            Check(topology, from);
+            app.Print($"Source: {why}.\n");
+            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, Environment.MachineName);
+            ShowRoleDiff(app, topology, to_);
+            if (parse.GetValue(dryRun)) return DryRun(app, topology, from, to_, store, run, choices);
+            if (!parse.GetValue(yes) && !app.Confirm(
+                    $"This moves production from {from.Name} to {to_.Name}: it provisions {to_.Name} at full size, restores every tenant, freezes writes on " +
+                    $"{from.Name} for the final sync, moves DNS and rewrites the stack files as shown.\nType the target stack name to go on: ", to_.Name))
+            {
+                app.Error("not confirmed: nothing was changed (use --yes in scripts)");
+                return ExitCodes.Usage;
+            }
+            return await ExecuteAsync(app, topology, from, to_, store, run, choices, log, ct);
+        }));
+        return command;
+    }
+
+    /// <summary>`failover resume` of a migration: the same run, without a confirmation of the old site's scale-down.</summary>
+    public static Task<int> ResumeAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log, CancellationToken ct)
+    {
+        var (source, target) = Sites(topology, run);
+        return ExecuteAsync(app, topology, source, target, store, run, new MigrationChoices(false, false, false), log, ct);
+    }
+
+    /// <summary>Before a migration is aborted: a source left frozen (a killed process) gets its writes back.</summary>
+    public static async Task ThawBeforeAbortAsync(App app, Topology topology, RunStore store, RunContext run, Journal journal, ILogger log)
+    {
+        if (!MigrationSteps.NeedsThaw(journal.Records)) return;
+        var (source, target) = Sites(topology, run);
+        app.Print($"The migration froze {source.Name} and had not cut over: thawing it first.\n");
+        await ThawAsync(app, topology, source, target, store, run, journal, log);
+    }
+
+    /// <summary>
+    /// The site serving now: production in the stack files, unless the newest failover or migration whose cutover
+    /// completed moved service to another stack (a failover does not rewrite the stack files).
+    /// </summary>
+    internal static (StackSpec Site, string Why) ServingSite(Topology topology, RunStore store)
+    {
+        foreach (var id in store.Runs())
+        {
+            var path = store.JournalPath(id);
+            if (!File.Exists(path)) continue;
+            var records = Journal.Read(path);
+            var run = RunEngine.ContextOf(records);
+            if (run is null || run.Kind is not ("failover" or Kind)) continue;
+            var cutover = Journal.Live(records).LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Cutover));
+            if (cutover is null || topology.Find(run.Target) is not { } site) continue;
+            return site.Name == topology.Production.Name
+                ? (site, $"{site.Name}, the production stack of the stack files, where {run.Kind} {id} moved service at {cutover.At:u}")
+                : (site, $"{site.Name}, where {run.Kind} {id} moved service at {cutover.At:u} (the stack files still name {topology.Production.Name} production)");
+        }
+        return (topology.Production, $"{topology.Production.Name}, the production stack of the stack files (no failover or migration in {store.Root} moved service elsewhere)");
+    }
+
+    private static (StackSpec Source, StackSpec Target) Sites(Topology topology, RunContext run) =>
+        (topology.Find(run.Production) ?? throw new UsageException($"the migration's source {run.Production} is no longer in the stack files"),
+         topology.Find(run.Target) ?? throw new UsageException($"the migration's target {run.Target} is no longer in the stack files"));
+
+    private static StackSpec Target(Topology topology, string name, StackSpec source)
+    {
+        var sites = string.Join(", ", topology.Stacks.Where(s => s.Role is Role.Production or Role.Standby && s.Name != source.Name).Select(s => s.Name).DefaultIfEmpty("(none)"));
+        var target = topology.Find(name) ?? throw new UsageException($"unknown stack '{name}'; sites to migrate to: {sites}");
+        if (target.Role is not (Role.Production or Role.Standby))
+            throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; production moves to a site: {sites}");
+        if (target.Name == source.Name)
+            throw new UsageException($"{name} is already the site serving; sites to migrate to: {sites}");
+        return target;
+    }
+
+    /// <summary>What must hold before anything changes: a DNS stack to move, and a way to freeze and back up a cloud source.</summary>
+    private static void Check(Topology topology, StackSpec source)
+    {
+        if (topology.DnsStack?.Dns is null) throw new UsageException("no dns stack: a migration moves the service records and cannot without one");
+        if (source.Site.Provider == Provider.Local) return;
+        if (source.Migrate.Freeze.Count == 0 || source.Migrate.Backup.Count == 0)
+            throw new TopologyException(new TopologyProblem(source.File, "failover:migrate", null,
+                $"{source.Name} is a {source.Site.Provider.ToString().ToLowerInvariant()} site: the driver cannot freeze its writes or back it up by itself",
+                "add failover:migrate with freeze, thaw and backup commands (docs/migration.md#hooks)"));
+    }
+
+    private static void ShowRoleDiff(App app, Topology topology, StackSpec target)
+    {
+        var edits = StackFileRoles.Edits(topology.StacksDirectory, target.Name);
+        if (edits.Count == 0) { app.Print($"Stack files: they already name {target.Name} production; nothing to rewrite.\n"); return; }
+        app.Print($"Stack files: after the cutover they are rewritten so that {target.Name} is production:\n");
+        foreach (var e in edits) app.Print(e.Diff().TrimEnd('\n') + "\n");
+    }
+
+    private static int DryRun(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, MigrationChoices choices)
+    {
+        var steps = MigrationSteps.For(topology, source, target,
+            new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
+        app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
+        var n = 0;
+        foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
+        MigrationChoices choices, ILogger log, CancellationToken ct)
+    {
+        using var runLock = RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover migrate --to {run.Target}"));
+        store.SetCurrent(run.RunId);
+        var dir = store.RunDirectory(run.RunId);
+        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        var ports = Ports(app, topology, target, store, log);
+        void Say(string line) => app.Print(line + "\n");
+        var steps = MigrationSteps.For(topology, source, target, ports, dir, choices, Say);
+        var stackLog = log.ForContext("Stack", run.Target);
+        app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
+        var result = await new RunEngine(steps, app.Time, stackLog, Say).RunAsync(journal, run, ct);
+
+        var thawed = false;
+        if (result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(journal.Records))
+        {
+            // Before the cutover production is still the source: a stopped migration must not leave it refusing writes.
+            app.Print($"  the migration stopped during the freeze: giving {source.Name} its writes back\n");
+            thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
+        }
+        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
+        IncidentReportFiles.Write(dir, report);
+        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
+        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        switch (result.Outcome)
+        {
+            case RunOutcome.Completed:
+                app.Print($"Migrated to {target.Name}: writes were frozen for {Fmt(report.FreezeWindow)} (the downtime customers saw), RPO {Fmt(report.Rpo)}; {source.Name} is scaled down.\n");
+                return ExitCodes.Ok;
+            case RunOutcome.Paused when result.FailedStep == StepKind.LowerTtl:
+                app.Error($"waiting: {result.Error}");
+                return ExitCodes.Waiting;
+            case RunOutcome.Paused:
+                app.Print($"Cut over to {target.Name}: writes were frozen for {Fmt(report.FreezeWindow)} (the downtime customers saw), RPO {Fmt(report.Rpo)}.\n");
+                app.Error($"waiting for confirmation: {result.Error}");
+                return ExitCodes.AwaitingConfirmation;
+            case RunOutcome.Interrupted:
+                app.Error(thawed
+                    ? $"interrupted: {source.Name} was thawed and serves; DNS was not touched. Run `failover migrate --to {target.Name}` to go on (the freeze and final sync run again) or `failover abort`."
+                    : $"interrupted: run `failover migrate --to {target.Name}` (or `failover resume`) to continue where it stopped");
+                return ExitCodes.Interrupted;
+            case RunOutcome.Aborted:
+                app.Error($"error: {result.Error}");
+                return ExitCodes.Usage;
+            default:
+                app.Error($"error: step {StepContext.Name(result.FailedStep!.Value)} failed: {result.Error}");
+                app.Error(thawed
+                    ? $"{source.Name} was thawed and serves; DNS was not touched. Fix the cause, then `failover migrate --to {target.Name}` freezes and syncs again."
+                    : "Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
+                return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>Runs the thaw through the engine (journaled, once), then reopens the frozen steps; true when it worked.</summary>
+    private static async Task<bool> ThawAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, Journal journal, ILogger log)
+    {
+        var ports = Ports(app, topology, target, store, log);
+        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"))
+            .RunAsync(journal, run, CancellationToken.None, completes: false);
+        if (thaw.Outcome != RunOutcome.Completed)
+        {
+            app.Error($"error: {source.Name} could NOT be thawed ({thaw.Error}): it still refuses writes. Run its failover:migrate thaw commands by hand, or `failover abort` once the cause is fixed.");
+            return false;
+        }
+        journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
+        return true;
+    }
+
+    private static Lazy<RunPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
+        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)));
+
+    private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
+}

@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Failover.Core.Planning;
+using Failover.Core.Topology;
+using Failover.Driver.Engine;
+
+namespace Failover.Driver.Runbooks;
+
+/// <summary>What the operator chose for this invocation of a migration (not fixed for the run: a later call may confirm).</summary>
+/// <param name="Wait">Wait for the old TTL to pass instead of stopping until the command is run again.</param>
+/// <param name="Confirmed">The operator confirmed that the old site may be scaled down.</param>
+/// <param name="DestroyOld">Destroy the old site instead of scaling it down.</param>
+public sealed record MigrationChoices(bool Wait, bool Confirmed, bool DestroyOld);
+
+/// <summary>
+/// The steps of `failover migrate`: a planned move of production with no data lost. TTL lowered first, the target
+/// brought up at full size and restored from the latest backup while the source serves, then a short write freeze,
+/// a final backup and restore (RPO zero), health gate, cutover, the old site fenced, the stack files' roles
+/// rewritten, and once the operator confirms, the old site scaled down.
+/// </summary>
+public static class MigrationSteps
+{
+    /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
+    public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
+
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Lazy<RunPorts> ports, string reportDirectory,
+        MigrationChoices choices, Action<string> say) =>
+    [
+        new LowerTtl(topology, source, target, ports, choices.Wait, say),
+        new FailoverSteps.SelectBackup(topology, ports, baseOfSync: true),
+        new ProvisionFull(target, ports),
+        new FailoverSteps.Restore(topology, target, ports),
+        new Freeze(source, ports),
+        new FinalSync(topology, source, target, ports),
+        new FailoverSteps.Gate(target, ports, snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
+        new FailoverSteps.Cutover(target, ports, MigrationTtl.During(OldTtl(topology))),
+        new FailoverSteps.Fence(source, ports),
+        new Roles(topology.StacksDirectory, target, say),
+        new ScaleDown(source, target, ports, choices),
+        new FailoverSteps.Report(topology, reportDirectory),
+    ];
+
+    /// <summary>Gives the source its writes back; run by the command after an interruption or an abort before the cutover.</summary>
+    public static IStep Thaw(StackSpec source, Lazy<RunPorts> ports) => new ThawStep(source, ports);
+
+    /// <summary>Whether the journal shows a freeze that may be in force and no cutover begun: then the source must be thawed.</summary>
+    public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
+    {
+        var live = Journal.Live(records);
+        return live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect?.StartsWith("freeze:", StringComparison.Ordinal) == true)
+               && !live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect == "dns:point")
+               && !live.Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>The journal line that voids the frozen steps after a thaw, so that going on means freezing and syncing again.</summary>
+    public static JournalRecord Reopen(DateTimeOffset at) => new(JournalEvent.StepsReopened, at, Data: new JsonObject
+    {
+        ["steps"] = new JsonArray(FrozenSteps.Select(k => (JsonNode)JsonValue.Create(StepContext.Name(k))!).ToArray()),
+        ["reason"] = "the source was thawed: the freeze and the final sync run again",
+    });
+
+    private static int OldTtl(Topology topology) => topology.DnsStack?.Dns?.TtlSeconds ?? MigrationTtl.LoweredSeconds;
+
+    private static string Time(DateTimeOffset t) => t.ToString("O", CultureInfo.InvariantCulture);
+    private static DateTimeOffset Parse(JsonNode? n) => DateTimeOffset.Parse((string)n!, CultureInfo.InvariantCulture);
+
+    /// <summary>Lowers the TTL while the records still point at the source, then lets the old TTL pass before anything else.</summary>
+    private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Lazy<RunPorts> ports, bool wait, Action<string> say) : IStep
+    {
+        public StepKind Kind => StepKind.LowerTtl;
+        private int Old => OldTtl(t);
+
+        public string Describe(RunContext run) => Old <= MigrationTtl.LoweredSeconds
+            ? $"the TTL of {t.DnsStack?.Dns?.Zone} is already {Old}s: nothing to lower, nothing to wait for"
+            : $"lower the TTL of {t.DnsStack?.Dns?.Zone} from {Old}s to {MigrationTtl.LoweredSeconds}s (records still at {source.Name}); go on once {Durations.Format(TimeSpan.FromSeconds(Old))} have passed";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var ttl = MigrationTtl.During(Old);
+            var lowered = (await c.Once("ttl:lower", async x =>
+            {
+                if (ttl < Old)
+                {
+                    var addresses = (await ports.Value.Sites.AddressAsync(source, x)).Addresses;
+                    await ports.Value.Dns.PointAtAsync(source, addresses, ttl, x);
+                    await ports.Value.Dns.WaitVisibleAsync(addresses, x);
+                }
+                return new JsonObject { ["at"] = Time(c.Time.GetUtcNow()), ["oldTtl"] = Old, ["ttl"] = ttl };
+            }, ct))!;
+            var at = Parse(lowered["at"]);
+            var oldTtl = (int)lowered["oldTtl"]!;
+            var safe = MigrationTtl.SafeFrom(at, oldTtl);
+            var now = c.Time.GetUtcNow();
+            if (now < safe)
+            {
+                if (!wait)
+                    throw new StepPausedException($"the TTL was lowered to {ttl}s at {at:u}; resolvers may still hold the old answer ({oldTtl}s) until {safe:u}. " +
+                        $"Run `failover migrate --to {target.Name}` again after {safe:u} (in {Durations.Format(safe - now)}), or add --wait. {source.Name} keeps serving meanwhile.");
+                say($"    waiting {Durations.Format(safe - now)} until {safe:u}, when no resolver holds the old TTL any more (Ctrl-C is safe: nothing else has changed)");
+                await Task.Delay(safe - now, c.Time, ct);
+            }
+            return new StepResult(ttl < oldTtl
+                    ? $"TTL lowered from {oldTtl}s to {ttl}s at {at:u}; old answers expired at {safe:u}"
+                    : $"TTL already {oldTtl}s: nothing to lower",
+                new JsonObject { ["loweredAt"] = Time(at), ["oldTtl"] = oldTtl, ["ttl"] = ttl, ["safeFrom"] = Time(safe) });
+        }
+    }
+
+    /// <summary>Lifts the target's fence when it is a former primary (a failback), then provisions it at full size.</summary>
+    private sealed class ProvisionFull(StackSpec target, Lazy<RunPorts> ports) : IStep
+    {
+        private readonly FailoverSteps.Provision _provision = new(target with { Mode = SiteMode.Full }, ports);
+        public StepKind Kind => StepKind.Provision;
+        public string Describe(RunContext run) => $"bring {target.Name} up at full size (lifting its fence if it has one) while {run.Production} serves";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var unfenced = (string?)await c.Once($"unfence:{target.Name}", async x => JsonValue.Create(await ports.Value.Sites.UnfenceAsync(target, x)), ct);
+            var result = await _provision.ExecuteAsync(c, ct);
+            return result with { Notes = unfenced?.Contains("lifted", StringComparison.Ordinal) == true ? [unfenced] : result.Notes };
+        }
+    }
+
+    /// <summary>Stops the source's writes; the moment is journaled as the start of the downtime customers see.</summary>
+    private sealed class Freeze(StackSpec source, Lazy<RunPorts> ports) : IStep
+    {
+        public StepKind Kind => StepKind.Freeze;
+        public string Describe(RunContext run) => $"freeze writes on {source.Name} (failover:migrate freeze commands, and read-only databases on the local provider)";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var freeze = ports.Value.Freeze ?? throw new StepFailedException($"{source.Name}: its provider has no write freeze");
+            var done = (await c.Once($"freeze:{source.Name}", async x =>
+            {
+                // The window starts before the first command: from then on a write may be refused.
+                var at = c.Time.GetUtcNow();
+                return new JsonObject { ["frozenAt"] = Time(at), ["said"] = await freeze.FreezeAsync(source, x) };
+            }, ct))!;
+            return new StepResult($"{source.Name} frozen at {Parse(done["frozenAt"]):u}: {(string?)done["said"]}",
+                new JsonObject { ["frozenAt"] = done["frozenAt"]!.DeepClone() });
+        }
+    }
+
+    /// <summary>The final backup of the frozen source and its restore on the target, verified against its manifest: RPO zero.</summary>
+    private sealed class FinalSync(Topology t, StackSpec source, StackSpec target, Lazy<RunPorts> ports) : IStep
+    {
+        public StepKind Kind => StepKind.FinalSync;
+        public string Describe(RunContext run) => $"back {source.Name} up once more (frozen: nothing changes any more) and restore that backup on {target.Name}, replacing the first restore";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var backup = ports.Value.SourceBackup ?? throw new StepFailedException($"{source.Name}: its provider has no final backup");
+            var frozenAt = Parse(c.Facts["freeze"]!["frozenAt"]);
+            var taken = (await c.Once("backup:final", async x =>
+                FailoverSteps.SnapshotsJson(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
+            var final = taken.Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, Parse(kv.Value["time"]), (long)kv.Value["bytes"]!)).ToList();
+            var missing = t.Tenants.Where(tenant => final.All(s => s.Tenant != tenant.Name)).Select(x => x.Name).ToList();
+            if (missing.Count > 0) throw new StepFailedException($"the final backup holds no snapshot of {string.Join(", ", missing)}");
+            // A cloud target restores in cloud-init from the snapshot ids in its config: give it the final ones (local: nothing changes).
+            await c.Once($"provision:final:{target.Name}", async x =>
+            {
+                await ports.Value.Sites.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
+                return null;
+            }, ct);
+            var results = await FailoverSteps.RestoreAllAsync(c, t, target, ports.Value, final, "final-restore", ct);
+            return new StepResult($"final backup of {t.Tenants.Count} tenants taken during the freeze, restored on {target.Name} and verified against its manifests: nothing committed is lost",
+                new JsonObject { ["snapshots"] = taken.DeepClone(), ["tenants"] = results, ["verified"] = true });
+        }
+    }
+
+    /// <summary>Rewrites the stack files so that the target is production; the diff is shown before it is written, all files or none.</summary>
+    private sealed class Roles(string stacksDirectory, StackSpec target, Action<string> say) : IStep
+    {
+        public StepKind Kind => StepKind.Roles;
+        public string Describe(RunContext run) => $"rewrite the stack files in {stacksDirectory} so that {target.Name} is production and {run.Production} a fenced standby";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var written = (await c.Once("roles:write", _ =>
+            {
+                var edits = Migration.StackFileRoles.Edits(stacksDirectory, target.Name);
+                if (edits.Count == 0) return Task.FromResult<JsonNode?>(new JsonArray());
+                foreach (var e in edits) say(e.Diff());
+                Migration.StackFileRoles.Write(edits, stacksDirectory, target.Name);
+                return Task.FromResult<JsonNode?>(new JsonArray(edits.Select(e => (JsonNode)JsonValue.Create(Path.GetFileName(e.File))!).ToArray()));
+            }, ct))!.AsArray();
+            return new StepResult(written.Count == 0
+                    ? $"the stack files already name {target.Name} production: nothing to rewrite"
+                    : $"{target.Name} is production in the stack files now ({string.Join(", ", written.Select(f => (string)f!))} rewritten)",
+                new JsonObject { ["files"] = written.DeepClone() });
+        }
+    }
+
+    /// <summary>Waits for the operator's confirmation, then scales the fenced old site down and gives the records their old TTL back.</summary>
+    private sealed class ScaleDown(StackSpec source, StackSpec target, Lazy<RunPorts> ports, MigrationChoices choices) : IStep
+    {
+        public StepKind Kind => StepKind.ScaleDown;
+        public string Describe(RunContext run) => choices.Confirmed
+            ? $"{(choices.DestroyOld ? "destroy" : "scale down")} the fenced {source.Name}; raise the TTL back"
+            : $"keep {source.Name} fenced until `failover migrate --to {target.Name} --confirm`";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            if (!choices.Confirmed)
+                throw new StepPausedException($"{target.Name} serves; {source.Name} is fenced and kept as it is (a way back). When you are satisfied, run " +
+                    $"`failover migrate --to {target.Name} --confirm` to scale it down (add --destroy-old to remove it for good).");
+            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await ports.Value.Sites.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
+            var ttl = c.Facts["lower-ttl"]!;
+            var notes = new List<string>();
+            if ((int)ttl["ttl"]! < (int)ttl["oldTtl"]!)
+                notes.Add((string?)await c.Once("ttl:restore", async x =>
+                    JsonValue.Create(await ports.Value.Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, (int)ttl["oldTtl"]!, x)), ct) ?? "");
+            return new StepResult(scaled ?? "scaled down", Notes: notes.Select(n => $"TTL raised back: {n}").ToList());
+        }
+    }
+
+    private sealed class ThawStep(StackSpec source, Lazy<RunPorts> ports) : IStep
+    {
+        public StepKind Kind => StepKind.Thaw;
+        public string Describe(RunContext run) => $"give {source.Name} its writes back (the migration stopped before the cutover)";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var freeze = ports.Value.Freeze ?? throw new StepFailedException($"{source.Name}: its provider has no write freeze");
+            var said = await c.Once($"thaw:{source.Name}", async x => JsonValue.Create(await freeze.ThawAsync(source, x)), ct);
+            return new StepResult($"{source.Name} thawed: {(string?)said}");
+        }
+    }
+}
