@@ -38,6 +38,14 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     public async Task<IReadOnlyList<BackupSet>> SetsAsync(string tenant, CancellationToken cancellation) =>
         BackupSet.Group(tenant, await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation));
 
+    /// <summary>Forgets the listing, so the next question lists the repository again (a migration's final backup added sets since).</summary>
+    public async Task ForgetListingAsync(CancellationToken cancellation)
+    {
+        await _gate.WaitAsync(cancellation);
+        try { _snapshots = null; }
+        finally { _gate.Release(); }
+    }
+
     /// <summary>The newest complete set, its size from the manifest and its age against the RPO target; not verified.</summary>
     public async Task<TenantBackupStatus> StatusAsync(string tenant, TimeSpan rpoTarget, CancellationToken cancellation)
     {

@@ -22,7 +22,13 @@ public sealed class ResticVault(BackupCatalog catalog) : IBackupVault
         await Catalog.ProblemAsync(await SetOf(snapshot, cancellation), cancellation) is null;
 
     /// <summary>The backup set a candidate stands for.</summary>
-    public async Task<BackupSet> SetOf(TenantSnapshot snapshot, CancellationToken cancellation) =>
-        (await Catalog.SetsAsync(snapshot.Tenant, cancellation)).FirstOrDefault(s => s.Database?.Id == snapshot.SnapshotId)
-        ?? throw new InvalidOperationException($"snapshot {snapshot.SnapshotId} of {snapshot.Tenant} is not in the vault (was it forgotten since the run started?)");
+    /// <remarks>A snapshot newer than the catalog's listing (a migration's final backup) makes it list the repository again, once.</remarks>
+    public async Task<BackupSet> SetOf(TenantSnapshot snapshot, CancellationToken cancellation)
+    {
+        BackupSet? Find(IReadOnlyList<BackupSet> sets) => sets.FirstOrDefault(s => s.Database?.Id == snapshot.SnapshotId);
+        if (Find(await Catalog.SetsAsync(snapshot.Tenant, cancellation)) is { } set) return set;
+        await Catalog.ForgetListingAsync(cancellation);
+        return Find(await Catalog.SetsAsync(snapshot.Tenant, cancellation))
+            ?? throw new InvalidOperationException($"snapshot {snapshot.SnapshotId} of {snapshot.Tenant} is not in the vault (was it forgotten since the run started?)");
+    }
 }
