@@ -206,7 +206,7 @@ public sealed record IncidentReport(
         "failed" => $"**Failed** at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. " +
                     (CutoverVisible is null ? $"DNS still points at {Run.Production}." : ""),
         "aborted" => "**Aborted** by the operator. Steps after the abort were not run.",
-        _ => $"**In progress.** `failover migrate --to {Run.Target}` or `failover resume` continues it.",
+        _ => $"**In progress.** {FreezeText} `failover migrate --to {Run.Target}` or `failover resume` continues it.",
     };
 
     private string RehearsalVerdict => Outcome switch
