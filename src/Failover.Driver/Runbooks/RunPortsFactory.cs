@@ -37,7 +37,7 @@ public static class RunPortsFactory
     public const string DnsApiKeyVariable = "FAILOVER_DNS_API_KEY";
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
+    internal static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
 
     public static RunPorts Create(RunEnvironment env) =>
         env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
@@ -86,14 +86,19 @@ public static class RunPortsFactory
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
             new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
 
+    /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
+    public static IPulumi Pulumi(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
+        SecretRegistry secrets, ILogger log, TimeProvider time) =>
+        new PulumiCli(new PulumiOptions
+        {
+            ProjectDirectory = projectDirectory,
+            Executable = variable(PulumiVariable) ?? "pulumi",
+            Environment = environment,
+        }, secrets, log, time);
+
     private static RunPorts Cloud(RunEnvironment env)
     {
-        var pulumi = new PulumiCli(new PulumiOptions
-        {
-            ProjectDirectory = env.ProjectDirectory,
-            Executable = env.Variable(PulumiVariable) ?? "pulumi",
-            Environment = env.PulumiEnvironment,
-        }, env.Secrets, env.Log, env.Time);
+        var pulumi = Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
