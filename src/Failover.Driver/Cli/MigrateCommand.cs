@@ -192,10 +192,7 @@ internal static class MigrateCommand
             app.Print($"  the migration stopped during the freeze: giving {source.Name} its writes back\n");
             thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
         }
-        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
-        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        var report = RunCommands.Finish(app, topology, store, run, result, journal);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:

@@ -122,10 +122,7 @@ internal static class RunCommands
         var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
-        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
-        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        var report = Finish(app, topology, store, run, result, journal);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:
@@ -142,6 +139,17 @@ internal static class RunCommands
                 app.Error("Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
                 return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>After an engine invocation: the report rewritten from the journal, the run closed when it ended, the report's path printed.</summary>
+    internal static IncidentReport Finish(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal)
+    {
+        var dir = store.RunDirectory(run.RunId);
+        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
+        IncidentReportFiles.Write(dir, report);
+        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
+        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        return report;
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
