@@ -155,7 +155,8 @@ internal static class MigrateCommand
 
     private static void ShowRoleDiff(App app, Topology topology, StackSpec target)
     {
-        var edits = StackFileRoles.Edits(topology.StacksDirectory, target.Name);
+        // From the files as this command loaded them: paths shown as the operator named them.
+        var edits = RoleChange.Promote(topology, target.Name, SiteMode.Fenced);
         if (edits.Count == 0) { app.Print($"Stack files: they already name {target.Name} production; nothing to rewrite.\n"); return; }
         app.Print($"Stack files: after the cutover they are rewritten so that {target.Name} is production:\n");
         foreach (var e in edits) app.Print(e.Diff().TrimEnd('\n') + "\n");

@@ -11,7 +11,7 @@ public static class StackFileRoles
 {
     /// <summary>The edits that make <paramref name="newProduction"/> production, the old production a fenced standby; empty when it already is.</summary>
     public static IReadOnlyList<StackFileEdit> Edits(string stacksDirectory, string newProduction) =>
-        RoleChange.Promote(TopologyLoader.Load(stacksDirectory), newProduction, SiteMode.Fenced);
+        RoleChange.Promote(TopologyLoader.Load(stacksDirectory, displayRoot: Directory.GetCurrentDirectory()), newProduction, SiteMode.Fenced);
 
     public static void Write(IReadOnlyList<StackFileEdit> edits, string stacksDirectory, string newProduction)
     {
