@@ -15,7 +15,7 @@ namespace Failover.Driver.Cli;
 /// </summary>
 internal static class MigrateCommand
 {
-    public const string Kind = "migration";
+    public const string Kind = MigrationSteps.Kind;
 
     public static Command Build(App app)
     {
@@ -70,7 +70,7 @@ internal static class MigrateCommand
             }
             if (choices.Confirmed) throw new UsageException($"there is no migration to {targetName} waiting for confirmation (start one with `failover migrate --to {targetName}`)");
 
-            var (from, why) = ServingSite(topology, store);
+            var (from, why) = ServingSite.Of(topology, store);
             var to_ = Target(topology, targetName, from);
             Check(topology, from);
             app.Print($"Source: {why}.\n");
@@ -103,28 +103,6 @@ internal static class MigrateCommand
         var (source, target) = Sites(topology, run);
         app.Print($"The migration froze {source.Name} and had not cut over: thawing it first.\n");
         await ThawAsync(app, topology, source, target, store, run, journal, log);
-    }
-
-    /// <summary>
-    /// The site serving now: production in the stack files, unless the newest failover or migration whose cutover
-    /// completed moved service to another stack (a failover does not rewrite the stack files).
-    /// </summary>
-    internal static (StackSpec Site, string Why) ServingSite(Topology topology, RunStore store)
-    {
-        foreach (var id in store.Runs())
-        {
-            var path = store.JournalPath(id);
-            if (!File.Exists(path)) continue;
-            var records = Journal.Read(path);
-            var run = RunEngine.ContextOf(records);
-            if (run is null || run.Kind is not ("failover" or Kind)) continue;
-            var cutover = Journal.Live(records).LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Cutover));
-            if (cutover is null || topology.Find(run.Target) is not { } site) continue;
-            return site.Name == topology.Production.Name
-                ? (site, $"{site.Name}, the production stack of the stack files, where {run.Kind} {id} moved service at {cutover.At:u}")
-                : (site, $"{site.Name}, where {run.Kind} {id} moved service at {cutover.At:u} (the stack files still name {topology.Production.Name} production)");
-        }
-        return (topology.Production, $"{topology.Production.Name}, the production stack of the stack files (no failover or migration in {store.Root} moved service elsewhere)");
     }
 
     private static (StackSpec Source, StackSpec Target) Sites(Topology topology, RunContext run) =>

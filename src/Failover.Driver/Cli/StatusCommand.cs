@@ -35,12 +35,13 @@ internal static class StatusCommand
             var project = RunCommands.ProjectDirectory(topology);
             var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store),
                 new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time)), RunPortsFactory.Http);
-            var serving = topology.Production.Name;
+            var (servingSite, why) = ServingSite.Of(topology, store);
+            var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =
             [
                 new BackupAgeCheck(project, app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
-                new SiteHealthCheck(sites, serving),
+                new SiteHealthCheck(sites, serving, why),
                 new DnsAnswerCheck(sites, new WireDnsClient(), serving),
             ];
             var live = new List<LiveFact>();

@@ -20,6 +20,9 @@ public sealed record MigrationChoices(bool Wait, bool Confirmed, bool DestroyOld
 /// </summary>
 public static class MigrationSteps
 {
+    /// <summary>The run kind a migration journals (RunContext.Kind).</summary>
+    public const string Kind = "migration";
+
     /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Failover.Core.Topology;
 using Failover.Driver.Dns;
+using Failover.Driver.Engine;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Tests.Support;
@@ -76,6 +77,28 @@ public sealed class LiveStatusTests : IAsyncLifetime
         Assert.Equal(1, silent.ExitCode);
         Assert.Contains($"local-dns: dns answer: {DnsHost}:{_dnsPort} does not answer for app.drill.test.", silent.Stdout);
         Assert.Contains("local-prod: site health: answers: it serves", silent.Stdout);
+    }
+
+    [Fact]
+    public async Task After_a_failover_status_expects_the_standby_to_serve_and_dns_to_point_at_it()
+    {
+        // The journal of a failover whose cutover completed, as `failover run` leaves it (the stack files are not rewritten).
+        var store = new RunStore(Path.Combine(_project, ".failover"));
+        var failover = new RunContext("20261122-030000-000001", "failover", "local-prod", "local-standby", null, false, "ops", "here");
+        using (var journal = Journal.Open(store.JournalPath(failover.RunId)))
+        {
+            journal.Append(new JournalRecord(JournalEvent.RunStarted, DateTimeOffset.UtcNow, Data: RunEngine.RunData(failover)));
+            journal.Append(new JournalRecord(JournalEvent.StepCompleted, DateTimeOffset.UtcNow, "cutover", Data: new System.Text.Json.Nodes.JsonObject()));
+        }
+        using var standby = Answering(Standby);
+        await PointDnsAtAsync(Standby);
+
+        var run = Status();
+        Assert.Contains("serving site: local-standby, where failover 20261122-030000-000001 moved service", run.Stdout);
+        Assert.Contains("local-standby: site health: answers: it serves", run.Stdout);
+        Assert.Contains("local-prod: site health: does not answer: service moved to local-standby", run.Stdout);
+        Assert.Contains($"A {Standby}: local-standby", run.Stdout);
+        Assert.DoesNotContain("ERROR", run.Stdout);
     }
 
     [Fact]

@@ -74,7 +74,7 @@ public class MigrationJournalTests
         var store = new RunStore(Directory.CreateTempSubdirectory("failover-serving-").FullName);
         try
         {
-            Assert.Equal("local-prod", MigrateCommand.ServingSite(topology, store).Site.Name);
+            Assert.Equal("local-prod", Failover.Driver.Runbooks.ServingSite.Of(topology, store).Site.Name);
 
             var failover = Run with { RunId = "20261122-030000-000001", Kind = "failover" };
             using (var j = Journal.Open(store.JournalPath(failover.RunId)))
@@ -82,7 +82,7 @@ public class MigrationJournalTests
                 j.Append(new JournalRecord(JournalEvent.RunStarted, T0, Data: RunEngine.RunData(failover)));
                 j.Append(Completed("cutover", 5, new JsonObject()));
             }
-            var (site, why) = MigrateCommand.ServingSite(topology, store);
+            var (site, why) = Failover.Driver.Runbooks.ServingSite.Of(topology, store);
             Assert.Equal("local-standby", site.Name);
             Assert.Contains("the stack files still name local-prod production", why);
 
@@ -90,7 +90,7 @@ public class MigrationJournalTests
             var stopped = Run with { RunId = "20261122-040000-000002", Target = "local-prod", Production = "local-standby" };
             using (var j = Journal.Open(store.JournalPath(stopped.RunId)))
                 j.Append(new JournalRecord(JournalEvent.RunStarted, T0.AddHours(1), Data: RunEngine.RunData(stopped)));
-            Assert.Equal("local-standby", MigrateCommand.ServingSite(topology, store).Site.Name);
+            Assert.Equal("local-standby", Failover.Driver.Runbooks.ServingSite.Of(topology, store).Site.Name);
         }
         finally { Directory.Delete(store.Root, true); }
     }
