@@ -103,8 +103,8 @@ public sealed record IncidentReport(
             : "in progress";
         if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
         if (run.RestorePoint is not null) notes.Add($"restore point chosen by the operator: {run.RestorePoint}");
-        if (records.Any(r => r.Event == JournalEvent.RunResumed))
-            notes.Add($"the run was resumed {records.Count(r => r.Event == JournalEvent.RunResumed)} time(s) after an interruption");
+        if (ResumedAfterInterruption(records) is var resumes and > 0)
+            notes.Add($"the run was resumed {resumes} time(s) after an interruption");
         var gate = records.LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == "gate")?.At;
         var report = facts.GetValueOrDefault("report");
         return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
@@ -113,6 +113,23 @@ public sealed record IncidentReport(
             Findings = FindingsOf(report),
             Version = (string?)report?["toolVersion"] ?? ToolVersion,
         };
+    }
+
+    /// <summary>
+    /// Resumes by another process than the one before (a crash, a closed terminal). The same process going on
+    /// (a rehearsal tearing its copy down after a failed step) is not a resume.
+    /// </summary>
+    private static int ResumedAfterInterruption(IReadOnlyList<JournalRecord> records)
+    {
+        string? previous = null;
+        var count = 0;
+        foreach (var r in records.Where(r => r.Event is JournalEvent.RunStarted or JournalEvent.RunResumed))
+        {
+            var process = $"{(string?)r.Data?["host"]}/{r.Data?["pid"]}";
+            if (r.Event == JournalEvent.RunResumed && process != previous) count++;
+            previous = process;
+        }
+        return count;
     }
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -164,7 +181,7 @@ public sealed record IncidentReport(
     }
 
     private string Title => IsRehearsal
-        ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {RehearsalSteps.StandbyOf(Run.Target)}"
+        ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}"
         : "Incident report: " + (Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}");
 
     private string RehearsalVerdict => Outcome switch

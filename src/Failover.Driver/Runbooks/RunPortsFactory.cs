@@ -77,28 +77,49 @@ public static class RunPortsFactory
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
             new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
 
+    /// <summary>The pulumi CLI as a run uses it: FAILOVER_PULUMI or `pulumi` on PATH, run in the project folder.</summary>
+    public static IPulumi PulumiFor(RunEnvironment env) => new PulumiCli(new PulumiOptions
+    {
+        ProjectDirectory = env.ProjectDirectory,
+        Executable = env.Variable(PulumiVariable) ?? "pulumi",
+        Environment = env.PulumiEnvironment,
+    }, env.Secrets, env.Log, env.Time);
+
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5));
+
+    /// <summary>
+    /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
+    /// a local copy in <paramref name="localStateDirectory"/>, or the `&lt;standby&gt;-rehearsal` Pulumi stack.
+    /// </summary>
+    public static IRehearsalCopy RehearsalCopyOf(RunEnvironment env, StackSpec standby, string localStateDirectory)
+    {
+        if (env.Target.Site.Provider == Provider.Local)
+            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true));
+        var pulumi = PulumiFor(env);
+        return new RehearsalStack(pulumi, CloudSites(env, pulumi), standby, env.Target, env.Progress, env.Log);
+    }
+
     private static RunPorts Cloud(RunEnvironment env)
     {
-        var pulumi = new PulumiCli(new PulumiOptions
-        {
-            ProjectDirectory = env.ProjectDirectory,
-            Executable = env.Variable(PulumiVariable) ?? "pulumi",
-            Environment = env.PulumiEnvironment,
-        }, env.Secrets, env.Log, env.Time);
+        var pulumi = PulumiFor(env);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
+        return new RunPorts(
+            vault,
+            CloudSites(env, pulumi),
+            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
+            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
+            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns());
+    }
+
+    private static IDnsSwitch CloudDns(RunEnvironment env, IPulumi pulumi)
+    {
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
-        IDnsSwitch dnsSwitch = dns.Provider == DnsProvider.PowerDns
+        return dns.Provider == DnsProvider.PowerDns
             ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
                 ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
                 ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
             : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
-        return new RunPorts(
-            vault,
-            new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)),
-            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
-            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
-            dnsSwitch);
     }
 
     /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
