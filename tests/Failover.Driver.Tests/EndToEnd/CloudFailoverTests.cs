@@ -119,15 +119,21 @@ public class CloudSite : IAsyncLifetime
         var dnsFile = Path.Combine(stacks, "Pulumi.dns-route53.yaml");
         File.WriteAllText(dnsFile, File.ReadAllText(dnsFile).Replace("provider: route53", "provider: powerdns")
             .Replace("    active: prod-fsn1", $"    active: prod-fsn1\n    apiUrl: http://127.0.0.1:{ApiPort}\n    servers: [127.0.0.1:{DnsPort}]"));
-        outputs["vault-aws-par"] = new { resticRepository = Path.Combine(Work, "vault"), resticPassword = new Dictionary<string, string> { ["$secret"] = ResticPassword } };
-        outputs["prod-fsn1"] = new { serviceIpv4 = OldAddress, serviceIpv6 = "", healthUrl = $"http://{OldAddress}:1/health" };
-        pulumi.Script(new { outputs, resources = resources ?? new Dictionary<string, object>() });
+        Script(pulumi, outputs, resources);
         var cli = pulumi.Cli();
         foreach (var s in new[] { "vault-aws-par", "prod-fsn1" })
         {
             await cli.SelectOrCreateStackAsync(s);
             await cli.UpAsync(s);
         }
+    }
+
+    /// <summary>What `up` gives each stack: the vault's and production's outputs, and <paramref name="outputs"/>.</summary>
+    public void Script(StandIn pulumi, Dictionary<string, object> outputs, object? resources = null)
+    {
+        outputs["vault-aws-par"] = new { resticRepository = Path.Combine(Work, "vault"), resticPassword = new Dictionary<string, string> { ["$secret"] = ResticPassword } };
+        outputs["prod-fsn1"] = new { serviceIpv4 = OldAddress, serviceIpv6 = "", healthUrl = $"http://{OldAddress}:1/health" };
+        pulumi.Script(new { outputs, resources = resources ?? new Dictionary<string, object>() });
     }
 
     public async Task<IReadOnlyList<string>> AnswerAsync(string name)
