@@ -204,12 +204,17 @@ public sealed record IncidentReport(
         sb.AppendLine("<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}" +
                       "table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}" +
                       "th{background:#f3f3f3}.ok,.met{color:#176317;font-weight:600}.failed,.MISSED{color:#a31515;font-weight:600}" +
-                      "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}</style></head><body>");
+                      "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}" +
+                      "#timeline-chart{margin:.5em 0 1em}.lane{display:flex;align-items:center;height:24px}.lane-name{width:9em;font-size:12px}" +
+                      ".track{flex:1;position:relative;height:16px;background:#eef1f4}.bar{position:absolute;top:0;height:16px;min-width:3px}" +
+                      $".bar-ok{{background:{BarColours["ok"]}}}.bar-failed{{background:{BarColours["failed"]}}}.bar-unfinished{{background:{BarColours["unfinished"]}}}</style></head><body>");
         sb.AppendLine($"<h1>{E(Title)}</h1>");
         var verdict = IsRehearsal ? RehearsalVerdict : Outcome;
         sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
         sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(Run.StartedBy)}</b> on <b>{E(Run.Host)}</b>; failover {E(Version)}.</p>");
-        sb.AppendLine("<h2>Timeline (UTC)</h2><table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
+        sb.AppendLine("<h2>Timeline (UTC)</h2>");
+        AppendChart(sb);
+        sb.AppendLine("<table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
         foreach (var s in Steps)
             sb.AppendLine($"<tr><td>{E(s.Step)}</td><td>{T(s.Start)}</td><td>{(s.End is { } e ? T(e) : "-")}</td><td>{D(s.End - s.Start)}</td><td class=\"{E(s.Status)}\">{E(s.Status)}</td><td>{E(s.Summary)}</td></tr>");
         sb.AppendLine("</table><h2>Recovery against targets</h2><table><tr><th></th><th>achieved</th><th>target</th><th></th></tr>");
@@ -230,6 +235,26 @@ public sealed record IncidentReport(
         foreach (var f in Findings) sb.AppendLine($"<li><b>{E(f.Severity)}</b> <code>{E(f.Policy)}</code>: {E(f.Message)}</li>");
         sb.AppendLine("</ul></body></html>");
         return sb.ToString();
+    }
+
+    /// <summary>The colour of a step's bar in the HTML timeline, by status.</summary>
+    public static readonly IReadOnlyDictionary<string, string> BarColours = new Dictionary<string, string>
+    {
+        ["ok"] = "#2f6fdb", ["failed"] = "#c62828", ["unfinished"] = "#b7791f",
+    };
+
+    /// <summary>One lane per step, its bar placed and sized by its window within the run: where the time went, at a glance.</summary>
+    private void AppendChart(StringBuilder sb)
+    {
+        var end = Steps.Select(s => s.End ?? s.Start).Append(Ended ?? Started).Max();
+        var total = Math.Max((end - Started).TotalSeconds, 1);
+        string Percent(double seconds) => (100 * Math.Clamp(seconds / total, 0, 1)).ToString("0.##", CultureInfo.InvariantCulture);
+        sb.AppendLine("<div id=\"timeline-chart\">");
+        foreach (var s in Steps)
+            sb.AppendLine($"<div class=\"lane\"><span class=\"lane-name\">{System.Net.WebUtility.HtmlEncode(s.Step)}</span><span class=\"track\">" +
+                          $"<span class=\"bar bar-{s.Status}\" title=\"{System.Net.WebUtility.HtmlEncode(s.Step)}: {D((s.End ?? end) - s.Start)}\" " +
+                          $"style=\"left:{Percent((s.Start - Started).TotalSeconds)}%;width:{Percent(((s.End ?? end) - s.Start).TotalSeconds)}%\"></span></span></div>");
+        sb.AppendLine("</div>");
     }
 
     public string JsonText() => Json.Serialize(new
