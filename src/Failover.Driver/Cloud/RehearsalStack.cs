@@ -49,7 +49,7 @@ public sealed class RehearsalStack(IPulumi pulumi, ISites sites, StackSpec stand
         }
         catch (PulumiCommandException e) when (e.Kind == PulumiFailureKind.StackNotFound)
         {
-            return $"{copy.Name} was never created: nothing to remove";
+            return $"{copy.Name} does not exist (never created, or already removed): nothing to remove";
         }
         var deleted = destroyed?.ResourceChanges.GetValueOrDefault("delete") ?? 0;
         progress($"    pulumi stack rm {copy.Name}");

@@ -127,14 +127,16 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         Assert.DoesNotContain("resumed", report);
     }
 
-    [Fact]
-    public async Task A_killed_cloud_rehearsal_is_torn_down_by_resume()
+    [Theory]
+    [InlineData("step:restore:before", true)]
+    [InlineData("effect:teardown:standby-hel1-rehearsal:after", false)] // destroyed and removed, but not journaled
+    public async Task A_killed_cloud_rehearsal_is_torn_down_by_resume(string crashAt, bool stackLeft)
     {
         var setup = _pulumi.Calls().Count;
-        var env = new Dictionary<string, string>(_pulumi.Environment()) { [CrashPoints.Variable] = "step:restore:before" };
+        var env = new Dictionary<string, string>(_pulumi.Environment()) { [CrashPoints.Variable] = crashAt };
         var first = Processes.Failover(Project, env, "rehearse", "--site", "standby-hel1", "--yes");
-        Assert.Contains("killed at step:restore:before", first.Output);
-        Assert.Contains(Copy, await StackNames());
+        Assert.Contains($"killed at {crashAt}", first.Output);
+        Assert.Equal(stackLeft, (await StackNames()).Contains(Copy));
 
         var before = _pulumi.Calls().Count;
         var (code, output) = Run("resume");
