@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Failover.Core.Policies;
 using Failover.Driver.Reports;
+using Failover.Driver.Runbooks;
 using Failover.Driver.Status;
 
 namespace Failover.Driver.Cli;
@@ -13,7 +14,8 @@ internal static class StatusCommand
         var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
-            "Live checks: each tenant's latest backup against the RPO target (directory vaults), and the last successful\n" +
+            "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads\n" +
+            "it: a directory vault directly, a cloud vault through its stack outputs with `pulumi`), and the last successful\n" +
             "rehearsal against failover:policy.rehearsalCadence.\n" +
             "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal), so a\n" +
             "monitoring system can alert on it.\n\n" +
@@ -30,7 +32,9 @@ internal static class StatusCommand
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
             IReadOnlyList<ILiveCheck> checks =
             [
-                new BackupAgeCheck(RunCommands.ProjectDirectory(topology), app.Secrets, app.Time, log),
+                new BackupAgeCheck(RunCommands.ProjectDirectory(topology),
+                    () => RunPortsFactory.PulumiFor(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time),
+                    app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
             ];
             var live = new List<LiveFact>();

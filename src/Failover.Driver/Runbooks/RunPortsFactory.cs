@@ -78,12 +78,17 @@ public static class RunPortsFactory
             new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
 
     /// <summary>The pulumi CLI as a run uses it: FAILOVER_PULUMI or `pulumi` on PATH, run in the project folder.</summary>
-    public static IPulumi PulumiFor(RunEnvironment env) => new PulumiCli(new PulumiOptions
+    public static IPulumi PulumiFor(RunEnvironment env) =>
+        PulumiFor(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+
+    /// <summary>The pulumi CLI for commands without a run (`failover status`).</summary>
+    public static IPulumi PulumiFor(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
+        SecretRegistry secrets, ILogger log, TimeProvider time) => new PulumiCli(new PulumiOptions
     {
-        ProjectDirectory = env.ProjectDirectory,
-        Executable = env.Variable(PulumiVariable) ?? "pulumi",
-        Environment = env.PulumiEnvironment,
-    }, env.Secrets, env.Log, env.Time);
+        ProjectDirectory = projectDirectory,
+        Executable = variable(PulumiVariable) ?? "pulumi",
+        Environment = environment,
+    }, secrets, log, time);
 
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5));
 
@@ -131,10 +136,11 @@ public static class RunPortsFactory
             throw new InvalidOperationException("a rehearsal never touches DNS");
     }
 
-    /// <summary>The restore side of the vault stack's outputs: repository, password and the read-only key.</summary>
-    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi)
+    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi) => CloudVault(RestoreSource.VaultFor(env.Topology, env.Target), pulumi);
+
+    /// <summary>The restore side of a vault stack's outputs: repository, password and the read-only key.</summary>
+    public static ResticSettings CloudVault(StackSpec vaultStack, IPulumi pulumi)
     {
-        var vaultStack = RestoreSource.VaultFor(env.Topology, env.Target);
         var outputs = pulumi.GetOutputsAsync(vaultStack.Name).GetAwaiter().GetResult();
         string Output(string key) => outputs.TryGetValue(key, out var v) && v.Text.Length > 0 ? v.Text
             : throw new InvalidOperationException($"vault stack {vaultStack.Name} has no output {key} (docs/stack-outputs.md): has it been deployed?");

@@ -4,6 +4,7 @@ using Failover.Driver.Cli;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
+using Failover.Driver.Tests.Backup;
 using Failover.Driver.Tests.Pulumi;
 using Failover.Driver.Tests.Support;
 
@@ -55,11 +56,13 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
     /// <summary>Every stack's `up` creates a server, so a stack not destroyed cannot be removed.</summary>
     private static readonly Dictionary<string, object> Resources = new() { ["*"] = new[] { new { type = "hcloud:index/server:Server", name = "db-1" } } };
 
-    private (int Code, string Output) Run(params string[] args)
+    private (int Code, string Output) Run(params string[] args) => Run(TimeProvider.System, args);
+
+    private (int Code, string Output) Run(TimeProvider time, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, Project, logConsole: stderr) { PulumiEnvironment = _pulumi.Environment(), Input = null };
+        var app = new App(stdout, stderr, Project, logConsole: stderr) { PulumiEnvironment = _pulumi.Environment(), Input = null, Time = time };
         var code = app.Run([.. args, "--log-json", Path.Combine(Project, "log.jsonl")]);
         return (code, stdout.ToString() + stderr);
     }
@@ -168,6 +171,20 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         Assert.Contains($"copy {Copy} removed", teardown.Output);
         Assert.DoesNotContain(Copy, await StackNames());
         Assert.Contains("No rehearsal copy is left running.", Run("rehearse", "--teardown").Output);
+    }
+
+    [Fact]
+    public void Status_reads_the_cloud_vault_through_its_stack_outputs_and_alarms_on_a_stale_backup()
+    {
+        var now = Run("status");
+        Assert.True(now.Code == 0, now.Output);
+        Assert.Matches(@"tenant northwind: latest backup \S+ old \(RPO target 1h\)", now.Output);
+        Assert.DoesNotContain("STALE", now.Output);
+
+        var later = Run(new ManualClock(DateTimeOffset.UtcNow + TimeSpan.FromHours(3)), "status", "--json");
+        Assert.Equal(ExitCodes.Findings, later.Code);
+        Assert.Matches(@"tenant northwind: latest backup 3h( \d+[ms])? old \(RPO target 1h\): STALE", later.Output);
+        Assert.DoesNotContain(site.ResticPassword, later.Output);
     }
 
     public Task DisposeAsync()
