@@ -13,8 +13,9 @@ using Serilog;
 namespace Failover.Driver.Cli;
 
 /// <summary>
-/// `failover rehearse`: a failover on an isolated copy of a standby (select-backup, provision, restore, gate,
-/// report, teardown), never fencing production nor touching DNS, with an evidence report and a history line.
+/// `failover rehearse`: a failover on an isolated copy of a standby, local or a `&lt;standby&gt;-rehearsal` Pulumi stack
+/// (select-backup, provision, restore, gate, report, teardown), never fencing production nor touching DNS, with an
+/// evidence report and a history line.
 /// </summary>
 internal static class RehearseCommand
 {
@@ -25,18 +26,22 @@ internal static class RehearseCommand
         var site = new Option<string?>("--site") { Description = "The standby to rehearse on (an isolated copy of it is used)" };
         var keep = new Option<bool>("--keep") { Description = "Leave the copy running to look at; remove it later with `failover rehearse --teardown`" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts, timers)" };
-        var address = new Option<string?>("--address") { Description = "Loopback address of the local copy (default: the standby's last octet + 100)" };
+        var address = new Option<string?>("--address") { Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
         var teardown = new Option<bool>("--teardown") { Description = "Only remove rehearsal copies left running (--keep, or an interrupted rehearsal)" };
         var command = new Command("rehearse",
             "Rehearse a failover on an isolated copy of a standby: the latest verified backups are restored on the copy,\n" +
-            "every tenant verified and the health gate run, then the copy is torn down. Production is not fenced and DNS\n" +
-            "is not touched. The evidence report (report.md, report.json, report.html) is written in the run folder and\n" +
-            "one line is appended to .failover/rehearsals.jsonl (`failover report --history`).\n\n" +
+            "every tenant verified and the health gate run, then the copy is torn down, also after a failed step or an\n" +
+            "interruption. Production is not fenced and DNS is not touched. A local standby's copy runs on its own loopback\n" +
+            "address; a cloud standby's is the Pulumi stack STACK-rehearsal, created from the standby's config (role\n" +
+            "rehearsal, mode mvd, its own resource names) and removed with `pulumi destroy` and `pulumi stack rm`.\n" +
+            "The evidence report (report.md, report.json, report.html) is written in the run folder and one line is\n" +
+            "appended to .failover/rehearsals.jsonl (`failover report --history`).\n\n" +
             "Examples:\n" +
             "  failover rehearse --site local-standby --yes\n" +
+            "  failover rehearse --site standby-hel1 --yes      (cloud: the stack standby-hel1-rehearsal)\n" +
             "  failover rehearse --site local-standby --keep\n" +
-            "  failover rehearse --teardown\n\n" +
-            "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step failed (see the report),\n" +
+            "  failover rehearse --teardown                      (remove kept or interrupted copies)\n\n" +
+            "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step or the teardown failed (see the report),\n" +
             "5 another run holds the lock, 130 interrupted (`failover resume` tears the copy down).")
         {
             site, keep, yes, address, teardown,
