@@ -5,7 +5,7 @@ var usage = """
     usage: dotnet run -c Release --project benchmarks/Failover.Benchmarks -- <benchmark> [options]
 
       restore    [--mb 300] [--rounds 3]          TenantRestore against restic restore + pg_restore by hand, same snapshot
-      scheduler  [--scale 0.001] [--rounds 1] [--model-only]
+      scheduler  [--scale 0.001] [--rounds 1] [--link KiB/s | --unlimited] [--model-only]
                                                   RestoreSchedule (tier, smallest first, 3 at a time) against one at a
                                                   time in declared order: the estimate model, then measured on a scaled fleet
       drill      [--scale 0.05] [--rounds 1]      RTO of `failover drill` against the sum of its unavoidable parts

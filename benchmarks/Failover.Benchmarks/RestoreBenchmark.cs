@@ -19,7 +19,7 @@ public static class RestoreBenchmark
         var rounds = Math.Max(1, options.Count("--rounds", 3));
         Console.WriteLine($"restore benchmark: one tenant of about {megabytes:0} MB, {rounds} rounds, load average {Timing.Load()}");
 
-        await using var site = await ScratchSite.StartAsync("127.0.0.71", cancellation);
+        await using var site = await ScratchSite.StartAsync("127.0.0.81", cancellation);
         var tenant = new Tenant(TenantName, 1, megabytes / 1000);
         var sourceFiles = site.PathOf("source-files");
         var seedTime = await Timing.MeasureAsync(() => TenantSeed.SeedAsync(tenant, site.Address, site.Port, sourceFiles, 1.0, cancellation));
@@ -34,7 +34,7 @@ public static class RestoreBenchmark
                           $"dump {manifest.Database.DumpBytes / 1e6:0.0} MB, {manifest.Files.Count} files of {manifest.Files.Bytes / 1e6:0.0} MB; backed up in {Timing.Seconds(backedUp.Duration)}");
         // Selecting the restore point (restic check, manifest) happens once per failover, before any
         // tenant is restored: it is not part of restoring one snapshot, so it is done here, untimed.
-        var point = new RestorePoint(set, manifest, RpoVerdict.Evaluate(TenantName, set.Time, set.Time, TimeSpan.MaxValue, true), []);
+        var point = new RestorePoint(set, manifest);
         var restore = new TenantRestore(site.Repository, site.Postgres, new RestoreHooks(site.Secrets), site.Secrets, site.Log);
 
         var ours = new List<double>();

@@ -28,7 +28,10 @@ public static class SchedulerBenchmark
         var model = Model(fleet, settings);
         if (options.Flag("--model-only")) { model.Print(); return model; }
         Console.WriteLine();
-        var measured = await MeasuredAsync(fleet, settings.Parallelism, options.Number("--scale", 0.001), Math.Max(1, options.Count("--rounds", 1)), cancellation);
+        var scale = options.Number("--scale", 0.001);
+        // The vault link scaled like the data: the model's per-stream speed times the scale, unless --link says otherwise.
+        var linkKiBps = options.Flag("--unlimited") ? 0 : Math.Max(1, options.Count("--link", (int)Math.Round(settings.StreamMBps * 1e6 * scale / 1024)));
+        var measured = await MeasuredAsync(fleet, settings.Parallelism, scale, linkKiBps, Math.Max(1, options.Count("--rounds", 1)), cancellation);
         Console.WriteLine();
         model.Print("(a) estimate model ratio");
         Console.WriteLine("(b) measured on the scaled fleet, the verdict of this benchmark:");
@@ -70,11 +73,15 @@ public static class SchedulerBenchmark
     }
 
     /// <summary>(b) The same fleet scaled down, backed up for real, restored both ways by the real code.</summary>
-    private static async Task<Verdict> MeasuredAsync(IReadOnlyList<Tenant> fleet, int parallelism, double scale, int rounds, CancellationToken cancellation)
+    private static async Task<Verdict> MeasuredAsync(IReadOnlyList<Tenant> fleet, int parallelism, double scale, int linkKiBps, int rounds, CancellationToken cancellation)
     {
         Console.WriteLine($"(b) measured: the fleet seeded at scale {scale} (TenantSeed: dataGb x {scale} GB, at least 0.2 MB), backed up with TenantBackup,");
         Console.WriteLine($"    restored with TenantRestore by RestoreScheduler (parallelism {parallelism}) and by a one-at-a-time loop in declared order. Load average {Timing.Load()}");
-        await using var site = await ScratchSite.StartAsync("127.0.0.72", cancellation);
+        Console.WriteLine(linkKiBps > 0
+            ? $"    Vault link: {linkKiBps} KiB/s per restic process (restic --limit-download), the model's per-stream speed scaled like the data,"
+              + "\n    as a failover reads an external vault over the network; --unlimited reads the local directory at disk and CPU speed."
+            : "    Vault link: unlimited (--unlimited): the vault is a local directory, restores are bound by this machine's CPU.");
+        await using var site = await ScratchSite.StartAsync("127.0.0.82", cancellation);
         var backup = new TenantBackup(site.Repository, site.Postgres, site.Secrets, TimeProvider.System, site.Log);
         var runId = TenantBackup.NewRunId(TimeProvider.System);
         var points = new Dictionary<string, RestorePoint>();
@@ -86,7 +93,7 @@ public static class SchedulerBenchmark
                 await TenantSeed.SeedAsync(tenant, site.Address, site.Port, files, scale, cancellation);
                 var result = await backup.BackupTenantAsync(new TenantSite(tenant, site.Database(tenant.Name), files), runId, cancellation);
                 if (!result.Succeeded) throw new InvalidOperationException($"backup of {tenant.Name} failed: {result.Error}");
-                points[tenant.Name] = new RestorePoint(result.Set!, result.Manifest!, RpoVerdict.Evaluate(tenant.Name, result.Set!.Time, result.Set.Time, TimeSpan.MaxValue, true), []);
+                points[tenant.Name] = new RestorePoint(result.Set!, result.Manifest!);
                 // The source is no longer needed: keep the cluster small so both restores see the same server.
                 await site.DropAsync(tenant.Name, files, cancellation);
             }
@@ -95,7 +102,7 @@ public static class SchedulerBenchmark
         Console.WriteLine($"    seeded and backed up in {Timing.Seconds(prepare)}: {dumpMb:0} MB of dumps and files in the vault, " +
                           $"largest tenant {points.Values.Max(p => p.Manifest.Bytes) / 1e6:0.0} MB, smallest {points.Values.Min(p => p.Manifest.Bytes) / 1e6:0.00} MB");
 
-        var restore = new TenantRestore(site.Repository, site.Postgres, new RestoreHooks(site.Secrets), site.Secrets, site.Log);
+        var restore = new TenantRestore(linkKiBps > 0 ? site.RepositoryBehindLink(linkKiBps) : site.Repository, site.Postgres, new RestoreHooks(site.Secrets), site.Secrets, site.Log);
         var scheduler = new RestoreScheduler(restore, TimeProvider.System, site.Log);
         var ours = new List<double>();
         var sequential = new List<double>();

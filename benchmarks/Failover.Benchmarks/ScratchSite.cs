@@ -62,6 +62,18 @@ public sealed class ScratchSite : IAsyncDisposable
 
     public string PathOf(string name) => Path.Combine(Root, name);
 
+    /// <summary>
+    /// The same vault read through a rate-limited link: each restic process downloads at most
+    /// <paramref name="kibPerSecond"/>, like one stream from a remote bucket.
+    /// </summary>
+    public ResticRepository RepositoryBehindLink(int kibPerSecond)
+    {
+        var script = PathOf($"restic-link-{kibPerSecond}");
+        File.WriteAllText(script, $"#!/bin/sh\nexec restic --limit-download {kibPerSecond} \"$@\"\n");
+        File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
+        return new ResticRepository(Vault with { Executable = script }, Secrets, Log);
+    }
+
     /// <summary>A database on this site as the restore and backup code reach it (trust auth on loopback).</summary>
     public PostgresDatabase Database(string name) => new(Address, Port, name, "postgres", null);
 

@@ -60,6 +60,12 @@ public static class BootstrapScript
             L($". {Sh.Quote(recipe.CredentialsFile)}");
             L("set +a");
             L($"install -d -o postgres -m 0700 {Sh.Quote(recipe.SpoolDirectory)}");
+            if (recipe.HasHooks)
+            {
+                L("# Tenant hooks run as root and use psql like the local restore's hooks do: give root a role (peer authentication).");
+                L("runuser -u postgres -- psql --no-psqlrc -X -q -tA -c \"SELECT 1 FROM pg_roles WHERE rolname = 'root'\" | grep -q 1 ||");
+                L("  runuser -u postgres -- createuser --superuser root");
+            }
             L();
             L(RestoreRecipe.Functions.Render());
             L();

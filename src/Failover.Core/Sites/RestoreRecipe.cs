@@ -6,7 +6,7 @@ using Failover.Core.Topology;
 namespace Failover.Core.Sites;
 
 /// <summary>What one restore step does, so the log reports progress in the domain's words.</summary>
-public enum RestoreStepKind { FindRun, FetchManifest, CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles }
+public enum RestoreStepKind { FindRun, FetchManifest, PreHook, CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles, PostHook }
 
 /// <summary>One step of a tenant's restore: a bash command line that succeeds when it exits 0.</summary>
 public sealed record RestoreStep(RestoreStepKind Kind, string Title, string Command);
@@ -18,9 +18,10 @@ public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string File
 /// The one description of a cloud standby's restore, in the layout <c>failover backup</c> writes
 /// (<see cref="BackupLayout"/>, <see cref="BackupTags"/>). A tenant's id in <c>failover:snapshots</c> is its
 /// database part's snapshot; its <c>run=</c> tag names the backup set, whose files and manifest parts are
-/// found by tags. Per tenant: manifest first (no manifest, no complete set), the dump from restic into
-/// pg_restore, the files, then row counts and file digests checked against the manifest. Rendered to
-/// cloud-init by <see cref="BootstrapScript"/>.
+/// found by tags. Per tenant: manifest first (no manifest, no complete set), the tenant's pre-restore hooks,
+/// the dump from restic into pg_restore, the files, row counts and file digests checked against the
+/// manifest, then its post-restore hooks (the same <c>hooks</c> of <c>failover:tenants</c> the local restore
+/// runs). Rendered to cloud-init by <see cref="BootstrapScript"/>.
 /// </summary>
 public sealed record RestoreRecipe(
     string Stack,
@@ -49,14 +50,15 @@ public sealed record RestoreRecipe(
         var jobs = Math.Max(1, pgRestoreJobs);
         var byTenant = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
         var tenants = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t)
-            .Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name), StepsFor(t.Name, byTenant[t.Name], jobs, DefaultSpoolDirectory)))
+            .Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name), StepsFor(t, byTenant[t.Name], jobs, DefaultSpoolDirectory)))
             .ToList();
         return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants);
     }
 
     // restic runs with --no-lock throughout: the standby reads the vault with a read-only key.
-    private static IReadOnlyList<RestoreStep> StepsFor(string tenant, string snapshot, int jobs, string spool)
+    private static IReadOnlyList<RestoreStep> StepsFor(Tenant t, string snapshot, int jobs, string spool)
     {
+        var tenant = t.Name;
         var manifest = $"{spool}/{tenant}.{BackupLayout.ManifestFileName}";
         var files = FilesDirectory(tenant);
         var restoreFlags = $"--no-owner --no-privileges --exit-on-error --dbname={Sh.Quote(tenant)}";
@@ -67,6 +69,7 @@ public sealed record RestoreRecipe(
             // The manifest is written last: fetching it first refuses an incomplete set before any data moves.
             new(RestoreStepKind.FetchManifest, $"{tenant}: fetch the manifest of that run",
                 $"restic --no-lock dump --tag {TagFilter(tenant, BackupPart.Manifest)} latest {Sh.Quote(BackupLayout.ManifestPath)} > {Sh.Quote(manifest)}"),
+            .. Hooks(t, "pre", t.PreRestore),
             new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database", $"runuser -u postgres -- createdb {Sh.Quote(tenant)}"),
         ];
         var dump = $"restic --no-lock dump {Sh.Quote(snapshot)} {Sh.Quote(BackupLayout.DumpPath(tenant))}";
@@ -93,8 +96,18 @@ public sealed record RestoreRecipe(
             $"{Functions.VerifyRows} {Sh.Quote(tenant)} {Sh.Quote(manifest)}"));
         steps.Add(new(RestoreStepKind.VerifyFiles, $"{tenant}: compare the files with the manifest",
             $"{Functions.VerifyFiles} {Sh.Quote(files)} {Sh.Quote(manifest)}"));
+        steps.AddRange(Hooks(t, "post", t.PostRestore));
         return steps;
     }
+
+    /// <summary>A tenant's hook commands, each a step that fails the tenant when it exits non-zero.</summary>
+    private static IEnumerable<RestoreStep> Hooks(Tenant t, string stage, IReadOnlyList<string> commands) =>
+        commands.Select((command, i) => new RestoreStep(stage == "pre" ? RestoreStepKind.PreHook : RestoreStepKind.PostHook,
+            $"{t.Name}: {stage}-restore hook {i + 1} of {commands.Count}",
+            $"{Functions.RunHook} {Sh.Quote(t.Name)} {stage} {Sh.Quote(FilesDirectory(t.Name))} {Sh.Quote(command)}"));
+
+    /// <summary>Whether any tenant has hooks: the bootstrap then lets root reach PostgreSQL the way hooks expect.</summary>
+    public bool HasHooks => Tenants.Any(t => t.Steps.Any(s => s.Kind is RestoreStepKind.PreHook or RestoreStepKind.PostHook));
 
     /// <summary>The tags of one part of the tenant's run, for restic's <c>--tag</c>; the run id is the shell's <c>$run</c>.</summary>
     private static string TagFilter(string tenant, BackupPart part)
@@ -118,6 +131,7 @@ public sealed record RestoreRecipe(
         public const string BackupRun = "backup_run";
         public const string VerifyRows = "verify_rows";
         public const string VerifyFiles = "verify_files";
+        public const string RunHook = "run_hook";
 
         public static string Render()
         {
@@ -162,6 +176,14 @@ public sealed record RestoreRecipe(
                   [ "$want" != 0 ] || return 0
                   jq -r '.files.entries[] | "\(.sha256)  \(.path)"' "$2" > "$2.sha256" || return 1
                   (cd "$1" && sha256sum --check --quiet --strict "$2.sha256") || { fail "$1: files differ from the backup"; return 1; }
+                }
+
+                # Runs tenant $1's $2-restore hook $4 (as root, in bash) with the environment the local restore gives it:
+                # FAILOVER_TENANT, FAILOVER_FILES_DIR ($3) and PGDATABASE; psql reaches the server as root over the socket.
+                # Every line it prints is logged with the tenant's name; its exit code is the hook's (pipefail).
+                {{RunHook}}() {
+                  FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" bash -c "$4" 2>&1 |
+                    while IFS= read -r line; do log "$1 $2-restore hook: $line"; done
                 }
                 """;
         }

@@ -70,7 +70,10 @@ public static class StackFileReader
         return null;
     }
 
-    public static StackSpec Read(string path, string? displayPath = null)
+    public static StackSpec Read(string path, string? displayPath = null) => ReadWithText(path, displayPath).Stack;
+
+    /// <summary>Reads a stack file and keeps its text, for edits that must start from exactly what was read.</summary>
+    internal static (StackSpec Stack, string Text) ReadWithText(string path, string? displayPath = null)
     {
         var file = displayPath ?? path;
         string text;
@@ -79,7 +82,7 @@ public static class StackFileReader
         catch (UnauthorizedAccessException e) { throw new TopologyException(new TopologyProblem(file, "(file)", null, $"cannot read: {e.Message}", "check the path and permissions")); }
         var name = StackNameOf(path) ?? throw new TopologyException(new TopologyProblem(file, "(file)", null,
             "not a stack file name", "name stack files Pulumi.<stack>.yaml"));
-        return Parse(text, name, file);
+        return (Parse(text, name, file), text);
     }
 
     public static StackSpec Parse(string yaml, string stackName, string file)

@@ -6,13 +6,18 @@ namespace Failover.Core.Topology;
 /// </summary>
 public sealed class Topology
 {
-    public Topology(IReadOnlyList<StackSpec> stacks, string? projectBackendUrl, string stacksDirectory)
+    public Topology(IReadOnlyList<StackSpec> stacks, string? projectBackendUrl, string stacksDirectory,
+        IReadOnlyDictionary<string, string>? texts = null)
     {
         Stacks = stacks;
+        _texts = texts ?? new Dictionary<string, string>();
         ProjectBackendUrl = projectBackendUrl;
         StacksDirectory = stacksDirectory;
         Production = stacks.Single(s => s.Role == Role.Production);
     }
+
+    // The stack files' texts as read, by stack name: they hold secure: ciphertexts, so nothing prints them.
+    private readonly IReadOnlyDictionary<string, string> _texts;
 
     public IReadOnlyList<StackSpec> Stacks { get; }
     public StackSpec Production { get; }
@@ -34,6 +39,12 @@ public sealed class Topology
     public PolicySettings Policy => Production.Policy ?? PolicySettings.Default;
 
     public StackSpec? Find(string name) => Stacks.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>A stack file's text exactly as it was read when the topology was loaded; null for a topology built in code.</summary>
+    public string? TextOf(StackSpec stack) => _texts.GetValueOrDefault(stack.Name);
+
+    /// <summary>The path a stack's file is written to: in the stacks directory (<see cref="StackSpec.File"/> may be relative to the working directory).</summary>
+    public string PathOf(StackSpec stack) => Path.Combine(StacksDirectory, Path.GetFileName(stack.File));
 
     /// <summary>Restore speed on a target: its own measured settings, else production's, else defaults.</summary>
     public RestoreSettings RestoreOn(StackSpec target) => target.Restore ?? Production.Restore ?? RestoreSettings.Default;

@@ -27,9 +27,15 @@ public static class TopologyLoader
 
         var problems = new List<TopologyProblem>();
         var stacks = new List<StackSpec>();
+        var texts = new Dictionary<string, string>();
         foreach (var f in files)
         {
-            try { stacks.Add(StackFileReader.Read(f, Display(f))); }
+            try
+            {
+                var (stack, text) = StackFileReader.ReadWithText(f, Display(f));
+                stacks.Add(stack);
+                texts.TryAdd(stack.Name, text);
+            }
             catch (TopologyException e) { problems.AddRange(e.Problems); }
         }
         if (problems.Count > 0) throw new TopologyException(problems);
@@ -44,10 +50,11 @@ public static class TopologyLoader
 
         projectFile ??= FindProjectFile(dir);
         var backend = projectFile is null ? null : ProjectSettings.Read(projectFile, Display(projectFile)).BackendUrl;
-        return new Topology(stacks, backend, dir);
+        return new Topology(stacks, backend, dir, texts);
     }
 
-    private static void CheckReferences(List<StackSpec> stacks, List<TopologyProblem> problems)
+    /// <summary>The checks between stacks: one production, at most one dns stack, vaults and the active stack that exist.</summary>
+    internal static void CheckReferences(List<StackSpec> stacks, List<TopologyProblem> problems)
     {
         var byName = stacks.ToDictionary(s => s.Name);
         string Names(Role role) => string.Join(", ", stacks.Where(s => s.Role == role).Select(s => s.Name).DefaultIfEmpty("(none)"));

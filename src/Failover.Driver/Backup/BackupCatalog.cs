@@ -8,24 +8,12 @@ namespace Failover.Driver.Backup;
 /// <summary>A tenant's newest complete backup as the status screen shows it: when, how big, and its RPO now.</summary>
 public sealed record TenantBackupStatus(string Tenant, BackupSet? Latest, long? Bytes, RpoVerdict? Rpo);
 
-/// <summary>The backup a tenant will be restored from: verified, with its manifest and RPO verdict, and why older sets were skipped.</summary>
-public sealed record RestorePoint(BackupSet Set, Manifest Manifest, RpoVerdict Rpo, IReadOnlyList<string> Skipped);
-
-/// <summary>No backup of the tenant can be restored: none is complete and verified. The message names each set and why.</summary>
-public sealed class BackupUnavailableException(string message) : Exception(message);
-
-/// <summary>The newest usable backup is older than the RPO target and the loss was not accepted; the message names the loss.</summary>
-public sealed class DataLossRefusedException(RpoVerdict verdict, IReadOnlyList<string> skipped)
-    : Exception(verdict.Message + (skipped.Count == 0 ? "" : " (newer backups were unusable: " + string.Join("; ", skipped) + ")"))
-{
-    public RpoVerdict Verdict { get; } = verdict;
-}
+/// <summary>The backup a tenant is restored from: its set and the manifest its restore is verified against.</summary>
+public sealed record RestorePoint(BackupSet Set, Manifest Manifest);
 
 /// <summary>
-/// The backups in the repository per tenant, and the rules for choosing one to restore:
-/// only complete sets; verified before use; newest good first, falling back to older sets when the
-/// newer ones are damaged; refused when older than the RPO target unless the data loss is accepted.
-/// A catalog lists the repository once, at first use, and runs its check once: it is the view of one
+/// The backups in the repository per tenant, and whether a set can be restored: complete, with a readable
+/// manifest, and intact (the run's select-backup step walks a tenant's sets newest first with it). A catalog lists the repository once, at first use, and runs its check once: it is the view of one
 /// failover or status run (every restic call opens the repository, which costs a key derivation).
 /// </summary>
 public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clock, ILogger log, string readDataSubset = "10%")
@@ -68,53 +56,19 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
         finally { _gate.Release(); }
     }
 
-    /// <summary>
-    /// Chooses the backup to restore a tenant from. When the repository check passes, the newest complete
-    /// set is used. When it finds damage, each set is read back in full (every blob is authenticated by
-    /// restic, and the dump's SHA-256 is compared with the manifest), newest first, and the first intact
-    /// one is used. Throws <see cref="BackupUnavailableException"/> when none is usable and
-    /// <see cref="DataLossRefusedException"/> when the chosen one is older than the target and the loss
-    /// was not accepted.
-    /// </summary>
-    public async Task<RestorePoint> SelectAsync(string tenant, TimeSpan rpoTarget, bool acceptDataLoss, CancellationToken cancellation)
-    {
-        var sets = await SetsAsync(tenant, cancellation);
-        var complete = sets.Where(s => s.IsComplete).ToList();
-        if (complete.Count == 0)
-            throw new BackupUnavailableException(sets.Count == 0
-                ? $"{tenant}: there is no backup of this tenant in the repository"
-                : $"{tenant}: no backup of this tenant is complete ({sets.Count} run(s) without all of database, files and manifest)");
-
-        var check = await CheckRepositoryAsync(cancellation);
-        var skipped = new List<string>();
-        foreach (var set in complete)
-        {
-            var problem = await ProblemWithAsync(set, check, cancellation);
-            if (problem.Manifest is null || problem.Reason is not null)
-            {
-                var reason = $"run {set.RunId} ({set.Time:yyyy-MM-dd HH:mm:ss}Z): {problem.Reason}";
-                log.Warning("Backup of {Tenant} from run {RunId} is unusable: {Reason}", tenant, set.RunId, problem.Reason);
-                skipped.Add(reason);
-                continue;
-            }
-            var verdict = RpoVerdict.Evaluate(tenant, set.Time, clock.GetUtcNow(), rpoTarget, acceptDataLoss);
-            if (!verdict.Allowed) throw new DataLossRefusedException(verdict, skipped);
-            if (!verdict.WithinTarget) log.Warning("{Tenant}: {Verdict}", tenant, verdict.Message);
-            log.Information("Restore point for {Tenant}: run {RunId}, {Age} old", tenant, set.RunId, Failover.Core.Topology.Durations.Format(verdict.DataLoss));
-            return new RestorePoint(set, problem.Manifest, verdict, skipped);
-        }
-        throw new BackupUnavailableException(
-            $"{tenant}: no verified backup: every complete backup failed verification ({string.Join("; ", skipped)}). " +
-            "Restore from another vault, or repair the repository (restic rebuild-index / restic repair) and retry.");
-    }
-
     /// <summary>Why a set cannot be restored (unreadable manifest, damaged data), or null when it can.</summary>
     public async Task<string?> ProblemAsync(BackupSet set, CancellationToken cancellation)
     {
         if (!set.IsComplete) return "the set is incomplete (a backup run that did not finish)";
         var (manifest, reason) = await ProblemWithAsync(set, await CheckRepositoryAsync(cancellation), cancellation);
-        return manifest is null ? reason ?? "its manifest cannot be read" : reason;
+        var problem = manifest is null ? reason ?? "its manifest cannot be read" : reason;
+        if (problem is not null) log.Warning("Backup of {Tenant} from run {RunId} is unusable: {Reason}", set.Tenant, set.RunId, problem);
+        return problem;
     }
+
+    /// <summary>The set with its manifest, ready for TenantRestore.</summary>
+    public async Task<RestorePoint> RestorePointAsync(BackupSet set, CancellationToken cancellation) =>
+        new(set, await ReadManifestAsync(set, cancellation));
 
     private async Task<(Manifest? Manifest, string? Reason)> ProblemWithAsync(BackupSet set, RepositoryCheck check, CancellationToken cancellation)
     {

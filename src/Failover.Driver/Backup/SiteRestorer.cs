@@ -20,9 +20,8 @@ public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, Resto
             ?? throw new InvalidOperationException("the site has no filesDirectory output"), tenant.Name);
         await DropAsync(database, files, cancellation);
 
-        var set = await vault.SetOf(snapshot, cancellation);
-        var manifest = await vault.Catalog.ReadManifestAsync(set, cancellation);
-        var point = new RestorePoint(set, manifest, RpoVerdict.Evaluate(tenant.Name, set.Time, set.Time, TimeSpan.MaxValue, true), []);
+        var point = await vault.Catalog.RestorePointAsync(await vault.SetOf(snapshot, cancellation), cancellation);
+        var (set, manifest) = (point.Set, point.Manifest);
         var withHooks = options with { PreHooks = tenant.PreRestore, PostHooks = tenant.PostRestore };
         var result = await restore.RestoreAsync(new TenantRestoreJob(new TenantSite(tenant, database, files), point, withHooks), cancellation);
         var hooks = string.Concat(result.Hooks.Select(h => $"; {h.Stage} hook `{h.Command}` exited {h.ExitCode}: {Tail(h.Output)}"));

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Failover.Core.Policies;
+using Failover.Driver.Dns;
+using Failover.Driver.Pulumi;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
 using Failover.Driver.Status;
@@ -14,11 +16,12 @@ internal static class StatusCommand
         var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
-            "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads\n" +
-            "it: a directory vault directly, a cloud vault through its stack outputs with `pulumi`), and the last successful\n" +
-            "rehearsal against failover:policy.rehearsalCadence.\n" +
-            "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal), so a\n" +
-            "monitoring system can alert on it.\n\n" +
+            "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads it:\n" +
+            "a directory vault directly, a cloud vault through its stack outputs with `pulumi`), the last successful\n" +
+            "rehearsal against failover:policy.rehearsalCadence, whether each production and standby site answers, and\n" +
+            "what the authoritative DNS servers (failover:dns.servers) answer against the serving site's addresses.\n" +
+            "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal, the serving\n" +
+            "site down, DNS pointing elsewhere or not answering), so a monitoring system can alert on it.\n\n" +
             "Examples:\n" +
             "  failover status\n" +
             "  failover status --json | jq '.findings[] | select(.severity == \"error\")'\n" +
@@ -30,12 +33,16 @@ internal static class StatusCommand
         {
             var findings = PolicyBook.Evaluate(topology);
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var project = RunCommands.ProjectDirectory(topology);
+            var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time));
+            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
+            var serving = topology.Production.Name;
             IReadOnlyList<ILiveCheck> checks =
             [
-                new BackupAgeCheck(RunCommands.ProjectDirectory(topology),
-                    () => RunPortsFactory.PulumiFor(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time),
-                    app.Secrets, app.Time, log),
+                new BackupAgeCheck(project, () => pulumi.Value, app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
+                new SiteHealthCheck(sites, serving),
+                new DnsAnswerCheck(sites, new WireDnsClient(), serving),
             ];
             var live = new List<LiveFact>();
             foreach (var check in checks)

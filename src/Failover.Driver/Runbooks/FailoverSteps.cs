@@ -113,8 +113,11 @@ public static class FailoverSteps
             }
             if (good is null)
                 throw new StepFailedException(candidates.Count == 0
-                    ? $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
-                    : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried): the vault may be damaged; run `restic check` on it");
+                    ? point is null
+                        ? $"tenant {tenant.Name} has no complete backup in the vault: nothing to restore it from"
+                        : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
+                    : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
+                      "restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again");
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
             if (!verdict.Allowed)

@@ -37,7 +37,7 @@ public static class RunPortsFactory
     public const string DnsApiKeyVariable = "FAILOVER_DNS_API_KEY";
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
+    internal static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
 
     public static RunPorts Create(RunEnvironment env) =>
         env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
@@ -77,18 +77,19 @@ public static class RunPortsFactory
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
             new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
 
-    /// <summary>The pulumi CLI as a run uses it: FAILOVER_PULUMI or `pulumi` on PATH, run in the project folder.</summary>
-    public static IPulumi PulumiFor(RunEnvironment env) =>
-        PulumiFor(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+    /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
+    public static IPulumi Pulumi(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
+        SecretRegistry secrets, ILogger log, TimeProvider time) =>
+        new PulumiCli(new PulumiOptions
+        {
+            ProjectDirectory = projectDirectory,
+            Executable = variable(PulumiVariable) ?? "pulumi",
+            Environment = environment,
+        }, secrets, log, time);
 
-    /// <summary>The pulumi CLI for commands without a run (`failover status`).</summary>
-    public static IPulumi PulumiFor(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
-        SecretRegistry secrets, ILogger log, TimeProvider time) => new PulumiCli(new PulumiOptions
-    {
-        ProjectDirectory = projectDirectory,
-        Executable = variable(PulumiVariable) ?? "pulumi",
-        Environment = environment,
-    }, secrets, log, time);
+    /// <summary>The pulumi CLI as a run uses it, in the run's project folder.</summary>
+    public static IPulumi PulumiFor(RunEnvironment env) =>
+        Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
 
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5));
 

@@ -35,6 +35,25 @@ internal static class SiteStacks
         return With("standby-hel1", "  failover:mode: mvd\n  failover:snapshots:\n" + snapshots, "failover:mode");
     }
 
+    /// <summary>As <see cref="FailedOverToHel1"/>, with restore hooks declared for northwind on production.</summary>
+    public static Topology.Topology FailedOverToHel1WithHooks(string pre, string post)
+    {
+        var dir = Examples.Copy(Examples.CloudStacks);
+        var prod = Path.Combine(dir, "Pulumi.prod-fsn1.yaml");
+        const string line = "    - { name: northwind, tier: 1, dataGb: 25 }\n";
+        var text = File.ReadAllText(prod);
+        Assert.Contains(line, text);
+        File.WriteAllText(prod, text.Replace(line,
+            $"    - name: northwind\n      tier: 1\n      dataGb: 25\n      hooks:\n        pre: [{Yaml(pre)}]\n        post: [{Yaml(post)}]\n"));
+        var standby = Path.Combine(dir, "Pulumi.standby-hel1.yaml");
+        var lines = File.ReadAllLines(standby).Where(l => !l.StartsWith("  failover:mode:", StringComparison.Ordinal));
+        File.WriteAllText(standby, string.Join("\n", lines) + "\n  failover:mode: mvd\n  failover:snapshots:\n" +
+            string.Join("", Tenants.Select(t => $"    {t}: {Snapshot(t)}\n")));
+        return TopologyLoader.Load(dir);
+    }
+
+    private static string Yaml(string value) => "'" + value.Replace("'", "''") + "'";
+
     /// <summary>A stable, distinct 8-hex-digit id per tenant.</summary>
     public static string Snapshot(string tenant) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(tenant)))[..8].ToLowerInvariant();

@@ -53,6 +53,49 @@ public class UserDataTests
         Assert.Contains("verify_rows northwind /var/lib/failover/spool/northwind.manifest.json", Command(RestoreStepKind.VerifyDatabase));
     }
 
+    private const string PreHook = "systemctl stop northwind-worker.service";
+    private const string PostHook = "psql -tAc 'select count(*) from customers' | xargs echo customers ready:";
+
+    [Fact]
+    public void A_tenant_s_hooks_run_before_its_restore_and_after_its_verification()
+    {
+        var t = SiteStacks.FailedOverToHel1WithHooks(PreHook, PostHook);
+        var recipe = RestoreRecipe.For(t, t.Find("standby-hel1")!, 4)!;
+        var northwind = recipe.Tenants.Single(x => x.Tenant.Name == "northwind");
+        var kinds = northwind.Steps.Select(s => s.Kind).ToList();
+        Assert.Equal(kinds.IndexOf(RestoreStepKind.FetchManifest) + 1, kinds.IndexOf(RestoreStepKind.PreHook));
+        Assert.Equal(kinds.IndexOf(RestoreStepKind.PreHook) + 1, kinds.IndexOf(RestoreStepKind.CreateDatabase));
+        Assert.Equal(RestoreStepKind.PostHook, kinds[^1]);
+        Assert.Equal(kinds.IndexOf(RestoreStepKind.VerifyFiles) + 1, kinds.IndexOf(RestoreStepKind.PostHook));
+        Assert.Equal($"run_hook northwind post /srv/tenants/northwind/files {Sh.Quote(PostHook)}", northwind.Steps[^1].Command);
+        // Tenants without hooks get none, and the script gives root a PostgreSQL role only when some tenant has hooks.
+        Assert.DoesNotContain(recipe.Tenants.Single(x => x.Tenant.Name == "contoso").Steps, s => s.Kind is RestoreStepKind.PreHook or RestoreStepKind.PostHook);
+        var plan = SitePlan.For(t.Find("standby-hel1")!);
+        Assert.Contains("createuser --superuser root", BootstrapScript.Render(ServerBootstrap.For(plan, plan.DataServer!, recipe)));
+        Assert.DoesNotContain("createuser", DataServerScript());
+    }
+
+    [Fact]
+    public void A_hook_gets_the_tenant_s_environment_its_output_is_logged_and_its_failure_fails_the_tenant()
+    {
+        var (code, output) = Bash("run_hook acme post /srv/tenants/acme/files 'echo \"$FAILOVER_TENANT $PGDATABASE $FAILOVER_FILES_DIR\"; echo warm; exit 3'; echo \"exit=$?\"\n" +
+                                  "run_hook acme pre /srv/tenants/acme/files true; echo \"exit=$?\"");
+        Assert.Equal(0, code);
+        Assert.Equal("acme post-restore hook: acme acme /srv/tenants/acme/files\nacme post-restore hook: warm\nexit=3\nexit=0\n", output);
+    }
+
+    [Fact]
+    public void The_script_with_hooks_passes_shellcheck()
+    {
+        RequireOnPath("shellcheck");
+        var t = SiteStacks.FailedOverToHel1WithHooks(PreHook, PostHook);
+        var plan = SitePlan.For(t.Find("standby-hel1")!);
+        var script = BootstrapScript.Render(ServerBootstrap.For(plan, plan.DataServer!, RestoreRecipe.For(t, plan.Stack, 4)));
+        var result = Run("shellcheck", "-s bash -S warning", script);
+        Assert.True(result.Code == 0, result.Output);
+        Assert.Equal(0, Run("bash", "-n", script).Code);
+    }
+
     [Fact]
     public void A_single_job_pipes_the_dump_into_pg_restore_without_spooling()
     {

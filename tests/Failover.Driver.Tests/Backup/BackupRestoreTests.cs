@@ -46,7 +46,7 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         var jobs = new List<TenantRestoreJob>();
         foreach (var (source, suffix) in new[] { (acme, "acme"), (globex, "globex") })
         {
-            var point = await catalog.SelectAsync(source.Tenant.Name, TimeSpan.FromHours(1), acceptDataLoss: false, CancellationToken.None);
+            var point = await catalog.RestorePointAsync((await catalog.SetsAsync(source.Tenant.Name, CancellationToken.None)).First(s => s.IsComplete), CancellationToken.None);
             var target = new TenantSite(source.Tenant, cluster.Database(suffix + "_restored"), vault.Scratch(suffix + "-restored"));
             // The globex restore uses parallel pg_restore from a scratch copy; acme streams from restic.
             jobs.Add(new TenantRestoreJob(target, point, suffix == "globex" ? options with { DatabaseJobs = 2, ScratchDirectory = vault.Scratch("tmp") } : options));

@@ -8,7 +8,5 @@ internal static class StubRestorePoint
 {
     public static RestorePoint For(string tenant) => new(
         new BackupSet(tenant, "run-1", null, null, null),
-        new Manifest(tenant, "run-1", DateTimeOffset.UnixEpoch, new DatabaseManifest(tenant, [], 0, ""), FilesManifest.Of([])),
-        RpoVerdict.Evaluate(tenant, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, TimeSpan.FromHours(1), false),
-        []);
+        new Manifest(tenant, "run-1", DateTimeOffset.UnixEpoch, new DatabaseManifest(tenant, [], 0, ""), FilesManifest.Of([])));
 }

@@ -134,7 +134,7 @@ public class RunCommandTests : IDisposable
         _fake.DamagedSnapshots.UnionWith(["wingtip-new", "wingtip-old"]);
         var run = Run("run", "--to", "standby-hel1", "--yes");
         Assert.Equal(4, run.ExitCode);
-        Assert.Contains("no snapshot of tenant wingtip passed verification (2 tried)", run.Stderr);
+        Assert.Contains("no snapshot of tenant wingtip passed verification (2 tried, the reasons are in the log)", run.Stderr);
     }
 
     [Fact]

@@ -1,0 +1,17 @@
+namespace Failover.Core.Topology;
+
+/// <summary>A rewrite of one stack file: where it is, its text before and after.</summary>
+public sealed record StackFileEdit(string File, string Before, string After)
+{
+    public bool Changes => Before != After;
+
+    /// <summary>The file's name as the operator knows it (relative to the working directory when loaded so); diff headers use it.</summary>
+    public string DisplayFile { get; init; } = File;
+
+    /// <summary>A unified diff (--- a/…, +++ b/…, @@ hunks, 3 lines of context) of the edit, for the operator to read before it is written.</summary>
+    public string Diff()
+    {
+        var shown = DisplayFile.Replace('\\', '/').TrimStart('/');
+        return UnifiedDiff.Render(Before, After, "a/" + shown, "b/" + shown);
+    }
+}

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Sockets;
+using Failover.Core.Topology;
+using Failover.Driver.Dns;
+using Failover.Driver.Local;
+using Failover.Driver.Logging;
+using Failover.Driver.Tests.Support;
+using Serilog;
+
+namespace Failover.Driver.Tests.EndToEnd;
+
+/// <summary>
+/// `failover status` live checks against real servers: a copy of examples/local on 127.0.0.91-94, production
+/// "answering" as a listener on its PostgreSQL port, and PowerDNS serving the zone.
+/// </summary>
+public sealed class LiveStatusTests : IAsyncLifetime
+{
+    private const string Prod = "127.0.0.91", Standby = "127.0.0.92", DnsHost = "127.0.0.94";
+    private readonly string _project = Directory.CreateTempSubdirectory("failover-status-").FullName;
+    private readonly string _apiKey = Guid.NewGuid().ToString("N");
+    private readonly int _dnsPort = Processes.FreePort();
+    private readonly int _apiPort = Processes.FreePort();
+    private PowerDnsServer _dns = null!;
+    private DnsSpec _zone = null!;
+
+    public async Task InitializeAsync()
+    {
+        await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
+        File.SetUnixFileMode(_project, (UnixFileMode)Convert.ToInt32("755", 8));
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
+            File.WriteAllText(Path.Combine(_project, Path.GetFileName(f)), File.ReadAllText(f)
+                .Replace("127.0.0.11", Prod).Replace("127.0.0.12", Standby).Replace("127.0.0.13", "127.0.0.93")
+                .Replace("127.0.0.14:8081", $"{DnsHost}:{_apiPort}").Replace("127.0.0.14:53", $"{DnsHost}:{_dnsPort}").Replace("127.0.0.14", DnsHost));
+        _zone = TopologyLoader.Load(_project).DnsStack!.Dns!;
+        _dns = new PowerDnsServer(Path.Combine(_project, "dns"), DnsHost, _dnsPort, _apiPort, _apiKey);
+        await _dns.StartAsync(CancellationToken.None);
+        await _dns.CreateZoneAsync(_zone.Zone, [("app", "A", [Prod])], _zone.TtlSeconds, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _dns.StopAsync();
+        Directory.Delete(_project, true);
+    }
+
+    private CliRun Status() => CliRun.Of(_project, "status", "--stacks", _project);
+
+    [Fact]
+    public async Task Status_is_quiet_while_production_answers_and_dns_points_at_it_then_alarms_when_dns_points_elsewhere()
+    {
+        using var production = Answering(Prod);
+
+        var healthy = Status();
+        Assert.Contains("local-prod: site health: answers: it serves", healthy.Stdout);
+        Assert.Contains("local-standby: site health: not running (mode cold, as configured)", healthy.Stdout);
+        Assert.Contains($"local-dns: dns answer: {DnsHost}:{_dnsPort} answers app.drill.test. A {Prod}: local-prod", healthy.Stdout);
+        Assert.DoesNotContain("ERROR", healthy.Stdout);
+        Assert.Equal(0, healthy.ExitCode);
+
+        await PointDnsAtAsync(Standby);
+        var wrong = Status();
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains($"app.drill.test. A {Standby}, but the serving site local-prod is at {Prod}: customers are sent to the wrong place", wrong.Stdout);
+    }
+
+    [Fact]
+    public async Task Status_alarms_when_the_serving_site_is_down_and_when_the_dns_server_does_not_answer()
+    {
+        var down = Status();
+        Assert.Equal(1, down.ExitCode);
+        Assert.Contains("local-prod: site health: DOWN: the serving site does not answer", down.Stdout);
+
+        using var production = Answering(Prod);
+        await _dns.StopAsync();
+        var silent = Status();
+        Assert.Equal(1, silent.ExitCode);
+        Assert.Contains($"local-dns: dns answer: {DnsHost}:{_dnsPort} does not answer for app.drill.test.", silent.Stdout);
+        Assert.Contains("local-prod: site health: answers: it serves", silent.Stdout);
+    }
+
+    [Fact]
+    public void Status_json_carries_the_live_facts_for_a_monitoring_system()
+    {
+        using var production = Answering(Prod);
+        var run = CliRun.Of(_project, "status", "--stacks", _project, "--json");
+        Assert.Contains("\"check\": \"site health\"", run.Stdout);
+        Assert.Contains("\"check\": \"dns answer\"", run.Stdout);
+    }
+
+    /// <summary>Something accepting connections on the site's PostgreSQL port: what "answers" means for a local site.</summary>
+    private static TcpListener Answering(string address)
+    {
+        var listener = new TcpListener(IPAddress.Parse(address), 5432);
+        listener.Start();
+        return listener;
+    }
+
+    private async Task PointDnsAtAsync(string address)
+    {
+        using var cutover = PowerDnsCutover.For(_zone, _apiKey, new SecretRegistry(), Log.Logger);
+        await cutover.PointAsync(_zone.Zone, ServiceRecords.PointingAt(_zone, [IPAddress.Parse(address)]), CancellationToken.None);
+    }
+}
