@@ -131,7 +131,7 @@ internal static class RehearseCommand
         var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
-        app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name}, {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
+        app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
         var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, ct);
         if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
         {
@@ -152,7 +152,7 @@ internal static class RehearseCommand
             stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
         }
         app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
-        if (keep) app.Print($"Kept: {copy.Stack.Name} runs as {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
+        if (keep) app.Print($"Kept: {copy.Stack.Name} is left running on {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
         if (report.Outcome == "resolved")
         {
             app.Print($"Rehearsal passed: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");

@@ -16,7 +16,7 @@ public sealed class RehearsalStack(IPulumi pulumi, ISites sites, StackSpec stand
     : IRehearsalCopy, ISites
 {
     public StackSpec Stack => copy;
-    public string Where => $"Pulumi stack {copy.Name} ({copy.Site.Provider.ToString().ToLowerInvariant()} {copy.Site.Location})";
+    public string Where => $"{copy.Site.Provider.ToString().ToLowerInvariant()} {copy.Site.Location} (its own Pulumi stack)";
     public ISites Sites => this;
     public string RemoveCommand =>
         $"failover rehearse --teardown (it runs: pulumi destroy --yes --stack {copy.Name} && pulumi stack rm --yes {copy.Name})";
