@@ -6,10 +6,11 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Tools some tests run for real (the rendered cloud-init is checked with shellcheck and jq); the
-# server packages (postgresql, restic, pdns) are installed by the test fixtures themselves.
+# Tools some tests run for real (the rendered cloud-init is checked with shellcheck and jq, the HTML
+# evidence report is rendered in headless chromium); the server packages (postgresql, restic, pdns) are
+# installed by the test fixtures themselves.
 missing=""
-for tool in shellcheck jq; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
+for tool in shellcheck jq chromium; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
   echo "installing Debian packages:$missing"
   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null) \

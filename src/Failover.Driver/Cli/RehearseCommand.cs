@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Failover.Core.Planning;
+using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;
@@ -12,8 +13,9 @@ using Serilog;
 namespace Failover.Driver.Cli;
 
 /// <summary>
-/// `failover rehearse`: a failover on an isolated copy of a standby (select-backup, provision, restore, gate,
-/// report, teardown), never fencing production nor touching DNS, with an evidence report and a history line.
+/// `failover rehearse`: a failover on an isolated copy of a standby, local or a `&lt;standby&gt;-rehearsal` Pulumi stack
+/// (select-backup, provision, restore, gate, report, teardown), never fencing production nor touching DNS, with an
+/// evidence report and a history line.
 /// </summary>
 internal static class RehearseCommand
 {
@@ -24,18 +26,22 @@ internal static class RehearseCommand
         var site = new Option<string?>("--site") { Description = "The standby to rehearse on (an isolated copy of it is used)" };
         var keep = new Option<bool>("--keep") { Description = "Leave the copy running to look at; remove it later with `failover rehearse --teardown`" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts, timers)" };
-        var address = new Option<string?>("--address") { Description = "Loopback address of the local copy (default: the standby's last octet + 100)" };
+        var address = new Option<string?>("--address") { Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
         var teardown = new Option<bool>("--teardown") { Description = "Only remove rehearsal copies left running (--keep, or an interrupted rehearsal)" };
         var command = new Command("rehearse",
             "Rehearse a failover on an isolated copy of a standby: the latest verified backups are restored on the copy,\n" +
-            "every tenant verified and the health gate run, then the copy is torn down. Production is not fenced and DNS\n" +
-            "is not touched. The evidence report (report.md, report.json, report.html) is written in the run folder and\n" +
-            "one line is appended to .failover/rehearsals.jsonl (`failover report --history`).\n\n" +
+            "every tenant verified and the health gate run, then the copy is torn down, also after a failed step or an\n" +
+            "interruption. Production is not fenced and DNS is not touched. A local standby's copy runs on its own loopback\n" +
+            "address; a cloud standby's is the Pulumi stack STACK-rehearsal, created from the standby's config (role\n" +
+            "rehearsal, mode mvd, its own resource names) and removed with `pulumi destroy` and `pulumi stack rm`.\n" +
+            "The evidence report (report.md, report.json, report.html) is written in the run folder and one line is\n" +
+            "appended to .failover/rehearsals.jsonl (`failover report --history`).\n\n" +
             "Examples:\n" +
             "  failover rehearse --site local-standby --yes\n" +
+            "  failover rehearse --site standby-hel1 --yes      (cloud: the stack standby-hel1-rehearsal)\n" +
             "  failover rehearse --site local-standby --keep\n" +
-            "  failover rehearse --teardown\n\n" +
-            "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step failed (see the report),\n" +
+            "  failover rehearse --teardown                      (remove kept or interrupted copies)\n\n" +
+            "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step or the teardown failed (see the report),\n" +
             "5 another run holds the lock, 130 interrupted (`failover resume` tears the copy down).")
         {
             site, keep, yes, address, teardown,
@@ -61,13 +67,13 @@ internal static class RehearseCommand
                 app.Error("not confirmed: nothing was changed (use --yes in scripts)");
                 return ExitCodes.Usage;
             }
-            var copy = RehearsalSteps.LocalCopy(topology, standby, parse.GetValue(address));
+            var copy = CopyStack(topology, standby, parse.GetValue(address));
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), "rehearsal", topology.Production.Name, copy.Name,
                 null, false, Environment.UserName, Environment.MachineName);
             Directory.CreateDirectory(store.RunDirectory(run.RunId));
             File.WriteAllText(Path.Combine(store.RunDirectory(run.RunId), SiteFile),
                 new JsonObject { ["standby"] = standby.Name, ["address"] = copy.Site.Address, ["keep"] = parse.GetValue(keep) }.ToJsonString());
-            return await ExecuteAsync(app, topology, copy, store, run, parse.GetValue(keep), log, ct);
+            return await ExecuteAsync(app, topology, CopyOf(app, topology, store, run, standby, copy, log), store, run, parse.GetValue(keep), log, ct);
         }));
         return command;
     }
@@ -77,107 +83,145 @@ internal static class RehearseCommand
         var standby = topology.Find(name) ?? throw new UsageException(
             $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (standby.Role is not Role.Standby) throw new UsageException($"'{name}' is not a standby; a rehearsal copies a standby");
-        // The cloud path (PulumiSites on a `<standby>-rehearsal` stack, `pulumi destroy` in teardown) is not built yet.
-        if (standby.Site.Provider != Provider.Local)
-            throw new UsageException($"rehearsals are not yet supported for cloud stacks ({name} is on {standby.Site.Provider.ToString().ToLowerInvariant()}); rehearse a local topology, or use `failover plan --to {name}`");
         return standby;
     }
+
+    /// <summary>The copy's stack: a local standby's on its own loopback address, a cloud standby's as `&lt;standby&gt;-rehearsal`.</summary>
+    private static StackSpec CopyStack(Topology topology, StackSpec standby, string? address)
+    {
+        if (standby.Site.Provider == Provider.Local) return RehearsalSteps.LocalCopy(topology, standby, address);
+        if (address is not null)
+            throw new UsageException($"--address is for local standbys; {standby.Name} is on {standby.Site.Provider.ToString().ToLowerInvariant()} and its copy gets its own addresses from the provider");
+        return RehearsalCopy.Of(topology, standby);
+    }
+
+    private static IRehearsalCopy CopyOf(App app, Topology topology, RunStore store, RunContext run, StackSpec standby, StackSpec copy, ILogger log) =>
+        RunPortsFactory.RehearsalCopyOf(RehearsalEnvironment(app, topology, copy, store, log), standby, StateDirectory(store, run.RunId));
+
+    private static RunEnvironment RehearsalEnvironment(App app, Topology topology, StackSpec copy, RunStore store, ILogger log) =>
+        RunCommands.Environment(app, topology, copy, store, log) with { TouchesDns = false };
 
     /// <summary>Continues an interrupted rehearsal from its journal (`failover resume`): the remaining steps, then the teardown.</summary>
     internal static Task<int> ResumeAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
-        var (copy, keep) = CopyOf(topology, store, run);
+        var (copy, keep) = Saved(app, topology, store, run, log);
         return ExecuteAsync(app, topology, copy, store, run, keep, log, ct);
     }
 
-    private static (StackSpec Copy, bool Keep) CopyOf(Topology topology, RunStore store, RunContext run)
+    /// <summary>The copy of a started rehearsal, from what its run folder saved (standby, local address, --keep).</summary>
+    private static (IRehearsalCopy Copy, bool Keep) Saved(App app, Topology topology, RunStore store, RunContext run, ILogger log)
     {
         var file = Path.Combine(store.RunDirectory(run.RunId), SiteFile);
         var saved = File.Exists(file) ? JsonNode.Parse(File.ReadAllText(file)) : null;
-        var standby = topology.Find((string?)saved?["standby"] ?? RehearsalSteps.StandbyOf(run.Target))
+        var standby = topology.Find((string?)saved?["standby"] ?? RehearsalCopy.StandbyOf(run.Target))
             ?? throw new UsageException($"the standby of rehearsal {run.RunId} is no longer in the stack files");
-        return (RehearsalSteps.LocalCopy(topology, standby, (string?)saved?["address"]), (bool?)saved?["keep"] ?? false);
+        var copy = CopyStack(topology, standby, (string?)saved?["address"]);
+        return (CopyOf(app, topology, store, run, standby, copy, log), (bool?)saved?["keep"] ?? false);
     }
 
-    private static LocalSites SitesOf(RunStore store, string runId) => new(Path.Combine(store.Root, "rehearsals", runId), oneSite: true);
+    /// <summary>A local copy's PostgreSQL and files: short paths, as PostgreSQL's socket path is limited.</summary>
+    private static string StateDirectory(RunStore store, string runId) => Path.Combine(store.Root, "rehearsals", runId);
 
-    private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
+    private static async Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
         using var runLock = Lock(store, run);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var sites = SitesOf(store, run.RunId);
-        var env = RunCommands.Environment(app, topology, copy, store, log) with { TouchesDns = false };
-        var ports = app.Ports(env) with { Sites = sites };
-        var steps = RehearsalSteps.For(topology, copy, ports, sites, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
-        var stackLog = log.ForContext("Stack", copy.Name);
-        app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Name} ({copy.Site.Address}); production and DNS are not touched (journal {journal.Path})\n");
+        var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
+        var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
+        var stackLog = log.ForContext("Stack", copy.Stack.Name);
+        app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
         var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, ct);
         if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
         {
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
             app.Print("  tearing the copy down after the failure\n");
-            await new RunEngine([RehearsalSteps.Teardown(copy, sites)], app.Time, stackLog, line => app.Print(line + "\n"))
+            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"))
                 .RunAsync(journal, run, CancellationToken.None);
         }
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
         IncidentReportFiles.Write(dir, report);
-        var tornDown = journal.Records.Any(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Teardown));
-        if (tornDown && Directory.Exists(sites.StateDirectory) && !Directory.EnumerateFileSystemEntries(sites.StateDirectory).Any())
-            Directory.Delete(sites.StateDirectory);
+        var tornDown = TornDown(journal.Records);
+        if (tornDown) RemoveEmptyStateDirectory(store, run.RunId);
         if (journal.Records.Any(r => r.Event == JournalEvent.RunCompleted))
         {
             store.ClearCurrent();
-            new RehearsalHistory(HistoryPath(store)).Append(new RehearsalEntry(run.RunId, RehearsalSteps.StandbyOf(copy.Name), report.Started,
+            new RehearsalHistory(HistoryPath(store)).Append(new RehearsalEntry(run.RunId, RehearsalCopy.StandbyOf(copy.Stack.Name), report.Started,
                 report.Ended ?? app.Time.GetUtcNow(), report.Outcome, report.Rto?.TotalSeconds, report.Rpo?.TotalSeconds, Path.Combine(dir, "report.html")));
             stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
         }
         app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
-        if (keep) app.Print($"Kept: {copy.Name} runs on {copy.Site.Address} ({sites.StateDirectory}). Remove it with `failover rehearse --teardown`.\n");
+        if (keep) app.Print($"Kept: {copy.Stack.Name} is left running on {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
         if (report.Outcome == "resolved")
         {
             app.Print($"Rehearsal passed: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
             return ExitCodes.Ok;
         }
+        if (!keep && !tornDown)
+            app.Error($"the copy {copy.Stack.Name} could not be torn down: fix the cause, then `failover rehearse --teardown` (or `failover resume`) removes it");
         if (result.Outcome == RunOutcome.Interrupted)
         {
-            app.Error("interrupted: the copy was torn down; start a new rehearsal");
+            app.Error(tornDown ? "interrupted: the copy was torn down; start a new rehearsal" : "interrupted");
             return ExitCodes.Interrupted;
         }
         app.Error($"rehearsal failed at {(result.FailedStep is { } f ? StepContext.Name(f) : "?")}: {result.Error}");
         return ExitCodes.Failed;
     }
 
-    /// <summary>Tears down an interrupted rehearsal without running the rest of it.</summary>
+    private static bool TornDown(IReadOnlyList<JournalRecord> records) =>
+        records.Any(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Teardown));
+
+    /// <summary>The local copy's folder once torn down (opening the copy again recreates it empty), and their parent when it is empty.</summary>
+    private static void RemoveEmptyStateDirectory(RunStore store, string runId)
+    {
+        foreach (var folder in new[] { StateDirectory(store, runId), Path.Combine(store.Root, "rehearsals") })
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+    }
+
+    /// <summary>Tears down an interrupted or kept rehearsal without running the rest of it.</summary>
     private static async Task<int> TeardownAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log)
     {
-        var (copy, _) = CopyOf(topology, store, run);
+        var (copy, _) = Saved(app, topology, store, run, log);
         using var runLock = Lock(store, run);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var sites = SitesOf(store, run.RunId);
-        var stackLog = log.ForContext("Stack", copy.Name);
-        await new RunEngine([RehearsalSteps.Teardown(copy, sites)], app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, CancellationToken.None);
-        if (Directory.Exists(sites.StateDirectory) && !Directory.EnumerateFileSystemEntries(sites.StateDirectory).Any()) Directory.Delete(sites.StateDirectory);
-        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
-        IncidentReportFiles.Write(store.RunDirectory(run.RunId), report);
+        var stackLog = log.ForContext("Stack", copy.Stack.Name);
+        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, CancellationToken.None);
+        RemoveEmptyStateDirectory(store, run.RunId);
+        IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal.Records, topology.Targets));
+        if (result.Outcome != RunOutcome.Completed)
+        {
+            app.Error($"the copy {copy.Stack.Name} of rehearsal {run.RunId} could not be removed: {result.Error}. Fix the cause and run `failover rehearse --teardown` again.");
+            return ExitCodes.Failed;
+        }
         if (store.Current == run.RunId) store.ClearCurrent();
         return ExitCodes.Ok;
     }
 
+    /// <summary>Every rehearsal whose copy was not torn down (--keep, or an interrupted one), from the journals.</summary>
     private static async Task<int> TeardownLeftoversAsync(App app, Topology topology, RunStore store, ILogger log)
     {
-        var root = Path.Combine(store.Root, "rehearsals");
-        var left = Directory.Exists(root) ? Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().ToList() : [];
-        foreach (var id in left)
+        var removed = 0;
+        foreach (var id in store.Runs().Reverse())
         {
-            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)));
-            if (run is null) { Directory.Delete(Path.Combine(root, id), true); continue; }
-            await TeardownAsync(app, topology, store, run, log);
-            app.Print($"Rehearsal {id}: copy removed.\n");
+            var records = Journal.Read(store.JournalPath(id));
+            if (RunEngine.ContextOf(records) is not { Kind: "rehearsal" } run || TornDown(records)) continue;
+            if (records.Any(r => r.Event == JournalEvent.RunAborted))
+            {
+                app.Error($"rehearsal {id} was aborted before its teardown: remove its copy {run.Target} by hand");
+                continue;
+            }
+            var code = await TeardownAsync(app, topology, store, run, log);
+            if (code != ExitCodes.Ok) return code;
+            app.Print($"Rehearsal {id}: copy {run.Target} removed.\n");
+            removed++;
         }
+        // Folders of local copies whose run never journaled its start.
+        var root = Path.Combine(store.Root, "rehearsals");
+        foreach (var orphan in Directory.Exists(root) ? Directory.GetDirectories(root) : [])
+            if (!File.Exists(store.JournalPath(Path.GetFileName(orphan)))) Directory.Delete(orphan, true);
         if (Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any()) Directory.Delete(root);
-        if (left.Count == 0) app.Print("No rehearsal copy is left running.\n");
+        if (removed == 0) app.Print("No rehearsal copy is left running.\n");
         return ExitCodes.Ok;
     }
 

@@ -16,7 +16,8 @@ internal static class StatusCommand
         var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
-            "Live checks: each tenant's latest backup against the RPO target (directory vaults), the last successful\n" +
+            "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads it:\n" +
+            "a directory vault directly, a cloud vault through its stack outputs with `pulumi`), the last successful\n" +
             "rehearsal against failover:policy.rehearsalCadence, whether each production and standby site answers, and\n" +
             "what the authoritative DNS servers (failover:dns.servers) answer against the serving site's addresses.\n" +
             "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal, the serving\n" +
@@ -33,13 +34,13 @@ internal static class StatusCommand
             var findings = PolicyBook.Evaluate(topology);
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
             var project = RunCommands.ProjectDirectory(topology);
-            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store),
-                new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time)), RunPortsFactory.Http);
+            var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time));
+            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
             var (servingSite, why) = ServingSite.Of(topology, store);
             var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =
             [
-                new BackupAgeCheck(project, app.Secrets, app.Time, log),
+                new BackupAgeCheck(project, () => pulumi.Value, app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
                 new SiteHealthCheck(sites, serving, why),
                 new DnsAnswerCheck(sites, new WireDnsClient(), serving),

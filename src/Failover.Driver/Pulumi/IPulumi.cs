@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Failover.Core.Sites;
 
 namespace Failover.Driver.Pulumi;
 
@@ -20,6 +21,9 @@ public interface IPulumi
     /// <summary>One config value, decrypted; null when the stack has no such key.</summary>
     Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default);
 
+    /// <summary>Every config value of the stack, decrypted, as leaves (`config --json --show-secrets`); secrets are registered for redaction.</summary>
+    Task<IReadOnlyList<ConfigLeaf>> GetAllConfigAsync(string stack, CancellationToken cancellation = default);
+
     /// <summary>Runs `up` without a preview, reporting engine progress as it happens, and returns the summary and the stack outputs.</summary>
     Task<UpdateResult> UpAsync(string stack, IProgress<PulumiProgress>? progress = null, CancellationToken cancellation = default);
 
@@ -28,6 +32,9 @@ public interface IPulumi
 
     /// <summary>Deletes every resource of the stack (the stack itself and its config remain).</summary>
     Task<UpdateSummary?> DestroyAsync(string stack, IProgress<PulumiProgress>? progress = null, CancellationToken cancellation = default);
+
+    /// <summary>Removes the stack, its history and its config file (`stack rm --yes`); false when there is no such stack.</summary>
+    Task<bool> RemoveStackAsync(string stack, CancellationToken cancellation = default);
 
     /// <summary>Clears a stale update lock left by a killed `up`/`destroy` (`cancel --yes`).</summary>
     Task CancelAsync(string stack, CancellationToken cancellation = default);

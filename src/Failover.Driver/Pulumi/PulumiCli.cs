@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Failover.Core.Sites;
 using Failover.Driver.Logging;
 using Polly;
 using Polly.Retry;
@@ -110,6 +111,47 @@ public sealed partial class PulumiCli : IPulumi
         return new ConfigValue(model.Value ?? "", model.Secret);
     }
 
+    public async Task<IReadOnlyList<ConfigLeaf>> GetAllConfigAsync(string stack, CancellationToken cancellation = default)
+    {
+        var run = await RunAsync(new Invocation("config", stack, ["config", "--json", "--show-secrets"], _options.CommandTimeout), cancellation);
+        var leaves = new List<ConfigLeaf>();
+        foreach (var (key, entry) in ParseObject(run.Stdout))
+        {
+            var secret = entry.TryGetProperty("secret", out var s) && s.ValueKind == JsonValueKind.True;
+            // A structured value comes as objectValue; its leaves are set back one path at a time (`config set --path`).
+            if (entry.TryGetProperty("objectValue", out var structured) && structured.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                Flatten(key, structured, secret, leaves);
+            else if (entry.TryGetProperty("value", out var value))
+                leaves.Add(new ConfigLeaf(key, value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText(), secret));
+        }
+        foreach (var leaf in leaves.Where(l => l.Secret)) _secrets.Add(leaf.Value);
+        _log.Debug("Read {LeafCount} config values of {Stack} ({SecretCount} secret)", leaves.Count, stack, leaves.Count(l => l.Secret));
+        return leaves;
+    }
+
+    private static void Flatten(string path, JsonElement e, bool secret, List<ConfigLeaf> leaves)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                    Flatten(PlainName().IsMatch(p.Name) ? $"{path}.{p.Name}" : $"{path}[{JsonSerializer.Serialize(p.Name)}]", p.Value, secret, leaves);
+                break;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in e.EnumerateArray()) Flatten($"{path}[{i++}]", item, secret, leaves);
+                break;
+            case JsonValueKind.Null:
+                break;
+            default:
+                leaves.Add(new ConfigLeaf(path, e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText(), secret));
+                break;
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_-]*$")]
+    private static partial Regex PlainName();
+
     public async Task<UpdateResult> UpAsync(string stack, IProgress<PulumiProgress>? progress = null, CancellationToken cancellation = default)
     {
         var invocation = new Invocation("up", stack, ["up", "--yes", "--skip-preview", "--exec-kind", "auto.local"], _options.UpTimeout)
@@ -143,6 +185,21 @@ public sealed partial class PulumiCli : IPulumi
         }
         _log.Debug("Read {OutputCount} outputs of {Stack} ({SecretCount} secret)", outputs.Count, stack, outputs.Values.Count(o => o.IsSecret));
         return outputs;
+    }
+
+    public async Task<bool> RemoveStackAsync(string stack, CancellationToken cancellation = default)
+    {
+        try
+        {
+            // The name goes as the argument, as the SDK sends it: `stack rm --yes X`.
+            await RunAsync(new Invocation("stack rm", stack, ["stack", "rm", "--yes", stack], _options.CommandTimeout) { Scoped = false }, cancellation);
+        }
+        catch (PulumiCommandException e) when (e.Kind == PulumiFailureKind.StackNotFound)
+        {
+            return false;
+        }
+        _log.Information("Removed Pulumi stack {Stack}", stack);
+        return true;
     }
 
     public async Task CancelAsync(string stack, CancellationToken cancellation = default)

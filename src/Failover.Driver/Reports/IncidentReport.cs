@@ -124,8 +124,8 @@ public sealed record IncidentReport(
             : "in progress";
         if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
         if (run.RestorePoint is not null) notes.Add($"restore point chosen by the operator: {run.RestorePoint}");
-        if (records.Any(r => r.Event == JournalEvent.RunResumed))
-            notes.Add($"the run was resumed {records.Count(r => r.Event == JournalEvent.RunResumed)} time(s) after an interruption");
+        if (ResumedAfterInterruption(records) is var resumes and > 0)
+            notes.Add($"the run was resumed {resumes} time(s) after an interruption");
         var gate = records.LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == "gate")?.At;
         var report = facts.GetValueOrDefault("report");
         return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
@@ -136,6 +136,23 @@ public sealed record IncidentReport(
             Findings = FindingsOf(report),
             Version = (string?)report?["toolVersion"] ?? ToolVersion,
         };
+    }
+
+    /// <summary>
+    /// Resumes by another process than the one before (a crash, a closed terminal). The same process going on
+    /// (a rehearsal tearing its copy down after a failed step) is not a resume.
+    /// </summary>
+    private static int ResumedAfterInterruption(IReadOnlyList<JournalRecord> records)
+    {
+        string? previous = null;
+        var count = 0;
+        foreach (var r in records.Where(r => r.Event is JournalEvent.RunStarted or JournalEvent.RunResumed))
+        {
+            var process = $"{(string?)r.Data?["host"]}/{r.Data?["pid"]}";
+            if (r.Event == JournalEvent.RunResumed && process != previous) count++;
+            previous = process;
+        }
+        return count;
     }
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -189,7 +206,7 @@ public sealed record IncidentReport(
     }
 
     private string Title => IsRehearsal
-        ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {RehearsalSteps.StandbyOf(Run.Target)}"
+        ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}"
         : IsMigration ? $"Migration report: production moved from {Run.Production} to {Run.Target}"
         : "Incident report: " + (Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}");
 
@@ -229,12 +246,17 @@ public sealed record IncidentReport(
         sb.AppendLine("<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}" +
                       "table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}" +
                       "th{background:#f3f3f3}.ok,.met{color:#176317;font-weight:600}.failed,.MISSED{color:#a31515;font-weight:600}" +
-                      "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}</style></head><body>");
+                      "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}" +
+                      "#timeline-chart{margin:.5em 0 1em}.lane{display:flex;align-items:center;height:24px}.lane-name{width:9em;font-size:12px}" +
+                      ".track{flex:1;position:relative;height:16px;background:#eef1f4}.bar{position:absolute;top:0;height:16px;min-width:3px}" +
+                      $".bar-ok{{background:{BarColours["ok"]}}}.bar-failed{{background:{BarColours["failed"]}}}.bar-unfinished{{background:{BarColours["unfinished"]}}}</style></head><body>");
         sb.AppendLine($"<h1>{E(Title)}</h1>");
         var verdict = IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome;
         sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
         sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(Run.StartedBy)}</b> on <b>{E(Run.Host)}</b>; failover {E(Version)}.</p>");
-        sb.AppendLine("<h2>Timeline (UTC)</h2><table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
+        sb.AppendLine("<h2>Timeline (UTC)</h2>");
+        AppendChart(sb);
+        sb.AppendLine("<table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
         foreach (var s in Steps)
             sb.AppendLine($"<tr><td>{E(s.Step)}</td><td>{T(s.Start)}</td><td>{(s.End is { } e ? T(e) : "-")}</td><td>{D(s.End - s.Start)}</td><td class=\"{E(s.Status)}\">{E(s.Status)}</td><td>{E(s.Summary)}</td></tr>");
         sb.AppendLine("</table><h2>Recovery against targets</h2><table><tr><th></th><th>achieved</th><th>target</th><th></th></tr>");
@@ -255,6 +277,26 @@ public sealed record IncidentReport(
         foreach (var f in Findings) sb.AppendLine($"<li><b>{E(f.Severity)}</b> <code>{E(f.Policy)}</code>: {E(f.Message)}</li>");
         sb.AppendLine("</ul></body></html>");
         return sb.ToString();
+    }
+
+    /// <summary>The colour of a step's bar in the HTML timeline, by status.</summary>
+    public static readonly IReadOnlyDictionary<string, string> BarColours = new Dictionary<string, string>
+    {
+        ["ok"] = "#2f6fdb", ["failed"] = "#c62828", ["unfinished"] = "#b7791f",
+    };
+
+    /// <summary>One lane per step, its bar placed and sized by its window within the run: where the time went, at a glance.</summary>
+    private void AppendChart(StringBuilder sb)
+    {
+        var end = Steps.Select(s => s.End ?? s.Start).Append(Ended ?? Started).Max();
+        var total = Math.Max((end - Started).TotalSeconds, 1);
+        string Percent(double seconds) => (100 * Math.Clamp(seconds / total, 0, 1)).ToString("0.##", CultureInfo.InvariantCulture);
+        sb.AppendLine("<div id=\"timeline-chart\">");
+        foreach (var s in Steps)
+            sb.AppendLine($"<div class=\"lane\"><span class=\"lane-name\">{System.Net.WebUtility.HtmlEncode(s.Step)}</span><span class=\"track\">" +
+                          $"<span class=\"bar bar-{s.Status}\" title=\"{System.Net.WebUtility.HtmlEncode(s.Step)}: {D((s.End ?? end) - s.Start)}\" " +
+                          $"style=\"left:{Percent((s.Start - Started).TotalSeconds)}%;width:{Percent(((s.End ?? end) - s.Start).TotalSeconds)}%\"></span></span></div>");
+        sb.AppendLine("</div>");
     }
 
     public string JsonText() => Json.Serialize(new

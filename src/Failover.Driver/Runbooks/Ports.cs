@@ -83,6 +83,28 @@ public interface IDnsSwitch
     Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation);
 }
 
+/// <summary>
+/// The isolated copy of a standby a rehearsal runs on (its own loopback address, or its own Pulumi stack):
+/// the sites adapter that provisions it, and its removal.
+/// </summary>
+public interface IRehearsalCopy
+{
+    /// <summary>The copy as the run's target.</summary>
+    StackSpec Stack { get; }
+
+    /// <summary>Where the copy runs, for the operator.</summary>
+    string Where { get; }
+
+    /// <summary>Provisions the copy (and only the copy: it never fences).</summary>
+    ISites Sites { get; }
+
+    /// <summary>The exact command that removes a copy left running by --keep.</summary>
+    string RemoveCommand { get; }
+
+    /// <summary>Removes the copy and everything it created; safe to repeat, also when it was never provisioned.</summary>
+    Task<string> RemoveAsync(CancellationToken cancellation);
+}
+
 /// <summary>The adapters one run uses, chosen by the target's provider.</summary>
 public sealed record RunPorts(IBackupVault Vault, ISites Sites, ISiteRestore Restorer, IHealthGate Gate, IDnsSwitch Dns)
 {

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Failover.Core.Planning;
+using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;
@@ -12,26 +14,22 @@ namespace Failover.Driver.Runbooks;
 /// </summary>
 public static class RehearsalSteps
 {
-    public const string Suffix = "-rehearsal";
+    /// <param name="ports">The run's adapters, their sites being the copy's (<see cref="IRehearsalCopy.Sites"/>).</param>
+    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, RunPorts ports, string reportDirectory)
+    {
+        var lazy = new Lazy<RunPorts>(ports);
+        return
+        [
+            new FailoverSteps.SelectBackup(topology, lazy),
+            new FailoverSteps.Provision(copy.Stack, lazy),
+            new FailoverSteps.Restore(topology, copy.Stack, lazy),
+            new FailoverSteps.Gate(copy.Stack, lazy),
+            new FailoverSteps.Report(topology, reportDirectory),
+            Teardown(copy),
+        ];
+    }
 
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec rehearsal, RunPorts ports, LocalSites sites, string reportDirectory) =>
-        For(topology, rehearsal, new Lazy<RunPorts>(ports), sites, reportDirectory);
-
-    private static IReadOnlyList<IStep> For(Topology topology, StackSpec rehearsal, Lazy<RunPorts> ports, LocalSites sites, string reportDirectory) =>
-    [
-        new FailoverSteps.SelectBackup(topology, ports),
-        new FailoverSteps.Provision(rehearsal, ports),
-        new FailoverSteps.Restore(topology, rehearsal, ports),
-        new FailoverSteps.Gate(rehearsal, ports),
-        new FailoverSteps.Report(topology, reportDirectory),
-        Teardown(rehearsal, sites),
-    ];
-
-    public static IStep Teardown(StackSpec rehearsal, LocalSites sites) => new TeardownStep(rehearsal, sites);
-
-    /// <summary>The standby a rehearsal stack copies, from its name.</summary>
-    public static string StandbyOf(string rehearsalStack) =>
-        rehearsalStack.EndsWith(Suffix, StringComparison.Ordinal) ? rehearsalStack[..^Suffix.Length] : rehearsalStack;
+    public static IStep Teardown(IRehearsalCopy copy) => new TeardownStep(copy);
 
     /// <summary>
     /// The isolated copy of a local standby: its own name, role and loopback address. The address is the
@@ -51,25 +49,19 @@ public static class RehearsalSteps
             throw new InvalidOperationException($"--address {address} is not a loopback address (127.0.0.N)");
         if (topology.Stacks.FirstOrDefault(s => s.Site.Address == address) is { } taken)
             throw new InvalidOperationException($"{address} is the address of {taken.Name}: a rehearsal needs its own; give one with --address");
-        return standby with { Name = standby.Name + Suffix, Role = Role.Rehearsal, Site = standby.Site with { Address = address } };
+        var copy = RehearsalCopy.Of(topology, standby);
+        return copy with { Site = copy.Site with { Address = address } };
     }
 
-    /// <summary>Stops the copy's database and removes its folder; safe to repeat, and run after any failure.</summary>
-    private sealed class TeardownStep(StackSpec rehearsal, LocalSites sites) : IStep
+    /// <summary>Removes the copy; safe to repeat, and run after any failure.</summary>
+    private sealed class TeardownStep(IRehearsalCopy copy) : IStep
     {
         public StepKind Kind => StepKind.Teardown;
-        public string Describe(RunContext run) => $"stop {rehearsal.Name} and remove {sites.StateDirectory}";
+        public string Describe(RunContext run) => $"remove {copy.Stack.Name}: {copy.Where}";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var summary = await c.Once($"teardown:{rehearsal.Name}", async x =>
-            {
-                await sites.RemoveAllAsync([rehearsal], x);
-                // The parent holds one folder per live rehearsal: the last one out leaves no empty folder behind.
-                var parent = Path.GetDirectoryName(sites.StateDirectory)!;
-                if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any()) Directory.Delete(parent);
-                return System.Text.Json.Nodes.JsonValue.Create($"{rehearsal.Name} stopped on {LocalSites.Address(rehearsal)}; {sites.StateDirectory} removed");
-            }, ct);
+            var summary = await c.Once($"teardown:{copy.Stack.Name}", async x => JsonValue.Create(await copy.RemoveAsync(x)), ct);
             return new StepResult((string?)summary ?? "torn down");
         }
     }

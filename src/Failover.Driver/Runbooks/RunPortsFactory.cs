@@ -96,28 +96,50 @@ public static class RunPortsFactory
             Environment = environment,
         }, secrets, log, time);
 
+    /// <summary>The pulumi CLI as a run uses it, in the run's project folder.</summary>
+    public static IPulumi PulumiFor(RunEnvironment env) =>
+        Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5));
+
+    /// <summary>
+    /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
+    /// a local copy in <paramref name="localStateDirectory"/>, or the `&lt;standby&gt;-rehearsal` Pulumi stack.
+    /// </summary>
+    public static IRehearsalCopy RehearsalCopyOf(RunEnvironment env, StackSpec standby, string localStateDirectory)
+    {
+        if (env.Target.Site.Provider == Provider.Local)
+            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true));
+        var pulumi = PulumiFor(env);
+        return new RehearsalStack(pulumi, CloudSites(env, pulumi), standby, env.Target, env.Progress, env.Log);
+    }
+
     private static RunPorts Cloud(RunEnvironment env)
     {
-        var pulumi = Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+        var pulumi = PulumiFor(env);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
-        var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
-        var dns = dnsStack.Dns!;
-        IDnsSwitch dnsSwitch = dns.Provider == DnsProvider.PowerDns
-            ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
-                ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
-                ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
-            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
         return new RunPorts(
             vault,
-            new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)),
+            CloudSites(env, pulumi),
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
-            dnsSwitch)
+            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns())
         {
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
             Freeze = new Migration.HookFreeze(Hooks(env), null),
             SourceBackup = new Migration.HookSourceBackup(Hooks(env), vault, env.Topology.Tenants),
         };
+    }
+
+    private static IDnsSwitch CloudDns(RunEnvironment env, IPulumi pulumi)
+    {
+        var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
+        var dns = dnsStack.Dns!;
+        return dns.Provider == DnsProvider.PowerDns
+            ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
+                ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
+                ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
+            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
     }
 
     /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
@@ -131,10 +153,11 @@ public static class RunPortsFactory
             throw new InvalidOperationException("a rehearsal never touches DNS");
     }
 
-    /// <summary>The restore side of the vault stack's outputs: repository, password and the read-only key.</summary>
-    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi)
+    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi) => CloudVault(RestoreSource.VaultFor(env.Topology, env.Target), pulumi);
+
+    /// <summary>The restore side of a vault stack's outputs: repository, password and the read-only key.</summary>
+    public static ResticSettings CloudVault(StackSpec vaultStack, IPulumi pulumi)
     {
-        var vaultStack = RestoreSource.VaultFor(env.Topology, env.Target);
         var outputs = pulumi.GetOutputsAsync(vaultStack.Name).GetAwaiter().GetResult();
         string Output(string key) => outputs.TryGetValue(key, out var v) && v.Text.Length > 0 ? v.Text
             : throw new InvalidOperationException($"vault stack {vaultStack.Name} has no output {key} (docs/stack-outputs.md): has it been deployed?");

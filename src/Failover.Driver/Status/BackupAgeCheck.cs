@@ -2,38 +2,53 @@ using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Logging;
+using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
 
 namespace Failover.Driver.Status;
 
-/// <summary>Each tenant's newest complete backup against the RPO target, read from a directory vault's restic catalog.</summary>
-public sealed class BackupAgeCheck(string projectDirectory, SecretRegistry secrets, TimeProvider time, ILogger log) : ILiveCheck
+/// <summary>
+/// Each tenant's newest complete backup against the RPO target, read from the vault's restic catalog the way a
+/// failover reads it: a directory vault's folder and password file, or a cloud vault's repository and read-only
+/// key from its stack outputs (through <paramref name="pulumi"/>, created only for a cloud vault).
+/// </summary>
+public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi, SecretRegistry secrets, TimeProvider time, ILogger log) : ILiveCheck
 {
     public string Name => "backup age";
 
     public async Task<IReadOnlyList<LiveFact>> CheckAsync(Topology topology, CancellationToken cancellation)
     {
         var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault is not null);
-        var stack = vault?.Name ?? topology.Production.Name;
-        if (vault?.Vault?.Kind != VaultKind.Directory)
-            // A cloud vault needs its stack outputs (repository, read-only key) from Pulumi: not read by status yet.
-            return [new LiveFact(stack, Name, Severity.Info, "skipped: the backup age is checked for directory vaults only; cloud vaults are not read by status yet")];
+        if (vault is null) return [new LiveFact(topology.Production.Name, Name, Severity.Warning, "no vault stack in failover:backup.vaults: nothing to check")];
         ResticSettings settings;
-        try { settings = RunPortsFactory.LocalVault(topology, projectDirectory); }
-        catch (InvalidOperationException e)
+        try
         {
-            return [new LiveFact(stack, Name, Severity.Warning, $"no backup vault yet: {e.Message}")];
+            settings = vault.Vault!.Kind == VaultKind.Directory
+                ? RunPortsFactory.LocalVault(topology, projectDirectory)
+                : RunPortsFactory.CloudVault(vault, pulumi());
+        }
+        catch (Exception e) when (e is InvalidOperationException or PulumiCommandException or PulumiNotFoundException or PulumiTimeoutException)
+        {
+            // A vault not created or deployed yet: a new project must be able to pass status before its first backup.
+            return [new LiveFact(vault.Name, Name, Severity.Warning, $"the backup age was not checked: {secrets.Redact(e.Message)}")];
         }
         var catalog = new BackupCatalog(new ResticRepository(settings, secrets, log), time, log);
         var facts = new List<LiveFact>();
         foreach (var tenant in topology.Tenants)
         {
-            var status = await catalog.StatusAsync(tenant.Name, topology.Targets.Rpo, cancellation);
+            TenantBackupStatus status;
+            try { status = await catalog.StatusAsync(tenant.Name, topology.Targets.Rpo, cancellation); }
+            catch (Exception e) when (e is ResticException or InvalidOperationException or IOException or TimeoutException)
+            {
+                // The vault does not answer: a failover now could not restore either.
+                facts.Add(new LiveFact(vault.Name, Name, Severity.Error, $"the vault {vault.Name} cannot be read: {secrets.Redact(e.Message)}"));
+                break;
+            }
             if (status.Rpo is not { } rpo)
-                facts.Add(new LiveFact(stack, Name, Severity.Error, $"tenant {tenant.Name} has no complete backup: it cannot be restored"));
+                facts.Add(new LiveFact(vault.Name, Name, Severity.Error, $"tenant {tenant.Name} has no complete backup: it cannot be restored"));
             else
-                facts.Add(new LiveFact(stack, Name, rpo.WithinTarget ? Severity.Info : Severity.Error,
+                facts.Add(new LiveFact(vault.Name, Name, rpo.WithinTarget ? Severity.Info : Severity.Error,
                     $"tenant {tenant.Name}: latest backup {Durations.Format(rpo.DataLoss)} old (RPO target {Durations.Format(rpo.Target)})" +
                     (rpo.WithinTarget ? "" : ": STALE, a failover now would lose more than the target")));
         }

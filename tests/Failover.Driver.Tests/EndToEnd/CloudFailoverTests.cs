@@ -20,9 +20,21 @@ namespace Failover.Driver.Tests.EndToEnd;
 /// (which answers like the real CLI), backups in a real restic repository, the standby's health endpoint
 /// served on loopback, and a real PowerDNS holding the zone.
 /// </summary>
-public sealed class CloudSite : IAsyncLifetime
+public class CloudSite : IAsyncLifetime
 {
-    public const string OldAddress = "127.0.0.31", NewAddress = "127.0.0.32";
+    public CloudSite() : this(30) { }
+
+    /// <param name="block">Addresses block + 1 (production), + 2 (where the recovered site answers) and + 3 (the seed site).</param>
+    protected CloudSite(int block)
+    {
+        OldAddress = $"127.0.0.{block + 1}";
+        NewAddress = $"127.0.0.{block + 2}";
+        _seedAddress = $"127.0.0.{block + 3}";
+    }
+
+    public string OldAddress { get; }
+    public string NewAddress { get; }
+    private readonly string _seedAddress;
     public readonly string Work = Directory.CreateTempSubdirectory("failover-cloud-").FullName;
     public readonly string ApiKey = Guid.NewGuid().ToString("N");
     public readonly Dictionary<string, string> SnapshotIds = new();
@@ -30,6 +42,9 @@ public sealed class CloudSite : IAsyncLifetime
     private HttpListener _health = null!;
     public int DnsPort, ApiPort, HealthPort;
     public string ResticPassword = "";
+
+    /// <summary>The health endpoint of the recovered site: every tenant restored; at <c>/failed</c>, the first tenant's restore failed.</summary>
+    public string HealthUrl(bool failed = false) => $"http://{NewAddress}:{HealthPort}/{(failed ? "failed" : "health")}";
 
     public async Task InitializeAsync()
     {
@@ -46,9 +61,9 @@ public sealed class CloudSite : IAsyncLifetime
         var seedSite = StackFileReader.Parse("""
             config:
               failover:role: standby
-              failover:site: { provider: local, location: seed, address: 127.0.0.33, jurisdiction: DE }
+              failover:site: { provider: local, location: seed, address: SEED, jurisdiction: DE }
               failover:servers: [{ name: db, full: process }]
-            """, "seed", "Pulumi.seed.yaml");
+            """.Replace("SEED", _seedAddress), "seed", "Pulumi.seed.yaml");
         var sites = new LocalSites(Path.Combine(Work, "sites"), Processes.FreePort());
         await sites.ProvisionAsync(seedSite, [], CancellationToken.None);
         ResticPassword = Guid.NewGuid().ToString("N");
@@ -77,7 +92,8 @@ public sealed class CloudSite : IAsyncLifetime
                 try
                 {
                     var ctx = await _health.GetContextAsync();
-                    var body = JsonSerializer.SerializeToUtf8Bytes(new { stack = "standby-hel1", status = "ready", snapshots = SnapshotIds, failed = Array.Empty<string>() });
+                    var failed = ctx.Request.Url!.AbsolutePath == "/failed" ? new[] { SnapshotIds.Keys.Order(StringComparer.Ordinal).First() } : [];
+                    var body = JsonSerializer.SerializeToUtf8Bytes(new { stack = "standby-hel1", status = "ready", snapshots = SnapshotIds, failed });
                     ctx.Response.ContentType = "application/json";
                     await ctx.Response.OutputStream.WriteAsync(body);
                     ctx.Response.Close();
@@ -86,6 +102,44 @@ public sealed class CloudSite : IAsyncLifetime
             }
         });
 
+    }
+
+    /// <summary>
+    /// The example topology in the stand-in's project, its zone self-hosted on this fixture's PowerDNS, and the
+    /// vault and production stacks deployed with the outputs of docs/stack-outputs.md, as before the disaster;
+    /// <paramref name="outputs"/> adds the outputs other stacks get from `up`.
+    /// </summary>
+    public async Task PrepareProjectAsync(StandIn pulumi, Dictionary<string, object> outputs, object? resources = null)
+    {
+        var project = pulumi.ProjectDirectory;
+        File.Copy(Path.Combine(Repo.Root, "Pulumi.yaml"), Path.Combine(project, "Pulumi.yaml"), overwrite: true);
+        var stacks = Directory.CreateDirectory(Path.Combine(project, "infra", "stacks")).FullName;
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks")))
+            File.Copy(f, Path.Combine(stacks, Path.GetFileName(f)));
+        var dnsFile = Path.Combine(stacks, "Pulumi.dns-route53.yaml");
+        File.WriteAllText(dnsFile, File.ReadAllText(dnsFile).Replace("provider: route53", "provider: powerdns")
+            .Replace("    active: prod-fsn1", $"    active: prod-fsn1\n    apiUrl: http://127.0.0.1:{ApiPort}\n    servers: [127.0.0.1:{DnsPort}]"));
+        Script(pulumi, outputs, resources);
+        var cli = pulumi.Cli();
+        foreach (var s in new[] { "vault-aws-par", "prod-fsn1" })
+        {
+            await cli.SelectOrCreateStackAsync(s);
+            await cli.UpAsync(s);
+        }
+    }
+
+    /// <summary>What `up` gives each stack: the vault's and production's outputs, and <paramref name="outputs"/>.</summary>
+    public void Script(StandIn pulumi, Dictionary<string, object> outputs, object? resources = null)
+    {
+        outputs["vault-aws-par"] = new { resticRepository = Path.Combine(Work, "vault"), resticPassword = new Dictionary<string, string> { ["$secret"] = ResticPassword } };
+        outputs["prod-fsn1"] = new { serviceIpv4 = OldAddress, serviceIpv6 = "", healthUrl = $"http://{OldAddress}:1/health" };
+        pulumi.Script(new { outputs, resources = resources ?? new Dictionary<string, object>() });
+    }
+
+    public async Task<IReadOnlyList<string>> AnswerAsync(string name)
+    {
+        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Loopback, DnsPort), name, RecordType.A, CancellationToken.None);
+        return r.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
     }
 
     /// <summary>The zone back at production, as before any failover.</summary>
@@ -110,46 +164,23 @@ public sealed class CloudSite : IAsyncLifetime
 
 public sealed class CloudFailoverTests(CloudSite site) : IClassFixture<CloudSite>, IAsyncLifetime
 {
-    private const string OldAddress = CloudSite.OldAddress, NewAddress = CloudSite.NewAddress;
+    private string OldAddress => site.OldAddress;
+    private string NewAddress => site.NewAddress;
     private readonly StandIn _pulumi = new();
     private string Project => _pulumi.ProjectDirectory;
-    private string _work => site.Work;
     private string _apiKey => site.ApiKey;
     private string _resticPassword => site.ResticPassword;
-    private int _dnsPort => site.DnsPort;
     private int _apiPort => site.ApiPort;
-    private int _healthPort => site.HealthPort;
     private PowerDnsServer _dns => site.Dns;
     private Dictionary<string, string> _snapshotIds => site.SnapshotIds;
 
     public async Task InitializeAsync()
     {
         await site.ResetDnsAsync();
-        // The example topology, its zone self-hosted on the PowerDNS of the fixture.
-        File.Copy(Path.Combine(Repo.Root, "Pulumi.yaml"), Path.Combine(Project, "Pulumi.yaml"), overwrite: true);
-        var stacks = Directory.CreateDirectory(Path.Combine(Project, "infra", "stacks")).FullName;
-        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks")))
-            File.Copy(f, Path.Combine(stacks, Path.GetFileName(f)));
-        var dnsFile = Path.Combine(stacks, "Pulumi.dns-route53.yaml");
-        File.WriteAllText(dnsFile, File.ReadAllText(dnsFile).Replace("provider: route53", "provider: powerdns")
-            .Replace("    active: prod-fsn1", $"    active: prod-fsn1\n    apiUrl: http://127.0.0.1:{_apiPort}\n    servers: [127.0.0.1:{_dnsPort}]"));
-
-        // Stacks as they are before the disaster: deployed, with the outputs of docs/stack-outputs.md.
-        _pulumi.Script(new
+        await site.PrepareProjectAsync(_pulumi, new Dictionary<string, object>
         {
-            outputs = new Dictionary<string, object>
-            {
-                ["vault-aws-par"] = new { resticRepository = Path.Combine(_work, "vault"), resticPassword = new Dictionary<string, string> { ["$secret"] = _resticPassword } },
-                ["prod-fsn1"] = new { serviceIpv4 = OldAddress, serviceIpv6 = "", healthUrl = $"http://{OldAddress}:1/health" },
-                ["standby-hel1"] = new { serviceIpv4 = NewAddress, serviceIpv6 = "", healthUrl = $"http://{NewAddress}:{_healthPort}/health" },
-            },
+            ["standby-hel1"] = new { serviceIpv4 = NewAddress, serviceIpv6 = "", healthUrl = site.HealthUrl() },
         });
-        var cli = _pulumi.Cli();
-        foreach (var s in new[] { "vault-aws-par", "prod-fsn1" })
-        {
-            await cli.SelectOrCreateStackAsync(s);
-            await cli.UpAsync(s);
-        }
     }
 
     private (int Code, string Output) Run(Func<string, string?>? variable = null)
@@ -166,11 +197,7 @@ public sealed class CloudFailoverTests(CloudSite site) : IClassFixture<CloudSite
         return (code, stdout.ToString() + stderr);
     }
 
-    private async Task<IReadOnlyList<string>> Answer(string name)
-    {
-        var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Loopback, _dnsPort), name, RecordType.A, CancellationToken.None);
-        return r.Answers.Where(a => a.Type == (ushort)RecordType.A).Select(a => a.Data).ToList();
-    }
+    private Task<IReadOnlyList<string>> Answer(string name) => site.AnswerAsync(name);
 
     [Fact]
     public async Task A_failover_provisions_the_standby_with_the_snapshot_ids_fences_production_and_moves_dns()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Failover.Core.Topology;
@@ -105,20 +104,12 @@ public class LocalTopology : IAsyncLifetime
     }
 
     /// <summary>Runs the real `failover` binary as a child process, as an operator's terminal would.</summary>
-    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "failover.dll");
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Project, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment[RunPortsFactory.DnsApiKeyVariable] = ApiKey;
-        psi.Environment[CrashPoints.Variable] = crashAt ?? "";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(180_000)) { p.Kill(true); throw new TimeoutException("failover did not finish in 3 minutes"); }
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args) =>
+        Processes.Failover(Project, new Dictionary<string, string>
+        {
+            [RunPortsFactory.DnsApiKeyVariable] = ApiKey,
+            [CrashPoints.Variable] = crashAt ?? "",
+        }, args);
 
     public async Task DisposeAsync()
     {

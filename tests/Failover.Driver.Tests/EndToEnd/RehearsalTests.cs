@@ -56,17 +56,44 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         AssertNothingLeft();
     }
 
-    [Fact]
-    public void A_rehearsal_killed_during_the_restore_is_torn_down_by_resume()
+    [Theory]
+    [InlineData("step:select-backup:before", false)]
+    [InlineData("step:restore:before", true)]
+    [InlineData("step:report:before", true)]
+    [InlineData("effect:teardown:local-standby-rehearsal:after", false)] // removed, but not journaled: removed again
+    public void A_rehearsal_killed_at_any_step_is_torn_down_by_resume(string crashAt, bool copyRunning)
     {
-        var first = site.Failover("step:restore:before", "rehearse", "--site", "local-standby", "--yes");
-        Assert.Contains("killed at step:restore:before", first.Output);
-        Assert.True(Listening(RehearsalTopology.Copy), "the copy was provisioned before the crash");
+        var first = site.Failover(crashAt, "rehearse", "--site", "local-standby", "--yes");
+        Assert.Contains($"killed at {crashAt}", first.Output);
+        Assert.Equal(copyRunning, Listening(RehearsalTopology.Copy));
 
         var resumed = site.Failover(null, "resume");
         Assert.True(resumed.ExitCode == 0, resumed.Output);
         var journal = Journal.Read(site.Store.JournalPath(RunId(first.Output)));
         Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "teardown");
+        Assert.Null(site.Store.Current);
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void The_next_rehearsal_tears_a_killed_one_down_before_it_starts()
+    {
+        var first = site.Failover("step:gate:before", "rehearse", "--site", "local-standby", "--yes");
+        Assert.Contains("killed at step:gate:before", first.Output);
+        Assert.True(Listening(RehearsalTopology.Copy), "the copy was running when the process was killed");
+        var killed = RunId(first.Output);
+
+        var next = site.Failover(null, "rehearse", "--site", "local-standby", "--yes");
+        Assert.True(next.ExitCode == 0, next.Output);
+        var cleanup = next.Output.IndexOf($"Rehearsal {killed} was interrupted: tearing its copy down first.", StringComparison.Ordinal);
+        var started = Regex.Match(next.Output, @"Rehearsal (\d{8}-\d{6}-[0-9a-f]{6}): ");
+        Assert.True(cleanup >= 0 && started.Success && cleanup < started.Index, next.Output);
+        Assert.NotEqual(killed, started.Groups[1].Value);
+
+        var journal = Journal.Read(site.Store.JournalPath(killed));
+        Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "teardown");
+        Assert.DoesNotContain(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "gate");
+        Assert.Contains("the run was resumed 1 time(s) after an interruption", File.ReadAllText(Path.Combine(site.Store.RunDirectory(killed), "report.md")));
         Assert.Null(site.Store.Current);
         AssertNothingLeft();
     }

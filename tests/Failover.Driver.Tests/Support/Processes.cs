@@ -26,6 +26,23 @@ internal static class Processes
         return output.Result;
     }
 
+    /// <summary>
+    /// Runs the real `failover` binary as a child process, as an operator's terminal would: in
+    /// <paramref name="workingDirectory"/>, with <paramref name="environment"/> added to this process's.
+    /// </summary>
+    public static (int ExitCode, string Output) Failover(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "failover.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(180_000)) { p.Kill(true); throw new TimeoutException("failover did not finish in 3 minutes"); }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
     /// <summary>A loopback port free for both TCP and UDP at the moment of asking (DNS serves both on one port).</summary>
     public static int FreePort()
     {
