@@ -13,4 +13,7 @@ public sealed record RestoreOptions(
     TimeSpan HookTimeout)
 {
     public static readonly RestoreOptions Default = new(1, null, [], [], TimeSpan.FromMinutes(10));
+
+    /// <summary>A rehearsal's restore: hooks see FAILOVER_REHEARSAL=1 so they can leave out what customers would notice (mail, jobs).</summary>
+    public bool Rehearsal { get; init; }
 }

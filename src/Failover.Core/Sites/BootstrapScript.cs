@@ -60,6 +60,7 @@ public static class BootstrapScript
             L($". {Sh.Quote(recipe.CredentialsFile)}");
             L("set +a");
             L($"install -d -o postgres -m 0700 {Sh.Quote(recipe.SpoolDirectory)}");
+            L($"FAILOVER_REHEARSAL={(recipe.Rehearsal ? 1 : 0)}  # tenant hooks see it: 1 on a rehearsal copy");
             if (recipe.HasHooks)
             {
                 L("# Tenant hooks run as root and use psql like the local restore's hooks do: give root a role (peer authentication).");

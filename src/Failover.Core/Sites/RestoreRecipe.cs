@@ -30,6 +30,9 @@ public sealed record RestoreRecipe(
     int PgRestoreJobs,
     IReadOnlyList<TenantRestore> Tenants)
 {
+    /// <summary>A rehearsal copy's restore: its hooks see FAILOVER_REHEARSAL=1 (else 0) and can skip what customers would notice.</summary>
+    public bool Rehearsal { get; init; }
+
     public const string DefaultCredentialsFile = "/etc/failover/restic.env";
     public const string DefaultSpoolDirectory = "/var/lib/failover/spool";
 
@@ -52,7 +55,7 @@ public sealed record RestoreRecipe(
         var tenants = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t)
             .Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name), StepsFor(t, byTenant[t.Name], jobs, DefaultSpoolDirectory)))
             .ToList();
-        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants);
+        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants) { Rehearsal = stack.Role == Role.Rehearsal };
     }
 
     // restic runs with --no-lock throughout: the standby reads the vault with a read-only key.
@@ -179,10 +182,11 @@ public sealed record RestoreRecipe(
                 }
 
                 # Runs tenant $1's $2-restore hook $4 (as root, in bash) with the environment the local restore gives it:
-                # FAILOVER_TENANT, FAILOVER_FILES_DIR ($3) and PGDATABASE; psql reaches the server as root over the socket.
+                # FAILOVER_TENANT, FAILOVER_FILES_DIR ($3), PGDATABASE and FAILOVER_REHEARSAL (the script sets it, 1 on a
+                # rehearsal copy); psql reaches the server as root over the socket.
                 # Every line it prints is logged with the tenant's name; its exit code is the hook's (pipefail).
                 {{RunHook}}() {
-                  FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" bash -c "$4" 2>&1 |
+                  FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" FAILOVER_REHEARSAL="${FAILOVER_REHEARSAL:-0}" bash -c "$4" 2>&1 |
                     while IFS= read -r line; do log "$1 $2-restore hook: $line"; done
                 }
                 """;

@@ -10,19 +10,22 @@ public sealed record HookOutcome(string Stage, string Command, int ExitCode, str
 
 /// <summary>
 /// Runs a tenant's pre- and post-restore shell commands (e.g. database migrations) with the target's
-/// libpq environment (PGHOST, PGDATABASE, PGPASSWORD...) and FAILOVER_TENANT / FAILOVER_FILES_DIR.
+/// libpq environment (PGHOST, PGDATABASE, PGPASSWORD...), FAILOVER_TENANT / FAILOVER_FILES_DIR, and
+/// FAILOVER_REHEARSAL (1 on a rehearsal's copy, else 0).
 /// Output is captured with secrets redacted, because it ends up in the report.
 /// </summary>
 public sealed class RestoreHooks(SecretRegistry secrets, string shell = "/bin/sh")
 {
     /// <summary>Runs the commands in order and stops at the first that fails.</summary>
-    public async Task<IReadOnlyList<HookOutcome>> RunAsync(string stage, IReadOnlyList<string> commands, TenantSite target, TimeSpan timeout, CancellationToken cancellation)
+    public async Task<IReadOnlyList<HookOutcome>> RunAsync(string stage, IReadOnlyList<string> commands, TenantSite target, TimeSpan timeout, CancellationToken cancellation,
+        bool rehearsal = false)
     {
         var outcomes = new List<HookOutcome>();
         var environment = new Dictionary<string, string?>(target.Database.Environment)
         {
             ["FAILOVER_TENANT"] = target.Tenant.Name,
             ["FAILOVER_FILES_DIR"] = target.FilesDirectory,
+            ["FAILOVER_REHEARSAL"] = rehearsal ? "1" : "0",
         };
         foreach (var command in commands)
         {

@@ -40,7 +40,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         var step = "pre-hooks";
         try
         {
-            hookOutcomes.AddRange(await hooks.RunAsync("pre", options.PreHooks, target, options.HookTimeout, cancellation));
+            hookOutcomes.AddRange(await hooks.RunAsync("pre", options.PreHooks, target, options.HookTimeout, cancellation, options.Rehearsal));
             if (hookOutcomes.Any(h => !h.Succeeded))
                 return TenantRestoreResult.Failed(tenant, set.RunId, $"pre-restore hook failed: {hookOutcomes.Last().Command}", hookOutcomes);
 
@@ -70,7 +70,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
             }
 
             step = "post-hooks";
-            hookOutcomes.AddRange(await hooks.RunAsync("post", options.PostHooks, target, options.HookTimeout, cancellation));
+            hookOutcomes.AddRange(await hooks.RunAsync("post", options.PostHooks, target, options.HookTimeout, cancellation, options.Rehearsal));
             var result = new TenantRestoreResult(tenant, set.RunId, coherence, hookOutcomes, null);
             if (result.Succeeded)
                 tenantLog.Information("Restored {Tenant} from run {RunId}: {Tables} tables and {Files} files match the manifest",

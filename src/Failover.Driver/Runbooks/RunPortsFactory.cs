@@ -68,7 +68,7 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
             env.TouchesDns
                 ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}"))

@@ -26,6 +26,18 @@ public partial class RehearsalCopyTests
     }
 
     [Fact]
+    public void The_copy_s_restore_tells_the_tenants_hooks_it_is_a_rehearsal()
+    {
+        var t = SiteStacks.FailedOverToHel1();
+        var copy = RehearsalCopy.Of(t, t.Find("standby-hel1")!) with { Snapshots = t.Find("standby-hel1")!.Snapshots };
+        var recipe = RestoreRecipe.For(t, copy, 4)!;
+        Assert.True(recipe.Rehearsal);
+        Assert.False(RestoreRecipe.For(t, t.Find("standby-hel1")!, 4)!.Rehearsal);
+        var plan = SitePlan.For(copy);
+        Assert.Contains("FAILOVER_REHEARSAL=1", BootstrapScript.Render(ServerBootstrap.For(plan, plan.DataServer!, recipe)));
+    }
+
+    [Fact]
     public void Only_a_standby_is_copied_and_a_stack_already_named_like_the_copy_is_never_taken_over()
     {
         var t = SiteStacks.Load();

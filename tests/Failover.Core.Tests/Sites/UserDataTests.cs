@@ -73,15 +73,18 @@ public class UserDataTests
         var plan = SitePlan.For(t.Find("standby-hel1")!);
         Assert.Contains("createuser --superuser root", BootstrapScript.Render(ServerBootstrap.For(plan, plan.DataServer!, recipe)));
         Assert.DoesNotContain("createuser", DataServerScript());
+        Assert.Contains("FAILOVER_REHEARSAL=0", DataServerScript());
     }
 
     [Fact]
     public void A_hook_gets_the_tenant_s_environment_its_output_is_logged_and_its_failure_fails_the_tenant()
     {
-        var (code, output) = Bash("run_hook acme post /srv/tenants/acme/files 'echo \"$FAILOVER_TENANT $PGDATABASE $FAILOVER_FILES_DIR\"; echo warm; exit 3'; echo \"exit=$?\"\n" +
-                                  "run_hook acme pre /srv/tenants/acme/files true; echo \"exit=$?\"");
+        var (code, output) = Bash("run_hook acme post /srv/tenants/acme/files 'echo \"$FAILOVER_TENANT $PGDATABASE $FAILOVER_FILES_DIR $FAILOVER_REHEARSAL\"; echo warm; exit 3'; echo \"exit=$?\"\n" +
+                                  "run_hook acme pre /srv/tenants/acme/files true; echo \"exit=$?\"\n" +
+                                  "FAILOVER_REHEARSAL=1\nrun_hook acme post /srv/tenants/acme/files 'echo rehearsal=$FAILOVER_REHEARSAL'");
         Assert.Equal(0, code);
-        Assert.Equal("acme post-restore hook: acme acme /srv/tenants/acme/files\nacme post-restore hook: warm\nexit=3\nexit=0\n", output);
+        Assert.Equal("acme post-restore hook: acme acme /srv/tenants/acme/files 0\nacme post-restore hook: warm\nexit=3\nexit=0\n" +
+                     "acme post-restore hook: rehearsal=1\n", output);
     }
 
     [Fact]

@@ -31,4 +31,17 @@ public class RestoreHookTests
         Assert.Equal(["stopping app for acme", "pw=[redacted]"], result.Hooks.Select(h => h.Output));
         Assert.Equal([0, 3], result.Hooks.Select(h => h.ExitCode));
     }
+
+    [Theory]
+    [InlineData(true, "rehearsal=1")]
+    [InlineData(false, "rehearsal=0")]
+    public async Task Hooks_know_whether_they_run_on_a_rehearsal_copy(bool rehearsal, string seen)
+    {
+        var hooks = new RestoreHooks(new SecretRegistry());
+        var target = new TenantSite(new Tenant("acme", 1, 1), new PostgresDatabase("127.0.0.1", 1, "acme", "app", null), "/nonexistent/acme");
+
+        var outcomes = await hooks.RunAsync("post", ["echo rehearsal=$FAILOVER_REHEARSAL"], target, TimeSpan.FromSeconds(30), CancellationToken.None, rehearsal);
+
+        Assert.Equal(seen, Assert.Single(outcomes).Output);
+    }
 }
