@@ -59,6 +59,7 @@ internal static class DrillCommand
             foreach (var p in new[] { dnsDir, vaultPath, vaultPath + ".password" })
                 if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
             store.ClearCurrent();
+            MarkSitesRemoved(store, app.Time.GetUtcNow());
         }
         if (cleanOnly) { await CleanAsync(); Say("Drill leftovers removed."); return ExitCodes.Ok; }
 
@@ -140,6 +141,21 @@ internal static class DrillCommand
                 await CleanAsync();
                 Say(succeeded ? "Cleaned up: no drill process or directory is left (reports stay in " + Path.Combine(store.Root, "runs") + ")." : "Cleaned up.");
             }
+        }
+    }
+
+    /// <summary>
+    /// The runs of this store moved service to local sites the clean-up just removed: say so in their journals,
+    /// so `failover status` and `failover migrate` stop taking their target for the serving site.
+    /// </summary>
+    private static void MarkSitesRemoved(RunStore store, DateTimeOffset at)
+    {
+        foreach (var id in store.Runs())
+        {
+            var path = store.JournalPath(id);
+            if (!File.Exists(path) || Journal.Read(path).Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
+            using var journal = Journal.Open(path);
+            journal.Append(new JournalRecord(JournalEvent.SitesRemoved, at));
         }
     }
 

@@ -12,6 +12,8 @@ public enum JournalEvent
     StepPaused,
     /// <summary>The named steps must run again (a migration thawed after its freeze): their earlier records no longer count.</summary>
     StepsReopened,
+    /// <summary>The sites this run provisioned were removed afterwards (a drill cleaning up): it no longer says where service runs.</summary>
+    SitesRemoved,
 }
 
 /// <summary>One line of the journal: an event, the step and effect it concerns, when, and its data.</summary>

@@ -9,7 +9,8 @@ public static class ServingSite
 {
     /// <summary>
     /// The site serving now: production in the stack files, unless the newest failover or migration whose cutover
-    /// completed moved service to another stack (a failover does not rewrite the stack files).
+    /// completed moved service to another stack (a failover does not rewrite the stack files) and its sites are
+    /// still there (a drill's clean-up marks its runs <see cref="JournalEvent.SitesRemoved"/>).
     /// </summary>
     public static (StackSpec Site, string Why) Of(Topology topology, RunStore store)
     {
@@ -19,7 +20,7 @@ public static class ServingSite
             if (!File.Exists(path)) continue;
             var records = Journal.Read(path);
             var run = RunEngine.ContextOf(records);
-            if (run is null || run.Kind is not ("failover" or MigrationSteps.Kind)) continue;
+            if (run is null || run.Kind is not ("failover" or MigrationSteps.Kind) || records.Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
             var cutover = Journal.Live(records).LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Cutover));
             if (cutover is null || topology.Find(run.Target) is not { } site) continue;
             return site.Name == topology.Production.Name

@@ -34,6 +34,10 @@ public class DrillTests
             Assert.Contains("| northwind | `", text);
             Assert.Matches(@"post hook `psql[^`]*` exited 0: customers ready: \d+", text); // the tenant's hook ran after its data was verified
 
+            // The drill's sites are gone, so nothing claims the standby serves: status and migrate start from production again.
+            var topology = Failover.Core.Topology.TopologyLoader.Load(project);
+            Assert.Equal("local-prod", Failover.Driver.Runbooks.ServingSite.Of(topology, new Failover.Driver.Engine.RunStore(Path.Combine(project, ".failover"))).Site.Name);
+
             // Nothing left: no PostgreSQL or PowerDNS of the drill, no sites, vault or DNS folders.
             Assert.False(Directory.Exists(Path.Combine(project, ".failover", "sites")));
             Assert.False(Directory.Exists(Path.Combine(project, ".failover", "dns")));
