@@ -76,7 +76,9 @@ public sealed record SitePlan(
 
     /// <summary>
     /// Service ports and the health endpoint are open to everyone; SSH only to the admin ranges (no rule at
-    /// all without them). A fenced site closes the service so a returning old primary takes no writes.
+    /// all without them). A fenced site closes the service so a returning old primary takes no writes. A
+    /// rehearsal copy holds real customer data that nobody should reach by accident: its service ports are
+    /// open to the admin ranges only, when there are any (the health gate probes from the operator's side).
     /// </summary>
     public static IReadOnlyList<FirewallRule> FirewallFor(StackSpec stack)
     {
@@ -84,7 +86,9 @@ public sealed record SitePlan(
         if (stack.Access.AdminCidrs.Count > 0)
             rules.Add(new FirewallRule(22, stack.Access.AdminCidrs, "SSH from the admin ranges"));
         if (stack.Mode == SiteMode.Fenced) return rules;
-        rules.AddRange(stack.Service.Ports.Select(p => new FirewallRule(p, Anywhere, $"service port {p}")));
+        var servicesFrom = stack.Role == Role.Rehearsal && stack.Access.AdminCidrs.Count > 0 ? stack.Access.AdminCidrs : Anywhere;
+        rules.AddRange(stack.Service.Ports.Select(p => new FirewallRule(p, servicesFrom,
+            servicesFrom == Anywhere ? $"service port {p}" : $"service port {p}, a rehearsal copy: admin ranges only")));
         if (!stack.Service.Ports.Contains(stack.Service.HealthPort))
             rules.Add(new FirewallRule(stack.Service.HealthPort, Anywhere, "health endpoint (DNS health checks)"));
         return rules;

@@ -68,6 +68,19 @@ public class SitePlanTests
     }
 
     [Fact]
+    public void A_rehearsal_copy_opens_its_service_ports_to_the_admin_ranges_only()
+    {
+        var t = SiteStacks.Load();
+        var copy = RehearsalCopy.Of(t, t.Find("standby-hel1")!);
+        var rules = SitePlan.FirewallFor(copy);
+        var admin = t.Find("standby-hel1")!.Access.AdminCidrs;
+        Assert.NotEmpty(admin);
+        Assert.All(rules.Where(r => copy.Service.Ports.Contains(r.Port)), r => Assert.Equal(admin, r.Sources));
+        // The standby itself serves everyone once it is production.
+        Assert.All(SitePlan.FirewallFor(t.Find("standby-hel1")!).Where(r => r.Port != 22), r => Assert.Equal(SitePlan.Anywhere, r.Sources));
+    }
+
+    [Fact]
     public void Without_admin_ranges_no_rule_opens_ssh()
     {
         var topology = SiteStacks.With("standby-hel1", "  failover:access:\n    sshPublicKeys: [ssh-ed25519 AAAAkey ops]\n", "failover:access");
