@@ -4,7 +4,8 @@ using System.Diagnostics;
 namespace Failover.Driver.Pulumi;
 
 /// <summary>One CLI run to make: arguments, extra environment and its time limit.</summary>
-internal sealed record CliCall(IReadOnlyList<string> Arguments, IReadOnlyDictionary<string, string> Environment, TimeSpan Timeout);
+/// <param name="Input">What the CLI reads on stdin (a secret config value, kept off the command line); null gives it an empty stdin.</param>
+internal sealed record CliCall(IReadOnlyList<string> Arguments, IReadOnlyDictionary<string, string> Environment, TimeSpan Timeout, string? Input = null);
 
 /// <summary>How a CLI run ended.</summary>
 internal sealed record CliOutcome(int ExitCode, string Stdout, string Stderr);
@@ -35,7 +36,9 @@ internal sealed class CliProcess(PulumiOptions options, TimeProvider time)
         {
             throw new PulumiNotFoundException($"The Pulumi CLI at '{info.FileName}' could not be started ({e.Message}). " + InstallAdvice, e);
         }
-        process.StandardInput.Close(); // the SDK gives the CLI an empty stdin: it must never wait for an answer
+        // A secret travels on stdin: the command line is readable by every local user (ps, /proc/*/cmdline).
+        if (call.Input is { } input) await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close(); // otherwise an empty stdin, as the SDK gives it: the CLI must never wait for an answer
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
 

@@ -239,15 +239,17 @@ public sealed partial class PulumiCli : IPulumi
             env["PULUMI_DEBUG_COMMANDS"] = "true"; // the CLI only knows --event-log when this is set
             events = new EventLog(file, invocation.Progress, _secrets);
         }
-        if (invocation.Value is { } v) args.AddRange(["--", v.Value]);
+        // `config set` without a value reads it from a non-TTY stdin (contract §config set): secrets go that way.
+        if (invocation.Value is { Secret: false } v) args.AddRange(["--", v.Value]);
 
-        _log.Debug("Running pulumi {Command} for {Stack}: {Arguments}", invocation.Command, invocation.Stack, Printable(args, invocation.Value));
+        _log.Debug("Running pulumi {Command} for {Stack}: {Arguments}", invocation.Command, invocation.Stack, string.Join(' ', args));
         using var stopFollowing = new CancellationTokenSource();
         var follow = events?.FollowAsync(stopFollowing.Token) ?? Task.CompletedTask;
         CliOutcome outcome;
         try
         {
-            outcome = await _process.RunAsync(new CliCall(args, env, invocation.Timeout), invocation.Command, invocation.Stack, cancellation);
+            outcome = await _process.RunAsync(new CliCall(args, env, invocation.Timeout, invocation.Value is { Secret: true } secret ? secret.Value : null),
+                invocation.Command, invocation.Stack, cancellation);
         }
         finally
         {
@@ -274,9 +276,6 @@ public sealed partial class PulumiCli : IPulumi
     }
 
     /// <summary>The command line as logged: a secret config value is masked even when too short for the registry.</summary>
-    private static string Printable(List<string> args, ConfigValue? value) =>
-        string.Join(' ', value is { Secret: true } ? [.. args.SkipLast(1), RedactingSink.Mask] : args);
-
     private static string[] PathFlag(bool path) => path ? ["--path"] : [];
 
     private static string Describe(UpdateSummary? summary) => summary is null
