@@ -31,6 +31,7 @@ public static class RehearsalCopy
     private const string Role = StackFileReader.Namespace + "role";
     private const string Mode = StackFileReader.Namespace + "mode";
     private const string Snapshots = StackFileReader.Namespace + "snapshots";
+    private const string Migrate = StackFileReader.Namespace + "migrate";
 
     /// <summary>The copy's stack name.</summary>
     public static string StackName(string standby) => standby + Suffix;
@@ -59,12 +60,13 @@ public static class RehearsalCopy
 
     /// <summary>
     /// The copy's config, from the standby's: everything kept (site, servers, access, service, restoreFrom,
-    /// provider credentials, secrets still secret) except the standby's restore point; role rehearsal, mode mvd.
+    /// provider credentials, secrets still secret) except the standby's restore point and its migration hooks
+    /// (a copy is never migrated from, and the reader refuses them on a rehearsal); role rehearsal, mode mvd.
     /// </summary>
     public static IReadOnlyList<ConfigLeaf> Config(IEnumerable<ConfigLeaf> standby)
     {
         List<ConfigLeaf> copy = [new(Role, "rehearsal", false), new(Mode, "mvd", false)];
-        copy.AddRange(standby.Where(l => l.Key is not (Role or Mode or Snapshots)));
+        copy.AddRange(standby.Where(l => l.Key is not (Role or Mode or Snapshots or Migrate)));
         return copy;
     }
 }

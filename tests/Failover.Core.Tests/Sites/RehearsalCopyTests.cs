@@ -58,7 +58,7 @@ public partial class RehearsalCopyTests
             new("failover:role", "standby", false), new("failover:mode", "cold", false),
             new("failover:site.provider", "hetzner", false), new("failover:servers[0].mvd.count", "1", false),
             new("failover:snapshots.northwind", "4f2a9c1e", false), new("hcloud:token", "s3cr3t-token", true),
-            new("failover:restoreFrom", "vault-aws-par", false),
+            new("failover:restoreFrom", "vault-aws-par", false), new("failover:migrate.freeze[0]", "maintenance on", false),
         ];
         var copy = RehearsalCopy.Config(standby);
         Assert.Equal(
@@ -66,7 +66,7 @@ public partial class RehearsalCopyTests
              "hcloud:token = [secret]", "failover:restoreFrom = vault-aws-par"],
             copy.Select(l => l.ToString()));
         Assert.Equal("s3cr3t-token", copy.Single(l => l.Path == "hcloud:token").Value);
-        Assert.Equal(["failover:site", "failover:servers", "failover:snapshots", "hcloud:token"], standby.Where(l => l.IsPath || l.Secret).Select(l => l.Key));
+        Assert.Equal(["failover:site", "failover:servers", "failover:snapshots", "hcloud:token", "failover:migrate"], standby.Where(l => l.IsPath || l.Secret).Select(l => l.Key));
     }
 
     [Fact]
@@ -74,7 +74,10 @@ public partial class RehearsalCopyTests
     {
         // What `pulumi config set` writes for the copy, from the standby's file, as the infra program will read it.
         var dir = Examples.Copy(Examples.CloudStacks);
-        var leaves = RehearsalCopy.Config(Flatten(File.ReadAllText(Path.Combine(dir, "Pulumi.standby-hel1.yaml"))));
+        // The standby has migration hooks (docs/migration.md): the copy must not carry them (the reader refuses them on a rehearsal).
+        var standbyFile = Path.Combine(dir, "Pulumi.standby-hel1.yaml");
+        File.AppendAllText(standbyFile, "  failover:migrate:\n    freeze: [\"maintenance on\"]\n    thaw: [\"maintenance off\"]\n    backup: [\"run-backup\"]\n");
+        var leaves = RehearsalCopy.Config(Flatten(File.ReadAllText(standbyFile)));
         File.WriteAllText(Path.Combine(dir, "Pulumi.standby-hel1-rehearsal.yaml"), Render(leaves));
         var t = TopologyLoader.Load(dir);
         var standby = t.Find("standby-hel1")!;
