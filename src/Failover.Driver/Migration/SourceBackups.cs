@@ -1,4 +1,5 @@
 using Failover.Core.Topology;
+using Failover.Driver.Backup;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Runbooks;
@@ -24,7 +25,7 @@ public sealed class LocalSourceBackup(Topology topology, LocalSites sites, strin
 /// commands start its backup (and wait for it), then the vault must hold a complete backup of every tenant taken
 /// after the freeze began; anything older would lose the writes in between.
 /// </summary>
-public sealed class HookSourceBackup(SiteHooks hooks, IBackupVault vault, IReadOnlyList<Tenant> tenants) : ISourceBackup
+public sealed class HookSourceBackup(SiteHooks hooks, ResticVault vault, IReadOnlyList<Tenant> tenants) : ISourceBackup
 {
     public async Task<IReadOnlyList<TenantSnapshot>> BackupAsync(StackSpec source, DateTimeOffset frozenAt, CancellationToken cancellation)
     {
@@ -32,6 +33,8 @@ public sealed class HookSourceBackup(SiteHooks hooks, IBackupVault vault, IReadO
             throw new InvalidOperationException($"{source.Name} has no failover:migrate.backup commands in {source.File}: the driver cannot take the final backup of a cloud site by itself");
         await hooks.RunAsync(source, "backup", source.Migrate.Backup,
             new Dictionary<string, string?> { ["FAILOVER_FROZEN_AT"] = frozenAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }, cancellation);
+        // The catalog listed the vault in select-backup, before this backup existed: list it again.
+        await vault.Catalog.ForgetListingAsync(cancellation);
         var chosen = new List<TenantSnapshot>();
         foreach (var tenant in tenants)
         {
