@@ -64,6 +64,11 @@ internal static class MigrateCommand
                 if (current?.Kind != Kind || current.Target != targetName)
                     throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 var (source, target) = Sites(topology, current);
+                // --confirm answers the wait after the cutover; given earlier it would let the run remove the old site
+                // right after a cutover nobody has looked at yet.
+                if (choices.Confirmed && !MigrationSteps.AwaitsConfirmation(Journal.Read(store.JournalPath(unfinished))))
+                    throw new UsageException($"migration {unfinished} has not cut over yet: run `failover migrate --to {targetName}` without --confirm; " +
+                        "it stops after the cutover (exit 7) and asks for --confirm then");
                 app.Print($"Continuing migration {unfinished} from {source.Name} to {target.Name}.\n");
                 if (parse.GetValue(dryRun)) return DryRun(app, topology, source, target, store, current, choices);
                 return await ExecuteAsync(app, topology, source, target, store, current, choices, log, ct);
@@ -96,13 +101,16 @@ internal static class MigrateCommand
         return ExecuteAsync(app, topology, source, target, store, run, new MigrationChoices(false, false, false), log, ct);
     }
 
-    /// <summary>Before a migration is aborted: a source left frozen (a killed process) gets its writes back.</summary>
-    public static async Task ThawBeforeAbortAsync(App app, Topology topology, RunStore store, RunContext run, Journal journal, ILogger log)
+    /// <summary>
+    /// Before a migration is aborted: a source left frozen (a killed process) gets its writes back. False when the thaw
+    /// failed: the run must not be closed then, or nothing would ever thaw the source.
+    /// </summary>
+    public static async Task<bool> ThawBeforeAbortAsync(App app, Topology topology, RunStore store, RunContext run, Journal journal, ILogger log)
     {
-        if (!MigrationSteps.NeedsThaw(journal.Records)) return;
+        if (!MigrationSteps.NeedsThaw(journal.Records)) return true;
         var (source, target) = Sites(topology, run);
         app.Print($"The migration froze {source.Name} and had not cut over: thawing it first.\n");
-        await ThawAsync(app, topology, source, target, store, run, journal, log);
+        return await ThawAsync(app, topology, source, target, store, run, journal, log);
     }
 
     private static (StackSpec Source, StackSpec Target) Sites(Topology topology, RunContext run) =>
@@ -157,6 +165,8 @@ internal static class MigrateCommand
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
+        // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
+        if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
         var ports = Ports(app, topology, target, store, log);
         void Say(string line) => app.Print(line + "\n");
         var steps = MigrationSteps.For(topology, source, target, ports, dir, choices, Say);

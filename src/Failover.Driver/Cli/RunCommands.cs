@@ -208,7 +208,11 @@ internal static class RunCommands
             using (var journal = Journal.Open(store.JournalPath(id)))
             {
                 // A migration killed during its freeze left production refusing writes: give them back before giving up.
-                if (run?.Kind == MigrateCommand.Kind) await MigrateCommand.ThawBeforeAbortAsync(app, topology, store, run, journal, log);
+                if (run?.Kind == MigrateCommand.Kind && !await MigrateCommand.ThawBeforeAbortAsync(app, topology, store, run, journal, log))
+                {
+                    app.Error($"not aborted: run {id} stays open so that its source is thawed; fix the cause and run `failover abort` again");
+                    return ExitCodes.Failed;
+                }
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
             }

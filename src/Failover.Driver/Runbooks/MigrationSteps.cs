@@ -55,6 +55,18 @@ public static class MigrationSteps
                && !live.Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
     }
 
+    /// <summary>
+    /// A thaw completed but its reopen line is missing (the process died in between): the freeze and final sync still
+    /// count as done though writes resumed, so the line must be written before the run goes on. A reopen voids the
+    /// thaw's own records, so a thaw still live means no reopen followed it.
+    /// </summary>
+    public static bool ThawedWithoutReopen(IReadOnlyList<JournalRecord> records) =>
+        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+
+    /// <summary>Whether the run stopped at the scale-down, waiting for the operator's --confirm.</summary>
+    public static bool AwaitsConfirmation(IReadOnlyList<JournalRecord> records) =>
+        Journal.Live(records).LastOrDefault(r => r.Step == StepContext.Name(StepKind.ScaleDown))?.Event == JournalEvent.StepPaused;
+
     /// <summary>The journal line that voids the frozen steps after a thaw, so that going on means freezing and syncing again.</summary>
     public static JournalRecord Reopen(DateTimeOffset at) => new(JournalEvent.StepsReopened, at, Data: new JsonObject
     {

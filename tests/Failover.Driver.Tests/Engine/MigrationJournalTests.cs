@@ -43,6 +43,32 @@ public class MigrationJournalTests
     }
 
     [Fact]
+    public void A_thaw_killed_before_its_reopen_line_is_seen_so_the_next_run_freezes_and_syncs_again()
+    {
+        var records = new List<JournalRecord>
+        {
+            Started(),
+            Completed("freeze", 1, new JsonObject { ["frozenAt"] = T0.AddMinutes(1).ToString("O") }),
+            Completed("final-sync", 2, new JsonObject()),
+            Effect(JournalEvent.EffectDone, "thaw", "thaw:local-prod", 3),
+        };
+        // Writes resumed after the thaw: a final sync that counted as done would miss them.
+        Assert.True(MigrationSteps.ThawedWithoutReopen(records));
+        records.Add(MigrationSteps.Reopen(T0.AddMinutes(3)));
+        Assert.False(MigrationSteps.ThawedWithoutReopen(records));
+        Assert.DoesNotContain(Journal.Live(records), r => r.Step is "freeze" or "final-sync");
+    }
+
+    [Fact]
+    public void Only_a_migration_paused_at_its_scale_down_awaits_confirmation()
+    {
+        var records = new List<JournalRecord> { Started(), new(JournalEvent.StepPaused, T0.AddMinutes(1), "lower-ttl") };
+        Assert.False(MigrationSteps.AwaitsConfirmation(records));
+        records.Add(new(JournalEvent.StepPaused, T0.AddMinutes(30), "scale-down"));
+        Assert.True(MigrationSteps.AwaitsConfirmation(records));
+    }
+
+    [Fact]
     public void The_report_states_the_last_freeze_to_the_cutover_as_the_downtime_and_rpo_zero_after_a_verified_final_sync()
     {
         var records = new List<JournalRecord>
