@@ -80,7 +80,14 @@ internal static class RunCommands
                 throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
             }
             if (store.Current is { } unfinished)
+            {
+                var records = Journal.Read(store.JournalPath(unfinished));
+                // At 3 a.m. the operator needs the way out, not a resume that waits again.
+                if (RunEngine.ContextOf(records) is { Kind: MigrateCommand.Kind } migration && MigrationSteps.AwaitsConfirmation(records))
+                    throw new UsageException($"migration {unfinished} cut over to {migration.Target} and waits for `failover migrate --to {migration.Target} --confirm`; " +
+                        "confirm it, or end it with `failover abort` (both sites stay as they are), then run the failover");
                 throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it for good with `failover abort`");
+            }
 
             var findings = PolicyBook.Evaluate(topology, target).Where(f => f.Severity == Severity.Error).ToList();
             foreach (var f in findings) app.Error($"warning: policy {f.PolicyId}: {f.Message} (the failover goes on; fix it afterwards)");
@@ -177,7 +184,9 @@ internal static class RunCommands
     private static Command Resume(App app)
     {
         var command = new Command("resume",
-            "Continue the unfinished run from its journal: finished steps and side effects are not repeated.\n\n" +
+            "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
+            "exits as `failover migrate` does: 6 while the old DNS TTL has not passed, 7 once cut over and waiting for\n" +
+            "`failover migrate --to STACK --confirm`.\n\n" +
             "Examples:\n  failover resume");
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {

@@ -249,7 +249,7 @@ public sealed record IncidentReport(
                       "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}" +
                       "#timeline-chart{margin:.5em 0 1em}.lane{display:flex;align-items:center;height:24px}.lane-name{width:9em;font-size:12px}" +
                       ".track{flex:1;position:relative;height:16px;background:#eef1f4}.bar{position:absolute;top:0;height:16px;min-width:3px}" +
-                      $".bar-ok{{background:{BarColours["ok"]}}}.bar-failed{{background:{BarColours["failed"]}}}.bar-unfinished{{background:{BarColours["unfinished"]}}}</style></head><body>");
+                      $".bar-ok{{background:{BarColours["ok"]}}}.bar-failed{{background:{BarColours["failed"]}}}.bar-unfinished{{background:{BarColours["unfinished"]}}}.bar-waiting{{background:{BarColours["waiting"]}}}</style></head><body>");
         sb.AppendLine($"<h1>{E(Title)}</h1>");
         var verdict = IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome;
         sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
@@ -282,7 +282,7 @@ public sealed record IncidentReport(
     /// <summary>The colour of a step's bar in the HTML timeline, by status.</summary>
     public static readonly IReadOnlyDictionary<string, string> BarColours = new Dictionary<string, string>
     {
-        ["ok"] = "#2f6fdb", ["failed"] = "#c62828", ["unfinished"] = "#b7791f",
+        ["ok"] = "#2f6fdb", ["failed"] = "#c62828", ["unfinished"] = "#b7791f", ["waiting"] = "#7b5cc4",
     };
 
     /// <summary>One lane per step, its bar placed and sized by its window within the run: where the time went, at a glance.</summary>

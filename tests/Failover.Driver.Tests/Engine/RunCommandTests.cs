@@ -129,6 +129,26 @@ public class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_migration_waiting_for_confirmation_names_the_way_out_when_a_failover_is_started()
+    {
+        var store = new RunStore(State);
+        var migration = new RunContext("20261122-020000-abcdef", "migration", "prod-fsn1", "standby-hel1", null, false, "ops", "host");
+        using (var journal = Journal.Open(store.JournalPath(migration.RunId)))
+        {
+            journal.Append(new JournalRecord(JournalEvent.RunStarted, _time.GetUtcNow(), Data: RunEngine.RunData(migration)));
+            journal.Append(new JournalRecord(JournalEvent.StepPaused, _time.GetUtcNow(), "scale-down"));
+        }
+        store.SetCurrent(migration.RunId);
+
+        var run = Run("run", "--to", "standby-aws-fra", "--yes");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("migration 20261122-020000-abcdef cut over to standby-hel1 and waits for `failover migrate --to standby-hel1 --confirm`", run.Stderr);
+        Assert.Contains("`failover abort`", run.Stderr);
+        Assert.Equal(0, _fake.Count("provision"));
+    }
+
+    [Fact]
     public void Every_snapshot_damaged_stops_with_a_clear_error()
     {
         _fake.DamagedSnapshots.UnionWith(["wingtip-new", "wingtip-old"]);
