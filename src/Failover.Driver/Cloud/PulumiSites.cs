@@ -17,16 +17,27 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     {
         try
         {
-            var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
-            if (!outputs.TryGetValue(StackOutputs.HealthUrl, out var url) || string.IsNullOrEmpty(url.Text)) return false;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var response = await http.GetAsync(url.Text, timeout.Token);
-            return response.IsSuccessStatusCode;
+            return HealthUrlOf(await pulumi.GetOutputsAsync(site.Name, cancellation)) is { } url && await AnswersAsync(http, url, cancellation);
         }
-        catch (Exception e) when (e is HttpRequestException or PulumiCommandException or TaskCanceledException && !cancellation.IsCancellationRequested)
+        catch (PulumiCommandException e)
         {
             log.Debug("{Stack} does not answer: {Reason}", site.Name, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Whether a health URL answers 2xx within 5 s; a refused or timed-out request is a no.</summary>
+    internal static async Task<bool> AnswersAsync(HttpClient http, string url, CancellationToken cancellation)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var response = await http.GetAsync(url, timeout.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
+        {
             return false;
         }
     }
@@ -101,13 +112,21 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     /// <summary>The service addresses and health URL from the stack-outputs contract (docs/stack-outputs.md).</summary>
     internal static SiteAddress AddressOf(StackSpec site, IReadOnlyDictionary<string, StackOutput> outputs)
     {
-        string? Text(string key) => outputs.TryGetValue(key, out var v) && !v.IsSecret && v.Text.Length > 0 ? v.Text : null;
-        var addresses = new[] { Text(StackOutputs.ServiceIpv4), Text(StackOutputs.ServiceIpv6) }.OfType<string>().ToList();
+        var addresses = ServiceAddressesOf(outputs);
         if (addresses.Count == 0)
             throw new InvalidOperationException($"{site.Name} exported no {StackOutputs.ServiceIpv4} after pulumi up: is it still in mode cold? (docs/stack-outputs.md)");
         var plain = new JsonObject();
         foreach (var (k, v) in outputs.Where(o => !o.Value.IsSecret).OrderBy(o => o.Key, StringComparer.Ordinal))
             plain[k] = JsonNode.Parse(v.Value.GetRawText());
-        return new SiteAddress(addresses, Text(StackOutputs.HealthUrl), plain);
+        return new SiteAddress(addresses, HealthUrlOf(outputs), plain);
     }
+
+    /// <summary>The service addresses a stack exports (IPv4, then IPv6); none while it is cold.</summary>
+    internal static IReadOnlyList<string> ServiceAddressesOf(IReadOnlyDictionary<string, StackOutput> outputs) =>
+        new[] { Text(outputs, StackOutputs.ServiceIpv4), Text(outputs, StackOutputs.ServiceIpv6) }.OfType<string>().ToList();
+
+    internal static string? HealthUrlOf(IReadOnlyDictionary<string, StackOutput> outputs) => Text(outputs, StackOutputs.HealthUrl);
+
+    private static string? Text(IReadOnlyDictionary<string, StackOutput> outputs, string key) =>
+        outputs.TryGetValue(key, out var v) && !v.IsSecret && v.Text.Length > 0 ? v.Text : null;
 }

@@ -1,5 +1,5 @@
-using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Cloud;
 using Failover.Driver.Local;
 using Failover.Driver.Pulumi;
 
@@ -31,19 +31,7 @@ public sealed class SiteObserver(LocalSites local, Lazy<IPulumi> pulumi, HttpCli
         {
             return new SiteView(false, [], $"cannot read the stack outputs of {site.Name}: {e.Message}");
         }
-        string? Text(string key) => outputs.TryGetValue(key, out var v) && !v.IsSecret && v.Text.Length > 0 ? v.Text : null;
-        var addresses = new[] { Text(StackOutputs.ServiceIpv4), Text(StackOutputs.ServiceIpv6) }.OfType<string>().ToList();
-        if (Text(StackOutputs.HealthUrl) is not { } url) return new SiteView(false, addresses);
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var response = await http.GetAsync(url, timeout.Token);
-            return new SiteView(response.IsSuccessStatusCode, addresses);
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
-        {
-            return new SiteView(false, addresses);
-        }
+        var addresses = PulumiSites.ServiceAddressesOf(outputs);
+        return new SiteView(PulumiSites.HealthUrlOf(outputs) is { } url && await PulumiSites.AnswersAsync(http, url, cancellation), addresses);
     }
 }

@@ -27,11 +27,7 @@ public sealed class LiveStatusTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        File.SetUnixFileMode(_project, (UnixFileMode)Convert.ToInt32("755", 8));
-        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
-            File.WriteAllText(Path.Combine(_project, Path.GetFileName(f)), File.ReadAllText(f)
-                .Replace("127.0.0.11", Prod).Replace("127.0.0.12", Standby).Replace("127.0.0.13", "127.0.0.93")
-                .Replace("127.0.0.14:8081", $"{DnsHost}:{_apiPort}").Replace("127.0.0.14:53", $"{DnsHost}:{_dnsPort}").Replace("127.0.0.14", DnsHost));
+        LocalTopology.CopyExamples(_project, block: 90, _dnsPort, _apiPort);
         _zone = TopologyLoader.Load(_project).DnsStack!.Dns!;
         _dns = new PowerDnsServer(Path.Combine(_project, "dns"), DnsHost, _dnsPort, _apiPort, _apiKey);
         await _dns.StartAsync(CancellationToken.None);

@@ -26,13 +26,13 @@ public class LocalTopology : IAsyncLifetime
         ProdAddress = $"127.0.0.{block + 1}";
         StandbyAddress = $"127.0.0.{block + 2}";
         DnsHost = $"127.0.0.{block + 4}";
-        _vaultAddress = $"127.0.0.{block + 3}";
+        _block = block;
     }
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
     public string DnsHost { get; }
-    private readonly string _vaultAddress;
+    private readonly int _block;
 
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -49,14 +49,7 @@ public class LocalTopology : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        File.SetUnixFileMode(Project, (UnixFileMode)Convert.ToInt32("755", 8));
-        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
-        {
-            var text = File.ReadAllText(f)
-                .Replace("127.0.0.11", ProdAddress).Replace("127.0.0.12", StandbyAddress).Replace("127.0.0.13", _vaultAddress)
-                .Replace("127.0.0.14:8081", $"{DnsHost}:{ApiPort}").Replace("127.0.0.14:53", $"{DnsHost}:{DnsPort}").Replace("127.0.0.14", DnsHost);
-            File.WriteAllText(Path.Combine(Project, Path.GetFileName(f)), text.Replace("stackConfigDir: .", "stackConfigDir: ."));
-        }
+        CopyExamples(Project, _block, DnsPort, ApiPort);
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -95,6 +88,20 @@ public class LocalTopology : IAsyncLifetime
         var dns = Topology.DnsStack!.Dns!;
         using var cutover = PowerDnsCutover.For(dns, ApiKey, new SecretRegistry(), Log.Logger);
         await cutover.PointAsync(dns.Zone, ServiceRecords.PointingAt(dns, [IPAddress.Parse(ProdAddress)]), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// examples/local copied into <paramref name="project"/> (made readable for the postgres user) with its sites moved
+    /// to 127.0.0.(block+1..block+4) and PowerDNS to the given ports, so fixtures on other blocks run side by side.
+    /// </summary>
+    public static void CopyExamples(string project, int block, int dnsPort, int apiPort)
+    {
+        string At(int n) => $"127.0.0.{block + n}";
+        File.SetUnixFileMode(project, (UnixFileMode)Convert.ToInt32("755", 8));
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
+            File.WriteAllText(Path.Combine(project, Path.GetFileName(f)), File.ReadAllText(f)
+                .Replace("127.0.0.11", At(1)).Replace("127.0.0.12", At(2)).Replace("127.0.0.13", At(3))
+                .Replace("127.0.0.14:8081", $"{At(4)}:{apiPort}").Replace("127.0.0.14:53", $"{At(4)}:{dnsPort}").Replace("127.0.0.14", At(4)));
     }
 
     public async Task<IReadOnlyList<string>> DnsAnswerAsync()
