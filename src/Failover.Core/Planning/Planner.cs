@@ -44,11 +44,12 @@ public static class Planner
         Add(StepKind.Assess, "Assess the loss", Timings.Assess,
             $"Confirm {prod.Name} ({prod.Domain}) is down and read the latest snapshot of each of {topology.Tenants.Count} tenants from {vaults}.");
         Add(StepKind.SelectBackup, "Select verified backups", verify,
-            $"restic check --read-data-subset {Timings.VerifySampleShare * 100:0}% (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
+            $"restic check --read-data-subset {Timings.VerifySubset} (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
             "a snapshot that fails falls back to the previous good one.");
         Add(StepKind.Provision, "Provision the minimal viable deployment", provision, provisionDetail);
+        var source = Sites.RestoreSource.Problem(topology, target) is null ? $" from {Sites.RestoreSource.VaultFor(topology, target).Name}" : "";
         Add(StepKind.Restore, "Restore tenants", schedule.Makespan,
-            $"{topology.Tenants.Count} tenants, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
+            $"{topology.Tenants.Count} tenants{source}, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
             $"plus {Durations.Format(settings.TenantOverhead)} each; each is verified against its backup manifest.");
         Add(StepKind.Gate, "Health gate", Timings.Gate,
             $"HTTP, TCP and PostgreSQL probes on {target.Name} must pass; if not, the run stops before DNS is touched.");

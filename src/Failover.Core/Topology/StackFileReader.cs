@@ -20,7 +20,7 @@ public static class StackFileReader
         "role", "site", "mode", "servers", "tenants", "backup", "vault", "dns", "targets", "restore", "policy",
         "stateBackend", "access", "migrate",
         // read by infra (Sites/InfraSettings.cs, docs/configuration-infra.md)
-        "snapshots", "restoreFrom", "service",
+        "snapshots", "restoreFrom", "service", "protection",
     ];
 
     private static readonly Dictionary<string, Role> Roles = new()
@@ -163,6 +163,8 @@ public static class StackFileReader
         var snapshots = Section("snapshots", Sites.InfraConfigReader.ReadSnapshots);
         var restoreFrom = Section("restoreFrom", n => n.AsString());
         var service = Section("service", Sites.InfraConfigReader.ReadService);
+        var protection = failover.TryGetValue("protection", out var protectionNode) && !protectionNode.IsNull
+            ? Sites.InfraConfigReader.ReadProtection(protectionNode) : (Sites.Protection?)null;
         var migrate = Section("migrate", ReadMigrate);
 
         if (role is { } r && problems.Count == 0)
@@ -219,6 +221,7 @@ public static class StackFileReader
             Snapshots = snapshots ?? [],
             RestoreFrom = restoreFrom,
             Service = service ?? Sites.ServiceSettings.Default,
+            Protection = protection ?? Sites.Protection.On,
             Migrate = migrate ?? MigrationHooks.None,
         };
     }
@@ -256,11 +259,11 @@ public static class StackFileReader
         }
 
         var loc = Catalog.FindLocation(provider, locName)
-            ?? throw locNode.Error($"unknown {provider.ToString().ToLowerInvariant()} location '{locName}'{ConfigNode.Suggest(locName, Catalog.LocationNames(provider))}",
+            ?? throw locNode.Error($"unknown {provider.ToString().ToLowerInvariant()} location '{locName}'{ConfigNode.Suggest(locName, Catalog.LocationSuggestions(provider, locName))}",
                 $"use one of: {string.Join(", ", Catalog.LocationNames(provider))}");
         if (addrNode is not null)
             throw addrNode.Error("address is only for local sites", "remove it: cloud addresses come from the stack's outputs");
-        if (dc is not null && !dc.StartsWith(loc.Name + (provider == Provider.Hetzner ? "-" : ""), StringComparison.OrdinalIgnoreCase))
+        if (dc is not null && !Catalog.HasDatacenter(loc, dc))
             throw map.Optional("datacenter")!.Error($"datacenter '{dc}' is not in {loc.Name}",
                 provider == Provider.Hetzner ? $"use a datacenter of {loc.Name}, e.g. {loc.Datacenters.FirstOrDefault() ?? loc.Name + "-dc1"}" : $"use an availability zone of {loc.Name}, e.g. {loc.Name}a");
         if (zoneNode is not null && !string.Equals(zoneNode.AsString(), loc.NetworkZone, StringComparison.OrdinalIgnoreCase))
