@@ -15,7 +15,7 @@ public class ExampleStackTests
     {
         var run = await StackRun.Of("prod-fsn1");
         var servers = run.Mocks.OfType(HcloudServer).ToList();
-        Assert.Equal(["prod-fsn1-app-1 cpx41", "prod-fsn1-app-2 cpx41", "prod-fsn1-db-1 ccx33"],
+        Assert.Equal(["prod-fsn1-app-1 cpx42", "prod-fsn1-app-2 cpx42", "prod-fsn1-db-1 ccx33"],
             servers.Select(s => $"{s.Text("name")} {s.Text("serverType")}").Order());
         var volume = Assert.Single(run.Mocks.OfType("hcloud:index/volume:Volume"));
         Assert.Equal("200", volume.Text("size"));
@@ -82,7 +82,7 @@ public class ExampleStackTests
         var run = await StackRun.Of("standby-hel1", TopologyLoader.Load(dir));
 
         var db = run.Mocks.OfType(HcloudServer).Single(s => s.Text("name") == "standby-hel1-db-1");
-        Assert.Equal("cpx31", db.Text("serverType"));
+        Assert.Equal("cpx32", db.Text("serverType"));
         Assert.Contains("restic --no-lock dump 9f8e7d6c", db.Text("userData"));
         Assert.Contains("vault-password-from-secret", db.Text("userData")); // only inside the 0600 credentials file
         Assert.Contains(run.Mocks.Resources, r => r.Type == "pulumi:pulumi:StackReference" && r.Name.EndsWith("/failover/vault-aws-par", StringComparison.Ordinal));

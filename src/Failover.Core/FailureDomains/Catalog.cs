@@ -71,14 +71,15 @@ public static class Catalog
         Locations.Where(l => l.Provider == provider).Select(l => l.Name);
 
     /// <summary>
-    /// Locations a "did you mean" may offer for an unknown name: an AWS region's number names another region, often in
-    /// another country (ap-southeast-7 is Thailand, ap-southeast-1 Singapore), so a name that differs from a region only
-    /// in its digits is a region the catalogue does not know, never a typo of that one.
+    /// Locations a "did you mean" may offer for an unknown name. An AWS region's geography prefix and number name the
+    /// region, often in another country (ap-southeast-7 is Thailand, ap-southeast-1 Singapore; eu-west-3 France), so only
+    /// a region with the same prefix and the same digits can be what a typo meant (eu-centrl-1: eu-central-1).
     /// </summary>
     public static IEnumerable<string> LocationSuggestions(Provider provider, string unknown)
     {
-        static string Letters(string name) => new(name.ToLowerInvariant().Where(c => !char.IsAsciiDigit(c)).ToArray());
-        return LocationNames(provider).Where(n => provider != Provider.Aws || Letters(n) != Letters(unknown));
+        static string Digits(string name) => new(name.Where(char.IsAsciiDigit).ToArray());
+        static string Prefix(string name) => name.Split('-')[0].ToLowerInvariant();
+        return LocationNames(provider).Where(n => provider != Provider.Aws || (Digits(n) == Digits(unknown) && Prefix(n) == Prefix(unknown)));
     }
 
     /// <summary>

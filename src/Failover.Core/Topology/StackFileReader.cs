@@ -285,7 +285,7 @@ public static class StackFileReader
             if (seen.TryGetValue(name, out var firstLine))
                 throw nameNode.Error($"duplicate server group '{name}' (first at line {firstLine})", "give each server group a unique name");
             seen[name] = nameNode.Line;
-            var fullNode = map.Required("full", "write full: {type: cpx41, count: 2} (or just full: cpx41)");
+            var fullNode = map.Required("full", "write full: {type: cpx42, count: 2} (or just full: cpx42)");
             var full = ReadSize(fullNode, minCount: 1);
             var mvdNode = map.Optional("mvd");
             var mvd = mvdNode is null ? full : ReadSize(mvdNode, minCount: 0);
@@ -311,7 +311,7 @@ public static class StackFileReader
         if (node.Node is YamlScalarNode) return new ServerSize(node.AsString().ToLowerInvariant(), 1);
         var map = node.AsMap("type", "count");
         return new ServerSize(
-            map.Required("type", "write the server type, e.g. type: cpx31").AsString().ToLowerInvariant(),
+            map.Required("type", "write the server type, e.g. type: cpx32").AsString().ToLowerInvariant(),
             map.Optional("count")?.AsInt(minCount, 1000) ?? 1);
     }
 
