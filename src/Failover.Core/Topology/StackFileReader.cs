@@ -192,6 +192,13 @@ public static class StackFileReader
             if (r == Role.Vault) Require(vault is not null, "vault", "add failover:vault with kind, objectLock and productionAccess");
             else if (vault is not null)
                 problems.Add(new TopologyProblem(file, Namespace + "vault", failover["vault"].Line, "only a vault stack declares this", "set failover:role: vault or remove the key"));
+            // infra/ builds an S3 vault as an AWS bucket and a Storage Box at Hetzner: anything else would be judged as one
+            // provider and built at another. Hetzner Object Storage (S3-compatible) is not built; docs/configuration.md says so.
+            if (vault is not null && site is not null && (vault.Kind, site.Provider) is (VaultKind.S3, not Provider.Aws) or (VaultKind.StorageBox, not Provider.Hetzner))
+                problems.Add(new TopologyProblem(file, Namespace + "vault", failover["vault"].Line,
+                    $"a {(vault.Kind == VaultKind.S3 ? "kind: s3" : "kind: storagebox")} vault cannot be at provider {site.Provider.ToString().ToLowerInvariant()}" +
+                    (vault.Kind == VaultKind.S3 && site.Provider == Provider.Hetzner ? " (Hetzner Object Storage is not supported: it would be built as an AWS bucket)" : ""),
+                    vault.Kind == VaultKind.S3 ? "use provider: aws with a region for an S3 vault, or kind: storagebox at hetzner" : "use provider: hetzner for a Storage Box, or kind: s3 at aws"));
             foreach (var (key, present) in new[] { ("snapshots", (object?)snapshots), ("restoreFrom", restoreFrom) })
                 if (present is not null && r is not (Role.Standby or Role.Rehearsal))
                     problems.Add(new TopologyProblem(file, Namespace + key, failover[key].Line,
