@@ -33,7 +33,9 @@ public static class Planner
         var (provision, provisionDetail) = target.Mode switch
         {
             SiteMode.Cold or SiteMode.Fenced => (timings.ServerCreate + timings.Bootstrap + timings.ConfigApply,
-                $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, creating {mvdServers}; cloud-init installs PostgreSQL and restic " +
+                $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, " +
+                (target.Mode == SiteMode.Fenced ? $"its kept servers replaced (delete protection lifted first) by {mvdServers}" : $"creating {mvdServers}") +
+                "; cloud-init installs PostgreSQL and restic " +
                 $"(~{Durations.Format(timings.ServerCreate)} to boot, ~{Durations.Format(timings.Bootstrap)} to install)"),
             _ => (timings.ConfigApply,
                 $"pulumi up on {target.Name}: already running in mode {target.Mode.ToString().ToLowerInvariant()}; only the snapshot ids change"),
