@@ -68,13 +68,7 @@ public sealed class AwsSite : ComponentResource
         // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
         // and a fenced site never (changes ignored, termination protection and Pulumi protect).
         var changes = plan.Changes;
-        CustomResourceOptions Kept(params Resource[] dependsOn)
-        {
-            var o = Opts(dependsOn);
-            o.Protect = changes.Protected;
-            o.DeleteBeforeReplace = changes.DeleteBeforeReplace;
-            return o;
-        }
+        CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
 
         var servers = new List<(PlannedServer Plan, Eip Ip)>();
         if (plan.Servers.Count > 0)
@@ -105,9 +99,7 @@ public sealed class AwsSite : ComponentResource
                 };
                 if (keyPair is not null) args.KeyName = keyPair.KeyName;
                 // A newer Debian image must not replace running servers on the next `pulumi up`; kept sites ignore more.
-                var instanceOpts = Kept(gateway);
-                foreach (var input in changes.IgnoredAwsInstanceChanges) instanceOpts.IgnoreChanges.Add(input);
-                var instance = new Instance(s.Name, args, instanceOpts);
+                var instance = new Instance(s.Name, args, Opts(gateway).Under(changes, changes.IgnoredAwsInstanceChanges));
                 if (s.VolumeGb > 0)
                 {
                     var volume = new Pulumi.Aws.Ebs.Volume(names.Volume(s.Group, s.Index), new Pulumi.Aws.Ebs.VolumeArgs

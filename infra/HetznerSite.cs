@@ -47,20 +47,7 @@ public sealed class HetznerSite : ComponentResource
         // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
         // and a fenced site never (changes ignored, Hetzner delete/rebuild protection and Pulumi protect).
         var changes = plan.Changes;
-        CustomResourceOptions Kept(params Resource[] dependsOn)
-        {
-            var o = Opts(dependsOn);
-            o.Protect = changes.Protected;
-            o.DeleteBeforeReplace = changes.DeleteBeforeReplace;
-            return o;
-        }
-
-        CustomResourceOptions ServerOpts(Resource dependsOn)
-        {
-            var o = Kept(dependsOn);
-            foreach (var input in changes.IgnoredHetznerServerChanges) o.IgnoreChanges.Add(input);
-            return o;
-        }
+        CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
 
         var servers = new List<(PlannedServer Plan, Server Server)>();
         foreach (var s in plan.Servers)
@@ -88,7 +75,7 @@ public sealed class HetznerSite : ComponentResource
                 Networks = { new Pulumi.HCloud.Inputs.ServerNetworkArgs { NetworkId = IdOf(network) } },
                 // The API wants both the same (hcloud schema: "Needs to be the same as rebuildProtection").
                 DeleteProtection = changes.Protected, RebuildProtection = changes.Protected,
-            }, ServerOpts(subnet));
+            }, Opts(subnet).Under(changes, changes.IgnoredHetznerServerChanges));
             if (s.VolumeGb > 0)
                 _ = new Volume(names.Volume(s.Group, s.Index), new VolumeArgs
                 {
