@@ -25,6 +25,7 @@ public sealed class PulumiSitesProtectionTests : IDisposable
     public async Task The_scale_down_of_the_old_production_lifts_its_delete_protection_before_mode_cold()
     {
         var prod = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Production;
+        await _pulumi.Cli().SelectOrCreateStackAsync(prod.Name);
         await Sites().ScaleDownAsync(prod, destroy: false, CancellationToken.None);
         Assert.Equal(["failover:protection released", "up", "failover:mode cold", "up"], Sequence());
     }
@@ -36,6 +37,7 @@ public sealed class PulumiSitesProtectionTests : IDisposable
         var path = Path.Combine(dir, "infra", "stacks", "Pulumi.prod-fsn1.yaml");
         File.WriteAllText(path, File.ReadAllText(path) + "  failover:mode: fenced\n");
         var fenced = TopologyLoader.Load(Path.Combine(dir, "infra", "stacks")).Production;
+        await _pulumi.Cli().SelectOrCreateStackAsync(fenced.Name);
         var said = await Sites().UnfenceAsync(fenced, CancellationToken.None);
         Assert.Equal(["failover:protection released", "up"], Sequence());
         Assert.Contains("delete protection lifted", said);
@@ -45,6 +47,7 @@ public sealed class PulumiSitesProtectionTests : IDisposable
     public async Task A_cold_standby_is_scaled_down_without_a_protection_step()
     {
         var standby = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Find("standby-hel1")!;
+        await _pulumi.Cli().SelectOrCreateStackAsync(standby.Name);
         await Sites().ScaleDownAsync(standby, destroy: false, CancellationToken.None);
         Assert.Equal(["failover:mode cold", "up"], Sequence());
     }
