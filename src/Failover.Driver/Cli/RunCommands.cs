@@ -262,24 +262,50 @@ internal static class RunCommands
         var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
         var command = new Command("unlock",
             "Break a stale run lock: one whose process no longer exists (after a crash or a reboot). A lock held by a\n" +
-            "running process, or taken on another host, needs --force.\n\n" +
+            "running process, or taken on another host, needs --force. Stale restic locks in the directory vaults\n" +
+            "(left by a restic killed with its run) are removed too, each named.\n\n" +
             "Examples:\n  failover unlock\n  failover unlock --force")
         {
             force,
         };
-        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!File.Exists(store.LockPath)) { app.Print("No lock is held.\n"); return Task.FromResult(ExitCodes.Ok); }
-            var owner = RunLock.Inspect(store.LockPath);
-            if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
-                throw new LockHeldException(store.LockPath, owner, stale: false);
-            RunLock.Break(store.LockPath);
-            log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
-            app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
-            return Task.FromResult(ExitCodes.Ok);
+            if (!File.Exists(store.LockPath)) app.Print("No run lock is held.\n");
+            else
+            {
+                var owner = RunLock.Inspect(store.LockPath);
+                if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
+                    throw new LockHeldException(store.LockPath, owner, stale: false);
+                RunLock.Break(store.LockPath);
+                log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
+                app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+            }
+            await RemoveStaleResticLocksAsync(app, topology, log, ct);
+            return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// restic's stale locks (taken on this host by a process that is gone) in every directory vault the tool can open:
+    /// the ones a restic killed with its run left behind. restic's own `unlock` removes exactly those; live locks stay.
+    /// </summary>
+    private static async Task RemoveStaleResticLocksAsync(App app, Topology topology, ILogger log, CancellationToken ct)
+    {
+        var project = ProjectDirectory(topology);
+        foreach (var stack in topology.Stacks.Where(s => s.Vault is { Kind: VaultKind.Directory, Path: not null }))
+        {
+            var path = Path.GetFullPath(stack.Vault!.Path!, project);
+            if (!File.Exists(path + ".password") || !File.Exists(Path.Combine(path, "config"))) continue;
+            var repository = new Backup.ResticRepository(new Backup.ResticSettings(path, File.ReadAllText(path + ".password").Trim()), app.Secrets, log);
+            var removed = await repository.RemoveStaleLocksAsync(app.Time, ct);
+            foreach (var l in removed)
+            {
+                log.Warning("Removed stale restic lock in {Vault}: {Lock}", stack.Name, l.ToString());
+                app.Print($"Removed a stale restic lock in vault {stack.Name}: {l} (its process is gone).\n");
+            }
+        }
     }
 
     private static Command Report(App app)

@@ -42,6 +42,7 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     public async Task InitAsync(CancellationToken cancellation)
     {
         if (IsInitialised) return;
+        Plain(DataDirectory); // refused before anything is created
         Directory.CreateDirectory(DataDirectory);
         Directory.CreateDirectory(SocketDirectory);
         Own(Path.GetDirectoryName(DataDirectory)!);

@@ -74,7 +74,7 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
         return Task.FromResult($"{site.Name} set to mode fenced");
     }
 
-    public Task<string> RestoreAsync(Tenant tenant, TenantSnapshot s, SiteAddress site, Engine.IRunEffects effects, CancellationToken c)
+    public Task<string> RestoreAsync(Tenant tenant, TenantSnapshot s, SiteAddress site, Failover.Driver.Engine.IRunEffects effects, CancellationToken c)
     {
         if (FailRestoreOf == tenant.Name) throw new InvalidOperationException($"pg_restore failed for {tenant.Name}");
         if (DamagedOnRestore.Contains(s.SnapshotId)) throw new SnapshotDamagedException(s, "restic dump: ciphertext verification failed");
