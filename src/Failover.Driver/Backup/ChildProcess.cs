@@ -163,6 +163,13 @@ internal static class ChildLifetime
         foreach (var a in new[] { "--wait", Setpriv, "--pdeathsig", "KILL", "--", program }.Concat(arguments)) info.ArgumentList.Add(a);
     }
 
+    /// <summary>
+    /// Arguments that run <paramref name="program"/> with a parent-death signal of its own, after <paramref name="before"/>
+    /// (e.g. <c>runuser -u postgres --</c>, whose change of user clears the signal it was started with).
+    /// </summary>
+    public static string[] Tied(string[] before, string program) =>
+        OperatingSystem.IsLinux() && Setpriv is not null ? [.. before, Setpriv, "--pdeathsig", "KILL", "--", program] : [.. before, program];
+
     /// <summary>Starts the process from the spawner thread (see the class summary for why).</summary>
     public static void Start(Process process)
     {

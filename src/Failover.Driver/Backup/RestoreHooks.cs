@@ -67,11 +67,10 @@ public static class HookLeftovers
     public static async Task<int> KillAsync(string marker, CancellationToken cancellation)
     {
         if (!Directory.Exists("/proc")) return 0;
-        var needle = System.Text.Encoding.UTF8.GetBytes($"{Variable}={marker}\0");
         var killed = 0;
         for (var round = 0; round < 600; round++)
         {
-            var found = Carrying(needle).ToList();
+            var found = Carrying($"{Variable}={marker}");
             if (found.Count == 0) return killed;
             foreach (var pid in found)
             {
@@ -83,8 +82,11 @@ public static class HookLeftovers
         throw new InvalidOperationException($"processes of the hook {marker} are still running after being killed; stop them, then `failover resume`");
     }
 
-    private static IEnumerable<int> Carrying(byte[] needle)
+    /// <summary>The processes (other than this one) whose environment holds exactly <paramref name="variable"/> (NAME=value).</summary>
+    internal static IReadOnlyList<int> Carrying(string variable)
     {
+        var needle = System.Text.Encoding.UTF8.GetBytes(variable + "\0");
+        var found = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId) continue;
@@ -93,7 +95,8 @@ public static class HookLeftovers
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
             // A zombie has an empty environment; a match must be a whole variable (after a NUL or at the start).
             var at = environ.AsSpan().IndexOf(needle);
-            if (at == 0 || (at > 0 && environ[at - 1] == 0)) yield return pid;
+            if (at == 0 || (at > 0 && environ[at - 1] == 0)) found.Add(pid);
         }
+        return found;
     }
 }

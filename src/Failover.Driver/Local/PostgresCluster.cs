@@ -43,11 +43,17 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     {
         if (IsInitialised) return;
         Plain(DataDirectory); // refused before anything is created
-        Directory.CreateDirectory(DataDirectory);
+        // initdb works in a staging folder renamed into place when it has finished: an initdb killed with the
+        // driver leaves no half-made cluster that the next provision would take for a finished one.
+        var staging = DataDirectory + ".init";
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        if (Directory.Exists(DataDirectory) && !Directory.EnumerateFileSystemEntries(DataDirectory).Any()) Directory.Delete(DataDirectory);
+        Directory.CreateDirectory(staging);
         Directory.CreateDirectory(SocketDirectory);
         Own(Path.GetDirectoryName(DataDirectory)!);
         // Trust on loopback only: the drill's clusters listen on 127.0.0.x and hold generated data.
-        await Tool(cancellation, "initdb", "-D", Plain(DataDirectory), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
+        await Tool(cancellation, "initdb", "-D", Plain(staging), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
+        Directory.Move(staging, DataDirectory);
     }
 
     public async Task StartAsync(CancellationToken cancellation)
@@ -105,11 +111,16 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     {
         var path = Path.Combine(BinDirectory, tool);
         var psi = new ProcessStartInfo(IsRoot ? "runuser" : path);
-        foreach (var a in (IsRoot ? new[] { "-u", "postgres", "--", path } : []).Concat(args)) psi.ArgumentList.Add(a);
+        // As root the tool runs under runuser, whose change of user clears a parent-death signal: the tool sets its own
+        // (the postmaster pg_ctl forks does not inherit it, so a started cluster outlives the driver as it should).
+        var asPostgres = IsRoot ? Backup.ChildLifetime.Tied(["-u", "postgres", "--"], path) : [];
+        foreach (var a in asPostgres.Concat(args)) psi.ArgumentList.Add(a);
+        Backup.ChildLifetime.Tie(psi);
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.WorkingDirectory = "/";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {tool}");
+        using var p = new Process { StartInfo = psi };
+        Backup.ChildLifetime.Start(p);
         var stdout = p.StandardOutput.ReadToEndAsync(cancellation);
         var stderr = p.StandardError.ReadToEndAsync(cancellation);
         await p.WaitForExitAsync(cancellation);

@@ -65,29 +65,7 @@ public sealed class HostileRunTopology() : LocalTopology(0, "127.0.3.")
     }
 
     /// <summary>The processes that have this vault in their environment: restic, started by a driver.</summary>
-    public IReadOnlyList<int> ResticProcesses() => ProcessScan.Carrying($"RESTIC_REPOSITORY={Vault}");
-}
-
-/// <summary>Finds processes by a variable in their environment (/proc/PID/environ).</summary>
-internal static class ProcessScan
-{
-    public static IReadOnlyList<int> Carrying(string variable)
-    {
-        var needle = System.Text.Encoding.UTF8.GetBytes(variable + "\0");
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-            try
-            {
-                var environ = File.ReadAllBytes(Path.Combine(dir, "environ"));
-                var at = environ.AsSpan().IndexOf(needle);
-                if (at == 0 || (at > 0 && environ[at - 1] == 0)) found.Add(pid);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
-        return found;
-    }
+    public IReadOnlyList<int> ResticProcesses() => global::Failover.Driver.Backup.HookLeftovers.Carrying($"RESTIC_REPOSITORY={Vault}");
 }
 
 /// <summary>
