@@ -7,7 +7,14 @@ using Serilog;
 namespace Failover.Driver.Emulation;
 
 /// <summary>What a server boots with: its name (hostname and NoCloud instance), its user data exactly as rendered, and host directories it may read.</summary>
-public sealed record ServerSeed(string Name, string UserData, IReadOnlyList<string> ReadOnlyBinds);
+public sealed record ServerSeed(string Name, string UserData, IReadOnlyList<string> ReadOnlyBinds)
+{
+    /// <summary>Empty disks attached to the server, each where the provider's device link would appear.</summary>
+    public IReadOnlyList<AttachedVolume> Volumes { get; init; } = [];
+}
+
+/// <summary>An empty disk (a sparse file behind a loop device) seen inside the server at <paramref name="DeviceLink"/>.</summary>
+public sealed record AttachedVolume(string DeviceLink, long SizeBytes);
 
 /// <summary>How a command inside a server ended.</summary>
 public sealed record CommandResult(int ExitCode, string Output, string Errors);
@@ -36,6 +43,7 @@ public sealed class EmulatedServer : IAsyncDisposable
     private ServerCopy? _copy;
     private Task? _console;
     private bool _disposed;
+    private readonly List<string> _loopDevices = [];
 
     private EmulatedServer(string name, string directory, ServerNetwork network, ILogger log)
     {
@@ -103,6 +111,15 @@ public sealed class EmulatedServer : IAsyncDisposable
         await File.WriteAllTextAsync(userData, seed.UserData, cancellation);
 
         await _network.CreateAsync(cancellation);
+        var volumeBinds = new List<string>();
+        foreach (var (volume, i) in seed.Volumes.Select((v, i) => (v, i)))
+        {
+            var image = Path.Combine(_directory, $"volume-{i}.img");
+            await using (var f = new FileStream(image, FileMode.Create)) f.SetLength(volume.SizeBytes);
+            var device = (await HostCommand.RunAsync("losetup", ["--find", "--show", image], cancellation)).Trim();
+            _loopDevices.Add(device);
+            volumeBinds.Add($"--bind={device}:{volume.DeviceLink}");
+        }
 
         var info = new ProcessStartInfo("systemd-nspawn")
         {
@@ -112,6 +129,7 @@ public sealed class EmulatedServer : IAsyncDisposable
                      $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off" })
             info.ArgumentList.Add(a);
         foreach (var bind in seed.ReadOnlyBinds) info.ArgumentList.Add($"--bind-ro={bind}");
+        foreach (var bind in volumeBinds) info.ArgumentList.Add(bind);
         _nspawn = Process.Start(info) ?? throw new InvalidOperationException("cannot start systemd-nspawn");
         _nspawn.StandardInput.Close();
         var console = Path.Combine(_directory, "console.log");
@@ -279,6 +297,7 @@ public sealed class EmulatedServer : IAsyncDisposable
             if (_console is not null) await _console;
             nspawn.Dispose();
         }
+        foreach (var device in _loopDevices) await HostCommand.TryAsync("losetup", "--detach", device);
         await ServerCopy.RemoveAsync(_directory);
         await _network.RemoveAsync();
         _log.Information("Server {Server} stopped and removed", Name);

@@ -20,6 +20,9 @@ public sealed record ServerNetwork(IPAddress Block, int Index)
 {
     public const int MaxServers = 64;
 
+    /// <summary>More addresses of the server's interface, with their prefix (its address in the site's private network, say).</summary>
+    public IReadOnlyList<string> SiteAddresses { get; init; } = [];
+
     public IPAddress HostAddress => Offset(4 * Index + 1);
     public IPAddress ServerAddress => Offset(4 * Index + 2);
 
@@ -52,6 +55,8 @@ public sealed record ServerNetwork(IPAddress Block, int Index)
             await HostCommand.RunAsync("ip", ["link", "set", HostInterface, "up"], cancellation);
             await HostCommand.RunAsync("ip", ["-n", Namespace, "link", "set", "lo", "up"], cancellation);
             await HostCommand.RunAsync("ip", ["-n", Namespace, "addr", "add", $"{ServerAddress}/30", "dev", "eth0"], cancellation);
+            foreach (var address in SiteAddresses)
+                await HostCommand.RunAsync("ip", ["-n", Namespace, "addr", "add", address, "dev", "eth0"], cancellation);
             await HostCommand.RunAsync("ip", ["-n", Namespace, "link", "set", "eth0", "up"], cancellation);
         }
         catch

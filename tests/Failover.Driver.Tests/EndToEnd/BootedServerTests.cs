@@ -45,6 +45,8 @@ public sealed class RestorePointVault : IAsyncLifetime
         RootTook = clock.Elapsed;
 
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
+        // PostgreSQL runs as its own user and must reach the seed site's cluster inside.
+        File.SetUnixFileMode(Work, (UnixFileMode)Convert.ToInt32("755", 8));
         var topology = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
         var seedSite = StackFileReader.Parse($$"""
             config:
