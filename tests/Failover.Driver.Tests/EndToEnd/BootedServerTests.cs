@@ -26,6 +26,9 @@ public sealed class RestorePointVault : IAsyncLifetime
     private const string SeedAddress = "127.0.6.3";
     public static readonly IPAddress ServerBlock = IPAddress.Parse("198.18.6.0");
 
+    /// <summary>The restore point's tenants; the topology the tests render keeps only these (every tenant needs a snapshot).</summary>
+    public static readonly IReadOnlyList<string> Tenants = ["fabrikam", "litware", "margie"];
+
     public readonly string Work = Directory.CreateTempSubdirectory("failover-booted-").FullName;
     public readonly Dictionary<string, string> SnapshotIds = new();
     public readonly Dictionary<string, IReadOnlyDictionary<string, long>> Rows = new();
@@ -63,8 +66,8 @@ public sealed class RestorePointVault : IAsyncLifetime
             var cluster = sites.Cluster(seedSite);
             var backup = new TenantBackup(repository, new PostgresTools(), new SecretRegistry(), TimeProvider.System, Log);
             var runId = TenantBackup.NewRunId(TimeProvider.System);
-            // Three small tenants of two tiers: enough for the order and the health document, quick to restore.
-            foreach (var t in topology.Tenants.OrderBy(t => t.DataGb).Take(3))
+            // Three tenants, one per tier: enough for the order and the health document, quick to restore.
+            foreach (var t in topology.Tenants.Where(t => Tenants.Contains(t.Name)))
             {
                 var files = sites.FilesDirectory(seedSite, t.Name);
                 await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, files, 0.00001, CancellationToken.None);
@@ -86,6 +89,9 @@ public sealed class RestorePointVault : IAsyncLifetime
     {
         var dir = Directory.CreateDirectory(Path.Combine(Work, "stacks-" + Guid.NewGuid().ToString("N")[..8])).FullName;
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks"))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        var production = Path.Combine(dir, "Pulumi.prod-fsn1.yaml");
+        File.WriteAllLines(production, File.ReadAllLines(production).Where(l =>
+            !l.StartsWith("    - { name: ", StringComparison.Ordinal) || Tenants.Any(t => l.StartsWith($"    - {{ name: {t},", StringComparison.Ordinal))));
         var standby = Path.Combine(dir, "Pulumi.standby-hel1.yaml");
         var text = File.ReadAllText(standby).Replace("  failover:mode: cold\n", "  failover:mode: mvd\n");
         File.WriteAllText(standby, text + "  failover:snapshots:\n" + string.Concat(snapshots.Select(s => $"    {s.Key}: {s.Value}\n")));
