@@ -164,7 +164,7 @@ public class ExampleStackTests
     [Fact]
     public async Task A_fenced_production_keeps_its_servers_and_volume_behind_an_ssh_only_firewall()
     {
-        var run = await StackRun.Of("prod-fsn1", Edited("prod-fsn1", "failover:role: production", "failover:role: production\n  failover:mode: fenced"));
+        var run = await StackRun.Of("prod-fsn1", Edited("prod-fsn1", "failover:mode: full", "failover:mode: fenced"));
         Assert.Equal(3, run.Mocks.OfType(HcloudServer).Count());
         Assert.Single(run.Mocks.OfType("hcloud:index/volume:Volume"));
         Assert.Equal(6, run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp").Count());

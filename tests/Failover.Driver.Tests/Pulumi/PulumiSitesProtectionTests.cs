@@ -35,7 +35,9 @@ public sealed class PulumiSitesProtectionTests : IDisposable
     {
         var dir = Repo.CopyProject();
         var path = Path.Combine(dir, "infra", "stacks", "Pulumi.prod-fsn1.yaml");
-        File.WriteAllText(path, File.ReadAllText(path) + "  failover:mode: fenced\n");
+        var text = File.ReadAllText(path);
+        Assert.Contains("  failover:mode: full\n", text);
+        File.WriteAllText(path, text.Replace("  failover:mode: full\n", "  failover:mode: fenced\n"));
         var fenced = TopologyLoader.Load(Path.Combine(dir, "infra", "stacks")).Production;
         await _pulumi.Cli().SelectOrCreateStackAsync(fenced.Name);
         var said = await Sites().UnfenceAsync(fenced, CancellationToken.None);
