@@ -95,6 +95,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     internal async Task<int> ExecuteAsync(ParseResult parse, Func<Topology, ILogger, Task<int>> body)
     {
         using var log = LogSetup.Create(Secrets, Resolve(parse.GetValue(LogJson)), parse.GetValue(Verbose), logConsole);
+        JsonOutput = WantsJson(parse);
         try
         {
             var dir = parse.GetValue(Stacks) is { } given
@@ -137,7 +138,19 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         }
     }
 
-    internal void Print(string text) => stdout.Write(Secrets.Redact(text));
+    /// <summary>
+    /// Set by `--json`: stdout carries only the JSON document (<see cref="Document"/>), and the progress lines a
+    /// command prints go to stderr, so `failover run --json > result.json` is clean JSON.
+    /// </summary>
+    internal bool JsonOutput { get; set; }
+
+    /// <summary>The `--json` option of a verb that reports; read by <see cref="ExecuteAsync"/>.</summary>
+    internal static Option<bool> JsonOption(string description) => new("--json") { Description = description };
+
+    internal void Print(string text) => (JsonOutput ? stderr : stdout).Write(Secrets.Redact(text));
+
+    /// <summary>Prints a verb's JSON document on stdout.</summary>
+    internal void Document(string json) => stdout.Write(Secrets.Redact(json) + "\n");
 
     internal void Error(string line) => stderr.WriteLine(Secrets.Redact(line));
 
@@ -148,6 +161,9 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         stderr.Write(prompt);
         return string.Equals(Input.ReadLine()?.Trim(), expected, StringComparison.Ordinal);
     }
+
+    internal static bool WantsJson(ParseResult parse) =>
+        parse.CommandResult.Command.Options.Any(o => o.Name == "--json") && parse.GetValue<bool>("--json");
 
     private string? Resolve(string? path) => path is null ? null : Path.GetFullPath(path, workingDirectory);
 }

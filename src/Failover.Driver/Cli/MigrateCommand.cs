@@ -24,6 +24,7 @@ internal static class MigrateCommand
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
         var wait = new Option<bool>("--wait") { Description = "Wait for the old DNS TTL to pass instead of stopping (exit 6) until the command is run again" };
         var confirm = new Option<bool>("--confirm") { Description = "After the cutover: scale the fenced old site down (its data is kept)" };
+        var json = App.JsonOption("Print the migration's report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var destroyOld = new Option<bool>("--destroy-old") { Description = "With --confirm: destroy the old site instead of scaling it down" };
         var command = new Command("migrate",
             "Move production to another site on purpose, losing no data: lower the DNS TTL to 60 s and let the old TTL\n" +
@@ -44,7 +45,7 @@ internal static class MigrateCommand
             "to pass (run again later), 7 cut over, old site fenced until --confirm, 130 interrupted (production thawed if\n" +
             "frozen; run again to continue).")
         {
-            to, dryRun, yes, wait, confirm, destroyOld,
+            to, dryRun, yes, wait, confirm, destroyOld, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -155,6 +156,12 @@ internal static class MigrateCommand
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
+        if (app.JsonOutput)
+            app.Document(Json.Document("dry-run", new
+            {
+                verb = "migrate", production = source.Name, target = target.Name,
+                steps = steps.Select(s => new { step = StepContext.Name(s.Kind), what = s.Describe(run) }),
+            }));
         return ExitCodes.Ok;
     }
 

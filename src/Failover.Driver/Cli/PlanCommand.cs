@@ -11,7 +11,7 @@ internal static class PlanCommand
     public static Command Build(App app)
     {
         var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print the plan as JSON (for tools and CI)" };
+        var json = App.JsonOption("Print the plan as JSON (for tools and CI)");
         var markdown = new Option<bool>("--markdown") { Description = "Print the plan as Markdown (for a wiki page or a pull request)" };
         var command = new Command("plan",
             "Show the runbook for losing the production site and recovering on a standby: ordered steps with estimated\n" +
@@ -42,9 +42,8 @@ internal static class PlanCommand
                 runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
                 Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),
                 runbook.Findings.Count(f => f.Severity == Core.Policies.Severity.Error));
-            app.Print(parse.GetValue(json) ? RunbookReport.JsonText(runbook) + "\n"
-                : parse.GetValue(markdown) ? RunbookReport.Markdown(runbook)
-                : RunbookReport.Text(runbook));
+            if (parse.GetValue(json)) app.Document(RunbookReport.JsonText(runbook));
+            else app.Print(parse.GetValue(markdown) ? RunbookReport.Markdown(runbook) : RunbookReport.Text(runbook));
             return runbook.HasErrors ? ExitCodes.Findings : ExitCodes.Ok;
         }));
         return command;

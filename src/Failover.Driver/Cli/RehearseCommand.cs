@@ -27,6 +27,7 @@ internal static class RehearseCommand
         var keep = new Option<bool>("--keep") { Description = "Leave the copy running to look at; remove it later with `failover rehearse --teardown`" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts, timers)" };
         var address = new Option<string?>("--address") { Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
+        var json = App.JsonOption("Print the evidence report as JSON on stdout; progress goes to stderr");
         var teardown = new Option<bool>("--teardown") { Description = "Only remove rehearsal copies left running (--keep, or an interrupted rehearsal)" };
         var command = new Command("rehearse",
             "Rehearse a failover on an isolated copy of a standby: the latest verified backups are restored on the copy,\n" +
@@ -44,7 +45,7 @@ internal static class RehearseCommand
             "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step or the teardown failed (see the report),\n" +
             "5 another run holds the lock, 130 interrupted (`failover resume` tears the copy down).")
         {
-            site, keep, yes, address, teardown,
+            site, keep, yes, address, teardown, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -152,6 +153,7 @@ internal static class RehearseCommand
             stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
         }
         app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
+        if (app.JsonOutput) app.Document(report.JsonText());
         if (keep) app.Print($"Kept: {copy.Stack.Name} is left running on {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
         if (report.Outcome == "resolved")
         {

@@ -56,6 +56,7 @@ internal static class RunCommands
             Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
+        var json = App.JsonOption("Print the incident report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var command = new Command("run",
             "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
             "healthy, fence the old primary, move DNS and verify it, and write the incident report. Every step is\n" +
@@ -67,7 +68,7 @@ internal static class RunCommands
             "Exit codes: 0 recovered, 2 usage, 3 invalid stack files, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
-            to, dryRun, yes, restorePoint, acceptLoss,
+            to, dryRun, yes, restorePoint, acceptLoss, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -104,6 +105,13 @@ internal static class RunCommands
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
                 app.Print($"Estimated RTO {Durations.Format(plan.Rto.Value)} (target {Durations.Format(plan.Rto.Target)}).\n");
+                if (app.JsonOutput)
+                    app.Document(Json.Document("dry-run", new
+                    {
+                        verb = "run", production = topology.Production.Name, target = target.Name,
+                        steps = steps.Zip(plan.Steps).Select(p => new { step = StepContext.Name(p.First.Kind), estimateSeconds = (int)p.Second.Estimate.TotalSeconds, what = p.First.Describe(runContext) }),
+                        rtoSeconds = (int)plan.Rto.Value.TotalSeconds,
+                    }));
                 return ExitCodes.Ok;
             }
             if (!parse.GetValue(yes) && !app.Confirm(
@@ -156,6 +164,7 @@ internal static class RunCommands
         IncidentReportFiles.Write(dir, report);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        if (app.JsonOutput) app.Document(report.JsonText());
         return report;
     }
 
@@ -183,11 +192,15 @@ internal static class RunCommands
 
     private static Command Resume(App app)
     {
+        var json = App.JsonOption("Print the incident report as JSON on stdout; progress goes to stderr");
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
             "exits as `failover migrate` does: 6 while the old DNS TTL has not passed, 7 once cut over and waiting for\n" +
             "`failover migrate --to STACK --confirm`.\n\n" +
-            "Examples:\n  failover resume");
+            "Examples:\n  failover resume\n  failover resume --json > report.json")
+        {
+            json,
+        };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
@@ -261,7 +274,7 @@ internal static class RunCommands
     private static Command Report(App app)
     {
         var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var json = App.JsonOption("Print the report as JSON");
         var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
         var command = new Command("report",
             "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
@@ -276,14 +289,16 @@ internal static class RunCommands
             if (parse.GetValue(history))
             {
                 var entries = new RehearsalHistory(RehearseCommand.HistoryPath(store)).Read();
-                app.Print(parse.GetValue(json) ? Json.Serialize(entries) + "\n" : HistoryText(entries));
+                if (parse.GetValue(json)) app.Document(Json.Document("rehearsal-history", new { rehearsals = entries }));
+                else app.Print(HistoryText(entries));
                 return Task.FromResult(ExitCodes.Ok);
             }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
             var path = store.JournalPath(id);
             if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
             var report = IncidentReport.FromJournal(Journal.Read(path), topology.Targets);
-            app.Print(parse.GetValue(json) ? report.JsonText() + "\n" : report.Markdown());
+            if (parse.GetValue(json)) app.Document(report.JsonText());
+            else app.Print(report.Markdown());
             return Task.FromResult(ExitCodes.Ok);
         }));
         return command;

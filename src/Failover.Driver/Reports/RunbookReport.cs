@@ -78,7 +78,7 @@ public static class RunbookReport
     public static string JsonText(Runbook r)
     {
         var st = r.Restore.Settings;
-        return Json.Serialize(new
+        return Json.Document("plan", new
         {
             production = new { stack = r.Production.Name, failureDomain = r.Production.Domain.ToString() },
             target = new { stack = r.Target.Name, failureDomain = r.Target.Domain.ToString(), mode = r.Target.Mode },

@@ -118,6 +118,10 @@ public class LocalTopology : IAsyncLifetime
             [CrashPoints.Variable] = crashAt ?? "",
         }, args);
 
+    /// <summary>As <see cref="Failover"/>, with stdout apart: what `--json` prints.</summary>
+    public (int ExitCode, string Stdout, string Stderr) FailoverJson(params string[] args) =>
+        Processes.FailoverStreams(Project, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = ApiKey }, args);
+
     public async Task DisposeAsync()
     {
         await _dns.StopAsync();
