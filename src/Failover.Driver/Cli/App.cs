@@ -5,6 +5,7 @@ using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
+using Spectre.Console;
 
 namespace Failover.Driver.Cli;
 
@@ -21,6 +22,21 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     public TextReader? Input { get; init; } = Console.IsInputRedirected ? null : Console.In;
 
     public string WorkingDirectory => workingDirectory;
+
+    /// <summary>The terminal behind stdout, or null when stdout is not one (a pipe, a file, a test's writer).</summary>
+    public Func<IAnsiConsole?> Terminal { get; init; } = () =>
+        ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? AnsiConsole.Console : null;
+
+    /// <summary>The terminal behind stderr, for coloured ERROR and WARNING lines; null when stderr is not one.</summary>
+    public Func<IAnsiConsole?> ErrorTerminal { get; init; } = () =>
+        ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected
+            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+            : null;
+
+    /// <summary>How the run's lines and progress are shown: set when a command starts (plain until then).</summary>
+    internal RunDisplay Display { get; private set; } = new PlainDisplay(stdout);
+
+    private IAnsiConsole? _errorTerminal;
 
     /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
     public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
@@ -96,6 +112,8 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     {
         using var log = LogSetup.Create(Secrets, Resolve(parse.GetValue(LogJson)), parse.GetValue(Verbose), logConsole);
         JsonOutput = WantsJson(parse);
+        Display = JsonOutput ? new PlainDisplay(stderr) : RunDisplay.For(stdout, Variable, Terminal());
+        _errorTerminal = string.IsNullOrEmpty(Variable("NO_COLOR")) && Variable("TERM") is not (null or "" or "dumb") ? ErrorTerminal() : null;
         try
         {
             var dir = parse.GetValue(Stacks) is { } given
@@ -147,12 +165,17 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     /// <summary>The `--json` option of a verb that reports; read by <see cref="ExecuteAsync"/>.</summary>
     internal static Option<bool> JsonOption(string description) => new("--json") { Description = description };
 
-    internal void Print(string text) => (JsonOutput ? stderr : stdout).Write(Secrets.Redact(text));
+    internal void Print(string text) => Display.Line(Secrets.Redact(text));
 
     /// <summary>Prints a verb's JSON document on stdout.</summary>
     internal void Document(string json) => stdout.Write(Secrets.Redact(json) + "\n");
 
-    internal void Error(string line) => stderr.WriteLine(Secrets.Redact(line));
+    internal void Error(string line)
+    {
+        var text = Secrets.Redact(line);
+        if (_errorTerminal is null) stderr.WriteLine(text);
+        else _errorTerminal.MarkupLine(TerminalDisplay.Colour(text));
+    }
 
     /// <summary>Asks the operator to type an expected word; false when input is not interactive or the answer differs.</summary>
     internal bool Confirm(string prompt, string expected)

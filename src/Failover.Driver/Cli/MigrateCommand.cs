@@ -179,7 +179,7 @@ internal static class MigrateCommand
         var steps = MigrationSteps.For(topology, source, target, ports, dir, choices, Say);
         var stackLog = log.ForContext("Stack", run.Target);
         app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, Say).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display).RunAsync(journal, run, ct);
 
         var thawed = false;
         if (result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(journal.Records))
@@ -222,7 +222,7 @@ internal static class MigrateCommand
     private static async Task<bool> ThawAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, Journal journal, ILogger log)
     {
         var ports = Ports(app, topology, target, store, log);
-        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"))
+        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"), app.Display)
             .RunAsync(journal, run, CancellationToken.None, completes: false);
         if (thaw.Outcome != RunOutcome.Completed)
         {

@@ -133,12 +133,12 @@ internal static class RehearseCommand
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, ct);
         if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
         {
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
             app.Print("  tearing the copy down after the failure\n");
-            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"))
+            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display)
                 .RunAsync(journal, run, CancellationToken.None);
         }
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
@@ -188,7 +188,7 @@ internal static class RehearseCommand
         using var runLock = Lock(store, run);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
-        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, CancellationToken.None);
+        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, CancellationToken.None);
         RemoveEmptyStateDirectory(store, run.RunId);
         IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal.Records, topology.Targets));
         if (result.Outcome != RunOutcome.Completed)

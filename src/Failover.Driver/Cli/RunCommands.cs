@@ -134,7 +134,7 @@ internal static class RunCommands
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
+        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);
@@ -169,7 +169,10 @@ internal static class RunCommands
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment);
+        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment)
+        {
+            Transfer = app.Display.Transfer,
+        };
 
     internal static string ProjectDirectory(Topology topology) =>
         TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;

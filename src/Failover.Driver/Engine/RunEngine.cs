@@ -17,7 +17,7 @@ public sealed class StepPausedException(string message) : Exception(message);
 /// The one orchestration engine: runs a runbook's steps in order, journaling each start, effect and end,
 /// so that a resumed run skips what finished and repeats nothing that was done.
 /// </summary>
-public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null)
+public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null, IStepObserver? observer = null)
 {
     /// <param name="completes">False for a cleanup run of some steps (a thaw): the run is not marked complete when they finish.</param>
     public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation, bool completes = true)
@@ -50,6 +50,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             log.Information("Step {Step} started for {Stack}", name, run.Target);
             var context = new StepContext(run, step.Kind, journal, facts, time, log);
             StepResult result;
+            observer?.StepStarted(name);
             try
             {
                 result = await step.ExecuteAsync(context, cancellation);
@@ -73,6 +74,10 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
                 log.Error("Step {Step} failed: {Error}", name, message);
                 progress?.Invoke($"  {name,-14} FAILED: {message}");
                 return new RunResult(RunOutcome.Failed, step.Kind, message);
+            }
+            finally
+            {
+                observer?.StepEnded(name);
             }
             facts[name] = result.Facts?.DeepClone() ?? new JsonObject();
             var data = new JsonObject { ["summary"] = result.Summary, ["facts"] = result.Facts?.DeepClone() ?? new JsonObject() };
@@ -107,4 +112,12 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         return new RunContext((string)d["runId"]!, (string)d["kind"]!, (string)d["production"]!, (string)d["target"]!,
             (string?)d["restorePoint"], (bool)d["acceptDataLoss"]!, (string)d["startedBy"]!, (string)d["host"]!);
     }
+}
+
+/// <summary>Hears a step begin and end (the terminal shows the step running with its elapsed time).</summary>
+public interface IStepObserver
+{
+    void StepStarted(string step);
+
+    void StepEnded(string step);
 }

@@ -28,6 +28,9 @@ public sealed record RunEnvironment(
 {
     /// <summary>False for a rehearsal: no DNS adapter is built, so nothing in the run can touch production DNS.</summary>
     public bool TouchesDns { get; init; } = true;
+
+    /// <summary>Hears each tenant's restore progress (bytes, rate, ETA) for the operator's display.</summary>
+    public Action<TransferProgress>? Transfer { get; init; }
 }
 
 /// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
@@ -61,7 +64,7 @@ public static class RunPortsFactory
     {
         var repository = new ResticRepository(LocalVault(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
         var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
-        var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log);
+        var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log, env.Transfer);
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
         var sites = LocalSitesOf(env.Store);
         var hooks = Hooks(env);
