@@ -37,6 +37,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     internal RunDisplay Display { get; private set; } = new PlainDisplay(stdout);
 
     private IAnsiConsole? _errorTerminal;
+    private Func<string, string?>? _environment;
 
     /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
     public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
@@ -122,6 +123,13 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
             foreach (var s in topology.Stacks)
                 if (s.Dns?.ApiKey is { } key) Secrets.Add(key.Ciphertext);
+            // What a kept drill left for the commands after it; the process environment wins.
+            var saved = CredentialsFile.Read(RunCommands.Store(parse, topology, workingDirectory).Root, Secrets, Error);
+            if (saved.Count > 0)
+            {
+                var environment = _environment ??= Variable;
+                Variable = name => environment(name) ?? saved.GetValueOrDefault(name);
+            }
             log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
             return await body(topology, log);
         }

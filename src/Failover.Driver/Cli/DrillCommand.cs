@@ -59,6 +59,7 @@ internal static class DrillCommand
             foreach (var p in new[] { dnsDir, vaultPath, vaultPath + ".password" })
                 if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
             store.ClearCurrent();
+            CredentialsFile.Remove(store.Root);
             MarkSitesRemoved(store, app.Time.GetUtcNow());
         }
         if (cleanOnly) { await CleanAsync(); Say("Drill leftovers removed."); return ExitCodes.Ok; }
@@ -134,7 +135,12 @@ internal static class DrillCommand
         finally
         {
             if (keep)
+            {
+                // The next commands of the walk-through (status, rehearse, migrate back, --confirm) need the API key only this process knew.
+                CredentialsFile.Write(store.Root, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = apiKey });
                 Say($"Kept for inspection: PowerDNS on {server}, PostgreSQL on {standby.Site.Address}, vault {vaultPath}. Remove them with `failover drill --clean`.");
+                Say($"The PowerDNS API key is in {Path.Combine(store.Root, CredentialsFile.FileName)} (owner-only), where `failover status`, `rehearse` and `migrate` find it.");
+            }
             else
             {
                 await pdns.StopAsync();

@@ -168,15 +168,16 @@ internal static class MigrateCommand
     private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
+        void Say(string line) => app.Print(line + "\n");
+        var ports = Ports(app, topology, target, store, log);
+        var steps = MigrationSteps.For(topology, source, target, ports, store.RunDirectory(run.RunId), choices, Say);
+        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, RunCommands.ProjectDirectory(topology));
         using var runLock = RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover migrate --to {run.Target}"));
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
         // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
         if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
-        var ports = Ports(app, topology, target, store, log);
-        void Say(string line) => app.Print(line + "\n");
-        var steps = MigrationSteps.For(topology, source, target, ports, dir, choices, Say);
         var stackLog = log.ForContext("Stack", run.Target);
         app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
         var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display).RunAsync(journal, run, ct);

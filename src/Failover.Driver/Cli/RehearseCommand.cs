@@ -125,12 +125,14 @@ internal static class RehearseCommand
 
     private static async Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
-        using var runLock = Lock(store, run);
-        store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        // A rehearsal never touches DNS: what its steps read is the vault (and the provider, through Pulumi).
+        CredentialCheck.Require(topology, copy.Stack, [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown], app.Variable, RunCommands.ProjectDirectory(topology));
         var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
+        using var runLock = Lock(store, run);
+        store.SetCurrent(run.RunId);
+        using var journal = Journal.Open(store.JournalPath(run.RunId));
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
         var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, ct);

@@ -129,12 +129,14 @@ internal static class RunCommands
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         var command = $"failover {run.Kind} --to {run.Target}";
+        var dir = store.RunDirectory(run.RunId);
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
+        var steps = FailoverSteps.For(topology, target, ports, dir);
+        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command);
         store.SetCurrent(run.RunId);
-        var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
+        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);

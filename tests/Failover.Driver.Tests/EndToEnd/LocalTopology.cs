@@ -21,13 +21,18 @@ public class LocalTopology : IAsyncLifetime
 {
     public LocalTopology() : this(20) { }
 
-    protected LocalTopology(int block)
+    protected LocalTopology(int block, string network = "127.0.0.", double scale = 0.002)
     {
-        ProdAddress = $"127.0.0.{block + 1}";
-        StandbyAddress = $"127.0.0.{block + 2}";
-        DnsHost = $"127.0.0.{block + 4}";
+        ProdAddress = $"{network}{block + 1}";
+        StandbyAddress = $"{network}{block + 2}";
+        DnsHost = $"{network}{block + 4}";
         _block = block;
+        _network = network;
+        _scale = scale;
     }
+
+    private readonly string _network;
+    private readonly double _scale;
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
@@ -49,7 +54,7 @@ public class LocalTopology : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        CopyExamples(Project, _block, DnsPort, ApiPort);
+        CopyExamples(Project, _block, DnsPort, ApiPort, _network);
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -62,7 +67,7 @@ public class LocalTopology : IAsyncLifetime
         var cluster = Sites.Cluster(prod);
         foreach (var t in Topology.Tenants)
         {
-            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), 0.002, CancellationToken.None);
+            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), _scale, CancellationToken.None);
             Seeded[t.Name] = await TenantSeed.CountRowsAsync(cluster.Address, cluster.Port, t.Name, CancellationToken.None);
         }
         var results = await LocalBackup.RunAsync(Topology, Sites, Project, new SecretRegistry(), TimeProvider.System, Log.Logger, _ => { }, CancellationToken.None);
@@ -94,9 +99,9 @@ public class LocalTopology : IAsyncLifetime
     /// examples/local copied into <paramref name="project"/> (made readable for the postgres user) with its sites moved
     /// to 127.0.0.(block+1..block+4) and PowerDNS to the given ports, so fixtures on other blocks run side by side.
     /// </summary>
-    public static void CopyExamples(string project, int block, int dnsPort, int apiPort)
+    public static void CopyExamples(string project, int block, int dnsPort, int apiPort, string network = "127.0.0.")
     {
-        string At(int n) => $"127.0.0.{block + n}";
+        string At(int n) => $"{network}{block + n}";
         File.SetUnixFileMode(project, (UnixFileMode)Convert.ToInt32("755", 8));
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
             File.WriteAllText(Path.Combine(project, Path.GetFileName(f)), File.ReadAllText(f)

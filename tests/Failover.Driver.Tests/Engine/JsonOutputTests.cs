@@ -112,3 +112,53 @@ public class JsonOutputTests : IDisposable
         Assert.Contains("cutover", steps);
     }
 }
+
+/// <summary>A run checks the credentials its steps need before the first step, and names each missing one.</summary>
+public class CredentialCheckTests : IDisposable
+{
+    private readonly string _project = Directory.CreateTempSubdirectory("failover-cred-").FullName;
+
+    public CredentialCheckTests()
+    {
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
+            File.Copy(f, Path.Combine(_project, Path.GetFileName(f)));
+    }
+
+    public void Dispose() => Directory.Delete(_project, true);
+
+    private CliRun Run(Func<string, string?> variable, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var app = new App(stdout, stderr, _project, logConsole: stderr) { Input = null };
+        app.Variable = variable;
+        return new CliRun(app.Run(args), stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void A_missing_dns_key_and_vault_password_stop_the_run_before_its_first_step()
+    {
+        var run = Run(_ => null, "run", "--to", "local-standby", "--yes");
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains("the run needs credentials it cannot find; nothing was done", run.Stderr);
+        Assert.Contains("PowerDNS API key of drill.test (for cutover): FAILOVER_DNS_API_KEY, or the state directory's credentials.env", run.Stderr);
+        Assert.Contains("vault password (for assess, select-backup, restore)", run.Stderr);
+        Assert.DoesNotContain("select-backup FAILED", run.Stdout + run.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_project, ".failover", "runs")), "no run was started");
+    }
+
+    [Fact]
+    public void The_state_directory_credentials_file_provides_the_key_when_only_its_owner_can_read_it()
+    {
+        var state = Path.Combine(_project, ".failover");
+        Failover.Driver.Runbooks.CredentialsFile.Write(state, new Dictionary<string, string> { ["FAILOVER_DNS_API_KEY"] = "k3y" });
+        var run = Run(_ => null, "run", "--to", "local-standby", "--yes");
+        Assert.DoesNotContain("PowerDNS API key", run.Stderr); // found in the file; only the vault password is missing
+        Assert.Contains("vault password", run.Stderr);
+
+        File.SetUnixFileMode(Path.Combine(state, "credentials.env"), (UnixFileMode)Convert.ToInt32("644", 8));
+        var open = Run(_ => null, "run", "--to", "local-standby", "--yes");
+        Assert.Contains("is readable by others and is not used", open.Stderr);
+        Assert.Contains("PowerDNS API key", open.Stderr);
+    }
+}
