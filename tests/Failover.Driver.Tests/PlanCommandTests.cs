@@ -42,6 +42,37 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_says_what_to_run_where_the_run_stops_and_what_to_do_when_dns_is_down()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(0, run.ExitCode);
+        var text = run.Stdout;
+        Assert.Contains("What to run\n  failover run --to standby-hel1\n", text);
+        Assert.Contains("T+0 is the moment", text);
+        Assert.Contains("Customers are served again at T+23m 40s: after the health gate and the DNS cutover", text);
+        Assert.Contains("--accept-data-loss", text);
+        Assert.Contains("--restore-point", text);
+        Assert.Matches(@"fabrikam\s+T\+9m 8s\s+T\+23m 40s", text);
+        Assert.Contains("AWS credentials for Route 53 (cutover)", text);
+        Assert.Contains("If the DNS provider's API is down", text);
+        Assert.Contains("registrar", text);
+        // The runbook comes before the details: the command is the first thing after the estimates.
+        Assert.True(text.IndexOf("What to run", StringComparison.Ordinal) < text.IndexOf("Runbook", StringComparison.Ordinal));
+
+        using var doc = JsonDocument.Parse(CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json").Stdout);
+        var guide = doc.RootElement.GetProperty("guide");
+        Assert.Equal("failover run --to standby-hel1", guide.GetProperty("command").GetString());
+        Assert.Equal(doc.RootElement.GetProperty("rto").GetProperty("estimateSeconds").GetInt32(), guide.GetProperty("servedAtSeconds").GetInt32());
+        Assert.Contains(guide.GetProperty("stops").EnumerateArray(), s => s.GetProperty("what").GetString()!.Contains("--accept-data-loss"));
+        Assert.Contains(guide.GetProperty("credentials").EnumerateArray(), c => c.GetProperty("steps")[0].GetString() == "cutover");
+        Assert.True(guide.GetProperty("dnsApiDown").GetArrayLength() >= 3);
+
+        var md = CliRun.Of(_project, "plan", "--to", "standby-hel1", "--markdown").Stdout;
+        Assert.Contains("## Where the run stops and asks", md);
+        Assert.Contains("| fabrikam | T+9m 8s | T+23m 40s |", md);
+    }
+
+    [Fact]
     public void Vault_moved_into_fsn1_fails_the_plan_naming_the_vault_policy()
     {
         var vault = File.ReadAllText(Stack("vault-aws-par"))

@@ -49,8 +49,12 @@ public static class Credentials
                         : $"the dns stack {dnsStack.Name}'s provider token (pulumi config)", null, false));
         }
 
-        var provision = new[] { StepKind.Provision, StepKind.Fence, StepKind.ScaleDown, StepKind.Teardown };
         foreach (var site in new[] { target, topology.Production }.Distinct())
+        {
+            // The target is created (and a rehearsal copy removed); the site left behind is fenced and later scaled down.
+            StepKind[] provision = site == target && site != topology.Production
+                ? [StepKind.Provision, StepKind.Teardown]
+                : [StepKind.Fence, StepKind.ScaleDown];
             switch (site.Site.Provider)
             {
                 case Provider.Hetzner:
@@ -62,6 +66,7 @@ public static class Credentials
                         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE where pulumi runs", "AWS_ACCESS_KEY_ID", false));
                     break;
             }
+        }
         if (target.Site.Provider != Provider.Local || topology.Production.Site.Provider != Provider.Local)
             Add(new Credential("Pulumi state backend and secrets passphrase", [StepKind.Provision, StepKind.Fence, StepKind.Cutover, StepKind.ScaleDown],
                 "pulumi login (PULUMI_ACCESS_TOKEN or the backend's own credentials) and PULUMI_CONFIG_PASSPHRASE for passphrase-encrypted stacks",

@@ -42,8 +42,9 @@ internal static class PlanCommand
                 runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
                 Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),
                 runbook.Findings.Count(f => f.Severity == Core.Policies.Severity.Error));
-            if (parse.GetValue(json)) app.Document(RunbookReport.JsonText(runbook));
-            else app.Print(parse.GetValue(markdown) ? RunbookReport.Markdown(runbook) : RunbookReport.Text(runbook));
+            var guide = OperatorGuide.For(topology, runbook);
+            if (parse.GetValue(json)) app.Document(RunbookReport.JsonText(runbook, guide));
+            else app.Print(parse.GetValue(markdown) ? RunbookReport.Markdown(runbook, guide) : RunbookReport.Text(runbook, guide));
             return runbook.HasErrors ? ExitCodes.Findings : ExitCodes.Ok;
         }));
         return command;
