@@ -47,12 +47,14 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     internal static readonly Option<string?> Stacks = new("--stacks")
     {
+        HelpName = "DIR",
         Description = "Folder with the Pulumi.<stack>.yaml files (default: stackConfigDir of the Pulumi.yaml above the current folder)",
         Recursive = true,
     };
 
     internal static readonly Option<string?> LogJson = new("--log-json")
     {
+        HelpName = "FILE",
         Description = "Also write structured log events (JSON lines, secrets redacted) to this file",
         Recursive = true,
     };

@@ -10,7 +10,7 @@ internal static class PlanCommand
 {
     public static Command Build(App app)
     {
-        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The standby stack to recover on", Required = true };
         var json = App.JsonOption("Print the plan as JSON (for tools and CI)");
         var markdown = new Option<bool>("--markdown") { Description = "Print the plan as Markdown (for a wiki page or a pull request)" };
         var command = new Command("plan",
@@ -30,7 +30,7 @@ internal static class PlanCommand
                 throw new UsageException("--json and --markdown cannot be combined; pick one");
             var name = parse.GetValue(to)!;
             var target = topology.Find(name) ?? throw new UsageException(
-                $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))} " +
+                $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))} " +
                 $"(files in {topology.StacksDirectory})");
             if (target.Role is not (Role.Standby or Role.Rehearsal))
                 throw new UsageException(

@@ -23,10 +23,10 @@ internal static class RehearseCommand
 
     public static Command Build(App app)
     {
-        var site = new Option<string?>("--site") { Description = "The standby to rehearse on (an isolated copy of it is used)" };
+        var site = new Option<string?>("--site") { HelpName = "STACK", Description = "The standby to rehearse on (an isolated copy of it is used)" };
         var keep = new Option<bool>("--keep") { Description = "Leave the copy running to look at; remove it later with `failover rehearse --teardown`" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts, timers)" };
-        var address = new Option<string?>("--address") { Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
+        var address = new Option<string?>("--address") { HelpName = "ADDRESS", Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
         var json = App.JsonOption("Print the evidence report as JSON on stdout; progress goes to stderr");
         var teardown = new Option<bool>("--teardown") { Description = "Only remove rehearsal copies left running (--keep, or an interrupted rehearsal)" };
         var command = new Command("rehearse",
@@ -82,7 +82,7 @@ internal static class RehearseCommand
     private static StackSpec Standby(Topology topology, string name)
     {
         var standby = topology.Find(name) ?? throw new UsageException(
-            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+            $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (standby.Role is not Role.Standby) throw new UsageException($"'{name}' is not a standby; a rehearsal copies a standby");
         return standby;
     }

@@ -14,6 +14,7 @@ internal static class RunCommands
 {
     private static readonly Option<string?> StateDir = new("--state-dir")
     {
+        HelpName = "DIR",
         Description = "Where runs, journals, reports and the lock live (default: .failover beside Pulumi.yaml)",
         Recursive = true,
     };
@@ -39,7 +40,7 @@ internal static class RunCommands
     private static StackSpec Target(Topology topology, string name)
     {
         var target = topology.Find(name) ?? throw new UsageException(
-            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+            $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (target.Role is not Role.Standby)
             throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; a failover goes to a standby: " +
                 string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
@@ -48,11 +49,12 @@ internal static class RunCommands
 
     private static Command Run(App app)
     {
-        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The standby stack to recover on", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what would be done, change nothing" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
         var restorePoint = new Option<string?>("--restore-point")
         {
+            HelpName = "TIME|SNAPSHOT",
             Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
@@ -278,7 +280,7 @@ internal static class RunCommands
 
     private static Command Report(App app)
     {
-        var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
+        var runId = new Option<string?>("--run") { HelpName = "RUN_ID", Description = "The run id (default: the newest run)" };
         var json = App.JsonOption("Print the report as JSON");
         var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
         var command = new Command("report",
