@@ -12,7 +12,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 props=(); [ -n "$version" ] && props=(-p:Version="$version")
 dotnet pack "$here/src/Failover.Driver" -c Release --nologo -v q -o "$out" "${props[@]}"
 for rid in "${rids[@]}"; do
-  dir="$out/failover-$rid"
+  dir="$out/.publish-$rid"
   dotnet publish "$here/src/Failover.Driver" -c Release -r "$rid" --self-contained -p:PublishSingleFile=true \
     -p:DebugType=none --nologo -v q -o "$dir" "${props[@]}"
   name=failover; [ -f "$dir/failover.exe" ] && name=failover.exe
