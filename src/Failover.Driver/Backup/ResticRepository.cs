@@ -107,7 +107,7 @@ public sealed class ResticRepository : IBackupRepository
         // restic 0.16 and later print status lines with --json while they restore; 0.14 (Debian 12) prints one plain line.
         await RunAsync(["restore", "--json", snapshotId, "--target", targetDirectory], cancellation, read: async (stdout, ct) =>
         {
-            using var reader = new StreamReader(stdout);
+            using var reader = new StreamReader(stdout, leaveOpen: true); // the process adapter drains and closes it
             while (await reader.ReadLineAsync(ct) is { } line)
                 if (RestoredBytes(line) is { } bytes) bytesRestored(bytes);
         });

@@ -30,7 +30,7 @@ internal abstract class RunDisplay : IStepObserver
 internal sealed class PlainDisplay(TextWriter stdout) : RunDisplay
 {
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<string, TimeSpan> _last = new();
+    private readonly ConcurrentDictionary<string, TimeSpan?> _last = new(); // null once its last line was printed
 
     public override void Line(string text)
     {
@@ -43,9 +43,12 @@ internal sealed class PlainDisplay(TextWriter stdout) : RunDisplay
 
     public override void Transfer(TransferProgress p)
     {
-        var last = _last.GetOrAdd(p.Tenant, TimeSpan.MinValue);
-        if (last == TimeSpan.MaxValue || (!p.Finished && p.Elapsed - last < Every)) return;
-        _last[p.Tenant] = p.Finished ? TimeSpan.MaxValue : p.Elapsed;
+        if (_last.TryGetValue(p.Tenant, out var last))
+        {
+            if (last is null || (!p.Finished && p.Elapsed - last.Value < Every)) return;
+        }
+        else if (!p.Finished && p.Elapsed < Every) { _last[p.Tenant] = TimeSpan.Zero; return; }
+        _last[p.Tenant] = p.Finished ? null : p.Elapsed;
         Line($"    {p.Describe()}\n");
     }
 }
