@@ -21,6 +21,7 @@ public class LocalTopology : IAsyncLifetime
 {
     public LocalTopology() : this(20) { }
 
+    /// <param name="network">The first three octets of the loopback block, with the dot: fixtures of other engineers use other blocks.</param>
     protected LocalTopology(int block, string network = "127.0.0.", double scale = 0.002)
     {
         ProdAddress = $"{network}{block + 1}";
@@ -31,13 +32,13 @@ public class LocalTopology : IAsyncLifetime
         _scale = scale;
     }
 
-    private readonly string _network;
     private readonly double _scale;
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
     public string DnsHost { get; }
     private readonly int _block;
+    private readonly string _network;
 
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -51,10 +52,11 @@ public class LocalTopology : IAsyncLifetime
 
     public const string Prod = "127.0.0.21", Standby = "127.0.0.22", DnsAddress = "127.0.0.24";
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
         CopyExamples(Project, _block, DnsPort, ApiPort, _network);
+        Customize(Project);
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -74,6 +76,9 @@ public class LocalTopology : IAsyncLifetime
         Assert.All(results, r => Assert.True(r.Succeeded, r.Error));
         cluster.Kill();
     }
+
+    /// <summary>Changes to the copied stack files before they are loaded (hooks a test needs).</summary>
+    protected virtual void Customize(string project) { }
 
     /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
     public async Task ResetAsync()

@@ -15,6 +15,9 @@ public class TerminalProgressTests(TerminalTopology site) : IClassFixture<Termin
 {
     private static readonly Regex Escape = new("\u001b\\[[0-9;?]*[A-Za-z]");
 
+    /// <summary>Colour and cursor movement; .NET's own terminal set-up (keypad mode, ESC[?1h) is neither.</summary>
+    private static readonly Regex Drawing = new("\u001b\\[[0-9;]*[mABCDJK]");
+
     /// <summary>Runs the real binary under `script`, which gives it a pseudo-terminal; returns what the terminal received.</summary>
     private (int Code, string Screen) UnderTerminal(IReadOnlyDictionary<string, string> env, params string[] args)
     {
@@ -59,7 +62,7 @@ public class TerminalProgressTests(TerminalTopology site) : IClassFixture<Termin
         await site.ResetAsync();
         var (code, screen) = UnderTerminal(new Dictionary<string, string> { ["TERM"] = "xterm-256color", ["NO_COLOR"] = "1" }, "run", "--to", "local-standby", "--yes");
         Assert.True(code == 0, screen);
-        Assert.DoesNotMatch(Escape, screen);
+        Assert.DoesNotMatch(Drawing, screen);
         Assert.Contains("restore", screen);
         Assert.Contains("done in", screen);
     }
