@@ -8,11 +8,23 @@ namespace Failover.Core.Sites;
 /// <summary>What one restore step does, so the log reports progress in the domain's words.</summary>
 public enum RestoreStepKind { FindRun, FetchManifest, PreHook, CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles, PostHook }
 
-/// <summary>One step of a tenant's restore: a bash command line that succeeds when it exits 0.</summary>
-public sealed record RestoreStep(RestoreStepKind Kind, string Title, string Command);
+/// <summary>One step of a tenant's restore, as <see cref="RestoreRecipe.Functions"/> carries it out.</summary>
+public sealed record RestoreStep(RestoreStepKind Kind, string Title);
 
-/// <summary>The steps that bring one tenant back from the backup set of one database snapshot, in order.</summary>
-public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string FilesDirectory, IReadOnlyList<RestoreStep> Steps);
+/// <summary>
+/// One tenant of a restore point: its database snapshot, its hooks (as indexes into the recipe's
+/// <see cref="RestoreRecipe.Hooks"/> table) and the steps its restore takes, in order.
+/// </summary>
+public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string FilesDirectory, IReadOnlyList<int> PreHooks, IReadOnlyList<int> PostHooks,
+    IReadOnlyList<RestoreStep> Steps)
+{
+    /// <summary>
+    /// The id the user data carries: the first <see cref="RestoreRecipe.SnapshotKeyLength"/> hex digits. restic takes
+    /// any unique prefix and refuses an ambiguous one; the server resolves the full id, checks the snapshot's tags
+    /// (tool, tenant, database part) and reports the full id, which the driver compares with the one it chose.
+    /// </summary>
+    public string SnapshotKey => SnapshotId.Length <= RestoreRecipe.SnapshotKeyLength ? SnapshotId : SnapshotId[..RestoreRecipe.SnapshotKeyLength];
+}
 
 /// <summary>
 /// The one description of a cloud standby's restore, in the layout <c>failover backup</c> writes
@@ -21,7 +33,8 @@ public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string File
 /// found by tags. Per tenant: manifest first (no manifest, no complete set), the tenant's pre-restore hooks,
 /// the dump from restic into pg_restore, the files, row counts and file digests checked against the
 /// manifest, then its post-restore hooks (the same <c>hooks</c> of <c>failover:tenants</c> the local restore
-/// runs). Rendered to cloud-init by <see cref="BootstrapScript"/>.
+/// runs). The per-tenant part is data (one line per tenant) that one bash function loops over, so the user
+/// data grows by a few bytes per tenant, not by a script; <see cref="BootstrapScript"/> renders it.
 /// </summary>
 public sealed record RestoreRecipe(
     string Stack,
@@ -33,15 +46,28 @@ public sealed record RestoreRecipe(
     /// <summary>A rehearsal copy's restore: its hooks see FAILOVER_REHEARSAL=1 (else 0) and can skip what customers would notice.</summary>
     public bool Rehearsal { get; init; }
 
+    /// <summary>Tenants restored at a time: <c>failover:restore.parallelism</c>, as the plan's schedule assumes.</summary>
+    public int Parallelism { get; init; } = 1;
+
+    /// <summary>The distinct hook commands of all tenants; tenants refer to them by index, so a shared hook is written once.</summary>
+    public IReadOnlyList<string> Hooks { get; init; } = [];
+
+    /// <summary>How long one hook may run before it is killed and its tenant fails: a hung hook must not hang the boot.</summary>
+    public static readonly TimeSpan HookTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>48 bits of snapshot id: an accidental prefix collision among a million snapshots is ~1 in 500 and refused by restic, never restored.</summary>
+    public const int SnapshotKeyLength = 12;
+
     public const string DefaultCredentialsFile = "/etc/failover/restic.env";
-    public const string DefaultSpoolDirectory = "/var/lib/failover/spool";
+    public const string DefaultSpoolDirectory = DataVolume.SpoolDirectory;
+    public const string TenantsDirectory = "/srv/tenants";
 
     /// <summary>The environment variables the credentials file defines; restic reads them.</summary>
     public static readonly IReadOnlyList<string> CredentialVariables =
         ["RESTIC_REPOSITORY", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 
     /// <summary>Where the standby puts a tenant's files (the files part's contents are at its snapshot root).</summary>
-    public static string FilesDirectory(string tenant) => $"/srv/tenants/{tenant}/files";
+    public static string FilesDirectory(string tenant) => $"{TenantsDirectory}/{tenant}/files";
 
     /// <summary>
     /// The recipe for a stack's restore point, in restore order (tier first, then smallest first); null when
@@ -52,73 +78,70 @@ public sealed record RestoreRecipe(
         if (stack.Snapshots.Count == 0) return null;
         var jobs = Math.Max(1, pgRestoreJobs);
         var byTenant = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
-        var tenants = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t)
-            .Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name), StepsFor(t, byTenant[t.Name], jobs, DefaultSpoolDirectory)))
+        var ordered = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t).ToList();
+        var hooks = ordered.SelectMany(t => t.PreRestore.Concat(t.PostRestore)).Distinct(StringComparer.Ordinal).ToList();
+        var tenants = ordered.Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name),
+                t.PreRestore.Select(h => hooks.IndexOf(h)).ToList(), t.PostRestore.Select(h => hooks.IndexOf(h)).ToList(), StepsFor(t, jobs)))
             .ToList();
-        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants) { Rehearsal = stack.Role == Role.Rehearsal };
+        return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants)
+        {
+            Rehearsal = stack.Role == Role.Rehearsal,
+            Parallelism = Math.Max(1, topology.RestoreOn(stack).Parallelism),
+            Hooks = hooks,
+        };
     }
 
-    // restic runs with --no-lock throughout: the standby reads the vault with a read-only key.
-    private static IReadOnlyList<RestoreStep> StepsFor(Tenant t, string snapshot, int jobs, string spool)
+    private static IReadOnlyList<RestoreStep> StepsFor(Tenant t, int jobs)
     {
         var tenant = t.Name;
-        var manifest = $"{spool}/{tenant}.{BackupLayout.ManifestFileName}";
-        var files = FilesDirectory(tenant);
-        var restoreFlags = $"--no-owner --no-privileges --exit-on-error --dbname={Sh.Quote(tenant)}";
         List<RestoreStep> steps =
         [
-            new(RestoreStepKind.FindRun, $"{tenant}: find the backup run of database snapshot {snapshot}",
-                $"run=$({Functions.BackupRun} {Sh.Quote(snapshot)} {Sh.Quote(tenant)})"),
+            new(RestoreStepKind.FindRun, $"{tenant}: find the backup run of its database snapshot"),
             // The manifest is written last: fetching it first refuses an incomplete set before any data moves.
-            new(RestoreStepKind.FetchManifest, $"{tenant}: fetch the manifest of that run",
-                $"restic --no-lock dump --tag {TagFilter(tenant, BackupPart.Manifest)} latest {Sh.Quote(BackupLayout.ManifestPath)} > {Sh.Quote(manifest)}"),
-            .. Hooks(t, "pre", t.PreRestore),
-            new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database", $"runuser -u postgres -- createdb {Sh.Quote(tenant)}"),
+            new(RestoreStepKind.FetchManifest, $"{tenant}: fetch the manifest of that run"),
+            .. t.PreRestore.Select((_, i) => new RestoreStep(RestoreStepKind.PreHook, $"{tenant}: pre-restore hook {i + 1} of {t.PreRestore.Count}")),
+            new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database"),
         ];
-        var dump = $"restic --no-lock dump {Sh.Quote(snapshot)} {Sh.Quote(BackupLayout.DumpPath(tenant))}";
         if (jobs == 1)
-        {
             // One job reads the dump straight from restic: no spool space, one transaction.
-            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} from snapshot {snapshot} into pg_restore",
-                $"{dump} | runuser -u postgres -- pg_restore --single-transaction {restoreFlags}"));
-        }
+            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} into pg_restore"));
         else
         {
             // pg_restore runs parallel jobs only from a seekable file, not from a pipe: restic writes the dump
             // into a spool file first, which is removed as soon as the database is loaded.
-            var spoolFile = $"{spool}/{BackupLayout.DumpFileName(tenant)}";
-            steps.Add(new(RestoreStepKind.FetchDump, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} from snapshot {snapshot}",
-                $"{dump} > {Sh.Quote(spoolFile)}"));
-            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: pg_restore with {jobs} parallel jobs",
-                $"runuser -u postgres -- pg_restore --jobs={jobs} {restoreFlags} {Sh.Quote(spoolFile)}"));
-            steps.Add(new(RestoreStepKind.RemoveDump, $"{tenant}: remove the spooled dump", $"rm -f {Sh.Quote(spoolFile)}"));
+            steps.Add(new(RestoreStepKind.FetchDump, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} into the spool"));
+            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: pg_restore with {jobs} parallel jobs"));
+            steps.Add(new(RestoreStepKind.RemoveDump, $"{tenant}: remove the spooled dump"));
         }
-        steps.Add(new(RestoreStepKind.RestoreFiles, $"{tenant}: restic restore of the files of that run into {files}",
-            $"restic --no-lock restore --tag {TagFilter(tenant, BackupPart.Files)} latest --target {Sh.Quote(files)}"));
-        steps.Add(new(RestoreStepKind.VerifyDatabase, $"{tenant}: compare row counts with the manifest",
-            $"{Functions.VerifyRows} {Sh.Quote(tenant)} {Sh.Quote(manifest)}"));
-        steps.Add(new(RestoreStepKind.VerifyFiles, $"{tenant}: compare the files with the manifest",
-            $"{Functions.VerifyFiles} {Sh.Quote(files)} {Sh.Quote(manifest)}"));
-        steps.AddRange(Hooks(t, "post", t.PostRestore));
+        steps.Add(new(RestoreStepKind.RestoreFiles, $"{tenant}: restic restore of the files of that run"));
+        steps.Add(new(RestoreStepKind.VerifyDatabase, $"{tenant}: compare row counts with the manifest"));
+        steps.Add(new(RestoreStepKind.VerifyFiles, $"{tenant}: compare the files with the manifest"));
+        steps.AddRange(t.PostRestore.Select((_, i) => new RestoreStep(RestoreStepKind.PostHook, $"{tenant}: post-restore hook {i + 1} of {t.PostRestore.Count}")));
         return steps;
     }
 
-    /// <summary>A tenant's hook commands, each a step that fails the tenant when it exits non-zero.</summary>
-    private static IEnumerable<RestoreStep> Hooks(Tenant t, string stage, IReadOnlyList<string> commands) =>
-        commands.Select((command, i) => new RestoreStep(stage == "pre" ? RestoreStepKind.PreHook : RestoreStepKind.PostHook,
-            $"{t.Name}: {stage}-restore hook {i + 1} of {commands.Count}",
-            $"{Functions.RunHook} {Sh.Quote(t.Name)} {stage} {Sh.Quote(FilesDirectory(t.Name))} {Sh.Quote(command)}"));
-
     /// <summary>Whether any tenant has hooks: the bootstrap then lets root reach PostgreSQL the way hooks expect.</summary>
-    public bool HasHooks => Tenants.Any(t => t.Steps.Any(s => s.Kind is RestoreStepKind.PreHook or RestoreStepKind.PostHook));
+    public bool HasHooks => Hooks.Count > 0;
 
-    /// <summary>The tags of one part of the tenant's run, for restic's <c>--tag</c>; the run id is the shell's <c>$run</c>.</summary>
-    private static string TagFilter(string tenant, BackupPart part)
+    /// <summary>The tags of one part of the tenant's run, for restic's <c>--tag</c>, from the shell's <c>$tenant</c> and <c>$run</c>.</summary>
+    private static string TagWord(BackupPart part)
     {
-        const string placeholder = "\u0000";
-        var tags = string.Join(',', BackupTags.For(tenant, placeholder, part));
-        var at = tags.IndexOf(placeholder, StringComparison.Ordinal);
-        return Sh.Quote(tags[..at]) + "\"$run\"" + Sh.Quote(tags[(at + placeholder.Length)..]);
+        var tags = string.Join(',', BackupTags.For("\u0001", "\u0002", part));
+        var word = new System.Text.StringBuilder();
+        var literal = new System.Text.StringBuilder();
+        void Flush()
+        {
+            if (literal.Length > 0) word.Append(Sh.Quote(literal.ToString()));
+            literal.Clear();
+        }
+        foreach (var c in tags)
+        {
+            if (c is not ('\u0001' or '\u0002')) { literal.Append(c); continue; }
+            Flush();
+            word.Append(c == '\u0001' ? "\"$tenant\"" : "\"$run\"");
+        }
+        Flush();
+        return word.ToString();
     }
 
     /// <summary>The tenant ids the health endpoint reports once a tenant is back: its database snapshot ids.</summary>
@@ -126,31 +149,66 @@ public sealed record RestoreRecipe(
         Tenants.ToDictionary(t => t.Tenant.Name, t => t.SnapshotId);
 
     /// <summary>
-    /// The bash functions the steps call, defined once per script. Each returns non-zero on any doubt, so a
-    /// tenant fails loudly rather than comes up wrong. Needs restic, jq, psql and sha256sum.
+    /// The tenant records the script loops over, one line each: name, snapshot id prefix, pre- and post-hook indexes
+    /// (comma-separated, '-' for none). Every field is shell-quoted, so no name or command can break out.
+    /// </summary>
+    public string RenderData()
+    {
+        var s = new System.Text.StringBuilder();
+        for (var i = 0; i < Hooks.Count; i++) s.Append("hook[").Append(i).Append("]=").Append(Sh.Quote(Hooks[i])).Append('\n');
+        static string List(IReadOnlyList<int> xs) => xs.Count == 0 ? "-" : string.Join(',', xs);
+        foreach (var t in Tenants)
+            s.Append("t ").Append(Sh.Quote(t.Tenant.Name)).Append(' ').Append(Sh.Quote(t.SnapshotKey))
+                .Append(t.PreHooks.Count + t.PostHooks.Count == 0 ? "" : $" {List(t.PreHooks)} {List(t.PostHooks)}").Append('\n');
+        return s.ToString();
+    }
+
+    /// <summary>
+    /// The bash functions that restore the tenant records, defined once per script. Each returns non-zero on any
+    /// doubt, so a tenant fails loudly rather than comes up wrong. Needs restic, jq, psql, sha256sum, timeout, and
+    /// the variables SPOOL, TENANTS, STATE, PG_JOBS, HOOK_TIMEOUT and the array SECRETS (values to redact).
     /// </summary>
     public static class Functions
     {
-        public const string BackupRun = "backup_run";
+        public const string BackupRun = "snapshot_run";
         public const string VerifyRows = "verify_rows";
         public const string VerifyFiles = "verify_files";
         public const string RunHook = "run_hook";
+        public const string RestoreTenant = "restore_tenant";
+        public const string RestoreAll = "restore_all";
+        public const string WriteHealth = "write_health";
 
         public static string Render()
         {
             var run = BackupTags.Of(BackupTags.Run, "");
             return $$"""
-                # Prints the run id of a tenant's database snapshot: the snapshot must carry the tool, tenant and db-part
-                # tags, so an id of another tenant or another part fails here instead of restoring the wrong data.
+                names=() ids=() pres=() posts=() hook=()
+                # One tenant record: name, database snapshot id (or unique prefix), pre- and post-hook indexes.
+                t() { names+=("$1"); ids+=("$2"); pres+=("${3:--}"); posts+=("${4:--}"); }
+
+                # Prints "<full id> <run id>" of tenant $2's database snapshot $1. The snapshot must carry the tool, tenant
+                # and db-part tags and one run tag, so an id of another tenant or part is refused, with the reason logged.
                 {{BackupRun}}() {
-                  local run
-                  run=$(restic --no-lock snapshots --json "$1" | jq -er --arg tool {{BackupTags.Tool}} --arg tenant "{{BackupTags.Of(BackupTags.Tenant, "")}}$2" \
+                  local out verdict
+                  if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
+                    fail "$2: database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
+                  fi
+                  verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant "{{BackupTags.Of(BackupTags.Tenant, "")}}$2" \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
-                    [.[] | (.tags // []) as $t | select(($t | index([$tool])) and ($t | index([$tenant])) and ($t | index([$part])))
-                      | $t[] | select(startswith($run)) | ltrimstr($run) | select(length > 0)]
-                    | if length == 1 then .[0] else empty end') || return 1
-                  log "$2: database snapshot $1 is from backup run $run" >&2
-                  printf '%s\n' "$run"
+                    if type != "array" or length == 0 then "no snapshot has this id"
+                    elif length > 1 then "the id is ambiguous (\(length) snapshots)"
+                    else .[0] as $s | ($s.tags // []) as $t | ($t | join(",")) as $all
+                      | if ($t | index([$tool]) | not) then "it was not written by failover (tags: \($all))"
+                        elif ($t | index([$tenant]) | not) then "it is not a snapshot of this tenant (tags: \($all))"
+                        elif ($t | index([$part]) | not) then "it is not a database part (tags: \($all))"
+                        else [$t[] | select(startswith($run)) | ltrimstr($run) | select(length > 0)] as $r
+                          | if ($r | length) != 1 then "it has no single run tag (tags: \($all))" else "ok \($s.id) \($r[0])" end
+                        end
+                    end') || verdict="restic answered something that is not a snapshot list"
+                  case "$verdict" in
+                    "ok "*) log "$2: database snapshot $1 is from backup run ${verdict##* }"; printf '%s\n' "${verdict#ok }" ;;
+                    *) fail "$2: database snapshot $1 refused: $verdict"; return 1 ;;
+                  esac
                 }
 
                 # Compares every table's row count in database $1 with the manifest $2; names every difference.
@@ -181,13 +239,101 @@ public sealed record RestoreRecipe(
                   (cd "$1" && sha256sum --check --quiet --strict "$2.sha256") || { fail "$1: files differ from the backup"; return 1; }
                 }
 
-                # Runs tenant $1's $2-restore hook $4 (as root, in bash) with the environment the local restore gives it:
-                # FAILOVER_TENANT, FAILOVER_FILES_DIR ($3), PGDATABASE and FAILOVER_REHEARSAL (the script sets it, 1 on a
-                # rehearsal copy); psql reaches the server as root over the socket.
-                # Every line it prints is logged with the tenant's name; its exit code is the hook's (pipefail).
+                # Prints $1 with every value of SECRETS replaced, so no hook can print a credential into the journal.
+                redact() {
+                  local text=$1 secret
+                  for secret in "${SECRETS[@]}"; do [ -z "$secret" ] || text=${text//"$secret"/[redacted]}; done
+                  printf '%s' "$text"
+                }
+
+                # Runs tenant $1's $2-restore hook $4 (as root, in bash) in a clean environment: none of the vault's
+                # credentials, only PATH, HOME, FAILOVER_TENANT, FAILOVER_FILES_DIR ($3), PGDATABASE and FAILOVER_REHEARSAL
+                # (1 on a rehearsal copy), as the local restore gives it; psql reaches the server as root over the socket.
+                # It is killed after HOOK_TIMEOUT seconds. Every line it prints is logged, redacted, with the tenant's name.
                 {{RunHook}}() {
-                  FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" FAILOVER_REHEARSAL="${FAILOVER_REHEARSAL:-0}" bash -c "$4" 2>&1 |
-                    while IFS= read -r line; do log "$1 $2-restore hook: $line"; done
+                  local line code
+                  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+                    FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" FAILOVER_REHEARSAL="${FAILOVER_REHEARSAL:-0}" \
+                    timeout --kill-after=10 "${HOOK_TIMEOUT:-600}" bash -c "$4" 2>&1 < /dev/null |
+                    while IFS= read -r line; do log "$1 $2-restore hook: $(redact "$line")"; done
+                  code=${PIPESTATUS[0]}
+                  [ "$code" != 124 ] || fail "$1 $2-restore hook: killed after ${HOOK_TIMEOUT:-600}s"
+                  return "$code"
+                }
+
+                # Restores tenant $1 from database snapshot $2, running the hooks hook[i] for the indexes in $3 (before) and
+                # $4 (after); prints the snapshot's full id when the tenant is restored and verified.
+                {{RestoreTenant}}() {
+                  local tenant=$1 found id run i manifest files
+                  case "$tenant" in ''|.|..|*/*) fail "tenant name '$tenant' is not a directory name"; return 1 ;; esac
+                  manifest="$SPOOL/$tenant.{{BackupLayout.ManifestFileName}}" files="$TENANTS/$tenant/files"
+                  found=$({{BackupRun}} "$2" "$tenant") || return 1
+                  id=${found%% *} run=${found#* }
+                  log "$tenant: fetch the manifest of backup run $run"
+                  restic --no-lock dump --tag {{TagWord(BackupPart.Manifest)}} latest {{Sh.Quote(BackupLayout.ManifestPath)}} > "$manifest" ||
+                    { fail "$tenant: FAILED to fetch the manifest of run $run (an incomplete backup set)"; return 1; }
+                  for i in ${3//[,-]/ }; do {{RunHook}} "$tenant" pre "$files" "${hook[$i]}" || { fail "$tenant: FAILED: pre-restore hook $i"; return 1; }; done
+                  log "$tenant: create the database"
+                  runuser -u postgres -- createdb -- "$tenant" || return 1
+                  if [ "$PG_JOBS" = 1 ]; then
+                    log "$tenant: restic dump of snapshot $id into pg_restore"
+                    restic --no-lock dump "$id" "/$tenant.dump" |
+                      runuser -u postgres -- pg_restore --single-transaction --no-owner --no-privileges --exit-on-error --dbname="$tenant" ||
+                      { fail "$tenant: FAILED to restore the database"; return 1; }
+                  else
+                    log "$tenant: restic dump of snapshot $id, then pg_restore with $PG_JOBS parallel jobs"
+                    restic --no-lock dump "$id" "/$tenant.dump" > "$SPOOL/$tenant.dump" || { fail "$tenant: FAILED to fetch the dump"; return 1; }
+                    chown postgres "$SPOOL/$tenant.dump"
+                    runuser -u postgres -- pg_restore --jobs="$PG_JOBS" --no-owner --no-privileges --exit-on-error --dbname="$tenant" "$SPOOL/$tenant.dump" ||
+                      { fail "$tenant: FAILED to restore the database"; return 1; }
+                    rm -f -- "$SPOOL/$tenant.dump"
+                  fi
+                  log "$tenant: restic restore of the files of run $run"
+                  restic --no-lock restore --tag {{TagWord(BackupPart.Files)}} latest --target "$files" ||
+                    { fail "$tenant: FAILED to restore the files"; return 1; }
+                  {{VerifyRows}} "$tenant" "$manifest" || { fail "$tenant: FAILED: row counts differ from the manifest"; return 1; }
+                  {{VerifyFiles}} "$files" "$manifest" || { fail "$tenant: FAILED: files differ from the manifest"; return 1; }
+                  for i in ${4//[,-]/ }; do {{RunHook}} "$tenant" post "$files" "${hook[$i]}" || { fail "$tenant: FAILED: post-restore hook $i"; return 1; }; done
+                  printf '%s\n' "$id"
+                }
+
+                # Restores record $1 and leaves its verdict in STATE: <n>.ok (its health document member) or <n>.failed, after
+                # dropping what the failed restore left (database, files, spool), so nothing half-restored can be served.
+                restore_one() {
+                  local name=${names[$1]} id
+                  if id=$({{RestoreTenant}} "$name" "${ids[$1]}" "${pres[$1]}" "${posts[$1]}"); then
+                    jq -cn --arg t "$name" --arg id "$id" '{($t): $id}' > "$STATE/$1.ok"
+                    log "$name: restored and verified from snapshot $id"
+                  else
+                    fail "$name: restore FAILED; dropping its half-restored database and files"
+                    runuser -u postgres -- dropdb --if-exists -- "$name" || fail "$name: could not drop its database"
+                    case "$name" in ''|.|..|*/*) ;; *) rm -rf -- "${TENANTS:?}/$name" "$SPOOL/$name.dump" ;; esac
+                    : > "$STATE/$1.failed"
+                  fi
+                }
+
+                # Restores every record, $1 at a time, in record order (the restore order).
+                {{RestoreAll}}() {
+                  local i
+                  for i in "${!names[@]}"; do
+                    while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n || true; done
+                    restore_one "$i" &
+                  done
+                  wait || true
+                }
+
+                # Writes the health document for stack $1, server $2 to file $3 from the verdicts in STATE: a record
+                # without an .ok verdict is failed.
+                {{WriteHealth}}() {
+                  local i ok=() bad=()
+                  for i in "${!names[@]}"; do
+                    if [ -s "$STATE/$i.ok" ]; then ok+=("$STATE/$i.ok"); else bad+=("${names[$i]}"); fi
+                  done
+                  cat "${ok[@]}" /dev/null | jq -cs --arg stack "$1" --arg server "$2" \
+                    '{failed: $ARGS.positional, server: $server, snapshots: (add // {} | to_entries | sort_by(.key) | from_entries), stack: $stack,
+                      status: (if ($ARGS.positional | length) > 0 then "degraded" else "ready" end)}' --args "${bad[@]}" > "$3.tmp"
+                  mv "$3.tmp" "$3"
+                  failed_count=${#bad[@]}
                 }
                 """;
         }
@@ -209,24 +355,6 @@ public static class HealthDocument
             ["stack"] = stack,
             ["status"] = failed is { Count: > 0 } ? "degraded" : "ready",
         });
-
-    /// <summary>A restored tenant's member of <c>snapshots</c>, as the script collects it in <c>restored</c>.</summary>
-    public static string SnapshotMember(string tenant, string snapshotId) => JsonSerializer.Serialize(tenant) + ":" + JsonSerializer.Serialize(snapshotId);
-
-    /// <summary>A failed tenant's entry of <c>failed</c>, as the script collects it in <c>failed</c>.</summary>
-    public static string FailedEntry(string tenant) => JsonSerializer.Serialize(tenant);
-
-    /// <summary>
-    /// Bash that writes <see cref="Render"/>'s document to <paramref name="file"/> from the arrays <c>restored</c>
-    /// and <c>failed</c> the restore filled in (in restore order).
-    /// </summary>
-    public static string ShellWriter(string stack, string server, string file) =>
-        "status=ready\n" +
-        "if [ \"${#failed[@]}\" -gt 0 ]; then status=degraded; fi\n" +
-        "printf '{\"failed\":[%s],\"server\":%s,\"snapshots\":{%s},\"stack\":%s,\"status\":\"%s\"}\\n' " +
-        $"\"$(IFS=,; printf '%s' \"${{failed[*]}}\")\" {Sh.Quote(JsonSerializer.Serialize(server))} " +
-        $"\"$(IFS=,; printf '%s' \"${{restored[*]}}\")\" {Sh.Quote(JsonSerializer.Serialize(stack))} \"$status\" > {Sh.Quote(file + ".tmp")}\n" +
-        $"mv {Sh.Quote(file + ".tmp")} {Sh.Quote(file)}\n";
 }
 
 /// <summary>Which vault a standby restores from.</summary>
