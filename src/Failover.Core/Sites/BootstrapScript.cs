@@ -60,7 +60,7 @@ public static class BootstrapScript
         L("trap 'fail \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
         L("export DEBIAN_FRONTEND=noninteractive HOME=/root");
         L($"FSTAB=/etc/fstab APT_DELAY={AptFirstDelaySeconds}");
-        L(Functions.Render());
+        L(Compact(Functions.Render()));
         L("log \"bootstrap of $SERVER ($STACK)\"");
         L("# The metadata service hands the user data to any process that asks: only root may ask (bootcmd did it already where nft exists).");
         L("block_metadata");
@@ -102,10 +102,10 @@ public static class BootstrapScript
                 L("runuser -u postgres -- psql --no-psqlrc -X -q -tA -c \"SELECT 1 FROM pg_roles WHERE rolname = 'root'\" | grep -q 1 ||");
                 L("  runuser -u postgres -- createuser --superuser root");
             }
-            L(RestoreRecipe.Functions.Render());
-            L("# The restore point, in restore order (tier first, then smallest first): name, database snapshot id, hooks.");
+            L(Compact(RestoreRecipe.Functions.Render()));
+            L("# The restore point, in restore order (tier first, then smallest first): database snapshot id, name check, hooks.");
             s.Append(recipe.RenderData());
-            L($"log \"restoring ${{#names[@]}} tenants, {recipe.Parallelism} at a time\"");
+            L($"log \"restoring ${{#ids[@]}} tenants, {recipe.Parallelism} at a time\"");
             L($"{RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}");
         }
         if (boot.Service.Unit is { } unit)
@@ -128,6 +128,10 @@ public static class BootstrapScript
         L("log ready");
         return s.ToString();
     }
+
+    /// <summary>The functions without their comment lines: the comments are for the source, the bytes count against the user data limit.</summary>
+    public static string Compact(string bash) =>
+        string.Join('\n', bash.Split('\n').Where(l => !l.TrimStart().StartsWith("# ", StringComparison.Ordinal) && l.TrimStart() != "#"));
 
     /// <summary>
     /// The systemd unit of the health endpoint: a small handler that serves the health document live. On the

@@ -24,6 +24,9 @@ public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string File
     /// (tool, tenant, database part) and reports the full id, which the driver compares with the one it chose.
     /// </summary>
     public string SnapshotKey => SnapshotId.Length <= RestoreRecipe.SnapshotKeyLength ? SnapshotId : SnapshotId[..RestoreRecipe.SnapshotKeyLength];
+
+    /// <summary>The record's check of the tenant name (the snapshot's tenant tag must hash to it).</summary>
+    public string NameCheck => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Tenant.Name)))[..RestoreRecipe.NameCheckLength];
 }
 
 /// <summary>
@@ -55,7 +58,7 @@ public sealed record RestoreRecipe(
     /// <summary>How long one hook may run before it is killed and its tenant fails: a hung hook must not hang the boot.</summary>
     public static readonly TimeSpan HookTimeout = TimeSpan.FromMinutes(10);
 
-    /// <summary>48 bits of snapshot id: an accidental prefix collision among a million snapshots is ~1 in 500 and refused by restic, never restored.</summary>
+    /// <summary>48 bits of snapshot id: among a million snapshots a prefix is ambiguous about once in 280 million, and restic refuses it rather than guess.</summary>
     public const int SnapshotKeyLength = 12;
 
     public const string DefaultCredentialsFile = "/etc/failover/restic.env";
@@ -149,19 +152,53 @@ public sealed record RestoreRecipe(
         Tenants.ToDictionary(t => t.Tenant.Name, t => t.SnapshotId);
 
     /// <summary>
-    /// The tenant records the script loops over, one line each: name, snapshot id prefix, pre- and post-hook indexes
-    /// (comma-separated, '-' for none). Every field is shell-quoted, so no name or command can break out.
+    /// The tenant records the script loops over, 8 bytes each: database snapshot id (its first
+    /// <see cref="SnapshotKeyLength"/> hex digits), the tenant name's check, pre- and post-hook indexes
+    /// (comma-separated, '-' for none). The name itself comes from the snapshot's tenant tag and the check refuses a
+    /// snapshot of another tenant, so a thousand tenants cost some 8 KB instead of a name each.
+    /// Every field is shell-quoted, so no id or command can break out.
     /// </summary>
     public string RenderData()
     {
         var s = new System.Text.StringBuilder();
         for (var i = 0; i < Hooks.Count; i++) s.Append("hook[").Append(i).Append("]=").Append(Sh.Quote(Hooks[i])).Append('\n');
+        var blob = EncodeRecords(Tenants.Select(t => (t.SnapshotKey, t.NameCheck)), t => Tenants[t].Tenant.Name);
+        s.Append("restore_point '");
+        for (var at = 0; at < blob.Length; at += 76) s.Append(blob, at, Math.Min(76, blob.Length - at)).Append(at + 76 < blob.Length ? "\n" : "");
+        s.Append("'\n");
         static string List(IReadOnlyList<int> xs) => xs.Count == 0 ? "-" : string.Join(',', xs);
-        foreach (var t in Tenants)
-            s.Append("t ").Append(Sh.Quote(t.Tenant.Name)).Append(' ').Append(Sh.Quote(t.SnapshotKey))
-                .Append(t.PreHooks.Count + t.PostHooks.Count == 0 ? "" : $" {List(t.PreHooks)} {List(t.PostHooks)}").Append('\n');
+        var hooked = Tenants.Select((t, i) => (t, i)).Where(x => x.t.PreHooks.Count + x.t.PostHooks.Count > 0)
+            .Select(x => $"{x.i}:{List(x.t.PreHooks)}:{List(x.t.PostHooks)}").ToList();
+        foreach (var line in hooked.Chunk(RecordsPerLine)) s.Append("tenant_hooks ").AppendJoin(' ', line).Append('\n');
         return s.ToString();
     }
+
+    /// <summary>
+    /// The records as base64 of 8 bytes each (id length, id, name check). Binary because that is what compresses:
+    /// 12 hex digits in text cost gzip ~4.2 bits each, the same 6 bytes ~6 bits per base64 character, 8 in all.
+    /// A snapshot id must be hex, as restic writes them.
+    /// </summary>
+    public static string EncodeRecords(IEnumerable<(string Id, string Check)> records, Func<int, string>? tenantOf = null)
+    {
+        var bytes = new List<byte>();
+        var n = 0;
+        foreach (var (id, check) in records)
+        {
+            if (id.Length is 0 or > SnapshotKeyLength || !id.All(char.IsAsciiHexDigitLower) || check.Length != 2 || !check.All(char.IsAsciiHexDigitLower))
+                throw new ArgumentException($"snapshot id '{id}'{(tenantOf is null ? "" : $" of tenant {tenantOf(n)}")} is not a restic id: use the lower-case hex id `restic snapshots` prints");
+            bytes.Add((byte)id.Length);
+            bytes.AddRange(Convert.FromHexString(id.PadRight(SnapshotKeyLength, '0')));
+            bytes.Add(Convert.FromHexString(check)[0]);
+            n++;
+        }
+        return Convert.ToBase64String(bytes.ToArray());
+    }
+
+    /// <summary>Hook references per line of the script.</summary>
+    public const int RecordsPerLine = 16;
+
+    /// <summary>Hex digits of SHA-256 of the tenant's name that a record carries: a wrong tenant's snapshot passes 1 time in 256.</summary>
+    public const int NameCheckLength = 2;
 
     /// <summary>
     /// The bash functions that restore the tenant records, defined once per script. Each returns non-zero on any
@@ -182,33 +219,56 @@ public sealed record RestoreRecipe(
         {
             var run = BackupTags.Of(BackupTags.Run, "");
             return $$"""
-                names=() ids=() pres=() posts=() hook=()
-                # One tenant record: name, database snapshot id (or unique prefix), pre- and post-hook indexes.
-                t() { names+=("$1"); ids+=("$2"); pres+=("${3:--}"); posts+=("${4:--}"); }
+                ids=() checks=() pres=() posts=() hook=()
+                # The tenant records from $1, base64 of 8 bytes each: the id's length in hex digits, the database snapshot id
+                # (a unique prefix, 6 bytes) and the tenant name's check.
+                restore_point() {
+                  local hex
+                  while read -r hex; do
+                    [ "${#hex}" = 16 ] || continue
+                    ids+=("${hex:2:$((16#${hex:0:2}))}"); checks+=("${hex:14:2}"); pres+=(-); posts+=(-)
+                  done < <(printf '%s' "$1" | base64 -d | od -An -v -tx1 -w8 | tr -d ' ')
+                }
 
-                # Prints "<full id> <run id>" of tenant $2's database snapshot $1. The snapshot must carry the tool, tenant
-                # and db-part tags and one run tag, so an id of another tenant or part is refused, with the reason logged.
+                # The hooks of some records, n:pre:post each: record n runs hook[i] for the indexes in pre, then in post.
+                tenant_hooks() {
+                  local record n pre post
+                  for record in "$@"; do
+                    IFS=: read -r n pre post <<< "$record"
+                    pres[n]=$pre posts[n]=$post
+                  done
+                }
+
+                # Prints "<full id> <run id> <tenant>" of database snapshot $1, whose tenant's name check must be $2. The
+                # snapshot must carry the tool, db-part, tenant and run tags, so an id of another part or of a tenant
+                # this record was not written for is refused, with the reason logged.
                 {{BackupRun}}() {
-                  local out verdict
+                  local out verdict tenant
                   if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
-                    fail "$2: database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
+                    fail "database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
                   fi
-                  verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant "{{BackupTags.Of(BackupTags.Tenant, "")}}$2" \
+                  verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant {{BackupTags.Of(BackupTags.Tenant, "")}} \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
+                    def one($p): [.[] | select(startswith($p)) | ltrimstr($p) | select(length > 0)] | if length == 1 then .[0] else null end;
                     if type != "array" or length == 0 then "no snapshot has this id"
                     elif length > 1 then "the id is ambiguous (\(length) snapshots)"
                     else .[0] as $s | ($s.tags // []) as $t | ($t | join(",")) as $all
                       | if ($t | index([$tool]) | not) then "it was not written by failover (tags: \($all))"
-                        elif ($t | index([$tenant]) | not) then "it is not a snapshot of this tenant (tags: \($all))"
                         elif ($t | index([$part]) | not) then "it is not a database part (tags: \($all))"
-                        else [$t[] | select(startswith($run)) | ltrimstr($run) | select(length > 0)] as $r
-                          | if ($r | length) != 1 then "it has no single run tag (tags: \($all))" else "ok \($s.id) \($r[0])" end
-                        end
+                        elif ($t | one($tenant)) == null then "it has no single tenant tag (tags: \($all))"
+                        elif ($t | one($run)) == null then "it has no single run tag (tags: \($all))"
+                        else "ok \($s.id) \($t | one($run)) \($t | one($tenant))" end
                     end') || verdict="restic answered something that is not a snapshot list"
                   case "$verdict" in
-                    "ok "*) log "$2: database snapshot $1 is from backup run ${verdict##* }"; printf '%s\n' "${verdict#ok }" ;;
-                    *) fail "$2: database snapshot $1 refused: $verdict"; return 1 ;;
+                    "ok "*) ;;
+                    *) fail "database snapshot $1 refused: $verdict"; return 1 ;;
                   esac
+                  tenant=${verdict#ok * * }
+                  if [ "$(printf '%s' "$tenant" | sha256sum | cut -c1-{{NameCheckLength}})" != "$2" ]; then
+                    fail "database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
+                  fi
+                  log "$tenant: database snapshot $1 is from backup run $(printf '%s' "$verdict" | cut -d' ' -f3)"
+                  printf '%s\n' "${verdict#ok }"
                 }
 
                 # Compares every table's row count in database $1 with the manifest $2; names every difference.
@@ -261,14 +321,16 @@ public sealed record RestoreRecipe(
                   return "$code"
                 }
 
-                # Restores tenant $1 from database snapshot $2, running the hooks hook[i] for the indexes in $3 (before) and
-                # $4 (after); prints the snapshot's full id when the tenant is restored and verified.
+                # Restores the tenant of database snapshot $1 (name check $2), running the hooks hook[i] for the indexes in
+                # $3 (before) and $4 (after). Writes the tenant's name to $5 once known; prints "<tenant> <full id>" to fd 3
+                # when it is restored and verified (call it with 3>&1 1>&2: what restic and PostgreSQL print goes to the log).
                 {{RestoreTenant}}() {
-                  local tenant=$1 found id run i manifest files
-                  case "$tenant" in ''|.|..|*/*) fail "tenant name '$tenant' is not a directory name"; return 1 ;; esac
+                  local found tenant id run i manifest files
+                  found=$({{BackupRun}} "$1" "$2") || return 1
+                  read -r id run tenant <<< "$found"
+                  case "$tenant" in ''|.|..|*/*|-*) fail "tenant name '$tenant' of snapshot $1 is not a directory name"; return 1 ;; esac
+                  printf '%s' "$tenant" > "$5"
                   manifest="$SPOOL/$tenant.{{BackupLayout.ManifestFileName}}" files="$TENANTS/$tenant/files"
-                  found=$({{BackupRun}} "$2" "$tenant") || return 1
-                  id=${found%% *} run=${found#* }
                   log "$tenant: fetch the manifest of backup run $run"
                   restic --no-lock dump --tag {{TagWord(BackupPart.Manifest)}} latest {{Sh.Quote(BackupLayout.ManifestPath)}} > "$manifest" ||
                     { fail "$tenant: FAILED to fetch the manifest of run $run (an incomplete backup set)"; return 1; }
@@ -294,40 +356,42 @@ public sealed record RestoreRecipe(
                   {{VerifyRows}} "$tenant" "$manifest" || { fail "$tenant: FAILED: row counts differ from the manifest"; return 1; }
                   {{VerifyFiles}} "$files" "$manifest" || { fail "$tenant: FAILED: files differ from the manifest"; return 1; }
                   for i in ${4//[,-]/ }; do {{RunHook}} "$tenant" post "$files" "${hook[$i]}" || { fail "$tenant: FAILED: post-restore hook $i"; return 1; }; done
-                  printf '%s\n' "$id"
+                  printf '%s %s\n' "$tenant" "$id" >&3
                 }
 
-                # Restores record $1 and leaves its verdict in STATE: <n>.ok (its health document member) or <n>.failed, after
+                # Restores record $1 and leaves its verdict in STATE: <n>.ok (its health document member), or nothing after
                 # dropping what the failed restore left (database, files, spool), so nothing half-restored can be served.
                 restore_one() {
-                  local name=${names[$1]} id
-                  if id=$({{RestoreTenant}} "$name" "${ids[$1]}" "${pres[$1]}" "${posts[$1]}"); then
-                    jq -cn --arg t "$name" --arg id "$id" '{($t): $id}' > "$STATE/$1.ok"
-                    log "$name: restored and verified from snapshot $id"
-                  else
+                  local name result
+                  if result=$({{RestoreTenant}} "${ids[$1]}" "${checks[$1]}" "${pres[$1]}" "${posts[$1]}" "$STATE/$1.name" 3>&1 1>&2); then
+                    jq -cn --arg t "${result% *}" --arg id "${result##* }" '{($t): $id}' > "$STATE/$1.ok"
+                    log "${result% *}: restored and verified from snapshot ${result##* }"
+                  elif [ -s "$STATE/$1.name" ]; then
+                    name=$(cat "$STATE/$1.name")
                     fail "$name: restore FAILED; dropping its half-restored database and files"
                     runuser -u postgres -- dropdb --if-exists -- "$name" || fail "$name: could not drop its database"
-                    case "$name" in ''|.|..|*/*) ;; *) rm -rf -- "${TENANTS:?}/$name" "$SPOOL/$name.dump" ;; esac
-                    : > "$STATE/$1.failed"
+                    rm -rf -- "${TENANTS:?}/$name" "$SPOOL/$name.dump"
                   fi
                 }
 
                 # Restores every record, $1 at a time, in record order (the restore order).
                 {{RestoreAll}}() {
                   local i
-                  for i in "${!names[@]}"; do
+                  for i in "${!ids[@]}"; do
                     while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n || true; done
                     restore_one "$i" &
                   done
                   wait || true
                 }
 
-                # Writes the health document for stack $1, server $2 to file $3 from the verdicts in STATE: a record
-                # without an .ok verdict is failed.
+                # Writes the health document for stack $1, server $2 to file $3 from the verdicts in STATE. A record without
+                # an .ok verdict is failed: named by its tenant, or by its snapshot id when that never resolved to one.
                 {{WriteHealth}}() {
                   local i ok=() bad=()
-                  for i in "${!names[@]}"; do
-                    if [ -s "$STATE/$i.ok" ]; then ok+=("$STATE/$i.ok"); else bad+=("${names[$i]}"); fi
+                  for i in "${!ids[@]}"; do
+                    if [ -s "$STATE/$i.ok" ]; then ok+=("$STATE/$i.ok")
+                    elif [ -s "$STATE/$i.name" ]; then bad+=("$(cat "$STATE/$i.name")")
+                    else bad+=("${ids[$i]}"); fi
                   done
                   cat "${ok[@]}" /dev/null | jq -cs --arg stack "$1" --arg server "$2" \
                     '{failed: $ARGS.positional, server: $server, snapshots: (add // {} | to_entries | sort_by(.key) | from_entries), stack: $stack,
