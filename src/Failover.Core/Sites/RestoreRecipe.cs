@@ -162,10 +162,7 @@ public sealed record RestoreRecipe(
     {
         var s = new System.Text.StringBuilder();
         for (var i = 0; i < Hooks.Count; i++) s.Append("hook[").Append(i).Append("]=").Append(Sh.Quote(Hooks[i])).Append('\n');
-        var blob = EncodeRecords(Tenants.Select(t => (t.SnapshotKey, t.NameCheck)), t => Tenants[t].Tenant.Name);
-        s.Append("restore_point '");
-        for (var at = 0; at < blob.Length; at += 76) s.Append(blob, at, Math.Min(76, blob.Length - at)).Append(at + 76 < blob.Length ? "\n" : "");
-        s.Append("'\n");
+        s.Append("restore_point ").Append(EncodeRecords(Tenants.Select(t => (t.SnapshotKey, t.NameCheck)), t => Tenants[t].Tenant.Name)).Append('\n');
         static string List(IReadOnlyList<int> xs) => xs.Count == 0 ? "-" : string.Join(',', xs);
         var hooked = Tenants.Select((t, i) => (t, i)).Where(x => x.t.PreHooks.Count + x.t.PostHooks.Count > 0)
             .Select(x => $"{x.i}:{List(x.t.PreHooks)}:{List(x.t.PostHooks)}").ToList();
@@ -174,24 +171,25 @@ public sealed record RestoreRecipe(
     }
 
     /// <summary>
-    /// The records as base64 of 8 bytes each (id length, id, name check). Binary because that is what compresses:
-    /// 12 hex digits in text cost gzip ~4.2 bits each, the same 6 bytes ~6 bits per base64 character, 8 in all.
-    /// A snapshot id must be hex, as restic writes them.
+    /// The records as <c>restore_point</c>'s arguments: base64 of 7 bytes each (id, name check), then <c>n:digits</c>
+    /// for an id shorter than 12 hex digits. Binary because that is what compresses: 12 hex digits in text cost gzip
+    /// ~4.2 bits each, the same 6 bytes ~6 bits per base64 character. A snapshot id must be hex, as restic writes them.
     /// </summary>
     public static string EncodeRecords(IEnumerable<(string Id, string Check)> records, Func<int, string>? tenantOf = null)
     {
         var bytes = new List<byte>();
+        var shorter = new List<string>();
         var n = 0;
         foreach (var (id, check) in records)
         {
             if (id.Length is 0 or > SnapshotKeyLength || !id.All(char.IsAsciiHexDigitLower) || check.Length != 2 || !check.All(char.IsAsciiHexDigitLower))
                 throw new ArgumentException($"snapshot id '{id}'{(tenantOf is null ? "" : $" of tenant {tenantOf(n)}")} is not a restic id: use the lower-case hex id `restic snapshots` prints");
-            bytes.Add((byte)id.Length);
+            if (id.Length < SnapshotKeyLength) shorter.Add($"{n}:{id.Length}");
             bytes.AddRange(Convert.FromHexString(id.PadRight(SnapshotKeyLength, '0')));
             bytes.Add(Convert.FromHexString(check)[0]);
             n++;
         }
-        return Convert.ToBase64String(bytes.ToArray());
+        return string.Join(' ', [Convert.ToBase64String(bytes.ToArray()), .. shorter]);
     }
 
     /// <summary>Hook references per line of the script.</summary>
@@ -220,14 +218,19 @@ public sealed record RestoreRecipe(
             var run = BackupTags.Of(BackupTags.Run, "");
             return $$"""
                 ids=() checks=() pres=() posts=() hook=()
-                # The tenant records from $1, base64 of 8 bytes each: the id's length in hex digits, the database snapshot id
-                # (a unique prefix, 6 bytes) and the tenant name's check.
+                # The tenant records from $1, base64 of 7 bytes each: the database snapshot id (a unique prefix, 6 bytes, zero-
+                # padded) and the tenant name's check; then n:digits for each id shorter than 12 hex digits.
                 restore_point() {
-                  local hex
+                  local hex record n digits
                   while read -r hex; do
-                    [ "${#hex}" = 16 ] || continue
-                    ids+=("${hex:2:$((16#${hex:0:2}))}"); checks+=("${hex:14:2}"); pres+=(-); posts+=(-)
-                  done < <(printf '%s' "$1" | base64 -d | od -An -v -tx1 -w8 | tr -d ' ')
+                    [ "${#hex}" = 14 ] || continue
+                    ids+=("${hex:0:12}"); checks+=("${hex:12:2}"); pres+=(-); posts+=(-)
+                  done < <(printf '%s' "$1" | base64 -d | od -An -v -tx1 -w7 | tr -d ' ')
+                  shift
+                  for record in "$@"; do
+                    n=${record%%:*} digits=${record#*:}
+                    ids[n]=${ids[n]:0:digits}
+                  done
                 }
 
                 # The hooks of some records, n:pre:post each: record n runs hook[i] for the indexes in pre, then in post.

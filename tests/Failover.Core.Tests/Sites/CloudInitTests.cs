@@ -76,7 +76,7 @@ public class CloudInitTests(ITestOutputHelper output)
         }
         var data = all.Single(s => s.Server.EndsWith("-db-1", StringComparison.Ordinal));
         var script = Script(ServerUserData.Decode(data.Base64Gzip));
-        var records = UserDataTests.Bash(script[script.IndexOf("\nrestore_point '", StringComparison.Ordinal)..script.IndexOf("\nlog \"restoring", StringComparison.Ordinal)] +
+        var records = UserDataTests.Bash(script[script.IndexOf("\nrestore_point ", StringComparison.Ordinal)..script.IndexOf("\nlog \"restoring", StringComparison.Ordinal)] +
             "\necho \"${#ids[@]} ${#pres[@]} ${ids[0]} ${pres[0]}:${posts[0]} ${checks[1]}\"");
         var first = RestoreRecipe.For(t, t.Find(standby)!, 4)!.Tenants;
         Assert.Equal($"{tenants} {tenants} {first[0].SnapshotKey} {(first[0].PreHooks.Count > 0 ? "0:1" : "-:-")} {first[1].NameCheck}", records.Output.Trim());
