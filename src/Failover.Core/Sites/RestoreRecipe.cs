@@ -23,7 +23,7 @@ public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string File
     /// any unique prefix and refuses an ambiguous one; the server resolves the full id, checks the snapshot's tags
     /// (tool, tenant, database part) and reports the full id, which the driver compares with the one it chose.
     /// </summary>
-    public string SnapshotKey => SnapshotId.Length <= RestoreRecipe.SnapshotKeyLength ? SnapshotId : SnapshotId[..RestoreRecipe.SnapshotKeyLength];
+    public string SnapshotKey => RestoreRecipe.KeyOf(SnapshotId);
 
     /// <summary>The record's check of the tenant name (the snapshot's tenant tag must hash to it).</summary>
     public string NameCheck => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Tenant.Name)))[..RestoreRecipe.NameCheckLength];
@@ -60,6 +60,9 @@ public sealed record RestoreRecipe(
 
     /// <summary>48 bits of snapshot id: among a million snapshots a prefix is ambiguous about once in 280 million, and restic refuses it rather than guess.</summary>
     public const int SnapshotKeyLength = 12;
+
+    /// <summary>The part of a snapshot id the user data carries.</summary>
+    public static string KeyOf(string snapshotId) => snapshotId.Length <= SnapshotKeyLength ? snapshotId : snapshotId[..SnapshotKeyLength];
 
     public const string DefaultCredentialsFile = "/etc/failover/restic.env";
     public const string DefaultSpoolDirectory = DataVolume.SpoolDirectory;

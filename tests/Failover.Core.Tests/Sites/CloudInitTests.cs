@@ -106,6 +106,18 @@ public class CloudInitTests(ITestOutputHelper output)
         Assert.Matches(@"^\d+\.\d KB of 16 KB$", db.Figure);
     }
 
+    [Fact]
+    public void The_plan_fails_a_target_whose_user_data_a_failover_would_take_over_the_limit()
+    {
+        var t = FailedOverWith(2500, "standby-aws-fra");
+        var runbook = Planning.Planner.Plan(t, t.Find("standby-aws-fra")!);
+        var finding = Assert.Single(runbook.Findings, f => f.PolicyId == "user-data-limit");
+        Assert.Equal(Policies.Severity.Error, finding.Severity);
+        Assert.StartsWith("standby-aws-fra-db-1: its user data would be", finding.Message);
+        Assert.Contains(runbook.UserData, u => !u.Fits);
+        Assert.True(runbook.HasErrors);
+    }
+
     private static string Script(string cloudConfig) => FileContent(cloudConfig, ServerBootstrap.ScriptPath);
 
     private static string FileContent(string cloudConfig, string path)
