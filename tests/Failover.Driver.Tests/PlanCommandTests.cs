@@ -21,6 +21,19 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_shows_each_server_s_user_data_against_the_provider_s_limit()
+    {
+        var text = CliRun.Of(_project, "plan", "--to", "standby-aws-fra");
+        Assert.Matches(@"\n  db-1 +user data \d+\.\d KB of 16 KB\n", text.Stdout);
+        Assert.Matches(@"\n  app-1 +user data \d+\.\d KB of 16 KB\n", text.Stdout);
+        using var doc = JsonDocument.Parse(CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json").Stdout);
+        var servers = doc.RootElement.GetProperty("servers").EnumerateArray().ToList();
+        Assert.Equal(["standby-hel1-db-1", "standby-hel1-app-1"], servers.Select(s => s.GetProperty("name").GetString()));
+        Assert.All(servers, s => Assert.Equal(32768, s.GetProperty("userDataLimitBytes").GetInt32()));
+        Assert.All(servers, s => Assert.InRange(s.GetProperty("userDataBytes").GetInt32(), 1000, 32768));
+    }
+
+    [Fact]
     public void Plan_json_explains_order_and_estimates()
     {
         var run = CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json");

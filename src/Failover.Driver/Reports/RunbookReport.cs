@@ -36,6 +36,13 @@ public static class RunbookReport
             sb.AppendLine($"  {i.Order,3}  {i.Tenant.Name,-18} {i.Tenant.Tier,4} {Gb(i.Tenant.DataGb),10} {D(i.Start),9} {D(i.Finish),11}");
         sb.AppendLine($"  Mean time-to-restore {D(r.Restore.MeanTimeToRestore)}; every tenant back after {D(r.Restore.Makespan)} of restore.");
         sb.AppendLine();
+        if (r.UserData.Count > 0)
+        {
+            sb.AppendLine($"User data at the mode a failover gives {r.Target.Name} (gzipped cloud-config, {r.UserData[0].Limit.Counted})");
+            foreach (var u in r.UserData)
+                sb.AppendLine($"  {ShortName(r, u.Server),-10} user data {u.Figure}{(u.Fits ? "" : "  OVER THE LIMIT")}");
+            sb.AppendLine();
+        }
         sb.AppendLine($"DNS cutover: {(r.Dns.Required ? "required" : "not required")}: {r.Dns.Reason}.");
         sb.AppendLine(r.Dns.DnsStack is null
             ? $"  No dns stack: the records must be changed by hand (assumed TTL {r.Dns.TtlSeconds} s)."
@@ -68,6 +75,12 @@ public static class RunbookReport
         sb.AppendLine("| # | tenant | tier | data | starts | back after |").AppendLine("|---|---|---|---|---|---|");
         foreach (var i in r.Restore.Items) sb.AppendLine($"| {i.Order} | {i.Tenant.Name} | {i.Tenant.Tier} | {Gb(i.Tenant.DataGb)} | {D(i.Start)} | {D(i.Finish)} |");
         sb.AppendLine();
+        if (r.UserData.Count > 0)
+        {
+            sb.AppendLine("## User data").AppendLine().AppendLine("| server | user data | limit |").AppendLine("|---|---|---|");
+            foreach (var u in r.UserData) sb.AppendLine($"| {u.Server} | {u.Bytes:N0} bytes | {u.Limit.Bytes:N0} ({u.Limit.Counted}){(u.Fits ? "" : " **over**")} |");
+            sb.AppendLine();
+        }
         sb.AppendLine("## DNS cutover").AppendLine().AppendLine($"{(r.Dns.Required ? "Required" : "Not required")}: {r.Dns.Reason}. TTL {r.Dns.TtlSeconds} s.").AppendLine();
         sb.AppendLine("## How the estimates were made").AppendLine();
         sb.AppendLine($"- RTO: {r.Rto.Explanation}").AppendLine($"- RPO: {r.Rpo.Explanation}").AppendLine();
@@ -103,10 +116,15 @@ public static class RunbookReport
                 }),
             },
             dnsCutover = new { required = r.Dns.Required, reason = r.Dns.Reason, dnsStack = r.Dns.DnsStack, ttlSeconds = r.Dns.TtlSeconds, propagationSeconds = (int)r.Dns.Propagation.TotalSeconds },
+            servers = r.UserData.Select(u => new { name = u.Server, userDataBytes = u.Bytes, userDataLimitBytes = u.Limit.Bytes, fits = u.Fits }),
             findings = r.Findings.Select(FindingsView.ToJson),
             hasErrors = r.HasErrors,
         });
     }
+
+    /// <summary>A server's name without its stack's prefix: <c>db-1</c>.</summary>
+    private static string ShortName(Runbook r, string server) =>
+        server.StartsWith(r.Target.Name + "-", StringComparison.Ordinal) ? server[(r.Target.Name.Length + 1)..] : server;
 
     private static object EstimateJson(Estimate e) => new
     {
