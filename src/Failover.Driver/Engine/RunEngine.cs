@@ -25,8 +25,10 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         var records = journal.Records;
         if (records.Any(r => r.Event == JournalEvent.RunAborted))
             return new RunResult(RunOutcome.Aborted, Error: "this run was aborted; start a new one with `failover run`");
-        // A run killed after its completion line: it is complete, and running it again must not complete it twice.
-        if (completes && records.Any(r => r.Event == JournalEvent.RunCompleted))
+        // A run killed after its completion line with nothing of these steps left to do: running it again must not
+        // complete it twice. (A kept rehearsal's later teardown is a step still to do, and runs.)
+        if (completes && records.Any(r => r.Event == JournalEvent.RunCompleted)
+            && steps.All(s => Journal.Live(records).Any(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(s.Kind))))
             return new RunResult(RunOutcome.Completed);
         if (records.Count == 0)
             journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
