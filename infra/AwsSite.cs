@@ -89,7 +89,10 @@ public sealed class AwsSite : ComponentResource
                     SubnetId = subnet.Id,
                     VpcSecurityGroupIds = { group.Id },
                     PlacementGroup = placement.Name,
-                    UserData = userData(s),
+                    // Raw gzip, base64-encoded for the API: EC2 counts the decoded bytes against its 16 KB.
+                    UserDataBase64 = userData(s),
+                    // A public address at launch: the bootstrap installs packages before the elastic IP is associated.
+                    AssociatePublicIpAddress = true,
                     // A new restore point is a new standby server: cloud-init runs only on the first boot. Never production's.
                     UserDataReplaceOnChange = !changes.Kept,
                     DisableApiTermination = changes.Protected,
@@ -110,7 +113,7 @@ public sealed class AwsSite : ComponentResource
                     // A volume is attached to one instance at a time: the old attachment goes before the new one.
                     _ = new VolumeAttachment(names.Volume(s.Group, s.Index), new VolumeAttachmentArgs
                     {
-                        DeviceName = "/dev/sdf", InstanceId = instance.Id, VolumeId = volume.Id,
+                        DeviceName = DataVolume.AwsAttachmentDevice, InstanceId = instance.Id, VolumeId = volume.Id,
                     }, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true });
                 }
                 var ip = new Eip(names.Ipv4(s.Group, s.Index), new EipArgs
