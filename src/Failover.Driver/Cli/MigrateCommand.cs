@@ -49,24 +49,20 @@ internal static class MigrateCommand
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
-            if (File.Exists(store.LockPath))
-            {
-                var owner = RunLock.Inspect(store.LockPath);
-                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
-            }
+            store.ThrowIfLocked();
             var targetName = parse.GetValue(to)!;
             var choices = new MigrationChoices(parse.GetValue(wait), parse.GetValue(confirm), parse.GetValue(destroyOld));
             if (choices.DestroyOld && !choices.Confirmed) throw new UsageException("--destroy-old goes with --confirm: the old site is only removed once you confirm the migration");
 
             if (store.Current is { } unfinished)
             {
-                var current = RunEngine.ContextOf(Journal.Read(store.JournalPath(unfinished)));
+                var current = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (current?.Kind != Kind || current.Target != targetName)
                     throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 var (source, target) = Sites(topology, current);
                 // --confirm answers the wait after the cutover; given earlier it would let the run remove the old site
                 // right after a cutover nobody has looked at yet.
-                if (choices.Confirmed && !MigrationSteps.AwaitsConfirmation(Journal.Read(store.JournalPath(unfinished))))
+                if (choices.Confirmed && !MigrationSteps.AwaitsConfirmation(store.ReadJournal(unfinished)))
                     throw new UsageException($"migration {unfinished} has not cut over yet: run `failover migrate --to {targetName}` without --confirm; " +
                         "it stops after the cutover (exit 7) and asks for --confirm then");
                 app.Print($"Continuing migration {unfinished} from {source.Name} to {target.Name}.\n");
@@ -75,11 +71,12 @@ internal static class MigrateCommand
             }
             if (choices.Confirmed) throw new UsageException($"there is no migration to {targetName} waiting for confirmation (start one with `failover migrate --to {targetName}`)");
 
-            var (from, why) = ServingSite.Of(topology, store);
+            var (from, why) = ServingSite.Of(topology, store, ServingSite.DeployedActiveStack(topology,
+                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log));
             var to_ = Target(topology, targetName, from);
             Check(topology, from);
             app.Print($"Source: {why}.\n");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, Environment.MachineName);
+            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name);
             ShowRoleDiff(app, topology, to_);
             if (parse.GetValue(dryRun)) return DryRun(app, topology, from, to_, store, run, choices);
             if (!parse.GetValue(yes) && !app.Confirm(
@@ -161,10 +158,10 @@ internal static class MigrateCommand
     private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
-        using var runLock = RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover migrate --to {run.Target}"));
+        using var runLock = RunCommands.Lock(store, run, $"failover migrate --to {run.Target}", log);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var journal = store.OpenJournal(run.RunId);
         // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
         if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
         var ports = Ports(app, topology, target, store, log);

@@ -5,6 +5,7 @@ using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
+using Failover.Driver.RunState;
 using Serilog;
 
 namespace Failover.Driver.Cli;
@@ -29,11 +30,36 @@ internal static class RunCommands
 
     public static void AddGlobal(RootCommand root) => root.Options.Add(StateDir);
 
+    /// <summary>Environment variable: the lock's lease in seconds (default 60); the holder renews it every third.</summary>
+    public const string LeaseVariable = "FAILOVER_LOCK_LEASE";
+
+    /// <summary>
+    /// The run state: --state-dir when given (a folder), else beside the Pulumi state: the S3 prefix of an s3://
+    /// backend (Pulumi.yaml's backend.url or failover:stateBackend), or .failover beside Pulumi.yaml.
+    /// </summary>
     internal static RunStore Store(ParseResult parse, Topology topology, string cwd)
     {
-        if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd));
+        var lease = System.Environment.GetEnvironmentVariable(LeaseVariable) is { Length: > 0 } text
+            ? double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new UsageException($"{LeaseVariable}={text} is not a number of seconds")
+            : RunLock.DefaultLease;
+        if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd)) { Lease = lease };
         var project = TopologyLoader.FindProjectFile(topology.StacksDirectory);
-        return new RunStore(Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover"));
+        var root = Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover");
+        RunStateLocation? shared;
+        try
+        {
+            shared = RunStateLocation.FromBackend(topology.StateBackendUrl,
+                (project is null ? null : ProjectSettings.Read(project, project).Name) ?? "failover");
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{e.Message} (Pulumi.yaml backend.url, or failover:stateBackend.url)");
+        }
+        return shared is null
+            ? new RunStore(root) { Lease = lease }
+            : new RunStore(root, new S3RunStateStore(shared)) { Lease = lease };
     }
 
     private static StackSpec Target(Topology topology, string name)
@@ -74,14 +100,10 @@ internal static class RunCommands
             var target = Target(topology, parse.GetValue(to)!);
             var store = Store(parse, topology, app.WorkingDirectory);
             // A failover in progress is named by its lock (host, pid, start): say who, not only that a run is unfinished.
-            if (File.Exists(store.LockPath))
-            {
-                var owner = RunLock.Inspect(store.LockPath);
-                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
-            }
+            store.ThrowIfLocked();
             if (store.Current is { } unfinished)
             {
-                var records = Journal.Read(store.JournalPath(unfinished));
+                var records = store.ReadJournal(unfinished);
                 // At 3 a.m. the operator needs the way out, not a resume that waits again.
                 if (RunEngine.ContextOf(records) is { Kind: MigrateCommand.Kind } migration && MigrationSteps.AwaitsConfirmation(records))
                     throw new UsageException($"migration {unfinished} cut over to {migration.Target} and waits for `failover migrate --to {migration.Target} --confirm`; " +
@@ -94,7 +116,7 @@ internal static class RunCommands
 
             var now = app.Time.GetUtcNow();
             var runContext = new RunContext(RunStore.NewRunId(now), "failover", topology.Production.Name, target.Name,
-                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, System.Environment.MachineName);
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name);
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
@@ -121,10 +143,10 @@ internal static class RunCommands
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         var command = $"failover {run.Kind} --to {run.Target}";
-        using var runLock = Lock(store, run, command);
+        using var runLock = Lock(store, run, command, log);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var journal = store.OpenJournal(run.RunId);
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
         var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
@@ -154,8 +176,9 @@ internal static class RunCommands
         var dir = store.RunDirectory(run.RunId);
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
         IncidentReportFiles.Write(dir, report);
+        store.PublishReports(run.RunId);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
-        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
         return report;
     }
 
@@ -178,8 +201,8 @@ internal static class RunCommands
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
-    private static RunLock Lock(RunStore store, RunContext run, string command) =>
-        RunLock.Acquire(store.LockPath, new LockOwner(System.Environment.MachineName, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command));
+    internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) =>
+        store.AcquireLock(new LockOwner(OperatorHost.Name, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command), log);
 
     private static Command Resume(App app)
     {
@@ -192,7 +215,7 @@ internal static class RunCommands
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
-            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
+            var run = RunEngine.ContextOf(store.ReadJournal(id))
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
             if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
@@ -212,9 +235,9 @@ internal static class RunCommands
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
-            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)));
-            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, System.Environment.MachineName), "failover abort"))
-            using (var journal = Journal.Open(store.JournalPath(id)))
+            var run = RunEngine.ContextOf(store.ReadJournal(id));
+            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
+            using (var journal = store.OpenJournal(id))
             {
                 // A migration killed during its freeze left production refusing writes: give them back before giving up.
                 if (run?.Kind == MigrateCommand.Kind && !await MigrateCommand.ThawBeforeAbortAsync(app, topology, store, run, journal, log))
@@ -223,11 +246,15 @@ internal static class RunCommands
                     return ExitCodes.Failed;
                 }
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
-                if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
+                if (run is not null)
+                {
+                    IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
+                    store.PublishReports(id);
+                }
             }
             store.ClearCurrent();
             log.Information("Run {RunId} aborted", id);
-            app.Print($"Run {id} aborted. Its report: {Path.Combine(store.RunDirectory(id), "report.md")}\n");
+            app.Print($"Run {id} aborted. Its report: {store.ReportLocation(id)}\n");
             return ExitCodes.Ok;
         }));
         return command;
@@ -246,13 +273,17 @@ internal static class RunCommands
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!File.Exists(store.LockPath)) { app.Print("No lock is held.\n"); return Task.FromResult(ExitCodes.Ok); }
-            var owner = RunLock.Inspect(store.LockPath);
-            if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
-                throw new LockHeldException(store.LockPath, owner, stale: false);
-            RunLock.Break(store.LockPath);
-            log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
-            app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+            if (!store.LockTaken) { app.Print($"No lock is held ({store.State.Location}).\n"); return Task.FromResult(ExitCodes.Ok); }
+            var owner = store.LockHolder;
+            var stale = owner is not null && RunLock.IsStale(owner);
+            if (owner is not null && !stale && !parse.GetValue(force))
+                throw new LockHeldException($"{store.State.Location}/{RunLock.Key}", owner, stale: false);
+            store.BreakLock();
+            log.Warning("Lock broken ({Why}); it was held by {Owner}", stale ? "stale" : "forced", owner?.ToString() ?? "(unreadable)");
+            var why = owner is null ? "" : stale
+                ? owner.LeaseUntil is { } until && DateTimeOffset.UtcNow > until ? $": it was stale, its lease ran out at {until:u} without renewal" : ": it was stale, its process no longer exists"
+                : ": forced, its owner may still be running";
+            app.Print($"Lock broken{why}{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
             return Task.FromResult(ExitCodes.Ok);
         }));
         return command;
@@ -275,14 +306,14 @@ internal static class RunCommands
             var store = Store(parse, topology, app.WorkingDirectory);
             if (parse.GetValue(history))
             {
-                var entries = new RehearsalHistory(RehearseCommand.HistoryPath(store)).Read();
+                var entries = store.History.Read();
                 app.Print(parse.GetValue(json) ? Json.Serialize(entries) + "\n" : HistoryText(entries));
                 return Task.FromResult(ExitCodes.Ok);
             }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
-            var path = store.JournalPath(id);
-            if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
-            var report = IncidentReport.FromJournal(Journal.Read(path), topology.Targets);
+            var records = store.ReadJournal(id);
+            if (records.Count == 0 && !store.HasJournal(id)) throw new UsageException($"no run {id} in {store.State.Location} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
+            var report = IncidentReport.FromJournal(records, topology.Targets);
             app.Print(parse.GetValue(json) ? report.JsonText() + "\n" : report.Markdown());
             return Task.FromResult(ExitCodes.Ok);
         }));

@@ -1,6 +1,7 @@
 using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Reports;
+using Failover.Driver.RunState;
 
 namespace Failover.Driver.Status;
 
@@ -12,8 +13,13 @@ public sealed class RehearsalAgeCheck(RehearsalHistory history, TimeProvider tim
     public Task<IReadOnlyList<LiveFact>> CheckAsync(Topology topology, CancellationToken cancellation)
     {
         var cadence = topology.Policy.RehearsalCadence;
-        var last = history.LastPassed;
         var stack = topology.Production.Name;
+        RehearsalEntry? last;
+        try { last = history.LastPassed; }
+        catch (RunStateUnavailableException e)
+        {
+            return Task.FromResult<IReadOnlyList<LiveFact>>([new LiveFact(stack, Name, Severity.Error, $"the rehearsal history cannot be read: {e.Message}")]);
+        }
         // Never rehearsed is a warning, not an alarm: a new project must be able to pass status before its first rehearsal.
         LiveFact fact = last is null
             ? new LiveFact(stack, Name, Severity.Warning, $"no successful rehearsal recorded yet (cadence {Durations.Format(cadence)}): run `failover rehearse --site STANDBY`")
