@@ -124,6 +124,12 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
             return ExitCodes.Locked;
         }
+        catch (Cloud.StaleCheckoutException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            log.Warning("Stale checkout: {Differences} differences with the deployed stacks", e.Differences.Count);
+            return ExitCodes.InvalidTopology;
+        }
         catch (JournalConflictException e)
         {
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");

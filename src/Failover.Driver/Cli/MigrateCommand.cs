@@ -79,6 +79,7 @@ internal static class MigrateCommand
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name);
             ShowRoleDiff(app, topology, to_);
             if (parse.GetValue(dryRun)) return DryRun(app, topology, from, to_, store, run, choices);
+            await RunCommands.GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This moves production from {from.Name} to {to_.Name}: it provisions {to_.Name} at full size, restores every tenant, freezes writes on " +
                     $"{from.Name} for the final sync, moves DNS and rewrites the stack files as shown.\nType the target stack name to go on: ", to_.Name))
@@ -159,6 +160,7 @@ internal static class MigrateCommand
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
         using var runLock = RunCommands.Lock(store, run, $"failover migrate --to {run.Target}", log);
+        var stackFiles = Cloud.CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
@@ -179,6 +181,7 @@ internal static class MigrateCommand
             thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
         }
         var report = RunCommands.Finish(app, topology, store, run, result, journal);
+        RunCommands.SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:

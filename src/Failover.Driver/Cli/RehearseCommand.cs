@@ -60,6 +60,7 @@ internal static class RehearseCommand
                 var code = await TeardownAsync(app, topology, store, context, log);
                 if (code != ExitCodes.Ok) return code;
             }
+            await RunCommands.GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This rehearses a failover on a copy of {standby.Name}: it restores every tenant there. Production and DNS are not touched.\n" +
                     $"Type the standby name to go on: ", standby.Name))

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Policies;
 using Failover.Core.Topology;
+using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
@@ -128,6 +129,7 @@ internal static class RunCommands
                 app.Print($"Estimated RTO {Durations.Format(plan.Rto.Value)} (target {Durations.Format(plan.Rto.Target)}).\n");
                 return ExitCodes.Ok;
             }
+            await GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This fails {topology.Production.Name} over to {target.Name}: it provisions servers, restores every tenant, fences " +
                     $"{topology.Production.Name} and moves DNS.\nType the target stack name to go on: ", target.Name))
@@ -144,6 +146,7 @@ internal static class RunCommands
     {
         var command = $"failover {run.Kind} --to {run.Target}";
         using var runLock = Lock(store, run, command, log);
+        var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
@@ -152,6 +155,7 @@ internal static class RunCommands
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);
+        SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:
@@ -180,6 +184,26 @@ internal static class RunCommands
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
         return report;
+    }
+
+    /// <summary>
+    /// The stale-checkout guard before a command changes anything: stops (exit 3) when the stack files differ from the
+    /// deployed stacks; when they cannot be compared (no pulumi, no state yet) it warns and lets the command go on.
+    /// </summary>
+    internal static async Task GuardAsync(App app, Topology topology, ILogger log, CancellationToken ct)
+    {
+        var warning = await CheckoutGuard.CheckAsync(topology,
+            () => RunPortsFactory.Pulumi(ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct);
+        if (warning is not null) app.Error($"warning: {warning}; make sure this checkout has the latest stack files (git pull)");
+    }
+
+    /// <summary>After a run: the stack files it changed (`pulumi config set`, a migration's role rewrite) must reach every operator's checkout.</summary>
+    internal static void SayChangedStackFiles(App app, Topology topology, IReadOnlyDictionary<string, string> before)
+    {
+        var changed = CheckoutGuard.Changed(topology, before);
+        if (changed.Count == 0) return;
+        app.Print($"Stack files changed by this run: {string.Join(", ", changed)} (in {topology.StacksDirectory}). Commit and push them now, " +
+                  "so that every operator's checkout says what is deployed; until then another checkout is refused as stale.\n");
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>

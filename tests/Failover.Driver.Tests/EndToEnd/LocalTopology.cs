@@ -21,18 +21,20 @@ public class LocalTopology : IAsyncLifetime
 {
     public LocalTopology() : this(20) { }
 
-    protected LocalTopology(int block)
+    protected LocalTopology(int block, string network = "127.0.0")
     {
-        ProdAddress = $"127.0.0.{block + 1}";
-        StandbyAddress = $"127.0.0.{block + 2}";
-        DnsHost = $"127.0.0.{block + 4}";
+        ProdAddress = $"{network}.{block + 1}";
+        StandbyAddress = $"{network}.{block + 2}";
+        DnsHost = $"{network}.{block + 4}";
         _block = block;
+        _network = network;
     }
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
     public string DnsHost { get; }
     private readonly int _block;
+    private readonly string _network;
 
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -40,7 +42,7 @@ public class LocalTopology : IAsyncLifetime
     public int ApiPort { get; } = Processes.FreePort();
     public Topology Topology { get; private set; } = null!;
     public LocalSites Sites { get; private set; } = null!;
-    public RunStore Store => new(Path.Combine(Project, ".failover"));
+    public virtual RunStore Store => new(Path.Combine(Project, ".failover"));
     public Dictionary<string, IReadOnlyDictionary<string, long>> Seeded { get; } = new();
     private PowerDnsServer _dns = null!;
 
@@ -49,7 +51,8 @@ public class LocalTopology : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        CopyExamples(Project, _block, DnsPort, ApiPort);
+        CopyExamples(Project, _block, DnsPort, ApiPort, _network);
+        Prepare();
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -70,8 +73,11 @@ public class LocalTopology : IAsyncLifetime
         cluster.Kill();
     }
 
+    /// <summary>A subclass's changes to the copied project before it is loaded (another state backend).</summary>
+    protected virtual void Prepare() { }
+
     /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
-    public async Task ResetAsync()
+    public virtual async Task ResetAsync()
     {
         var standby = Topology.Find("local-standby")!;
         var cluster = Sites.Cluster(standby);
@@ -94,9 +100,9 @@ public class LocalTopology : IAsyncLifetime
     /// examples/local copied into <paramref name="project"/> (made readable for the postgres user) with its sites moved
     /// to 127.0.0.(block+1..block+4) and PowerDNS to the given ports, so fixtures on other blocks run side by side.
     /// </summary>
-    public static void CopyExamples(string project, int block, int dnsPort, int apiPort)
+    public static void CopyExamples(string project, int block, int dnsPort, int apiPort, string network = "127.0.0")
     {
-        string At(int n) => $"127.0.0.{block + n}";
+        string At(int n) => $"{network}.{block + n}";
         File.SetUnixFileMode(project, (UnixFileMode)Convert.ToInt32("755", 8));
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
             File.WriteAllText(Path.Combine(project, Path.GetFileName(f)), File.ReadAllText(f)
@@ -111,14 +117,24 @@ public class LocalTopology : IAsyncLifetime
     }
 
     /// <summary>Runs the real `failover` binary as a child process, as an operator's terminal would.</summary>
-    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args) =>
-        Processes.Failover(Project, new Dictionary<string, string>
+    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args) => FailoverWith(new Dictionary<string, string>(), crashAt, args);
+
+    /// <summary>As <see cref="Failover(string?, string[])"/>, with more variables (another host name, credentials).</summary>
+    public (int ExitCode, string Output) FailoverWith(IReadOnlyDictionary<string, string> environment, string? crashAt, params string[] args)
+    {
+        var all = new Dictionary<string, string>(ExtraEnvironment())
         {
             [RunPortsFactory.DnsApiKeyVariable] = ApiKey,
             [CrashPoints.Variable] = crashAt ?? "",
-        }, args);
+        };
+        foreach (var (k, v) in environment) all[k] = v;
+        return Processes.Failover(Project, all, args);
+    }
 
-    public async Task DisposeAsync()
+    /// <summary>Variables every `failover` process of this fixture gets.</summary>
+    protected virtual IReadOnlyDictionary<string, string> ExtraEnvironment() => new Dictionary<string, string>();
+
+    public virtual async Task DisposeAsync()
     {
         await _dns.StopAsync();
         await Sites.RemoveAllAsync(Topology.Stacks, CancellationToken.None);

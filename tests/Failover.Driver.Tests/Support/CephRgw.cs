@@ -16,7 +16,8 @@ namespace Failover.Driver.Tests.Support;
 /// </summary>
 public sealed class CephRgw : IDisposable
 {
-    public const string Address = "127.0.4.1";
+    /// <summary>The collection's server; a fixture that needs its own beside it takes another address of 127.0.4.0/24.</summary>
+    public const string DefaultAddress = "127.0.4.1";
     public const string Bucket = "failover-state";
 
     private static readonly IReadOnlyList<RequiredProgram> Packages =
@@ -32,8 +33,11 @@ public sealed class CephRgw : IDisposable
     private readonly string _base = Directory.CreateTempSubdirectory("failover-rgw-").FullName;
     private readonly Dictionary<string, string> _env;
 
-    public CephRgw()
+    public CephRgw() : this(DefaultAddress) { }
+
+    public CephRgw(string address)
     {
+        Address = address;
         DebianPackages.EnsureAsync(Packages, _ => { }, CancellationToken.None).GetAwaiter().GetResult();
         Directory.Delete(_base); // start.sh creates it and refuses to reuse one
         Script("start.sh", TimeSpan.FromMinutes(3));
@@ -42,6 +46,7 @@ public sealed class CephRgw : IDisposable
         s3.PutBucketAsync(new PutBucketRequest { BucketName = Bucket }).GetAwaiter().GetResult();
     }
 
+    public string Address { get; }
     public string Endpoint => _env["S3_ENDPOINT"];
     public string AccessKey => _env["OWNER_ACCESS_KEY"];
     public string SecretKey => _env["OWNER_SECRET_KEY"];
