@@ -22,7 +22,7 @@ namespace Failover.Driver.RunState;
 /// </remarks>
 public sealed class S3RunStateStore : IRunStateStore, IDisposable
 {
-    private readonly IAmazonS3 _s3;
+    private readonly Lazy<IAmazonS3> _client;
     private readonly string _bucket;
     private readonly string _prefix;
 
@@ -49,7 +49,8 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
             config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(location.Region ?? "us-east-1");
         if (location.ForcePathStyle) config.ForcePathStyle = true;
         Location = location.Display;
-        _s3 = new AmazonS3Client(credentials ?? Credentials(Location), config);
+        // Credentials are looked up on first use: `status` reports a run state it cannot read instead of failing whole.
+        _client = new Lazy<IAmazonS3>(() => new AmazonS3Client(credentials ?? Credentials(Location), config));
     }
 
     /// <summary>
@@ -70,13 +71,15 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
     public string Location { get; }
     public bool IsShared => true;
 
+    private IAmazonS3 S3 => _client.Value;
+
     private string Key(string key) => _prefix + key;
 
     public StoredObject? Read(string key) => Call(key, async () =>
     {
         try
         {
-            using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = Key(key) });
+            using var response = await S3.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = Key(key) });
             using var buffer = new MemoryStream();
             await response.ResponseStream.CopyToAsync(buffer);
             return new StoredObject(buffer.ToArray(), Unquoted(response.ETag));
@@ -90,13 +93,13 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
 
     public void Put(string key, byte[] content) => Call(key, async () =>
     {
-        await _s3.PutObjectAsync(Request(key, content));
+        await S3.PutObjectAsync(Request(key, content));
         return true;
     });
 
     public void Delete(string key) => Call(key, async () =>
     {
-        await _s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(key) });
+        await S3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(key) });
         return true;
     });
 
@@ -107,7 +110,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
         ListObjectsV2Response page;
         do
         {
-            page = await _s3.ListObjectsV2Async(request);
+            page = await S3.ListObjectsV2Async(request);
             names.AddRange((page.CommonPrefixes ?? []).Select(p => p[request.Prefix.Length..].TrimEnd('/')));
             request.ContinuationToken = page.NextContinuationToken;
         } while (page.IsTruncated == true);
@@ -122,7 +125,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
         ListObjectsV2Response page;
         do
         {
-            page = await _s3.ListObjectsV2Async(request);
+            page = await S3.ListObjectsV2Async(request);
             keys.AddRange((page.S3Objects ?? []).Select(o => o.Key[_prefix.Length..]));
             request.ContinuationToken = page.NextContinuationToken;
         } while (page.IsTruncated == true);
@@ -151,7 +154,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
             else request.IfMatch = version;
             try
             {
-                var response = await _s3.PutObjectAsync(request);
+                var response = await S3.PutObjectAsync(request);
                 return Unquoted(response.ETag);
             }
             catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed
@@ -177,7 +180,10 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
 
     private static string Unquoted(string? etag) => (etag ?? "").Trim('"');
 
-    public void Dispose() => _s3.Dispose();
+    public void Dispose()
+    {
+        if (_client.IsValueCreated) _client.Value.Dispose();
+    }
 
     /// <summary>One object per record at <c>NAME/00000042.json</c>, created only if that number is free.</summary>
     private sealed class ObjectRecordLog(S3RunStateStore store, string name) : IRecordLog
