@@ -56,6 +56,9 @@ internal static class MigrateCommand
 
             if (store.Current is { } unfinished)
             {
+                // The holder takes the lock before it names its run current: a run that became current since the
+                // first look is someone else's running one, named by its lock, not an unfinished run to resume.
+                store.ThrowIfLocked();
                 var current = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (current?.Kind != Kind || current.Target != targetName)
                     throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");

@@ -53,6 +53,8 @@ internal static class RehearseCommand
             var standby = Standby(topology, parse.GetValue(site) ?? throw new UsageException("--site is required: the standby to rehearse on"));
             if (store.Current is { } unfinished)
             {
+                // A running command is named by its lock; only this rehearsal's own stale lock is left for its teardown to break.
+                if (store.LockHolder is not { } holder || holder.RunId != unfinished || !RunLock.IsStale(holder)) store.ThrowIfLocked();
                 var context = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (context?.Kind != "rehearsal")
                     throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it with `failover abort`");

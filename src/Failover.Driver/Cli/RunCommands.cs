@@ -91,7 +91,7 @@ internal static class RunCommands
             "  failover run --to standby-hel1 --dry-run\n" +
             "  failover run --to standby-hel1\n" +
             "  failover run --to standby-aws-fra --yes --restore-point 2026-11-21T02:00:00Z\n\n" +
-            "Exit codes: 0 recovered, 2 usage, 3 invalid stack files, 4 a step failed (see the report; fix and resume),\n" +
+            "Exit codes: 0 recovered, 2 usage, 3 invalid stack files or a checkout behind what is deployed, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
             to, dryRun, yes, restorePoint, acceptLoss,
@@ -104,6 +104,9 @@ internal static class RunCommands
             store.ThrowIfLocked();
             if (store.Current is { } unfinished)
             {
+                // The holder takes the lock before it names its run current: a run that became current since the
+                // first look is someone else's running one, named by its lock, not an unfinished run to resume.
+                store.ThrowIfLocked();
                 var records = store.ReadJournal(unfinished);
                 // At 3 a.m. the operator needs the way out, not a resume that waits again.
                 if (RunEngine.ContextOf(records) is { Kind: MigrateCommand.Kind } migration && MigrationSteps.AwaitsConfirmation(records))
@@ -288,8 +291,8 @@ internal static class RunCommands
     {
         var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
         var command = new Command("unlock",
-            "Break a stale run lock: one whose process no longer exists (after a crash or a reboot). A lock held by a\n" +
-            "running process, or taken on another host, needs --force.\n\n" +
+            "Break a stale run lock: one whose lease ran out without renewal (its machine is gone), or whose process no\n" +
+            "longer exists on this host (after a crash or a reboot). It says why the lock was stale. A live lock needs --force.\n\n" +
             "Examples:\n  failover unlock\n  failover unlock --force")
         {
             force,
@@ -317,7 +320,7 @@ internal static class RunCommands
     {
         var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
-        var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
+        var history = new Option<bool>("--history") { Description = "List the finished rehearsals (from the run state: the shared S3 prefix, or .failover/rehearsals.jsonl)" };
         var command = new Command("report",
             "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
             "or with --history the finished rehearsals.\n\n" +
