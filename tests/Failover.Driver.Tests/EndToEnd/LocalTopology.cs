@@ -110,6 +110,25 @@ public class LocalTopology : IAsyncLifetime
                 .Replace("127.0.0.14:8081", $"{At(4)}:{apiPort}").Replace("127.0.0.14:53", $"{At(4)}:{dnsPort}").Replace("127.0.0.14", At(4)));
     }
 
+    /// <summary>
+    /// One complete failover to local-standby, however often it was killed and resumed: every journaled effect done
+    /// once, every tenant restored, every step completed once, DNS at the standby, production's rows on the standby.
+    /// </summary>
+    public async Task AssertOneCompleteFailoverAsync(IReadOnlyList<JournalRecord> journal)
+    {
+        var done = journal.Where(r => r.Event == JournalEvent.EffectDone).GroupBy(r => $"{r.Step}/{r.Effect}").ToList();
+        Assert.All(done, g => Assert.True(g.Count() == 1, $"{g.Key} completed {g.Count()} times"));
+        Assert.Equal(Topology.Tenants.Count, done.Count(g => g.Key.StartsWith("restore/restore:", StringComparison.Ordinal)));
+        Assert.All(Core.Planning.Planner.Plan(Topology, Topology.Find("local-standby")!).Steps.Select(s => s.Kind), k =>
+            Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(k)));
+        Assert.Single(journal, r => r.Event == JournalEvent.RunCompleted);
+
+        Assert.Equal([StandbyAddress], await DnsAnswerAsync());
+        var standby = Sites.Cluster(Topology.Find("local-standby")!);
+        foreach (var t in Topology.Tenants)
+            Assert.Equal(Seeded[t.Name], await TenantSeed.CountRowsAsync(standby.Address, standby.Port, t.Name, CancellationToken.None));
+    }
+
     public async Task<IReadOnlyList<string>> DnsAnswerAsync()
     {
         var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Parse(DnsHost), DnsPort), "app.drill.test", RecordType.A, CancellationToken.None);
