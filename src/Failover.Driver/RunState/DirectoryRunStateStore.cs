@@ -68,11 +68,9 @@ public sealed class DirectoryRunStateStore(string root) : IRunStateStore
     private static string VersionOf(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 }
 
-/// <summary>JSON lines in one file, appended and flushed to disk; the lock keeps a second writer out, so sequence numbers are not checked.</summary>
+/// <summary>JSON lines in one file, each appended and flushed to disk; the lock keeps a second writer out, so sequence numbers are not checked.</summary>
 public sealed class FileRecordLog(string path) : IRecordLog
 {
-    private FileStream? _stream;
-
     public string Location => path;
 
     /// <summary>Creates the empty file, as a run's journal exists from the moment the run is opened.</summary>
@@ -87,15 +85,13 @@ public sealed class FileRecordLog(string path) : IRecordLog
 
     public bool TryAppend(long sequence, string record)
     {
-        if (_stream is null)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
-        }
-        _stream.Write(Encoding.UTF8.GetBytes(record + "\n"));
-        _stream.Flush(flushToDisk: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // Opened per record, so no handle outlives its writer (the history is appended by short-lived callers).
+        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
+        stream.Write(Encoding.UTF8.GetBytes(record + "\n"));
+        stream.Flush(flushToDisk: true);
         return true;
     }
 
-    public void Dispose() => _stream?.Dispose();
+    public void Dispose() { }
 }
