@@ -66,11 +66,13 @@ public static class Planner
             "Sum of the steps up to a DNS answer every client sees: " +
             string.Join(" + ", steps.Where(s => s.Kind != StepKind.Report).Select(s => $"{s.Kind} {Durations.Format(s.Estimate)}")) + ".");
 
-        var backupRun = TimeSpan.FromSeconds(totalGb * 1024 / settings.StreamMBps);
+        // A backup run goes over production's link to its vault, not the standby's: the RPO does not depend on the target.
+        var link = topology.ProductionLink;
+        var backupRun = TimeSpan.FromSeconds(totalGb * 1024 / link.StreamMBps);
         var rpo = new Estimate(topology.Backup.Interval + backupRun, topology.Targets.Rpo,
             $"Worst case: the site is lost just before a backup completes, so the newest complete snapshot started one schedule interval " +
             $"({Durations.Format(topology.Backup.Interval)}) plus one backup run earlier; a run dumps all {totalGb:0.#} GB " +
-            $"(pg_dump reads every tenant each time) at {settings.StreamMBps:0.#} MB/s: {Durations.Format(backupRun)}.");
+            $"(pg_dump reads every tenant each time) over {prod.Name}'s link at {link.StreamMBps:0.#} MB/s: {Durations.Format(backupRun)}.");
         return (steps, schedule, rto, rpo, dns);
     }
 

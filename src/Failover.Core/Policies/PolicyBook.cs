@@ -319,6 +319,17 @@ public static class PolicyBook
         catch (FormatException) { return false; }
     }
 
+    /// <summary>The largest tenant and the RTO the plan would reach if it were the only tenant: the floor no parallelism lowers.</summary>
+    private static (Tenant Tenant, TimeSpan Floor)? LargestTenantAlone(Topology.Topology t, StackSpec target,
+        (IReadOnlyList<RunbookStep> Steps, RestoreSchedule Schedule, Estimate Rto, Estimate Rpo, DnsCutover Dns) plan)
+    {
+        if (t.Tenants.Count == 0) return null;
+        var largest = t.Tenants.MaxBy(x => x.DataGb)!;
+        var restore = plan.Steps.Where(s => s.Kind == StepKind.Restore).Aggregate(TimeSpan.Zero, (a, s) => a + s.Estimate);
+        var alone = RestoreSchedule.EstimateFor(largest, t.RestoreOn(target));
+        return (largest, plan.Rto.Value - restore + alone);
+    }
+
     private static IEnumerable<Finding> Recovery(Topology.Topology t, StackSpec? target)
     {
         var prod = t.Production;
@@ -338,10 +349,17 @@ public static class PolicyBook
         if (estimates.All(e => !e.Plan.Rto.WithinTarget))
         {
             var best = estimates.MinBy(e => e.Plan.Rto.Value);
-            yield return RestoreExceedsRto.Fire(
-                $"estimated RTO on {best.Stack.Name} is {Durations.Format(best.Plan.Rto.Value)}, over the {Durations.Format(t.Targets.Rto)} target" +
-                (target is null && candidates.Count > 1 ? " (the fastest standby)" : ""),
-                [.. candidates.Select(s => s.Name)]);
+            var message = $"estimated RTO on {best.Stack.Name} is {Durations.Format(best.Plan.Rto.Value)}, over the {Durations.Format(t.Targets.Rto)} target" +
+                          (target is null && candidates.Count > 1 ? " (the fastest standby)" : "");
+            // More parallelism cannot help when one tenant alone, restored first on an idle site, already misses the target.
+            var alone = LargestTenantAlone(t, best.Stack, best.Plan);
+            yield return alone is var (tenant, floor) && floor > t.Targets.Rto
+                ? RestoreExceedsRto.FireWithFix(
+                    $"{message}; {tenant.Name} ({tenant.DataGb:0.#} GB) alone takes {Durations.Format(floor)} with every other step, so no parallelism can meet it",
+                    $"Parallelism cannot help: speed up {tenant.Name}'s own restore (a faster link, failover:restore.streamMBps measured on a bigger standby, " +
+                    "a smaller database), keep a warm standby that replicates it (mode mvd or full), or agree a longer RTO.",
+                    [.. candidates.Select(s => s.Name)])
+                : RestoreExceedsRto.Fire(message, [.. candidates.Select(s => s.Name)]);
         }
         var rpo = estimates[0].Plan.Rpo;
         if (!rpo.WithinTarget && t.Backup.Interval <= t.Targets.Rpo)

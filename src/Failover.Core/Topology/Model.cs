@@ -144,6 +144,17 @@ public sealed record RestoreSettings(int Parallelism, double StreamMBps, TimeSpa
     public static readonly RestoreSettings Default = new(2, 40, TimeSpan.FromSeconds(20));
 }
 
+/// <summary>
+/// The <c>failover:restore</c> keys one stack file sets; a key left out falls back to production's, then to the
+/// default, so a standby that measured only its link speed keeps production's parallelism.
+/// </summary>
+public sealed record RestoreOverrides(int? Parallelism, double? StreamMBps, TimeSpan? TenantOverhead)
+{
+    /// <summary>These keys over <paramref name="fallback"/>'s.</summary>
+    public RestoreSettings Over(RestoreSettings fallback) =>
+        new(Parallelism ?? fallback.Parallelism, StreamMBps ?? fallback.StreamMBps, TenantOverhead ?? fallback.TenantOverhead);
+}
+
 /// <summary>A policy finding the team has accepted on purpose, with the reason they gave.</summary>
 public sealed record AcceptedRisk(string PolicyId, string Reason);
 
@@ -189,7 +200,7 @@ public sealed record StackSpec(
     VaultSpec? Vault,
     DnsSpec? Dns,
     Targets? Targets,
-    RestoreSettings? Restore,
+    RestoreOverrides? Restore,
     PolicySettings? Policy,
     string? StateBackendUrl,
     AdminAccess Access,

@@ -420,14 +420,13 @@ public static class StackFileReader
             map.Required("rto", "write the recovery time objective, e.g. rto: 4h").AsDuration(TimeSpan.FromMinutes(1), TimeSpan.FromDays(31)));
     }
 
-    private static RestoreSettings ReadRestore(ConfigNode node)
+    private static RestoreOverrides ReadRestore(ConfigNode node)
     {
         var map = node.AsMap("parallelism", "streamMBps", "tenantOverhead");
-        var d = RestoreSettings.Default;
-        return new RestoreSettings(
-            map.Optional("parallelism")?.AsInt(1, 64) ?? d.Parallelism,
-            map.Optional("streamMBps")?.AsNumber(0.1, 100_000) ?? d.StreamMBps,
-            map.Optional("tenantOverhead")?.AsDuration(TimeSpan.Zero, TimeSpan.FromHours(6)) ?? d.TenantOverhead);
+        return new RestoreOverrides(
+            map.Optional("parallelism")?.AsInt(1, 64),
+            map.Optional("streamMBps")?.AsNumber(0.1, 100_000),
+            map.Optional("tenantOverhead")?.AsDuration(TimeSpan.Zero, TimeSpan.FromHours(6)));
     }
 
     private static PolicySettings ReadPolicy(ConfigNode node)

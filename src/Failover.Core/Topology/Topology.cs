@@ -46,6 +46,13 @@ public sealed class Topology
     /// <summary>The path a stack's file is written to: in the stacks directory (<see cref="StackSpec.File"/> may be relative to the working directory).</summary>
     public string PathOf(StackSpec stack) => Path.Combine(StacksDirectory, Path.GetFileName(stack.File));
 
-    /// <summary>Restore speed on a target: its own measured settings, else production's, else defaults.</summary>
-    public RestoreSettings RestoreOn(StackSpec target) => target.Restore ?? Production.Restore ?? RestoreSettings.Default;
+    /// <summary>Restore speed on a target: each key from its own stack file, else production's, else the default.</summary>
+    public RestoreSettings RestoreOn(StackSpec target) =>
+        target.Restore?.Over(ProductionLink) ?? ProductionLink;
+
+    /// <summary>
+    /// Production's link to its vault (production's <c>failover:restore</c>, else the defaults): what a backup run's
+    /// length depends on, whichever standby a plan is for.
+    /// </summary>
+    public RestoreSettings ProductionLink => Production.Restore?.Over(RestoreSettings.Default) ?? RestoreSettings.Default;
 }
