@@ -156,7 +156,7 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
     }
 
     [Fact]
-    public void Rehearsals_finished_on_two_machines_at_once_all_land_in_the_shared_history_that_status_reads()
+    public async Task Rehearsals_finished_on_two_machines_at_once_all_land_in_the_shared_history_that_status_reads()
     {
         var start = new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero);
         using var barrier = new Barrier(2);
@@ -167,7 +167,7 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
             for (var i = 0; i < 5; i++)
                 history.Append(new RehearsalEntry($"{host}-{i}", "standby-hel1", start.AddHours(i), start.AddHours(i).AddMinutes(20), "resolved", 1200, 60, "report.html"));
         }
-        Task.WaitAll(Task.Run(() => Finish("server")), Task.Run(() => Finish("laptop")));
+        await Task.WhenAll(Task.Run(() => Finish("server")), Task.Run(() => Finish("laptop")));
         var shared = new RehearsalHistory(rgw.Store(_prefix).Log("rehearsals"));
         Assert.Equal(10, shared.Read().Select(e => e.RunId).Distinct().Count());
         Assert.EndsWith("-4", shared.LastPassed!.RunId);
