@@ -74,6 +74,8 @@ internal static class MigrateCommand
             }
             if (choices.Confirmed) throw new UsageException($"there is no migration to {targetName} waiting for confirmation (start one with `failover migrate --to {targetName}`)");
 
+            // Before the source is chosen: a stale checkout would pick it, and its checks, from out-of-date files.
+            if (!parse.GetValue(dryRun)) await RunCommands.GuardAsync(app, topology, log, ct);
             var (from, why) = ServingSite.Of(topology, store, ServingSite.DeployedActiveStack(topology,
                 () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log));
             var to_ = Target(topology, targetName, from);
@@ -82,7 +84,6 @@ internal static class MigrateCommand
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name);
             ShowRoleDiff(app, topology, to_);
             if (parse.GetValue(dryRun)) return DryRun(app, topology, from, to_, store, run, choices);
-            await RunCommands.GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This moves production from {from.Name} to {to_.Name}: it provisions {to_.Name} at full size, restores every tenant, freezes writes on " +
                     $"{from.Name} for the final sync, moves DNS and rewrites the stack files as shown.\nType the target stack name to go on: ", to_.Name))

@@ -35,7 +35,8 @@ public sealed class CephRgw : IDisposable
 
     public CephRgw() : this(DefaultAddress) { }
 
-    public CephRgw(string address)
+    /// <summary>Not public: xunit wants one public constructor on a collection fixture.</summary>
+    internal CephRgw(string address)
     {
         Address = address;
         DebianPackages.EnsureAsync(Packages, _ => { }, CancellationToken.None).GetAwaiter().GetResult();
