@@ -102,8 +102,9 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
                 ? Path.GetFullPath(given, workingDirectory)
                 : TopologyLoader.DefaultStacksDirectory(workingDirectory);
             var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
+            // Every ciphertext of every stack file, not only the keys the tool reads: diffs and errors quote file lines.
             foreach (var s in topology.Stacks)
-                if (s.Dns?.ApiKey is { } key) Secrets.Add(key.Ciphertext);
+                foreach (var ciphertext in s.SecretCiphertexts) Secrets.Add(ciphertext);
             log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
             return await body(topology, log);
         }

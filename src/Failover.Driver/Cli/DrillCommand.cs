@@ -51,13 +51,16 @@ internal static class DrillCommand
         var project = RunCommands.ProjectDirectory(topology);
         var sites = RunPortsFactory.LocalSitesOf(store);
         var dnsDir = Path.Combine(store.Root, "dns");
-        var vaultPath = Path.GetFullPath(topology.Find(topology.Backup.Vaults[0])!.Vault!.Path!, project);
+        var vaultPath = DrillVault(topology, project, store);
         async Task CleanAsync()
         {
             await StopDnsAsync(dnsDir);
             await sites.RemoveAllAsync(topology.Stacks, CancellationToken.None);
-            foreach (var p in new[] { dnsDir, vaultPath, vaultPath + ".password" })
-                if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
+            // Only what the drill made: its PowerDNS folder, and its vault if it is a restic repository (and its password file).
+            if (File.Exists(Path.Combine(dnsDir, "pdns.conf")) || File.Exists(Path.Combine(dnsDir, "pid"))) Directory.Delete(dnsDir, true);
+            if (Directory.Exists(vaultPath) && (File.Exists(Path.Combine(vaultPath, "config")) || !Directory.EnumerateFileSystemEntries(vaultPath).Any()))
+                Directory.Delete(vaultPath, true);
+            if (File.Exists(vaultPath + ".password")) File.Delete(vaultPath + ".password");
             store.ClearCurrent();
             MarkSitesRemoved(store, app.Time.GetUtcNow());
         }
@@ -142,6 +145,26 @@ internal static class DrillCommand
                 Say(succeeded ? "Cleaned up: no drill process or directory is left (reports stay in " + Path.Combine(store.Root, "runs") + ")." : "Cleaned up.");
             }
         }
+    }
+
+    /// <summary>
+    /// The drill's vault: a directory vault inside the drill's state directory, because the drill and its clean-up delete it.
+    /// Anything else (an S3 vault, <c>path: ../x</c> or <c>/</c>) is refused naming the file and key, before anything is touched.
+    /// </summary>
+    private static string DrillVault(Topology topology, string project, RunStore store)
+    {
+        var stack = topology.Find(topology.Backup.Vaults[0])!;
+        if (stack.Vault is not { Kind: VaultKind.Directory, Path: { } path })
+            throw new TopologyException(new TopologyProblem(stack.File, "failover:vault.kind", null,
+                $"the drill backs up into a directory vault it creates and deletes, and {stack.Name} is of kind {stack.Vault?.Kind.ToString().ToLowerInvariant() ?? "(none)"}",
+                "run the drill on a local topology (--stacks examples/local) whose vault has kind: directory"));
+        var full = Path.GetFullPath(path, project);
+        var root = Path.GetFullPath(store.Root) + Path.DirectorySeparatorChar;
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+            throw new TopologyException(new TopologyProblem(stack.File, "failover:vault.path", null,
+                $"'{path}' ({full}) is outside the drill's state directory {root}: the drill deletes its vault when it cleans up",
+                $"write a path inside the state directory, e.g. path: {Path.GetRelativePath(project, Path.Combine(store.Root, "local", "vault"))}"));
+        return full;
     }
 
     /// <summary>

@@ -147,7 +147,8 @@ internal static class RunCommands
 
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
-        var command = $"failover {run.Kind} --to {run.Target}";
+        // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
+        var command = $"failover {(run.Kind == "failover" ? "run" : run.Kind)} --to {run.Target}";
         using var runLock = Lock(store, run, command, log);
         var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
@@ -233,17 +234,40 @@ internal static class RunCommands
 
     private static Command Resume(App app)
     {
+        var acceptLoss = new Option<bool>("--accept-data-loss")
+        {
+            Description = "Allow backups older than the RPO target from here on (journaled; the report says who accepted it and when)",
+        };
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
             "exits as `failover migrate` does: 6 while the old DNS TTL has not passed, 7 once cut over and waiting for\n" +
-            "`failover migrate --to STACK --confirm`.\n\n" +
-            "Examples:\n  failover resume");
+            "`failover migrate --to STACK --confirm`. A run stopped by the RPO rule goes on with --accept-data-loss.\n\n" +
+            "Examples:\n  failover resume\n  failover resume --accept-data-loss")
+        {
+            acceptLoss,
+        };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
-            var run = RunEngine.ContextOf(store.ReadJournal(id))
+            var records = store.ReadJournal(id);
+            var run = RunEngine.ContextOf(records)
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
+            // Killed after its completion line, before the pointer was cleared: nothing is left to do, and nothing is rewritten.
+            if (records.LastOrDefault(r => r.Event == JournalEvent.RunCompleted) is { } completed)
+            {
+                store.ClearCurrent();
+                app.Print($"Run {id} already completed at {completed.At:u}; nothing to resume (its journal and report stay as they are: {store.ReportLocation(id)}).\n");
+                return ExitCodes.Ok;
+            }
+            if (parse.GetValue(acceptLoss) && !run.AcceptDataLoss)
+            {
+                using (Lock(store, run, "failover resume --accept-data-loss"))
+                using (var journal = store.OpenJournal(id))
+                    journal.Append(new JournalRecord(JournalEvent.DataLossAccepted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
+                log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
+                run = run with { AcceptDataLoss = true };
+            }
             if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
@@ -292,28 +316,54 @@ internal static class RunCommands
         var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
         var command = new Command("unlock",
             "Break a stale run lock: one whose lease ran out without renewal (its machine is gone), or whose process no\n" +
-            "longer exists on this host (after a crash or a reboot). It says why the lock was stale. A live lock needs --force.\n\n" +
+            "longer exists on this host (after a crash or a reboot). It says why the lock was stale. A live lock needs --force.\n" +
+            "Stale restic locks in the directory vaults (left by a restic killed with its run) are removed too, each named.\n\n" +
             "Examples:\n  failover unlock\n  failover unlock --force")
         {
             force,
         };
-        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!store.LockTaken) { app.Print($"No lock is held ({store.State.Location}).\n"); return Task.FromResult(ExitCodes.Ok); }
-            var owner = store.LockHolder;
-            var stale = owner is not null && RunLock.IsStale(owner);
-            if (owner is not null && !stale && !parse.GetValue(force))
-                throw new LockHeldException($"{store.State.Location}/{RunLock.Key}", owner, stale: false);
-            store.BreakLock();
-            log.Warning("Lock broken ({Why}); it was held by {Owner}", stale ? "stale" : "forced", owner?.ToString() ?? "(unreadable)");
-            var why = owner is null ? "" : stale
-                ? owner.LeaseUntil is { } until && DateTimeOffset.UtcNow > until ? $": it was stale, its lease ran out at {until:u} without renewal" : ": it was stale, its process no longer exists"
-                : ": forced, its owner may still be running";
-            app.Print($"Lock broken{why}{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
-            return Task.FromResult(ExitCodes.Ok);
+            if (!store.LockTaken) app.Print($"No run lock is held ({store.State.Location}).\n");
+            else
+            {
+                var owner = store.LockHolder;
+                var stale = owner is not null && RunLock.IsStale(owner);
+                if (owner is not null && !stale && !parse.GetValue(force))
+                    throw new LockHeldException($"{store.State.Location}/{RunLock.Key}", owner, stale: false);
+                store.BreakLock();
+                log.Warning("Lock broken ({Why}); it was held by {Owner}", stale ? "stale" : "forced", owner?.ToString() ?? "(unreadable)");
+                var why = owner is null ? "" : stale
+                    ? owner.LeaseUntil is { } until && DateTimeOffset.UtcNow > until ? $": it was stale, its lease ran out at {until:u} without renewal" : ": it was stale, its process no longer exists"
+                    : ": forced, its owner may still be running";
+                app.Print($"Lock broken{why}{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+            }
+            await RemoveStaleResticLocksAsync(app, topology, log, ct);
+            return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// restic's stale locks (taken on this host by a process that is gone) in every directory vault the tool can open:
+    /// the ones a restic killed with its run left behind. restic's own `unlock` removes exactly those; live locks stay.
+    /// </summary>
+    private static async Task RemoveStaleResticLocksAsync(App app, Topology topology, ILogger log, CancellationToken ct)
+    {
+        var project = ProjectDirectory(topology);
+        foreach (var stack in topology.Stacks.Where(s => s.Vault is { Kind: VaultKind.Directory, Path: not null }))
+        {
+            var path = Path.GetFullPath(stack.Vault!.Path!, project);
+            if (!File.Exists(path + ".password") || !File.Exists(Path.Combine(path, "config"))) continue;
+            var repository = new Backup.ResticRepository(new Backup.ResticSettings(path, File.ReadAllText(path + ".password").Trim()), app.Secrets, log);
+            var removed = await repository.RemoveStaleLocksAsync(app.Time, ct);
+            foreach (var l in removed)
+            {
+                log.Warning("Removed stale restic lock in {Vault}: {Lock}", stack.Name, l.ToString());
+                app.Print($"Removed a stale restic lock in vault {stack.Name}: {l} (its process is gone).\n");
+            }
+        }
     }
 
     private static Command Report(App app)

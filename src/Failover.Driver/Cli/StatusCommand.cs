@@ -21,7 +21,9 @@ internal static class StatusCommand
             "rehearsal against failover:policy.rehearsalCadence, whether each production and standby site answers, and\n" +
             "what the authoritative DNS servers (failover:dns.servers) answer against the serving site's addresses.\n" +
             "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal, the serving\n" +
-            "site down, DNS pointing elsewhere or not answering), so a monitoring system can alert on it.\n\n" +
+            "site down, DNS pointing elsewhere or not answering, the last rehearsal failed), so a monitoring system can\n" +
+            "alert on it; exits 8 when nothing alarmed but a check could not look (pulumi missing or failing, a vault or\n" +
+            "a site that cannot be read): a watcher that cannot see is never green.\n\n" +
             "Examples:\n" +
             "  failover status\n" +
             "  failover status --json | jq '.findings[] | select(.severity == \"error\")'\n" +
@@ -52,8 +54,8 @@ internal static class StatusCommand
             app.Print(parse.GetValue(json)
                 ? StatusReport.JsonText(topology, findings, live) + "\n"
                 : StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
-            var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error);
-            return alarm ? ExitCodes.Findings : ExitCodes.Ok;
+            var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error && !f.IsBlind);
+            return alarm ? ExitCodes.Findings : live.Any(f => f.IsBlind) ? ExitCodes.Blind : ExitCodes.Ok;
         }));
         return command;
     }

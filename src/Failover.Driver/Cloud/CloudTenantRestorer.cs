@@ -10,7 +10,7 @@ namespace Failover.Driver.Cloud;
 /// </summary>
 public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval) : ISiteRestore
 {
-    public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation)
+    public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, Engine.IRunEffects effects, CancellationToken cancellation)
     {
         var url = site.HealthUrl ?? throw new InvalidOperationException("the site exported no healthUrl: cannot see the restore progress");
         var until = time.GetUtcNow() + deadline;

@@ -25,6 +25,9 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         var records = journal.Records;
         if (records.Any(r => r.Event == JournalEvent.RunAborted))
             return new RunResult(RunOutcome.Aborted, Error: "this run was aborted; start a new one with `failover run`");
+        // A run killed after its completion line: it is complete, and running it again must not complete it twice.
+        if (completes && records.Any(r => r.Event == JournalEvent.RunCompleted))
+            return new RunResult(RunOutcome.Completed);
         if (records.Count == 0)
             journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
         else
@@ -105,6 +108,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         var d = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data;
         if (d is null) return null;
         return new RunContext((string)d["runId"]!, (string)d["kind"]!, (string)d["production"]!, (string)d["target"]!,
-            (string?)d["restorePoint"], (bool)d["acceptDataLoss"]!, (string)d["startedBy"]!, (string)d["host"]!);
+            (string?)d["restorePoint"], (bool)d["acceptDataLoss"]! || records.Any(r => r.Event == JournalEvent.DataLossAccepted),
+            (string)d["startedBy"]!, (string)d["host"]!);
     }
 }

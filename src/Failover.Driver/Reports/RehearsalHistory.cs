@@ -30,6 +30,9 @@ public sealed class RehearsalHistory(IRecordLog log)
     public IReadOnlyList<RehearsalEntry> Read() =>
         log.ReadAll().Select(l => JsonSerializer.Deserialize<RehearsalEntry>(l, Options)!).ToList();
 
+    /// <summary>The outcome of a rehearsal that passed.</summary>
+    public const string Passed = "resolved";
+
     /// <summary>The newest rehearsal that passed, if any.</summary>
-    public RehearsalEntry? LastPassed => Read().Where(e => e.Outcome == "resolved").MaxBy(e => e.Ended);
+    public RehearsalEntry? LastPassed => Read().Where(e => e.Outcome == Passed).MaxBy(e => e.Ended);
 }

@@ -61,14 +61,15 @@ public static class RunPortsFactory
     {
         var repository = new ResticRepository(LocalVault(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
         var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
-        var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log);
+        var restoreHooks = new RestoreHooks(env.Secrets);
+        var restore = new Backup.TenantRestore(repository, new PostgresTools(), restoreHooks, env.Secrets, env.Log);
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
         var sites = LocalSitesOf(env.Store);
         var hooks = Hooks(env);
         return new RunPorts(
             vault,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }, restoreHooks),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
             env.TouchesDns
                 ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}"))

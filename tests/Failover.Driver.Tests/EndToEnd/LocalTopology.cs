@@ -21,11 +21,12 @@ public class LocalTopology : IAsyncLifetime
 {
     public LocalTopology() : this(20) { }
 
-    protected LocalTopology(int block, string network = "127.0.0")
+    /// <param name="network">The first three octets of the loopback block, with the dot: fixtures of other engineers use other blocks.</param>
+    protected LocalTopology(int block, string network = "127.0.0.")
     {
-        ProdAddress = $"{network}.{block + 1}";
-        StandbyAddress = $"{network}.{block + 2}";
-        DnsHost = $"{network}.{block + 4}";
+        ProdAddress = $"{network}{block + 1}";
+        StandbyAddress = $"{network}{block + 2}";
+        DnsHost = $"{network}{block + 4}";
         _block = block;
         _network = network;
     }
@@ -48,11 +49,11 @@ public class LocalTopology : IAsyncLifetime
 
     public const string Prod = "127.0.0.21", Standby = "127.0.0.22", DnsAddress = "127.0.0.24";
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
         CopyExamples(Project, _block, DnsPort, ApiPort, _network);
-        Prepare();
+        Customize(Project);
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -73,8 +74,8 @@ public class LocalTopology : IAsyncLifetime
         cluster.Kill();
     }
 
-    /// <summary>A subclass's changes to the copied project before it is loaded (another state backend).</summary>
-    protected virtual void Prepare() { }
+    /// <summary>Changes to the copied stack files before they are loaded (hooks a test needs).</summary>
+    protected virtual void Customize(string project) { }
 
     /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
     public virtual async Task ResetAsync()
@@ -100,9 +101,9 @@ public class LocalTopology : IAsyncLifetime
     /// examples/local copied into <paramref name="project"/> (made readable for the postgres user) with its sites moved
     /// to 127.0.0.(block+1..block+4) and PowerDNS to the given ports, so fixtures on other blocks run side by side.
     /// </summary>
-    public static void CopyExamples(string project, int block, int dnsPort, int apiPort, string network = "127.0.0")
+    public static void CopyExamples(string project, int block, int dnsPort, int apiPort, string network = "127.0.0.")
     {
-        string At(int n) => $"{network}.{block + n}";
+        string At(int n) => $"{network}{block + n}";
         File.SetUnixFileMode(project, (UnixFileMode)Convert.ToInt32("755", 8));
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
             File.WriteAllText(Path.Combine(project, Path.GetFileName(f)), File.ReadAllText(f)

@@ -126,6 +126,14 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
             var fresh = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
             Assert.DoesNotContain("STALE", fresh.Stdout);
             Assert.Contains("last successful rehearsal recent", fresh.Stdout);
+
+            // Failures count: a failed rehearsal after the recent success alarms, with both shown.
+            var failed = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(20);
+            history.Append(new RehearsalEntry("broken", "local-standby", failed, failed.AddMinutes(2), "failed", null, null, "broken.html"));
+            var alarm = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
+            Assert.Equal(1, alarm.ExitCode);
+            Assert.True(Regex.IsMatch(alarm.Stdout, @"rehearsal age: the last rehearsal FAILED: last failure broken on local-standby \d+m.* ago \(failed, report broken.html\); last success recent on local-standby 5\d+m.* ago"),
+                alarm.Stdout);
         }
         finally { Directory.Delete(state, true); }
     }

@@ -8,7 +8,7 @@ namespace Failover.Driver.Tests.EndToEnd;
 /// lock, journals and reports live in the bucket, shared by every "machine" (a `failover` process with its own
 /// FAILOVER_HOST). The local sites stay in the project folder: they are the datacenter, not an operator's laptop.
 /// </summary>
-public sealed class SharedStateTopology() : LocalTopology(20, "127.0.4")
+public sealed class SharedStateTopology() : LocalTopology(20, "127.0.4.")
 {
     public const string Prefix = "team";
     /// <summary>Short, so that a killed holder's lease runs out within a test; renewed every third.</summary>
@@ -16,9 +16,9 @@ public sealed class SharedStateTopology() : LocalTopology(20, "127.0.4")
 
     public CephRgw Rgw { get; } = new("127.0.4.2");
 
-    protected override void Prepare()
+    protected override void Customize(string project)
     {
-        var file = Path.Combine(Project, "Pulumi.yaml");
+        var file = Path.Combine(project, "Pulumi.yaml");
         var text = File.ReadAllText(file);
         Assert.Contains("url: file://./.failover/pulumi-state", text);
         File.WriteAllText(file, text.Replace("url: file://./.failover/pulumi-state", $"url: {Rgw.BackendUrl(Prefix)}"));
@@ -75,7 +75,7 @@ public sealed class SharedRunStateTests(SharedStateTopology site) : IClassFixtur
             var (winner, _) = winners[0];
             var (_, refused) = results.Single(r => r.Item1 != winner);
             Assert.True(refused.ExitCode == 5, $"round {round}: the other exited {refused.ExitCode}:\n{refused.Output}");
-            Assert.Contains($"another failover is running: `failover failover --to local-standby`", refused.Output);
+            Assert.Contains($"another failover is running: `failover run --to local-standby`", refused.Output);
             Assert.Contains($"on host {winner}", refused.Output);
             Assert.Equal(winner, site.Store.LockHolder!.Host);
             Assert.Single(site.Store.Runs());

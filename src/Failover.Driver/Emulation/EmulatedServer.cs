@@ -1,0 +1,305 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using Failover.Driver.Backup;
+using Serilog;
+
+namespace Failover.Driver.Emulation;
+
+/// <summary>What a server boots with: its name (hostname and NoCloud instance), its user data exactly as rendered, and host directories it may read.</summary>
+public sealed record ServerSeed(string Name, string UserData, IReadOnlyList<string> ReadOnlyBinds)
+{
+    /// <summary>Empty disks attached to the server, each where the provider's device link would appear.</summary>
+    public IReadOnlyList<AttachedVolume> Volumes { get; init; } = [];
+}
+
+/// <summary>An empty disk (a sparse file behind a loop device) seen inside the server at <paramref name="DeviceLink"/>.</summary>
+public sealed record AttachedVolume(string DeviceLink, long SizeBytes);
+
+/// <summary>How a command inside a server ended.</summary>
+public sealed record CommandResult(int ExitCode, string Output, string Errors);
+
+/// <summary>A server that did not come up: its name and the log line that says why.</summary>
+public sealed class ServerBootException(string server, string line) : Exception($"{server}: {line}")
+{
+    public string Server { get; } = server;
+    public string Line { get; } = line;
+}
+
+/// <summary>
+/// One cloud server booted on this machine: a copy of the cached Debian root (<see cref="ServerCopy"/>) seeded
+/// with NoCloud user data, in its own network namespace (<see cref="ServerNetwork"/>), booted by
+/// `systemd-nspawn --register=no --keep-unit --boot` (this machine's PID 1 is not systemd, so nothing may ask
+/// it for a unit or a machine registration; machinectl therefore cannot reach the container either, and
+/// commands go in with `nsenter -t &lt;leader&gt; -a`). Disposing stops it and removes everything it made,
+/// also after a failed boot.
+/// </summary>
+public sealed class EmulatedServer : IAsyncDisposable
+{
+    private readonly string _directory;
+    private readonly ServerNetwork _network;
+    private readonly ILogger _log;
+    private Process? _nspawn;
+    private ServerCopy? _copy;
+    private Task? _console;
+    private bool _disposed;
+    private readonly List<string> _loopDevices = [];
+
+    private EmulatedServer(string name, string directory, ServerNetwork network, ILogger log)
+    {
+        Name = name;
+        _directory = directory;
+        _network = network;
+        _log = log;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The server's address as the driver reaches it (its public address in the cloud).</summary>
+    public IPAddress Address => _network.ServerAddress;
+
+    /// <summary>PID (on this machine) of the container's systemd.</summary>
+    public int LeaderPid { get; private set; }
+
+    public CopyKind CopyKind => _copy!.Kind;
+    public TimeSpan CopyTook => _copy!.Took;
+
+    /// <summary>The server's root as seen from the host (its logs are under it).</summary>
+    public string Root => _copy!.Root;
+
+    public const string SeedDirectory = "var/lib/cloud/seed/nocloud";
+    public const string OutputLog = "var/log/cloud-init-output.log";
+    public const string ResultFile = "var/lib/cloud/data/result.json";
+
+    /// <summary>
+    /// Copies the cached root to <paramref name="stateDirectory"/>/&lt;name&gt;, seeds it, creates its network and
+    /// boots it; returns once systemd runs inside. Anything made is removed when a step fails.
+    /// </summary>
+    public static async Task<EmulatedServer> BootAsync(ServerSeed seed, string cachedRoot, string stateDirectory, ServerNetwork network,
+        ILogger log, CancellationToken cancellation)
+    {
+        if (!System.Text.RegularExpressions.Regex.IsMatch(seed.Name, "^[a-z0-9][a-z0-9-]{0,62}$"))
+            throw new ArgumentException($"'{seed.Name}' is not a server name: lower-case letters, digits and '-', at most 63", nameof(seed));
+        var server = new EmulatedServer(seed.Name, Path.Combine(stateDirectory, seed.Name), network, log);
+        try
+        {
+            await server.StartAsync(seed, cachedRoot, cancellation);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync(ServerSeed seed, string cachedRoot, CancellationToken cancellation)
+    {
+        await ServerCopy.RemoveAsync(_directory);
+        Directory.CreateDirectory(_directory);
+        _copy = await ServerCopy.MakeAsync(cachedRoot, _directory, cancellation);
+        _log.Information("Server {Server}: root copied by {CopyKind} in {Milliseconds} ms", Name, _copy.Kind, (int)_copy.Took.TotalMilliseconds);
+
+        var seedDir = Path.Combine(Root, SeedDirectory);
+        Directory.CreateDirectory(seedDir);
+        await File.WriteAllTextAsync(Path.Combine(seedDir, "meta-data"),
+            $"instance-id: {Name}-{Guid.NewGuid():N}\nlocal-hostname: {Name}\n", cancellation);
+        // The user data holds the vault's credentials: root-only, as cloud-init keeps it on a real server.
+        var userData = Path.Combine(seedDir, "user-data");
+        await File.WriteAllTextAsync(userData, "", cancellation);
+        File.SetUnixFileMode(userData, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(userData, seed.UserData, cancellation);
+
+        await _network.CreateAsync(cancellation);
+        var volumeBinds = new List<string>();
+        foreach (var (volume, i) in seed.Volumes.Select((v, i) => (v, i)))
+        {
+            var image = Path.Combine(_directory, $"volume-{i}.img");
+            await using (var f = new FileStream(image, FileMode.Create)) f.SetLength(volume.SizeBytes);
+            var device = (await HostCommand.RunAsync("losetup", ["--find", "--show", image], cancellation)).Trim();
+            _loopDevices.Add(device);
+            volumeBinds.Add($"--bind={device}:{volume.DeviceLink}");
+        }
+
+        var info = new ProcessStartInfo("systemd-nspawn")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--register=no", "--keep-unit", "--quiet", "--console=read-only", "-D", Root, "--boot",
+                     $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off" })
+            info.ArgumentList.Add(a);
+        foreach (var bind in seed.ReadOnlyBinds) info.ArgumentList.Add($"--bind-ro={bind}");
+        foreach (var bind in volumeBinds) info.ArgumentList.Add(bind);
+        _nspawn = Process.Start(info) ?? throw new InvalidOperationException("cannot start systemd-nspawn");
+        _nspawn.StandardInput.Close();
+        var console = Path.Combine(_directory, "console.log");
+        _console = Task.WhenAll(Pump(_nspawn.StandardOutput, console), Pump(_nspawn.StandardError, console));
+        LeaderPid = await FindLeaderAsync(_nspawn, cancellation);
+        _log.Information("Server {Server} booting at {Address} (container leader pid {Pid})", Name, Address, LeaderPid);
+    }
+
+    private readonly SemaphoreSlim _consoleWrite = new(1, 1);
+
+    private async Task Pump(StreamReader from, string file)
+    {
+        string? line;
+        while ((line = await from.ReadLineAsync()) is not null)
+        {
+            await _consoleWrite.WaitAsync();
+            try { await File.AppendAllTextAsync(file, line + "\n"); }
+            finally { _consoleWrite.Release(); }
+        }
+    }
+
+    /// <summary>The container's PID 1 seen from the host: a descendant of nspawn whose innermost PID is 1.</summary>
+    private async Task<int> FindLeaderAsync(Process nspawn, CancellationToken cancellation)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (nspawn.HasExited)
+                throw new ServerBootException(Name, $"systemd-nspawn exited ({nspawn.ExitCode}) before the container started: {ConsoleTail()}");
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+                if (ReadStatus(pid, "NSpid") is { } ns && ns.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 1 } ids
+                    && ids[^1] == "1" && DescendsFrom(pid, nspawn.Id))
+                    return pid;
+            }
+            await Task.Delay(100, cancellation);
+        }
+        throw new ServerBootException(Name, $"no container leader appeared within 30 s: {ConsoleTail()}");
+    }
+
+    private static string? ReadStatus(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith(field + ":", StringComparison.Ordinal)) return line[(field.Length + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
+    private static bool DescendsFrom(int pid, int ancestor)
+    {
+        for (var i = 0; i < 64 && pid > 1; i++)
+        {
+            if (!int.TryParse(ReadStatus(pid, "PPid"), out var parent)) return false;
+            if (parent == ancestor) return true;
+            pid = parent;
+        }
+        return false;
+    }
+
+    /// <summary>Runs a command inside the server (all its namespaces, as root), to its end.</summary>
+    public async Task<CommandResult> ExecAsync(IReadOnlyList<string> command, CancellationToken cancellation)
+    {
+        if (LeaderPid == 0 || _nspawn is not { HasExited: false }) throw new InvalidOperationException($"{Name} is not running");
+        var r = await ChildProcess.RunAsync(new ProgramCall("nsenter", ["-t", LeaderPid.ToString(), "-a", "--", .. command]), cancellation);
+        return new CommandResult(r.ExitCode, r.StandardOutput, r.StandardError);
+    }
+
+    /// <summary>
+    /// Waits until cloud-init has run the user data. Throws <see cref="ServerBootException"/> with the failing
+    /// line when the bootstrap fails, the container stops, or <paramref name="timeout"/> passes.
+    /// </summary>
+    public async Task WaitForBootstrapAsync(TimeSpan timeout, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await FinishedAsync(cancellation)) return;
+            if (clock.Elapsed > timeout)
+                throw new ServerBootException(Name, $"cloud-init did not finish within {timeout.TotalSeconds:F0} s; last output: {HostCommand.LastLines(ReadLog(OutputLog), 1)}");
+            await Task.Delay(500, cancellation);
+        }
+    }
+
+    /// <summary>True once cloud-init finished without errors; throws with the failing line when it finished with errors or the container stopped.</summary>
+    public async Task<bool> FinishedAsync(CancellationToken cancellation)
+    {
+        if (_nspawn is null || _nspawn.HasExited)
+            throw new ServerBootException(Name, $"the container stopped before cloud-init finished: {ConsoleTail()}");
+        var result = Path.Combine(Root, ResultFile);
+        if (!File.Exists(result)) return false;
+        JsonNode? json;
+        try { json = JsonNode.Parse(await File.ReadAllTextAsync(result, cancellation)); }
+        catch (System.Text.Json.JsonException) { return false; } // written while we read it
+        var errors = json?["v1"]?["errors"]?.AsArray().Select(e => e?.ToString() ?? "").ToList() ?? [];
+        if (errors.Count == 0) return true;
+        throw new ServerBootException(Name, await FailingLineAsync(errors, cancellation));
+    }
+
+    /// <summary>
+    /// The line that says why: the bootstrap's own "FAILED" line with the command output just before it (the
+    /// failing tool's words), else the bootstrap's errors in the journal, else cloud-init's own errors.
+    /// </summary>
+    private async Task<string> FailingLineAsync(IReadOnlyList<string> cloudInitErrors, CancellationToken cancellation)
+    {
+        var lines = ReadLog(OutputLog).Split('\n');
+        var at = Array.FindIndex(lines, l => l.StartsWith("failover: FAILED", StringComparison.Ordinal));
+        if (at >= 0)
+        {
+            var before = lines.Take(at).LastOrDefault(l => l.Trim().Length > 0 && !l.StartsWith("failover:", StringComparison.Ordinal));
+            return before is null ? lines[at] : $"{lines[at]} (after: {before.Trim()})";
+        }
+        try
+        {
+            var journal = await ExecAsync(["journalctl", "--no-pager", "-o", "cat", "-t", "failover-bootstrap", "-p", "err"], cancellation);
+            if (journal.Output.Trim().Length > 0) return HostCommand.LastLines(journal.Output, 1);
+        }
+        catch (InvalidOperationException) { }
+        return "cloud-init failed: " + string.Join("; ", cloudInitErrors);
+    }
+
+    private string ReadLog(string relative)
+    {
+        if (_copy is null) return "";
+        var path = Path.Combine(Root, relative);
+        try { return File.Exists(path) ? File.ReadAllText(path) : ""; }
+        catch (IOException) { return ""; }
+    }
+
+    private string ConsoleTail()
+    {
+        var path = Path.Combine(_directory, "console.log");
+        try { return File.Exists(path) ? HostCommand.LastLines(File.ReadAllText(path), 3) : "(no console output)"; }
+        catch (IOException) { return "(console log unreadable)"; }
+    }
+
+    /// <summary>Bytes this server added to the disk.</summary>
+    public Task<long> DiskBytesAsync() => _copy!.DiskBytesAsync();
+
+    /// <summary>Stops the container (a clean poweroff, killed after 20 s), then removes its root, copy and network.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_nspawn is { } nspawn)
+        {
+            if (!nspawn.HasExited)
+            {
+                // SIGTERM asks nspawn to power the container off in order; a container that hangs is killed.
+                await HostCommand.TryAsync("kill", "-TERM", nspawn.Id.ToString());
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                try { await nspawn.WaitForExitAsync(wait.Token); }
+                catch (OperationCanceledException)
+                {
+                    _log.Warning("Server {Server} did not power off within 20 s; killing it", Name);
+                    if (LeaderPid > 0) await HostCommand.TryAsync("kill", "-KILL", LeaderPid.ToString());
+                    try { nspawn.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                    await nspawn.WaitForExitAsync();
+                }
+            }
+            if (_console is not null) await _console;
+            nspawn.Dispose();
+        }
+        foreach (var device in _loopDevices) await HostCommand.TryAsync("losetup", "--detach", device);
+        await ServerCopy.RemoveAsync(_directory);
+        await _network.RemoveAsync();
+        _log.Information("Server {Server} stopped and removed", Name);
+    }
+}
