@@ -11,8 +11,13 @@ public static class Planner
     public static Runbook Plan(Topology.Topology topology, StackSpec target)
     {
         var (steps, schedule, rto, rpo, dns) = Estimate(topology, target);
-        var findings = PolicyBook.Evaluate(topology, target);
-        return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings);
+        var findings = PolicyBook.Evaluate(topology, target).ToList();
+        var userData = Sites.SiteUserData.Planned(topology, target);
+        findings.AddRange(userData.Where(u => !u.Fits).Select(u => new Finding("user-data-limit", Severity.Error, [target.Name],
+            $"{u.Server}: its user data would be {u.Bytes:N0} bytes, over the {u.Limit.Provider} limit of {u.Limit.Bytes:N0} ({u.Limit.Counted})",
+            $"The provider refuses the server, so the failover would stop at provision. Source: {u.Limit.Source}.",
+            "Restore fewer tenants per standby (split them over two standbys), or use fewer distinct tenant hooks")));
+        return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };
     }
 
     /// <summary>The estimates alone (no findings), also used by the policies that judge them.</summary>

@@ -21,7 +21,8 @@ public interface IBackupRepository
     Task<IReadOnlyList<BackupSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellation);
     /// <summary>Streams one file (or, for "/", a tar of the tree) of a snapshot into <paramref name="read"/>.</summary>
     Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation);
-    Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation);
+    /// <summary>Restores a snapshot; <paramref name="bytesRestored"/> hears restic's progress where restic reports it.</summary>
+    Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation, Action<long>? bytesRestored = null);
     Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation);
     Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellation);
 }
@@ -103,8 +104,34 @@ public sealed class ResticRepository : IBackupRepository
     public async Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation) =>
         await RunAsync(["dump", "--no-lock", snapshotId, path], cancellation, read: read);
 
-    public async Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation) =>
-        await RunAsync(["restore", "--no-lock", snapshotId, "--target", targetDirectory], cancellation);
+    public async Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation, Action<long>? bytesRestored = null)
+    {
+        if (bytesRestored is null) { await RunAsync(["restore", "--no-lock", snapshotId, "--target", targetDirectory], cancellation); return; }
+        // restic 0.16 and later print status lines with --json while they restore; 0.14 (Debian 12) prints one plain line.
+        await RunAsync(["restore", "--no-lock", "--json", snapshotId, "--target", targetDirectory], cancellation, read: async (stdout, ct) =>
+        {
+            using var reader = new StreamReader(stdout, leaveOpen: true); // the process adapter drains and closes it
+            while (await reader.ReadLineAsync(ct) is { } line)
+                if (RestoredBytes(line) is { } bytes) bytesRestored(bytes);
+        });
+    }
+
+    /// <summary>
+    /// bytes_restored of a restic <c>restore --json</c> status or summary line, null for any other line. The fields are
+    /// restic's documented JSON output (https://restic.readthedocs.io/en/stable/075_scripting.html#restore).
+    /// </summary>
+    internal static long? RestoredBytes(string line)
+    {
+        if (!line.StartsWith('{')) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            return root.TryGetProperty("message_type", out var type) && type.GetString() is "status" or "summary"
+                   && root.TryGetProperty("bytes_restored", out var bytes) && bytes.TryGetInt64(out var n) ? n : null;
+        }
+        catch (JsonException) { return null; }
+    }
 
     public async Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation)
     {

@@ -19,16 +19,18 @@ internal static class DrillCommand
 {
     public static Command Build(App app)
     {
-        var scale = new Option<double>("--scale") { Description = "Seed this fraction of each tenant's dataGb (default 1)", DefaultValueFactory = _ => 1.0 };
+        var scale = new Option<double>("--scale") { HelpName = "FRACTION", Description = "Seed this fraction of each tenant's dataGb", DefaultValueFactory = _ => 1.0 };
         var keep = new Option<bool>("--keep") { Description = "Leave the sites, DNS server and vault running for inspection (stop them with `failover drill --clean`)" };
         var clean = new Option<bool>("--clean") { Description = "Only remove what a kept drill left behind" };
         var command = new Command("drill",
-            "Run a complete failover drill on this machine with the local provider (examples/local by default):\n" +
+            "Run a complete failover drill on this machine with the local provider, on the local topology that --stacks\n" +
+            "names (examples/local in this repository; without --stacks, the stack files of the Pulumi.yaml above, which\n" +
+            "must then be local ones):\n" +
             "installs the Debian packages it needs when run as root (restic, postgresql, pdns-server, pdns-backend-sqlite3),\n" +
             "seeds production with tenants of different sizes, backs them up, loses the production site (its processes\n" +
             "killed, its address unreachable), fails over to the standby with the same engine as a real failover, moves\n" +
             "DNS and verifies it, checks every tenant's data, prints the report with RTO and RPO, and cleans up.\n\n" +
-            "Examples:\n  failover drill\n  failover drill --scale 0.1\n  failover drill --stacks my/local/topology --keep")
+            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
         {
             scale, keep, clean,
         };
@@ -62,6 +64,7 @@ internal static class DrillCommand
                 Directory.Delete(vaultPath, true);
             if (File.Exists(vaultPath + ".password")) File.Delete(vaultPath + ".password");
             store.ClearCurrent();
+            CredentialsFile.Remove(store.Root);
             MarkSitesRemoved(store, app.Time.GetUtcNow());
         }
         if (cleanOnly) { await CleanAsync(); Say("Drill leftovers removed."); return ExitCodes.Ok; }
@@ -137,7 +140,12 @@ internal static class DrillCommand
         finally
         {
             if (keep)
+            {
+                // The next commands of the walk-through (status, rehearse, migrate back, --confirm) need the API key only this process knew.
+                CredentialsFile.Write(store.Root, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = apiKey });
                 Say($"Kept for inspection: PowerDNS on {server}, PostgreSQL on {standby.Site.Address}, vault {vaultPath}. Remove them with `failover drill --clean`.");
+                Say($"The PowerDNS API key is in {Path.Combine(store.Root, CredentialsFile.FileName)} (owner-only), where `failover status`, `rehearse` and `migrate` find it.");
+            }
             else
             {
                 await pdns.StopAsync();

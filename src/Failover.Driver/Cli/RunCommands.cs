@@ -16,6 +16,7 @@ internal static class RunCommands
 {
     private static readonly Option<string?> StateDir = new("--state-dir")
     {
+        HelpName = "DIR",
         Description = "Where runs, journals, reports and the lock live (default: .failover beside Pulumi.yaml)",
         Recursive = true,
     };
@@ -66,7 +67,7 @@ internal static class RunCommands
     private static StackSpec Target(Topology topology, string name)
     {
         var target = topology.Find(name) ?? throw new UsageException(
-            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+            $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (target.Role is not Role.Standby)
             throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; a failover goes to a standby: " +
                 string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
@@ -75,14 +76,16 @@ internal static class RunCommands
 
     private static Command Run(App app)
     {
-        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The standby stack to recover on", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what would be done, change nothing" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
         var restorePoint = new Option<string?>("--restore-point")
         {
+            HelpName = "TIME|SNAPSHOT",
             Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
+        var json = App.JsonOption("Print the incident report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var command = new Command("run",
             "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
             "healthy, fence the old primary, move DNS and verify it, and write the incident report. Every step is\n" +
@@ -94,7 +97,7 @@ internal static class RunCommands
             "Exit codes: 0 recovered, 2 usage, 3 invalid stack files or a checkout behind what is deployed, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
-            to, dryRun, yes, restorePoint, acceptLoss,
+            to, dryRun, yes, restorePoint, acceptLoss, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -130,6 +133,13 @@ internal static class RunCommands
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
                 app.Print($"Estimated RTO {Durations.Format(plan.Rto.Value)} (target {Durations.Format(plan.Rto.Target)}).\n");
+                if (app.JsonOutput)
+                    app.Document(Json.Document("dry-run", new
+                    {
+                        verb = "run", production = topology.Production.Name, target = target.Name,
+                        steps = steps.Zip(plan.Steps).Select(p => new { step = StepContext.Name(p.First.Kind), estimateSeconds = (int)p.Second.Estimate.TotalSeconds, what = p.First.Describe(runContext) }),
+                        rtoSeconds = (int)plan.Rto.Value.TotalSeconds,
+                    }));
                 return ExitCodes.Ok;
             }
             await GuardAsync(app, topology, log, ct);
@@ -149,13 +159,15 @@ internal static class RunCommands
     {
         // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
         var command = $"failover {(run.Kind == "failover" ? "run" : run.Kind)} --to {run.Target}";
+        var dir = store.RunDirectory(run.RunId);
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
+        var steps = FailoverSteps.For(topology, target, ports, dir);
+        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command, log);
         var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
-        var dir = store.RunDirectory(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
+        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);
@@ -187,6 +199,7 @@ internal static class RunCommands
         store.PublishReports(run.RunId);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
+        if (app.JsonOutput) app.Document(report.JsonText());
         return report;
     }
 
@@ -211,7 +224,10 @@ internal static class RunCommands
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment);
+        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment)
+        {
+            Transfer = app.Display.Transfer,
+        };
 
     internal static string ProjectDirectory(Topology topology) =>
         TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;
@@ -238,13 +254,14 @@ internal static class RunCommands
         {
             Description = "Allow backups older than the RPO target from here on (journaled; the report says who accepted it and when)",
         };
+        var json = App.JsonOption("Print the incident report as JSON on stdout; progress goes to stderr");
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
             "exits as `failover migrate` does: 6 while the old DNS TTL has not passed, 7 once cut over and waiting for\n" +
             "`failover migrate --to STACK --confirm`. A run stopped by the RPO rule goes on with --accept-data-loss.\n\n" +
-            "Examples:\n  failover resume\n  failover resume --accept-data-loss")
+            "Examples:\n  failover resume\n  failover resume --accept-data-loss\n  failover resume --json > report.json")
         {
-            acceptLoss,
+            acceptLoss, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -368,8 +385,8 @@ internal static class RunCommands
 
     private static Command Report(App app)
     {
-        var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var runId = new Option<string?>("--run") { HelpName = "RUN_ID", Description = "The run id (default: the newest run)" };
+        var json = App.JsonOption("Print the report as JSON");
         var history = new Option<bool>("--history") { Description = "List the finished rehearsals (from the run state: the shared S3 prefix, or .failover/rehearsals.jsonl)" };
         var command = new Command("report",
             "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
@@ -384,14 +401,16 @@ internal static class RunCommands
             if (parse.GetValue(history))
             {
                 var entries = store.History.Read();
-                app.Print(parse.GetValue(json) ? Json.Serialize(entries) + "\n" : HistoryText(entries));
+                if (parse.GetValue(json)) app.Document(Json.Document("rehearsal-history", new { rehearsals = entries }));
+                else app.Print(HistoryText(entries));
                 return Task.FromResult(ExitCodes.Ok);
             }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
             var records = store.ReadJournal(id);
             if (records.Count == 0 && !store.HasJournal(id)) throw new UsageException($"no run {id} in {store.State.Location} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
             var report = IncidentReport.FromJournal(records, topology.Targets);
-            app.Print(parse.GetValue(json) ? report.JsonText() + "\n" : report.Markdown());
+            if (parse.GetValue(json)) app.Document(report.JsonText());
+            else app.Print(report.Markdown());
             return Task.FromResult(ExitCodes.Ok);
         }));
         return command;

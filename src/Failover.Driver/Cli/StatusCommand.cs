@@ -13,7 +13,7 @@ internal static class StatusCommand
 {
     public static Command Build(App app)
     {
-        var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
+        var json = App.JsonOption("Print the status as JSON (for monitoring; exit code 1 means alarm)");
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
             "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads it:\n" +
@@ -51,9 +51,8 @@ internal static class StatusCommand
             foreach (var check in checks)
                 live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
             log.Information("Status of {StackCount} stacks: {Summary}", topology.Stacks.Count, FindingsView.Summary(findings));
-            app.Print(parse.GetValue(json)
-                ? StatusReport.JsonText(topology, findings, live) + "\n"
-                : StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
+            if (parse.GetValue(json)) app.Document(StatusReport.JsonText(topology, findings, live));
+            else app.Print(StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
             var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error && !f.IsBlind);
             return alarm ? ExitCodes.Findings : live.Any(f => f.IsBlind) ? ExitCodes.Blind : ExitCodes.Ok;
         }));

@@ -303,7 +303,7 @@ public sealed record IncidentReport(
         sb.AppendLine("</div>");
     }
 
-    public string JsonText() => Json.Serialize(new
+    public string JsonText() => Json.Document("incident-report", new
     {
         run = RunEngine.RunData(Run),
         outcome = Outcome,

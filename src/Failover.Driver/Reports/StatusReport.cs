@@ -35,7 +35,7 @@ public static class StatusReport
 
     public static string JsonText(Topology t, IReadOnlyList<Finding> findings, IReadOnlyList<LiveFact> live)
     {
-        return Json.Serialize(new
+        return Json.Document("status", new
         {
             stacksDirectory = t.StacksDirectory,
             production = t.Production.Name,

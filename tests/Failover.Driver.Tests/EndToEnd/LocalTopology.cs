@@ -22,14 +22,17 @@ public class LocalTopology : IAsyncLifetime
     public LocalTopology() : this(20) { }
 
     /// <param name="network">The first three octets of the loopback block, with the dot: fixtures of other engineers use other blocks.</param>
-    protected LocalTopology(int block, string network = "127.0.0.")
+    protected LocalTopology(int block, string network = "127.0.0.", double scale = 0.002)
     {
         ProdAddress = $"{network}{block + 1}";
         StandbyAddress = $"{network}{block + 2}";
         DnsHost = $"{network}{block + 4}";
         _block = block;
         _network = network;
+        _scale = scale;
     }
+
+    private readonly double _scale;
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
@@ -66,7 +69,7 @@ public class LocalTopology : IAsyncLifetime
         var cluster = Sites.Cluster(prod);
         foreach (var t in Topology.Tenants)
         {
-            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), 0.002, CancellationToken.None);
+            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), _scale, CancellationToken.None);
             Seeded[t.Name] = await TenantSeed.CountRowsAsync(cluster.Address, cluster.Port, t.Name, CancellationToken.None);
         }
         var results = await LocalBackup.RunAsync(Topology, Sites, Project, new SecretRegistry(), TimeProvider.System, Log.Logger, _ => { }, CancellationToken.None);
@@ -153,6 +156,10 @@ public class LocalTopology : IAsyncLifetime
 
     /// <summary>Variables every `failover` process of this fixture gets.</summary>
     protected virtual IReadOnlyDictionary<string, string> ExtraEnvironment() => new Dictionary<string, string>();
+
+    /// <summary>As <see cref="Failover"/>, with stdout apart: what `--json` prints.</summary>
+    public (int ExitCode, string Stdout, string Stderr) FailoverJson(params string[] args) =>
+        Processes.FailoverStreams(Project, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = ApiKey }, args);
 
     public virtual async Task DisposeAsync()
     {
