@@ -294,6 +294,22 @@ public class PolicyTests
     }
 
     [Fact]
+    public void Run_state_outside_s3_for_a_cloud_production_is_a_warning_and_a_local_topology_is_not_judged()
+    {
+        using var s = Scenario.Cloud();
+        NotFired(s, "run-state-on-one-machine");
+        s.Project("s3://acme-failover-state?region=eu-north-1", "https://api.pulumi.com");
+        var f = Fired(s, "run-state-on-one-machine");
+        Assert.Equal(Severity.Warning, f.Severity);
+        Assert.Contains("https://api.pulumi.com is not S3", f.Message);
+        s.Project("https://api.pulumi.com", "s3://state/team?endpoint=https://s3.example.net&region=eu");
+        NotFired(s, "run-state-on-one-machine");
+
+        using var local = Scenario.Local();
+        NotFired(local, "run-state-on-one-machine");
+    }
+
+    [Fact]
     public void Planning_across_datacenters_notes_the_dns_cutover()
     {
         using var s = Scenario.Cloud();

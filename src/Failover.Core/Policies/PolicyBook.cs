@@ -164,6 +164,15 @@ public static class PolicyBook
         "A file:// backend exists on one machine: when that laptop is away, nobody else can run the failover.",
         "Use a shared backend outside the production failure domain (S3 in another region, or Pulumi Cloud).");
 
+    public static readonly Policy RunStateOnOneMachine = new("run-state-on-one-machine", Severity.Warning,
+        "Run lock, journals and rehearsal history on one machine",
+        "The run state lives beside the Pulumi state only for an s3:// backend. With any other backend the lock, every run's journal, " +
+        "the reports and the rehearsal history stay in .failover/ on the machine that ran the command: if that laptop is lost with " +
+        "the datacenter, or a second operator starts at 3 a.m. from another machine, nobody sees the run, nothing refuses a second " +
+        "one, and nobody can resume it.",
+        "Use an s3:// state backend (Pulumi.yaml backend.url, or failover:stateBackend), outside the production failure domain: the " +
+        "run state then lives in the same bucket under PREFIX/.failover/PROJECT/, written with conditional writes (docs/failover.md).");
+
     public static readonly Policy CrossDatacenterCutover = new("cross-datacenter-needs-dns", Severity.Info,
         "The recovery needs a DNS cutover",
         "Hetzner primary IPs belong to one datacenter and floating IPs cannot leave their network zone; addresses never move " +
@@ -209,7 +218,7 @@ public static class PolicyBook
         ProductionCanDelete, StorageBoxOnly, TtlExceedsRto, TtlAbove60, ScheduleExceedsRpo, RpoEstimateExceeds,
         BackupRunExceedsInterval, RetentionBelowFloor,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
-        StateBackendOnOperatorMachine, CrossDatacenterCutover, DnsActiveServesNothing, StandbyTypeNotOrderable,
+        StateBackendOnOperatorMachine, RunStateOnOneMachine, CrossDatacenterCutover, DnsActiveServesNothing, StandbyTypeNotOrderable,
         ProductionTypeDeprecated, StorageBoxAppendOnlyUnenforced, RestoreVaultUnusable,
     ];
 
@@ -351,6 +360,10 @@ public static class PolicyBook
     private static IEnumerable<Finding> StateBackend(Topology.Topology t)
     {
         var prod = t.Production;
+        // A local topology runs on one machine anyway; a cloud one must be recoverable from any operator's.
+        if (prod.Site.Provider != Provider.Local && !SharedRunState(t.StateBackendUrl))
+            yield return RunStateOnOneMachine.Fire(
+                $"the state backend {t.StateBackendUrl ?? "(none declared)"} is not S3, so the run state stays in .failover/ on the machine that runs `failover`", prod.Name);
         if (t.StateBackendUrl is not { } url)
         {
             yield return StateBackendUndeclared.Fire("neither Pulumi.yaml backend.url nor failover:stateBackend is set", prod.Name);
@@ -368,6 +381,12 @@ public static class PolicyBook
             yield return StateBackendInProduction.Fire($"state backend {url} is {where.Description}, in the production {Level(shared)} {prod.Site.Location}", prod.Name);
         else if (shared >= SharedLevel.Provider && prod.Site.Provider != Provider.Local)
             yield return StateBackendSameProvider.Fire($"state backend {url} is {where.Description}, at production's provider", prod.Name);
+    }
+
+    private static bool SharedRunState(string? url)
+    {
+        try { return RunStateLocation.FromBackend(url, "project") is not null; }
+        catch (FormatException) { return false; }
     }
 
     /// <summary>The largest tenant and the RTO the plan would reach if it were the only tenant: the floor no parallelism lowers.</summary>

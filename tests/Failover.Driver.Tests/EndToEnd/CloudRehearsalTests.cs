@@ -67,7 +67,7 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var app = new App(stdout, stderr, Project, logConsole: stderr) { PulumiEnvironment = _pulumi.Environment(), Input = null, Time = time };
-        var code = app.Run([.. args, "--log-json", Path.Combine(Project, "log.jsonl")]);
+        var code = app.Run([.. args, "--log-json", Path.Combine(Project, "log.jsonl"), "--state-dir", Path.Combine(Project, ".failover")]);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 
