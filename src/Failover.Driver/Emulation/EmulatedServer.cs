@@ -6,8 +6,11 @@ using Serilog;
 
 namespace Failover.Driver.Emulation;
 
-/// <summary>What a server boots with: its name (hostname and NoCloud instance), its user data exactly as rendered, and host directories it may read.</summary>
-public sealed record ServerSeed(string Name, string UserData, IReadOnlyList<string> ReadOnlyBinds)
+/// <summary>
+/// What a server boots with: its name (hostname and NoCloud instance), its user data as the provider's datasource
+/// hands it to cloud-init (the bytes infra/ sends; cloud-init unpacks gzip itself), and host directories it may read.
+/// </summary>
+public sealed record ServerSeed(string Name, byte[] UserData, IReadOnlyList<string> ReadOnlyBinds)
 {
     /// <summary>Empty disks attached to the server, each where the provider's device link would appear.</summary>
     public IReadOnlyList<AttachedVolume> Volumes { get; init; } = [];
@@ -108,7 +111,7 @@ public sealed class EmulatedServer : IAsyncDisposable
         var userData = Path.Combine(seedDir, "user-data");
         await File.WriteAllTextAsync(userData, "", cancellation);
         File.SetUnixFileMode(userData, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        await File.WriteAllTextAsync(userData, seed.UserData, cancellation);
+        await File.WriteAllBytesAsync(userData, seed.UserData, cancellation);
 
         await _network.CreateAsync(cancellation);
         var volumeBinds = new List<string>();

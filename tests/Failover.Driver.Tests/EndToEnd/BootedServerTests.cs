@@ -103,7 +103,7 @@ public sealed class RestorePointVault : IAsyncLifetime
         return (data.Name, CloudConfig.Render(boot, new ResticCredentials(VaultInServer, ResticPassword, "", "")), plan);
     }
 
-    public ServerSeed Seed(string server, string userData) => new(server, userData, [$"{Vault}:{VaultInServer}"]);
+    public ServerSeed Seed(string server, string userData) => new(server, System.Text.Encoding.UTF8.GetBytes(userData), [$"{Vault}:{VaultInServer}"]);
 
     public Task DisposeAsync()
     {
