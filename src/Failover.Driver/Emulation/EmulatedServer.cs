@@ -255,7 +255,8 @@ public sealed class EmulatedServer : IAsyncDisposable
             if (journal.Output.Trim().Length > 0) return HostCommand.LastLines(journal.Output, 1);
         }
         catch (InvalidOperationException) { }
-        return "cloud-init failed: " + string.Join("; ", cloudInitErrors);
+        // Nothing of the bootstrap's own: the script did not run or died before its trap (cloud-init's last words say why).
+        return $"cloud-init failed: {string.Join("; ", cloudInitErrors)}; last output: {HostCommand.LastLines(string.Join('\n', lines), 3)}";
     }
 
     private string ReadLog(string relative)
