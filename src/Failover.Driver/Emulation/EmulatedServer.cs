@@ -256,8 +256,13 @@ public sealed class EmulatedServer : IAsyncDisposable
         }
         catch (InvalidOperationException) { }
         // Nothing of the bootstrap's own: the script did not run or died before its trap (cloud-init's last words say why).
-        return $"cloud-init failed: {string.Join("; ", cloudInitErrors)}; last output: {HostCommand.LastLines(string.Join('\n', lines), 3)}";
+        var scriptOutput = lines.Where(l => !CloudInitOwnLine.IsMatch(l));
+        return $"cloud-init failed: {string.Join("; ", cloudInitErrors)}; last output: {HostCommand.LastLines(string.Join('\n', scriptOutput), 3)}";
     }
+
+    /// <summary>cloud-init's own lines in its output log (timestamped warnings, banners, ci-info tables), not the user data's.</summary>
+    private static readonly System.Text.RegularExpressions.Regex CloudInitOwnLine =
+        new(@"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - |Cloud-init v\. |ci-info: )");
 
     private string ReadLog(string relative)
     {
