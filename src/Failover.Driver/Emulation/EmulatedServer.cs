@@ -129,7 +129,9 @@ public sealed class EmulatedServer : IAsyncDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var a in new[] { "--register=no", "--keep-unit", "--quiet", "--console=read-only", "-D", Root, "--boot",
-                     $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off" })
+                     $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off",
+                     // Root on a cloud server may change its own firewall (nftables): nspawn drops CAP_NET_ADMIN unless asked.
+                     "--capability=CAP_NET_ADMIN" })
             info.ArgumentList.Add(a);
         foreach (var bind in seed.ReadOnlyBinds) info.ArgumentList.Add($"--bind-ro={bind}");
         foreach (var bind in volumeBinds) info.ArgumentList.Add(bind);
