@@ -82,7 +82,10 @@ public sealed class AwsSite : ComponentResource
                     SubnetId = subnet.Id,
                     VpcSecurityGroupIds = { group.Id },
                     PlacementGroup = placement.Name,
-                    UserData = userData(s),
+                    // Raw gzip, base64-encoded for the API: EC2 counts the decoded bytes against its 16 KB.
+                    UserDataBase64 = userData(s),
+                    // A public address at launch: the bootstrap installs packages before the elastic IP is associated.
+                    AssociatePublicIpAddress = true,
                     // A new restore point is a new server: cloud-init runs only on the first boot.
                     UserDataReplaceOnChange = true,
                     RootBlockDevice = new InstanceRootBlockDeviceArgs { VolumeSize = s.Capacity.DiskGb, VolumeType = "gp3", Encrypted = true },
@@ -105,7 +108,7 @@ public sealed class AwsSite : ComponentResource
                     }, Opts());
                     _ = new VolumeAttachment(names.Volume(s.Group, s.Index), new VolumeAttachmentArgs
                     {
-                        DeviceName = "/dev/sdf", InstanceId = instance.Id, VolumeId = volume.Id,
+                        DeviceName = DataVolume.AwsAttachmentDevice, InstanceId = instance.Id, VolumeId = volume.Id,
                     }, Opts());
                 }
                 var ip = new Eip(names.Ipv4(s.Group, s.Index), new EipArgs

@@ -40,12 +40,14 @@ public static class FailoverStack
             ? RestoreRecipe.For(inputs.Topology, inputs.Stack, data.Capacity.Vcpus)
             : null;
         var credentials = recipe is null ? null : VaultCredentials(inputs);
+        var provider = inputs.Stack.Site.Provider;
+        // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).
         Output<string> UserData(PlannedServer server)
         {
             var boot = ServerBootstrap.For(plan, server, recipe);
             return boot.Restore is null || credentials is null
-                ? Output.Create(CloudConfig.Render(boot, null))
-                : Output.CreateSecret(credentials.Apply(c => CloudConfig.Render(boot, c)));
+                ? Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip)
+                : Output.CreateSecret(credentials.Apply(c => ServerUserData.Encode(server.Name, CloudConfig.Render(boot, c), provider).Base64Gzip));
         }
 
         SiteAddresses addresses = inputs.Stack.Site.Provider switch
@@ -54,11 +56,15 @@ public static class FailoverStack
             Provider.Aws => new AwsSite(plan, UserData, Providers.Aws(inputs.Stack)).Addresses,
             var p => throw new InvalidOperationException($"{inputs.Stack.Name}: {p} sites are run by the driver's local provider, not by Pulumi"),
         };
+        // Which address answers what is Core's decision (SiteOutputs): health is the data server's.
+        var outputs = Output.Tuple(addresses.Ipv4, addresses.Ipv6, addresses.Hostname, addresses.Servers)
+            .Apply(a => SiteOutputs.For(plan, a.Item4, plan.LoadBalancer is null ? null : a.Item1, a.Item2, a.Item3));
         exports.Plain(StackOutputs.Mode, inputs.Stack.Mode.ToString().ToLowerInvariant())
-            .Plain(StackOutputs.ServiceIpv4, addresses.Ipv4)
-            .Plain(StackOutputs.ServiceIpv6, addresses.Ipv6)
-            .Plain(StackOutputs.ServiceHostname, addresses.Hostname)
-            .Plain(StackOutputs.HealthUrl, addresses.Ipv4.Apply(ip => ip.Length == 0 ? "" : plan.HealthUrl(ip)))
+            .Plain(StackOutputs.ServiceIpv4, outputs.Apply(o => o.ServiceIpv4))
+            .Plain(StackOutputs.ServiceIpv6, outputs.Apply(o => o.ServiceIpv6))
+            .Plain(StackOutputs.ServiceHostname, outputs.Apply(o => o.ServiceHostname))
+            .Plain(StackOutputs.HealthIpv4, outputs.Apply(o => o.HealthIpv4))
+            .Plain(StackOutputs.HealthUrl, outputs.Apply(o => o.HealthUrl))
             .Plain(StackOutputs.ServerAddresses, addresses.Servers)
             .Plain(StackOutputs.RestoredSnapshots, (recipe?.SnapshotIds ?? new Dictionary<string, string>()).ToImmutableDictionary());
     }

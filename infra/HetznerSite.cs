@@ -62,6 +62,7 @@ public sealed class HetznerSite : ComponentResource
                 PlacementGroupId = IdOf(placement),
                 FirewallIds = { IdOf(firewall) },
                 SshKeys = keys.Select(k => k.Id).ToList(),
+                // Base64 of the gzipped cloud-config: cloud-init's Hetzner datasource base64-decodes user data.
                 UserData = userData(s),
                 Labels = Labels(s.Group),
                 PublicNets = { new ServerPublicNetArgs { Ipv4Enabled = true, Ipv4 = IdOf(ipv4), Ipv6Enabled = true, Ipv6 = IdOf(ipv6) } },
@@ -70,7 +71,8 @@ public sealed class HetznerSite : ComponentResource
             if (s.VolumeGb > 0)
                 _ = new Volume(names.Volume(s.Group, s.Index), new VolumeArgs
                 {
-                    Name = names.Volume(s.Group, s.Index), Size = s.VolumeGb, ServerId = IdOf(server), Automount = true, Format = "ext4",
+                    // The bootstrap mounts it (DataVolume): Hetzner's automount would put it under /mnt/HC_Volume_<id> instead.
+                    Name = names.Volume(s.Group, s.Index), Size = s.VolumeGb, ServerId = IdOf(server), Automount = false, Format = "ext4",
                     Labels = Labels(s.Group),
                 }, Opts());
             servers.Add((s, server));

@@ -61,3 +61,31 @@ public class EstimateTests
         Assert.Contains("in parallel", f.Fix);
     }
 }
+
+/// <summary>The backup side's own rules: a run that fits its interval, and retention that leaves a clean point.</summary>
+public class BackupScheduleTests
+{
+    [Fact]
+    public void A_backup_run_longer_than_its_interval_is_an_error()
+    {
+        using var s = Scenario.Cloud();
+        Assert.DoesNotContain(s.Findings(), f => f.PolicyId == "backup-run-exceeds-interval");
+        // 54.4 GB over a 5 MB/s link is about 3 hours: a 30m timer can never start on time.
+        s.Edit("prod-fsn1", "    streamMBps: 40", "    streamMBps: 5");
+        var f = Assert.Single(s.Findings(), x => x.PolicyId == "backup-run-exceeds-interval");
+        Assert.Equal(Severity.Error, f.Severity);
+        Assert.Matches(@"at 5 MB/s takes about 3h \d+m.*longer than the 30m schedule", f.Message);
+    }
+
+    [Fact]
+    public void Retention_below_the_ransomware_floor_is_a_warning_with_its_reason()
+    {
+        using var s = Scenario.Cloud();
+        Assert.DoesNotContain(s.Findings(), f => f.PolicyId == "retention-below-ransomware-floor");
+        s.Edit("prod-fsn1", "retention: 30d", "retention: 7d");
+        var f = Assert.Single(s.Findings(), x => x.PolicyId == "retention-below-ransomware-floor");
+        Assert.Equal(Severity.Warning, f.Severity);
+        Assert.Contains("kept 7d, less than the 30d floor", f.Message);
+        Assert.Contains("dwell time", f.Explanation);
+    }
+}

@@ -111,14 +111,14 @@ public class RoleChangeTests
     {
         using var s = Scenario.Local()
             .Edit("local-prod", "  failover:tenants:\n", "  # Who we serve, most important first.\n  failover:tenants:\n")
-            .Edit("local-prod", "    retention: 7d\n", "    retention: 7d # one week of restore points\n");
+            .Edit("local-prod", "    retention: 30d\n", "    retention: 30d # one week of restore points\n");
         var edits = RoleChange.Promote(s.Load(), "local-standby", SiteMode.Fenced);
         var prod = edits.Single(e => e.File.EndsWith("local-prod.yaml")).After;
         var standby = edits.Single(e => e.File.EndsWith("local-standby.yaml")).After;
 
         Assert.Contains("  # Who we serve, most important first.\n  failover:tenants:\n    - name: northwind\n", standby);
         Assert.Contains("        # Runs after the tenant's data is verified", standby);
-        Assert.Contains("    retention: 7d # one week of restore points\n", standby);
+        Assert.Contains("    retention: 30d # one week of restore points\n", standby);
         Assert.DoesNotContain("Who we serve", prod);
         Assert.StartsWith("# Production for the drill: processes on 127.0.0.11", prod);
         Assert.StartsWith("# The standby the drill fails over to:", standby);

@@ -21,6 +21,19 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_shows_each_server_s_user_data_against_the_provider_s_limit()
+    {
+        var text = CliRun.Of(_project, "plan", "--to", "standby-aws-fra");
+        Assert.Matches(@"\n  db-1 +user data \d+\.\d KB of 16 KB\n", text.Stdout);
+        Assert.Matches(@"\n  app-1 +user data \d+\.\d KB of 16 KB\n", text.Stdout);
+        using var doc = JsonDocument.Parse(CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json").Stdout);
+        var servers = doc.RootElement.GetProperty("servers").EnumerateArray().ToList();
+        Assert.Equal(["standby-hel1-db-1", "standby-hel1-app-1"], servers.Select(s => s.GetProperty("name").GetString()));
+        Assert.All(servers, s => Assert.Equal(32768, s.GetProperty("userDataLimitBytes").GetInt32()));
+        Assert.All(servers, s => Assert.InRange(s.GetProperty("userDataBytes").GetInt32(), 1000, 32768));
+    }
+
+    [Fact]
     public void Plan_json_explains_order_and_estimates()
     {
         var run = CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json");
@@ -39,6 +52,37 @@ public class PlanCommandTests : IDisposable
         Assert.Equal(14400, root.GetProperty("rto").GetProperty("targetSeconds").GetInt32());
         Assert.Equal("restore", root.GetProperty("steps")[3].GetProperty("step").GetString());
         Assert.True(root.GetProperty("dnsCutover").GetProperty("required").GetBoolean());
+    }
+
+    [Fact]
+    public void Plan_says_what_to_run_where_the_run_stops_and_what_to_do_when_dns_is_down()
+    {
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(0, run.ExitCode);
+        var text = run.Stdout;
+        Assert.Contains("What to run\n  failover run --to standby-hel1\n", text);
+        Assert.Contains("T+0 is the moment", text);
+        Assert.Contains("Customers are served again at T+23m 40s: after the health gate and the DNS cutover", text);
+        Assert.Contains("--accept-data-loss", text);
+        Assert.Contains("--restore-point", text);
+        Assert.Matches(@"fabrikam\s+T\+9m 8s\s+T\+23m 40s", text);
+        Assert.Contains("AWS credentials for Route 53 (cutover)", text);
+        Assert.Contains("If the DNS provider's API is down", text);
+        Assert.Contains("registrar", text);
+        // The runbook comes before the details: the command is the first thing after the estimates.
+        Assert.True(text.IndexOf("What to run", StringComparison.Ordinal) < text.IndexOf("Runbook", StringComparison.Ordinal));
+
+        using var doc = JsonDocument.Parse(CliRun.Of(_project, "plan", "--to", "standby-hel1", "--json").Stdout);
+        var guide = doc.RootElement.GetProperty("guide");
+        Assert.Equal("failover run --to standby-hel1", guide.GetProperty("command").GetString());
+        Assert.Equal(doc.RootElement.GetProperty("rto").GetProperty("estimateSeconds").GetInt32(), guide.GetProperty("servedAtSeconds").GetInt32());
+        Assert.Contains(guide.GetProperty("stops").EnumerateArray(), s => s.GetProperty("what").GetString()!.Contains("--accept-data-loss"));
+        Assert.Contains(guide.GetProperty("credentials").EnumerateArray(), c => c.GetProperty("steps")[0].GetString() == "cutover");
+        Assert.True(guide.GetProperty("dnsApiDown").GetArrayLength() >= 3);
+
+        var md = CliRun.Of(_project, "plan", "--to", "standby-hel1", "--markdown").Stdout;
+        Assert.Contains("## Where the run stops and asks", md);
+        Assert.Contains("| fabrikam | T+9m 8s | T+23m 40s |", md);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Failover.Driver.Cli;
 using System.Text.Json;
 
 namespace Failover.Driver.Tests;
@@ -12,7 +13,7 @@ public class StatusCommandTests : IDisposable
     public void Status_shows_every_stack_with_its_failure_domain()
     {
         var run = CliRun.Of(_project, "status");
-        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(ExitCodes.Blind, run.ExitCode); // no pulumi here: the live checks could not look
         foreach (var name in new[] { "prod-fsn1", "standby-hel1", "standby-aws-fra", "vault-aws-par", "dns-route53" })
             Assert.Contains(name, run.Stdout);
         Assert.Contains("fsn1-dc14", run.Stdout);
@@ -24,10 +25,11 @@ public class StatusCommandTests : IDisposable
     public void Status_json_lists_stacks_and_never_secret_values()
     {
         var run = CliRun.Of(_project, "status", "--json");
-        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(ExitCodes.Blind, run.ExitCode);
         using var doc = JsonDocument.Parse(run.Stdout);
         Assert.Equal(5, doc.RootElement.GetProperty("stacks").GetArrayLength());
         Assert.False(doc.RootElement.GetProperty("hasErrors").GetBoolean());
+        Assert.True(doc.RootElement.GetProperty("blind").GetBoolean());
         Assert.Contains("hcloud:token", run.Stdout);
         Assert.DoesNotContain("v1:Q2lwaGVy", run.Stdout);
         Assert.DoesNotContain("secure", run.Stdout);
@@ -41,6 +43,23 @@ public class StatusCommandTests : IDisposable
         var run = CliRun.Of(_project, "status");
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("production-can-delete-backups", run.Stdout);
+    }
+
+    [Fact]
+    public void Status_is_never_green_when_it_could_not_look()
+    {
+        var stdout = new StringWriter();
+        var app = new App(stdout, new StringWriter(), _project) { Variable = v => v == "FAILOVER_PULUMI" ? "/nonexistent/pulumi" : null };
+        Assert.Equal(ExitCodes.Blind, app.Run(["status"]));
+        var text = stdout.ToString();
+        // Every check that needed pulumi says it could not look, naming what: the vault's backups and each cloud site.
+        Assert.Contains("vault-aws-par: backup age: COULD NOT CHECK: the backup age of vault-aws-par was not read", text);
+        Assert.Contains("prod-fsn1: site health: COULD NOT CHECK: cannot read the stack outputs of prod-fsn1", text);
+
+        // An alarm still wins over blindness: a real finding exits 1.
+        var path = Path.Combine(_project, "infra", "stacks", "Pulumi.vault-aws-par.yaml");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("productionAccess: append-only", "productionAccess: read-write"));
+        Assert.Equal(ExitCodes.Findings, app.Run(["status"]));
     }
 
     [Fact]

@@ -83,8 +83,13 @@ public class ExampleStackTests
 
         var db = run.Mocks.OfType(HcloudServer).Single(s => s.Text("name") == "standby-hel1-db-1");
         Assert.Equal("cpx31", db.Text("serverType"));
-        Assert.Contains("restic --no-lock dump 9f8e7d6c", db.Text("userData"));
-        Assert.Contains("vault-password-from-secret", db.Text("userData")); // only inside the 0600 credentials file
+        // The user data is the gzipped cloud-config in base64 (Hetzner's datasource decodes it), within 32 KiB.
+        var userData = ServerUserData.Decode(db.Text("userData"));
+        Assert.True(db.Text("userData").Length <= UserDataLimit.Hetzner.Bytes);
+        var topology = TopologyLoader.Load(dir);
+        Assert.Contains(RestoreRecipe.For(topology, topology.Find("standby-hel1")!, 4)!.RenderData(), userData);
+        Assert.Contains("vault-password-from-secret", userData); // only inside the 0600 credentials file
+        Assert.All(run.Mocks.OfType("hcloud:index/volume:Volume"), v => Assert.Equal("False", v.Text("automount"))); // the bootstrap mounts it
         Assert.Contains(run.Mocks.Resources, r => r.Type == "pulumi:pulumi:StackReference" && r.Name.EndsWith("/failover/vault-aws-par", StringComparison.Ordinal));
         var restored = await StackRun.Value<ImmutableDictionary<string, string>>(run.Outputs[StackOutputs.RestoredSnapshots]);
         Assert.Equal("9f8e7d6c", restored["northwind"]);

@@ -15,8 +15,8 @@ public sealed record StackRun(RecordingMocks Mocks, IDictionary<string, object?>
     public static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, object>> ReferencedOutputs =
         new Dictionary<string, IReadOnlyDictionary<string, object>>
         {
-            ["prod-fsn1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.7", [StackOutputs.ServiceIpv6] = "2001:db8::7" },
-            ["standby-hel1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.8", [StackOutputs.ServiceIpv6] = "2001:db8::8" },
+            ["prod-fsn1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.7", [StackOutputs.ServiceIpv6] = "2001:db8::7", [StackOutputs.HealthIpv4] = "198.51.100.17" },
+            ["standby-hel1"] = new Dictionary<string, object> { [StackOutputs.ServiceIpv4] = "198.51.100.8", [StackOutputs.ServiceIpv6] = "2001:db8::8", [StackOutputs.HealthIpv4] = "198.51.100.18" },
             ["vault-aws-par"] = new Dictionary<string, object>
             {
                 [StackOutputs.ResticRepository] = "s3:https://s3.eu-west-3.amazonaws.com/acme-failover-vault/restic",

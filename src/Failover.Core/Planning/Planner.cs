@@ -11,8 +11,13 @@ public static class Planner
     public static Runbook Plan(Topology.Topology topology, StackSpec target)
     {
         var (steps, schedule, rto, rpo, dns) = Estimate(topology, target);
-        var findings = PolicyBook.Evaluate(topology, target);
-        return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings);
+        var findings = PolicyBook.Evaluate(topology, target).ToList();
+        var userData = Sites.SiteUserData.Planned(topology, target);
+        findings.AddRange(userData.Where(u => !u.Fits).Select(u => new Finding("user-data-limit", Severity.Error, [target.Name],
+            $"{u.Server}: its user data would be {u.Bytes:N0} bytes, over the {u.Limit.Provider} limit of {u.Limit.Bytes:N0} ({u.Limit.Counted})",
+            $"The provider refuses the server, so the failover would stop at provision. Source: {u.Limit.Source}.",
+            "Restore fewer tenants per standby (split them over two standbys), or use fewer distinct tenant hooks")));
+        return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };
     }
 
     /// <summary>The estimates alone (no findings), also used by the policies that judge them.</summary>
@@ -66,15 +71,21 @@ public static class Planner
             "Sum of the steps up to a DNS answer every client sees: " +
             string.Join(" + ", steps.Where(s => s.Kind != StepKind.Report).Select(s => $"{s.Kind} {Durations.Format(s.Estimate)}")) + ".");
 
-        // A backup run goes over production's link to its vault, not the standby's: the RPO does not depend on the target.
         var link = topology.ProductionLink;
-        var backupRun = TimeSpan.FromSeconds(totalGb * 1024 / link.StreamMBps);
+        var backupRun = BackupRun(topology);
         var rpo = new Estimate(topology.Backup.Interval + backupRun, topology.Targets.Rpo,
             $"Worst case: the site is lost just before a backup completes, so the newest complete snapshot started one schedule interval " +
             $"({Durations.Format(topology.Backup.Interval)}) plus one backup run earlier; a run dumps all {totalGb:0.#} GB " +
             $"(pg_dump reads every tenant each time) over {prod.Name}'s link at {link.StreamMBps:0.#} MB/s: {Durations.Format(backupRun)}.");
         return (steps, schedule, rto, rpo, dns);
     }
+
+    /// <summary>
+    /// How long one backup run of every tenant takes: pg_dump reads each database whole every time, over
+    /// production's link to its vault (not a standby's), so the figure does not depend on the plan's target.
+    /// </summary>
+    public static TimeSpan BackupRun(Topology.Topology topology) =>
+        TimeSpan.FromSeconds(topology.Tenants.Sum(t => t.DataGb) * 1024 / topology.ProductionLink.StreamMBps);
 
     /// <summary>
     /// A recovery in another datacenter always moves the service address: Hetzner primary IPs belong to one

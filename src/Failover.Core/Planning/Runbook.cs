@@ -27,4 +27,7 @@ public sealed record Runbook(
     IReadOnlyList<Finding> Findings)
 {
     public bool HasErrors => Findings.Any(f => f.Severity == Severity.Error);
+
+    /// <summary>Each server's user data at the mode a failover gives the target, against its provider's limit.</summary>
+    public IReadOnlyList<Sites.ServerUserData> UserData { get; init; } = [];
 }

@@ -109,6 +109,27 @@ public static class PolicyBook
         "one interval plus one run of data.",
         "Back up more often, or speed up the backup (parallel dumps, incremental file backups).");
 
+    public static readonly Policy BackupRunExceedsInterval = new("backup-run-exceeds-interval", Severity.Error,
+        "A backup run cannot finish within its interval",
+        "One run dumps every tenant (pg_dump reads each database whole) over production's link to the vault. A run longer than " +
+        "failover:backup.schedule never lets the next one start on time: the agent refuses to stack runs, so backups really " +
+        "happen less often than the schedule says and the RPO promise is broken without anything failing.",
+        "Lengthen failover:backup.schedule beyond one run, speed up the link (failover:restore.streamMBps on production is its measured speed), or split the fleet.");
+
+    /// <summary>
+    /// How long back a clean restore point must still exist. Ransomware is found days after the intrusion: Mandiant's
+    /// M-Trends 2024 puts the global median dwell time at 10 days (2023), and M-Trends 2021 found 78% of ransomware
+    /// cases under 30 days. Backups younger than the intrusion may hold the attacker's tools or encrypted files.
+    /// </summary>
+    public static readonly TimeSpan RetentionFloor = TimeSpan.FromDays(30);
+
+    public static readonly Policy RetentionBelowFloor = new("retention-below-ransomware-floor", Severity.Warning,
+        "Backups kept too briefly to pick a clean point after ransomware",
+        $"After ransomware the newest backups may already hold the attacker's changes: the team restores from before the intrusion " +
+        $"(failover run --restore-point). Intrusions are found days to weeks later (median dwell time 10 days, M-Trends 2024; most " +
+        $"ransomware cases within 30 days, M-Trends 2021), so retention below {RetentionFloor.TotalDays:0} days can leave no clean point (seed 004).",
+        $"Keep backups at least {RetentionFloor.TotalDays:0}d (failover:backup.retention), with the vault's object lock at least as long.");
+
     public static readonly Policy NoStandbyFits = new("no-standby-fits-tenants", Severity.Error,
         "No standby can hold every tenant",
         $"At MVD size a standby needs storage for every tenant's data with headroom ({Timings.StorageHeadroom}x: database, indexes, " +
@@ -155,6 +176,7 @@ public static class PolicyBook
         VaultColocated, VaultSameProvider, StandbyColocated, StandbySameProvider, NoStandby, DnsColocated,
         DnsOnProductionProvider, NoDnsStack, DnsActiveNotProduction, OutsideJurisdiction, VaultNotImmutable,
         ProductionCanDelete, StorageBoxOnly, TtlExceedsRto, TtlAbove60, ScheduleExceedsRpo, RpoEstimateExceeds,
+        BackupRunExceedsInterval, RetentionBelowFloor,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
         StateBackendOnOperatorMachine, CrossDatacenterCutover,
     ];
@@ -276,6 +298,15 @@ public static class PolicyBook
         if (t.Backup.Interval > t.Targets.Rpo)
             yield return ScheduleExceedsRpo.Fire(
                 $"backups every {Durations.Format(t.Backup.Interval)} cannot meet the RPO target {Durations.Format(t.Targets.Rpo)}", t.Production.Name);
+        var run = Planner.BackupRun(t);
+        if (run > t.Backup.Interval)
+            yield return BackupRunExceedsInterval.Fire(
+                $"one backup run of {t.Tenants.Sum(x => x.DataGb):0.#} GB at {t.ProductionLink.StreamMBps:0.#} MB/s takes about {Durations.Format(run)}, " +
+                $"longer than the {Durations.Format(t.Backup.Interval)} schedule", t.Production.Name);
+        if (t.Backup.Retention < RetentionFloor)
+            yield return RetentionBelowFloor.Fire(
+                $"backups are kept {Durations.Format(t.Backup.Retention)}, less than the {Durations.Format(RetentionFloor)} floor for finding a clean point after ransomware",
+                t.Production.Name);
     }
 
     private static IEnumerable<Finding> StateBackend(Topology.Topology t)

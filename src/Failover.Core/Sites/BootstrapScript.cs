@@ -1,4 +1,5 @@
 using System.Text;
+using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
 
@@ -12,12 +13,24 @@ public sealed record ServerBootstrap(
     IReadOnlyList<string> SshPublicKeys)
 {
     public const string ScriptPath = "/usr/local/sbin/failover-bootstrap";
+    public const string HealthHandlerPath = "/usr/local/lib/failover/health.py";
     public const string WebRoot = "/var/lib/failover/www";
+    public const string StateDirectory = "/var/lib/failover/restore";
     public const string HealthUnit = "failover-health.service";
+
+    /// <summary>The server's data volume, mounted before anything is installed; null when it has none.</summary>
+    public DataVolume? Volume { get; init; }
+
+    /// <summary>The site's private subnet: PostgreSQL listens on the server's address in it and admits only it.</summary>
+    public string SubnetCidr { get; init; } = SitePlan.DefaultSubnetCidr;
 
     /// <summary>The bootstrap of a planned server: the data server installs PostgreSQL and restic and restores.</summary>
     public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe) =>
-        new(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys);
+        new(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys)
+        {
+            Volume = DataVolume.For(site.Stack.Site.Provider, server),
+            SubnetCidr = site.SubnetCidr,
+        };
 
     /// <summary>The file the health endpoint serves; written only when the server is ready.</summary>
     public string HealthFile => WebRoot + Service.HealthPath;
@@ -25,70 +38,75 @@ public sealed record ServerBootstrap(
 
 /// <summary>
 /// Renders a <see cref="ServerBootstrap"/> to the bash script cloud-init runs. Credentials never appear in it:
-/// the script reads them from the root-only file cloud-init writes from a Pulumi secret.
+/// the script reads them from the root-only file cloud-init writes from a Pulumi secret. Every name and value
+/// is shell-quoted into printable ASCII (<see cref="Sh.Quote"/>), so the script is safe inside a YAML block.
 /// </summary>
 public static class BootstrapScript
 {
+    /// <summary>Tries of an apt-get install before the boot fails, and the first pause (it grows linearly: 10+20+...+50 s).</summary>
+    public const int AptTries = 6;
+    public const int AptFirstDelaySeconds = 10;
+
     public static string Render(ServerBootstrap boot)
     {
         var s = new StringBuilder();
         void L(string line = "") => s.Append(line).Append('\n');
         L("#!/bin/bash");
-        L($"# Written by failover for {boot.Server} ({boot.Stack}); runs once, on the first boot.");
+        L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server.");
         L("set -euo pipefail");
-        L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\"; }");
+        L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)}");
+        L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\" >&2; }");
         L("fail() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p err || true; echo \"failover: $*\" >&2; }");
         L("trap 'fail \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
-        L("export DEBIAN_FRONTEND=noninteractive");
-        L();
+        L("export DEBIAN_FRONTEND=noninteractive HOME=/root");
+        L($"FSTAB=/etc/fstab APT_DELAY={AptFirstDelaySeconds}");
+        L(Compact(Functions.Render()));
+        L("log \"bootstrap of $SERVER ($STACK)\"");
+        L("# The metadata service hands the user data to any process that asks: only root may ask (bootcmd did it already where nft exists).");
+        L("block_metadata");
+        if (boot.Volume is { } volume)
+        {
+            L($"mount_data_volume {Sh.Quote(volume.MountPoint)} {(int)DataVolume.AttachWait.TotalSeconds} {string.Join(' ', volume.DeviceCandidates.Select(Sh.Quote))}");
+            foreach (var bind in volume.Binds)
+                L($"bind_on_volume {Sh.Quote(bind.OnVolume)} {Sh.Quote(bind.Directory)}");
+        }
         var packages = boot.InstallsDatabase ? "postgresql restic jq python3" : "python3";
-        L($"log {Sh.Quote("installing " + packages)}");
-        L("apt-get update -q");
-        L($"apt-get install -y -q {packages}");
+        L($"apt_install {packages}");
         L();
-        L("# The health endpoint answers 404 until the health file exists, so checks fail until the server is ready.");
+        L("# The health endpoint answers 404 until the health document exists, so checks fail until the server is ready.");
         L($"install -d -m 0755 {Sh.Quote(Path.GetDirectoryName(boot.HealthFile)!.Replace('\\', '/'))}");
         L($"systemctl enable --now {ServerBootstrap.HealthUnit}");
-        if (boot.InstallsDatabase) L("systemctl enable --now postgresql");
+        if (boot.InstallsDatabase)
+        {
+            L("systemctl enable --now postgresql");
+            L($"configure_postgres {Sh.Quote(boot.SubnetCidr)}");
+        }
         if (boot.Restore is { } recipe)
         {
             L();
-            L($"# Restore point: {recipe.Tenants.Count} tenants, in restore order (tier first, then smallest first).");
-            L("# Each id is the tenant's database snapshot; its run= tag finds the files and manifest of the same backup run.");
-            L($"test -r {Sh.Quote(recipe.CredentialsFile)} || {{ log 'missing credentials file'; exit 1; }}");
+            L($"test -r {Sh.Quote(recipe.CredentialsFile)} || {{ fail 'missing credentials file'; exit 1; }}");
             L("set -a");
             L($". {Sh.Quote(recipe.CredentialsFile)}");
             L("set +a");
-            L($"install -d -o postgres -m 0700 {Sh.Quote(recipe.SpoolDirectory)}");
+            L("# Hooks get none of these; any line that contains one is redacted before it is logged.");
+            L("SECRETS=(\"$RESTIC_PASSWORD\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_ACCESS_KEY_ID\")");
+            L($"export RESTIC_CACHE_DIR={Sh.Quote(DataVolume.ResticCacheDirectory)}");
+            L($"SPOOL={Sh.Quote(recipe.SpoolDirectory)} TENANTS={Sh.Quote(RestoreRecipe.TenantsDirectory)} STATE={Sh.Quote(ServerBootstrap.StateDirectory)}");
+            L($"PG_JOBS={recipe.PgRestoreJobs} HOOK_TIMEOUT={(int)RestoreRecipe.HookTimeout.TotalSeconds}");
             L($"FAILOVER_REHEARSAL={(recipe.Rehearsal ? 1 : 0)}  # tenant hooks see it: 1 on a rehearsal copy");
+            L("install -d -o postgres -m 0700 \"$SPOOL\"");
+            L("install -d -m 0700 \"$STATE\" \"$RESTIC_CACHE_DIR\" \"$TENANTS\"");
             if (recipe.HasHooks)
             {
                 L("# Tenant hooks run as root and use psql like the local restore's hooks do: give root a role (peer authentication).");
                 L("runuser -u postgres -- psql --no-psqlrc -X -q -tA -c \"SELECT 1 FROM pg_roles WHERE rolname = 'root'\" | grep -q 1 ||");
                 L("  runuser -u postgres -- createuser --superuser root");
             }
-            L();
-            L(RestoreRecipe.Functions.Render());
-            L();
-            L("# A tenant that fails is reported and left out of the health document; the others are still restored.");
-            L("restored=()");
-            L("failed=()");
-            foreach (var tenant in recipe.Tenants)
-            {
-                var name = tenant.Tenant.Name;
-                var function = "restore_" + name.Replace('-', '_');
-                L();
-                L($"{function}() {{");
-                L("  local run");
-                foreach (var step in tenant.Steps)
-                {
-                    L($"  log {Sh.Quote(step.Title)}");
-                    L($"  {step.Command} || {{ fail {Sh.Quote("FAILED: " + step.Title)}; return 1; }}");
-                }
-                L("}");
-                L($"if {function}; then restored+=({Sh.Quote(HealthDocument.SnapshotMember(name, tenant.SnapshotId))}); " +
-                  $"else failed+=({Sh.Quote(HealthDocument.FailedEntry(name))}); fi");
-            }
+            L(Compact(RestoreRecipe.Functions.Render()));
+            L("# The restore point, in restore order (tier first, then smallest first): database snapshot id, name check, hooks.");
+            s.Append(recipe.RenderData());
+            L($"log \"restoring ${{#ids[@]}} tenants, {recipe.Parallelism} at a time\"");
+            L($"{RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}");
         }
         if (boot.Service.Unit is { } unit)
         {
@@ -99,32 +117,213 @@ public static class BootstrapScript
         L();
         if (boot.Restore is null)
         {
-            L($"cat > {Sh.Quote(boot.HealthFile + ".tmp")} <<'HEALTH'");
-            L(HealthDocument.Render(boot.Stack, boot.Server, new Dictionary<string, string>()));
-            L("HEALTH");
+            L($"printf '%s\\n' {Sh.Quote(HealthDocument.Render(boot.Stack, boot.Server, new Dictionary<string, string>()))} > {Sh.Quote(boot.HealthFile + ".tmp")}");
             L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
         }
         else
         {
-            s.Append(HealthDocument.ShellWriter(boot.Stack, boot.Server, boot.HealthFile));
-            L("if [ \"${#failed[@]}\" -gt 0 ]; then fail \"restore FAILED for ${#failed[@]} tenants: ${failed[*]}\"; exit 1; fi");
+            L($"{RestoreRecipe.Functions.WriteHealth} \"$STACK\" \"$SERVER\" {Sh.Quote(boot.HealthFile)}");
+            L("if [ \"$failed_count\" -gt 0 ]; then fail \"restore FAILED for $failed_count tenants (see above); the health document says degraded\"; exit 1; fi");
         }
         L("log ready");
         return s.ToString();
     }
 
-    /// <summary>The systemd unit of the health endpoint: a static file server on the health port.</summary>
-    public static string HealthUnit(ServiceSettings service) =>
-        "[Unit]\nDescription=failover health endpoint\nAfter=network-online.target\n\n" +
-        $"[Service]\nExecStart=/usr/bin/python3 -m http.server {service.HealthPort} --directory {ServerBootstrap.WebRoot}\n" +
-        "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n";
+    /// <summary>The functions without their comment lines: the comments are for the source, the bytes count against the user data limit.</summary>
+    public static string Compact(string bash) =>
+        string.Join('\n', bash.Split('\n').Where(l => !l.TrimStart().StartsWith("# ", StringComparison.Ordinal) && l.TrimStart() != "#"));
+
+    /// <summary>
+    /// The systemd unit of the health endpoint: a small handler that serves the health document live. On the
+    /// data server it asks PostgreSQL (pg_isready) on every request: "ready" answers 200 only while PostgreSQL
+    /// answers; "degraded", "unavailable" and a missing document never answer 200.
+    /// </summary>
+    public static string HealthUnit(ServiceSettings service, bool checksDatabase = false)
+    {
+        if (service.HealthPath.Any(c => c is < ' ' or > '~' or '"' or '\\' or '%' or '$'))
+            throw new ArgumentException($"health path '{service.HealthPath}' has characters a systemd unit cannot carry: use letters, digits, '/', '-', '_' and '.'", nameof(service));
+        return "[Unit]\nDescription=failover health endpoint\nAfter=network-online.target\n\n" +
+               $"[Service]\nExecStart=/usr/bin/python3 {ServerBootstrap.HealthHandlerPath} {service.HealthPort} \"{service.HealthPath}\" \"{ServerBootstrap.WebRoot}{service.HealthPath}\"" +
+               (checksDatabase ? " /usr/bin/pg_isready -q" : "") + "\n" +
+               "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n";
+    }
+
+    /// <summary>
+    /// The health handler: <c>health.py PORT PATH DOCUMENT [CHECK...]</c>. 404 until the document exists; then the
+    /// document, 200 when its status is ready (and CHECK exits 0), else 503 with status degraded or unavailable.
+    /// FAILOVER_HEALTH_BIND sets the listening address (every address by default).
+    /// </summary>
+    public const string HealthHandler = """
+        import http.server, json, os, subprocess, sys
+
+        port, path, document, check = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+
+
+        class Health(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.split("?")[0] != path:
+                    return self.answer(404, {"status": "not found"})
+                try:
+                    with open(document, encoding="utf-8") as f:
+                        doc = json.load(f)
+                except FileNotFoundError:
+                    return self.answer(404, {"status": "starting"})
+                except ValueError:
+                    return self.answer(503, {"status": "unreadable"})
+                if doc.get("status") == "ready" and check:
+                    try:
+                        up = subprocess.run(check, timeout=5, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+                    except (OSError, subprocess.TimeoutExpired):
+                        up = False
+                    if not up:
+                        doc["status"] = "unavailable"
+                self.answer(200 if doc.get("status") == "ready" else 503, doc)
+
+            def answer(self, code, doc):
+                body = (json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n").encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+
+        http.server.ThreadingHTTPServer((os.environ.get("FAILOVER_HEALTH_BIND", ""), port), Health).serve_forever()
+
+        """;
+
+    /// <summary>
+    /// The nftables rules that let only root reach the metadata service (169.254.169.254 on EC2 and Hetzner), which
+    /// serves the user data, credentials included, to any process that asks. nftables is a Debian 12 package of
+    /// priority important, so it is in the cloud images; the script installs it where it is missing.
+    /// </summary>
+    public static readonly IReadOnlyList<string> MetadataGuard =
+    [
+        "add table inet failover_metadata",
+        "add chain inet failover_metadata output { type filter hook output priority 0 ; policy accept ; }",
+        "add rule inet failover_metadata output ip daddr 169.254.169.254 meta skuid != 0 reject",
+    ];
+
+    /// <summary>The bash functions every server's bootstrap uses, defined once per script.</summary>
+    public static class Functions
+    {
+        public static string Render() => $$"""
+            # apt-get update + install, retried with a growing pause (APT_DELAY, 2*APT_DELAY, ...): a mirror or the
+            # network can be briefly away on a first boot. Fails after {{AptTries}} tries.
+            apt_install() {
+              local try
+              for ((try = 1; try <= {{AptTries}}; try++)); do
+                log "installing $* (try $try of {{AptTries}})"
+                if apt-get update -q && apt-get install -y -q "$@"; then return 0; fi
+                [ "$try" = {{AptTries}} ] || sleep $((try * APT_DELAY))
+              done
+              fail "apt-get install $* failed {{AptTries}} times"; return 1
+            }
+
+            # Lets only root reach the metadata service, which serves the user data (the vault credentials included).
+            block_metadata() {
+              command -v nft > /dev/null || apt_install nftables
+              nft list table inet failover_metadata > /dev/null 2>&1 && return 0
+              {{string.Join("\n  ", MetadataGuard.Select(rule => "nft " + Sh.Quote(rule)))}}
+            }
+
+            # Mounts the data volume at $1: waits up to $2 s for the one attached disk among the device links $3...
+            # that is not the disk holding /, formats it only when blkid finds no signature at all (never a volume with
+            # data or a partition table), records it in FSTAB by UUID and mounts it.
+            mount_data_volume() {
+              local mount=$1 wait=$2 root pattern link dev="" waited code uuid
+              shift 2
+              root=$(findmnt -no SOURCE / | head -n 1)
+              root=/dev/$(lsblk -no PKNAME "$root" 2> /dev/null | head -n 1 || true)
+              [ "$root" != /dev/ ] || root=$(findmnt -no SOURCE / | head -n 1)
+              for ((waited = 0; waited <= wait; waited += 2)); do
+                for pattern in "$@"; do
+                  for link in $pattern; do
+                    case "$link" in *-part[0-9]*) continue ;; esac
+                    [ -b "$link" ] || continue
+                    link=$(readlink -f "$link")
+                    case "$link" in "$root"*) continue ;; esac
+                    dev=$link; break 3
+                  done
+                done
+                sleep 2
+              done
+              [ -n "$dev" ] || { fail "no data volume attached within ${wait}s (looked for $*)"; return 1; }
+              code=0; blkid -p "$dev" > /dev/null 2>&1 || code=$?
+              if [ "$code" = 2 ]; then
+                log "formatting the empty data volume $dev"
+                mkfs.ext4 -q -L {{DataVolume.Label}} "$dev"
+              elif [ "$code" != 0 ]; then
+                fail "cannot tell whether $dev holds data (blkid exit $code): not formatting it"; return 1
+              fi
+              uuid=$(blkid -s UUID -o value "$dev")
+              [ -n "$uuid" ] || { fail "$dev has no filesystem UUID (a partition table?): not mounting it"; return 1; }
+              mkdir -p "$mount"
+              grep -q "^UUID=$uuid " "$FSTAB" 2> /dev/null || echo "UUID=$uuid $mount ext4 defaults,nofail 0 2" >> "$FSTAB"
+              mountpoint -q "$mount" || mount "$dev" "$mount"
+              log "data volume $dev (UUID $uuid) mounted at $mount"
+            }
+
+            # Makes directory $2 live on the volume at $1 (a bind mount, recorded in FSTAB).
+            bind_on_volume() {
+              mkdir -p "$1" "$2"
+              grep -q "^$1 $2 " "$FSTAB" 2> /dev/null || echo "$1 $2 none bind,nofail 0 0" >> "$FSTAB"
+              mountpoint -q "$2" || mount --bind "$1" "$2"
+            }
+
+            # Prints this server's IPv4 address in network $1 (empty when it has none yet).
+            site_address() {
+              ip -4 -o addr show | awk '{ print $4 }' | python3 -c '
+            import ipaddress, sys
+            net = ipaddress.ip_network(sys.argv[1])
+            print(next((a.split("/")[0] for a in sys.stdin.read().split() if ipaddress.ip_interface(a).ip in net), ""))' "$1"
+            }
+
+            # PostgreSQL listens on localhost and on this server's address in the site's network $1, and admits
+            # password logins from that network only; the firewall keeps the port off the public side.
+            configure_postgres() {
+              local address="" conf try
+              for ((try = 0; try < 60; try++)); do
+                address=$(site_address "$1") || true
+                [ -z "$address" ] || break
+                sleep 2
+              done
+              [ -n "$address" ] || { fail "no address in the site network $1 after 120 s: the app servers cannot reach PostgreSQL"; return 1; }
+              conf=$(find /etc/postgresql -mindepth 2 -maxdepth 2 -name main -type d | head -n 1)
+              printf "listen_addresses = 'localhost,%s'\n" "$address" > "$conf/conf.d/failover.conf"
+              grep -qF "host all all $1 scram-sha-256" "$conf/pg_hba.conf" || printf 'host all all %s scram-sha-256\n' "$1" >> "$conf/pg_hba.conf"
+              systemctl restart postgresql
+              log "PostgreSQL listens on localhost and $address; logins from $1 only"
+            }
+            """;
+    }
 }
 
-/// <summary>POSIX shell quoting: plain words stay as they are, anything else is single-quoted.</summary>
+/// <summary>
+/// POSIX shell quoting: plain words stay as they are, printable ASCII is single-quoted, and anything else (control
+/// characters, line or paragraph separators, any non-ASCII) is written as bash's $'...' with \xHH bytes, so a quoted
+/// word is always one line of printable ASCII and cannot break out of a script, a comment or a YAML block.
+/// </summary>
 public static class Sh
 {
-    public static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ':' or '=' or '@' or '%' or '+' or ',')
-            ? word
-            : "'" + word.Replace("'", "'\\''") + "'";
+    public static string Quote(string word)
+    {
+        if (word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ':' or '=' or '@' or '%' or '+' or ','))
+            return word;
+        if (word.All(c => c is >= ' ' and <= '~'))
+            return "'" + word.Replace("'", "'\\''") + "'";
+        var s = new StringBuilder("$'");
+        foreach (var b in Encoding.UTF8.GetBytes(word))
+            s.Append(b switch
+            {
+                (byte)'\\' => "\\\\",
+                (byte)'\'' => "\\'",
+                >= 0x20 and <= 0x7e => ((char)b).ToString(),
+                _ => $"\\x{b:x2}",
+            });
+        return s.Append('\'').ToString();
+    }
 }

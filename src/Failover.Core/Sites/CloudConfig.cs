@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 
 namespace Failover.Core.Sites;
 
@@ -9,9 +11,10 @@ public sealed record ResticCredentials(string Repository, string Password, strin
 }
 
 /// <summary>
-/// The cloud-init document a server boots with: SSH keys, the bootstrap script, the health unit and, on a
-/// restoring server, the root-only credentials file. infra/ builds it inside an Output apply from secret
-/// inputs, so the document itself stays a Pulumi secret.
+/// The cloud-config document a server boots with: the metadata guard (bootcmd, before anything else runs), SSH
+/// keys, the bootstrap script, the health handler and unit and, on a restoring server, the root-only credentials
+/// file. infra/ builds it inside an Output apply from secret inputs, so the document itself stays a Pulumi secret;
+/// <see cref="ServerUserData"/> gzips it for the provider.
 /// </summary>
 public static class CloudConfig
 {
@@ -20,13 +23,17 @@ public static class CloudConfig
         if (boot.Restore is not null && credentials is null)
             throw new ArgumentException($"{boot.Server} restores tenants and needs the vault's credentials", nameof(credentials));
         var s = new StringBuilder("#cloud-config\n");
+        // bootcmd runs on every boot, before write_files and runcmd: the guard is up before the bootstrap starts.
+        s.Append("bootcmd:\n  - ").Append(YamlQuote(
+            "command -v nft > /dev/null && " + string.Join(" && ", BootstrapScript.MetadataGuard.Select(r => "nft " + Sh.Quote(r))) + " || true")).Append('\n');
         if (boot.SshPublicKeys.Count > 0)
         {
             s.Append("ssh_authorized_keys:\n");
             foreach (var key in boot.SshPublicKeys) s.Append("  - ").Append(YamlQuote(key)).Append('\n');
         }
         s.Append("write_files:\n");
-        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service));
+        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase));
+        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.HealthHandler);
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
         if (boot.Restore is { } recipe && credentials is not null)
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
@@ -41,14 +48,30 @@ public static class CloudConfig
         $"RESTIC_REPOSITORY={Sh.Quote(c.Repository)}\nRESTIC_PASSWORD={Sh.Quote(c.Password)}\n" +
         $"AWS_ACCESS_KEY_ID={Sh.Quote(c.AccessKeyId)}\nAWS_SECRET_ACCESS_KEY={Sh.Quote(c.SecretAccessKey)}\n";
 
+    /// <summary>
+    /// A file as a literal block. Its lines must be printable ASCII: YAML also breaks lines at \r, U+0085, U+2028
+    /// and U+2029, so any such character would end the block and let the rest be read as YAML. Everything we write
+    /// is rendered that way (<see cref="Sh.Quote"/>); anything else is refused rather than written.
+    /// </summary>
     private static void WriteFile(StringBuilder s, string path, string permissions, string content)
     {
+        var bad = content.AsSpan().IndexOfAnyExceptInRange(' ', '~');
+        while (bad >= 0 && content[bad] == '\n')
+        {
+            var next = content.AsSpan(bad + 1).IndexOfAnyExceptInRange(' ', '~');
+            bad = next < 0 ? -1 : bad + 1 + next;
+        }
+        if (bad >= 0)
+            throw new ArgumentException($"{path}: content has the character U+{(int)content[bad]:X4}, which would break the cloud-config; it must be quoted by Sh.Quote", nameof(content));
         s.Append("  - path: ").Append(path).Append('\n');
         s.Append("    owner: root:root\n");
         s.Append("    permissions: '").Append(permissions).Append("'\n");
         s.Append("    content: |\n");
-        foreach (var line in content.TrimEnd('\n').Split('\n')) s.Append("      ").Append(line).Append('\n');
+        foreach (var line in content.TrimEnd('\n').Split('\n')) s.Append(line.Length == 0 ? "" : "      ").Append(line).Append('\n');
     }
 
-    private static string YamlQuote(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    private static readonly JsonSerializerOptions Escaped = new() { Encoder = JavaScriptEncoder.Default };
+
+    /// <summary>A YAML double-quoted scalar: JSON's escapes (every control and non-ASCII character as \uXXXX) are YAML's too.</summary>
+    public static string YamlQuote(string text) => JsonSerializer.Serialize(text, Escaped);
 }

@@ -41,7 +41,8 @@ public sealed record DnsPlan(StackSpec Stack, SiteNames Names, DnsSpec Dns, Stac
             var fqdn = r.Name == "@" ? dns.Zone : $"{r.Name}.{dns.Zone}";
             records.Add(new PlannedRecord(r.Name, fqdn, r.Type, dns.TtlSeconds, output));
         }
-        var check = new PlannedHealthCheck(names.HealthCheck, StackOutputs.ServiceIpv4, active.Service.HealthPort, active.Service.HealthPath,
+        // The health document is the data server's (SiteOutputs): the check asks it, not the load balancer.
+        var check = new PlannedHealthCheck(names.HealthCheck, StackOutputs.HealthIpv4, active.Service.HealthPort, active.Service.HealthPath,
             HealthCheckFailureThreshold, HealthCheckIntervalSeconds);
         return new DnsPlan(stack, names, dns, active, records, check);
     }

@@ -28,7 +28,7 @@ internal static class InfraConfigReader
             var tenant = (k as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value ?? "";
             var child = new ConfigNode(v, node.File, $"{node.Key}.{tenant}");
             if (!TenantName.IsValid(tenant))
-                throw child.Error($"'{tenant}' is not a tenant name", "use the tenant's name from the production stack's failover:tenants");
+                throw child.Error($"'{ConfigNode.Printable(tenant)}' is not a tenant name", "use the tenant's name from the production stack's failover:tenants");
             var id = child.AsString();
             if (!IsSnapshotId(id))
                 throw child.Error($"'{id}' is not a restic snapshot id",

@@ -17,6 +17,7 @@ public static class StackOutputs
     public const string ServiceIpv4 = "serviceIpv4";
     public const string ServiceIpv6 = "serviceIpv6";
     public const string ServiceHostname = "serviceHostname";
+    public const string HealthIpv4 = "healthIpv4";
     public const string HealthUrl = "healthUrl";
     public const string ServerAddresses = "serverAddresses";
     public const string RestoredSnapshots = "restoredSnapshots";
@@ -50,7 +51,7 @@ public static class StackOutputs
         Role.Vault =>
             [StackName, StackRole, VaultUrl, ResticRepository, ResticPassword, WriterAccessKeyId, WriterSecretAccessKey, ReaderAccessKeyId, ReaderSecretAccessKey],
         Role.Dns => [StackName, StackRole, ZoneId, NameServers, ActiveStack, HealthCheckId],
-        _ => [StackName, StackRole, Mode, ServiceIpv4, ServiceIpv6, ServiceHostname, HealthUrl, ServerAddresses, RestoredSnapshots],
+        _ => [StackName, StackRole, Mode, ServiceIpv4, ServiceIpv6, ServiceHostname, HealthIpv4, HealthUrl, ServerAddresses, RestoredSnapshots],
     };
 
     /// <summary>

@@ -26,17 +26,40 @@ internal sealed class ConfigNode(YamlNode node, string file, string key)
     public SecretValue AsSecret()
     {
         if (!IsSecret) throw Error("expected a secret", $"set it with `pulumi config set --secret {Key.Split('.')[0]} ...`");
-        return new SecretValue(((YamlScalarNode)((YamlMappingNode)Node).Children.Values.First()).Value ?? "");
+        if (((YamlMappingNode)Node).Children.Values.First() is not YamlScalarNode { Value: { } text } || string.IsNullOrWhiteSpace(text))
+            throw Error("the secure: value is not a ciphertext", $"set the secret again with `pulumi config set --secret {Key.Split('.', '[')[0]} ...` (it writes secure: v1:...)");
+        return new SecretValue(text.Trim());
     }
 
-    public string AsString()
+    /// <summary>
+    /// A one-line text value. Control characters and line breaks (CR, NEL, LS and PS too: YAML and PyYAML break lines
+    /// at them) are refused: values become names, paths and arguments, and a break would start a new line in a script.
+    /// </summary>
+    public string AsString() => Text(allowLineBreaks: false);
+
+    /// <summary>A shell command (hooks): it may span lines (LF and tabs); other control characters are refused.</summary>
+    public string AsCommand() => Text(allowLineBreaks: true);
+
+    private string Text(bool allowLineBreaks)
     {
         if (IsSecret)
             throw Error("a secret is not allowed here", "write the value in plain text; only credentials are secrets");
         if (Node is not YamlScalarNode s || IsNull || string.IsNullOrWhiteSpace(s.Value))
             throw Error($"expected a text value, found {Describe()}", "write a single value on this key");
-        return s.Value!.Trim();
+        var value = s.Value!.Trim();
+        var bad = value.ToList().FindIndex(c => IsBreakOrControl(c) && !(allowLineBreaks && c is '\n' or '\t'));
+        if (bad >= 0)
+            throw Error($"the value holds a control character or line break (U+{(int)value[bad]:X4} at position {bad + 1})",
+                allowLineBreaks ? "remove it; separate commands with LF line breaks only" : "write the value on one line, without control characters");
+        return value;
     }
+
+    /// <summary>C0 and C1 controls (CR, LF, NEL...) and the Unicode line and paragraph separators.</summary>
+    internal static bool IsBreakOrControl(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
+
+    /// <summary>A value as a message may show it: control characters and line breaks written as \uXXXX, so an error cannot forge lines.</summary>
+    internal static string Printable(string value) =>
+        string.Concat(value.Select(c => IsBreakOrControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
 
     public int AsInt(int min, int max)
     {

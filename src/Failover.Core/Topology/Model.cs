@@ -208,6 +208,9 @@ public sealed record StackSpec(
 {
     public FailureDomains.FailureDomain Domain => FailureDomains.FailureDomain.Of(Site);
 
+    /// <summary>Every <c>secure:</c> ciphertext in the file (provider keys included): registered for redaction, never printed.</summary>
+    public IReadOnlyList<string> SecretCiphertexts { get; init; } = [];
+
     /// <summary>Storage the site has for tenant data when it runs in a mode.</summary>
     public double StorageGbIn(SiteMode mode) => Servers.Sum(g => g.StorageGbIn(mode));
 

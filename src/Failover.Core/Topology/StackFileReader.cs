@@ -76,32 +76,20 @@ public static class StackFileReader
     internal static (StackSpec Stack, string Text) ReadWithText(string path, string? displayPath = null)
     {
         var file = displayPath ?? path;
-        string text;
-        try { text = System.IO.File.ReadAllText(path); }
-        catch (IOException e) { throw new TopologyException(new TopologyProblem(file, "(file)", null, $"cannot read: {e.Message}", "check the path and permissions")); }
-        catch (UnauthorizedAccessException e) { throw new TopologyException(new TopologyProblem(file, "(file)", null, $"cannot read: {e.Message}", "check the path and permissions")); }
         var name = StackNameOf(path) ?? throw new TopologyException(new TopologyProblem(file, "(file)", null,
             "not a stack file name", "name stack files Pulumi.<stack>.yaml"));
+        // The stack name reaches resource names, directories and command lines: refuse it before reading anything.
+        if (!StackName.IsValid(name))
+            throw new TopologyException(new TopologyProblem(file, "(file)", null,
+                $"stack name '{ConfigNode.Printable(name)}' (from the file name) is not usable as a resource and directory name",
+                $"rename the file Pulumi.<stack>.yaml with a stack name of {StackName.Rule}"));
+        var text = YamlGuard.ReadText(path, file);
         return (Parse(text, name, file), text);
     }
 
     public static StackSpec Parse(string yaml, string stackName, string file)
     {
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(yaml)); }
-        catch (YamlException e)
-        {
-            var inner = e.InnerException?.Message;
-            throw new TopologyException(new TopologyProblem(file, "(yaml)", e.Start.Line > 0 ? (int)e.Start.Line : null,
-                $"YAML syntax error: {e.Message}" + (inner is null ? "" : $" ({inner})"),
-                "fix the indentation or quoting at that line; `pulumi config` writes valid files"));
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
-        {
-            // YamlDotNet throws these, without a position, on some malformed flow collections.
-            throw new TopologyException(new TopologyProblem(file, "(yaml)", null, $"YAML syntax error: {e.Message}",
-                "look for an unclosed [ or { and check the quoting; `pulumi config` writes valid files"));
-        }
+        var stream = YamlGuard.Load(yaml, file, "fix the indentation or quoting at that line; `pulumi config` writes valid files");
         if (stream.Documents.Count == 0)
             throw new TopologyException(new TopologyProblem(file, "config", null, "the file is empty", "add a `config:` mapping with the failover:* keys"));
         if (stream.Documents.Count > 1)
@@ -119,11 +107,13 @@ public static class StackFileReader
 
         var failover = new Dictionary<string, ConfigNode>();
         var secretKeys = new List<string>();
+        var ciphertexts = new List<string>();
+        var secretProblems = new List<TopologyProblem>();
         foreach (var (k, v) in config.Children)
         {
             var key = (k as YamlScalarNode)?.Value ?? "";
             var node = new ConfigNode(v, file, key);
-            if (ContainsSecret(v)) secretKeys.Add(key);
+            if (CollectSecrets(node, ciphertexts, secretProblems)) secretKeys.Add(key);
             if (!key.StartsWith(Namespace, StringComparison.Ordinal)) continue;
             var shortKey = key[Namespace.Length..];
             if (!Keys.Contains(shortKey))
@@ -133,6 +123,8 @@ public static class StackFileReader
             failover[shortKey] = node;
         }
 
+        // A malformed secure: value is reported alone: reading the key as a secret would only say the same again.
+        if (secretProblems.Count > 0) throw new TopologyException(secretProblems);
         var problems = new List<TopologyProblem>();
         T? Section<T>(string key, Func<ConfigNode, T> read) where T : class
         {
@@ -216,6 +208,7 @@ public static class StackFileReader
         return new StackSpec(stackName, file, role!.Value, site!, mode, servers ?? [], tenants ?? [], backup, vault, dns,
             targets, restore, policy, backend, access ?? AdminAccess.None, secretKeys)
         {
+            SecretCiphertexts = ciphertexts,
             Snapshots = snapshots ?? [],
             RestoreFrom = restoreFrom,
             Service = service ?? Sites.ServiceSettings.Default,
@@ -223,13 +216,38 @@ public static class StackFileReader
         };
     }
 
-    private static bool ContainsSecret(YamlNode node) => node switch
+    /// <summary>
+    /// Whether the value holds a <c>secure:</c> value anywhere, collecting each ciphertext (for redaction: nothing
+    /// prints them) and a problem for each <c>secure:</c> that is not one non-empty ciphertext string.
+    /// </summary>
+    private static bool CollectSecrets(ConfigNode node, List<string> ciphertexts, List<TopologyProblem> problems)
     {
-        YamlMappingNode m when m.Children.Count == 1 && m.Children.Keys.First() is YamlScalarNode { Value: "secure" } => true,
-        YamlMappingNode m => m.Children.Values.Any(ContainsSecret),
-        YamlSequenceNode s => s.Children.Any(ContainsSecret),
-        _ => false,
-    };
+        switch (node.Node)
+        {
+            case YamlMappingNode m when m.Children.Keys.Any(k => k is YamlScalarNode { Value: "secure" }):
+                var value = m.Children.First(kv => kv.Key is YamlScalarNode { Value: "secure" }).Value;
+                if (m.Children.Count == 1 && value is YamlScalarNode { Value: { Length: > 0 } text } && !string.IsNullOrWhiteSpace(text))
+                    ciphertexts.Add(text.Trim());
+                else
+                    problems.Add(new TopologyProblem(node.File, node.Key, node.Line,
+                        m.Children.Count > 1 ? "a secure: value with other keys beside it"
+                        : value is YamlScalarNode ? "an empty secure: value" : $"secure: holds {(value is YamlSequenceNode ? "a list" : "a mapping")}, not a ciphertext",
+                        $"set the secret again with `pulumi config set --secret {node.Key.Split('.', '[')[0]} ...` (it writes secure: v1:...)"));
+                return true;
+            case YamlMappingNode m:
+                var any = false;
+                foreach (var (k, v) in m.Children)
+                    any |= CollectSecrets(new ConfigNode(v, node.File, $"{node.Key}.{(k as YamlScalarNode)?.Value}"), ciphertexts, problems);
+                return any;
+            case YamlSequenceNode s:
+                var found = false;
+                for (var i = 0; i < s.Children.Count; i++)
+                    found |= CollectSecrets(new ConfigNode(s.Children[i], node.File, $"{node.Key}[{i}]"), ciphertexts, problems);
+                return found;
+            default:
+                return false;
+        }
+    }
 
     private static Site ReadSite(ConfigNode node)
     {
@@ -279,6 +297,10 @@ public static class StackFileReader
             var map = item.AsMap("name", "full", "mvd", "volumeGb", "vcpus", "memoryGb", "diskGb");
             var nameNode = map.Required("name", "give the group a name, e.g. name: app");
             var name = nameNode.AsString();
+            // Group names become server and resource names, and are written into cloud-init: the tenant rule keeps them plain.
+            if (!TenantName.IsValid(name))
+                throw nameNode.Error($"server group name '{ConfigNode.Printable(name)}' is not usable as a server and resource name",
+                    $"use {StackName.Rule}, e.g. name: db");
             if (seen.TryGetValue(name, out var firstLine))
                 throw nameNode.Error($"duplicate server group '{name}' (first at line {firstLine})", "give each server group a unique name");
             seen[name] = nameNode.Line;
@@ -322,14 +344,14 @@ public static class StackFileReader
             var nameNode = map.Required("name", "give the tenant a name");
             var name = nameNode.AsString();
             if (!TenantName.IsValid(name))
-                throw nameNode.Error($"tenant name '{name}' is not usable as a database and directory name",
-                    "use lower-case letters, digits and '-', starting with a letter, at most 40 characters");
+                throw nameNode.Error($"tenant name '{ConfigNode.Printable(name)}' is not usable as a database and directory name",
+                    $"use {StackName.Rule}");
             if (seen.TryGetValue(name, out var first))
                 throw nameNode.Error($"duplicate tenant '{name}' (first at line {first})", "give each tenant a unique name");
             seen[name] = nameNode.Line;
             var hooks = map.Optional("hooks")?.AsMap("pre", "post");
             IReadOnlyList<string> Commands(string stage) =>
-                (hooks?.Optional(stage)?.AsListOrOne() ?? []).Select(c => c.AsString()).ToList();
+                (hooks?.Optional(stage)?.AsListOrOne() ?? []).Select(c => c.AsCommand()).ToList();
             tenants.Add(new Tenant(name,
                 map.Optional("tier")?.AsInt(1, 9) ?? 2,
                 map.Required("dataGb", "write the tenant's expected data size in GB, e.g. dataGb: 12.5").AsNumber(0, 1_000_000))
@@ -346,6 +368,8 @@ public static class StackFileReader
         var map = node.AsMap("vaults", "schedule", "retention");
         var vaults = map.Required("vaults", "name the vault stacks, e.g. vaults: [vault-aws-par]").AsListOrOne().Select(v => v.AsString()).ToList();
         if (vaults.Count == 0) throw map.Owner.Error("no vault stacks", "name at least one vault stack under vaults");
+        if (vaults.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw map.Optional("vaults")!.Error($"vault stack '{twice.Key}' is listed twice", "name each vault stack once");
         return new BackupPolicy(vaults,
             map.Required("schedule", "write how often backups run, e.g. schedule: 1h").AsDuration(TimeSpan.FromMinutes(1), TimeSpan.FromDays(31)),
             map.Optional("retention")?.AsDuration(TimeSpan.FromDays(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(30));
@@ -374,8 +398,16 @@ public static class StackFileReader
             var type = rm.Optional("type")?.AsString().ToUpperInvariant() ?? "A";
             if (type is not ("A" or "AAAA" or "CNAME"))
                 throw rm.Optional("type")!.Error($"record type '{type}' cannot follow a site", "use A, AAAA or CNAME");
-            records.Add(new DnsRecord(rm.Required("name", "write the record name relative to the zone, e.g. app or @").AsString(), type));
+            var nameNode = rm.Required("name", "write the record name relative to the zone, e.g. app or @");
+            var name = nameNode.AsString();
+            if (name != "@" && DnsZoneName.Problem(name) is { } bad)
+                throw nameNode.Error($"record name '{name}': {bad}", "write the name relative to the zone (app, www.eu) or @ for the zone itself");
+            records.Add(new DnsRecord(name, type));
         }
+        var zoneNode = map.Required("zone", "write the zone, e.g. zone: example.com");
+        var zone = zoneNode.AsString().TrimEnd('.');
+        if (DnsZoneName.Problem(zone) is { } zoneProblem)
+            throw zoneNode.Error($"zone '{zoneNode.AsString()}': {zoneProblem}", "write the zone's domain name, e.g. zone: example.com");
         var ttlNode = map.Required("ttl", "write the records' TTL, e.g. ttl: 60");
         var ttl = int.TryParse(ttlNode.AsString(), out var secs) ? ttlNode.AsInt(1, 604800)
             : (int)ttlNode.AsDuration(TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)).TotalSeconds;
@@ -384,7 +416,7 @@ public static class StackFileReader
             throw apiKey.Error("an API key written in plain text", "store it encrypted: pulumi config set --secret --path 'failover:dns.apiKey' ...");
         return new DnsSpec(
             map.Required("provider", "write provider: route53, hetzner or powerdns").AsEnum(DnsProviders),
-            map.Required("zone", "write the zone, e.g. zone: example.com").AsString().TrimEnd('.'),
+            zone,
             records, ttl,
             map.Required("active", "name the stack the records point at, e.g. active: prod-fsn1").AsString(),
             map.Optional("apiUrl")?.AsString(), apiKey?.AsSecret())
@@ -392,7 +424,7 @@ public static class StackFileReader
             Servers = (map.Optional("servers")?.AsListOrOne() ?? []).Select(n =>
             {
                 var text = n.AsString();
-                if (!System.Net.IPEndPoint.TryParse(text.Contains(':') ? text : text + ":53", out _))
+                if (!System.Net.IPEndPoint.TryParse(text.Contains(':') ? text : text + ":53", out var endpoint) || endpoint.Port == 0)
                     throw n.Error($"'{text}' is not an address or address:port", "write the authoritative server as 127.0.0.14:53 (names are looked up from the zone's NS records when servers is empty)");
                 return text.Contains(':') ? text : text + ":53";
             }).ToList(),
@@ -402,7 +434,7 @@ public static class StackFileReader
     private static MigrationHooks ReadMigrate(ConfigNode node)
     {
         var map = node.AsMap("freeze", "thaw", "backup");
-        IReadOnlyList<string> Commands(string key) => (map.Optional(key)?.AsListOrOne() ?? []).Select(c => c.AsString()).ToList();
+        IReadOnlyList<string> Commands(string key) => (map.Optional(key)?.AsListOrOne() ?? []).Select(c => c.AsCommand()).ToList();
         var hooks = new MigrationHooks(Commands("freeze"), Commands("thaw"), Commands("backup"));
         // An interrupted migration gives production its writes back: a freeze that cannot be undone would turn Ctrl-C into an outage.
         if (hooks.Freeze.Count > 0 && hooks.Thaw.Count == 0)
@@ -472,6 +504,41 @@ public static class StackFileReader
             return text;
         }).ToList();
         return new AdminAccess(cidrs, keys);
+    }
+}
+
+/// <summary>
+/// Stack names come from file names and become directory names, resource names and Pulumi arguments: the tenant
+/// rule keeps them plain (a name such as <c>sb$(id)</c> would otherwise reach a shell somewhere).
+/// </summary>
+public static class StackName
+{
+    public const string Rule = "lower-case letters, digits and '-', starting with a letter, at most 40 characters";
+
+    public static bool IsValid(string name) => TenantName.IsValid(name);
+}
+
+/// <summary>
+/// The rules of a DNS name a zone or record may have (RFC 1035 section 2.3.4: labels of 1 to 63 octets, a name of at
+/// most 253 characters in text; RFC 952/1123 letters, digits and hyphens, with '_' for service labels such as _dmarc).
+/// </summary>
+public static class DnsZoneName
+{
+    /// <summary>What is wrong with the name, or null when it is a usable DNS name.</summary>
+    public static string? Problem(string name)
+    {
+        if (name.Length == 0) return "it is empty (the root zone cannot be managed)";
+        if (name.Length > 253) return $"longer than 253 characters ({name.Length})";
+        foreach (var label in name.Split('.'))
+        {
+            if (label.Length == 0) return "it has an empty label (two dots in a row, or a leading dot)";
+            if (label.Length > 63) return $"the label '{label[..20]}...' is longer than 63 characters ({label.Length})";
+            if (label == "*") continue;
+            if (!label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                return $"the label '{ConfigNode.Printable(label)}' holds a character other than letters, digits, '-' and '_'";
+            if (label.StartsWith('-') || label.EndsWith('-')) return $"the label '{label}' starts or ends with '-'";
+        }
+        return null;
     }
 }
 

@@ -44,6 +44,8 @@ public static class TopologyLoader
         foreach (var d in dupes)
             problems.Add(new TopologyProblem(d.Last().File, "(file)", null, $"stack '{d.Key}' is defined twice ({string.Join(", ", d.Select(s => s.File))})",
                 "keep one of Pulumi.<stack>.yaml and Pulumi.<stack>.yml"));
+        // The checks between stacks look stacks up by name: they need each name once.
+        if (problems.Count > 0) throw new TopologyException(problems);
         CheckReferences(stacks, problems);
         Sites.InfraReferences.Check(stacks, problems);
         if (problems.Count > 0) throw new TopologyException(problems);
@@ -120,16 +122,7 @@ public sealed record ProjectSettings(string? StackConfigDir, string? BackendUrl)
 {
     public static ProjectSettings Read(string path, string display)
     {
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(File.ReadAllText(path))); }
-        catch (YamlException e)
-        {
-            throw new TopologyException(new TopologyProblem(display, "(yaml)", (int)e.Start.Line, $"YAML syntax error: {e.Message}", "fix the project file"));
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
-        {
-            throw new TopologyException(new TopologyProblem(display, "(yaml)", null, $"YAML syntax error: {e.Message}", "fix the project file"));
-        }
+        var stream = YamlGuard.Load(YamlGuard.ReadText(path, display), display, "fix the project file");
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root) return new(null, null);
         string? Scalar(YamlMappingNode map, string key) =>
             map.Children.TryGetValue(new YamlScalarNode(key), out var n) && n is YamlScalarNode { Value: { } v } && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;

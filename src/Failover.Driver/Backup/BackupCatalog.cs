@@ -50,7 +50,14 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     public Task<RepositoryCheck> CheckRepositoryAsync(CancellationToken cancellation) =>
         OnceAsync(() => _check, async () =>
         {
-            var check = await repository.CheckAsync(readDataSubset, cancellation);
+            RepositoryCheck check;
+            try { check = await repository.CheckAsync(readDataSubset, cancellation); }
+            catch (ResticLockedException e)
+            {
+                // A lock is not damage: say so, and verify each set by reading it back instead of trusting it unchecked.
+                log.Warning("Backup repository check could not run (a lock, not damage): {Detail}; each set is read back instead", e.Message);
+                return _check = new RepositoryCheck(false, readDataSubset, e.Message);
+            }
             if (check.Intact) log.Information("Backup repository check passed (read {Subset} of the data)", readDataSubset);
             else log.Warning("Backup repository check found damage: {Detail}", check.Detail);
             return _check = check;
@@ -71,6 +78,16 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
         var (manifest, reason) = await ProblemWithAsync(set, await CheckRepositoryAsync(cancellation), cancellation);
         var problem = manifest is null ? reason ?? "its manifest cannot be read" : reason;
         if (problem is not null) log.Warning("Backup of {Tenant} from run {RunId} is unusable: {Reason}", set.Tenant, set.RunId, problem);
+        return problem;
+    }
+
+    /// <summary>Why the set does not read back intact (manifest, every byte of the dump against its digest, the files), or null when it does; never trusts the check.</summary>
+    public async Task<string?> ReadBackProblemAsync(BackupSet set, CancellationToken cancellation)
+    {
+        if (!set.IsComplete) return "the set is incomplete (a backup run that did not finish)";
+        var (manifest, reason) = await ProblemWithAsync(set, new RepositoryCheck(false, "read back", "read back"), cancellation);
+        var problem = manifest is null ? reason ?? "its manifest cannot be read" : reason;
+        if (problem is not null) log.Warning("Backup of {Tenant} from run {RunId} does not read back intact: {Reason}", set.Tenant, set.RunId, problem);
         return problem;
     }
 

@@ -44,9 +44,10 @@ internal static class ChildProcess
         };
         foreach (var a in call.Arguments) info.ArgumentList.Add(a);
         foreach (var (k, v) in call.Environment ?? new Dictionary<string, string?>()) info.Environment[k] = v;
+        ChildLifetime.Tie(info);
 
         using var process = new Process { StartInfo = info };
-        try { process.Start(); }
+        try { ChildLifetime.Start(process); }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new InvalidOperationException($"cannot start {call.FileName}: {e.Message} (is it installed and on PATH?)", e);
@@ -110,9 +111,85 @@ internal static class ChildProcess
 
     private static void TryKill(Process process)
     {
-        try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
+        try
+        {
+            if (process.HasExited) return;
+            // The program leads its own process group (ChildLifetime): what it started dies with it.
+            ChildLifetime.KillGroup(process.Id);
+            process.Kill(entireProcessTree: true);
+        }
         catch (InvalidOperationException) { }
     }
+}
+
+/// <summary>
+/// Ties the programs the driver runs to the driver's life. Each starts as the leader of its own process group
+/// (<c>setsid</c>), so the whole tree of a hook can be killed at once, and with a parent-death signal
+/// (<c>setpriv --pdeathsig KILL</c>, prctl PR_SET_PDEATHSIG): when the driver is killed, even with
+/// <c>kill -9</c>, the kernel kills its children instead of leaving a restic or a hook running on its own.
+/// The kernel sends that signal when the parent THREAD ends, so every program is started from one dedicated
+/// thread that lives as long as the process (a thread-pool thread may retire and would kill its child).
+/// </summary>
+internal static class ChildLifetime
+{
+    private static readonly string? Setsid = Find("setsid");
+    private static readonly string? Setpriv = Find("setpriv");
+    private static readonly System.Collections.Concurrent.BlockingCollection<(Process Process, TaskCompletionSource Started)> Queue = new();
+
+    static ChildLifetime()
+    {
+        var spawner = new Thread(() =>
+        {
+            foreach (var (process, started) in Queue.GetConsumingEnumerable())
+            {
+                try { process.Start(); started.SetResult(); }
+                catch (Exception e) { started.SetException(e); }
+            }
+        }) { IsBackground = true, Name = "child-spawner" };
+        spawner.Start();
+    }
+
+    /// <summary>Rewrites the start so that the program runs in its own process group with a parent-death signal, where the tools exist.</summary>
+    public static void Tie(ProcessStartInfo info)
+    {
+        if (!OperatingSystem.IsLinux() || Setsid is null || Setpriv is null) return;
+        // A program that is not there is left to fail to start as itself, with the message that says so.
+        var program = info.FileName;
+        var path = info.Environment.TryGetValue("PATH", out var p) ? p : Environment.GetEnvironmentVariable("PATH");
+        if (program.Contains('/') ? !File.Exists(program) : !(path ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, program)))) return;
+        var arguments = info.ArgumentList.ToList();
+        info.FileName = Setsid;
+        info.ArgumentList.Clear();
+        foreach (var a in new[] { "--wait", Setpriv, "--pdeathsig", "KILL", "--", program }.Concat(arguments)) info.ArgumentList.Add(a);
+    }
+
+    /// <summary>
+    /// Arguments that run <paramref name="program"/> with a parent-death signal of its own, after <paramref name="before"/>
+    /// (e.g. <c>runuser -u postgres --</c>, whose change of user clears the signal it was started with).
+    /// </summary>
+    public static string[] Tied(string[] before, string program) =>
+        OperatingSystem.IsLinux() && Setpriv is not null ? [.. before, Setpriv, "--pdeathsig", "KILL", "--", program] : [.. before, program];
+
+    /// <summary>Starts the process from the spawner thread (see the class summary for why).</summary>
+    public static void Start(Process process)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Queue.Add((process, started));
+        started.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>SIGKILL to every process of the group <paramref name="groupId"/>; nothing when it is gone.</summary>
+    public static void KillGroup(int groupId)
+    {
+        if (!OperatingSystem.IsLinux() || groupId <= 1) return;
+        try { _ = Kill(-groupId, 9); } catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private static string? Find(string tool) =>
+        new[] { "/usr/bin", "/bin", "/usr/sbin", "/sbin" }.Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
 }
 
 /// <summary>A streamed program whose other end failed (the consumer of its output, or the producer of its input).</summary>

@@ -21,7 +21,8 @@ public interface IBackupRepository
     Task<IReadOnlyList<BackupSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellation);
     /// <summary>Streams one file (or, for "/", a tar of the tree) of a snapshot into <paramref name="read"/>.</summary>
     Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation);
-    Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation);
+    /// <summary>Restores a snapshot; <paramref name="bytesRestored"/> hears restic's progress where restic reports it.</summary>
+    Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation, Action<long>? bytesRestored = null);
     Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation);
     Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellation);
 }
@@ -36,10 +37,13 @@ public sealed record ResticSettings(string Repository, string Password, string E
 }
 
 /// <summary>A restic command failed; the message carries restic's own explanation from stderr.</summary>
-public sealed class ResticException(string message, int exitCode) : Exception(message)
+public class ResticException(string message, int exitCode) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
 }
+
+/// <summary>restic could not take its lock: someone else holds it (or held it and died). Not damage.</summary>
+public sealed class ResticLockedException(string message, int exitCode) : ResticException(message, exitCode);
 
 /// <summary>
 /// The restic adapter: runs the restic binary with <c>--json</c> and parses its answers. The repository and
@@ -93,25 +97,107 @@ public sealed class ResticRepository : IBackupRepository
     {
         // One --tag with a comma list means "all of these tags" to restic.
         string[] filter = tags.Count == 0 ? [] : ["--tag", string.Join(',', tags)];
-        var result = await RunAsync(["snapshots", "--json", .. filter], cancellation);
+        var result = await RunAsync(["snapshots", "--no-lock", "--json", .. filter], cancellation);
         return ParseSnapshots(result.StandardOutput);
     }
 
     public async Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> read, CancellationToken cancellation) =>
-        await RunAsync(["dump", snapshotId, path], cancellation, read: read);
+        await RunAsync(["dump", "--no-lock", snapshotId, path], cancellation, read: read);
 
-    public async Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation) =>
-        await RunAsync(["restore", snapshotId, "--target", targetDirectory], cancellation);
+    public async Task RestoreAsync(string snapshotId, string targetDirectory, CancellationToken cancellation, Action<long>? bytesRestored = null)
+    {
+        if (bytesRestored is null) { await RunAsync(["restore", "--no-lock", snapshotId, "--target", targetDirectory], cancellation); return; }
+        // restic 0.16 and later print status lines with --json while they restore; 0.14 (Debian 12) prints one plain line.
+        await RunAsync(["restore", "--no-lock", "--json", snapshotId, "--target", targetDirectory], cancellation, read: async (stdout, ct) =>
+        {
+            using var reader = new StreamReader(stdout, leaveOpen: true); // the process adapter drains and closes it
+            while (await reader.ReadLineAsync(ct) is { } line)
+                if (RestoredBytes(line) is { } bytes) bytesRestored(bytes);
+        });
+    }
+
+    /// <summary>
+    /// bytes_restored of a restic <c>restore --json</c> status or summary line, null for any other line. The fields are
+    /// restic's documented JSON output (https://restic.readthedocs.io/en/stable/075_scripting.html#restore).
+    /// </summary>
+    internal static long? RestoredBytes(string line)
+    {
+        if (!line.StartsWith('{')) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            return root.TryGetProperty("message_type", out var type) && type.GetString() is "status" or "summary"
+                   && root.TryGetProperty("bytes_restored", out var bytes) && bytes.TryGetInt64(out var n) ? n : null;
+        }
+        catch (JsonException) { return null; }
+    }
 
     public async Task<RepositoryCheck> CheckAsync(string readDataSubset, CancellationToken cancellation)
     {
-        var call = Call(["check", "--read-data-subset", readDataSubset]);
+        // --no-lock: the check only reads, and the driver never prunes; a backup running beside it only adds packs,
+        // which check reports as non-critical. An exclusive lock would block production's backups, and a check
+        // killed with the driver would leave it behind for every later run.
+        var call = Call(["check", "--no-lock", "--read-data-subset", readDataSubset]);
         _log.Debug("restic {Command}", "check");
         var result = await ChildProcess.RunAsync(call, cancellation);
-        // Exit code 1 is restic's "errors were found"; anything else non-zero is a failure to run at all.
+        // Exit code 1 is restic's "errors were found" but also its "could not lock": a lock is no damage.
+        if (result.ExitCode != 0 && LockHolder(result.StandardError) is { } holder)
+            throw new ResticLockedException($"restic check could not run: the repository is locked ({holder}); not damage. " +
+                "If that process is gone (a killed run), `failover unlock` removes its stale lock", result.ExitCode);
         if (result.ExitCode is not (0 or 1)) throw Failure("check", result);
         var detail = result.ExitCode == 0 ? "no errors were found" : FirstLines(result.StandardError + result.StandardOutput);
         return new RepositoryCheck(result.ExitCode == 0, readDataSubset, detail);
+    }
+
+    /// <summary>Who holds the lock restic could not take ("locked exclusively by PID 13089 on vm by root"), or null when stderr is about something else.</summary>
+    internal static string? LockHolder(string stderr)
+    {
+        var at = stderr.IndexOf("repository is already locked", StringComparison.Ordinal);
+        if (at < 0) return stderr.Contains("unable to create lock", StringComparison.Ordinal) ? "unable to create a lock" : null;
+        var line = stderr[at..].Split('\n')[0].Trim();
+        return line["repository is already ".Length..];
+    }
+
+    /// <summary>A lock restic keeps in the repository: who took it, when, and whether its process is gone.</summary>
+    public sealed record ResticLock(string Id, string Host, int Pid, string User, DateTimeOffset Time, bool Exclusive)
+    {
+        /// <summary>restic's own rule: taken on this host by a process that no longer exists (or older than 30 minutes, restic's refresh limit).</summary>
+        public bool IsStale(DateTimeOffset now) =>
+            (string.Equals(Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase) && !Engine.RunLock.ProcessExists(Pid))
+            || now - Time > TimeSpan.FromMinutes(30);
+
+        public override string ToString() =>
+            $"{(Exclusive ? "exclusive" : "shared")} lock {Id[..Math.Min(8, Id.Length)]} of pid {Pid} on {Host} by {User}, taken {Time:u}";
+    }
+
+    /// <summary>The repository's locks (read without taking one).</summary>
+    public async Task<IReadOnlyList<ResticLock>> LocksAsync(CancellationToken cancellation)
+    {
+        var ids = (await RunAsync(["list", "locks", "--no-lock"], cancellation)).StandardOutput
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var locks = new List<ResticLock>();
+        foreach (var id in ids)
+        {
+            ProgramResult cat;
+            try { cat = await RunAsync(["cat", "lock", id, "--no-lock"], cancellation); }
+            catch (ResticException) { continue; } // removed meanwhile by its owner
+            using var doc = JsonDocument.Parse(cat.StandardOutput);
+            var r = doc.RootElement;
+            locks.Add(new ResticLock(id, r.GetProperty("hostname").GetString() ?? "", r.GetProperty("pid").GetInt32(),
+                r.TryGetProperty("username", out var u) ? u.GetString() ?? "" : "", r.GetProperty("time").GetDateTimeOffset(),
+                r.TryGetProperty("exclusive", out var x) && x.GetBoolean()));
+        }
+        return locks;
+    }
+
+    /// <summary>Removes the stale locks (restic unlock removes exactly those) and returns the ones it removed.</summary>
+    public async Task<IReadOnlyList<ResticLock>> RemoveStaleLocksAsync(TimeProvider clock, CancellationToken cancellation)
+    {
+        var stale = (await LocksAsync(cancellation)).Where(l => l.IsStale(clock.GetUtcNow())).ToList();
+        if (stale.Count > 0) await RunAsync(["unlock"], cancellation);
+        var left = (await LocksAsync(cancellation)).Select(l => l.Id).ToHashSet();
+        return stale.Where(l => !left.Contains(l.Id)).ToList();
     }
 
     public async Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellation)

@@ -21,6 +21,9 @@ public sealed class ResticVault(BackupCatalog catalog) : IBackupVault
     public async Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
         await Catalog.ProblemAsync(await SetOf(snapshot, cancellation), cancellation) is null;
 
+    public async Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+        await Catalog.ReadBackProblemAsync(await SetOf(snapshot, cancellation), cancellation) is null;
+
     /// <summary>The backup set a candidate stands for.</summary>
     /// <remarks>A snapshot newer than the catalog's listing (a migration's final backup) makes it list the repository again, once.</remarks>
     public async Task<BackupSet> SetOf(TenantSnapshot snapshot, CancellationToken cancellation)

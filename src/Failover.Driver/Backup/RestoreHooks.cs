@@ -21,29 +21,82 @@ public sealed class RestoreHooks(SecretRegistry secrets, string shell = "/bin/sh
         bool rehearsal = false)
     {
         var outcomes = new List<HookOutcome>();
+        foreach (var command in commands)
+        {
+            var outcome = await RunOneAsync(stage, command, target, timeout, cancellation, rehearsal);
+            outcomes.Add(outcome);
+            if (!outcome.Succeeded) break;
+        }
+        return outcomes;
+    }
+
+    /// <param name="marker">Set as FAILOVER_HOOK_EFFECT in the hook's environment, which every process it starts inherits: how a later run finds what a killed one left running.</param>
+    public async Task<HookOutcome> RunOneAsync(string stage, string command, TenantSite target, TimeSpan timeout, CancellationToken cancellation,
+        bool rehearsal = false, string? marker = null)
+    {
         var environment = new Dictionary<string, string?>(target.Database.Environment)
         {
             ["FAILOVER_TENANT"] = target.Tenant.Name,
             ["FAILOVER_FILES_DIR"] = target.FilesDirectory,
             ["FAILOVER_REHEARSAL"] = rehearsal ? "1" : "0",
+            [HookLeftovers.Variable] = marker,
         };
-        foreach (var command in commands)
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(timeout);
+        try
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            limit.CancelAfter(timeout);
-            HookOutcome outcome;
-            try
-            {
-                var result = await ChildProcess.RunAsync(new ProgramCall(shell, ["-c", command], environment), limit.Token);
-                outcome = new HookOutcome(stage, command, result.ExitCode, secrets.Redact((result.StandardOutput + result.StandardError).Trim()));
-            }
-            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-            {
-                outcome = new HookOutcome(stage, command, -1, $"timed out after {Failover.Core.Topology.Durations.Format(timeout)}");
-            }
-            outcomes.Add(outcome);
-            if (!outcome.Succeeded) break;
+            var result = await ChildProcess.RunAsync(new ProgramCall(shell, ["-c", command], environment), limit.Token);
+            return new HookOutcome(stage, command, result.ExitCode, secrets.Redact((result.StandardOutput + result.StandardError).Trim()));
         }
-        return outcomes;
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return new HookOutcome(stage, command, -1, $"timed out after {Failover.Core.Topology.Durations.Format(timeout)}");
+        }
+    }
+}
+
+/// <summary>
+/// Finds the processes a hook left behind (its shell killed with the driver, what it started still running) by the
+/// marker in their environment, and kills them: a hook must not run twice at once for the same tenant.
+/// </summary>
+public static class HookLeftovers
+{
+    public const string Variable = "FAILOVER_HOOK_EFFECT";
+
+    /// <summary>Kills every process whose environment carries this marker and waits until none is left (at most a minute).</summary>
+    public static async Task<int> KillAsync(string marker, CancellationToken cancellation)
+    {
+        if (!Directory.Exists("/proc")) return 0;
+        var killed = 0;
+        for (var round = 0; round < 600; round++)
+        {
+            var found = Carrying($"{Variable}={marker}");
+            if (found.Count == 0) return killed;
+            foreach (var pid in found)
+            {
+                try { using var p = System.Diagnostics.Process.GetProcessById(pid); p.Kill(entireProcessTree: true); killed++; }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }
+            }
+            await Task.Delay(100, cancellation);
+        }
+        throw new InvalidOperationException($"processes of the hook {marker} are still running after being killed; stop them, then `failover resume`");
+    }
+
+    /// <summary>The processes (other than this one) whose environment holds exactly <paramref name="variable"/> (NAME=value).</summary>
+    internal static IReadOnlyList<int> Carrying(string variable)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(variable + "\0");
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId) continue;
+            byte[] environ;
+            try { environ = File.ReadAllBytes(Path.Combine(dir, "environ")); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            // A zombie has an empty environment; a match must be a whole variable (after a NUL or at the start).
+            var at = environ.AsSpan().IndexOf(needle);
+            if (at == 0 || (at > 0 && environ[at - 1] == 0)) found.Add(pid);
+        }
+        return found;
     }
 }

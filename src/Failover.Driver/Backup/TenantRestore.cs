@@ -27,7 +27,8 @@ public interface ITenantRestorer
 /// (restic restore), coherence against the manifest, then post hooks. Coherence is checked before the
 /// post hooks because migrations change what the manifest recorded.
 /// </summary>
-public sealed class TenantRestore(IBackupRepository repository, PostgresTools postgres, RestoreHooks hooks, SecretRegistry secrets, ILogger log) : ITenantRestorer
+public sealed class TenantRestore(IBackupRepository repository, PostgresTools postgres, RestoreHooks hooks, SecretRegistry secrets, ILogger log,
+    Action<TransferProgress>? progress = null) : ITenantRestorer
 {
     public async Task<TenantRestoreResult> RestoreAsync(TenantRestoreJob job, CancellationToken cancellation)
     {
@@ -50,14 +51,16 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
                 throw new InvalidOperationException($"target files directory {target.FilesDirectory} is not empty; restore only into an empty directory");
             Directory.CreateDirectory(target.FilesDirectory);
             await postgres.PrepareTargetAsync(target.Database, cancellation);
+            var meter = new TransferMeter(tenant, point.Manifest.Bytes, progress);
             // The database and the files are independent: restoring and then checking them side by side
             // hides the smaller one's time behind the larger one's (restic reads under a shared lock).
             var files = Task.Run(async () =>
             {
-                await repository.RestoreAsync(set.Files!.Id, target.FilesDirectory, cancellation);
+                await repository.RestoreAsync(set.Files!.Id, target.FilesDirectory, cancellation, meter.Files);
+                meter.Files(point.Manifest.Files.Bytes);
                 return await FileTree.ScanAsync(target.FilesDirectory, cancellation);
             }, cancellation);
-            await RestoreDatabaseAsync(job, cancellation);
+            await RestoreDatabaseAsync(job, meter, cancellation);
             var tables = await postgres.TablesAsync(target.Database, cancellation);
 
             step = "verify";
@@ -86,7 +89,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         }
     }
 
-    private async Task RestoreDatabaseAsync(TenantRestoreJob job, CancellationToken cancellation)
+    private async Task RestoreDatabaseAsync(TenantRestoreJob job, TransferMeter meter, CancellationToken cancellation)
     {
         var (target, point, options) = job;
         var dumpPath = BackupLayout.DumpPath(point.Set.Tenant);
@@ -94,7 +97,8 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         {
             // Straight from restic into pg_restore: no scratch space, and on small hosts as fast as --jobs.
             await repository.DumpAsync(point.Set.Database!.Id, dumpPath,
-                (stdout, ct) => postgres.RestoreStreamAsync(target.Database, stdout, ct), cancellation);
+                (stdout, ct) => postgres.RestoreStreamAsync(target.Database, new CountingStream(stdout, meter.Database), ct), cancellation);
+            meter.Database(0);
             return;
         }
         // pg_restore --jobs needs a seekable file: restore the dump into scratch space first.
@@ -103,6 +107,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         try
         {
             await repository.RestoreAsync(point.Set.Database!.Id, scratch, cancellation);
+            meter.Database(point.Manifest.Database.DumpBytes);
             await postgres.RestoreFileAsync(target.Database, Path.Combine(scratch, BackupLayout.DumpFileName(point.Set.Tenant)), options.DatabaseJobs, cancellation);
         }
         finally

@@ -5,6 +5,7 @@ using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
+using Spectre.Console;
 
 namespace Failover.Driver.Cli;
 
@@ -22,6 +23,22 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     public string WorkingDirectory => workingDirectory;
 
+    /// <summary>The terminal behind stdout, or null when stdout is not one (a pipe, a file, a test's writer).</summary>
+    public Func<IAnsiConsole?> Terminal { get; init; } = () =>
+        ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? AnsiConsole.Console : null;
+
+    /// <summary>The terminal behind stderr, for coloured ERROR and WARNING lines; null when stderr is not one.</summary>
+    public Func<IAnsiConsole?> ErrorTerminal { get; init; } = () =>
+        ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected
+            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+            : null;
+
+    /// <summary>How the run's lines and progress are shown: set when a command starts (plain until then).</summary>
+    internal RunDisplay Display { get; private set; } = new PlainDisplay(stdout);
+
+    private IAnsiConsole? _errorTerminal;
+    private Func<string, string?>? _environment;
+
     /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
     public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
 
@@ -30,12 +47,14 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
 
     internal static readonly Option<string?> Stacks = new("--stacks")
     {
+        HelpName = "DIR",
         Description = "Folder with the Pulumi.<stack>.yaml files (default: stackConfigDir of the Pulumi.yaml above the current folder)",
         Recursive = true,
     };
 
     internal static readonly Option<string?> LogJson = new("--log-json")
     {
+        HelpName = "FILE",
         Description = "Also write structured log events (JSON lines, secrets redacted) to this file",
         Recursive = true,
     };
@@ -95,14 +114,25 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     internal async Task<int> ExecuteAsync(ParseResult parse, Func<Topology, ILogger, Task<int>> body)
     {
         using var log = LogSetup.Create(Secrets, Resolve(parse.GetValue(LogJson)), parse.GetValue(Verbose), logConsole);
+        JsonOutput = WantsJson(parse);
+        Display = JsonOutput ? new PlainDisplay(stderr) : RunDisplay.For(stdout, Variable, Terminal());
+        _errorTerminal = string.IsNullOrEmpty(Variable("NO_COLOR")) && Variable("TERM") is not (null or "" or "dumb") ? ErrorTerminal() : null;
         try
         {
             var dir = parse.GetValue(Stacks) is { } given
                 ? Path.GetFullPath(given, workingDirectory)
                 : TopologyLoader.DefaultStacksDirectory(workingDirectory);
             var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
+            // Every ciphertext of every stack file, not only the keys the tool reads: diffs and errors quote file lines.
             foreach (var s in topology.Stacks)
-                if (s.Dns?.ApiKey is { } key) Secrets.Add(key.Ciphertext);
+                foreach (var ciphertext in s.SecretCiphertexts) Secrets.Add(ciphertext);
+            // What a kept drill left for the commands after it; the process environment wins.
+            var saved = CredentialsFile.Read(RunCommands.Store(parse, topology, workingDirectory).Root, Secrets, Error);
+            if (saved.Count > 0)
+            {
+                var environment = _environment ??= Variable;
+                Variable = name => environment(name) ?? saved.GetValueOrDefault(name);
+            }
             log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
             return await body(topology, log);
         }
@@ -137,9 +167,26 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         }
     }
 
-    internal void Print(string text) => stdout.Write(Secrets.Redact(text));
+    /// <summary>
+    /// Set by `--json`: stdout carries only the JSON document (<see cref="Document"/>), and the progress lines a
+    /// command prints go to stderr, so `failover run --json > result.json` is clean JSON.
+    /// </summary>
+    internal bool JsonOutput { get; set; }
 
-    internal void Error(string line) => stderr.WriteLine(Secrets.Redact(line));
+    /// <summary>The `--json` option of a verb that reports; read by <see cref="ExecuteAsync"/>.</summary>
+    internal static Option<bool> JsonOption(string description) => new("--json") { Description = description };
+
+    internal void Print(string text) => Display.Line(Secrets.Redact(text));
+
+    /// <summary>Prints a verb's JSON document on stdout.</summary>
+    internal void Document(string json) => stdout.Write(Secrets.Redact(json) + "\n");
+
+    internal void Error(string line)
+    {
+        var text = Secrets.Redact(line);
+        if (_errorTerminal is null) stderr.WriteLine(text);
+        else _errorTerminal.MarkupLine(TerminalDisplay.Colour(text));
+    }
 
     /// <summary>Asks the operator to type an expected word; false when input is not interactive or the answer differs.</summary>
     internal bool Confirm(string prompt, string expected)
@@ -148,6 +195,9 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         stderr.Write(prompt);
         return string.Equals(Input.ReadLine()?.Trim(), expected, StringComparison.Ordinal);
     }
+
+    internal static bool WantsJson(ParseResult parse) =>
+        parse.CommandResult.Command.Options.Any(o => o.Name == "--json") && parse.GetValue<bool>("--json");
 
     private string? Resolve(string? path) => path is null ? null : Path.GetFullPath(path, workingDirectory);
 }

@@ -19,16 +19,18 @@ internal static class DrillCommand
 {
     public static Command Build(App app)
     {
-        var scale = new Option<double>("--scale") { Description = "Seed this fraction of each tenant's dataGb (default 1)", DefaultValueFactory = _ => 1.0 };
+        var scale = new Option<double>("--scale") { HelpName = "FRACTION", Description = "Seed this fraction of each tenant's dataGb", DefaultValueFactory = _ => 1.0 };
         var keep = new Option<bool>("--keep") { Description = "Leave the sites, DNS server and vault running for inspection (stop them with `failover drill --clean`)" };
         var clean = new Option<bool>("--clean") { Description = "Only remove what a kept drill left behind" };
         var command = new Command("drill",
-            "Run a complete failover drill on this machine with the local provider (examples/local by default):\n" +
+            "Run a complete failover drill on this machine with the local provider, on the local topology that --stacks\n" +
+            "names (examples/local in this repository; without --stacks, the stack files of the Pulumi.yaml above, which\n" +
+            "must then be local ones):\n" +
             "installs the Debian packages it needs when run as root (restic, postgresql, pdns-server, pdns-backend-sqlite3),\n" +
             "seeds production with tenants of different sizes, backs them up, loses the production site (its processes\n" +
             "killed, its address unreachable), fails over to the standby with the same engine as a real failover, moves\n" +
             "DNS and verifies it, checks every tenant's data, prints the report with RTO and RPO, and cleans up.\n\n" +
-            "Examples:\n  failover drill\n  failover drill --scale 0.1\n  failover drill --stacks my/local/topology --keep")
+            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
         {
             scale, keep, clean,
         };
@@ -51,14 +53,18 @@ internal static class DrillCommand
         var project = RunCommands.ProjectDirectory(topology);
         var sites = RunPortsFactory.LocalSitesOf(store);
         var dnsDir = Path.Combine(store.Root, "dns");
-        var vaultPath = Path.GetFullPath(topology.Find(topology.Backup.Vaults[0])!.Vault!.Path!, project);
+        var vaultPath = DrillVault(topology, project, store);
         async Task CleanAsync()
         {
             await StopDnsAsync(dnsDir);
             await sites.RemoveAllAsync(topology.Stacks, CancellationToken.None);
-            foreach (var p in new[] { dnsDir, vaultPath, vaultPath + ".password" })
-                if (Directory.Exists(p)) Directory.Delete(p, true); else if (File.Exists(p)) File.Delete(p);
+            // Only what the drill made: its PowerDNS folder, and its vault if it is a restic repository (and its password file).
+            if (File.Exists(Path.Combine(dnsDir, "pdns.conf")) || File.Exists(Path.Combine(dnsDir, "pid"))) Directory.Delete(dnsDir, true);
+            if (Directory.Exists(vaultPath) && (File.Exists(Path.Combine(vaultPath, "config")) || !Directory.EnumerateFileSystemEntries(vaultPath).Any()))
+                Directory.Delete(vaultPath, true);
+            if (File.Exists(vaultPath + ".password")) File.Delete(vaultPath + ".password");
             store.ClearCurrent();
+            CredentialsFile.Remove(store.Root);
             MarkSitesRemoved(store, app.Time.GetUtcNow());
         }
         if (cleanOnly) { await CleanAsync(); Say("Drill leftovers removed."); return ExitCodes.Ok; }
@@ -134,7 +140,12 @@ internal static class DrillCommand
         finally
         {
             if (keep)
+            {
+                // The next commands of the walk-through (status, rehearse, migrate back, --confirm) need the API key only this process knew.
+                CredentialsFile.Write(store.Root, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = apiKey });
                 Say($"Kept for inspection: PowerDNS on {server}, PostgreSQL on {standby.Site.Address}, vault {vaultPath}. Remove them with `failover drill --clean`.");
+                Say($"The PowerDNS API key is in {Path.Combine(store.Root, CredentialsFile.FileName)} (owner-only), where `failover status`, `rehearse` and `migrate` find it.");
+            }
             else
             {
                 await pdns.StopAsync();
@@ -142,6 +153,26 @@ internal static class DrillCommand
                 Say(succeeded ? "Cleaned up: no drill process or directory is left (reports stay in " + Path.Combine(store.Root, "runs") + ")." : "Cleaned up.");
             }
         }
+    }
+
+    /// <summary>
+    /// The drill's vault: a directory vault inside the drill's state directory, because the drill and its clean-up delete it.
+    /// Anything else (an S3 vault, <c>path: ../x</c> or <c>/</c>) is refused naming the file and key, before anything is touched.
+    /// </summary>
+    private static string DrillVault(Topology topology, string project, RunStore store)
+    {
+        var stack = topology.Find(topology.Backup.Vaults[0])!;
+        if (stack.Vault is not { Kind: VaultKind.Directory, Path: { } path })
+            throw new TopologyException(new TopologyProblem(stack.File, "failover:vault.kind", null,
+                $"the drill backs up into a directory vault it creates and deletes, and {stack.Name} is of kind {stack.Vault?.Kind.ToString().ToLowerInvariant() ?? "(none)"}",
+                "run the drill on a local topology (--stacks examples/local) whose vault has kind: directory"));
+        var full = Path.GetFullPath(path, project);
+        var root = Path.GetFullPath(store.Root) + Path.DirectorySeparatorChar;
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+            throw new TopologyException(new TopologyProblem(stack.File, "failover:vault.path", null,
+                $"'{path}' ({full}) is outside the drill's state directory {root}: the drill deletes its vault when it cleans up",
+                $"write a path inside the state directory, e.g. path: {Path.GetRelativePath(project, Path.Combine(store.Root, "local", "vault"))}"));
+        return full;
     }
 
     /// <summary>

@@ -19,6 +19,8 @@ public static class ExitCodes
     public const int Waiting = 6;
     /// <summary>A migration cut over and keeps the old site fenced: `failover migrate --to STACK --confirm` scales it down.</summary>
     public const int AwaitingConfirmation = 7;
+    /// <summary>`status`: no check alarmed, but at least one could not look (pulumi missing or failing, a vault or site unreadable).</summary>
+    public const int Blind = 8;
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 }

@@ -19,11 +19,12 @@ internal static class MigrateCommand
 
     public static Command Build(App app)
     {
-        var to = new Option<string>("--to") { Description = "The stack to move production to (a standby, or the original production after a failover)", Required = true };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The stack to move production to (a standby, or the original production after a failover)", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the steps and the stack-file diff, change nothing" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
         var wait = new Option<bool>("--wait") { Description = "Wait for the old DNS TTL to pass instead of stopping (exit 6) until the command is run again" };
         var confirm = new Option<bool>("--confirm") { Description = "After the cutover: scale the fenced old site down (its data is kept)" };
+        var json = App.JsonOption("Print the migration's report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var destroyOld = new Option<bool>("--destroy-old") { Description = "With --confirm: destroy the old site instead of scaling it down" };
         var command = new Command("migrate",
             "Move production to another site on purpose, losing no data: lower the DNS TTL to 60 s and let the old TTL\n" +
@@ -34,7 +35,7 @@ internal static class MigrateCommand
             "`failover migrate --to <original production>` is the way back. Journaled: running the same command again (or\n" +
             "`failover resume`) continues the run; Ctrl-C during the freeze gives production its writes back.\n\n" +
             "Examples:\n" +
-            "  failover migrate --to standby-hel1 --dry-run\n" +
+            "  failover migrate --to standby-hel1 --dry-run   the steps, the stack-file diff, and what is missing (exit 1 then)\n" +
             "  failover migrate --to standby-hel1            lowers the TTL, stops (exit 6) saying when to run it again\n" +
             "  failover migrate --to standby-hel1 --yes      later: the migration itself, stops (exit 7) with the old site fenced\n" +
             "  failover migrate --to standby-hel1 --confirm  scale the old site down\n" +
@@ -44,7 +45,7 @@ internal static class MigrateCommand
             "to pass (run again later), 7 cut over, old site fenced until --confirm, 130 interrupted (production thawed if\n" +
             "frozen; run again to continue).")
         {
-            to, dryRun, yes, wait, confirm, destroyOld,
+            to, dryRun, yes, wait, confirm, destroyOld, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -77,11 +78,20 @@ internal static class MigrateCommand
 
             var (from, why) = ServingSite.Of(topology, store);
             var to_ = Target(topology, targetName, from);
-            Check(topology, from);
+            // A dry run shows what a real migration would still need, and the steps all the same.
+            var missing = parse.GetValue(dryRun) ? Missing(topology, from) : null;
+            if (!parse.GetValue(dryRun)) Check(topology, from);
             app.Print($"Source: {why}.\n");
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, Environment.MachineName);
             ShowRoleDiff(app, topology, to_);
-            if (parse.GetValue(dryRun)) return DryRun(app, topology, from, to_, store, run, choices);
+            if (parse.GetValue(dryRun))
+            {
+                var code = DryRun(app, topology, from, to_, store, run, choices);
+                if (missing is null) return code;
+                app.Error($"MISSING before a real migration: {missing.File}: {missing.Key}: {missing.Message}");
+                app.Error($"  fix: {missing.Fix}");
+                return ExitCodes.Findings;
+            }
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This moves production from {from.Name} to {to_.Name}: it provisions {to_.Name} at full size, restores every tenant, freezes writes on " +
                     $"{from.Name} for the final sync, moves DNS and rewrites the stack files as shown.\nType the target stack name to go on: ", to_.Name))
@@ -120,7 +130,7 @@ internal static class MigrateCommand
     private static StackSpec Target(Topology topology, string name, StackSpec source)
     {
         var sites = string.Join(", ", topology.Stacks.Where(s => s.Role is Role.Production or Role.Standby && s.Name != source.Name).Select(s => s.Name).DefaultIfEmpty("(none)"));
-        var target = topology.Find(name) ?? throw new UsageException($"unknown stack '{name}'; sites to migrate to: {sites}");
+        var target = topology.Find(name) ?? throw new UsageException($"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; sites to migrate to: {sites}");
         if (target.Role is not (Role.Production or Role.Standby))
             throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; production moves to a site: {sites}");
         if (target.Name == source.Name)
@@ -131,12 +141,18 @@ internal static class MigrateCommand
     /// <summary>What must hold before anything changes: a DNS stack to move, and a way to freeze and back up a cloud source.</summary>
     private static void Check(Topology topology, StackSpec source)
     {
+        if (Missing(topology, source) is { } problem) throw new TopologyException(problem);
+    }
+
+    /// <summary>The hooks a cloud source lacks for a migration, or null.</summary>
+    private static TopologyProblem? Missing(Topology topology, StackSpec source)
+    {
         if (topology.DnsStack?.Dns is null) throw new UsageException("no dns stack: a migration moves the service records and cannot without one");
-        if (source.Site.Provider == Provider.Local) return;
-        if (source.Migrate.Freeze.Count == 0 || source.Migrate.Backup.Count == 0)
-            throw new TopologyException(new TopologyProblem(source.File, "failover:migrate", null,
-                $"{source.Name} is a {source.Site.Provider.ToString().ToLowerInvariant()} site: the driver cannot freeze its writes or back it up by itself",
-                "add failover:migrate with freeze, thaw and backup commands (docs/migration.md#hooks)"));
+        if (source.Site.Provider == Provider.Local) return null;
+        if (source.Migrate.Freeze.Count > 0 && source.Migrate.Backup.Count > 0) return null;
+        return new TopologyProblem(source.File, "failover:migrate", null,
+            $"{source.Name} is a {source.Site.Provider.ToString().ToLowerInvariant()} site: the driver cannot freeze its writes or back it up by itself",
+            "add failover:migrate with freeze, thaw and backup commands (docs/migration.md#hooks)");
     }
 
     private static void ShowRoleDiff(App app, Topology topology, StackSpec target)
@@ -155,24 +171,31 @@ internal static class MigrateCommand
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
+        if (app.JsonOutput)
+            app.Document(Json.Document("dry-run", new
+            {
+                verb = "migrate", production = source.Name, target = target.Name,
+                steps = steps.Select(s => new { step = StepContext.Name(s.Kind), what = s.Describe(run) }),
+            }));
         return ExitCodes.Ok;
     }
 
     private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
+        void Say(string line) => app.Print(line + "\n");
+        var ports = Ports(app, topology, target, store, log);
+        var steps = MigrationSteps.For(topology, source, target, ports, store.RunDirectory(run.RunId), choices, Say);
+        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, RunCommands.ProjectDirectory(topology));
         using var runLock = RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover migrate --to {run.Target}"));
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
         // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
         if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
-        var ports = Ports(app, topology, target, store, log);
-        void Say(string line) => app.Print(line + "\n");
-        var steps = MigrationSteps.For(topology, source, target, ports, dir, choices, Say);
         var stackLog = log.ForContext("Stack", run.Target);
         app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, Say).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display).RunAsync(journal, run, ct);
 
         var thawed = false;
         if (result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(journal.Records))
@@ -215,7 +238,7 @@ internal static class MigrateCommand
     private static async Task<bool> ThawAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, Journal journal, ILogger log)
     {
         var ports = Ports(app, topology, target, store, log);
-        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"))
+        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"), app.Display)
             .RunAsync(journal, run, CancellationToken.None, completes: false);
         if (thaw.Outcome != RunOutcome.Completed)
         {

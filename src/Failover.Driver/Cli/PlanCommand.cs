@@ -10,8 +10,8 @@ internal static class PlanCommand
 {
     public static Command Build(App app)
     {
-        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print the plan as JSON (for tools and CI)" };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The standby stack to recover on", Required = true };
+        var json = App.JsonOption("Print the plan as JSON (for tools and CI)");
         var markdown = new Option<bool>("--markdown") { Description = "Print the plan as Markdown (for a wiki page or a pull request)" };
         var command = new Command("plan",
             "Show the runbook for losing the production site and recovering on a standby: ordered steps with estimated\n" +
@@ -30,7 +30,7 @@ internal static class PlanCommand
                 throw new UsageException("--json and --markdown cannot be combined; pick one");
             var name = parse.GetValue(to)!;
             var target = topology.Find(name) ?? throw new UsageException(
-                $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))} " +
+                $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))} " +
                 $"(files in {topology.StacksDirectory})");
             if (target.Role is not (Role.Standby or Role.Rehearsal))
                 throw new UsageException(
@@ -42,9 +42,9 @@ internal static class PlanCommand
                 runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
                 Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),
                 runbook.Findings.Count(f => f.Severity == Core.Policies.Severity.Error));
-            app.Print(parse.GetValue(json) ? RunbookReport.JsonText(runbook) + "\n"
-                : parse.GetValue(markdown) ? RunbookReport.Markdown(runbook)
-                : RunbookReport.Text(runbook));
+            var guide = OperatorGuide.For(topology, runbook);
+            if (parse.GetValue(json)) app.Document(RunbookReport.JsonText(runbook, guide));
+            else app.Print(parse.GetValue(markdown) ? RunbookReport.Markdown(runbook, guide) : RunbookReport.Text(runbook, guide));
             return runbook.HasErrors ? ExitCodes.Findings : ExitCodes.Ok;
         }));
         return command;

@@ -12,25 +12,42 @@ internal static class PoliciesCommand
     {
         var id = new Argument<string?>("id") { Description = "Show one policy", Arity = ArgumentArity.ZeroOrOne };
         var markdown = new Option<bool>("--markdown") { Description = "Print as Markdown (docs/policies.md is this output)" };
+        var json = App.JsonOption("Print the policies as JSON");
         var command = new Command("policies",
             "List the failure-domain and recovery policies that plan and status apply, with their ids, severities,\n" +
             "explanations and fixes. Accept one on purpose with failover:policy.accept in the production stack.\n\n" +
             "Examples:\n" +
             "  failover policies\n" +
-            "  failover policies vault-colocated")
+            "  failover policies vault-colocated\n" +
+            "  failover policies --json")
         {
-            id, markdown,
+            id, markdown, json,
         };
         command.SetAction(parse =>
         {
             var wanted = parse.GetValue(id);
+            if (wanted?.StartsWith('-') == true)
+            {
+                app.Error($"error: unknown option '{wanted}' (options: --json, --markdown)");
+                return ExitCodes.Usage;
+            }
             var list = PolicyBook.All.Where(p => wanted is null || p.Id == wanted).ToList();
             if (list.Count == 0)
             {
                 app.Error($"error: unknown policy '{wanted}'; known: {string.Join(", ", PolicyBook.All.Select(p => p.Id))}");
                 return ExitCodes.Usage;
             }
-            app.Print(parse.GetValue(markdown) ? Markdown(list) : Text(list));
+            if (parse.GetValue(json) && parse.GetValue(markdown))
+            {
+                app.Error("error: --json and --markdown cannot be combined; pick one");
+                return ExitCodes.Usage;
+            }
+            if (parse.GetValue(json))
+                app.Document(Json.Document("policies", new
+                {
+                    policies = list.Select(p => new { id = p.Id, severity = FindingsView.Label(p.Severity).ToLowerInvariant(), title = p.Title, why = p.Explanation, fix = p.Fix }),
+                }));
+            else app.Print(parse.GetValue(markdown) ? Markdown(list) : Text(list));
             return ExitCodes.Ok;
         });
         return command;

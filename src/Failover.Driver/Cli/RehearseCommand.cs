@@ -23,10 +23,11 @@ internal static class RehearseCommand
 
     public static Command Build(App app)
     {
-        var site = new Option<string?>("--site") { Description = "The standby to rehearse on (an isolated copy of it is used)" };
+        var site = new Option<string?>("--site") { HelpName = "STACK", Description = "The standby to rehearse on (an isolated copy of it is used)" };
         var keep = new Option<bool>("--keep") { Description = "Leave the copy running to look at; remove it later with `failover rehearse --teardown`" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts, timers)" };
-        var address = new Option<string?>("--address") { Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
+        var address = new Option<string?>("--address") { HelpName = "ADDRESS", Description = "Local standbys only: loopback address of the copy (default: the standby's last octet + 100)" };
+        var json = App.JsonOption("Print the evidence report as JSON on stdout; progress goes to stderr");
         var teardown = new Option<bool>("--teardown") { Description = "Only remove rehearsal copies left running (--keep, or an interrupted rehearsal)" };
         var command = new Command("rehearse",
             "Rehearse a failover on an isolated copy of a standby: the latest verified backups are restored on the copy,\n" +
@@ -44,7 +45,7 @@ internal static class RehearseCommand
             "Exit codes: 0 rehearsal passed, 2 usage, 3 invalid stack files, 4 a step or the teardown failed (see the report),\n" +
             "5 another run holds the lock, 130 interrupted (`failover resume` tears the copy down).")
         {
-            site, keep, yes, address, teardown,
+            site, keep, yes, address, teardown, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -81,7 +82,7 @@ internal static class RehearseCommand
     private static StackSpec Standby(Topology topology, string name)
     {
         var standby = topology.Find(name) ?? throw new UsageException(
-            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+            $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (standby.Role is not Role.Standby) throw new UsageException($"'{name}' is not a standby; a rehearsal copies a standby");
         return standby;
     }
@@ -124,20 +125,22 @@ internal static class RehearseCommand
 
     private static async Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
-        using var runLock = Lock(store, run);
-        store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        // A rehearsal never touches DNS: what its steps read is the vault (and the provider, through Pulumi).
+        CredentialCheck.Require(topology, copy.Stack, [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown], app.Variable, RunCommands.ProjectDirectory(topology));
         var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
+        using var runLock = Lock(store, run);
+        store.SetCurrent(run.RunId);
+        using var journal = Journal.Open(store.JournalPath(run.RunId));
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, ct);
         if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
         {
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
             app.Print("  tearing the copy down after the failure\n");
-            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"))
+            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display)
                 .RunAsync(journal, run, CancellationToken.None);
         }
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
@@ -152,6 +155,7 @@ internal static class RehearseCommand
             stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
         }
         app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
+        if (app.JsonOutput) app.Document(report.JsonText());
         if (keep) app.Print($"Kept: {copy.Stack.Name} is left running on {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
         if (report.Outcome == "resolved")
         {
@@ -186,7 +190,7 @@ internal static class RehearseCommand
         using var runLock = Lock(store, run);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
-        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n")).RunAsync(journal, run, CancellationToken.None);
+        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, CancellationToken.None);
         RemoveEmptyStateDirectory(store, run.RunId);
         IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal.Records, topology.Targets));
         if (result.Outcome != RunOutcome.Completed)

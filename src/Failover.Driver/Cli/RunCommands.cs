@@ -14,6 +14,7 @@ internal static class RunCommands
 {
     private static readonly Option<string?> StateDir = new("--state-dir")
     {
+        HelpName = "DIR",
         Description = "Where runs, journals, reports and the lock live (default: .failover beside Pulumi.yaml)",
         Recursive = true,
     };
@@ -39,7 +40,7 @@ internal static class RunCommands
     private static StackSpec Target(Topology topology, string name)
     {
         var target = topology.Find(name) ?? throw new UsageException(
-            $"unknown stack '{name}'; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
+            $"unknown stack '{name}'{NameSuggestion.DidYouMean(name, topology.Stacks.Select(s => s.Name))}; standbys: {string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)"))}");
         if (target.Role is not Role.Standby)
             throw new UsageException($"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; a failover goes to a standby: " +
                 string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
@@ -48,14 +49,16 @@ internal static class RunCommands
 
     private static Command Run(App app)
     {
-        var to = new Option<string>("--to") { Description = "The standby stack to recover on", Required = true };
+        var to = new Option<string>("--to") { HelpName = "STACK", Description = "The standby stack to recover on", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what would be done, change nothing" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (scripts)" };
         var restorePoint = new Option<string?>("--restore-point")
         {
+            HelpName = "TIME|SNAPSHOT",
             Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
+        var json = App.JsonOption("Print the incident report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var command = new Command("run",
             "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
             "healthy, fence the old primary, move DNS and verify it, and write the incident report. Every step is\n" +
@@ -67,7 +70,7 @@ internal static class RunCommands
             "Exit codes: 0 recovered, 2 usage, 3 invalid stack files, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
-            to, dryRun, yes, restorePoint, acceptLoss,
+            to, dryRun, yes, restorePoint, acceptLoss, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -104,6 +107,13 @@ internal static class RunCommands
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
                 app.Print($"Estimated RTO {Durations.Format(plan.Rto.Value)} (target {Durations.Format(plan.Rto.Target)}).\n");
+                if (app.JsonOutput)
+                    app.Document(Json.Document("dry-run", new
+                    {
+                        verb = "run", production = topology.Production.Name, target = target.Name,
+                        steps = steps.Zip(plan.Steps).Select(p => new { step = StepContext.Name(p.First.Kind), estimateSeconds = (int)p.Second.Estimate.TotalSeconds, what = p.First.Describe(runContext) }),
+                        rtoSeconds = (int)plan.Rto.Value.TotalSeconds,
+                    }));
                 return ExitCodes.Ok;
             }
             if (!parse.GetValue(yes) && !app.Confirm(
@@ -120,13 +130,16 @@ internal static class RunCommands
 
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
-        var command = $"failover {run.Kind} --to {run.Target}";
+        // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
+        var command = $"failover {(run.Kind == "failover" ? "run" : run.Kind)} --to {run.Target}";
+        var dir = store.RunDirectory(run.RunId);
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
+        var steps = FailoverSteps.For(topology, target, ports, dir);
+        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command);
         store.SetCurrent(run.RunId);
-        var dir = store.RunDirectory(run.RunId);
         using var journal = Journal.Open(store.JournalPath(run.RunId));
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var engine = new RunEngine(FailoverSteps.For(topology, target, ports, dir), app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"));
+        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);
@@ -156,11 +169,15 @@ internal static class RunCommands
         IncidentReportFiles.Write(dir, report);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        if (app.JsonOutput) app.Document(report.JsonText());
         return report;
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment);
+        new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment)
+        {
+            Transfer = app.Display.Transfer,
+        };
 
     internal static string ProjectDirectory(Topology topology) =>
         TopologyLoader.FindProjectFile(topology.StacksDirectory) is { } p ? Path.GetDirectoryName(p)! : topology.StacksDirectory;
@@ -183,17 +200,41 @@ internal static class RunCommands
 
     private static Command Resume(App app)
     {
+        var acceptLoss = new Option<bool>("--accept-data-loss")
+        {
+            Description = "Allow backups older than the RPO target from here on (journaled; the report says who accepted it and when)",
+        };
+        var json = App.JsonOption("Print the incident report as JSON on stdout; progress goes to stderr");
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
             "exits as `failover migrate` does: 6 while the old DNS TTL has not passed, 7 once cut over and waiting for\n" +
-            "`failover migrate --to STACK --confirm`.\n\n" +
-            "Examples:\n  failover resume");
+            "`failover migrate --to STACK --confirm`. A run stopped by the RPO rule goes on with --accept-data-loss.\n\n" +
+            "Examples:\n  failover resume\n  failover resume --accept-data-loss\n  failover resume --json > report.json")
+        {
+            acceptLoss, json,
+        };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
-            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)))
+            var records = Journal.Read(store.JournalPath(id));
+            var run = RunEngine.ContextOf(records)
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
+            // Killed after its completion line, before the pointer was cleared: nothing is left to do, and nothing is rewritten.
+            if (records.LastOrDefault(r => r.Event == JournalEvent.RunCompleted) is { } completed)
+            {
+                store.ClearCurrent();
+                app.Print($"Run {id} already completed at {completed.At:u}; nothing to resume (its journal and report stay as they are: {Path.Combine(store.RunDirectory(id), "report.md")}).\n");
+                return ExitCodes.Ok;
+            }
+            if (parse.GetValue(acceptLoss) && !run.AcceptDataLoss)
+            {
+                using (Lock(store, run, "failover resume --accept-data-loss"))
+                using (var journal = Journal.Open(store.JournalPath(id)))
+                    journal.Append(new JournalRecord(JournalEvent.DataLossAccepted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
+                log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
+                run = run with { AcceptDataLoss = true };
+            }
             if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
@@ -238,30 +279,56 @@ internal static class RunCommands
         var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
         var command = new Command("unlock",
             "Break a stale run lock: one whose process no longer exists (after a crash or a reboot). A lock held by a\n" +
-            "running process, or taken on another host, needs --force.\n\n" +
+            "running process, or taken on another host, needs --force. Stale restic locks in the directory vaults\n" +
+            "(left by a restic killed with its run) are removed too, each named.\n\n" +
             "Examples:\n  failover unlock\n  failover unlock --force")
         {
             force,
         };
-        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!File.Exists(store.LockPath)) { app.Print("No lock is held.\n"); return Task.FromResult(ExitCodes.Ok); }
-            var owner = RunLock.Inspect(store.LockPath);
-            if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
-                throw new LockHeldException(store.LockPath, owner, stale: false);
-            RunLock.Break(store.LockPath);
-            log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
-            app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
-            return Task.FromResult(ExitCodes.Ok);
+            if (!File.Exists(store.LockPath)) app.Print("No run lock is held.\n");
+            else
+            {
+                var owner = RunLock.Inspect(store.LockPath);
+                if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
+                    throw new LockHeldException(store.LockPath, owner, stale: false);
+                RunLock.Break(store.LockPath);
+                log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
+                app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+            }
+            await RemoveStaleResticLocksAsync(app, topology, log, ct);
+            return ExitCodes.Ok;
         }));
         return command;
     }
 
+    /// <summary>
+    /// restic's stale locks (taken on this host by a process that is gone) in every directory vault the tool can open:
+    /// the ones a restic killed with its run left behind. restic's own `unlock` removes exactly those; live locks stay.
+    /// </summary>
+    private static async Task RemoveStaleResticLocksAsync(App app, Topology topology, ILogger log, CancellationToken ct)
+    {
+        var project = ProjectDirectory(topology);
+        foreach (var stack in topology.Stacks.Where(s => s.Vault is { Kind: VaultKind.Directory, Path: not null }))
+        {
+            var path = Path.GetFullPath(stack.Vault!.Path!, project);
+            if (!File.Exists(path + ".password") || !File.Exists(Path.Combine(path, "config"))) continue;
+            var repository = new Backup.ResticRepository(new Backup.ResticSettings(path, File.ReadAllText(path + ".password").Trim()), app.Secrets, log);
+            var removed = await repository.RemoveStaleLocksAsync(app.Time, ct);
+            foreach (var l in removed)
+            {
+                log.Warning("Removed stale restic lock in {Vault}: {Lock}", stack.Name, l.ToString());
+                app.Print($"Removed a stale restic lock in vault {stack.Name}: {l} (its process is gone).\n");
+            }
+        }
+    }
+
     private static Command Report(App app)
     {
-        var runId = new Option<string?>("--run") { Description = "The run id (default: the newest run)" };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var runId = new Option<string?>("--run") { HelpName = "RUN_ID", Description = "The run id (default: the newest run)" };
+        var json = App.JsonOption("Print the report as JSON");
         var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
         var command = new Command("report",
             "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
@@ -276,14 +343,16 @@ internal static class RunCommands
             if (parse.GetValue(history))
             {
                 var entries = new RehearsalHistory(RehearseCommand.HistoryPath(store)).Read();
-                app.Print(parse.GetValue(json) ? Json.Serialize(entries) + "\n" : HistoryText(entries));
+                if (parse.GetValue(json)) app.Document(Json.Document("rehearsal-history", new { rehearsals = entries }));
+                else app.Print(HistoryText(entries));
                 return Task.FromResult(ExitCodes.Ok);
             }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
             var path = store.JournalPath(id);
             if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
             var report = IncidentReport.FromJournal(Journal.Read(path), topology.Targets);
-            app.Print(parse.GetValue(json) ? report.JsonText() + "\n" : report.Markdown());
+            if (parse.GetValue(json)) app.Document(report.JsonText());
+            else app.Print(report.Markdown());
             return Task.FromResult(ExitCodes.Ok);
         }));
         return command;

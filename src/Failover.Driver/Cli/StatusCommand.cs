@@ -13,7 +13,7 @@ internal static class StatusCommand
 {
     public static Command Build(App app)
     {
-        var json = new Option<bool>("--json") { Description = "Print the status as JSON (for monitoring; exit code 1 means alarm)" };
+        var json = App.JsonOption("Print the status as JSON (for monitoring; exit code 1 means alarm)");
         var command = new Command("status",
             "Show the topology at a glance (stacks, roles, providers, locations, failure domains) and the policy findings.\n" +
             "Live checks: each tenant's latest backup against the RPO target (read from the vault as a failover reads it:\n" +
@@ -21,7 +21,9 @@ internal static class StatusCommand
             "rehearsal against failover:policy.rehearsalCadence, whether each production and standby site answers, and\n" +
             "what the authoritative DNS servers (failover:dns.servers) answer against the serving site's addresses.\n" +
             "Exits 1 when an error-level finding exists or a live check alarms (a stale backup or rehearsal, the serving\n" +
-            "site down, DNS pointing elsewhere or not answering), so a monitoring system can alert on it.\n\n" +
+            "site down, DNS pointing elsewhere or not answering, the last rehearsal failed), so a monitoring system can\n" +
+            "alert on it; exits 8 when nothing alarmed but a check could not look (pulumi missing or failing, a vault or\n" +
+            "a site that cannot be read): a watcher that cannot see is never green.\n\n" +
             "Examples:\n" +
             "  failover status\n" +
             "  failover status --json | jq '.findings[] | select(.severity == \"error\")'\n" +
@@ -49,11 +51,10 @@ internal static class StatusCommand
             foreach (var check in checks)
                 live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
             log.Information("Status of {StackCount} stacks: {Summary}", topology.Stacks.Count, FindingsView.Summary(findings));
-            app.Print(parse.GetValue(json)
-                ? StatusReport.JsonText(topology, findings, live) + "\n"
-                : StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
-            var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error);
-            return alarm ? ExitCodes.Findings : ExitCodes.Ok;
+            if (parse.GetValue(json)) app.Document(StatusReport.JsonText(topology, findings, live));
+            else app.Print(StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));
+            var alarm = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error && !f.IsBlind);
+            return alarm ? ExitCodes.Findings : live.Any(f => f.IsBlind) ? ExitCodes.Blind : ExitCodes.Ok;
         }));
         return command;
     }

@@ -10,7 +10,7 @@ namespace Failover.Driver.Cloud;
 /// </summary>
 public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval) : ISiteRestore
 {
-    public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation)
+    public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, Engine.IRunEffects effects, CancellationToken cancellation)
     {
         var url = site.HealthUrl ?? throw new InvalidOperationException("the site exported no healthUrl: cannot see the restore progress");
         var until = time.GetUtcNow() + deadline;
@@ -21,11 +21,13 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
             {
                 using var response = await http.GetAsync(url, cancellation);
                 var body = await response.Content.ReadAsStringAsync(cancellation);
-                if (Failed(body, tenant.Name))
+                if (Failed(body, tenant.Name, snapshot.SnapshotId))
                     throw new InvalidOperationException($"{url} reports the restore of {tenant.Name} failed on the server (see the failover-bootstrap journal there)");
                 if (response.IsSuccessStatusCode && Restored(body, tenant.Name) is { } id)
                 {
-                    if (id == snapshot.SnapshotId) return $"{tenant.Name} restored from {id} (reported by {url})";
+                    // The server reports restic's full id; the id asked for may be a prefix of it (restic's short ids).
+                    if (id.StartsWith(snapshot.SnapshotId, StringComparison.Ordinal) || snapshot.SnapshotId.StartsWith(id, StringComparison.Ordinal))
+                        return $"{tenant.Name} restored from {id} (reported by {url})";
                     throw new InvalidOperationException($"{url} reports {tenant.Name} restored from {id}, not {snapshot.SnapshotId}");
                 }
                 last = $"HTTP {(int)response.StatusCode}";
@@ -38,13 +40,17 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
         }
     }
 
-    /// <summary>The health document lists tenants whose restore failed: {"failed": ["tenant"]}.</summary>
-    private static bool Failed(string body, string tenant)
+    /// <summary>
+    /// The health document lists records whose restore failed: by tenant name, or by the snapshot id (the first
+    /// 12 hex digits the user data carries) when that id never resolved to a tenant: {"failed": ["tenant", "9f8e7d6c0a1b"]}.
+    /// </summary>
+    private static bool Failed(string body, string tenant, string snapshotId)
     {
         if (!body.TrimStart().StartsWith('{')) return false;
         using var doc = JsonDocument.Parse(body);
+        var key = Core.Sites.RestoreRecipe.KeyOf(snapshotId);
         return doc.RootElement.TryGetProperty("failed", out var f) && f.ValueKind == JsonValueKind.Array
-               && f.EnumerateArray().Any(e => e.GetString() == tenant);
+               && f.EnumerateArray().Any(e => e.GetString() == tenant || e.GetString() == key);
     }
 
     /// <summary>The health document lists restored tenants: {"snapshots": {"tenant": "id"}}.</summary>

@@ -18,6 +18,12 @@ public sealed class DnsQueryException(string message, Exception? inner = null) :
 /// A minimal stub for authoritative questions: UDP first (RFC 1035 §4.2.1), TCP when the answer
 /// does not fit (TC bit), no recursion desired, no caching.
 /// </summary>
+/// <remarks>
+/// Kept instead of DnsClient (served here): the cutover check must see one authoritative server's own answer,
+/// its silence or its garbage, and DnsClient's LookupClient is a resolver (a cache, retries and fall-over between
+/// the servers it is given) that would have to be turned off piece by piece and could still hide a silent server
+/// behind another. This stub is small and tested against a real PowerDNS (DnsMessageTests, PowerDnsCutoverTests).
+/// </remarks>
 public sealed class WireDnsClient(TimeSpan? timeout = null) : IDnsClient
 {
     private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(2);

@@ -52,12 +52,7 @@ public static class DnsMessage
         foreach (var v in values) buffer.AddRange([(byte)(v >> 8), (byte)v]);
     }
 
-    internal static void WriteUInt32(List<byte> buffer, uint value)
-    {
-        WriteUInt16(buffer, (ushort)(value >> 16), (ushort)value);
-    }
-
-    /// <summary>Appends a name uncompressed and in lower case (the canonical form TSIG signs).</summary>
+    /// <summary>Appends a name uncompressed and in lower case.</summary>
     internal static void WriteName(List<byte> buffer, string name)
     {
         foreach (var label in DnsName.Absolute(name).TrimEnd('.').Split('.', StringSplitOptions.RemoveEmptyEntries))

@@ -14,6 +14,8 @@ public enum JournalEvent
     StepsReopened,
     /// <summary>The sites this run provisioned were removed afterwards (a drill cleaning up): it no longer says where service runs.</summary>
     SitesRemoved,
+    /// <summary>The operator accepted data loss beyond the RPO target on resume (`failover resume --accept-data-loss`).</summary>
+    DataLossAccepted,
 }
 
 /// <summary>One line of the journal: an event, the step and effect it concerns, when, and its data.</summary>

@@ -17,7 +17,7 @@ public sealed class StepPausedException(string message) : Exception(message);
 /// The one orchestration engine: runs a runbook's steps in order, journaling each start, effect and end,
 /// so that a resumed run skips what finished and repeats nothing that was done.
 /// </summary>
-public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null)
+public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null, IStepObserver? observer = null)
 {
     /// <param name="completes">False for a cleanup run of some steps (a thaw): the run is not marked complete when they finish.</param>
     public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation, bool completes = true)
@@ -25,6 +25,11 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         var records = journal.Records;
         if (records.Any(r => r.Event == JournalEvent.RunAborted))
             return new RunResult(RunOutcome.Aborted, Error: "this run was aborted; start a new one with `failover run`");
+        // A run killed after its completion line with nothing of these steps left to do: running it again must not
+        // complete it twice. (A kept rehearsal's later teardown is a step still to do, and runs.)
+        if (completes && records.Any(r => r.Event == JournalEvent.RunCompleted)
+            && steps.All(s => Journal.Live(records).Any(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(s.Kind))))
+            return new RunResult(RunOutcome.Completed);
         if (records.Count == 0)
             journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
         else
@@ -50,6 +55,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             log.Information("Step {Step} started for {Stack}", name, run.Target);
             var context = new StepContext(run, step.Kind, journal, facts, time, log);
             StepResult result;
+            observer?.StepStarted(name);
             try
             {
                 result = await step.ExecuteAsync(context, cancellation);
@@ -73,6 +79,10 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
                 log.Error("Step {Step} failed: {Error}", name, message);
                 progress?.Invoke($"  {name,-14} FAILED: {message}");
                 return new RunResult(RunOutcome.Failed, step.Kind, message);
+            }
+            finally
+            {
+                observer?.StepEnded(name);
             }
             facts[name] = result.Facts?.DeepClone() ?? new JsonObject();
             var data = new JsonObject { ["summary"] = result.Summary, ["facts"] = result.Facts?.DeepClone() ?? new JsonObject() };
@@ -105,6 +115,15 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         var d = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data;
         if (d is null) return null;
         return new RunContext((string)d["runId"]!, (string)d["kind"]!, (string)d["production"]!, (string)d["target"]!,
-            (string?)d["restorePoint"], (bool)d["acceptDataLoss"]!, (string)d["startedBy"]!, (string)d["host"]!);
+            (string?)d["restorePoint"], (bool)d["acceptDataLoss"]! || records.Any(r => r.Event == JournalEvent.DataLossAccepted),
+            (string)d["startedBy"]!, (string)d["host"]!);
     }
+}
+
+/// <summary>Hears a step begin and end (the terminal shows the step running with its elapsed time).</summary>
+public interface IStepObserver
+{
+    void StepStarted(string step);
+
+    void StepEnded(string step);
 }

@@ -52,12 +52,18 @@ public sealed class RunLock : IDisposable
     public static bool IsStale(LockOwner owner)
     {
         if (!string.Equals(owner.Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)) return false;
+        return !ProcessExists(owner.Pid);
+    }
+
+    /// <summary>Whether a process with this id runs on this host.</summary>
+    public static bool ProcessExists(int pid)
+    {
         try
         {
-            using var p = Process.GetProcessById(owner.Pid);
-            return p.HasExited;
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
         }
-        catch (ArgumentException) { return true; }
+        catch (ArgumentException) { return false; }
     }
 
     /// <summary>Removes the lock file; callers decide whether the owner is gone.</summary>

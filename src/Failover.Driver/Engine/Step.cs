@@ -36,9 +36,20 @@ public sealed record RunContext(
     string StartedBy,
     string Host);
 
-/// <summary>What a step sees while it runs: the run, the facts of earlier steps, the clock and the journal.</summary>
-public sealed class StepContext(RunContext run, StepKind step, Journal journal, JsonObject facts, TimeProvider time, ILogger log)
+/// <summary>The journal as an adapter sees it: effects done once per run, under the run's id.</summary>
+public interface IRunEffects
 {
+    string RunId { get; }
+
+    /// <summary>See <see cref="StepContext.Once"/>.</summary>
+    Task<JsonNode?> Once(string effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation);
+}
+
+/// <summary>What a step sees while it runs: the run, the facts of earlier steps, the clock and the journal.</summary>
+public sealed class StepContext(RunContext run, StepKind step, Journal journal, JsonObject facts, TimeProvider time, ILogger log) : IRunEffects
+{
+    public string RunId => Run.RunId;
+
     public RunContext Run { get; } = run;
     public StepKind Step { get; } = step;
     public TimeProvider Time { get; } = time;

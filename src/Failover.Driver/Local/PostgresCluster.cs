@@ -42,23 +42,33 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     public async Task InitAsync(CancellationToken cancellation)
     {
         if (IsInitialised) return;
-        Directory.CreateDirectory(DataDirectory);
+        Plain(DataDirectory); // refused before anything is created
+        // initdb works in a staging folder renamed into place when it has finished: an initdb killed with the
+        // driver leaves no half-made cluster that the next provision would take for a finished one.
+        var staging = DataDirectory + ".init";
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        if (Directory.Exists(DataDirectory) && !Directory.EnumerateFileSystemEntries(DataDirectory).Any()) Directory.Delete(DataDirectory);
+        Directory.CreateDirectory(staging);
         Directory.CreateDirectory(SocketDirectory);
         Own(Path.GetDirectoryName(DataDirectory)!);
         // Trust on loopback only: the drill's clusters listen on 127.0.0.x and hold generated data.
-        await Tool("initdb", $"-D \"{DataDirectory}\" -U postgres --auth=trust --encoding=UTF8 --no-sync", cancellation);
+        await Tool(cancellation, "initdb", "-D", Plain(staging), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
+        Directory.Move(staging, DataDirectory);
     }
 
     public async Task StartAsync(CancellationToken cancellation)
     {
         if (Pid is not null) return;
-        await Tool("pg_ctl", $"-D \"{DataDirectory}\" -l \"{LogFile}\" -w -t 60 -o \"-c listen_addresses={Address} -p {Port} -c unix_socket_directories='{SocketDirectory}' -c fsync=off\" start", cancellation);
+        // pg_ctl starts postgres through `sh -c` with -D, -l and -o spliced into that line: every value is held to
+        // characters no shell gives a meaning to (Plain), so no path or address can become a command.
+        await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-l", Plain(LogFile), "-w", "-t", "60",
+            "-o", $"-c listen_addresses={Plain(Address)} -p {Port} -c unix_socket_directories={Plain(SocketDirectory)} -c fsync=off", "start");
     }
 
     public async Task StopAsync(CancellationToken cancellation)
     {
         if (Pid is null) return;
-        await Tool("pg_ctl", $"-D \"{DataDirectory}\" -m fast -w stop", cancellation);
+        await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-m", "fast", "-w", "stop");
     }
 
     /// <summary>Kills the cluster the way a power cut would: no shutdown, no checkpoint.</summary>
@@ -79,18 +89,38 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
         for (var d = new DirectoryInfo(directory).Parent; d is not null && d.FullName != "/"; d = d.Parent)
             if (!d.UnixFileMode.HasFlag(UnixFileMode.OtherExecute))
                 throw new InvalidOperationException($"the postgres user cannot reach {directory}: {d.FullName} is not searchable by others (chmod o+x \"{d.FullName}\", or use another --state-dir)");
-        using var p = Process.Start(new ProcessStartInfo("chown", $"-R postgres:postgres \"{directory}\"") { RedirectStandardError = true })!;
+        var chown = new ProcessStartInfo("chown") { RedirectStandardError = true };
+        foreach (var a in new[] { "-R", "postgres:postgres", "--", directory }) chown.ArgumentList.Add(a);
+        using var p = Process.Start(chown)!;
         p.WaitForExit();
     }
 
-    private static async Task Tool(string tool, string args, CancellationToken cancellation)
+    /// <summary>
+    /// The value when it holds only characters that mean nothing to a shell (letters, digits and <c>/ . _ - + , : @ %</c>),
+    /// else a refusal naming it: initdb and pg_ctl pass paths through <c>sh -c</c>, where <c>$(...)</c> would run.
+    /// </summary>
+    internal static string Plain(string value)
+    {
+        if (value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '+' or ',' or ':' or '@' or '%'))
+            return value;
+        throw new InvalidOperationException($"'{value}' holds a character PostgreSQL's tools would hand to a shell (they start postgres through sh -c); " +
+            "use a --state-dir and stack names of letters, digits, '/', '.', '_' and '-' only");
+    }
+
+    private static async Task Tool(CancellationToken cancellation, string tool, params string[] args)
     {
         var path = Path.Combine(BinDirectory, tool);
-        var psi = IsRoot ? new ProcessStartInfo("runuser", $"-u postgres -- \"{path}\" {args}") : new ProcessStartInfo(path, args);
+        var psi = new ProcessStartInfo(IsRoot ? "runuser" : path);
+        // As root the tool runs under runuser, whose change of user clears a parent-death signal: the tool sets its own
+        // (the postmaster pg_ctl forks does not inherit it, so a started cluster outlives the driver as it should).
+        var asPostgres = IsRoot ? Backup.ChildLifetime.Tied(["-u", "postgres", "--"], path) : [];
+        foreach (var a in asPostgres.Concat(args)) psi.ArgumentList.Add(a);
+        Backup.ChildLifetime.Tie(psi);
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.WorkingDirectory = "/";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {tool}");
+        using var p = new Process { StartInfo = psi };
+        Backup.ChildLifetime.Start(p);
         var stdout = p.StandardOutput.ReadToEndAsync(cancellation);
         var stderr = p.StandardError.ReadToEndAsync(cancellation);
         await p.WaitForExitAsync(cancellation);

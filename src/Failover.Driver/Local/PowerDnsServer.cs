@@ -9,7 +9,7 @@ namespace Failover.Driver.Local;
 /// The local provider's DNS: a real PowerDNS authoritative server (sqlite3 backend, HTTP API) bound to a
 /// loopback address, with its database and config in its own folder. Used by the drill and the tests.
 /// </summary>
-public sealed class PowerDnsServer(string directory, string address, int dnsPort, int apiPort, string apiKey, bool allowDynamicUpdates = false) : IAsyncDisposable
+public sealed class PowerDnsServer(string directory, string address, int dnsPort, int apiPort, string apiKey) : IAsyncDisposable
 {
     private static readonly string[] SchemaPlaces =
     [
@@ -57,7 +57,6 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
             disable-syslog=yes
             security-poll-suffix=
             zone-cache-refresh-interval=0
-            {(allowDynamicUpdates ? "dnsupdate=yes\nallow-dnsupdate-from=127.0.0.0/8" : "")}
             """, cancellation);
         File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite); // it holds the API key
 

@@ -109,7 +109,9 @@ public sealed record IncidentReport(
             foreach (var (tenant, s) in snaps)
             {
                 var restored = facts.GetValueOrDefault(restoreStep)?["tenants"]?[tenant];
-                snapshots.Add(new RestoredSnapshot(tenant, (string)s!["id"]!, DateTimeOffset.Parse((string)s["time"]!, CultureInfo.InvariantCulture),
+                // A damaged snapshot replaced at restore time: the data is the fallback's, and so is the RPO.
+                var used = restored?["snapshot"] ?? s;
+                snapshots.Add(new RestoredSnapshot(tenant, (string)used!["id"]!, DateTimeOffset.Parse((string)used["time"]!, CultureInfo.InvariantCulture),
                     restored?["end"] is JsonNode restoredEnd ? DateTimeOffset.Parse((string)restoredEnd!, CultureInfo.InvariantCulture) : null,
                     (string?)restored?["result"]));
             }
@@ -122,7 +124,9 @@ public sealed record IncidentReport(
             : steps.Any(s => s.Status == "waiting") ? "waiting"
             : records.Any(r => r.Event == JournalEvent.RunCompleted) ? "resolved"
             : "in progress";
-        if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
+        if (records.FirstOrDefault(r => r.Event == JournalEvent.DataLossAccepted) is { } accepted)
+            notes.Add($"data loss accepted on resume by {(string?)accepted.Data?["by"] ?? "the operator"} at {accepted.At:u} (--accept-data-loss): backups older than the RPO target were allowed");
+        else if (run.AcceptDataLoss) notes.Add("run started with --accept-data-loss: backups older than the RPO target were allowed");
         if (run.RestorePoint is not null) notes.Add($"restore point chosen by the operator: {run.RestorePoint}");
         if (ResumedAfterInterruption(records) is var resumes and > 0)
             notes.Add($"the run was resumed {resumes} time(s) after an interruption");
@@ -299,7 +303,7 @@ public sealed record IncidentReport(
         sb.AppendLine("</div>");
     }
 
-    public string JsonText() => Json.Serialize(new
+    public string JsonText() => Json.Document("incident-report", new
     {
         run = RunEngine.RunData(Run),
         outcome = Outcome,

@@ -23,6 +23,9 @@ public sealed class RehearsalHistory(string path)
             ? File.ReadLines(Path).Where(l => l.Trim().Length > 0).Select(l => JsonSerializer.Deserialize<RehearsalEntry>(l, Options)!).ToList()
             : [];
 
+    /// <summary>The outcome of a rehearsal that passed.</summary>
+    public const string Passed = "resolved";
+
     /// <summary>The newest rehearsal that passed, if any.</summary>
-    public RehearsalEntry? LastPassed => Read().Where(e => e.Outcome == "resolved").MaxBy(e => e.Ended);
+    public RehearsalEntry? LastPassed => Read().Where(e => e.Outcome == Passed).MaxBy(e => e.Ended);
 }

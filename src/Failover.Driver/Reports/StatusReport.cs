@@ -35,7 +35,7 @@ public static class StatusReport
 
     public static string JsonText(Topology t, IReadOnlyList<Finding> findings, IReadOnlyList<LiveFact> live)
     {
-        return Json.Serialize(new
+        return Json.Document("status", new
         {
             stacksDirectory = t.StacksDirectory,
             production = t.Production.Name,
@@ -49,9 +49,10 @@ public static class StatusReport
                 secretKeys = s.SecretKeys,
             }),
             tenants = t.Tenants.Select(x => new { name = x.Name, tier = x.Tier, dataGb = x.DataGb }),
-            live = live.Select(f => new { stack = f.Stack, check = f.Check, severity = f.Severity, message = f.Message }),
+            live = live.Select(f => new { stack = f.Stack, check = f.Check, severity = f.Severity, message = f.Message, blind = f.IsBlind }),
             findings = findings.Select(FindingsView.ToJson),
-            hasErrors = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error),
+            hasErrors = findings.Any(f => f.Severity == Severity.Error) || live.Any(f => f.Severity == Severity.Error && !f.IsBlind),
+            blind = live.Any(f => f.IsBlind),
         });
     }
 

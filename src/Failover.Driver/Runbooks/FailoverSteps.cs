@@ -131,7 +131,7 @@ public static class FailoverSteps
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
             if (!verdict.Allowed)
-                throw new StepFailedException($"{verdict.Message} Nothing was changed: run again with --accept-data-loss if that loss is accepted.");
+                throw new StepFailedException($"{verdict.Message} Nothing was changed: if that loss is accepted, run `failover resume --accept-data-loss`.");
             if (!verdict.WithinTarget && point is null) notes.Add($"{verdict.Message} (--accept-data-loss)");
             return (good, notes);
         }
@@ -200,19 +200,75 @@ public static class FailoverSteps
         var turns = await TenantQueue.RunAsync(t.Tenants, settings.Parallelism, c.Time, async (tenant, x) =>
         {
             var start = c.Time.GetUtcNow();
-            return await c.Once($"{effect}:{tenant.Name}", async y => new JsonObject
+            while (true)
             {
-                ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshots[tenant.Name], site, y),
-                ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
-                ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
-            }, x);
+                // A snapshot found damaged earlier in this run (journaled) is not tried again: its fallback is.
+                var snapshot = Fallen(c, effect, snapshots[tenant.Name]);
+                try
+                {
+                    return await c.Once($"{effect}:{tenant.Name}", async y =>
+                    {
+                        var done = new JsonObject
+                        {
+                            ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshot, site, c, y),
+                            ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
+                            ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+                        };
+                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = SnapshotJson(snapshot);
+                        return done;
+                    }, x);
+                }
+                catch (SnapshotDamagedException e) when (!x.IsCancellationRequested)
+                {
+                    await FallBackAsync(c, t, ports, effect, tenant, e, x);
+                }
+            }
         }, ct);
         var failures = turns.Where(x => x.Error is not null).Select(x => $"{x.Tenant.Name}: {x.Error!.Message}").ToList();
+        if (turns.FirstOrDefault(x => x.Error is StepFailedException) is { } refused && failures.Count == 1)
+            throw new StepFailedException($"{refused.Tenant.Name}: {refused.Error!.Message}", refused.Error);
         if (failures.Count > 0)
             throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
         var results = new JsonObject();
         foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
         return results;
+    }
+
+    /// <summary>The snapshot a tenant is restored from now: the chosen one, or the journaled fallback of a damaged one (repeatedly).</summary>
+    private static TenantSnapshot Fallen(StepContext c, string effect, TenantSnapshot chosen)
+    {
+        var snapshot = chosen;
+        for (var seen = 0; seen < 1000; seen++)
+        {
+            var key = $"fallback:{chosen.Tenant}:{snapshot.SnapshotId}";
+            var done = Journal.Live(c.Records).LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == StepContext.Name(c.Step) && r.Effect == key);
+            if (done?.Data?["result"] is not JsonObject next) return snapshot;
+            snapshot = new TenantSnapshot(chosen.Tenant, (string)next["id"]!, DateTimeOffset.Parse((string)next["time"]!, CultureInfo.InvariantCulture), (long)next["bytes"]!);
+        }
+        return snapshot;
+    }
+
+    /// <summary>
+    /// A restore found its snapshot damaged (a pack the sampled check missed): the tenant's previous snapshot that reads back
+    /// intact is chosen instead, journaled and noted for the report, within the RPO rule as select-backup applies it; or the
+    /// step stops saying which command goes on.
+    /// </summary>
+    private static async Task FallBackAsync(StepContext c, Topology t, RunPorts ports, string effect, Tenant tenant, SnapshotDamagedException damaged, CancellationToken ct)
+    {
+        var bad = damaged.Snapshot;
+        var next = await c.Once($"fallback:{tenant.Name}:{bad.SnapshotId}", async x =>
+        {
+            foreach (var s in (await ports.Vault.SnapshotsAsync(tenant, x)).Where(s => s.Time < bad.Time))
+                if (await ports.Vault.ReadBackAsync(s, x)) return SnapshotJson(s);
+            throw new StepFailedException($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}) and no older snapshot reads back intact: " +
+                "restore from another vault (failover:restoreFrom), or repair this one (restic check --read-data, restic repair) and run `failover resume`");
+        }, ct);
+        var time = DateTimeOffset.Parse((string)next!["time"]!, CultureInfo.InvariantCulture);
+        c.Note($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}); restoring the previous verified snapshot {(string)next["id"]!} of {time:u} instead");
+        var verdict = RpoVerdict.Evaluate(tenant.Name, time, c.Time.GetUtcNow(), t.Targets.Rpo, c.Run.AcceptDataLoss || c.Run.RestorePoint is not null);
+        if (!verdict.Allowed)
+            throw new StepFailedException($"its snapshot {bad.SnapshotId} is damaged and the previous verified one is older than the RPO allows: {verdict.Message} " +
+                "The other tenants are restored and kept: if that loss is accepted, run `failover resume --accept-data-loss`.");
     }
 
     /// <param name="snapshotsFrom">The step whose snapshots the site must report restored (a migration's final-sync).</param>

@@ -18,6 +18,9 @@ public interface IBackupVault
 
     /// <summary>Reads back a sample of the snapshot's data; false when it is damaged.</summary>
     Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation);
+
+    /// <summary>Reads back every byte of the snapshot against its manifest; false when it is damaged (a restore's fallback must not trust a sample).</summary>
+    Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) => VerifyAsync(snapshot, cancellation);
 }
 
 /// <summary>Brings sites up and fences them: Pulumi for cloud stacks, processes for local ones.</summary>
@@ -59,9 +62,18 @@ public interface ISourceBackup
 }
 
 /// <summary>Restores one tenant on the new site and verifies it against its backup manifest; safe to repeat.</summary>
+/// <summary>A restore failed because its snapshot is damaged (it cannot be read back intact), not because of the target.</summary>
+public sealed class SnapshotDamagedException(TenantSnapshot snapshot, string reason) : Exception($"snapshot {snapshot.SnapshotId} of {snapshot.Tenant} is damaged: {reason}")
+{
+    public TenantSnapshot Snapshot { get; } = snapshot;
+    public string Reason { get; } = reason;
+}
+
 public interface ISiteRestore
 {
-    Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, CancellationToken cancellation);
+    /// <param name="effects">Where the restore journals its parts (each hook, the data) so a resumed run repeats none that finished.</param>
+    /// <exception cref="SnapshotDamagedException">The snapshot cannot be read back intact: another snapshot is needed.</exception>
+    Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, Engine.IRunEffects effects, CancellationToken cancellation);
 }
 
 /// <summary>The probes that must pass before DNS is touched.</summary>

@@ -1,4 +1,5 @@
 using Failover.Core.Backup;
+using Failover.Core.Planning;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
@@ -28,13 +29,16 @@ public sealed record RunEnvironment(
 {
     /// <summary>False for a rehearsal: no DNS adapter is built, so nothing in the run can touch production DNS.</summary>
     public bool TouchesDns { get; init; } = true;
+
+    /// <summary>Hears each tenant's restore progress (bytes, rate, ETA) for the operator's display.</summary>
+    public Action<TransferProgress>? Transfer { get; init; }
 }
 
 /// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
 public static class RunPortsFactory
 {
     /// <summary>Environment variable with the local vault's restic password file or the PowerDNS API key.</summary>
-    public const string DnsApiKeyVariable = "FAILOVER_DNS_API_KEY";
+    public const string DnsApiKeyVariable = Credentials.DnsApiKeyVariable;
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
     internal static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
@@ -61,17 +65,19 @@ public static class RunPortsFactory
     {
         var repository = new ResticRepository(LocalVault(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
         var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
-        var restore = new Backup.TenantRestore(repository, new PostgresTools(), new RestoreHooks(env.Secrets), env.Secrets, env.Log);
+        var restoreHooks = new RestoreHooks(env.Secrets);
+        var restore = new Backup.TenantRestore(repository, new PostgresTools(), restoreHooks, env.Secrets, env.Log, env.Transfer);
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
         var sites = LocalSitesOf(env.Store);
         var hooks = Hooks(env);
         return new RunPorts(
             vault,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }, restoreHooks),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
+            // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
             env.TouchesDns
-                ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}"))
+                ? new LazyDns(() => PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")))
                 : new NoDns())
         {
             Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
@@ -140,6 +146,18 @@ public static class RunPortsFactory
                 ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
                 ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
             : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+    }
+
+    /// <summary>A DNS switch built on first use.</summary>
+    private sealed class LazyDns(Func<IDnsSwitch> build) : IDnsSwitch
+    {
+        private readonly Lazy<IDnsSwitch> _inner = new(build);
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            _inner.Value.PointAtAsync(target, addresses, cancellation);
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
+            _inner.Value.PointAtAsync(target, addresses, ttlSeconds, cancellation);
+        public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            _inner.Value.WaitVisibleAsync(addresses, cancellation);
     }
 
     /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>

@@ -30,8 +30,8 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
         }
         catch (Exception e) when (e is InvalidOperationException or PulumiCommandException or PulumiNotFoundException or PulumiTimeoutException)
         {
-            // A vault not created or deployed yet: a new project must be able to pass status before its first backup.
-            return [new LiveFact(vault.Name, Name, Severity.Warning, $"the backup age was not checked: {secrets.Redact(e.Message)}")];
+            // Unchecked is not fine: a failover now could not read the vault either.
+            return [LiveFact.Blind(vault.Name, Name, $"the backup age of {vault.Name} was not read: {secrets.Redact(e.Message)}")];
         }
         var catalog = new BackupCatalog(new ResticRepository(settings, secrets, log), time, log);
         var facts = new List<LiveFact>();
@@ -42,7 +42,7 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
             catch (Exception e) when (e is ResticException or InvalidOperationException or IOException or TimeoutException)
             {
                 // The vault does not answer: a failover now could not restore either.
-                facts.Add(new LiveFact(vault.Name, Name, Severity.Error, $"the vault {vault.Name} cannot be read: {secrets.Redact(e.Message)}"));
+                facts.Add(LiveFact.Blind(vault.Name, Name, $"the vault {vault.Name} cannot be read: {secrets.Redact(e.Message)}"));
                 break;
             }
             if (status.Rpo is not { } rpo)

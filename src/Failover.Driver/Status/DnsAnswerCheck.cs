@@ -21,7 +21,7 @@ public sealed class DnsAnswerCheck(ISiteObserver sites, IDnsClient dns, string s
                 "skipped: no authoritative servers listed (add them to failover:dns.servers to have status ask them directly)")];
         var serving = topology.Find(servingStack) ?? topology.Production;
         var view = await sites.ObserveAsync(serving, cancellation);
-        if (view.CannotCheck is { } why) return [new LiveFact(dnsStack.Name, Name, Severity.Warning, why)];
+        if (view.CannotCheck is { } why) return [LiveFact.Blind(dnsStack.Name, Name, why)];
         if (view.Addresses.Count == 0)
             return [new LiveFact(dnsStack.Name, Name, Severity.Warning, $"{serving.Name} exports no service address to compare the answers with")];
 

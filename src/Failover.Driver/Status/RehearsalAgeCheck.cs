@@ -4,7 +4,10 @@ using Failover.Driver.Reports;
 
 namespace Failover.Driver.Status;
 
-/// <summary>The last successful rehearsal against failover:policy.rehearsalCadence: an unrehearsed failover is a guess.</summary>
+/// <summary>
+/// The last successful rehearsal against failover:policy.rehearsalCadence: an unrehearsed failover is a guess. Failures
+/// count too: when the newest rehearsal failed, status alarms however recent the last success is.
+/// </summary>
 public sealed class RehearsalAgeCheck(RehearsalHistory history, TimeProvider time) : ILiveCheck
 {
     public string Name => "rehearsal age";
@@ -12,8 +15,18 @@ public sealed class RehearsalAgeCheck(RehearsalHistory history, TimeProvider tim
     public Task<IReadOnlyList<LiveFact>> CheckAsync(Topology topology, CancellationToken cancellation)
     {
         var cadence = topology.Policy.RehearsalCadence;
+        var entries = history.Read();
         var last = history.LastPassed;
         var stack = topology.Production.Name;
+        var newest = entries.MaxBy(e => e.Ended);
+        if (newest is not null && newest.Outcome != RehearsalHistory.Passed)
+        {
+            var failedInARow = entries.OrderByDescending(e => e.Ended).TakeWhile(e => e.Outcome != RehearsalHistory.Passed).Count();
+            var success = last is null ? "no rehearsal has passed yet" : $"last success {last.RunId} on {last.Site} {Durations.Format(time.GetUtcNow() - last.Ended)} ago";
+            return Task.FromResult<IReadOnlyList<LiveFact>>([new LiveFact(stack, Name, Severity.Error,
+                $"the last {(failedInARow == 1 ? "rehearsal" : $"{failedInARow} rehearsals")} FAILED: last failure {newest.RunId} on {newest.Site} " +
+                $"{Durations.Format(time.GetUtcNow() - newest.Ended)} ago ({newest.Outcome}, report {newest.Report}); {success}")]);
+        }
         // Never rehearsed is a warning, not an alarm: a new project must be able to pass status before its first rehearsal.
         LiveFact fact = last is null
             ? new LiveFact(stack, Name, Severity.Warning, $"no successful rehearsal recorded yet (cadence {Durations.Format(cadence)}): run `failover rehearse --site STANDBY`")

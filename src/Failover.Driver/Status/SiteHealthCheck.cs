@@ -19,7 +19,7 @@ public sealed class SiteHealthCheck(ISiteObserver sites, string servingStack, st
             var mode = stack.Mode.ToString().ToLowerInvariant();
             facts.Add(view switch
             {
-                { CannotCheck: { } why } => new LiveFact(stack.Name, Name, Severity.Warning, why),
+                { CannotCheck: { } why } => LiveFact.Blind(stack.Name, Name, why),
                 { Answers: true } => new LiveFact(stack.Name, Name, Severity.Info,
                     stack.Name == servingStack ? "answers: it serves" : $"answers (mode {mode})"),
                 _ when stack.Name == servingStack => new LiveFact(stack.Name, Name, Severity.Error,

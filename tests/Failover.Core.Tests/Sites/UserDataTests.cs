@@ -39,18 +39,49 @@ public class UserDataTests
         Assert.Equal([RestoreStepKind.FindRun, RestoreStepKind.FetchManifest, RestoreStepKind.CreateDatabase, RestoreStepKind.FetchDump,
             RestoreStepKind.RestoreDatabase, RestoreStepKind.RemoveDump, RestoreStepKind.RestoreFiles, RestoreStepKind.VerifyDatabase,
             RestoreStepKind.VerifyFiles], northwind.Steps.Select(s => s.Kind));
-        string Command(RestoreStepKind kind) => northwind.Steps.Single(s => s.Kind == kind).Command;
-        var id = SiteStacks.Snapshot("northwind");
-        Assert.Contains($"backup_run {id} northwind", Command(RestoreStepKind.FindRun));
-        // The dump is where `failover backup` streams it: /<tenant>.dump inside the database snapshot.
-        Assert.Contains($"restic --no-lock dump {id} /northwind.dump > /var/lib/failover/spool/northwind.dump", Command(RestoreStepKind.FetchDump));
-        Assert.Contains("pg_restore --jobs=4", Command(RestoreStepKind.RestoreDatabase));
-        Assert.EndsWith("/var/lib/failover/spool/northwind.dump", Command(RestoreStepKind.RestoreDatabase));
-        // Files and manifest are the parts of the same run, found by the tags the backup wrote.
-        Assert.Contains("restore --tag failover,tenant=northwind,run=\"$run\",part=files latest --target /srv/tenants/northwind/files",
-            Command(RestoreStepKind.RestoreFiles));
-        Assert.Contains("dump --tag failover,tenant=northwind,run=\"$run\",part=manifest latest /manifest.json", Command(RestoreStepKind.FetchManifest));
-        Assert.Contains("verify_rows northwind /var/lib/failover/spool/northwind.manifest.json", Command(RestoreStepKind.VerifyDatabase));
+        // The tenant is one data line the restore function loops over, not an unrolled script.
+        Assert.Contains(RestoreRecipe.EncodeRecords(recipe.Tenants.Select(t => (t.SnapshotKey, t.NameCheck))).Split(' ')[0][..40], DataServerScript());
+        Assert.Contains("PG_JOBS=4 ", DataServerScript());
+    }
+
+    [Fact]
+    public void The_restore_function_reads_manifest_first_then_dump_files_and_checks_them_in_that_order()
+    {
+        RequireOnPath("jq");
+        // restic, runuser and the checks stand in here and record what they are asked; the order is the recipe's.
+        var id = new string('a', 64);
+        var result = Bash($$"""
+            SPOOL="$TMPDIR/spool" TENANTS="$TMPDIR/tenants" PG_JOBS=4 HOOK_TIMEOUT=5 SECRETS=()
+            mkdir -p "$SPOOL"
+            restic() {
+              echo "restic $*" >> "$TMPDIR/calls"
+              case "$*" in
+                *"snapshots --json"*) echo '[{"id":"{{id}}","tags":["failover","tenant=northwind","run=R1","part=db"]}]' ;;
+                *) echo data ;;
+              esac
+            }
+            runuser() { shift 3; echo "$*" >> "$TMPDIR/calls"; }
+            verify_rows() { echo "verify_rows $*" >> "$TMPDIR/calls"; }
+            verify_files() { echo "verify_files $*" >> "$TMPDIR/calls"; }
+            chown() { :; }
+            hook[0]='echo pre'
+            restore_tenant aaaaaaaaaaaa {{Check("northwind")}} 0 - "$TMPDIR/name" 3>&1 1>/dev/null 2>/dev/null
+            echo "---"; sed "s|$TMPDIR|T|g" "$TMPDIR/calls"
+            """);
+        Assert.Equal(0, result.Code);
+        Assert.Equal($"""
+            northwind {id}
+            ---
+            restic --no-lock snapshots --json aaaaaaaaaaaa
+            restic --no-lock dump --tag failover,tenant=northwind,run=R1,part=manifest latest /manifest.json
+            createdb -- northwind
+            restic --no-lock dump {id} /northwind.dump
+            pg_restore --jobs=4 --no-owner --no-privileges --exit-on-error --dbname=northwind T/spool/northwind.dump
+            restic --no-lock restore --tag failover,tenant=northwind,run=R1,part=files latest --target T/tenants/northwind/files
+            verify_rows northwind T/spool/northwind.manifest.json
+            verify_files T/tenants/northwind/files T/spool/northwind.manifest.json
+
+            """, result.Output);
     }
 
     private const string PreHook = "systemctl stop northwind-worker.service";
@@ -67,7 +98,11 @@ public class UserDataTests
         Assert.Equal(kinds.IndexOf(RestoreStepKind.PreHook) + 1, kinds.IndexOf(RestoreStepKind.CreateDatabase));
         Assert.Equal(RestoreStepKind.PostHook, kinds[^1]);
         Assert.Equal(kinds.IndexOf(RestoreStepKind.VerifyFiles) + 1, kinds.IndexOf(RestoreStepKind.PostHook));
-        Assert.Equal($"run_hook northwind post /srv/tenants/northwind/files {Sh.Quote(PostHook)}", northwind.Steps[^1].Command);
+        Assert.Equal([0], northwind.PreHooks);
+        Assert.Equal([1], northwind.PostHooks);
+        Assert.Equal([PreHook, PostHook], recipe.Hooks);
+        Assert.Contains($"hook[1]={Sh.Quote(PostHook)}\n", recipe.RenderData());
+        Assert.Contains($"\ntenant_hooks {recipe.Tenants.ToList().IndexOf(northwind)}:0:1\n", recipe.RenderData());
         // Tenants without hooks get none, and the script gives root a PostgreSQL role only when some tenant has hooks.
         Assert.DoesNotContain(recipe.Tenants.Single(x => x.Tenant.Name == "contoso").Steps, s => s.Kind is RestoreStepKind.PreHook or RestoreStepKind.PostHook);
         var plan = SitePlan.For(t.Find("standby-hel1")!);
@@ -85,6 +120,19 @@ public class UserDataTests
         Assert.Equal(0, code);
         Assert.Equal("acme post-restore hook: acme acme /srv/tenants/acme/files 0\nacme post-restore hook: warm\nexit=3\nexit=0\n" +
                      "acme post-restore hook: rehearsal=1\n", output);
+    }
+
+    [Fact]
+    public void A_hook_sees_no_credentials_its_output_is_redacted_and_it_is_killed_after_its_time_limit()
+    {
+        var result = Bash("""
+            export RESTIC_PASSWORD=hunter2-vault-password AWS_SECRET_ACCESS_KEY=aws-secret-value
+            SECRETS=("$RESTIC_PASSWORD" "$AWS_SECRET_ACCESS_KEY")
+            run_hook acme post /x 'echo "password=${RESTIC_PASSWORD:-none} key=${AWS_SECRET_ACCESS_KEY:-none}"; echo "read hunter2-vault-password from a file"'
+            HOOK_TIMEOUT=1 run_hook acme pre /x 'sleep 30'; echo "exit=$?"
+            """);
+        Assert.Equal("acme post-restore hook: password=none key=none\nacme post-restore hook: read [redacted] from a file\n" +
+                     "acme pre-restore hook: killed after 1s\nexit=124\n", result.Output);
     }
 
     [Fact]
@@ -106,8 +154,8 @@ public class UserDataTests
         var recipe = RestoreRecipe.For(t, t.Find("standby-hel1")!, 1)!;
         var northwind = recipe.Tenants.Single(x => x.Tenant.Name == "northwind");
         Assert.DoesNotContain(northwind.Steps, s => s.Kind is RestoreStepKind.FetchDump or RestoreStepKind.RemoveDump);
-        Assert.Contains($"restic --no-lock dump {SiteStacks.Snapshot("northwind")} /northwind.dump | runuser -u postgres -- pg_restore --single-transaction",
-            northwind.Steps.Single(s => s.Kind == RestoreStepKind.RestoreDatabase).Command);
+        var plan = SitePlan.For(t.Find("standby-hel1")!);
+        Assert.Contains("PG_JOBS=1 ", BootstrapScript.Render(ServerBootstrap.For(plan, plan.DataServer!, recipe)));
     }
 
     [Fact]
@@ -121,31 +169,70 @@ public class UserDataTests
     public void The_script_names_every_tenant_s_snapshot_id()
     {
         var script = DataServerScript();
-        foreach (var tenant in SiteStacks.Tenants)
-            Assert.Contains(SiteStacks.Snapshot(tenant), script);
-        Assert.Contains("\"snapshots\":{", script); // the health document reports them
+        var (_, recipe) = Hel1();
+        Assert.Equal(SiteStacks.Tenants.Order(), recipe.Tenants.Select(t => t.Tenant.Name).Order());
+        Assert.Contains(recipe.RenderData(), script);
+        Assert.Contains("\nwrite_health \"$STACK\" \"$SERVER\" /var/lib/failover/www/health\n", script); // the health document reports them
     }
 
     [Fact]
-    public void Each_tenant_is_reported_restored_only_when_its_restore_and_checks_succeed()
+    public void A_tenant_that_fails_is_dropped_reported_by_name_and_the_others_are_still_restored()
     {
-        var script = DataServerScript();
-        Assert.Contains($"if restore_northwind; then restored+=('\"northwind\":\"{SiteStacks.Snapshot("northwind")}\"'); else failed+=('\"northwind\"'); fi", script);
-        Assert.Contains("verify_rows northwind /var/lib/failover/spool/northwind.manifest.json || { fail 'FAILED: northwind: compare row counts with the manifest'; return 1; }", script);
-        Assert.Contains("exit 1", script[script.IndexOf("mv ", script.IndexOf("printf '{\"failed\"", StringComparison.Ordinal), StringComparison.Ordinal)..]);
+        RequireOnPath("jq");
+        var result = Bash($$"""
+            STATE="$TMPDIR/state" TENANTS="$TMPDIR/tenants" SPOOL="$TMPDIR/spool"; mkdir -p "$STATE" "$TENANTS/contoso/files"
+            declare -A tenant=([111]=fabrikam [222]=contoso [333]=northwind [444]=litware)
+            restore_tenant() {
+              [ "$1" = 555 ] && return 1 # never resolved to a tenant
+              printf '%s' "${tenant[$1]}" > "$5"
+              if [ "$1" = 222 ]; then return 1; fi; sleep 0.$((RANDOM % 3)); echo noise; echo "${tenant[$1]} full-$1" >&3
+            }
+            runuser() { shift 3; echo "$*" >> "$TMPDIR/dropped"; }
+            restore_point {{Records(("111", "c1"), ("222", "c2"), ("555", "c5"), ("333", "c3"), ("444", "c4"))}}
+            restore_all 2 2>/dev/null
+            write_health standby-hel1 standby-hel1-db-1 "$TMPDIR/health"
+            cat "$TMPDIR/health"; cat "$TMPDIR/dropped"; echo "failed=$failed_count"; [ -e "$TENANTS/contoso" ] || echo "files removed"
+            """);
+        Assert.Equal(0, result.Code);
+        var expected = HealthDocument.Render("standby-hel1", "standby-hel1-db-1",
+            new Dictionary<string, string> { ["fabrikam"] = "full-111", ["northwind"] = "full-333", ["litware"] = "full-444" }, ["contoso", "555"]);
+        Assert.Equal($"{expected}\ndropdb --if-exists -- contoso\nfailed=2\nfiles removed\n", result.Output);
     }
 
     [Fact]
-    public void The_run_is_read_from_the_database_snapshot_s_tags()
+    public void Tenants_are_restored_parallelism_at_a_time()
+    {
+        var result = Bash($$"""
+            STATE="$TMPDIR/state"; mkdir -p "$STATE"
+            restore_tenant() { echo start >> "$TMPDIR/events"; sleep 0.3; echo end >> "$TMPDIR/events"; echo "x $1" >&3; }
+            jq() { cat > /dev/null; echo '{}'; }
+            restore_point {{Records(("a1", "cc"), ("b1", "cc"), ("c1", "cc"), ("d1", "cc"), ("e1", "cc"), ("f1", "cc"), ("a2", "cc"))}}
+            restore_all 3 2>/dev/null
+            awk '/start/ { n++; if (n > max) max = n } /end/ { n-- } END { print "max=" max }' "$TMPDIR/events"; ls "$STATE" | wc -l
+            """);
+        Assert.Equal((0, "max=3\n7\n"), (result.Code, result.Output));
+        var (plan, recipe) = Hel1();
+        Assert.Equal(SiteStacks.Load().RestoreOn(plan.Stack).Parallelism, recipe.Parallelism);
+        Assert.Contains($"\nrestore_all {recipe.Parallelism}\n", DataServerScript());
+    }
+
+    [Fact]
+    public void The_run_is_read_from_the_database_snapshot_s_tags_and_a_refused_id_is_logged_with_the_reason()
     {
         RequireOnPath("jq"); // the standby installs jq too
-        const string snapshots = """[{"id":"9f8e7d6c","tags":["failover","tenant=northwind","run=20261122T095040Z-3fa2c1","part=db"]}]""";
-        var found = Bash($"restic() {{ echo '{snapshots}'; }}\nbackup_run 9f8e7d6c northwind");
-        Assert.Equal((0, "20261122T095040Z-3fa2c1"), (found.Code, found.Output.Split('\n')[0])); // stdout first, then the log on stderr
+        const string snapshots = """[{"id":"9f8e7d6c00","tags":["failover","tenant=northwind","run=20261122T095040Z-3fa2c1","part=db"]}]""";
+        var found = Bash($"restic() {{ echo '{snapshots}'; }}\nsnapshot_run 9f8e7d6c {Check("northwind")}");
+        Assert.Equal((0, "9f8e7d6c00 20261122T095040Z-3fa2c1 northwind"), (found.Code, found.Output.Split('\n')[1])); // the log line first, then stdout
         Assert.Contains("northwind: database snapshot 9f8e7d6c is from backup run 20261122T095040Z-3fa2c1", found.Output);
-        // An id of another tenant, or of the files part, is refused rather than restored as this tenant's database.
-        Assert.NotEqual(0, Bash($"restic() {{ echo '{snapshots}'; }}\nbackup_run 9f8e7d6c contoso").Code);
-        Assert.NotEqual(0, Bash($"restic() {{ echo '{snapshots.Replace("part=db", "part=files")}'; }}\nbackup_run 9f8e7d6c northwind").Code);
+        // An id of another tenant, or of the files part, is refused rather than restored as this tenant's database, and says why.
+        var other = Bash($"restic() {{ echo '{snapshots}'; }}\nsnapshot_run 9f8e7d6c {Check("contoso")}");
+        Assert.NotEqual(0, other.Code);
+        Assert.Contains("database snapshot 9f8e7d6c refused: it is a snapshot of tenant 'northwind', not of the tenant this restore point names", other.Output);
+        var files = Bash($"restic() {{ echo '{snapshots.Replace("part=db", "part=files")}'; }}\nsnapshot_run 9f8e7d6c {Check("northwind")}");
+        Assert.Contains("refused: it is not a database part", files.Output);
+        var missing = Bash("restic() { echo 'Fatal: no matching ID found for prefix \"9f8e7d6c\"'; return 1; }\nsnapshot_run 9f8e7d6c 00");
+        Assert.NotEqual(0, missing.Code);
+        Assert.Contains("refused: restic cannot find it (Fatal: no matching ID found for prefix \"9f8e7d6c\")", missing.Output);
     }
 
     [Fact]
@@ -182,19 +269,6 @@ public class UserDataTests
         var changed = Bash(Check("hellO\\n"));
         Assert.NotEqual(0, changed.Code);
         Assert.Contains("files differ from the backup", changed.Output);
-    }
-
-    [Fact]
-    public void The_health_document_leaves_out_a_failed_tenant_and_is_not_ready()
-    {
-        var writer = HealthDocument.ShellWriter("standby-hel1", "standby-hel1-db-1", "health");
-        var result = Bash($"restored=({Sh.Quote(HealthDocument.SnapshotMember("contoso", "1a2b3c4d"))})\n" +
-                          $"failed=({Sh.Quote(HealthDocument.FailedEntry("northwind"))})\n{writer}cat health");
-        Assert.Equal(0, result.Code);
-        var expected = HealthDocument.Render("standby-hel1", "standby-hel1-db-1", new Dictionary<string, string> { ["contoso"] = "1a2b3c4d" }, ["northwind"]);
-        Assert.Equal(expected, result.Output.Trim());
-        Assert.Contains("\"status\":\"degraded\"", expected);
-        Assert.DoesNotContain("\"northwind\":", expected);
     }
 
     [Fact]
@@ -242,9 +316,11 @@ public class UserDataTests
     {
         var (plan, recipe) = Hel1();
         var app = BootstrapScript.Render(ServerBootstrap.For(plan, plan.FrontServer!, recipe));
-        Assert.DoesNotContain("postgresql", app);
+        Assert.Contains("\napt_install python3\n", app);
         Assert.DoesNotContain("restic", app);
-        Assert.Contains("postgresql restic", DataServerScript());
+        Assert.DoesNotContain("configure_postgres 10", app);
+        Assert.Contains("\napt_install postgresql restic jq python3\n", DataServerScript());
+        Assert.Contains("\nconfigure_postgres 10.0.1.0/24\n", DataServerScript());
     }
 
     [Fact]
@@ -263,13 +339,18 @@ public class UserDataTests
     public void Shell_quoting_keeps_words_literal(string word, string quoted) => Assert.Equal(quoted, Sh.Quote(word));
 
     /// <summary>Runs bash with the recipe's functions defined, in a temp directory ($TMPDIR) deleted afterwards.</summary>
-    private static (int Code, string Output) Bash(string body)
+    private static string Records(params (string Id, string Check)[] records) => RestoreRecipe.EncodeRecords(records);
+
+    private static string Check(string tenant) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(tenant)))[..RestoreRecipe.NameCheckLength];
+
+    internal static (int Code, string Output) Bash(string body)
     {
         var dir = Directory.CreateTempSubdirectory("failover-recipe-").FullName;
         try
         {
-            var script = $"set -uo pipefail\nTMPDIR={Sh.Quote(dir)}\ncd \"$TMPDIR\" || exit 1\nlog() {{ echo \"$*\"; }}\nfail() {{ echo \"$*\"; }}\n" +
-                         RestoreRecipe.Functions.Render() + "\n" + body + "\n";
+            var script = $"set -uo pipefail\nexec 2>&1\nTMPDIR={Sh.Quote(dir)}\ncd \"$TMPDIR\" || exit 1\nlog() {{ echo \"$*\" >&2; }}\nfail() {{ echo \"$*\" >&2; }}\n" +
+                         BootstrapScript.Functions.Render() + "\n" + RestoreRecipe.Functions.Render() + "\n" + body + "\n";
             return Run("bash", "", script);
         }
         finally { Directory.Delete(dir, recursive: true); }
@@ -279,10 +360,10 @@ public class UserDataTests
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
 
     /// <summary>These checks run the real tool; ./test.sh installs it (Debian package of the same name).</summary>
-    private static void RequireOnPath(string tool) =>
+    internal static void RequireOnPath(string tool) =>
         Assert.True(OnPath(tool), $"{tool} is not installed: run ./test.sh as root (it installs it) or apt-get install {tool}");
 
-    private static (int Code, string Output) Run(string tool, string options, string script)
+    internal static (int Code, string Output) Run(string tool, string options, string script)
     {
         var file = Path.GetTempFileName();
         File.WriteAllText(file, script);

@@ -89,7 +89,7 @@ public class SelectionTests(PostgresCluster cluster) : IClassFixture<PostgresClu
         var refused = await SelectAsync(vault, site.Tenant, acceptDataLoss: false);
         Assert.Equal(RunOutcome.Failed, refused.Result.Outcome);
         Assert.Contains("would lose 1d 2h of data, over the RPO target of 1d", refused.Result.Error);
-        Assert.Contains("run again with --accept-data-loss", refused.Result.Error);
+        Assert.Contains("run `failover resume --accept-data-loss`", refused.Result.Error);
 
         var accepted = await SelectAsync(vault, site.Tenant, acceptDataLoss: true);
         Assert.Equal(run1.Database!.Id, accepted.Chosen);

@@ -14,7 +14,7 @@ public sealed class PowerDnsServer : IAsyncLifetime
     private readonly global::Failover.Driver.Local.PowerDnsServer _server;
 
     public PowerDnsServer() =>
-        _server = new global::Failover.Driver.Local.PowerDnsServer(_dir, "127.0.0.1", DnsPort, ApiPort, ApiKey, allowDynamicUpdates: true);
+        _server = new global::Failover.Driver.Local.PowerDnsServer(_dir, "127.0.0.1", DnsPort, ApiPort, ApiKey);
 
     public string ApiKey { get; } = "pdns-test-key-" + Guid.NewGuid().ToString("N");
     public int DnsPort { get; } = Processes.FreePort();
@@ -36,21 +36,6 @@ public sealed class PowerDnsServer : IAsyncLifetime
     /// <summary>Creates a zone served by ns1.&lt;zone&gt; (127.0.0.1) with the given records, as an operator would have it before a failover.</summary>
     public Task CreateZoneAsync(string zone, params (string Name, string Type, string[] Values)[] records) =>
         _server.CreateZoneAsync(zone, records, 60, CancellationToken.None);
-
-    /// <summary>Creates an HMAC-SHA256 TSIG key on the server and allows it to update the zone; returns its base64 secret.</summary>
-    public async Task<string> AllowSignedUpdatesAsync(string zone, string keyName)
-    {
-        using var http = _server.Api();
-        using var created = await http.PostAsJsonAsync("/api/v1/servers/localhost/tsigkeys", new { name = keyName, algorithm = "hmac-sha256" });
-        var body = await created.Content.ReadAsStringAsync();
-        if (!created.IsSuccessStatusCode) throw new InvalidOperationException($"creating TSIG key {keyName} failed: {(int)created.StatusCode} {body}");
-        var secret = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("key").GetString()!;
-        using var allowed = await http.PutAsJsonAsync($"/api/v1/servers/localhost/zones/{zone.TrimEnd('.')}./metadata/TSIG-ALLOW-DNSUPDATE",
-            new { metadata = new[] { keyName } });
-        if (!allowed.IsSuccessStatusCode)
-            throw new InvalidOperationException($"allowing key {keyName} on {zone} failed: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
-        return secret;
-    }
 
     public async Task DisposeAsync()
     {

@@ -21,18 +21,24 @@ public class LocalTopology : IAsyncLifetime
 {
     public LocalTopology() : this(20) { }
 
-    protected LocalTopology(int block)
+    /// <param name="network">The first three octets of the loopback block, with the dot: fixtures of other engineers use other blocks.</param>
+    protected LocalTopology(int block, string network = "127.0.0.", double scale = 0.002)
     {
-        ProdAddress = $"127.0.0.{block + 1}";
-        StandbyAddress = $"127.0.0.{block + 2}";
-        DnsHost = $"127.0.0.{block + 4}";
+        ProdAddress = $"{network}{block + 1}";
+        StandbyAddress = $"{network}{block + 2}";
+        DnsHost = $"{network}{block + 4}";
         _block = block;
+        _network = network;
+        _scale = scale;
     }
+
+    private readonly double _scale;
 
     public string ProdAddress { get; }
     public string StandbyAddress { get; }
     public string DnsHost { get; }
     private readonly int _block;
+    private readonly string _network;
 
     public string Project { get; } = Directory.CreateTempSubdirectory("failover-e2e-").FullName;
     public string ApiKey { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -46,10 +52,11 @@ public class LocalTopology : IAsyncLifetime
 
     public const string Prod = "127.0.0.21", Standby = "127.0.0.22", DnsAddress = "127.0.0.24";
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await DebianPackages.EnsureAsync(DebianPackages.Drill, _ => { }, CancellationToken.None);
-        CopyExamples(Project, _block, DnsPort, ApiPort);
+        CopyExamples(Project, _block, DnsPort, ApiPort, _network);
+        Customize(Project);
         Topology = TopologyLoader.Load(Project);
         Sites = RunPortsFactory.LocalSitesOf(Store);
         _dns = new PowerDnsServer(Path.Combine(Project, "dns"), DnsHost, DnsPort, ApiPort, ApiKey);
@@ -62,13 +69,16 @@ public class LocalTopology : IAsyncLifetime
         var cluster = Sites.Cluster(prod);
         foreach (var t in Topology.Tenants)
         {
-            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), 0.002, CancellationToken.None);
+            await TenantSeed.SeedAsync(t, cluster.Address, cluster.Port, Sites.FilesDirectory(prod, t.Name), _scale, CancellationToken.None);
             Seeded[t.Name] = await TenantSeed.CountRowsAsync(cluster.Address, cluster.Port, t.Name, CancellationToken.None);
         }
         var results = await LocalBackup.RunAsync(Topology, Sites, Project, new SecretRegistry(), TimeProvider.System, Log.Logger, _ => { }, CancellationToken.None);
         Assert.All(results, r => Assert.True(r.Succeeded, r.Error));
         cluster.Kill();
     }
+
+    /// <summary>Changes to the copied stack files before they are loaded (hooks a test needs).</summary>
+    protected virtual void Customize(string project) { }
 
     /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
     public async Task ResetAsync()
@@ -94,9 +104,9 @@ public class LocalTopology : IAsyncLifetime
     /// examples/local copied into <paramref name="project"/> (made readable for the postgres user) with its sites moved
     /// to 127.0.0.(block+1..block+4) and PowerDNS to the given ports, so fixtures on other blocks run side by side.
     /// </summary>
-    public static void CopyExamples(string project, int block, int dnsPort, int apiPort)
+    public static void CopyExamples(string project, int block, int dnsPort, int apiPort, string network = "127.0.0.")
     {
-        string At(int n) => $"127.0.0.{block + n}";
+        string At(int n) => $"{network}{block + n}";
         File.SetUnixFileMode(project, (UnixFileMode)Convert.ToInt32("755", 8));
         foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "examples", "local"), "Pulumi*.yaml"))
             File.WriteAllText(Path.Combine(project, Path.GetFileName(f)), File.ReadAllText(f)
@@ -117,6 +127,10 @@ public class LocalTopology : IAsyncLifetime
             [RunPortsFactory.DnsApiKeyVariable] = ApiKey,
             [CrashPoints.Variable] = crashAt ?? "",
         }, args);
+
+    /// <summary>As <see cref="Failover"/>, with stdout apart: what `--json` prints.</summary>
+    public (int ExitCode, string Stdout, string Stderr) FailoverJson(params string[] args) =>
+        Processes.FailoverStreams(Project, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = ApiKey }, args);
 
     public async Task DisposeAsync()
     {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -53,6 +54,30 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         var history = site.Failover(null, "report", "--history", "--json");
         Assert.Contains(id, history.Output);
 
+        AssertNothingLeft();
+    }
+
+    [Fact]
+    public void Rehearse_and_backup_json_print_one_document_on_stdout()
+    {
+        var rehearsal = site.FailoverJson("rehearse", "--site", "local-standby", "--yes", "--json");
+        Assert.True(rehearsal.ExitCode == 0, rehearsal.Stderr);
+        using (var doc = JsonDocument.Parse(rehearsal.Stdout))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("schemaVersion").GetInt32());
+            Assert.Equal("incident-report", doc.RootElement.GetProperty("kind").GetString());
+            Assert.Equal("rehearsal", doc.RootElement.GetProperty("run").GetProperty("kind").GetString());
+            Assert.Equal("resolved", doc.RootElement.GetProperty("outcome").GetString());
+        }
+        Assert.Contains("Rehearsal passed", rehearsal.Stderr);
+
+        // Production was lost after its backup: every tenant fails, and the document says which and why.
+        var backup = site.FailoverJson("backup", "--json");
+        Assert.Equal(4, backup.ExitCode);
+        using var b = JsonDocument.Parse(backup.Stdout);
+        Assert.Equal("backup", b.RootElement.GetProperty("kind").GetString());
+        Assert.False(b.RootElement.GetProperty("succeeded").GetBoolean());
+        Assert.All(b.RootElement.GetProperty("tenants").EnumerateArray(), t => Assert.False(string.IsNullOrEmpty(t.GetProperty("error").GetString())));
         AssertNothingLeft();
     }
 
@@ -126,6 +151,14 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
             var fresh = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
             Assert.DoesNotContain("STALE", fresh.Stdout);
             Assert.Contains("last successful rehearsal recent", fresh.Stdout);
+
+            // Failures count: a failed rehearsal after the recent success alarms, with both shown.
+            var failed = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(20);
+            history.Append(new RehearsalEntry("broken", "local-standby", failed, failed.AddMinutes(2), "failed", null, null, "broken.html"));
+            var alarm = CliRun.Of(site.Project, "status", "--stacks", site.Project, "--state-dir", state);
+            Assert.Equal(1, alarm.ExitCode);
+            Assert.True(Regex.IsMatch(alarm.Stdout, @"rehearsal age: the last rehearsal FAILED: last failure broken on local-standby \d+m.* ago \(failed, report broken.html\); last success recent on local-standby 5\d+m.* ago"),
+                alarm.Stdout);
         }
         finally { Directory.Delete(state, true); }
     }

@@ -21,6 +21,8 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
     public readonly ConcurrentQueue<string> Effects = new();
     public readonly Dictionary<string, List<TenantSnapshot>> Snapshots = new();
     public readonly HashSet<string> DamagedSnapshots = [];
+    /// <summary>Snapshots that pass verification but fail when restored (a damaged pack the sampled check missed).</summary>
+    public readonly HashSet<string> DamagedOnRestore = [];
     public bool Healthy = true;
     public bool FenceFails;
     public string? FailRestoreOf;
@@ -50,6 +52,12 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
         return Task.FromResult(!DamagedSnapshots.Contains(s.SnapshotId));
     }
 
+    public Task<bool> ReadBackAsync(TenantSnapshot s, CancellationToken c)
+    {
+        Effects.Enqueue($"read-back {s.SnapshotId}");
+        return Task.FromResult(!DamagedSnapshots.Contains(s.SnapshotId) && !DamagedOnRestore.Contains(s.SnapshotId));
+    }
+
     public Task<bool> IsServingAsync(StackSpec site, CancellationToken c) => Task.FromResult(false);
 
     public Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> point, CancellationToken c)
@@ -66,9 +74,10 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
         return Task.FromResult($"{site.Name} set to mode fenced");
     }
 
-    public Task<string> RestoreAsync(Tenant tenant, TenantSnapshot s, SiteAddress site, CancellationToken c)
+    public Task<string> RestoreAsync(Tenant tenant, TenantSnapshot s, SiteAddress site, Failover.Driver.Engine.IRunEffects effects, CancellationToken c)
     {
         if (FailRestoreOf == tenant.Name) throw new InvalidOperationException($"pg_restore failed for {tenant.Name}");
+        if (DamagedOnRestore.Contains(s.SnapshotId)) throw new SnapshotDamagedException(s, "restic dump: ciphertext verification failed");
         Effects.Enqueue($"restore {tenant.Name} {s.SnapshotId}");
         Time.Advance(TimeSpan.FromSeconds(30));
         return Task.FromResult($"{tenant.Name}: rows and files match the manifest");

@@ -32,6 +32,13 @@ internal static class Processes
     /// </summary>
     public static (int ExitCode, string Output) Failover(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
+        var (code, stdout, stderr) = FailoverStreams(workingDirectory, environment, args);
+        return (code, stdout + stderr);
+    }
+
+    /// <summary>As <see cref="Failover"/>, with stdout and stderr apart (a `--json` document is stdout alone).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) FailoverStreams(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "failover.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -40,7 +47,7 @@ internal static class Processes
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(180_000)) { p.Kill(true); throw new TimeoutException("failover did not finish in 3 minutes"); }
-        return (p.ExitCode, stdout.Result + stderr.Result);
+        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>A loopback port free for both TCP and UDP at the moment of asking (DNS serves both on one port).</summary>

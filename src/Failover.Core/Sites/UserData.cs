@@ -1,0 +1,136 @@
+using System.IO.Compression;
+using System.Text;
+using Failover.Core.Topology;
+
+namespace Failover.Core.Sites;
+
+/// <summary>How much user data a provider accepts for one server, and what it counts.</summary>
+public sealed record UserDataLimit(Provider Provider, int Bytes, string Counted, string Source)
+{
+    /// <summary>
+    /// EC2: "User data is limited to 16 KB, in raw form, before it is base64-encoded"
+    /// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html). The raw form is
+    /// our gzip, which cloud-init unpacks by its magic bytes.
+    /// </summary>
+    public static readonly UserDataLimit Aws = new(Provider.Aws, 16 * 1024, "raw bytes (gzip) before base64",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html");
+
+    /// <summary>
+    /// Hetzner Cloud API, POST /servers: "user_data: Cloud-Init user data to use during Server creation. This field is
+    /// limited to 32KiB" (https://docs.hetzner.cloud/#servers-create-a-server). The field is a JSON string, so the gzip
+    /// goes base64-encoded; cloud-init's Hetzner datasource base64-decodes it (DataSourceHetzner: "Hetzner cloud does
+    /// not support binary user-data ... do a base64 decode of the data if we can").
+    /// </summary>
+    public static readonly UserDataLimit Hetzner = new(Provider.Hetzner, 32 * 1024, "characters of base64 text",
+        "https://docs.hetzner.cloud/#servers-create-a-server");
+
+    public static UserDataLimit For(Provider provider) => provider switch
+    {
+        Provider.Aws => Aws,
+        Provider.Hetzner => Hetzner,
+        _ => throw new ArgumentException($"{provider} sites get no user data: the driver's local provider runs them", nameof(provider)),
+    };
+}
+
+/// <summary>
+/// One server's user data as the provider receives it: the cloud-config gzipped (cloud-init unpacks gzip by its
+/// magic bytes on every datasource), as base64 text. EC2 gets it through <c>userDataBase64</c> and counts the
+/// decoded bytes; Hetzner gets the text itself and counts its characters.
+/// </summary>
+public sealed record ServerUserData(string Server, string Base64Gzip, int Bytes, UserDataLimit Limit)
+{
+    public bool Fits => Bytes <= Limit.Bytes;
+
+    /// <summary>Human figure in the plan: <c>6.2 KB of 16 KB</c> (KB = 1,024 bytes, as the providers count).</summary>
+    public string Figure => $"{Kb(Bytes)} of {Kb(Limit.Bytes)}";
+
+    private static string Kb(int bytes) =>
+        (bytes / 1024.0).ToString(bytes % 1024 == 0 ? "0" : "0.0", System.Globalization.CultureInfo.InvariantCulture) + " KB";
+
+    /// <summary>Gzips and measures a cloud-config; never throws, so the plan can report a server over the limit.</summary>
+    public static ServerUserData Measure(string server, string cloudConfig, Provider provider)
+    {
+        var limit = UserDataLimit.For(provider);
+        var gz = Gzip(cloudConfig);
+        var text = Convert.ToBase64String(gz);
+        return new ServerUserData(server, text, provider == Provider.Aws ? gz.Length : text.Length, limit);
+    }
+
+    /// <summary>The user data to send; over the provider's limit it is an error before anything is created.</summary>
+    public static ServerUserData Encode(string server, string cloudConfig, Provider provider)
+    {
+        var data = Measure(server, cloudConfig, provider);
+        if (!data.Fits)
+            throw new UserDataTooLargeException(data);
+        return data;
+    }
+
+    /// <summary>Deterministic gzip (no name, no time in the header): the same document gives the same bytes, so no spurious replacement.</summary>
+    public static byte[] Gzip(string text)
+    {
+        using var buffer = new MemoryStream();
+        using (var gz = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
+            gz.Write(Encoding.UTF8.GetBytes(text));
+        return buffer.ToArray();
+    }
+
+    /// <summary>The cloud-config back from the base64 text, as cloud-init reads it.</summary>
+    public static string Decode(string base64Gzip)
+    {
+        using var gz = new GZipStream(new MemoryStream(Convert.FromBase64String(base64Gzip)), CompressionMode.Decompress);
+        using var reader = new StreamReader(gz, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+}
+
+/// <summary>A server's user data over its provider's limit: names the server, the size, the limit and the way out.</summary>
+public sealed class UserDataTooLargeException(ServerUserData data) : Exception(
+    $"{data.Server}: user data is {data.Bytes:N0} bytes, over the {data.Limit.Provider} limit of {data.Limit.Bytes:N0} " +
+    $"({data.Limit.Counted}; {data.Limit.Source}). Fewer tenants per restore point, shorter tenant names or fewer distinct " +
+    "hooks make it smaller; `failover plan` shows each server's size")
+{
+    public ServerUserData UserData { get; } = data;
+}
+
+/// <summary>The user data of every server of a site in its mode, as infra/ sends it and `failover plan` reports it.</summary>
+public static class SiteUserData
+{
+    /// <summary>Each server's user data; throws <see cref="UserDataTooLargeException"/> for one over its provider's limit.</summary>
+    public static IReadOnlyList<ServerUserData> For(SitePlan plan, RestoreRecipe? recipe, ResticCredentials? credentials, bool measureOnly = false) =>
+        plan.Servers.Select(server =>
+        {
+            var boot = ServerBootstrap.For(plan, server, recipe);
+            var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials);
+            return measureOnly
+                ? ServerUserData.Measure(server.Name, document, plan.Stack.Site.Provider)
+                : ServerUserData.Encode(server.Name, document, plan.Stack.Site.Provider);
+        }).ToList();
+
+    /// <summary>
+    /// The user data a failover would give the target: at mvd (full when the target runs full), restoring every
+    /// tenant. The plan runs before any snapshot is chosen, so each tenant gets a 64-hex id (the length restic
+    /// writes) and the credentials placeholders of the lengths the vault stack generates; the size is exact to
+    /// within a few bytes of compression.
+    /// </summary>
+    public static IReadOnlyList<ServerUserData> Planned(Topology.Topology topology, StackSpec target)
+    {
+        if (target.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return [];
+        var mode = target.Mode == SiteMode.Full ? SiteMode.Full : SiteMode.Mvd;
+        var failover = target with
+        {
+            Mode = mode,
+            Snapshots = topology.Tenants.Select(t => new ConfiguredSnapshot(t.Name, PlaceholderId(t.Name), null)).ToList(),
+        };
+        var plan = SitePlan.For(failover);
+        var recipe = plan.DataServer is { } data ? RestoreRecipe.For(topology, failover, data.Capacity.Vcpus) : null;
+        var repository = topology.Stacks.FirstOrDefault(s => s.Vault?.Kind == VaultKind.S3) is { } vault
+            ? VaultPlan.For(topology, vault).ResticRepository
+            : "s3:https://s3.eu-central-1.amazonaws.com/" + new string('b', 40) + "/restic";
+        var credentials = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
+        return For(plan, recipe, credentials, measureOnly: true);
+    }
+
+    /// <summary>A stand-in snapshot id with the entropy of a real one (hex of a hash), so compression is not flattered.</summary>
+    public static string PlaceholderId(string tenant) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(tenant)));
+}
