@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Tools some tests run for real (the rendered cloud-init is checked with shellcheck and jq, the HTML
-# evidence report is rendered in headless chromium); the server packages (postgresql, restic, pdns) are
+# evidence report is rendered in headless chromium); the server packages (postgresql, restic, pdns, and
+# ceph-mon ceph-osd radosgw ceph-common for the real S3 on 127.0.4.x: tests/fixtures/ceph-rgw) are
 # installed by the test fixtures themselves.
 missing=""
 for tool in shellcheck jq chromium; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done

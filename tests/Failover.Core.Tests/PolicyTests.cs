@@ -19,7 +19,8 @@ public class PolicyTests
         using var s = Scenario.Cloud();
         NotFired(s, "vault-colocated");
         s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1")
-         .Edit("vault-aws-par", "aws:region: eu-west-3", "");
+         .Edit("vault-aws-par", "aws:region: eu-west-3", "")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         var f = Fired(s, "vault-colocated");
         Assert.Equal(Severity.Error, f.Severity);
         Assert.Equal(["vault-aws-par", "prod-fsn1"], f.Stacks);
@@ -31,7 +32,8 @@ public class PolicyTests
     public void Vault_in_the_production_datacenter_names_the_datacenter()
     {
         using var s = Scenario.Cloud();
-        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1\n    datacenter: fsn1-dc14");
+        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1\n    datacenter: fsn1-dc14")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         Assert.Contains("same datacenter", Fired(s, "vault-colocated").Message);
     }
 
@@ -40,7 +42,8 @@ public class PolicyTests
     {
         using var s = Scenario.Cloud();
         NotFired(s, "vault-same-provider");
-        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: nbg1");
+        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: nbg1")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         Assert.Equal(Severity.Warning, Fired(s, "vault-same-provider").Severity);
         NotFired(s, "vault-colocated");
     }
@@ -288,6 +291,22 @@ public class PolicyTests
         using var s = Scenario.Cloud();
         s.Project("s3://acme-failover-state?region=eu-north-1", "file://~/.pulumi");
         Assert.Equal(Severity.Warning, Fired(s, "state-backend-local-file").Severity);
+    }
+
+    [Fact]
+    public void Run_state_outside_s3_for_a_cloud_production_is_a_warning_and_a_local_topology_is_not_judged()
+    {
+        using var s = Scenario.Cloud();
+        NotFired(s, "run-state-on-one-machine");
+        s.Project("s3://acme-failover-state?region=eu-north-1", "https://api.pulumi.com");
+        var f = Fired(s, "run-state-on-one-machine");
+        Assert.Equal(Severity.Warning, f.Severity);
+        Assert.Contains("https://api.pulumi.com is not S3", f.Message);
+        s.Project("https://api.pulumi.com", "s3://state/team?endpoint=https://s3.example.net&region=eu");
+        NotFired(s, "run-state-on-one-machine");
+
+        using var local = Scenario.Local();
+        NotFired(local, "run-state-on-one-machine");
     }
 
     [Fact]

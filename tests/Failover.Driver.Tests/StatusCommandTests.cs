@@ -6,13 +6,35 @@ namespace Failover.Driver.Tests;
 public class StatusCommandTests : IDisposable
 {
     private readonly string _project = Repo.CopyProject();
+    /// <summary>The copied Pulumi.yaml names an S3 backend; status reads the run state from the project folder instead.</summary>
+    private string State => Path.Combine(_project, ".failover");
 
     public void Dispose() => Directory.Delete(_project, recursive: true);
 
     [Fact]
+    public void Status_of_a_project_whose_shared_run_state_cannot_be_read_says_so_and_checks_the_rest()
+    {
+        var (key, profile) = (Environment.GetEnvironmentVariable("AWS_ACCESS_KEY_ID"), Environment.GetEnvironmentVariable("AWS_PROFILE"));
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", null);
+        Environment.SetEnvironmentVariable("AWS_PROFILE", "failover-tests-no-such-profile");
+        try
+        {
+            var run = CliRun.Of(_project, "status"); // Pulumi.yaml: s3://acme-failover-state, no credentials here
+            Assert.Equal(ExitCodes.Blind, run.ExitCode);
+            Assert.Contains("the rehearsal history cannot be read: the run state at s3://acme-failover-state/.failover/failover needs AWS credentials", run.Stdout);
+            Assert.Contains("prod-fsn1", run.Stdout);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", key);
+            Environment.SetEnvironmentVariable("AWS_PROFILE", profile);
+        }
+    }
+
+    [Fact]
     public void Status_shows_every_stack_with_its_failure_domain()
     {
-        var run = CliRun.Of(_project, "status");
+        var run = CliRun.Of(_project, "status", "--state-dir", State);
         Assert.Equal(ExitCodes.Blind, run.ExitCode); // no pulumi here: the live checks could not look
         foreach (var name in new[] { "prod-fsn1", "standby-hel1", "standby-aws-fra", "vault-aws-par", "dns-route53" })
             Assert.Contains(name, run.Stdout);
@@ -24,7 +46,7 @@ public class StatusCommandTests : IDisposable
     [Fact]
     public void Status_json_lists_stacks_and_never_secret_values()
     {
-        var run = CliRun.Of(_project, "status", "--json");
+        var run = CliRun.Of(_project, "status", "--json", "--state-dir", State);
         Assert.Equal(ExitCodes.Blind, run.ExitCode);
         using var doc = JsonDocument.Parse(run.Stdout);
         Assert.Equal(5, doc.RootElement.GetProperty("stacks").GetArrayLength());
@@ -40,7 +62,7 @@ public class StatusCommandTests : IDisposable
     {
         var path = Path.Combine(_project, "infra", "stacks", "Pulumi.vault-aws-par.yaml");
         File.WriteAllText(path, File.ReadAllText(path).Replace("productionAccess: append-only", "productionAccess: read-write"));
-        var run = CliRun.Of(_project, "status");
+        var run = CliRun.Of(_project, "status", "--state-dir", State);
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("production-can-delete-backups", run.Stdout);
     }

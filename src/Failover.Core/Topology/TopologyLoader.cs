@@ -118,7 +118,7 @@ public static class TopologyLoader
 }
 
 /// <summary>The parts of Pulumi.yaml the tool reads: where stack files live and where state is kept.</summary>
-public sealed record ProjectSettings(string? StackConfigDir, string? BackendUrl)
+public sealed record ProjectSettings(string? StackConfigDir, string? BackendUrl, string? Name = null)
 {
     public static ProjectSettings Read(string path, string display)
     {
@@ -134,6 +134,6 @@ public sealed record ProjectSettings(string? StackConfigDir, string? BackendUrl)
                     "write `backend:` and below it `  url: s3://bucket?region=eu-north-1`"));
             backendUrl = Scalar(b, "url");
         }
-        return new(Scalar(root, "stackConfigDir"), backendUrl);
+        return new(Scalar(root, "stackConfigDir"), backendUrl, Scalar(root, "name"));
     }
 }

@@ -4,6 +4,7 @@ using Failover.Driver.Engine;
 using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
+using Failover.Driver.RunState;
 using Serilog;
 using Spectre.Console;
 
@@ -153,12 +154,24 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
             return ExitCodes.Locked;
         }
+        catch (Cloud.StaleCheckoutException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            log.Warning("Stale checkout: {Differences} differences with the deployed stacks", e.Differences.Count);
+            return ExitCodes.InvalidTopology;
+        }
+        catch (JournalConflictException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            log.Error("Journal conflict at record {Sequence}: another process continued the run", e.Sequence);
+            return ExitCodes.Locked;
+        }
         catch (OperationCanceledException)
         {
             stderr.WriteLine("interrupted");
             return ExitCodes.Interrupted;
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException or UnauthorizedAccessException or NotSupportedException or TimeoutException)
+        catch (Exception e) when (e is InvalidOperationException or RunStateUnavailableException or IOException or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException or UnauthorizedAccessException or NotSupportedException or TimeoutException)
         {
             // Failures before or outside the engine (a missing tool, an unreadable vault): said plainly, no stack trace.
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");

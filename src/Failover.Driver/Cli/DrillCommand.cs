@@ -113,7 +113,7 @@ internal static class DrillCommand
 
             Say($"[6/7] failing over to {standby.Name}: the same engine as `failover run`");
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), "failover", prod.Name, standby.Name, null, false,
-                Environment.UserName, Environment.MachineName);
+                Environment.UserName, OperatorHost.Name);
             var code = await RunCommands.Execute(app, topology, standby, store, run, log, ct);
             if (code != ExitCodes.Ok) return code;
 
@@ -183,9 +183,9 @@ internal static class DrillCommand
     {
         foreach (var id in store.Runs())
         {
-            var path = store.JournalPath(id);
-            if (!File.Exists(path) || Journal.Read(path).Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
-            using var journal = Journal.Open(path);
+            var records = store.ReadJournal(id);
+            if (records.Count == 0 || records.Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
+            using var journal = store.OpenJournal(id);
             journal.Append(new JournalRecord(JournalEvent.SitesRemoved, at));
         }
     }

@@ -50,24 +50,23 @@ internal static class MigrateCommand
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
-            if (File.Exists(store.LockPath))
-            {
-                var owner = RunLock.Inspect(store.LockPath);
-                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
-            }
+            store.ThrowIfLocked();
             var targetName = parse.GetValue(to)!;
             var choices = new MigrationChoices(parse.GetValue(wait), parse.GetValue(confirm), parse.GetValue(destroyOld));
             if (choices.DestroyOld && !choices.Confirmed) throw new UsageException("--destroy-old goes with --confirm: the old site is only removed once you confirm the migration");
 
             if (store.Current is { } unfinished)
             {
-                var current = RunEngine.ContextOf(Journal.Read(store.JournalPath(unfinished)));
+                // The holder takes the lock before it names its run current: a run that became current since the
+                // first look is someone else's running one, named by its lock, not an unfinished run to resume.
+                store.ThrowIfLocked();
+                var current = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (current?.Kind != Kind || current.Target != targetName)
                     throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 var (source, target) = Sites(topology, current);
                 // --confirm answers the wait after the cutover; given earlier it would let the run remove the old site
                 // right after a cutover nobody has looked at yet.
-                if (choices.Confirmed && !MigrationSteps.AwaitsConfirmation(Journal.Read(store.JournalPath(unfinished))))
+                if (choices.Confirmed && !MigrationSteps.AwaitsConfirmation(store.ReadJournal(unfinished)))
                     throw new UsageException($"migration {unfinished} has not cut over yet: run `failover migrate --to {targetName}` without --confirm; " +
                         "it stops after the cutover (exit 7) and asks for --confirm then");
                 app.Print($"Continuing migration {unfinished} from {source.Name} to {target.Name}.\n");
@@ -76,13 +75,16 @@ internal static class MigrateCommand
             }
             if (choices.Confirmed) throw new UsageException($"there is no migration to {targetName} waiting for confirmation (start one with `failover migrate --to {targetName}`)");
 
-            var (from, why) = ServingSite.Of(topology, store);
+            // Before the source is chosen: a stale checkout would pick it, and its checks, from out-of-date files.
+            if (!parse.GetValue(dryRun)) await RunCommands.GuardAsync(app, topology, log, ct);
+            var (from, why) = ServingSite.Of(topology, store, ServingSite.DeployedActiveStack(topology,
+                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log));
             var to_ = Target(topology, targetName, from);
             // A dry run shows what a real migration would still need, and the steps all the same.
             var missing = parse.GetValue(dryRun) ? Missing(topology, from) : null;
             if (!parse.GetValue(dryRun)) Check(topology, from);
             app.Print($"Source: {why}.\n");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, Environment.MachineName);
+            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name);
             ShowRoleDiff(app, topology, to_);
             if (parse.GetValue(dryRun))
             {
@@ -187,10 +189,11 @@ internal static class MigrateCommand
         var ports = Ports(app, topology, target, store, log);
         var steps = MigrationSteps.For(topology, source, target, ports, store.RunDirectory(run.RunId), choices, Say);
         CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, RunCommands.ProjectDirectory(topology));
-        using var runLock = RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover migrate --to {run.Target}"));
+        using var runLock = RunCommands.Lock(store, run, $"failover migrate --to {run.Target}", log);
+        var stackFiles = Cloud.CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
         var dir = store.RunDirectory(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var journal = store.OpenJournal(run.RunId);
         // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
         if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
         var stackLog = log.ForContext("Stack", run.Target);
@@ -205,6 +208,7 @@ internal static class MigrateCommand
             thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
         }
         var report = RunCommands.Finish(app, topology, store, run, result, journal);
+        RunCommands.SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:

@@ -54,13 +54,16 @@ internal static class RehearseCommand
             var standby = Standby(topology, parse.GetValue(site) ?? throw new UsageException("--site is required: the standby to rehearse on"));
             if (store.Current is { } unfinished)
             {
-                var context = RunEngine.ContextOf(Journal.Read(store.JournalPath(unfinished)));
+                // A running command is named by its lock; only this rehearsal's own stale lock is left for its teardown to break.
+                if (store.LockHolder is not { } holder || holder.RunId != unfinished || !RunLock.IsStale(holder)) store.ThrowIfLocked();
+                var context = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (context?.Kind != "rehearsal")
                     throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 app.Print($"Rehearsal {unfinished} was interrupted: tearing its copy down first.\n");
                 var code = await TeardownAsync(app, topology, store, context, log);
                 if (code != ExitCodes.Ok) return code;
             }
+            await RunCommands.GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This rehearses a failover on a copy of {standby.Name}: it restores every tenant there. Production and DNS are not touched.\n" +
                     $"Type the standby name to go on: ", standby.Name))
@@ -70,9 +73,8 @@ internal static class RehearseCommand
             }
             var copy = CopyStack(topology, standby, parse.GetValue(address));
             var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), "rehearsal", topology.Production.Name, copy.Name,
-                null, false, Environment.UserName, Environment.MachineName);
-            Directory.CreateDirectory(store.RunDirectory(run.RunId));
-            File.WriteAllText(Path.Combine(store.RunDirectory(run.RunId), SiteFile),
+                null, false, Environment.UserName, OperatorHost.Name);
+            store.WriteRunFile(run.RunId, SiteFile,
                 new JsonObject { ["standby"] = standby.Name, ["address"] = copy.Site.Address, ["keep"] = parse.GetValue(keep) }.ToJsonString());
             return await ExecuteAsync(app, topology, CopyOf(app, topology, store, run, standby, copy, log), store, run, parse.GetValue(keep), log, ct);
         }));
@@ -112,8 +114,7 @@ internal static class RehearseCommand
     /// <summary>The copy of a started rehearsal, from what its run folder saved (standby, local address, --keep).</summary>
     private static (IRehearsalCopy Copy, bool Keep) Saved(App app, Topology topology, RunStore store, RunContext run, ILogger log)
     {
-        var file = Path.Combine(store.RunDirectory(run.RunId), SiteFile);
-        var saved = File.Exists(file) ? JsonNode.Parse(File.ReadAllText(file)) : null;
+        var saved = store.ReadRunFile(run.RunId, SiteFile) is { } text ? JsonNode.Parse(text) : null;
         var standby = topology.Find((string?)saved?["standby"] ?? RehearsalCopy.StandbyOf(run.Target))
             ?? throw new UsageException($"the standby of rehearsal {run.RunId} is no longer in the stack files");
         var copy = CopyStack(topology, standby, (string?)saved?["address"]);
@@ -130,9 +131,9 @@ internal static class RehearseCommand
         CredentialCheck.Require(topology, copy.Stack, [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown], app.Variable, RunCommands.ProjectDirectory(topology));
         var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
-        using var runLock = Lock(store, run);
+        using var runLock = Lock(store, run, log);
         store.SetCurrent(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var journal = store.OpenJournal(run.RunId);
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
         var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, ct);
@@ -145,13 +146,15 @@ internal static class RehearseCommand
         }
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
         IncidentReportFiles.Write(dir, report);
+        store.PublishReports(run.RunId);
         var tornDown = TornDown(journal.Records);
         if (tornDown) RemoveEmptyStateDirectory(store, run.RunId);
         if (journal.Records.Any(r => r.Event == JournalEvent.RunCompleted))
         {
             store.ClearCurrent();
-            new RehearsalHistory(HistoryPath(store)).Append(new RehearsalEntry(run.RunId, RehearsalCopy.StandbyOf(copy.Stack.Name), report.Started,
-                report.Ended ?? app.Time.GetUtcNow(), report.Outcome, report.Rto?.TotalSeconds, report.Rpo?.TotalSeconds, Path.Combine(dir, "report.html")));
+            store.History.Append(new RehearsalEntry(run.RunId, RehearsalCopy.StandbyOf(copy.Stack.Name), report.Started,
+                report.Ended ?? app.Time.GetUtcNow(), report.Outcome, report.Rto?.TotalSeconds, report.Rpo?.TotalSeconds,
+                store.State.IsShared ? $"{store.State.Location}/runs/{run.RunId}/report.html" : Path.Combine(dir, "report.html")));
             stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
         }
         app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
@@ -187,12 +190,13 @@ internal static class RehearseCommand
     private static async Task<int> TeardownAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log)
     {
         var (copy, _) = Saved(app, topology, store, run, log);
-        using var runLock = Lock(store, run);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var runLock = Lock(store, run, log);
+        using var journal = store.OpenJournal(run.RunId);
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, CancellationToken.None);
         RemoveEmptyStateDirectory(store, run.RunId);
         IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal.Records, topology.Targets));
+        store.PublishReports(run.RunId);
         if (result.Outcome != RunOutcome.Completed)
         {
             app.Error($"the copy {copy.Stack.Name} of rehearsal {run.RunId} could not be removed: {result.Error}. Fix the cause and run `failover rehearse --teardown` again.");
@@ -208,7 +212,7 @@ internal static class RehearseCommand
         var removed = 0;
         foreach (var id in store.Runs().Reverse())
         {
-            var records = Journal.Read(store.JournalPath(id));
+            var records = store.ReadJournal(id);
             if (RunEngine.ContextOf(records) is not { Kind: "rehearsal" } run || TornDown(records)) continue;
             if (records.Any(r => r.Event == JournalEvent.RunAborted))
             {
@@ -223,20 +227,24 @@ internal static class RehearseCommand
         // Folders of local copies whose run never journaled its start.
         var root = Path.Combine(store.Root, "rehearsals");
         foreach (var orphan in Directory.Exists(root) ? Directory.GetDirectories(root) : [])
-            if (!File.Exists(store.JournalPath(Path.GetFileName(orphan)))) Directory.Delete(orphan, true);
+            if (!store.HasJournal(Path.GetFileName(orphan))) Directory.Delete(orphan, true);
         if (Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any()) Directory.Delete(root);
         if (removed == 0) app.Print("No rehearsal copy is left running.\n");
         return ExitCodes.Ok;
     }
 
+    /// <summary>The rehearsal history file of a directory store.</summary>
     public static string HistoryPath(RunStore store) => Path.Combine(store.Root, "rehearsals.jsonl");
 
     /// <summary>The lock, breaking a stale one left by this same rehearsal (a killed process): its cleanup must not wait for an operator.</summary>
-    private static RunLock Lock(RunStore store, RunContext run)
+    private static RunLock Lock(RunStore store, RunContext run, ILogger log)
     {
-        if (File.Exists(store.LockPath) && RunLock.Inspect(store.LockPath) is { } owner && owner.RunId == run.RunId && RunLock.IsStale(owner))
-            RunLock.Break(store.LockPath);
-        return RunLock.Acquire(store.LockPath, new LockOwner(Environment.MachineName, Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, $"failover rehearse ({run.RunId})"));
+        if (store.LockHolder is { } owner && owner.RunId == run.RunId && RunLock.IsStale(owner))
+        {
+            log.Warning("Breaking the stale lock of rehearsal {RunId} left by {Host} pid {Pid} to tear its copy down", run.RunId, owner.Host, owner.Pid);
+            store.BreakLock();
+        }
+        return RunCommands.Lock(store, run, $"failover rehearse ({run.RunId})", log);
     }
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";

@@ -2,9 +2,11 @@ using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Policies;
 using Failover.Core.Topology;
+using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
+using Failover.Driver.RunState;
 using Serilog;
 
 namespace Failover.Driver.Cli;
@@ -30,11 +32,36 @@ internal static class RunCommands
 
     public static void AddGlobal(RootCommand root) => root.Options.Add(StateDir);
 
+    /// <summary>Environment variable: the lock's lease in seconds (default 60); the holder renews it every third.</summary>
+    public const string LeaseVariable = "FAILOVER_LOCK_LEASE";
+
+    /// <summary>
+    /// The run state: --state-dir when given (a folder), else beside the Pulumi state: the S3 prefix of an s3://
+    /// backend (Pulumi.yaml's backend.url or failover:stateBackend), or .failover beside Pulumi.yaml.
+    /// </summary>
     internal static RunStore Store(ParseResult parse, Topology topology, string cwd)
     {
-        if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd));
+        var lease = System.Environment.GetEnvironmentVariable(LeaseVariable) is { Length: > 0 } text
+            ? double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new UsageException($"{LeaseVariable}={text} is not a number of seconds")
+            : RunLock.DefaultLease;
+        if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd)) { Lease = lease };
         var project = TopologyLoader.FindProjectFile(topology.StacksDirectory);
-        return new RunStore(Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover"));
+        var root = Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover");
+        RunStateLocation? shared;
+        try
+        {
+            shared = RunStateLocation.FromBackend(topology.StateBackendUrl,
+                (project is null ? null : ProjectSettings.Read(project, project).Name) ?? "failover");
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{e.Message} (Pulumi.yaml backend.url, or failover:stateBackend.url)");
+        }
+        return shared is null
+            ? new RunStore(root) { Lease = lease }
+            : new RunStore(root, new S3RunStateStore(shared)) { Lease = lease };
     }
 
     private static StackSpec Target(Topology topology, string name)
@@ -67,7 +94,7 @@ internal static class RunCommands
             "  failover run --to standby-hel1 --dry-run\n" +
             "  failover run --to standby-hel1\n" +
             "  failover run --to standby-aws-fra --yes --restore-point 2026-11-21T02:00:00Z\n\n" +
-            "Exit codes: 0 recovered, 2 usage, 3 invalid stack files, 4 a step failed (see the report; fix and resume),\n" +
+            "Exit codes: 0 recovered, 2 usage, 3 invalid stack files or a checkout behind what is deployed, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
             to, dryRun, yes, restorePoint, acceptLoss, json,
@@ -77,14 +104,13 @@ internal static class RunCommands
             var target = Target(topology, parse.GetValue(to)!);
             var store = Store(parse, topology, app.WorkingDirectory);
             // A failover in progress is named by its lock (host, pid, start): say who, not only that a run is unfinished.
-            if (File.Exists(store.LockPath))
-            {
-                var owner = RunLock.Inspect(store.LockPath);
-                throw new LockHeldException(store.LockPath, owner, owner is not null && RunLock.IsStale(owner));
-            }
+            store.ThrowIfLocked();
             if (store.Current is { } unfinished)
             {
-                var records = Journal.Read(store.JournalPath(unfinished));
+                // The holder takes the lock before it names its run current: a run that became current since the
+                // first look is someone else's running one, named by its lock, not an unfinished run to resume.
+                store.ThrowIfLocked();
+                var records = store.ReadJournal(unfinished);
                 // At 3 a.m. the operator needs the way out, not a resume that waits again.
                 if (RunEngine.ContextOf(records) is { Kind: MigrateCommand.Kind } migration && MigrationSteps.AwaitsConfirmation(records))
                     throw new UsageException($"migration {unfinished} cut over to {migration.Target} and waits for `failover migrate --to {migration.Target} --confirm`; " +
@@ -97,7 +123,7 @@ internal static class RunCommands
 
             var now = app.Time.GetUtcNow();
             var runContext = new RunContext(RunStore.NewRunId(now), "failover", topology.Production.Name, target.Name,
-                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, System.Environment.MachineName);
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name);
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
@@ -116,6 +142,7 @@ internal static class RunCommands
                     }));
                 return ExitCodes.Ok;
             }
+            await GuardAsync(app, topology, log, ct);
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This fails {topology.Production.Name} over to {target.Name}: it provisions servers, restores every tenant, fences " +
                     $"{topology.Production.Name} and moves DNS.\nType the target stack name to go on: ", target.Name))
@@ -136,13 +163,15 @@ internal static class RunCommands
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
         var steps = FailoverSteps.For(topology, target, ports, dir);
         CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
-        using var runLock = Lock(store, run, command);
+        using var runLock = Lock(store, run, command, log);
+        var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
-        using var journal = Journal.Open(store.JournalPath(run.RunId));
+        using var journal = store.OpenJournal(run.RunId);
         var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = Finish(app, topology, store, run, result, journal);
+        SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:
@@ -167,10 +196,31 @@ internal static class RunCommands
         var dir = store.RunDirectory(run.RunId);
         var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
         IncidentReportFiles.Write(dir, report);
+        store.PublishReports(run.RunId);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
-        app.Print($"\nReport: {Path.Combine(dir, "report.md")}\n");
+        app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
         if (app.JsonOutput) app.Document(report.JsonText());
         return report;
+    }
+
+    /// <summary>
+    /// The stale-checkout guard before a command changes anything: stops (exit 3) when the stack files differ from the
+    /// deployed stacks; when they cannot be compared (no pulumi, no state yet) it warns and lets the command go on.
+    /// </summary>
+    internal static async Task GuardAsync(App app, Topology topology, ILogger log, CancellationToken ct)
+    {
+        var warning = await CheckoutGuard.CheckAsync(topology,
+            () => RunPortsFactory.Pulumi(ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct);
+        if (warning is not null) app.Error($"warning: {warning}; make sure this checkout has the latest stack files (git pull)");
+    }
+
+    /// <summary>After a run: the stack files it changed (`pulumi config set`, a migration's role rewrite) must reach every operator's checkout.</summary>
+    internal static void SayChangedStackFiles(App app, Topology topology, IReadOnlyDictionary<string, string> before)
+    {
+        var changed = CheckoutGuard.Changed(topology, before);
+        if (changed.Count == 0) return;
+        app.Print($"Stack files changed by this run: {string.Join(", ", changed)} (in {topology.StacksDirectory}). Commit and push them now, " +
+                  "so that every operator's checkout says what is deployed; until then another checkout is refused as stale.\n");
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
@@ -195,8 +245,8 @@ internal static class RunCommands
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
-    private static RunLock Lock(RunStore store, RunContext run, string command) =>
-        RunLock.Acquire(store.LockPath, new LockOwner(System.Environment.MachineName, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command));
+    internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) =>
+        store.AcquireLock(new LockOwner(OperatorHost.Name, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command), log);
 
     private static Command Resume(App app)
     {
@@ -217,20 +267,20 @@ internal static class RunCommands
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
-            var records = Journal.Read(store.JournalPath(id));
+            var records = store.ReadJournal(id);
             var run = RunEngine.ContextOf(records)
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
             // Killed after its completion line, before the pointer was cleared: nothing is left to do, and nothing is rewritten.
             if (records.LastOrDefault(r => r.Event == JournalEvent.RunCompleted) is { } completed)
             {
                 store.ClearCurrent();
-                app.Print($"Run {id} already completed at {completed.At:u}; nothing to resume (its journal and report stay as they are: {Path.Combine(store.RunDirectory(id), "report.md")}).\n");
+                app.Print($"Run {id} already completed at {completed.At:u}; nothing to resume (its journal and report stay as they are: {store.ReportLocation(id)}).\n");
                 return ExitCodes.Ok;
             }
             if (parse.GetValue(acceptLoss) && !run.AcceptDataLoss)
             {
                 using (Lock(store, run, "failover resume --accept-data-loss"))
-                using (var journal = Journal.Open(store.JournalPath(id)))
+                using (var journal = store.OpenJournal(id))
                     journal.Append(new JournalRecord(JournalEvent.DataLossAccepted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
                 run = run with { AcceptDataLoss = true };
@@ -253,9 +303,9 @@ internal static class RunCommands
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
-            var run = RunEngine.ContextOf(Journal.Read(store.JournalPath(id)));
-            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, System.Environment.MachineName), "failover abort"))
-            using (var journal = Journal.Open(store.JournalPath(id)))
+            var run = RunEngine.ContextOf(store.ReadJournal(id));
+            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
+            using (var journal = store.OpenJournal(id))
             {
                 // A migration killed during its freeze left production refusing writes: give them back before giving up.
                 if (run?.Kind == MigrateCommand.Kind && !await MigrateCommand.ThawBeforeAbortAsync(app, topology, store, run, journal, log))
@@ -264,11 +314,15 @@ internal static class RunCommands
                     return ExitCodes.Failed;
                 }
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
-                if (run is not null) IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
+                if (run is not null)
+                {
+                    IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
+                    store.PublishReports(id);
+                }
             }
             store.ClearCurrent();
             log.Information("Run {RunId} aborted", id);
-            app.Print($"Run {id} aborted. Its report: {Path.Combine(store.RunDirectory(id), "report.md")}\n");
+            app.Print($"Run {id} aborted. Its report: {store.ReportLocation(id)}\n");
             return ExitCodes.Ok;
         }));
         return command;
@@ -278,9 +332,9 @@ internal static class RunCommands
     {
         var force = new Option<bool>("--force") { Description = "Break the lock even if its owner may still be running (only when you are sure)" };
         var command = new Command("unlock",
-            "Break a stale run lock: one whose process no longer exists (after a crash or a reboot). A lock held by a\n" +
-            "running process, or taken on another host, needs --force. Stale restic locks in the directory vaults\n" +
-            "(left by a restic killed with its run) are removed too, each named.\n\n" +
+            "Break a stale run lock: one whose lease ran out without renewal (its machine is gone), or whose process no\n" +
+            "longer exists on this host (after a crash or a reboot). It says why the lock was stale. A live lock needs --force.\n" +
+            "Stale restic locks in the directory vaults (left by a restic killed with its run) are removed too, each named.\n\n" +
             "Examples:\n  failover unlock\n  failover unlock --force")
         {
             force,
@@ -288,15 +342,19 @@ internal static class RunCommands
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!File.Exists(store.LockPath)) app.Print("No run lock is held.\n");
+            if (!store.LockTaken) app.Print($"No run lock is held ({store.State.Location}).\n");
             else
             {
-                var owner = RunLock.Inspect(store.LockPath);
-                if (owner is not null && !RunLock.IsStale(owner) && !parse.GetValue(force))
-                    throw new LockHeldException(store.LockPath, owner, stale: false);
-                RunLock.Break(store.LockPath);
-                log.Warning("Lock broken; it was held by {Owner}", owner?.ToString() ?? "(unreadable)");
-                app.Print($"Lock broken{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
+                var owner = store.LockHolder;
+                var stale = owner is not null && RunLock.IsStale(owner);
+                if (owner is not null && !stale && !parse.GetValue(force))
+                    throw new LockHeldException($"{store.State.Location}/{RunLock.Key}", owner, stale: false);
+                store.BreakLock();
+                log.Warning("Lock broken ({Why}); it was held by {Owner}", stale ? "stale" : "forced", owner?.ToString() ?? "(unreadable)");
+                var why = owner is null ? "" : stale
+                    ? owner.LeaseUntil is { } until && DateTimeOffset.UtcNow > until ? $": it was stale, its lease ran out at {until:u} without renewal" : ": it was stale, its process no longer exists"
+                    : ": forced, its owner may still be running";
+                app.Print($"Lock broken{why}{(owner is null ? "" : $" (was: run {owner.RunId}, pid {owner.Pid} on {owner.Host})")}. `failover resume` continues the run.\n");
             }
             await RemoveStaleResticLocksAsync(app, topology, log, ct);
             return ExitCodes.Ok;
@@ -329,7 +387,7 @@ internal static class RunCommands
     {
         var runId = new Option<string?>("--run") { HelpName = "RUN_ID", Description = "The run id (default: the newest run)" };
         var json = App.JsonOption("Print the report as JSON");
-        var history = new Option<bool>("--history") { Description = "List the finished rehearsals (.failover/rehearsals.jsonl)" };
+        var history = new Option<bool>("--history") { Description = "List the finished rehearsals (from the run state: the shared S3 prefix, or .failover/rehearsals.jsonl)" };
         var command = new Command("report",
             "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
             "or with --history the finished rehearsals.\n\n" +
@@ -342,15 +400,15 @@ internal static class RunCommands
             var store = Store(parse, topology, app.WorkingDirectory);
             if (parse.GetValue(history))
             {
-                var entries = new RehearsalHistory(RehearseCommand.HistoryPath(store)).Read();
+                var entries = store.History.Read();
                 if (parse.GetValue(json)) app.Document(Json.Document("rehearsal-history", new { rehearsals = entries }));
                 else app.Print(HistoryText(entries));
                 return Task.FromResult(ExitCodes.Ok);
             }
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
-            var path = store.JournalPath(id);
-            if (!File.Exists(path)) throw new UsageException($"no run {id} in {store.Root} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
-            var report = IncidentReport.FromJournal(Journal.Read(path), topology.Targets);
+            var records = store.ReadJournal(id);
+            if (records.Count == 0 && !store.HasJournal(id)) throw new UsageException($"no run {id} in {store.State.Location} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
+            var report = IncidentReport.FromJournal(records, topology.Targets);
             if (parse.GetValue(json)) app.Document(report.JsonText());
             else app.Print(report.Markdown());
             return Task.FromResult(ExitCodes.Ok);

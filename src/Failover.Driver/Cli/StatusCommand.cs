@@ -38,12 +38,12 @@ internal static class StatusCommand
             var project = RunCommands.ProjectDirectory(topology);
             var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time));
             var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
-            var (servingSite, why) = ServingSite.Of(topology, store);
+            var (servingSite, why) = ServingSite.OrProduction(topology, store, log, ServingSite.DeployedActiveStack(topology, () => pulumi.Value, log));
             var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =
             [
                 new BackupAgeCheck(project, () => pulumi.Value, app.Secrets, app.Time, log),
-                new RehearsalAgeCheck(new RehearsalHistory(RehearseCommand.HistoryPath(store)), app.Time),
+                new RehearsalAgeCheck(store.History, app.Time),
                 new SiteHealthCheck(sites, serving, why),
                 new DnsAnswerCheck(sites, new WireDnsClient(), serving),
             ];

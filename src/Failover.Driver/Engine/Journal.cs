@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Failover.Driver.RunState;
 
 namespace Failover.Driver.Engine;
 
@@ -22,41 +22,48 @@ public enum JournalEvent
 public sealed record JournalRecord(JournalEvent Event, DateTimeOffset At, string? Step = null, string? Effect = null, JsonObject? Data = null);
 
 /// <summary>
-/// The run's append-only journal: JSON lines, flushed to disk after every record, so that a crash at any
-/// point leaves a prefix of complete lines that `failover resume` can trust. A torn last line (the process
-/// died mid-write) is ignored.
+/// The run's append-only journal: one record per line in a file (flushed to disk after every record, so that a
+/// crash leaves a prefix of complete lines that `failover resume` can trust; a torn last line is ignored), or one
+/// object per record in the shared run state, each created only if its sequence number is free, so that two
+/// processes can never both append the same record.
 /// </summary>
 public sealed class Journal : IDisposable
 {
     private static readonly JsonSerializerOptions Options = new(Reports.Json.Options) { WriteIndented = false };
-    private readonly FileStream _stream;
+    private readonly IRecordLog _log;
     private readonly List<JournalRecord> _records;
     private readonly Lock _gate = new();
 
-    private Journal(string path, FileStream stream, List<JournalRecord> records)
+    private Journal(IRecordLog log, List<JournalRecord> records)
     {
-        Path = path;
-        _stream = stream;
+        _log = log;
         _records = records;
     }
 
-    public string Path { get; }
+    /// <summary>Where the journal is stored: a file, or a prefix of the shared run state.</summary>
+    public string Path => _log.Location;
     public IReadOnlyList<JournalRecord> Records { get { lock (_gate) return _records.ToList(); } }
 
     public static Journal Open(string path)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        var records = File.Exists(path) ? Read(path) : [];
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
-        return new Journal(path, stream, records);
+        var log = new FileRecordLog(path);
+        log.EnsureExists();
+        return Open(log);
     }
 
-    public static List<JournalRecord> Read(string path)
+    public static Journal Open(IRecordLog log)
+    {
+        if (log is FileRecordLog file) file.EnsureExists();
+        return new Journal(log, Read(log));
+    }
+
+    public static List<JournalRecord> Read(string path) => Read(new FileRecordLog(path));
+
+    public static List<JournalRecord> Read(IRecordLog log)
     {
         var records = new List<JournalRecord>();
-        foreach (var line in File.ReadAllLines(path))
+        foreach (var line in log.ReadAll())
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
             try { records.Add(JsonSerializer.Deserialize<JournalRecord>(line, Options)!); }
             catch (JsonException) { break; } // a torn last line: everything after it is not trusted
         }
@@ -82,16 +89,24 @@ public sealed class Journal : IDisposable
         return live;
     }
 
+    /// <exception cref="JournalConflictException">Another process appended this record number first.</exception>
     public void Append(JournalRecord record)
     {
-        var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(record, Options) + "\n");
+        var line = JsonSerializer.Serialize(record, Options);
         lock (_gate)
         {
-            _stream.Write(bytes);
-            _stream.Flush(flushToDisk: true);
+            if (!_log.TryAppend(_records.Count, line)) throw new JournalConflictException(Path, _records.Count);
             _records.Add(record);
         }
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _log.Dispose();
+}
+
+/// <summary>Another process wrote this run's journal meanwhile (its lock was broken and the run resumed elsewhere): this one must stop.</summary>
+public sealed class JournalConflictException(string journal, long sequence) : Exception(
+    $"record {sequence} of the journal {journal} was written by another process: the run was resumed elsewhere after this " +
+    "process's lock was broken. This process stops here and changes nothing more; `failover report` shows what the other one did.")
+{
+    public long Sequence { get; } = sequence;
 }

@@ -34,7 +34,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
         else
             journal.Append(new JournalRecord(JournalEvent.RunResumed, time.GetUtcNow(),
-                Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = Environment.MachineName }));
+                Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = OperatorHost.Name }));
 
         var facts = new JsonObject();
         foreach (var done in Journal.Live(journal.Records).Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))

@@ -1,36 +1,108 @@
+using System.Text;
+using Failover.Driver.Reports;
+using Failover.Driver.RunState;
+using Serilog;
+
 namespace Failover.Driver.Engine;
 
 /// <summary>
-/// Where runs live on disk: <c>.failover/</c> beside Pulumi.yaml, with the lock, one folder per run
-/// (journal and report) and a pointer to the run that has not finished.
+/// A project's runs: the lock, one journal per run, the pointer to the run that has not finished, reports and
+/// the rehearsal history, kept in the run-state store (<see cref="State"/>: <c>.failover/</c> beside Pulumi.yaml,
+/// or the shared S3 prefix), and this machine's folder <see cref="Root"/> (local sites, report files to open).
 /// </summary>
-public sealed class RunStore(string root)
+public sealed class RunStore
 {
-    public string Root { get; } = root;
-    public string LockPath => Path.Combine(Root, "lock");
-    private string CurrentPath => Path.Combine(Root, "current");
+    public RunStore(string root) : this(root, new DirectoryRunStateStore(root)) { }
 
-    public string RunDirectory(string runId) => Path.Combine(Root, "runs", runId);
-    public string JournalPath(string runId) => Path.Combine(RunDirectory(runId), "journal.jsonl");
-
-    /// <summary>The run that started and has not completed or been aborted, if any.</summary>
-    public string? Current => File.Exists(CurrentPath) ? File.ReadAllText(CurrentPath).Trim() is { Length: > 0 } id ? id : null : null;
-
-    public void SetCurrent(string runId)
+    public RunStore(string root, IRunStateStore state)
     {
-        Directory.CreateDirectory(Root);
-        var tmp = CurrentPath + ".tmp";
-        File.WriteAllText(tmp, runId);
-        File.Move(tmp, CurrentPath, overwrite: true);
+        Root = root;
+        State = state;
     }
 
-    public void ClearCurrent() => File.Delete(CurrentPath);
+    /// <summary>This machine's folder: the local provider's sites and the report files of the runs seen here.</summary>
+    public string Root { get; }
 
-    /// <summary>Every run folder, newest first.</summary>
-    public IReadOnlyList<string> Runs() =>
-        Directory.Exists(Path.Combine(Root, "runs"))
-            ? Directory.GetDirectories(Path.Combine(Root, "runs")).Select(Path.GetFileName).OfType<string>().OrderDescending(StringComparer.Ordinal).ToList()
-            : [];
+    public IRunStateStore State { get; }
+
+    /// <summary>How long a lock lives without renewal (the holder renews it every third of it).</summary>
+    public TimeSpan Lease { get; init; } = RunLock.DefaultLease;
+
+    /// <summary>The lock file of a directory store.</summary>
+    public string LockPath => Path.Combine(Root, RunLock.Key);
+
+    public string RunDirectory(string runId) => Path.Combine(Root, "runs", runId);
+
+    /// <summary>The journal file of a directory store.</summary>
+    public string JournalPath(string runId) => Path.Combine(RunDirectory(runId), "journal.jsonl");
+
+    private static string JournalName(string runId) => $"runs/{runId}/journal";
+
+    /// <summary>The run that started and has not completed or been aborted, if any.</summary>
+    public string? Current => State.Read("current") is { } o && Encoding.UTF8.GetString(o.Content).Trim() is { Length: > 0 } id ? id : null;
+
+    public void SetCurrent(string runId) => State.Put("current", Encoding.UTF8.GetBytes(runId));
+
+    public void ClearCurrent() => State.Delete("current");
+
+    /// <summary>Every run, newest first.</summary>
+    public IReadOnlyList<string> Runs() => State.Children("runs").OrderDescending(StringComparer.Ordinal).ToList();
+
+    public IReadOnlyList<JournalRecord> ReadJournal(string runId)
+    {
+        using var log = State.Log(JournalName(runId));
+        return Journal.Read(log);
+    }
+
+    public bool HasJournal(string runId) => ReadJournal(runId).Count > 0 || (State is DirectoryRunStateStore && File.Exists(JournalPath(runId)));
+
+    public Journal OpenJournal(string runId) => Journal.Open(State.Log(JournalName(runId)));
+
+    /// <summary>Who holds the lock, or null when it is free (or unreadable: then <see cref="LockTaken"/> says so).</summary>
+    public LockOwner? LockHolder => RunLock.Inspect(State);
+
+    public bool LockTaken => State.Read(RunLock.Key) is not null;
+
+    /// <summary>Refuses, naming the holder, when another run holds the lock.</summary>
+    public void ThrowIfLocked()
+    {
+        if (!LockTaken) return;
+        var owner = LockHolder;
+        throw new LockHeldException($"{State.Location}/{RunLock.Key}", owner, owner is not null && RunLock.IsStale(owner));
+    }
+
+    public RunLock AcquireLock(LockOwner owner, ILogger? log = null) => RunLock.Acquire(State, owner, Lease, log);
+
+    public void BreakLock() => State.Delete(RunLock.Key);
+
+    /// <summary>A small file of a run other operators need to continue it (a rehearsal's copy); kept in the store and in the run folder.</summary>
+    public void WriteRunFile(string runId, string name, string text)
+    {
+        Directory.CreateDirectory(RunDirectory(runId));
+        File.WriteAllText(Path.Combine(RunDirectory(runId), name), text);
+        if (State.IsShared) State.Put($"runs/{runId}/{name}", Encoding.UTF8.GetBytes(text));
+    }
+
+    public string? ReadRunFile(string runId, string name)
+    {
+        if (State.IsShared) return State.Read($"runs/{runId}/{name}") is { } o ? Encoding.UTF8.GetString(o.Content) : null;
+        var path = Path.Combine(RunDirectory(runId), name);
+        return File.Exists(path) ? File.ReadAllText(path) : null;
+    }
+
+    /// <summary>Copies the run folder's report files into the shared store, so every operator reads the same report.</summary>
+    public void PublishReports(string runId)
+    {
+        if (!State.IsShared || !Directory.Exists(RunDirectory(runId))) return;
+        foreach (var file in Directory.GetFiles(RunDirectory(runId), "report.*"))
+            State.Put($"runs/{runId}/{Path.GetFileName(file)}", File.ReadAllBytes(file));
+    }
+
+    /// <summary>Where a run's report is, for the operator: the local file, and its shared copy.</summary>
+    public string ReportLocation(string runId) =>
+        Path.Combine(RunDirectory(runId), "report.md") + (State.IsShared ? $" (shared: {State.Location}/runs/{runId}/report.md)" : "");
+
+    public RehearsalHistory History => new(State.Log("rehearsals"));
 
     public static string NewRunId(DateTimeOffset now) =>
         $"{now.UtcDateTime:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}";

@@ -29,10 +29,7 @@ public static class CredentialCheck
     /// <summary>The kinds of <paramref name="steps"/> not yet completed in the run's journal (all of them for a new run).</summary>
     public static IReadOnlyList<StepKind> Remaining(IEnumerable<IStep> steps, RunStore store, string runId)
     {
-        var path = store.JournalPath(runId);
-        var done = File.Exists(path)
-            ? Journal.Live(Journal.Read(path)).Where(r => r.Event == JournalEvent.StepCompleted).Select(r => r.Step).ToHashSet()
-            : [];
+        var done = Journal.Live(store.ReadJournal(runId)).Where(r => r.Event == JournalEvent.StepCompleted).Select(r => r.Step).ToHashSet();
         return steps.Select(s => s.Kind).Where(k => !done.Contains(StepContext.Name(k))).ToList();
     }
 }

@@ -1,6 +1,7 @@
 using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Reports;
+using Failover.Driver.RunState;
 
 namespace Failover.Driver.Status;
 
@@ -15,9 +16,14 @@ public sealed class RehearsalAgeCheck(RehearsalHistory history, TimeProvider tim
     public Task<IReadOnlyList<LiveFact>> CheckAsync(Topology topology, CancellationToken cancellation)
     {
         var cadence = topology.Policy.RehearsalCadence;
-        var entries = history.Read();
-        var last = history.LastPassed;
         var stack = topology.Production.Name;
+        IReadOnlyList<RehearsalEntry> entries;
+        try { entries = history.Read(); }
+        catch (RunStateUnavailableException e)
+        {
+            return Task.FromResult<IReadOnlyList<LiveFact>>([LiveFact.Blind(stack, Name, $"the rehearsal history cannot be read: {e.Message}")]);
+        }
+        var last = entries.Where(e => e.Outcome == RehearsalHistory.Passed).MaxBy(e => e.Ended);
         var newest = entries.MaxBy(e => e.Ended);
         if (newest is not null && newest.Outcome != RehearsalHistory.Passed)
         {

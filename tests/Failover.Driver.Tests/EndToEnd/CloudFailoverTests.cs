@@ -193,7 +193,7 @@ public sealed class CloudFailoverTests(CloudSite site) : IClassFixture<CloudSite
             Input = null,
         };
         app.Variable = variable ?? (name => name == RunPortsFactory.DnsApiKeyVariable ? _apiKey : Environment.GetEnvironmentVariable(name));
-        var code = app.Run(["run", "--to", "standby-hel1", "--yes", "--log-json", Path.Combine(Project, "log.jsonl")]);
+        var code = app.Run(["run", "--to", "standby-hel1", "--yes", "--log-json", Path.Combine(Project, "log.jsonl"), "--state-dir", Path.Combine(Project, ".failover")]);
         return (code, stdout.ToString() + stderr);
     }
 

@@ -39,18 +39,7 @@ public class CrashInjectionTests(LocalTopology site) : IClassFixture<LocalTopolo
         Assert.True(resumed.ExitCode == 0, resumed.Output);
 
         var runs = site.Store.Runs();
-        var journal = Journal.Read(site.Store.JournalPath(Assert.Single(runs)));
-        var done = journal.Where(r => r.Event == JournalEvent.EffectDone).GroupBy(r => $"{r.Step}/{r.Effect}").ToList();
-        Assert.All(done, g => Assert.True(g.Count() == 1, $"{g.Key} completed {g.Count()} times"));
-        Assert.Equal(site.Topology.Tenants.Count, done.Count(g => g.Key.StartsWith("restore/restore:", StringComparison.Ordinal)));
-        Assert.All(Failover.Core.Planning.Planner.Plan(site.Topology, site.Topology.Find("local-standby")!).Steps.Select(s => s.Kind), k =>
-            Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(k)));
-        Assert.Single(journal, r => r.Event == JournalEvent.RunCompleted);
-
-        Assert.Equal([LocalTopology.Standby], await site.DnsAnswerAsync());
-        var standby = site.Sites.Cluster(site.Topology.Find("local-standby")!);
-        foreach (var t in site.Topology.Tenants)
-            Assert.Equal(site.Seeded[t.Name], await Driver.Local.TenantSeed.CountRowsAsync(standby.Address, standby.Port, t.Name, CancellationToken.None));
+        await site.AssertOneCompleteFailoverAsync(Journal.Read(site.Store.JournalPath(Assert.Single(runs))));
 
         var report = File.ReadAllText(Path.Combine(site.Store.RunDirectory(runs[0]), "report.md"));
         Assert.Contains("**Resolved.**", report);

@@ -46,7 +46,7 @@ public class LocalTopology : IAsyncLifetime
     public int ApiPort { get; } = Processes.FreePort();
     public Topology Topology { get; private set; } = null!;
     public LocalSites Sites { get; private set; } = null!;
-    public RunStore Store => new(Path.Combine(Project, ".failover"));
+    public virtual RunStore Store => new(Path.Combine(Project, ".failover"));
     public Dictionary<string, IReadOnlyDictionary<string, long>> Seeded { get; } = new();
     private PowerDnsServer _dns = null!;
 
@@ -81,7 +81,7 @@ public class LocalTopology : IAsyncLifetime
     protected virtual void Customize(string project) { }
 
     /// <summary>Back to "production lost, nothing done yet": standby removed, DNS at production, no run.</summary>
-    public async Task ResetAsync()
+    public virtual async Task ResetAsync()
     {
         var standby = Topology.Find("local-standby")!;
         var cluster = Sites.Cluster(standby);
@@ -114,6 +114,25 @@ public class LocalTopology : IAsyncLifetime
                 .Replace("127.0.0.14:8081", $"{At(4)}:{apiPort}").Replace("127.0.0.14:53", $"{At(4)}:{dnsPort}").Replace("127.0.0.14", At(4)));
     }
 
+    /// <summary>
+    /// One complete failover to local-standby, however often it was killed and resumed: every journaled effect done
+    /// once, every tenant restored, every step completed once, DNS at the standby, production's rows on the standby.
+    /// </summary>
+    public async Task AssertOneCompleteFailoverAsync(IReadOnlyList<JournalRecord> journal)
+    {
+        var done = journal.Where(r => r.Event == JournalEvent.EffectDone).GroupBy(r => $"{r.Step}/{r.Effect}").ToList();
+        Assert.All(done, g => Assert.True(g.Count() == 1, $"{g.Key} completed {g.Count()} times"));
+        Assert.Equal(Topology.Tenants.Count, done.Count(g => g.Key.StartsWith("restore/restore:", StringComparison.Ordinal)));
+        Assert.All(Core.Planning.Planner.Plan(Topology, Topology.Find("local-standby")!).Steps.Select(s => s.Kind), k =>
+            Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(k)));
+        Assert.Single(journal, r => r.Event == JournalEvent.RunCompleted);
+
+        Assert.Equal([StandbyAddress], await DnsAnswerAsync());
+        var standby = Sites.Cluster(Topology.Find("local-standby")!);
+        foreach (var t in Topology.Tenants)
+            Assert.Equal(Seeded[t.Name], await TenantSeed.CountRowsAsync(standby.Address, standby.Port, t.Name, CancellationToken.None));
+    }
+
     public async Task<IReadOnlyList<string>> DnsAnswerAsync()
     {
         var r = await new WireDnsClient().QueryAsync(new IPEndPoint(IPAddress.Parse(DnsHost), DnsPort), "app.drill.test", RecordType.A, CancellationToken.None);
@@ -121,18 +140,28 @@ public class LocalTopology : IAsyncLifetime
     }
 
     /// <summary>Runs the real `failover` binary as a child process, as an operator's terminal would.</summary>
-    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args) =>
-        Processes.Failover(Project, new Dictionary<string, string>
+    public (int ExitCode, string Output) Failover(string? crashAt, params string[] args) => FailoverWith(new Dictionary<string, string>(), crashAt, args);
+
+    /// <summary>As <see cref="Failover(string?, string[])"/>, with more variables (another host name, credentials).</summary>
+    public (int ExitCode, string Output) FailoverWith(IReadOnlyDictionary<string, string> environment, string? crashAt, params string[] args)
+    {
+        var all = new Dictionary<string, string>(ExtraEnvironment())
         {
             [RunPortsFactory.DnsApiKeyVariable] = ApiKey,
             [CrashPoints.Variable] = crashAt ?? "",
-        }, args);
+        };
+        foreach (var (k, v) in environment) all[k] = v;
+        return Processes.Failover(Project, all, args);
+    }
+
+    /// <summary>Variables every `failover` process of this fixture gets.</summary>
+    protected virtual IReadOnlyDictionary<string, string> ExtraEnvironment() => new Dictionary<string, string>();
 
     /// <summary>As <see cref="Failover"/>, with stdout apart: what `--json` prints.</summary>
     public (int ExitCode, string Stdout, string Stderr) FailoverJson(params string[] args) =>
         Processes.FailoverStreams(Project, new Dictionary<string, string> { [RunPortsFactory.DnsApiKeyVariable] = ApiKey }, args);
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await _dns.StopAsync();
         await Sites.RemoveAllAsync(Topology.Stacks, CancellationToken.None);

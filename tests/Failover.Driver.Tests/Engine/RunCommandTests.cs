@@ -27,7 +27,8 @@ public class RunCommandTests : IDisposable
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
-        return new CliRun(app.Run(args), stdout.ToString(), stderr.ToString());
+        // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.
+        return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }
 
     private string Report() => File.ReadAllText(Directory.GetFiles(Path.Combine(State, "runs"), "report.md", SearchOption.AllDirectories).Single());
