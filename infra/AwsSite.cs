@@ -47,9 +47,10 @@ public sealed class AwsSite : ComponentResource
         {
             Description = "site-internal traffic", Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { plan.NetworkCidr },
         });
+        // Names AWS requires unique are prefixes (ChangeRules.AwsNamePrefix): a create-first replacement never collides.
         var group = new SecurityGroup(names.Firewall, new SecurityGroupArgs
         {
-            Name = names.Firewall,
+            NamePrefix = ChangeRules.AwsNamePrefix(names.Firewall),
             Description = $"failover site {names.Stack}",
             VpcId = vpc.Id,
             Ingress = ingress,
@@ -58,10 +59,16 @@ public sealed class AwsSite : ComponentResource
         }, Opts());
         var placement = new PlacementGroup(names.PlacementGroup, new PlacementGroupArgs
         {
-            Name = names.PlacementGroup, Strategy = "spread", Tags = Tags(names.PlacementGroup),
+            // No name: Pulumi auto-names it from the resource name plus a random suffix (the provider has no name prefix here).
+            Strategy = "spread", Tags = Tags(names.PlacementGroup),
         }, Opts());
         KeyPair? keyPair = plan.Stack.Access.SshPublicKeys.Count == 0 ? null
-            : new KeyPair(names.SshKey(0), new KeyPairArgs { KeyName = names.SshKey(0), PublicKey = plan.Stack.Access.SshPublicKeys[0], Tags = Tags(names.SshKey(0)) }, Opts());
+            : new KeyPair(names.SshKey(0), new KeyPairArgs { KeyNamePrefix = ChangeRules.AwsNamePrefix(names.SshKey(0)), PublicKey = plan.Stack.Access.SshPublicKeys[0], Tags = Tags(names.SshKey(0)) }, Opts());
+
+        // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
+        // and a fenced site never (changes ignored, termination protection and Pulumi protect).
+        var changes = plan.Changes;
+        CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
 
         var servers = new List<(PlannedServer Plan, Eip Ip)>();
         if (plan.Servers.Count > 0)
@@ -86,35 +93,33 @@ public sealed class AwsSite : ComponentResource
                     UserDataBase64 = userData(s),
                     // A public address at launch: the bootstrap installs packages before the elastic IP is associated.
                     AssociatePublicIpAddress = true,
-                    // A new restore point is a new server: cloud-init runs only on the first boot.
-                    UserDataReplaceOnChange = true,
+                    // A new restore point is a new standby server: cloud-init runs only on the first boot. Never production's.
+                    UserDataReplaceOnChange = !changes.Kept,
+                    DisableApiTermination = changes.Protected,
                     RootBlockDevice = new InstanceRootBlockDeviceArgs { VolumeSize = s.Capacity.DiskGb, VolumeType = "gp3", Encrypted = true },
                     MetadataOptions = new InstanceMetadataOptionsArgs { HttpTokens = "required" },
                     Tags = Tags(s.Name, s.Group),
                 };
                 if (keyPair is not null) args.KeyName = keyPair.KeyName;
-                var instance = new Instance(s.Name, args, new CustomResourceOptions
-                {
-                    Parent = this, Provider = provider, DependsOn = { gateway },
-                    // A newer Debian image must not replace running servers on the next `pulumi up`.
-                    IgnoreChanges = { "ami" },
-                });
+                // A newer Debian image must not replace running servers on the next `pulumi up`; kept sites ignore more.
+                var instance = new Instance(s.Name, args, Opts(gateway).Under(changes, changes.IgnoredAwsInstanceChanges));
                 if (s.VolumeGb > 0)
                 {
                     var volume = new Pulumi.Aws.Ebs.Volume(names.Volume(s.Group, s.Index), new Pulumi.Aws.Ebs.VolumeArgs
                     {
                         AvailabilityZone = plan.AvailabilityZone!, Size = s.VolumeGb, Type = "gp3", Encrypted = true,
                         Tags = Tags(names.Volume(s.Group, s.Index), s.Group),
-                    }, Opts());
+                    }, Kept());
+                    // A volume is attached to one instance at a time: the old attachment goes before the new one.
                     _ = new VolumeAttachment(names.Volume(s.Group, s.Index), new VolumeAttachmentArgs
                     {
                         DeviceName = DataVolume.AwsAttachmentDevice, InstanceId = instance.Id, VolumeId = volume.Id,
-                    }, Opts());
+                    }, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true });
                 }
                 var ip = new Eip(names.Ipv4(s.Group, s.Index), new EipArgs
                 {
                     Domain = "vpc", Instance = instance.Id, Tags = Tags(names.Ipv4(s.Group, s.Index), s.Group),
-                }, Opts(gateway));
+                }, Kept(gateway));
                 servers.Add((s, ip));
             }
         }

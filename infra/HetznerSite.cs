@@ -38,10 +38,16 @@ public sealed class HetznerSite : ComponentResource
         {
             Name = names.PlacementGroup, Type = "spread", Labels = Labels(),
         }, Opts());
+        // A changed key is a new key of the same name, which Hetzner refuses while the old one exists: delete first.
         var keys = plan.Stack.Access.SshPublicKeys.Select((key, i) => new SshKey(names.SshKey(i), new SshKeyArgs
         {
             Name = names.SshKey(i), PublicKey = key, Labels = Labels(),
-        }, Opts())).ToList();
+        }, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true })).ToList();
+
+        // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
+        // and a fenced site never (changes ignored, Hetzner delete/rebuild protection and Pulumi protect).
+        var changes = plan.Changes;
+        CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
 
         var servers = new List<(PlannedServer Plan, Server Server)>();
         foreach (var s in plan.Servers)
@@ -50,7 +56,8 @@ public sealed class HetznerSite : ComponentResource
             PrimaryIp Ip(string name, string type) => new(name, new PrimaryIpArgs
             {
                 Name = name, Type = type, AssigneeType = "server", AutoDelete = false, Location = site.Location, Labels = Labels(s.Group),
-            }, Opts());
+                DeleteProtection = changes.Protected,
+            }, Kept());
             var ipv4 = Ip(names.Ipv4(s.Group, s.Index), "ipv4");
             var ipv6 = Ip(names.Ipv6(s.Group, s.Index), "ipv6");
             var server = new Server(s.Name, new ServerArgs
@@ -67,14 +74,16 @@ public sealed class HetznerSite : ComponentResource
                 Labels = Labels(s.Group),
                 PublicNets = { new ServerPublicNetArgs { Ipv4Enabled = true, Ipv4 = IdOf(ipv4), Ipv6Enabled = true, Ipv6 = IdOf(ipv6) } },
                 Networks = { new Pulumi.HCloud.Inputs.ServerNetworkArgs { NetworkId = IdOf(network) } },
-            }, Opts(subnet));
+                // The API wants both the same (hcloud schema: "Needs to be the same as rebuildProtection").
+                DeleteProtection = changes.Protected, RebuildProtection = changes.Protected,
+            }, Opts(subnet).Under(changes, changes.IgnoredHetznerServerChanges));
             if (s.VolumeGb > 0)
                 _ = new Volume(names.Volume(s.Group, s.Index), new VolumeArgs
                 {
                     // The bootstrap mounts it (DataVolume): Hetzner's automount would put it under /mnt/HC_Volume_<id> instead.
                     Name = names.Volume(s.Group, s.Index), Size = s.VolumeGb, ServerId = IdOf(server), Automount = false, Format = "ext4",
-                    Labels = Labels(s.Group),
-                }, Opts());
+                    Labels = Labels(s.Group), DeleteProtection = changes.Protected,
+                }, Kept());
             servers.Add((s, server));
         }
 

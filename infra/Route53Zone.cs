@@ -21,11 +21,6 @@ public sealed class Route53Zone : ComponentResource
         // Deleting the zone would change its name servers and take the service off the internet.
         var zone = new Zone(names.Zone, new ZoneArgs { Name = plan.Dns.Zone, Comment = $"failover: {names.Stack}", Tags = Tags() },
             new CustomResourceOptions { Parent = this, Provider = provider, Protect = true });
-        foreach (var r in plan.Records)
-            _ = new Record(names.Record(new(r.Name, r.Type)), new RecordArgs
-            {
-                ZoneId = zone.ZoneId, Name = r.Fqdn, Type = r.Type, Ttl = r.Ttl, Records = { activeOutput(r.SourceOutput) },
-            }, Opts());
         var check = new HealthCheck(plan.HealthCheck.Name, new HealthCheckArgs
         {
             Type = "HTTP",
@@ -36,6 +31,20 @@ public sealed class Route53Zone : ComponentResource
             RequestInterval = plan.HealthCheck.IntervalSeconds,
             Tags = new Dictionary<string, string>(names.Labels()) { ["Name"] = $"{plan.Active.Name} health" },
         }, Opts());
+        // The A records carry the health check, as multivalue answers (PlannedRecord.HealthChecked says why). A record
+        // that changes routing policy or set identifier is a new record of the same name, which Route 53 refuses beside
+        // the old one: delete first.
+        foreach (var r in plan.Records)
+        {
+            var args = new RecordArgs { ZoneId = zone.ZoneId, Name = r.Fqdn, Type = r.Type, Ttl = r.Ttl, Records = { activeOutput(r.SourceOutput) } };
+            if (r.HealthChecked)
+            {
+                args.MultivalueAnswerRoutingPolicy = true;
+                args.SetIdentifier = r.SetIdentifier!;
+                args.HealthCheckId = check.Id;
+            }
+            _ = new Record(names.Record(new(r.Name, r.Type)), args, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true });
+        }
         ZoneId = zone.ZoneId;
         NameServers = zone.NameServers;
         HealthCheckId = check.Id;

@@ -59,8 +59,9 @@ public sealed class S3Vault : ComponentResource
             {
                 new BucketServerSideEncryptionConfigurationRuleArgs
                 {
-                    ApplyServerSideEncryptionByDefault = new BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs { SseAlgorithm = "AES256" },
-                    BucketKeyEnabled = true,
+                    // SSE-S3. No bucketKeyEnabled: S3 Bucket Keys reduce KMS requests and apply to SSE-KMS only
+                    // (AWS S3 User Guide, "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys"); with AES256 it has no effect.
+                    ApplyServerSideEncryptionByDefault = new BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs { SseAlgorithm = VaultPlan.SseAlgorithm },
                 },
             },
         }, Protected());

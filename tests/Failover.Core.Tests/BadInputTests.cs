@@ -131,10 +131,10 @@ public class BadInputTests
     public void Unknown_server_type_is_an_error_unless_its_capacity_is_declared()
     {
         using var s = Scenario.Cloud();
-        s.Edit("standby-hel1", "mvd: { type: cpx31, count: 1 }\n      volumeGb: 120", "mvd: { type: cpx32, count: 1 }\n      volumeGb: 120");
-        Assert.Contains("unknown hetzner server type 'cpx32'", s.Problem().Message);
+        s.Edit("standby-hel1", "mvd: { type: cpx32, count: 1 }\n      volumeGb: 120", "mvd: { type: cpx99, count: 1 }\n      volumeGb: 120");
+        Assert.Contains("unknown hetzner server type 'cpx99'", s.Problem().Message);
         s.Edit("standby-hel1", "      volumeGb: 120", "      volumeGb: 120\n      vcpus: 4\n      memoryGb: 8\n      diskGb: 160");
-        Assert.Equal("cpx32", s.Load().Find("standby-hel1")!.Servers[0].Mvd.Type);
+        Assert.Equal("cpx99", s.Load().Find("standby-hel1")!.Servers[0].Mvd.Type);
     }
 
     [Fact]

@@ -86,7 +86,7 @@ public class ModelTests
     public void Mvd_storage_counts_disks_and_volumes_of_the_mvd_servers()
     {
         var t = TopologyLoader.Load(Examples.CloudStacks);
-        // hel1: db cpx31 (160 GB) + 120 GB volume, app cpx21 (80 GB).
+        // hel1: db cpx32 (160 GB) + 120 GB volume, app cpx22 (80 GB).
         Assert.Equal(360, t.Find("standby-hel1")!.StorageGbIn(SiteMode.Mvd));
         Assert.Equal(0, t.Find("standby-hel1")!.StorageGbIn(SiteMode.Cold));
     }

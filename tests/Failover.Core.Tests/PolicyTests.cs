@@ -19,7 +19,8 @@ public class PolicyTests
         using var s = Scenario.Cloud();
         NotFired(s, "vault-colocated");
         s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1")
-         .Edit("vault-aws-par", "aws:region: eu-west-3", "");
+         .Edit("vault-aws-par", "aws:region: eu-west-3", "")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         var f = Fired(s, "vault-colocated");
         Assert.Equal(Severity.Error, f.Severity);
         Assert.Equal(["vault-aws-par", "prod-fsn1"], f.Stacks);
@@ -31,7 +32,8 @@ public class PolicyTests
     public void Vault_in_the_production_datacenter_names_the_datacenter()
     {
         using var s = Scenario.Cloud();
-        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1\n    datacenter: fsn1-dc14");
+        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: fsn1\n    datacenter: fsn1-dc14")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         Assert.Contains("same datacenter", Fired(s, "vault-colocated").Message);
     }
 
@@ -40,7 +42,8 @@ public class PolicyTests
     {
         using var s = Scenario.Cloud();
         NotFired(s, "vault-same-provider");
-        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: nbg1");
+        s.Edit("vault-aws-par", VaultSite, "    provider: hetzner\n    location: nbg1")
+         .Edit("vault-aws-par", "kind: s3", "kind: storagebox");
         Assert.Equal(Severity.Warning, Fired(s, "vault-same-provider").Severity);
         NotFired(s, "vault-colocated");
     }

@@ -145,7 +145,7 @@ public class RoleChangeTests
                     provider: hetzner
                     location: fsn1
                   failover:servers:
-                    - { name: db, full: ccx33, mvd: cpx31, volumeGb: 200 }
+                    - { name: db, full: ccx33, mvd: cpx32, volumeGb: 200 }
                   hcloud:token:
                     secure: v1:Q2lwaGVydGV4dEV4YW1wbGU6bm90LWEtcmVhbC10b2tlbg==
 

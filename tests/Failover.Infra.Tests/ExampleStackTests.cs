@@ -15,7 +15,7 @@ public class ExampleStackTests
     {
         var run = await StackRun.Of("prod-fsn1");
         var servers = run.Mocks.OfType(HcloudServer).ToList();
-        Assert.Equal(["prod-fsn1-app-1 cpx41", "prod-fsn1-app-2 cpx41", "prod-fsn1-db-1 ccx33"],
+        Assert.Equal(["prod-fsn1-app-1 cpx42", "prod-fsn1-app-2 cpx42", "prod-fsn1-db-1 ccx33"],
             servers.Select(s => $"{s.Text("name")} {s.Text("serverType")}").Order());
         var volume = Assert.Single(run.Mocks.OfType("hcloud:index/volume:Volume"));
         Assert.Equal("200", volume.Text("size"));
@@ -82,7 +82,7 @@ public class ExampleStackTests
         var run = await StackRun.Of("standby-hel1", TopologyLoader.Load(dir));
 
         var db = run.Mocks.OfType(HcloudServer).Single(s => s.Text("name") == "standby-hel1-db-1");
-        Assert.Equal("cpx31", db.Text("serverType"));
+        Assert.Equal("cpx32", db.Text("serverType"));
         // The user data is the gzipped cloud-config in base64 (Hetzner's datasource decodes it), within 32 KiB.
         var userData = ServerUserData.Decode(db.Text("userData"));
         Assert.True(db.Text("userData").Length <= UserDataLimit.Hetzner.Bytes);
@@ -146,5 +146,72 @@ public class ExampleStackTests
         var check = Assert.Single(run.Mocks.OfType("aws:route53/healthCheck:HealthCheck"));
         Assert.Equal(("198.51.100.7", "8080", "/health"), (check.Text("ipAddress"), check.Text("port"), check.Text("resourcePath")));
         Assert.Equal("prod-fsn1", run.Outputs[StackOutputs.ActiveStack]);
+    }
+
+    private static Topology Edited(string stack, string find, string replace)
+    {
+        var dir = Directory.CreateTempSubdirectory("failover-infra-").FullName;
+        foreach (var f in Directory.GetFiles(StackRun.ExampleStacks)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        var path = Path.Combine(dir, $"Pulumi.{stack}.yaml");
+        File.WriteAllText(path, File.ReadAllText(path).Replace(find, replace));
+        return TopologyLoader.Load(dir);
+    }
+
+    [Fact]
+    public async Task Production_servers_volumes_and_addresses_carry_hetzner_delete_protection()
+    {
+        var run = await StackRun.Of("prod-fsn1");
+        Assert.All(run.Mocks.OfType(HcloudServer), s => Assert.Equal(("True", "True"), (s.Text("deleteProtection"), s.Text("rebuildProtection"))));
+        Assert.All(run.Mocks.OfType("hcloud:index/volume:Volume"), v => Assert.Equal("True", v.Text("deleteProtection")));
+        Assert.All(run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp"), ip => Assert.Equal("True", ip.Text("deleteProtection")));
+    }
+
+    [Fact]
+    public async Task A_fenced_production_keeps_its_servers_and_volume_behind_an_ssh_only_firewall()
+    {
+        var run = await StackRun.Of("prod-fsn1", Edited("prod-fsn1", "failover:mode: full", "failover:mode: fenced"));
+        Assert.Equal(3, run.Mocks.OfType(HcloudServer).Count());
+        Assert.Single(run.Mocks.OfType("hcloud:index/volume:Volume"));
+        Assert.Equal(6, run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp").Count());
+        Assert.Empty(run.Mocks.OfType("hcloud:index/loadBalancer:LoadBalancer"));
+        var rules = ((IEnumerable<object>)Assert.Single(run.Mocks.OfType("hcloud:index/firewall:Firewall")).Inputs["rules"]).Cast<IDictionary<string, object>>();
+        Assert.Equal(["22"], rules.Select(r => r["port"].ToString()));
+    }
+
+    [Fact]
+    public async Task An_aws_standby_uses_name_prefixes_and_a_production_instance_termination_protection()
+    {
+        var run = await StackRun.Of("standby-aws-fra", Edited("standby-aws-fra", "failover:mode: cold", "failover:mode: mvd"));
+        var group = Assert.Single(run.Mocks.OfType("aws:ec2/securityGroup:SecurityGroup"));
+        Assert.Equal(("", "standby-aws-fra-fw-"), (group.Text("name"), group.Text("namePrefix")));
+        Assert.Equal("", Assert.Single(run.Mocks.OfType("aws:ec2/placementGroup:PlacementGroup")).Text("name"));
+        Assert.All(run.Mocks.OfType("aws:ec2/instance:Instance"), i => Assert.Equal(("True", "False"), (i.Text("userDataReplaceOnChange"), i.Text("disableApiTermination"))));
+    }
+
+    [Fact]
+    public async Task The_storage_box_has_a_daily_snapshot_plan_and_a_password_of_accepted_characters()
+    {
+        var dir = Directory.CreateTempSubdirectory("failover-infra-").FullName;
+        foreach (var f in Directory.GetFiles(StackRun.ExampleStacks)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(dir, "Pulumi.vault-box.yaml"),
+            "config:\n  failover:role: vault\n  failover:site: { provider: hetzner, location: nbg1 }\n  failover:vault: { kind: storagebox, productionAccess: append-only }\n");
+        var run = await StackRun.Of("vault-box", TopologyLoader.Load(dir));
+        var box = Assert.Single(run.Mocks.OfType("hcloud:index/storageBox:StorageBox"));
+        var snapshots = (IDictionary<string, object>)box.Inputs["snapshotPlan"];
+        Assert.Equal(("3", "30"), (snapshots["hour"].ToString(), snapshots["minute"].ToString()));
+        Assert.Contains(run.Mocks.OfType("random:index/randomPassword:RandomPassword"), p => p.Text("overrideSpecial") == VaultPlan.StorageBoxPasswordSpecials);
+    }
+
+    [Fact]
+    public async Task The_route53_health_check_is_attached_to_the_a_records()
+    {
+        var run = await StackRun.Of("dns-route53");
+        var records = run.Mocks.OfType("aws:route53/record:Record").ToList();
+        Assert.NotEmpty(records);
+        Assert.All(records.Where(r => r.Text("type") == "A"), r =>
+        {
+            Assert.Equal(("True", "dns-route53"), (r.Text("multivalueAnswerRoutingPolicy"), r.Text("setIdentifier")));
+            Assert.NotEqual("", r.Text("healthCheckId"));
+        });
     }
 }

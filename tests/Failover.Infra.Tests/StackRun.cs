@@ -37,7 +37,18 @@ public sealed record StackRun(RecordingMocks Mocks, IDictionary<string, object?>
         return new StackRun(mocks, outputs, exports!.SecretNames);
     }
 
-    public static Task<T> Value<T>(object? output) => Pulumi.Utilities.OutputUtilities.GetValueAsync((Output<T>)output!);
+    /// <summary>
+    /// An exported value: an <c>Output&lt;T&gt;</c> is awaited, a plain value (Pulumi accepts both in a stack's outputs,
+    /// e.g. <c>restoredSnapshots</c>) is returned as it is.
+    /// </summary>
+    public static async Task<T> Value<T>(object? output) => output switch
+    {
+        Output<T> o => await Pulumi.Utilities.OutputUtilities.GetValueAsync(o),
+        Input<T> i => await Pulumi.Utilities.OutputUtilities.GetValueAsync(i.ToOutput()),
+        T plain => plain,
+        null => default!,
+        _ => throw new InvalidCastException($"an output of type {output.GetType()} is neither a {typeof(T).Name} nor an Output<{typeof(T).Name}>"),
+    };
 
     private static string FindRoot()
     {

@@ -20,6 +20,7 @@ public static class Catalog
     public static readonly IReadOnlyList<Location> Locations =
     [
         // Hetzner: primary IPs belong to one datacenter, floating IPs and private networks to one network zone.
+        // The datacenters the Cloud API lists per location (GET /datacenters; docs.hetzner.com/cloud/general/locations).
         new(Provider.Hetzner, "fsn1", "eu-central", "DE", "Falkenstein", ["fsn1-dc14"]),
         new(Provider.Hetzner, "nbg1", "eu-central", "DE", "Nuremberg", ["nbg1-dc3"]),
         new(Provider.Hetzner, "hel1", "eu-central", "FI", "Helsinki", ["hel1-dc2"]),
@@ -43,6 +44,10 @@ public static class Catalog
         Aws("ap-southeast-1", "SG", "Singapore"), Aws("ap-southeast-2", "AU", "Sydney"),
         Aws("ap-southeast-3", "ID", "Jakarta"), Aws("ap-southeast-4", "AU", "Melbourne"),
         Aws("ap-southeast-5", "MY", "Malaysia"),
+        // Opened in 2025 (AWS Regions and Availability Zones, documentation history): Thailand 2025-01-07,
+        // Taipei 2025-06-06, New Zealand 2025-09-02 (Mexico, mx-central-1, 2025-01-14, is above).
+        Aws("ap-southeast-7", "TH", "Bangkok"), Aws("ap-east-2", "TW", "Taipei"),
+        Aws("ap-southeast-6", "NZ", "Auckland"),
     ];
 
     private static Location Aws(string region, string country, string city) =>
@@ -65,6 +70,29 @@ public static class Catalog
     public static IEnumerable<string> LocationNames(Provider provider) =>
         Locations.Where(l => l.Provider == provider).Select(l => l.Name);
 
+    /// <summary>
+    /// Locations a "did you mean" may offer for an unknown name. An AWS region's geography prefix and number name the
+    /// region, often in another country (ap-southeast-7 is Thailand, ap-southeast-1 Singapore; eu-west-3 France), so only
+    /// a region with the same prefix and the same digits can be what a typo meant (eu-centrl-1: eu-central-1).
+    /// </summary>
+    public static IEnumerable<string> LocationSuggestions(Provider provider, string unknown)
+    {
+        static string Digits(string name) => new(name.Where(char.IsAsciiDigit).ToArray());
+        static string Prefix(string name) => name.Split('-')[0].ToLowerInvariant();
+        return LocationNames(provider).Where(n => provider != Provider.Aws || (Digits(n) == Digits(unknown) && Prefix(n) == Prefix(unknown)));
+    }
+
+    /// <summary>
+    /// Whether a datacenter belongs to a location: a Hetzner datacenter from the location's list, an AWS availability
+    /// zone the region's name plus one letter (eu-central-1a).
+    /// </summary>
+    public static bool HasDatacenter(Location location, string datacenter) => location.Provider switch
+    {
+        Provider.Hetzner => location.Datacenters.Contains(datacenter, StringComparer.OrdinalIgnoreCase),
+        _ => datacenter.Length == location.Name.Length + 1
+            && datacenter.StartsWith(location.Name, StringComparison.OrdinalIgnoreCase) && char.IsAsciiLetterLower(char.ToLowerInvariant(datacenter[^1])),
+    };
+
     /// <summary>Whether a country is inside an allowed jurisdiction: a country code, EEA or EU.</summary>
     public static bool IsWithin(string country, string jurisdiction) => jurisdiction.ToUpperInvariant() switch
     {
@@ -77,13 +105,19 @@ public static class Catalog
     public static readonly IReadOnlyDictionary<(Provider, string), ServerCapacity> ServerTypes =
         new Dictionary<(Provider, string), ServerCapacity>
         {
+            // Deprecated 2025-10-16, not orderable since January 2026 (see DeprecatedServerTypes): known so that a
+            // running production on them is still read, and a standby on them refused.
             [(Provider.Hetzner, "cx22")] = new(2, 4, 40), [(Provider.Hetzner, "cx32")] = new(4, 8, 80),
             [(Provider.Hetzner, "cx42")] = new(8, 16, 160), [(Provider.Hetzner, "cx52")] = new(16, 32, 320),
-            [(Provider.Hetzner, "cx23")] = new(2, 4, 40), [(Provider.Hetzner, "cx33")] = new(4, 8, 80),
-            [(Provider.Hetzner, "cx43")] = new(8, 16, 160), [(Provider.Hetzner, "cx53")] = new(16, 32, 320),
             [(Provider.Hetzner, "cpx11")] = new(2, 2, 40), [(Provider.Hetzner, "cpx21")] = new(3, 4, 80),
             [(Provider.Hetzner, "cpx31")] = new(4, 8, 160), [(Provider.Hetzner, "cpx41")] = new(8, 16, 240),
             [(Provider.Hetzner, "cpx51")] = new(16, 32, 360),
+            // Current: CX Gen3 (shared Intel/AMD, EU only), CPX Gen2 (shared AMD), CCX Gen3 (dedicated), CAX (Arm, EU only).
+            [(Provider.Hetzner, "cx23")] = new(2, 4, 40), [(Provider.Hetzner, "cx33")] = new(4, 8, 80),
+            [(Provider.Hetzner, "cx43")] = new(8, 16, 160), [(Provider.Hetzner, "cx53")] = new(16, 32, 320),
+            [(Provider.Hetzner, "cpx12")] = new(1, 2, 40), [(Provider.Hetzner, "cpx22")] = new(2, 4, 80),
+            [(Provider.Hetzner, "cpx32")] = new(4, 8, 160), [(Provider.Hetzner, "cpx42")] = new(8, 16, 320),
+            [(Provider.Hetzner, "cpx52")] = new(12, 24, 480), [(Provider.Hetzner, "cpx62")] = new(16, 32, 640),
             [(Provider.Hetzner, "cax11")] = new(2, 4, 40), [(Provider.Hetzner, "cax21")] = new(4, 8, 80),
             [(Provider.Hetzner, "cax31")] = new(8, 16, 160), [(Provider.Hetzner, "cax41")] = new(16, 32, 320),
             [(Provider.Hetzner, "ccx13")] = new(2, 8, 80), [(Provider.Hetzner, "ccx23")] = new(4, 16, 160),
@@ -102,6 +136,37 @@ public static class Catalog
             // The local provider runs processes on this machine; "process" stands for one of them.
             [(Provider.Local, "process")] = new(1, 1, 10),
         };
+
+    /// <summary>
+    /// Hetzner types deprecated on 2025-10-16 and no longer orderable since January 2026
+    /// (docs.hetzner.cloud/changelog#2025-10-16-server-types-deprecated; the provider warns "Server Type cx42 is
+    /// deprecated in all locations and will no longer be available for order as of 2025-12-31").
+    /// A running server keeps running; a new one of these types is refused.
+    /// </summary>
+    public static readonly IReadOnlySet<string> DeprecatedServerTypes = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "cx22", "cx32", "cx42", "cx52", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51",
+    };
+
+    /// <summary>The Hetzner locations in the EU network zone: the only ones that sell CX and CAX types.</summary>
+    private static readonly string[] HetznerEu = ["fsn1", "nbg1", "hel1"];
+
+    /// <summary>Whether a location sells a server type (Hetzner: CX and CAX in the EU locations only; CPX and CCX everywhere).</summary>
+    public static bool IsSoldIn(Provider provider, string type, string location) =>
+        provider != Provider.Hetzner
+        || !(type.StartsWith("cx", StringComparison.OrdinalIgnoreCase) || type.StartsWith("cax", StringComparison.OrdinalIgnoreCase))
+        || HetznerEu.Contains(location, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether a new server of this type can be ordered there today.</summary>
+    public static bool IsOrderable(Provider provider, string type, string location) =>
+        !(provider == Provider.Hetzner && DeprecatedServerTypes.Contains(type)) && IsSoldIn(provider, type, location);
+
+    /// <summary>Orderable types with at least a given capacity, smallest first: what to suggest instead.</summary>
+    public static IEnumerable<string> OrderableAlternatives(Provider provider, string location, ServerCapacity atLeast) =>
+        ServerTypes.Where(kv => kv.Key.Item1 == provider && IsOrderable(provider, kv.Key.Item2, location)
+                && kv.Value.Vcpus >= atLeast.Vcpus && kv.Value.MemoryGb >= atLeast.MemoryGb && kv.Value.DiskGb >= atLeast.DiskGb)
+            .OrderBy(kv => kv.Value.Vcpus).ThenBy(kv => kv.Value.MemoryGb).ThenBy(kv => kv.Value.DiskGb).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal)
+            .Select(kv => kv.Key.Item2);
 
     public static ServerCapacity? FindServerType(Provider provider, string type) =>
         ServerTypes.TryGetValue((provider, type.ToLowerInvariant()), out var c) ? c : null;

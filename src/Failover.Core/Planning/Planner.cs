@@ -38,7 +38,9 @@ public static class Planner
         var (provision, provisionDetail) = target.Mode switch
         {
             SiteMode.Cold or SiteMode.Fenced => (timings.ServerCreate + timings.Bootstrap + timings.ConfigApply,
-                $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, creating {mvdServers}; cloud-init installs PostgreSQL and restic " +
+                $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, " +
+                (target.Mode == SiteMode.Fenced ? $"its kept servers replaced (delete protection lifted first) by {mvdServers}" : $"creating {mvdServers}") +
+                "; cloud-init installs PostgreSQL and restic " +
                 $"(~{Durations.Format(timings.ServerCreate)} to boot, ~{Durations.Format(timings.Bootstrap)} to install)"),
             _ => (timings.ConfigApply,
                 $"pulumi up on {target.Name}: already running in mode {target.Mode.ToString().ToLowerInvariant()}; only the snapshot ids change"),
@@ -49,11 +51,12 @@ public static class Planner
         Add(StepKind.Assess, "Assess the loss", Timings.Assess,
             $"Confirm {prod.Name} ({prod.Domain}) is down and read the latest snapshot of each of {topology.Tenants.Count} tenants from {vaults}.");
         Add(StepKind.SelectBackup, "Select verified backups", verify,
-            $"restic check --read-data-subset {Timings.VerifySampleShare * 100:0}% (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
+            $"restic check --read-data-subset {Timings.VerifySubset} (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
             "a snapshot that fails falls back to the previous good one.");
         Add(StepKind.Provision, "Provision the minimal viable deployment", provision, provisionDetail);
+        var source = Sites.RestoreSource.Problem(topology, target) is null ? $" from {Sites.RestoreSource.VaultFor(topology, target).Name}" : "";
         Add(StepKind.Restore, "Restore tenants", schedule.Makespan,
-            $"{topology.Tenants.Count} tenants, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
+            $"{topology.Tenants.Count} tenants{source}, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
             $"plus {Durations.Format(settings.TenantOverhead)} each; each is verified against its backup manifest.");
         Add(StepKind.Gate, "Health gate", Timings.Gate,
             $"HTTP, TCP and PostgreSQL probes on {target.Name} must pass; if not, the run stops before DNS is touched.");

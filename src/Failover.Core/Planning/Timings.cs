@@ -30,8 +30,17 @@ public static class Timings
     public static readonly TimeSpan DnsApply = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan Report = TimeSpan.FromSeconds(5);
 
-    /// <summary>Share of the backup data read back by <c>restic check --read-data-subset</c> before use.</summary>
-    public const double VerifySampleShare = 0.05;
+    /// <summary>
+    /// Percent of the backup data read back by <c>restic check --read-data-subset</c> before use: the one value the
+    /// plan estimates with and the run reads (Driver BackupCatalog).
+    /// </summary>
+    public const int VerifySamplePercent = 10;
+
+    /// <summary>Share of the backup data read back before use (<see cref="VerifySamplePercent"/>).</summary>
+    public const double VerifySampleShare = VerifySamplePercent / 100.0;
+
+    /// <summary>The <c>--read-data-subset</c> argument for that share.</summary>
+    public static readonly string VerifySubset = $"{VerifySamplePercent}%";
 
     /// <summary>Room needed on disk per GB of backup: the restored database, its indexes and restic's cache.</summary>
     public const double StorageHeadroom = 1.5;

@@ -179,6 +179,37 @@ public static class PolicyBook
         "between providers. Recovering in another datacenter therefore always changes the service addresses in DNS.",
         "Keep the TTL at 60 s and the zone outside production's provider.");
 
+    public static readonly Policy DnsActiveServesNothing = new("dns-active-serves-nothing", Severity.Error,
+        "DNS points at a stack that serves nothing",
+        "A dns stack whose active stack is cold, fenced or not a site has no address to publish: `pulumi up` would register " +
+        "empty records and a health check without an address, which Route 53 refuses with an API error, and the service is unreachable.",
+        "Point failover:dns.active at the serving stack, or bring that stack up (failover:mode mvd or full) first.");
+
+    public static readonly Policy StandbyTypeNotOrderable = new("standby-type-not-orderable", Severity.Error,
+        "Standby server type that cannot be ordered",
+        "A standby's servers are ordered during the failover. A type the provider no longer sells (Hetzner cx22-cx52 and " +
+        "cpx11-cpx51 since January 2026) or does not sell in that location (cx and cax only in the EU) fails the first `pulumi up`.",
+        "Use an orderable type of the same size or larger in failover:servers (the finding names some).");
+
+    public static readonly Policy ProductionTypeDeprecated = new("production-type-deprecated", Severity.Warning,
+        "Production on a server type that is no longer sold",
+        "Running servers of a deprecated type keep running, but none can be added or rebuilt, and a failback to this stack " +
+        "orders new servers.",
+        "Plan a move to an orderable type (the finding names some); a failover to a standby is one way.");
+
+    public static readonly Policy StorageBoxAppendOnlyUnenforced = new("storagebox-append-only-unenforced", Severity.Warning,
+        "A Storage Box marked append-only",
+        "productionAccess: append-only is enforced on an S3 vault by the writer's IAM policy and object lock. A Storage Box " +
+        "has one login that can delete every file over SFTP: nothing enforces append-only there, only the box's snapshots " +
+        "(which that login cannot delete) limit the loss.",
+        "Keep an S3 vault with object lock beside it, and mark the Storage Box productionAccess: read-write (accepted) so the risk is visible.");
+
+    public static readonly Policy RestoreVaultUnusable = new("restore-vault-unusable", Severity.Error,
+        "A cloud standby has no vault it can restore from",
+        "A cloud standby's cloud-init restores from an S3 vault (failover:restoreFrom, else production's first S3 vault); " +
+        "with none, the failover stops at provision.",
+        "Add an S3 vault to failover:backup.vaults, or set failover:restoreFrom on the standby to one.");
+
     /// <summary>Every policy, for docs and for validating accept-lists.</summary>
     public static readonly IReadOnlyList<Policy> All =
     [
@@ -187,7 +218,8 @@ public static class PolicyBook
         ProductionCanDelete, StorageBoxOnly, TtlExceedsRto, TtlAbove60, ScheduleExceedsRpo, RpoEstimateExceeds,
         BackupRunExceedsInterval, RetentionBelowFloor,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
-        StateBackendOnOperatorMachine, RunStateOnOneMachine, CrossDatacenterCutover,
+        StateBackendOnOperatorMachine, RunStateOnOneMachine, CrossDatacenterCutover, DnsActiveServesNothing, StandbyTypeNotOrderable,
+        ProductionTypeDeprecated, StorageBoxAppendOnlyUnenforced, RestoreVaultUnusable,
     ];
 
     /// <summary>
@@ -204,6 +236,8 @@ public static class PolicyBook
         findings.AddRange(Schedules(topology));
         findings.AddRange(StateBackend(topology));
         findings.AddRange(Recovery(topology, target));
+        findings.AddRange(ServerTypes(topology, target));
+        findings.AddRange(RestoreVaults(topology, target));
         return Accept(findings, topology.Policy)
             .OrderByDescending(f => f.Severity).ThenBy(f => f.PolicyId, StringComparer.Ordinal).ToList();
     }
@@ -261,6 +295,9 @@ public static class PolicyBook
                     "Set failover:vault.lockFor to at least failover:backup.retention.", v.Name);
             if (spec.ProductionAccess == ProductionAccess.ReadWrite)
                 yield return ProductionCanDelete.Fire($"production's credentials on vault {v.Name} are read-write", v.Name, prod.Name);
+            else if (spec.Kind == VaultKind.StorageBox)
+                yield return StorageBoxAppendOnlyUnenforced.Fire(
+                    $"vault {v.Name} is a Storage Box marked productionAccess: append-only, which nothing enforces: its login can delete every backup", v.Name, prod.Name);
         }
         if (vaults.All(v => v.Vault!.Kind == VaultKind.StorageBox))
             yield return StorageBoxOnly.Fire($"the only vault{(vaults.Count > 1 ? "s are Storage Boxes" : " is a Storage Box")}: {string.Join(", ", vaults.Select(v => v.Name))}",
@@ -284,6 +321,8 @@ public static class PolicyBook
             yield return DnsColocated.Fire($"zone {dns.Zone} is served by {Where(dnsStack)}, in the production {Level(shared)}", dnsStack.Name, prod.Name);
         else if (host == prod.Site.Provider)
             yield return DnsOnProductionProvider.Fire($"zone {dns.Zone} is hosted by {dns.Provider} at {host}, production's provider", dnsStack.Name, prod.Name);
+        if (t.Find(dns.ActiveStack) is { } active && Sites.DnsPlan.NoServiceAddress(active) is { } why)
+            yield return DnsActiveServesNothing.Fire($"{dnsStack.Name}: {why}", dnsStack.Name, active.Name);
         if (dns.ActiveStack != prod.Name)
             yield return DnsActiveNotProduction.Fire($"{dnsStack.Name} points at {dns.ActiveStack}, but the production stack is {prod.Name}", dnsStack.Name, prod.Name);
         if (TimeSpan.FromSeconds(dns.TtlSeconds) > t.Targets.Rto)
@@ -398,5 +437,35 @@ public static class PolicyBook
 
         if (target is not null && Planner.DnsCutoverFor(t, target) is { Required: true } cut)
             yield return CrossDatacenterCutover.Fire($"recovering on {target.Name} changes the service addresses: {cut.Reason}", target.Name, prod.Name);
+    }
+
+    /// <summary>Every server type a site will order (a standby's, in every mode a failover or migration gives it) or runs (production's).</summary>
+    private static IEnumerable<Finding> ServerTypes(Topology.Topology t, StackSpec? target)
+    {
+        var sites = t.Stacks.Where(s => s.Role is Role.Production or Role.Standby && s.Site.Provider != Provider.Local)
+            .Where(s => target is null || s == target || s.Role == Role.Production);
+        foreach (var s in sites)
+            foreach (var g in s.Servers)
+                foreach (var (size, capacity, mode) in new[] { (g.Full, g.FullCapacity, "full"), (g.Mvd, g.MvdCapacity, "mvd") }.DistinctBy(x => x.Item1.Type))
+                {
+                    if (size.Count == 0 || Catalog.IsOrderable(s.Site.Provider, size.Type, s.Site.Location)) continue;
+                    var why = Catalog.DeprecatedServerTypes.Contains(size.Type) && s.Site.Provider == Provider.Hetzner
+                        ? "is deprecated and cannot be ordered since January 2026"
+                        : $"is not sold in {s.Site.Location} (cx and cax types only in fsn1, nbg1 and hel1)";
+                    var instead = string.Join(", ", Catalog.OrderableAlternatives(s.Site.Provider, s.Site.Location, capacity).Take(3));
+                    var fix = instead.Length == 0 ? null : $"Use {instead} for group {g.Name} ({mode}) in {s.File}.";
+                    var policy = s.Role == Role.Production ? ProductionTypeDeprecated : StandbyTypeNotOrderable;
+                    var message = $"{s.Name} group {g.Name} ({mode}): {size.Type} {why}";
+                    yield return fix is null ? policy.Fire(message, s.Name) : policy.FireWithFix(message, fix, s.Name);
+                }
+    }
+
+    /// <summary>The vault each cloud standby would restore from: the plan fails where the run would (Sites/RestoreSource).</summary>
+    private static IEnumerable<Finding> RestoreVaults(Topology.Topology t, StackSpec? target)
+    {
+        var standbys = (target is null ? t.Standbys : [target]).Where(s => s.Site.Provider != Provider.Local);
+        foreach (var s in standbys)
+            if (Sites.RestoreSource.Problem(t, s) is { } problem)
+                yield return RestoreVaultUnusable.FireWithFix($"{s.Name}: {problem.Message}", problem.Fix, s.Name);
     }
 }

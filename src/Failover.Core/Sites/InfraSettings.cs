@@ -42,6 +42,14 @@ internal static class InfraConfigReader
     public static bool IsSnapshotId(string id) =>
         id.Length is >= 8 and <= 64 && id.All(char.IsAsciiHexDigit);
 
+    public static Protection ReadProtection(ConfigNode node) => node.AsString() switch
+    {
+        "on" => Protection.On,
+        "released" => Protection.Released,
+        var other => throw node.Error($"'{other}' is not a protection setting",
+            "write on (the default) or released; the driver sets released itself before a scale-down or an unfence (docs/deploying.md)"),
+    };
+
     public static ServiceSettings ReadService(ConfigNode node)
     {
         var map = node.AsMap("ports", "healthPort", "healthPath", "unit");

@@ -427,19 +427,46 @@ public static class HealthDocument
         });
 }
 
-/// <summary>Which vault a standby restores from.</summary>
+/// <summary>Which vault a standby restores from: one choice, used by the plan, the policies, infra and the run.</summary>
 public static class RestoreSource
 {
-    /// <summary><c>failover:restoreFrom</c> when set, else production's first vault; it must be an S3 vault.</summary>
-    public static StackSpec VaultFor(Topology.Topology topology, StackSpec stack)
+    /// <summary>
+    /// <c>failover:restoreFrom</c> when set, else production's first S3 vault (cloud-init restores only from S3; a Storage
+    /// Box listed first is skipped, not failed on); a local standby restores from the first directory vault.
+    /// </summary>
+    /// <exception cref="TopologyException">No such vault, or none the standby can restore from (file, key and fix).</exception>
+    public static StackSpec VaultFor(Topology.Topology topology, StackSpec stack) =>
+        Choose(topology, stack, out var problem) ?? throw new TopologyException(problem!);
+
+    /// <summary>Why <see cref="VaultFor"/> would fail for this standby, or null when it names a vault.</summary>
+    public static TopologyProblem? Problem(Topology.Topology topology, StackSpec stack) =>
+        Choose(topology, stack, out var problem) is null ? problem : null;
+
+    private static StackSpec? Choose(Topology.Topology topology, StackSpec stack, out TopologyProblem? problem)
     {
-        var name = stack.RestoreFrom ?? topology.Backup.Vaults[0];
-        var vault = topology.Find(name) ?? throw new TopologyException(new TopologyProblem(stack.File, "failover:restoreFrom", null,
-            $"vault stack '{name}' does not exist", "name a vault stack"));
-        if (vault.Vault?.Kind != VaultKind.S3)
-            throw new TopologyException(new TopologyProblem(stack.File, "failover:restoreFrom", null,
-                $"{vault.Name} is a {vault.Vault?.Kind.ToString() ?? "non-vault"} stack: cloud-init restores only from S3 vaults",
-                "restore from an S3 vault (set failover:restoreFrom), or restore with the driver's local executor"));
-        return vault;
+        problem = null;
+        var kind = stack.Site.Provider == Provider.Local ? VaultKind.Directory : VaultKind.S3;
+        if (stack.RestoreFrom is { } name)
+        {
+            var named = topology.Find(name);
+            if (named is null)
+                problem = new(stack.File, "failover:restoreFrom", null, $"vault stack '{name}' does not exist", "name a vault stack");
+            else if (named.Vault?.Kind != kind)
+                problem = new(stack.File, "failover:restoreFrom", null,
+                    $"{named.Name} is a {named.Vault?.Kind.ToString() ?? "non-vault"} stack: {What(kind)}",
+                    $"restore from {Article(kind)} vault (set failover:restoreFrom to one)");
+            return problem is null ? named : null;
+        }
+        var first = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == kind);
+        if (first is null)
+            problem = new(stack.File, "failover:restoreFrom", null,
+                $"none of production's vaults ({string.Join(", ", topology.Backup.Vaults)}) is {Article(kind)} vault: {What(kind)}",
+                $"add {Article(kind)} vault to failover:backup.vaults of {topology.Production.Name}, or set failover:restoreFrom");
+        return first;
     }
+
+    private static string What(VaultKind kind) => kind == VaultKind.S3
+        ? "cloud-init restores only from S3 vaults" : "the local provider restores only from directory vaults";
+
+    private static string Article(VaultKind kind) => kind == VaultKind.S3 ? "an S3" : "a directory";
 }

@@ -43,6 +43,9 @@ public sealed record SitePlan(
 
     public SiteMode Mode => Stack.Mode;
 
+    /// <summary>What a config change may do to this site's servers, volumes and addresses (replace delete-first, or never).</summary>
+    public ChangeRules Changes => ChangeRules.For(Stack);
+
     /// <summary>The server whose address the service records point at when there is no load balancer.</summary>
     public PlannedServer? FrontServer => Servers.FirstOrDefault(s => s.ServesTraffic);
 
@@ -59,15 +62,19 @@ public sealed record SitePlan(
         var servers = new List<PlannedServer>();
         foreach (var group in stack.Servers)
         {
-            if (group.SizeIn(stack.Mode) is not { } size) continue;
-            var capacity = stack.Mode == SiteMode.Full ? group.FullCapacity : group.MvdCapacity;
+            // A fenced site is a former primary: it keeps the servers it ran at full size, behind the fenced firewall.
+            var kept = stack.Mode == SiteMode.Fenced;
+            if ((kept ? group.Full : group.SizeIn(stack.Mode)) is not { } size) continue;
+            var capacity = stack.Mode == SiteMode.Full || kept ? group.FullCapacity : group.MvdCapacity;
             for (var i = 0; i < size.Count; i++)
                 servers.Add(new PlannedServer(names.Server(group.Name, i), group.Name, i, size.Type, capacity, group.VolumeGb,
                     HoldsData: group == dataGroup && i == 0, ServesTraffic: group == frontGroup));
         }
         var front = servers.Where(s => s.ServesTraffic).ToList();
         // AWS load balancers are not provisioned (see docs/deploying.md): there the front server's address serves.
-        var lb = stack.Site.Provider == Provider.Hetzner && front.Count > 1
+        // A fenced site has none: a Hetzner load balancer reaches its targets over the private network, which the
+        // firewall does not filter, so it would keep serving; it holds no data and is made again when the site serves.
+        var lb = stack.Site.Provider == Provider.Hetzner && front.Count > 1 && stack.Mode != SiteMode.Fenced
             ? new PlannedLoadBalancer(names.LoadBalancer, HetznerLoadBalancerType, front.Select(s => s.Name).ToList())
             : null;
         var az = stack.Site.Provider == Provider.Aws ? stack.Site.Datacenter ?? stack.Site.Location + "a" : null;

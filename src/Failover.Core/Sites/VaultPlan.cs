@@ -23,6 +23,25 @@ public sealed record VaultPlan(
     public const int ResticPasswordLength = 48;
     public const int AbortIncompleteUploadDays = 7;
 
+    /// <summary>Server-side encryption with S3-managed keys (SSE-S3); S3 Bucket Keys apply to SSE-KMS only, so none is set.</summary>
+    public const string SseAlgorithm = "AES256";
+
+    /// <summary>Snapshots a bx11 Storage Box keeps at most (Hetzner Storage Box product table: BX11 10 snapshots).</summary>
+    public const int StorageBoxMaxSnapshots = 10;
+
+    /// <summary>
+    /// Special characters for the Storage Box login password: Hetzner's password policy accepts only
+    /// <c>^°!§$%/()=?+#-.,;:~*@{}_&amp;</c> besides letters and digits (docs.hetzner.cloud/reference/hetzner#storage-boxes-password-policy);
+    /// this subset also needs no quoting in a shell, an sftp URL or YAML.
+    /// </summary>
+    public const string StorageBoxPasswordSpecials = "-_.,:+=@~%";
+
+    /// <summary>
+    /// The box's daily snapshot plan, its only protection against a deleting login (the policy book says so): one a day
+    /// at 03:30 UTC, as many kept as the retention asks and the box allows.
+    /// </summary>
+    public StorageBoxSnapshotPlan? Snapshots { get; init; }
+
     public string BucketArn => $"arn:aws:s3:::{Bucket}";
     public string VaultUrl => $"s3://{Bucket}/{ResticPrefix}";
     public string ResticRepository => $"s3:https://s3.{Region}.amazonaws.com/{Bucket}/{ResticPrefix}";
@@ -59,7 +78,12 @@ public sealed record VaultPlan(
         var expiry = Math.Max(retentionDays, lockDays) + 1;
         var arn = $"arn:aws:s3:::{bucket}";
         return new VaultPlan(stack, names, vault.Kind, bucket, stack.Site.Location, vault.Immutability, lockDays, expiry,
-            WriterPolicy(arn, vault.ProductionAccess), ReaderPolicy(arn));
+            WriterPolicy(arn, vault.ProductionAccess), ReaderPolicy(arn))
+        {
+            Snapshots = vault.Kind == VaultKind.StorageBox
+                ? new StorageBoxSnapshotPlan(3, 30, Math.Clamp(retentionDays, 1, StorageBoxMaxSnapshots))
+                : null,
+        };
     }
 
     /// <summary>
@@ -98,3 +122,6 @@ public sealed record VaultPlan(
         ]);
     }
 }
+
+/// <summary>A Storage Box snapshot plan (hcloud StorageBox <c>snapshotPlan</c>, pulumi-hcloud 1.39.1): daily at Hour:Minute UTC.</summary>
+public sealed record StorageBoxSnapshotPlan(int Hour, int Minute, int MaxSnapshots);

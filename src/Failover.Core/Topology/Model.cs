@@ -220,6 +220,9 @@ public sealed record StackSpec(
     /// <summary>The vault stack a standby restores from (<c>failover:restoreFrom</c>); null means production's first vault.</summary>
     public string? RestoreFrom { get; init; }
 
+    /// <summary>Whether a kept site's delete protection is lifted for an explicit scale-down or unfence (<c>failover:protection</c>).</summary>
+    public Sites.Protection Protection { get; init; } = Sites.Protection.On;
+
     /// <summary>Ports, health endpoint and application unit of a site (<c>failover:service</c>).</summary>
     public Sites.ServiceSettings Service { get; init; } = Sites.ServiceSettings.Default;
 

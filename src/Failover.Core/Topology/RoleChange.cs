@@ -69,6 +69,8 @@ public static class RoleChange
             // The reader refuses a restore point on production: production is the source of backups, not a restore.
             to.Remove(Ns + "snapshots");
             to.Remove(Ns + "restoreFrom");
+            // Production's delete protection is never left lifted by an earlier unfence (Sites/ChangeRules.cs).
+            to.Remove(Ns + "protection");
         }
         foreach (var dns in topology.Stacks.Where(s => s.Dns is not null))
         {

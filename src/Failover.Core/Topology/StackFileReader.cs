@@ -20,7 +20,7 @@ public static class StackFileReader
         "role", "site", "mode", "servers", "tenants", "backup", "vault", "dns", "targets", "restore", "policy",
         "stateBackend", "access", "migrate",
         // read by infra (Sites/InfraSettings.cs, docs/configuration-infra.md)
-        "snapshots", "restoreFrom", "service",
+        "snapshots", "restoreFrom", "service", "protection",
     ];
 
     private static readonly Dictionary<string, Role> Roles = new()
@@ -155,6 +155,8 @@ public static class StackFileReader
         var snapshots = Section("snapshots", Sites.InfraConfigReader.ReadSnapshots);
         var restoreFrom = Section("restoreFrom", n => n.AsString());
         var service = Section("service", Sites.InfraConfigReader.ReadService);
+        var protection = failover.TryGetValue("protection", out var protectionNode) && !protectionNode.IsNull
+            ? Sites.InfraConfigReader.ReadProtection(protectionNode) : (Sites.Protection?)null;
         var migrate = Section("migrate", ReadMigrate);
 
         if (role is { } r && problems.Count == 0)
@@ -182,6 +184,13 @@ public static class StackFileReader
             if (r == Role.Vault) Require(vault is not null, "vault", "add failover:vault with kind, objectLock and productionAccess");
             else if (vault is not null)
                 problems.Add(new TopologyProblem(file, Namespace + "vault", failover["vault"].Line, "only a vault stack declares this", "set failover:role: vault or remove the key"));
+            // infra/ builds an S3 vault as an AWS bucket and a Storage Box at Hetzner: anything else would be judged as one
+            // provider and built at another. Hetzner Object Storage (S3-compatible) is not built; docs/configuration.md says so.
+            if (vault is not null && site is not null && (vault.Kind, site.Provider) is (VaultKind.S3, not Provider.Aws) or (VaultKind.StorageBox, not Provider.Hetzner))
+                problems.Add(new TopologyProblem(file, Namespace + "vault", failover["vault"].Line,
+                    $"a {(vault.Kind == VaultKind.S3 ? "kind: s3" : "kind: storagebox")} vault cannot be at provider {site.Provider.ToString().ToLowerInvariant()}" +
+                    (vault.Kind == VaultKind.S3 && site.Provider == Provider.Hetzner ? " (Hetzner Object Storage is not supported: it would be built as an AWS bucket)" : ""),
+                    vault.Kind == VaultKind.S3 ? "use provider: aws with a region for an S3 vault, or kind: storagebox at hetzner" : "use provider: hetzner for a Storage Box, or kind: s3 at aws"));
             foreach (var (key, present) in new[] { ("snapshots", (object?)snapshots), ("restoreFrom", restoreFrom) })
                 if (present is not null && r is not (Role.Standby or Role.Rehearsal))
                     problems.Add(new TopologyProblem(file, Namespace + key, failover[key].Line,
@@ -212,6 +221,7 @@ public static class StackFileReader
             Snapshots = snapshots ?? [],
             RestoreFrom = restoreFrom,
             Service = service ?? Sites.ServiceSettings.Default,
+            Protection = protection ?? Sites.Protection.On,
             Migrate = migrate ?? MigrationHooks.None,
         };
     }
@@ -274,11 +284,11 @@ public static class StackFileReader
         }
 
         var loc = Catalog.FindLocation(provider, locName)
-            ?? throw locNode.Error($"unknown {provider.ToString().ToLowerInvariant()} location '{locName}'{ConfigNode.Suggest(locName, Catalog.LocationNames(provider))}",
+            ?? throw locNode.Error($"unknown {provider.ToString().ToLowerInvariant()} location '{locName}'{ConfigNode.Suggest(locName, Catalog.LocationSuggestions(provider, locName))}",
                 $"use one of: {string.Join(", ", Catalog.LocationNames(provider))}");
         if (addrNode is not null)
             throw addrNode.Error("address is only for local sites", "remove it: cloud addresses come from the stack's outputs");
-        if (dc is not null && !dc.StartsWith(loc.Name + (provider == Provider.Hetzner ? "-" : ""), StringComparison.OrdinalIgnoreCase))
+        if (dc is not null && !Catalog.HasDatacenter(loc, dc))
             throw map.Optional("datacenter")!.Error($"datacenter '{dc}' is not in {loc.Name}",
                 provider == Provider.Hetzner ? $"use a datacenter of {loc.Name}, e.g. {loc.Datacenters.FirstOrDefault() ?? loc.Name + "-dc1"}" : $"use an availability zone of {loc.Name}, e.g. {loc.Name}a");
         if (zoneNode is not null && !string.Equals(zoneNode.AsString(), loc.NetworkZone, StringComparison.OrdinalIgnoreCase))
@@ -304,7 +314,7 @@ public static class StackFileReader
             if (seen.TryGetValue(name, out var firstLine))
                 throw nameNode.Error($"duplicate server group '{name}' (first at line {firstLine})", "give each server group a unique name");
             seen[name] = nameNode.Line;
-            var fullNode = map.Required("full", "write full: {type: cpx41, count: 2} (or just full: cpx41)");
+            var fullNode = map.Required("full", "write full: {type: cpx42, count: 2} (or just full: cpx42)");
             var full = ReadSize(fullNode, minCount: 1);
             var mvdNode = map.Optional("mvd");
             var mvd = mvdNode is null ? full : ReadSize(mvdNode, minCount: 0);
@@ -330,7 +340,7 @@ public static class StackFileReader
         if (node.Node is YamlScalarNode) return new ServerSize(node.AsString().ToLowerInvariant(), 1);
         var map = node.AsMap("type", "count");
         return new ServerSize(
-            map.Required("type", "write the server type, e.g. type: cpx31").AsString().ToLowerInvariant(),
+            map.Required("type", "write the server type, e.g. type: cpx32").AsString().ToLowerInvariant(),
             map.Optional("count")?.AsInt(minCount, 1000) ?? 1);
     }
 

@@ -16,8 +16,10 @@ public sealed record RestorePoint(BackupSet Set, Manifest Manifest);
 /// manifest, and intact (the run's select-backup step walks a tenant's sets newest first with it). A catalog lists the repository once, at first use, and runs its check once: it is the view of one
 /// failover or status run (every restic call opens the repository, which costs a key derivation).
 /// </summary>
-public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clock, ILogger log, string readDataSubset = "10%")
+public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clock, ILogger log, string? readDataSubset = null)
 {
+    // The plan estimates the same share (Core Timings.VerifySamplePercent): one value for both.
+    private readonly string readDataSubset = readDataSubset ?? Core.Planning.Timings.VerifySubset;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private RepositoryCheck? _check;
     private IReadOnlyList<BackupSnapshot>? _snapshots;

@@ -74,13 +74,34 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     public async Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) =>
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));
 
-    /// <summary>Nothing to lift by itself: the provisioning sets the site's mode (fenced becomes full), which opens its firewall again.</summary>
-    public Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation) =>
-        Task.FromResult($"{site.Name}: its mode is set by the provisioning (pulumi up lifts the fence)");
+    /// <summary>
+    /// A fenced site keeps its servers under delete protection (ChangeRules); provisioning it replaces them with the
+    /// restore point, so the protection is lifted first in a `pulumi up` of its own (servers kept, firewall still fenced).
+    /// The provisioning then sets the mode, which opens the firewall again.
+    /// </summary>
+    public async Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation)
+    {
+        if (site.Mode != SiteMode.Fenced)
+            return $"{site.Name}: its mode is set by the provisioning (pulumi up lifts the fence)";
+        await ReleaseProtectionAsync(site, cancellation);
+        return $"{site.Name}: delete protection lifted on purpose (failover:protection released); the provisioning lifts the fence";
+    }
 
-    /// <summary>Mode cold and `pulumi up`: servers and volumes go, network and keys stay; destroy runs `pulumi destroy` instead.</summary>
+    /// <summary>`failover:protection released` and `pulumi up`: the servers stay declared, so the lift lands before any delete.</summary>
+    private async Task ReleaseProtectionAsync(StackSpec site, CancellationToken cancellation)
+    {
+        await pulumi.SetConfigAsync(site.Name, "failover:protection", ConfigValue.Plain("released"), cancellation: cancellation);
+        progress($"    pulumi up {site.Name} (delete protection lifted)");
+        await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
+    }
+
+    /// <summary>
+    /// The explicit scale-down (`migrate --confirm`): delete protection lifted first, then mode cold and `pulumi up`
+    /// (servers and volumes go, network and keys stay); destroy runs `pulumi destroy` instead.
+    /// </summary>
     public async Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation)
     {
+        if (ChangeRules.For(site).Kept) await ReleaseProtectionAsync(site, cancellation);
         if (destroy)
         {
             progress($"    pulumi destroy {site.Name}");

@@ -93,7 +93,7 @@ public partial class RehearsalCopyTests
 
         // Own resource names and rehearsal labels: nothing of the standby (or any other site) is shared or replaced.
         var plan = SitePlan.For(copy);
-        Assert.Equal(["standby-hel1-rehearsal-db-1 cpx31", "standby-hel1-rehearsal-app-1 cpx21"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
+        Assert.Equal(["standby-hel1-rehearsal-db-1 cpx32", "standby-hel1-rehearsal-app-1 cpx22"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
         var others = t.Stacks.Where(s => s.Role is Role.Production or Role.Standby).SelectMany(s => Names(SitePlan.For(s with { Mode = SiteMode.Full }))).ToHashSet();
         Assert.Empty(Names(plan).Intersect(others));
         Assert.Equal("rehearsal", plan.Names.Labels()[SiteNames.RoleLabel]);

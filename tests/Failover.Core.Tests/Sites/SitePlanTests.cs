@@ -21,7 +21,7 @@ public class SitePlanTests
     public void A_standby_at_mvd_runs_the_minimal_size_of_each_group()
     {
         var plan = SitePlan.For(SiteStacks.FailedOverToHel1().Find("standby-hel1")!);
-        Assert.Equal(["standby-hel1-db-1 cpx31", "standby-hel1-app-1 cpx21"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
+        Assert.Equal(["standby-hel1-db-1 cpx32", "standby-hel1-app-1 cpx22"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
         Assert.Equal(120, plan.DataServer!.VolumeGb);
         Assert.Null(plan.LoadBalancer);
     }
@@ -30,7 +30,7 @@ public class SitePlanTests
     public void Production_at_full_size_runs_every_server_behind_a_load_balancer()
     {
         var plan = SitePlan.For(SiteStacks.Load().Production);
-        Assert.Equal(["prod-fsn1-db-1 ccx33", "prod-fsn1-app-1 cpx41", "prod-fsn1-app-2 cpx41"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
+        Assert.Equal(["prod-fsn1-db-1 ccx33", "prod-fsn1-app-1 cpx42", "prod-fsn1-app-2 cpx42"], plan.Servers.Select(s => $"{s.Name} {s.Type}"));
         Assert.Equal(["prod-fsn1-app-1", "prod-fsn1-app-2"], plan.LoadBalancer!.Targets);
         Assert.Equal("prod-fsn1-db-1", plan.DataServer!.Name);
         Assert.All(plan.Servers.Where(s => s.Group == "app"), s => Assert.True(s.ServesTraffic));
@@ -100,7 +100,20 @@ public class SitePlanTests
         var topology = SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode");
         var plan = SitePlan.For(topology.Production);
         Assert.Equal([22], plan.Firewall.Select(r => r.Port));
-        Assert.Empty(plan.Servers);
+    }
+
+    [Fact]
+    public void A_fenced_site_keeps_its_servers_volumes_and_addresses_but_not_its_load_balancer()
+    {
+        var full = SitePlan.For(SiteStacks.Load().Production);
+        var fenced = SitePlan.For(SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode").Production);
+        // The same servers by name, type and volume as when it served: a `pulumi up` in mode fenced deletes none of them.
+        Assert.Equal(full.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"), fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        Assert.Equal("prod-fsn1-db-1", fenced.DataServer!.Name);
+        // The load balancer reaches its targets over the private network, which the firewall does not filter.
+        Assert.NotNull(full.LoadBalancer);
+        Assert.Null(fenced.LoadBalancer);
+        Assert.True(fenced.Changes.Protected);
     }
 
     [Fact]

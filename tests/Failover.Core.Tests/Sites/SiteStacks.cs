@@ -11,9 +11,19 @@ internal static class SiteStacks
     public static Topology.Topology Load() => TopologyLoader.Load(Examples.CloudStacks);
 
     /// <summary>A copy of the examples where <paramref name="stack"/>'s file has some keys replaced or added.</summary>
-    public static Topology.Topology With(string stack, string yamlToAppend, params string[] keysToDrop)
+    public static Topology.Topology With(string stack, string yamlToAppend, params string[] keysToDrop) =>
+        With((stack, yamlToAppend, keysToDrop));
+
+    /// <summary>As <see cref="With(string, string, string[])"/>, for several stack files at once.</summary>
+    public static Topology.Topology With(params (string Stack, string YamlToAppend, string[] KeysToDrop)[] edits)
     {
         var dir = Examples.Copy(Examples.CloudStacks);
+        foreach (var (stack, yaml, drop) in edits) Edit(dir, stack, yaml, drop);
+        return TopologyLoader.Load(dir);
+    }
+
+    private static void Edit(string dir, string stack, string yamlToAppend, string[] keysToDrop)
+    {
         var path = Path.Combine(dir, $"Pulumi.{stack}.yaml");
         var lines = File.ReadAllLines(path).ToList();
         foreach (var key in keysToDrop)
@@ -25,7 +35,6 @@ internal static class SiteStacks
             lines.RemoveRange(at, end - at);
         }
         File.WriteAllText(path, string.Join("\n", lines) + "\n" + yamlToAppend);
-        return TopologyLoader.Load(dir);
     }
 
     /// <summary>The Helsinki standby at MVD size with a snapshot id for every tenant, as the driver sets it.</summary>

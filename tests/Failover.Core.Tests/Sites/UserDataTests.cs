@@ -28,7 +28,7 @@ public class UserDataTests
         var (_, recipe) = Hel1();
         Assert.Equal(["fabrikam", "contoso", "northwind", "litware", "adventure-works", "wingtip", "tailspin", "margie", "lucerne", "proseware"],
             recipe.Tenants.Select(t => t.Tenant.Name));
-        Assert.Equal(4, recipe.PgRestoreJobs); // the MVD db server is a cpx31 with 4 vCPUs
+        Assert.Equal(4, recipe.PgRestoreJobs); // the MVD db server is a cpx32 with 4 vCPUs
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         ("failover:role", "standby", false, false), ("failover:mode", "cold", false, false),
         ("failover:site.provider", "hetzner", true, false), ("failover:site.location", "hel1", true, false),
         ("failover:site.datacenter", "hel1-dc2", true, false),
-        ("failover:servers[0].name", "db", true, false), ("failover:servers[0].mvd.type", "cpx31", true, false),
+        ("failover:servers[0].name", "db", true, false), ("failover:servers[0].mvd.type", "cpx32", true, false),
         ("failover:servers[0].mvd.count", "1", true, false), ("failover:servers[0].full.type", "ccx33", true, false),
         ("failover:servers[0].full.count", "1", true, false), ("failover:access.adminCidrs[0]", "203.0.113.0/24", true, false),
         ("hcloud:token", "hcloud-token-of-the-standby-0123456789", false, true),
@@ -166,7 +166,7 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         Assert.Contains(Copy, await StackNames());
         var config = (await _pulumi.Cli().GetAllConfigAsync(Copy)).ToDictionary(l => l.Path);
         Assert.Equal(("rehearsal", "mvd"), (config["failover:role"].Value, config["failover:mode"].Value));
-        Assert.Equal(("hel1", "cpx31"), (config["failover:site.location"].Value, config["failover:servers[0].mvd.type"].Value));
+        Assert.Equal(("hel1", "cpx32"), (config["failover:site.location"].Value, config["failover:servers[0].mvd.type"].Value));
         Assert.Equal(("hcloud-token-of-the-standby-0123456789", true), (config["hcloud:token"].Value, config["hcloud:token"].Secret));
         Assert.All(site.SnapshotIds, s => Assert.Equal(s.Value, config[$"failover:snapshots.{s.Key}"].Value));
 

@@ -80,7 +80,7 @@ public sealed class PulumiCliFailureTests : IDisposable
     {
         _pulumi.Script(new
         {
-            rules = new[] { new { command = "up", resourceFailure = "creating server: server type cpx31 is unavailable in hel1" } },
+            rules = new[] { new { command = "up", resourceFailure = "creating server: server type cpx32 is unavailable in hel1" } },
             resources = new Dictionary<string, object> { ["*"] = new[] { new { type = "hcloud:index/server:Server", name = "db-0" } } },
         });
         var cli = _pulumi.Cli();
@@ -89,7 +89,7 @@ public sealed class PulumiCliFailureTests : IDisposable
 
         var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync(Standby, progress));
 
-        Assert.Equal("creating server: server type cpx31 is unavailable in hel1", e.Error);
+        Assert.Equal("creating server: server type cpx32 is unavailable in hel1", e.Error);
         Assert.Equal("db-0", progress.Items.OfType<ResourceFailed>().Single().Name);
         Assert.Equal("failed", progress.Items.OfType<UpdateSummary>().Single().Result);
     }

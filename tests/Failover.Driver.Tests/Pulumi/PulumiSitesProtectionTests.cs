@@ -1,0 +1,56 @@
+using Failover.Core.Topology;
+using Failover.Driver.Cloud;
+
+namespace Failover.Driver.Tests.Pulumi;
+
+/// <summary>
+/// A kept site (production, fenced) is delete-protected: the explicit scale-down and the unfence lift the protection in a
+/// `pulumi up` of its own before anything is removed or replaced (Core Sites/ChangeRules.cs says why).
+/// </summary>
+public sealed class PulumiSitesProtectionTests : IDisposable
+{
+    private readonly StandIn _pulumi = new();
+
+    public void Dispose() => _pulumi.Dispose();
+
+    private PulumiSites Sites() => new(_pulumi.Cli(), new HttpClient(), _pulumi.Log, _ => { }, TimeSpan.FromMinutes(5));
+
+    /// <summary>The config sets and ups the stand-in saw, in order, as "set key value" and "up".</summary>
+    private List<string> Sequence() => _pulumi.Calls()
+        .Where(c => (string?)c["command"] is "config set" or "up")
+        .Select(c => (string?)c["command"] == "up" ? "up" : $"{StandIn.Args(c)[2]} {StandIn.Args(c)[^1]}")
+        .ToList();
+
+    [Fact]
+    public async Task The_scale_down_of_the_old_production_lifts_its_delete_protection_before_mode_cold()
+    {
+        var prod = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Production;
+        await _pulumi.Cli().SelectOrCreateStackAsync(prod.Name);
+        await Sites().ScaleDownAsync(prod, destroy: false, CancellationToken.None);
+        Assert.Equal(["failover:protection released", "up", "failover:mode cold", "up"], Sequence());
+    }
+
+    [Fact]
+    public async Task Unfencing_a_fenced_site_lifts_the_protection_and_leaves_the_mode_to_the_provisioning()
+    {
+        var dir = Repo.CopyProject();
+        var path = Path.Combine(dir, "infra", "stacks", "Pulumi.prod-fsn1.yaml");
+        var text = File.ReadAllText(path);
+        Assert.Contains("  failover:mode: full\n", text);
+        File.WriteAllText(path, text.Replace("  failover:mode: full\n", "  failover:mode: fenced\n"));
+        var fenced = TopologyLoader.Load(Path.Combine(dir, "infra", "stacks")).Production;
+        await _pulumi.Cli().SelectOrCreateStackAsync(fenced.Name);
+        var said = await Sites().UnfenceAsync(fenced, CancellationToken.None);
+        Assert.Equal(["failover:protection released", "up"], Sequence());
+        Assert.Contains("delete protection lifted", said);
+    }
+
+    [Fact]
+    public async Task A_cold_standby_is_scaled_down_without_a_protection_step()
+    {
+        var standby = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Find("standby-hel1")!;
+        await _pulumi.Cli().SelectOrCreateStackAsync(standby.Name);
+        await Sites().ScaleDownAsync(standby, destroy: false, CancellationToken.None);
+        Assert.Equal(["failover:mode cold", "up"], Sequence());
+    }
+}
