@@ -6,8 +6,11 @@ using Serilog;
 
 namespace Failover.Driver.Emulation;
 
-/// <summary>What a server boots with: its name (hostname and NoCloud instance), its user data exactly as rendered, and host directories it may read.</summary>
-public sealed record ServerSeed(string Name, string UserData, IReadOnlyList<string> ReadOnlyBinds)
+/// <summary>
+/// What a server boots with: its name (hostname and NoCloud instance), its user data as the provider's datasource
+/// hands it to cloud-init (the bytes infra/ sends; cloud-init unpacks gzip itself), and host directories it may read.
+/// </summary>
+public sealed record ServerSeed(string Name, byte[] UserData, IReadOnlyList<string> ReadOnlyBinds)
 {
     /// <summary>Empty disks attached to the server, each where the provider's device link would appear.</summary>
     public IReadOnlyList<AttachedVolume> Volumes { get; init; } = [];
@@ -108,7 +111,7 @@ public sealed class EmulatedServer : IAsyncDisposable
         var userData = Path.Combine(seedDir, "user-data");
         await File.WriteAllTextAsync(userData, "", cancellation);
         File.SetUnixFileMode(userData, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        await File.WriteAllTextAsync(userData, seed.UserData, cancellation);
+        await File.WriteAllBytesAsync(userData, seed.UserData, cancellation);
 
         await _network.CreateAsync(cancellation);
         var volumeBinds = new List<string>();
@@ -126,7 +129,9 @@ public sealed class EmulatedServer : IAsyncDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var a in new[] { "--register=no", "--keep-unit", "--quiet", "--console=read-only", "-D", Root, "--boot",
-                     $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off" })
+                     $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off",
+                     // Root on a cloud server may change its own firewall (nftables): nspawn drops CAP_NET_ADMIN unless asked.
+                     "--capability=CAP_NET_ADMIN" })
             info.ArgumentList.Add(a);
         foreach (var bind in seed.ReadOnlyBinds) info.ArgumentList.Add($"--bind-ro={bind}");
         foreach (var bind in volumeBinds) info.ArgumentList.Add(bind);
@@ -252,8 +257,14 @@ public sealed class EmulatedServer : IAsyncDisposable
             if (journal.Output.Trim().Length > 0) return HostCommand.LastLines(journal.Output, 1);
         }
         catch (InvalidOperationException) { }
-        return "cloud-init failed: " + string.Join("; ", cloudInitErrors);
+        // Nothing of the bootstrap's own: the script did not run or died before its trap (cloud-init's last words say why).
+        var scriptOutput = lines.Where(l => !CloudInitOwnLine.IsMatch(l));
+        return $"cloud-init failed: {string.Join("; ", cloudInitErrors)}; last output: {HostCommand.LastLines(string.Join('\n', scriptOutput), 3)}";
     }
+
+    /// <summary>cloud-init's own lines in its output log (timestamped warnings, banners, ci-info tables), not the user data's.</summary>
+    private static readonly System.Text.RegularExpressions.Regex CloudInitOwnLine =
+        new(@"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - |Cloud-init v\. |ci-info: )");
 
     private string ReadLog(string relative)
     {
