@@ -10,7 +10,9 @@ public class CliFixesTests : IDisposable
     [Fact]
     public void Migrate_dry_run_the_first_example_of_its_help_shows_the_steps_and_what_a_cloud_source_lacks()
     {
-        var run = CliRun.Of(_project, "migrate", "--to", "standby-hel1", "--dry-run");
+        // The shipped Pulumi.yaml keeps the run state in S3; without AWS credentials here it is kept in a folder.
+        var state = Path.Combine(_project, ".failover");
+        var run = CliRun.Of(_project, "migrate", "--to", "standby-hel1", "--dry-run", "--state-dir", state);
         Assert.Equal(1, run.ExitCode); // was 3: the steps were never shown
         Assert.Contains("Migration of prod-fsn1 to standby-hel1 would run:", run.Stdout);
         Assert.Contains("final-sync", run.Stdout);
@@ -18,7 +20,7 @@ public class CliFixesTests : IDisposable
         Assert.Contains("fix: add failover:migrate", run.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_project, ".failover", "runs")));
         // Without --dry-run the migration still refuses before changing anything.
-        Assert.Equal(3, CliRun.Of(_project, "migrate", "--to", "standby-hel1", "--yes").ExitCode);
+        Assert.Equal(3, CliRun.Of(_project, "migrate", "--to", "standby-hel1", "--yes", "--state-dir", state).ExitCode);
     }
 
     [Theory]
@@ -28,7 +30,8 @@ public class CliFixesTests : IDisposable
     [InlineData("rehearse", "--site", "standby-hel", "--yes")]
     public void An_unknown_stack_gets_a_did_you_mean(params string[] args)
     {
-        var run = CliRun.Of(_project, args);
+        // The shipped Pulumi.yaml keeps the run state in S3; without AWS credentials here it is kept in a folder.
+        var run = CliRun.Of(_project, args[0] == "plan" ? args : [.. args, "--state-dir", Path.Combine(_project, ".failover")]);
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("(did you mean 'standby-hel1'?)", run.Stderr);
     }

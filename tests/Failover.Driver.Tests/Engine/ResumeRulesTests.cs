@@ -39,7 +39,8 @@ public class ResumeRulesTests : IDisposable
             Ports = _ => { _lockSeen ??= File.ReadAllText(Path.Combine(State, "lock")); return _fake.Ports; },
             Input = null,
         };
-        return new CliRun(app.Run(args), stdout.ToString(), stderr.ToString());
+        // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.
+        return new CliRun(app.Run(args.Contains("--state-dir") ? args : [.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }
 
     [Fact]
