@@ -8,7 +8,8 @@ namespace Failover.Driver.Cloud;
 /// On a cloud site the restore runs in cloud-init on the server (one recipe, rendered by Core); the driver
 /// waits until the site's health endpoint reports the tenant restored from the expected snapshot.
 /// </summary>
-public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval) : ISiteRestore
+/// <param name="startAgain">The command that starts the failover again (`failover run --to STANDBY`), named when a set fails on the server; null for a rehearsal, whose finding that is.</param>
+public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval, string? startAgain) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, Engine.IRunEffects effects, CancellationToken cancellation)
     {
@@ -22,7 +23,7 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
                 using var response = await http.GetAsync(url, cancellation);
                 var body = await response.Content.ReadAsStringAsync(cancellation);
                 if (Failed(body, tenant.Name, snapshot.SnapshotId))
-                    throw new InvalidOperationException($"{url} reports the restore of {tenant.Name} failed on the server (see the failover-bootstrap journal there)");
+                    throw new InvalidOperationException(FailedOnServer(url, tenant, snapshot, startAgain));
                 if (response.IsSuccessStatusCode && Restored(body, tenant.Name) is { } id)
                 {
                     // The server reports restic's full id; the id asked for may be a prefix of it (restic's short ids).
@@ -38,6 +39,24 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
                 throw new TimeoutException($"{tenant.Name} was not reported restored by {url} within {Core.Topology.Durations.Format(deadline)} (last: {last})");
             await Task.Delay(interval, time, cancellation);
         }
+    }
+
+    /// <summary>
+    /// What gets past a tenant the server could not restore. The restore point is fixed in the run's journal, so
+    /// `resume` would ask the server for the same set again: a damaged set needs a new run from an older point.
+    /// </summary>
+    internal static string FailedOnServer(string url, Tenant tenant, TenantSnapshot snapshot, string? startAgain)
+    {
+        var before = snapshot.Time.ToUniversalTime().AddSeconds(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var failed = $"{url} reports the restore of {tenant.Name} from snapshot {snapshot.SnapshotId} failed on the server " +
+                     "(the reason is in the failover-bootstrap journal there: `journalctl -t failover-bootstrap`). ";
+        if (startAgain is null)
+            return failed + "A rehearsal that fails here has found a backup set that does not restore: check the vault with `restic check --read-data`.";
+        return failed +
+               "If that set is damaged (`restic check --read-data` on the vault says so), `resume` asks for the same set again: " +
+               "end this run with `failover abort` and start again from the previous set with " +
+               $"`{startAgain} --restore-point {before}` (add --accept-data-loss if that is older than the RPO target). " +
+               "If the cause was on the server (disk, a hook), fix it and `failover resume`.";
     }
 
     /// <summary>

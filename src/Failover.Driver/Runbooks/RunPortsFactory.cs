@@ -127,7 +127,8 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             CloudSites(env, pulumi),
-            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10)),
+            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10),
+                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
             env.TouchesDns ? CloudDns(env, pulumi) : new NoDns())
         {
