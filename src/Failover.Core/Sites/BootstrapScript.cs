@@ -53,7 +53,7 @@ public static class BootstrapScript
         void L(string line = "") => s.Append(line).Append('\n');
         L("#!/bin/bash");
         L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server.");
-        L("set -euo pipefail");
+        L("set -Eeuo pipefail");
         L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)}");
         L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\" >&2; }");
         L("fail() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p err || true; echo \"failover: $*\" >&2; }");
@@ -123,7 +123,7 @@ public static class BootstrapScript
         else
         {
             L($"{RestoreRecipe.Functions.WriteHealth} \"$STACK\" \"$SERVER\" {Sh.Quote(boot.HealthFile)}");
-            L("if [ \"$failed_count\" -gt 0 ]; then fail \"restore FAILED for $failed_count tenants (see above); the health document says degraded\"; exit 1; fi");
+            L("if [ \"$failed_count\" -gt 0 ]; then fail \"FAILED: the restore of $failed_count of ${#ids[@]} tenants: $failed_tenants (see above); the health document says degraded\"; exit 1; fi");
         }
         L("log ready");
         return s.ToString();
@@ -136,7 +136,9 @@ public static class BootstrapScript
     /// <summary>
     /// The systemd unit of the health endpoint: a small handler that serves the health document live. On the
     /// data server it asks PostgreSQL (pg_isready) on every request: "ready" answers 200 only while PostgreSQL
-    /// answers; "degraded", "unavailable" and a missing document never answer 200.
+    /// answers; "degraded", "unavailable" and a missing document never answer 200. pg_isready is given its user:
+    /// the handler runs as a dynamic user that has no passwd entry unless libnss-systemd is installed, and libpq
+    /// without one gives up before it connects ("no attempt"), so the check would always fail.
     /// </summary>
     public static string HealthUnit(ServiceSettings service, bool checksDatabase = false)
     {
@@ -144,7 +146,7 @@ public static class BootstrapScript
             throw new ArgumentException($"health path '{service.HealthPath}' has characters a systemd unit cannot carry: use letters, digits, '/', '-', '_' and '.'", nameof(service));
         return "[Unit]\nDescription=failover health endpoint\nAfter=network-online.target\n\n" +
                $"[Service]\nExecStart=/usr/bin/python3 {ServerBootstrap.HealthHandlerPath} {service.HealthPort} \"{service.HealthPath}\" \"{ServerBootstrap.WebRoot}{service.HealthPath}\"" +
-               (checksDatabase ? " /usr/bin/pg_isready -q" : "") + "\n" +
+               (checksDatabase ? " /usr/bin/pg_isready -q -U postgres" : "") + "\n" +
                "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n";
     }
 

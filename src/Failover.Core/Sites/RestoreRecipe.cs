@@ -251,7 +251,7 @@ public sealed record RestoreRecipe(
                 {{BackupRun}}() {
                   local out verdict tenant
                   if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
-                    fail "database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
+                    fail "FAILED to find the backup run: database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
                   fi
                   verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant {{BackupTags.Of(BackupTags.Tenant, "")}} \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
@@ -267,11 +267,11 @@ public sealed record RestoreRecipe(
                     end') || verdict="restic answered something that is not a snapshot list"
                   case "$verdict" in
                     "ok "*) ;;
-                    *) fail "database snapshot $1 refused: $verdict"; return 1 ;;
+                    *) fail "FAILED to find the backup run: database snapshot $1 refused: $verdict"; return 1 ;;
                   esac
                   tenant=${verdict#ok * * }
                   if [ "$(printf '%s' "$tenant" | sha256sum | cut -c1-{{NameCheckLength}})" != "$2" ]; then
-                    fail "database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
+                    fail "FAILED to find the backup run: database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
                   fi
                   log "$tenant: database snapshot $1 is from backup run $(printf '%s' "$verdict" | cut -d' ' -f3)"
                   printf '%s\n' "${verdict#ok }"
@@ -391,7 +391,8 @@ public sealed record RestoreRecipe(
                 }
 
                 # Writes the health document for stack $1, server $2 to file $3 from the verdicts in STATE. A record without
-                # an .ok verdict is failed: named by its tenant, or by its snapshot id when that never resolved to one.
+                # an .ok verdict is failed: named by its tenant, or by its snapshot id when that never resolved to one
+                # (failed_count and failed_tenants say which).
                 {{WriteHealth}}() {
                   local i ok=() bad=()
                   for i in "${!ids[@]}"; do
@@ -403,7 +404,7 @@ public sealed record RestoreRecipe(
                     '{failed: $ARGS.positional, server: $server, snapshots: (add // {} | to_entries | sort_by(.key) | from_entries), stack: $stack,
                       status: (if ($ARGS.positional | length) > 0 then "degraded" else "ready" end)}' --args "${bad[@]}" > "$3.tmp"
                   mv "$3.tmp" "$3"
-                  failed_count=${#bad[@]}
+                  failed_count=${#bad[@]} failed_tenants="${bad[*]}"
                 }
                 """;
         }
