@@ -184,7 +184,9 @@ public class MigrationTests(MigrationTopology site) : IClassFixture<MigrationTop
     {
         await site.ResetAsync(ttl: 60);
         // The freeze command plays the operator pressing Ctrl-C in the driver's terminal, once the databases are read-only.
-        site.Edit("local-prod", t => t + "  failover:migrate:\n    freeze: [\"kill -INT $PPID; sleep 5\"]\n    thaw: [\"echo thawed\"]\n");
+        // Hooks run under setsid/setpriv wrappers, so the driver is found among the hook's ancestors by its command line.
+        const string ctrlC = "p=$PPID; while [ \\\"$p\\\" -gt 1 ] && ! grep -qa failover.dll /proc/$p/cmdline; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -INT $p; sleep 30";
+        site.Edit("local-prod", t => t + "  failover:migrate:\n    freeze: [\"" + ctrlC + "\"]\n    thaw: [\"echo thawed\"]\n");
         var run = site.Failover(null, "migrate", "--to", "local-standby", "--yes");
         Assert.True(run.ExitCode == ExitCodes.Interrupted, run.Output);
         Assert.Contains("local-prod was thawed and serves", run.Output);
