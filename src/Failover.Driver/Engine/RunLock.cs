@@ -35,7 +35,8 @@ public sealed class RunLock : IDisposable
     private readonly TimeSpan _lease;
     private readonly ILogger? _log;
     private readonly Lock _gate = new();
-    private readonly Timer _renewal;
+    private readonly Thread _renewal;
+    private readonly ManualResetEventSlim _stopped = new();
     private LockOwner _owner;
     private string _version;
     private bool _held = true;
@@ -44,7 +45,10 @@ public sealed class RunLock : IDisposable
     {
         (_store, _key, _owner, _version, _lease, _log) = (store, key, owner, version, lease, log);
         var every = TimeSpan.FromTicks(Math.Max(lease.Ticks / 3, TimeSpan.FromMilliseconds(200).Ticks));
-        _renewal = new Timer(_ => Renew(), null, every, every);
+        // A thread of its own, not a thread-pool timer: a run whose pool is busy with blocking steps must still
+        // renew, or a second machine sees the lease run out while this one is working.
+        _renewal = new Thread(() => { while (!_stopped.Wait(every)) Renew(); }) { IsBackground = true, Name = "run-lock-lease" };
+        _renewal.Start();
     }
 
     /// <summary>True once a renewal found the lock changed: someone broke it, and another process may be running this run.</summary>
@@ -137,7 +141,8 @@ public sealed class RunLock : IDisposable
 
     public void Dispose()
     {
-        _renewal.Dispose();
+        _stopped.Set();
+        if (Thread.CurrentThread != _renewal) _renewal.Join();
         lock (_gate)
         {
             if (!_held) return;

@@ -112,10 +112,10 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
     {
         var store = Store(kind);
         var owner = new LockOwner("machine-a", 4242, DateTimeOffset.UtcNow, "run-1", "failover run --to standby-hel1");
-        using (var held = RunLock.Acquire(store, owner, TimeSpan.FromSeconds(1.5)))
+        using (var held = RunLock.Acquire(store, owner, TimeSpan.FromSeconds(3)))
         {
             var first = RunLock.Inspect(store)!.LeaseUntil!.Value;
-            Thread.Sleep(2500); // longer than the lease: only renewals keep it alive
+            Thread.Sleep(4500); // longer than the lease: only renewals keep it alive
             var holder = RunLock.Inspect(store)!;
             Assert.True(holder.LeaseUntil > first, "the lease was not renewed");
             Assert.False(RunLock.IsStale(holder));
