@@ -239,10 +239,10 @@ internal static class RehearseCommand
     /// <summary>The lock, breaking a stale one left by this same rehearsal (a killed process): its cleanup must not wait for an operator.</summary>
     private static RunLock Lock(RunStore store, RunContext run, ILogger log)
     {
-        if (store.LockHolder is { } owner && owner.RunId == run.RunId && RunLock.IsStale(owner))
+        if (RunLock.Read(store.State) is { Owner: { } owner } held && owner.RunId == run.RunId && RunLock.IsStale(owner))
         {
             log.Warning("Breaking the stale lock of rehearsal {RunId} left by {Host} pid {Pid} to tear its copy down", run.RunId, owner.Host, owner.Pid);
-            store.BreakLock();
+            store.BreakLock(held.Version);
         }
         return RunCommands.Lock(store, run, $"failover rehearse ({run.RunId})", log);
     }

@@ -342,14 +342,19 @@ internal static class RunCommands
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
-            if (!store.LockTaken) app.Print($"No run lock is held ({store.State.Location}).\n");
+            if (RunLock.Read(store.State) is not { } held) app.Print($"No run lock is held ({store.State.Location}).\n");
             else
             {
-                var owner = store.LockHolder;
+                var owner = held.Owner;
                 var stale = owner is not null && RunLock.IsStale(owner);
                 if (owner is not null && !stale && !parse.GetValue(force))
                     throw new LockHeldException($"{store.State.Location}/{RunLock.Key}", owner, stale: false);
-                store.BreakLock();
+                // Only the lock judged here: a holder renewing it, or another operator's unlock and new run, changed it.
+                if (!store.BreakLock(held.Version))
+                {
+                    app.Error($"the run lock changed while it was read (renewed, or broken and taken by another operator): nothing was broken; `failover unlock` again looks at the new one");
+                    return ExitCodes.Locked;
+                }
                 log.Warning("Lock broken ({Why}); it was held by {Owner}", stale ? "stale" : "forced", owner?.ToString() ?? "(unreadable)");
                 var why = owner is null ? "" : stale
                     ? owner.LeaseUntil is { } until && DateTimeOffset.UtcNow > until ? $": it was stale, its lease ran out at {until:u} without renewal" : ": it was stale, its process no longer exists"

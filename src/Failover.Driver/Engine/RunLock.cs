@@ -72,17 +72,20 @@ public sealed class RunLock : IDisposable
 
     public static LockOwner? Inspect(string path) => Inspect(new DirectoryRunStateStore(Path.GetDirectoryName(path)!), Path.GetFileName(path));
 
-    public static LockOwner? Inspect(IRunStateStore store, string key = Key)
+    public static LockOwner? Inspect(IRunStateStore store, string key = Key) => Read(store, key)?.Owner;
+
+    /// <summary>The lock as stored: its owner (null when unreadable) and the version a conditional delete names; null when free.</summary>
+    public static (LockOwner? Owner, string Version)? Read(IRunStateStore store, string key = Key)
     {
         // A file lock is written right after it is created: a reader may catch it empty for a moment.
         for (var attempt = 0; ; attempt++)
         {
             var stored = store.Read(key);
             if (stored is null) return null;
-            try { return JsonSerializer.Deserialize<LockOwner>(stored.Content); }
+            try { return (JsonSerializer.Deserialize<LockOwner>(stored.Content), stored.Version); }
             catch (JsonException)
             {
-                if (attempt >= 20) return null;
+                if (attempt >= 20) return (null, stored.Version);
                 Thread.Sleep(50);
             }
         }
@@ -150,8 +153,9 @@ public sealed class RunLock : IDisposable
             if (Lost) return; // not ours any more: leave whoever holds it alone
             try
             {
-                // Only the lock this process wrote is removed; one broken and retaken meanwhile stays.
-                if (_store.Read(_key) is { } current && current.Version == _version) _store.Delete(_key);
+                // Only the lock this process wrote is removed (a conditional delete on its version); one broken and retaken meanwhile stays.
+                if (!_store.TryDelete(_key, _version))
+                    _log?.Warning("The run lock at {Location} was no longer this process's when it was released: left as it is", _store.Location);
             }
             catch (Exception e) when (e is RunStateUnavailableException or IOException)
             {

@@ -73,7 +73,8 @@ public sealed class RunStore
 
     public RunLock AcquireLock(LockOwner owner, ILogger? log = null) => RunLock.Acquire(State, owner, Lease, log);
 
-    public void BreakLock() => State.Delete(RunLock.Key);
+    /// <summary>Breaks the lock only if it is still the one read at <paramref name="version"/>; false when it was renewed or retaken meanwhile.</summary>
+    public bool BreakLock(string version) => State.TryDelete(RunLock.Key, version);
 
     /// <summary>A small file of a run other operators need to continue it (a rehearsal's copy); kept in the store and in the run folder.</summary>
     public void WriteRunFile(string runId, string name, string text)

@@ -55,6 +55,14 @@ public sealed class DirectoryRunStateStore(string root) : IRunStateStore
 
     public void Delete(string key) => File.Delete(PathOf(key));
 
+    /// <summary>Read, compare, delete: a folder on one machine has no conditional delete, and only its own processes race here.</summary>
+    public bool TryDelete(string key, string version)
+    {
+        if (Read(key) is not { } current || current.Version != version) return false;
+        Delete(key);
+        return true;
+    }
+
     public IReadOnlyList<string> Children(string prefix)
     {
         var dir = PathOf(prefix);

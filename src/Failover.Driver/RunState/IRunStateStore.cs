@@ -29,6 +29,12 @@ public interface IRunStateStore
 
     void Delete(string key);
 
+    /// <summary>
+    /// Deletes the object only if it is still at <paramref name="version"/> (a lock released or broken by the one who
+    /// read it, never one retaken meanwhile); false when it changed or is gone.
+    /// </summary>
+    bool TryDelete(string key, string version);
+
     /// <summary>The names directly below a folder-like prefix (run ids below "runs").</summary>
     IReadOnlyList<string> Children(string prefix);
 

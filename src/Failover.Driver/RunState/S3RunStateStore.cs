@@ -25,6 +25,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
     private readonly Lazy<IAmazonS3> _client;
     private readonly string _bucket;
     private readonly string _prefix;
+    private readonly Lazy<bool> _conditionalDeletes;
 
     public S3RunStateStore(RunStateLocation location, AWSCredentials? credentials = null)
     {
@@ -51,6 +52,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
         Location = location.Display;
         // Credentials are looked up on first use: `status` reports a run state it cannot read instead of failing whole.
         _client = new Lazy<IAmazonS3>(() => new AmazonS3Client(credentials ?? Credentials(Location), config));
+        _conditionalDeletes = new Lazy<bool>(ProbeConditionalDeletes);
     }
 
     /// <summary>
@@ -101,6 +103,62 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
     {
         await S3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(key) });
         return true;
+    });
+
+    /// <summary>
+    /// DeleteObject with <c>If-Match: ETag</c>: the server deletes only the version that was read (AWS S3 general-purpose
+    /// buckets since 2025: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html; 412 when
+    /// the ETag differs). Ceph RGW 16 ignores the header and deletes whatever is there, which would let a holder whose
+    /// lock was broken and retaken remove the new holder's lock; a server that does so is found out once by
+    /// <see cref="HonoursConditionalDeletes"/>, and then the delete falls back to read, compare, delete. That leaves a
+    /// window of one round trip in which a lock retaken by another machine could be removed: the best such a server
+    /// allows.
+    /// </summary>
+    public bool TryDelete(string key, string version)
+    {
+        if (!HonoursConditionalDeletes)
+        {
+            if (Read(key) is not { } current || current.Version != version) return false;
+            Delete(key);
+            return true;
+        }
+        return Call(key, async () =>
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await S3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(key), IfMatch = version });
+                    return true;
+                }
+                catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound) { return false; }
+                // 409 ConditionalRequestConflict: a write on the key is in flight; asked again, the ETag says whether it won.
+                catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Conflict && attempt < 5) { await Task.Delay(100 * (attempt + 1)); }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Whether this server honours If-Match on DeleteObject, found out once per store: a probe object is deleted with an
+    /// ETag it cannot have. 412 means honoured; a delete that goes through means the header was ignored, and a refusal
+    /// (400, 501) that it is not implemented.
+    /// </summary>
+    public bool HonoursConditionalDeletes => _conditionalDeletes.Value;
+
+    private bool ProbeConditionalDeletes() => Call("probes/", async () =>
+    {
+        var probe = $"probes/conditional-delete-{Guid.NewGuid():N}";
+        await S3.PutObjectAsync(Request(probe, "{}"u8.ToArray()));
+        try
+        {
+            await S3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(probe), IfMatch = new string('0', 32) });
+            return false; // deleted despite the wrong ETag
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.BadRequest or HttpStatusCode.NotImplemented)
+        {
+            await S3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = Key(probe) });
+            return e.StatusCode == HttpStatusCode.PreconditionFailed;
+        }
     });
 
     public IReadOnlyList<string> Children(string prefix) => Call(prefix, async () =>

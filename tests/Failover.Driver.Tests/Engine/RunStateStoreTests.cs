@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using Amazon.S3;
+using Amazon.S3.Model;
 using Failover.Driver.Engine;
 using Failover.Driver.Reports;
 using Failover.Driver.RunState;
@@ -49,6 +51,39 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
         store.Delete("lock");
         Assert.Null(store.Read("lock"));
         Assert.Null(store.TryReplace("lock", Bytes("e"), second!));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public void A_delete_that_names_a_version_removes_that_version_only(string kind)
+    {
+        var store = Store(kind);
+        var read = store.TryCreate("lock", Bytes("a"))!;
+        var renewed = store.TryReplace("lock", Bytes("b"), read)!; // renewed, or broken and retaken, after it was read
+        Assert.False(store.TryDelete("lock", read));
+        Assert.Equal("b", Encoding.UTF8.GetString(store.Read("lock")!.Content));
+        Assert.True(store.TryDelete("lock", renewed));
+        Assert.Null(store.Read("lock"));
+        Assert.False(store.TryDelete("lock", renewed));
+    }
+
+    [Fact]
+    public void The_s3_store_knows_whether_the_server_honours_a_conditional_delete_and_this_rgw_does_not()
+    {
+        // Asked directly: a DeleteObject whose If-Match names an ETag the object cannot have.
+        using var s3 = rgw.Client();
+        var key = $"{_prefix}/direct-probe";
+        s3.PutObjectAsync(new PutObjectRequest { BucketName = CephRgw.Bucket, Key = key, ContentBody = "x", UseChunkEncoding = false }).GetAwaiter().GetResult();
+        try { s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = CephRgw.Bucket, Key = key, IfMatch = new string('f', 32) }).GetAwaiter().GetResult(); }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.PreconditionFailed) { }
+        var survived = s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = CephRgw.Bucket, Prefix = key }).GetAwaiter().GetResult().KeyCount > 0;
+
+        var store = rgw.Store(_prefix);
+        Assert.Equal(survived, store.HonoursConditionalDeletes);
+        // Ceph RGW 16 deletes despite the wrong ETag: the lock is released by read, compare, delete (tested above).
+        Assert.False(survived, "this RGW now honours If-Match on DELETE: A_delete_that_names_a_version... tests the conditional path, not the fallback");
+        Assert.Empty(s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = CephRgw.Bucket, Prefix = $"{_prefix}/.failover/failover/probes/" })
+            .GetAwaiter().GetResult().S3Objects ?? []);
     }
 
     [Fact]
