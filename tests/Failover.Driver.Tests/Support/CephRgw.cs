@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -53,6 +56,47 @@ public sealed class CephRgw : IDisposable
     public string SecretKey => _env["OWNER_SECRET_KEY"];
     public AWSCredentials Credentials => new BasicAWSCredentials(AccessKey, SecretKey);
 
+    /// <summary>The users "writer" and "reader": a vault's production writer and restore reader once a test gives them Core's policies.</summary>
+    public AWSCredentials Writer => new BasicAWSCredentials(_env["WRITER_ACCESS_KEY"], _env["WRITER_SECRET_KEY"]);
+    public AWSCredentials Reader => new BasicAWSCredentials(_env["READER_ACCESS_KEY"], _env["READER_SECRET_KEY"]);
+
+    /// <summary>The variables restic (or any AWS client) reads a user's keys from.</summary>
+    public static IReadOnlyDictionary<string, string> Variables(AWSCredentials user)
+    {
+        var keys = user.GetCredentials();
+        return new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = keys.AccessKey, ["AWS_SECRET_ACCESS_KEY"] = keys.SecretKey };
+    }
+
+    /// <summary>
+    /// Sets an identity policy on an RGW user through RGW's IAM API (PutUserPolicy, as the owner, whose caps allow it).
+    /// The request is signed with Signature V4 here: AWS's IAM package for .NET is not on this machine's NuGet feed.
+    /// </summary>
+    public async Task PutUserPolicyAsync(string user, string policyName, string document)
+    {
+        static string Hex(byte[] b) => Convert.ToHexStringLower(b);
+        static byte[] Hmac(byte[] key, string text) => HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(text));
+        var body = $"Action=PutUserPolicy&UserName={Uri.EscapeDataString(user)}&PolicyName={Uri.EscapeDataString(policyName)}" +
+                   $"&PolicyDocument={Uri.EscapeDataString(document)}&Version=2010-05-08";
+        var now = DateTime.UtcNow;
+        var (stamp, day) = (now.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture), now.ToString("yyyyMMdd", CultureInfo.InvariantCulture));
+        var host = new Uri(Endpoint).Authority;
+        var canonical = $"POST\n/\n\nhost:{host}\nx-amz-date:{stamp}\n\nhost;x-amz-date\n{Hex(SHA256.HashData(Encoding.UTF8.GetBytes(body)))}";
+        var scope = $"{day}/us-east-1/iam/aws4_request";
+        var toSign = $"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{Hex(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))}";
+        var key = Hmac(Hmac(Hmac(Hmac(Encoding.UTF8.GetBytes("AWS4" + SecretKey), day), "us-east-1"), "iam"), "aws4_request");
+        using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint + "/")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/x-www-form-urlencoded"),
+        };
+        request.Headers.Add("x-amz-date", stamp);
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"AWS4-HMAC-SHA256 Credential={AccessKey}/{scope}, SignedHeaders=host;x-amz-date, Signature={Hex(Hmac(key, toSign))}");
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"PutUserPolicy {user}/{policyName}: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
     /// <summary>The backend URL a project on this server names in Pulumi.yaml (Pulumi's s3:// form with an endpoint).</summary>
     public string BackendUrl(string prefix) => $"s3://{Bucket}/{prefix}?endpoint={Uri.EscapeDataString(Endpoint)}&region=us-east-1&s3ForcePathStyle=true";
 
@@ -67,7 +111,9 @@ public sealed class CephRgw : IDisposable
     public S3RunStateStore Store(string prefix, string project = "failover") =>
         new(RunStateLocation.FromBackend(BackendUrl(prefix), project)!, Credentials);
 
-    public AmazonS3Client Client() => new(Credentials, new AmazonS3Config
+    public AmazonS3Client Client() => Client(Credentials);
+
+    public AmazonS3Client Client(AWSCredentials user) => new(user, new AmazonS3Config
     {
         ServiceURL = Endpoint,
         ForcePathStyle = true,
