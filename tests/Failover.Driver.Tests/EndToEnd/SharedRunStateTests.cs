@@ -118,4 +118,33 @@ public sealed class SharedRunStateTests(SharedStateTopology site) : IClassFixtur
         // The report is in the bucket, for the operator who did not run it.
         Assert.Contains("**Resolved.**", System.Text.Encoding.UTF8.GetString(site.Store.State.Read($"runs/{id}/report.md")!.Content));
     }
+
+    [Fact]
+    public async Task A_rehearsal_kept_running_on_one_machine_is_reported_counted_and_torn_down_from_another()
+    {
+        await site.ResetAsync();
+        var rehearsal = site.On("machine-a", null, "rehearse", "--site", "local-standby", "--yes", "--keep");
+        Assert.True(rehearsal.ExitCode == 0, rehearsal.Output);
+        var id = Assert.Single(site.Store.Runs());
+        foreach (var file in new[] { "rehearsal.json", "report.md", "report.json", "report.html" })
+            Assert.True(site.Store.State.Read($"runs/{id}/{file}") is not null, $"runs/{id}/{file} is not in the shared store");
+        site.ForgetLocalCopies(); // machine-b has none of machine-a's run files
+
+        var report = site.On("machine-b", null, "report", "--run", id);
+        Assert.True(report.ExitCode == 0, report.Output);
+        Assert.Contains("**Rehearsal passed.**", report.Output);
+        Assert.Contains($"Run `{id}`, started", report.Output);
+        Assert.Contains("on machine-a", report.Output);
+        var history = site.On("machine-b", null, "report", "--history");
+        Assert.Contains(id, history.Output);
+        Assert.Contains($"runs/{id}/report.html", history.Output);
+        Assert.Contains($"last successful rehearsal {id} on local-standby", site.On("machine-b", null, "status").Output);
+
+        // The kept copy's address and standby come from the shared rehearsal.json: machine-b can remove it.
+        var teardown = site.On("machine-b", null, "rehearse", "--teardown");
+        Assert.True(teardown.ExitCode == 0, teardown.Output);
+        Assert.Contains($"Rehearsal {id}: copy local-standby-rehearsal removed.", teardown.Output);
+        var journal = site.Store.ReadJournal(id);
+        Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(Core.Planning.StepKind.Teardown));
+    }
 }
