@@ -102,6 +102,21 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_warns_when_the_run_state_would_live_on_one_machine_and_not_with_the_shipped_s3_backend()
+    {
+        var shipped = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.DoesNotContain("run-state-on-one-machine", shipped.Stdout);
+
+        // Pulumi Cloud keeps the Pulumi state shared, but the run state then stays in this machine's .failover/.
+        var yaml = Path.Combine(_project, "Pulumi.yaml");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("url: s3://acme-failover-state?region=eu-north-1", "url: https://api.pulumi.com"));
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+        Assert.Equal(0, run.ExitCode); // a warning, not an error: the plan still gates on errors only
+        Assert.Contains("WARNING run-state-on-one-machine", run.Stdout);
+        Assert.Contains("https://api.pulumi.com is not S3, so the run state stays in .failover/ on the machine that runs `failover`", run.Stdout);
+    }
+
+    [Fact]
     public void Markdown_has_tables()
     {
         var run = CliRun.Of(_project, "plan", "--to", "standby-aws-fra", "--markdown");
