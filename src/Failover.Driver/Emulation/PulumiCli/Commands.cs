@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>The commands the driver uses, answering with the real CLI's output shapes and error texts.</summary>
 public sealed partial class Commands(

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>
 /// `up` and `destroy` of a fake program: steps over the script's resources, written to the event log
