@@ -40,6 +40,9 @@ internal static class CloudDrill
         var dnsDir = Path.Combine(home, "dns");
         async Task CleanAsync()
         {
+            // The emulator's own log outlives the clean-up: it says what each `pulumi up` booted, replaced or refused.
+            var emulatorLog = Path.Combine(emulation, "emulator.log");
+            if (File.Exists(emulatorLog)) File.Copy(emulatorLog, Path.Combine(stateRoot, "cloud-drill-emulator.log"), overwrite: true);
             await EmulatedCloud.RemoveAllAsync(emulation, log);
             await DrillCommand.StopDnsAsync(dnsDir);
             if (Directory.Exists(home)) Directory.Delete(home, recursive: true);
@@ -157,7 +160,16 @@ internal static class CloudDrill
                 await watch.CancelAsync();
                 try { await watcher; } catch (OperationCanceledException) { }
             }
-            if (code != ExitCodes.Ok) return code;
+            if (code != ExitCodes.Ok)
+            {
+                // The run says which step failed; the server says why (a bootstrap that failed after the run gave up waiting).
+                foreach (var server in EmulatedCloud.Read(emulation).Servers.Values.Where(s => s.Stack == standby.Name))
+                {
+                    try { await EmulatedServer.Attach(server.Record, log).FinishedAsync(ct); }
+                    catch (ServerBootException e) { app.Error($"error: server {e.Server} did not come up: {e.Line}"); }
+                }
+                return code;
+            }
 
             Say("[8/8] verifying: DNS answer, and every tenant's rows on the standby");
             var target = (await pulumi.GetOutputsAsync(standby.Name, ct))[StackOutputs.ServiceIpv4].Text;
@@ -230,12 +242,19 @@ internal static class CloudDrill
     private static async Task WaitBootedAsync(string emulation, string stack, ILogger log, Action<string> say, CancellationToken ct)
     {
         var servers = EmulatedCloud.Read(emulation).Servers.Values.Where(s => s.Stack == stack).Select(s => EmulatedServer.Attach(s.Record, log)).ToList();
-        await Task.WhenAll(servers.Select(async s =>
+        var clock = Stopwatch.StartNew();
+        var waits = servers.Select(async s =>
         {
-            var clock = Stopwatch.StartNew();
             await s.WaitForBootstrapAsync(BootLimit, ct);
             say($"      {s.Name,-24} cloud-init finished after {Durations.Format(clock.Elapsed)}");
-        }));
+        }).ToList();
+        // The first failed server stops the wait: the others need not finish for the drill to stop.
+        while (waits.Count > 0)
+        {
+            var done = await Task.WhenAny(waits);
+            waits.Remove(done);
+            await done;
+        }
     }
 
     /// <summary>Watches the servers of <paramref name="stack"/> as they appear; returns the first failed bootstrap, or runs until cancelled.</summary>

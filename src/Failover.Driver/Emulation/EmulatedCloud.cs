@@ -7,8 +7,8 @@ namespace Failover.Driver.Emulation;
 /// <summary>One server the emulated provider runs: the stack it belongs to, what it was created with, and where it runs.</summary>
 public sealed record CloudServer(string Stack, string Provider, string Location, string Type, string UserDataHash, bool Protected, ServerRecord Record);
 
-/// <summary>A vault stack's emulated bucket: a restic repository in a directory of the emulation, and its password.</summary>
-public sealed record CloudVault(string Stack, string Repository, string Password);
+/// <summary>A vault stack's emulated bucket: a restic repository in a directory of the emulation, its password and IAM-like keys.</summary>
+public sealed record CloudVault(string Stack, string Repository, string Password, IReadOnlyDictionary<string, string> Keys);
 
 /// <summary>
 /// Everything the emulated Hetzner and AWS accounts hold (servers with their containers, vaults), kept as JSON in the
@@ -90,14 +90,12 @@ public sealed class EmulatedCloud
                 await EmulatedServer.Attach(server.Record, log).DisposeAsync();
                 cloud.Servers.Remove(server.Record.Name);
             }
-            foreach (var vault in cloud.Vaults.Values.ToList())
-            {
-                if (System.IO.Directory.Exists(vault.Repository)) System.IO.Directory.Delete(vault.Repository, recursive: true);
-                cloud.Vaults.Remove(vault.Stack);
-            }
+            cloud.Vaults.Clear();
             return 0;
         }, CancellationToken.None);
-        System.IO.Directory.Delete(directory, recursive: true);
+        // --one-file-system: a mount still busy is left (and named by rm), never deleted through.
+        if (!await HostCommand.TryAsync("rm", "-rf", "--one-file-system", directory))
+            log.Warning("Could not remove all of {Directory}", directory);
     }
 
     private static async Task<FileStream> LockAsync(string path, CancellationToken cancellation)

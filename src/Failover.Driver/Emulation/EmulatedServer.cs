@@ -29,6 +29,7 @@ public sealed record AttachedVolume(string DeviceLink, long SizeBytes);
 public sealed record ServerRecord(string Name, string Directory, string Block, int Index, IReadOnlyList<string> SiteAddresses,
     int NspawnPid, int LeaderPid, IReadOnlyList<string> LoopDevices, CopyKind CopyKind, double CopyMilliseconds)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public ServerNetwork Network => new(IPAddress.Parse(Block), Index) { SiteAddresses = SiteAddresses };
 }
 
@@ -189,6 +190,8 @@ public sealed class EmulatedServer : IAsyncDisposable
             await starter.WaitForExitAsync(cancellation);
             _nspawnPid = int.TryParse(pid, out var n) ? n : throw new InvalidOperationException($"systemd-nspawn did not start: {await starter.StandardError.ReadToEndAsync(cancellation)}");
         }
+        // The background child is bash, then setsid, until it execs nspawn.
+        for (var i = 0; i < 100 && !IsRunning && (Alive(_nspawnPid, "bash") || Alive(_nspawnPid, "setsid")); i++) await Task.Delay(50, cancellation);
         LeaderPid = await FindLeaderAsync(cancellation);
         _log.Information("Server {Server} booting at {Address} (container leader pid {Pid})", Name, Address, LeaderPid);
     }

@@ -104,7 +104,15 @@ public static class StackEmulation
         if (!cloud.Vaults.TryGetValue(stack.Name, out var vault))
         {
             // The bucket is a directory here; the repository is made as restic makes it in an empty bucket.
-            vault = new CloudVault(stack.Name, Path.Combine(cloud.VaultsDirectory, stack.Name), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)));
+            // IAM-shaped keys (AKIA + 16, a 40-character secret): the repository is a directory, so nothing checks them.
+            static string KeyId() => "AKIA" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8));
+            static string Secret40() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(30));
+            vault = new CloudVault(stack.Name, Path.Combine(cloud.VaultsDirectory, stack.Name), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)),
+                new Dictionary<string, string>
+                {
+                    [StackOutputs.WriterAccessKeyId] = KeyId(), [StackOutputs.WriterSecretAccessKey] = Secret40(),
+                    [StackOutputs.ReaderAccessKeyId] = KeyId(), [StackOutputs.ReaderSecretAccessKey] = Secret40(),
+                });
             System.IO.Directory.CreateDirectory(cloud.VaultsDirectory);
             await new ResticRepository(new ResticSettings(vault.Repository, vault.Password), new SecretRegistry(), log).InitAsync(cancellation);
             cloud.Vaults[stack.Name] = vault;
@@ -120,8 +128,7 @@ public static class StackEmulation
             [StackOutputs.ResticPassword] = Secret(vault.Password),
         };
         if (s3)
-            foreach (var key in new[] { StackOutputs.WriterAccessKeyId, StackOutputs.WriterSecretAccessKey, StackOutputs.ReaderAccessKeyId, StackOutputs.ReaderSecretAccessKey })
-                outputs[key] = Secret("");
+            foreach (var (key, value) in vault.Keys) outputs[key] = Secret(value);
         IReadOnlyList<EmulatedChange> resources = s3
             ? [new("aws:s3/bucketV2:BucketV2", new SiteNames(stack.Name, stack.Role).Vault, "same"), new("random:index/randomPassword:RandomPassword", new SiteNames(stack.Name, stack.Role).ResticPassword, "same")]
             : [new("hcloud:index/storageBox:StorageBox", new SiteNames(stack.Name, stack.Role).Vault, "same")];
@@ -239,6 +246,7 @@ public static class StackEmulation
             {
                 try { return (x.b, Server: await EmulatedServer.BootAsync(x.Item2, root, cloud.ServersDirectory, x.Item3, log, cancellation), Error: (string?)null); }
                 catch (ServerBootException e) { return (x.b, Server: (EmulatedServer?)null, Error: e.Line); }
+                catch (Exception e) when (e is InvalidOperationException or IOException) { return (x.b, Server: (EmulatedServer?)null, Error: e.Message); }
             }));
             foreach (var (b, server, _) in booted)
                 if (server is not null)
