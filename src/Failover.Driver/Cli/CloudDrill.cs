@@ -90,6 +90,7 @@ internal static class CloudDrill
         var store = new RunStore(Path.Combine(stateRoot, "cloud-runs"));
         var pdns = new PowerDnsServer(dnsDir, DnsAddress, DnsPort, DnsApiPort, apiKey);
         var succeeded = false;
+        string? mounted = null;
         try
         {
             Say($"[2/8] starting the DNS server (PowerDNS, standing in for {dnsStack.Name}) on {DnsAddress}:{DnsPort} with zone {dns.Zone}");
@@ -97,8 +98,8 @@ internal static class CloudDrill
             await File.WriteAllTextAsync(Path.Combine(dnsDir, "pid"), pdns.Pid.ToString(), ct);
 
             var vault = RestoreSource.VaultFor(topology, standby);
-            Say($"[3/8] pulumi up {vault.Name} and {prod.Name}: the vault, and production's servers booted from their user data");
-            foreach (var s in new[] { vault, prod })
+            Say($"[3/8] pulumi up {vault.Name}, {standby.Name} ({standby.Mode.ToString().ToLowerInvariant()}) and {prod.Name}: the vault, the standby as deployed before the disaster, and production's servers booted from their user data");
+            foreach (var s in new[] { vault, standby, prod })
             {
                 await pulumi.SelectOrCreateStackAsync(s.Name, ct);
                 await pulumi.UpAsync(s.Name, null, ct);
@@ -111,11 +112,13 @@ internal static class CloudDrill
             Say($"      {prod.Name} booted in {Durations.Format(bootClock.Elapsed)}; it serves at {prodAddress}");
 
             var prodData = await DataServerAsync(emulation, SitePlan.For(prod), log, ct);
+            var prodVolume = await MountVolumeAsync(emulation, prodData.Name, Path.Combine(home, "volume"), ct);
+            mounted = prodVolume;
             Say($"[4/8] seeding {topology.Tenants.Count} tenants (scale {scale}) into {prodData.Name}'s PostgreSQL");
             var seeded = new Dictionary<string, IReadOnlyDictionary<string, long>>();
             foreach (var t in topology.Tenants)
             {
-                await TenantSeed.SeedAsync(t, SocketOf(prodData), 5432, FilesOf(prodData, t.Name), scale, ct, OperatorRole);
+                await TenantSeed.SeedAsync(t, SocketOf(prodData), 5432, FilesOf(prodVolume, t.Name), scale, ct, OperatorRole);
                 seeded[t.Name] = await TenantSeed.CountRowsAsync(SocketOf(prodData), 5432, t.Name, ct, OperatorRole);
                 Say($"      {t.Name,-16} tier {t.Tier}  {seeded[t.Name].Values.Sum(),9} rows");
             }
@@ -128,7 +131,7 @@ internal static class CloudDrill
             foreach (var t in topology.Tenants)
             {
                 var r = await backup.BackupTenantAsync(new TenantSite(t, new PostgresDatabase(SocketOf(prodData), 5432, t.Name, OperatorRole, null),
-                    FilesOf(prodData, t.Name)), runId, ct);
+                    FilesOf(prodVolume, t.Name)), runId, ct);
                 if (!r.Succeeded) throw new InvalidOperationException($"the backup of {t.Name} failed: {r.Error}");
                 Say($"      {t.Name,-16} snapshot {r.Set!.Database!.Id[..8]}");
             }
@@ -197,6 +200,7 @@ internal static class CloudDrill
         }
         finally
         {
+            if (mounted is not null && !await HostCommand.TryAsync("umount", mounted)) await HostCommand.TryAsync("umount", "--lazy", mounted);
             app.PulumiEnvironment = savedEnvironment;
             app.Variable = variable;
             if (keep)
@@ -220,7 +224,22 @@ internal static class CloudDrill
 
     private static string SocketOf(EmulatedServer server) => $"/proc/{server.LeaderPid}/root/run/postgresql";
 
-    private static string FilesOf(EmulatedServer server, string tenant) => $"/proc/{server.LeaderPid}/root{RestoreRecipe.FilesDirectory(tenant)}";
+    /// <summary>A tenant's files on the data volume: the data server binds /srv/tenants from its tenants directory (DataVolume.For).</summary>
+    private static string FilesOf(string volume, string tenant) => Path.Combine(volume, "tenants", tenant, "files");
+
+    /// <summary>
+    /// The data server's volume also mounted on this machine, as an operator reads a disk: the same file system (the kernel
+    /// shares one superblock per device), so what the drill writes there is the server's. Tools given a path under
+    /// /proc/PID/root cannot work in it (their getcwd fails across mount namespaces; restic's does).
+    /// </summary>
+    private static async Task<string> MountVolumeAsync(string emulation, string server, string at, CancellationToken ct)
+    {
+        var device = EmulatedCloud.Read(emulation).Servers[server].Record.LoopDevices.FirstOrDefault()
+            ?? throw new InvalidOperationException($"{server} has no volume");
+        Directory.CreateDirectory(at);
+        await HostCommand.RunAsync("mount", [device, at], ct);
+        return at;
+    }
 
     private static async Task<EmulatedServer> DataServerAsync(string emulation, SitePlan plan, ILogger log, CancellationToken ct)
     {

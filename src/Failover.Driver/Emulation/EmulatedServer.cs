@@ -355,6 +355,8 @@ public sealed class EmulatedServer : IAsyncDisposable
                 await KillAsync();
             }
         }
+        // A container whose nspawn was killed keeps running on its own: its systemd goes too, or its mounts and loop devices stay.
+        if (LeaderPid > 0 && Alive(LeaderPid, "systemd")) await HostCommand.TryAsync("kill", "-KILL", LeaderPid.ToString());
         foreach (var device in _loopDevices) await HostCommand.TryAsync("losetup", "--detach", device);
         await ServerCopy.RemoveAsync(_directory);
         await _network.RemoveAsync();
