@@ -39,7 +39,7 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             // Production's servers booted from their user data, the standby's restored every tenant through cloud-init.
             Assert.Contains("prod-fsn1-db-1           cloud-init finished", text);
             Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
-            Assert.Contains("app.example.com A 198.18.15.", text);
+            Assert.Contains("app.example.com. A 198.18.15.", text);
             Assert.Contains("moved to the standby", text);
             Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows = production", StringComparison.Ordinal)));
             Assert.Contains("Recovered on standby-hel1: RTO", text);
