@@ -36,7 +36,8 @@ internal static class RehearseCommand
             "address; a cloud standby's is the Pulumi stack STACK-rehearsal, created from the standby's config (role\n" +
             "rehearsal, mode mvd, its own resource names) and removed with `pulumi destroy` and `pulumi stack rm`.\n" +
             "The evidence report (report.md, report.json, report.html) is written in the run folder and one line is\n" +
-            "appended to .failover/rehearsals.jsonl (`failover report --history`).\n\n" +
+            "appended to the rehearsal history (`failover report --history`): .failover/rehearsals.jsonl, or with an S3\n" +
+            "state backend the shared run state, where the journal and reports are too, for every operator.\n\n" +
             "Examples:\n" +
             "  failover rehearse --site local-standby --yes\n" +
             "  failover rehearse --site standby-hel1 --yes      (cloud: the stack standby-hel1-rehearsal)\n" +

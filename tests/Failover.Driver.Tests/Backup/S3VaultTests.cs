@@ -56,20 +56,14 @@ public sealed class S3VaultTests(CephRgw rgw)
         await Refused(() => owner.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = "restic/data/00/0011", VersionId = put.VersionId }));
         await Refused(() => owner.DeleteObjectAsync(new DeleteObjectRequest
             { BucketName = bucket, Key = "restic/data/00/0011", VersionId = put.VersionId, BypassGovernanceRetention = true }));
-        await Refused(() => owner.PutObjectRetentionAsync(new PutObjectRetentionRequest
-        {
-            BucketName = bucket, Key = "restic/data/00/0011", VersionId = put.VersionId,
-            Retention = new ObjectLockRetention { Mode = ObjectLockRetentionMode.Governance, RetainUntilDate = DateTime.UtcNow.AddMinutes(1) },
-        }));
-        await Refused(() => owner.PutBucketVersioningAsync(new PutBucketVersioningRequest
-            { BucketName = bucket, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Suspended } }), HttpStatusCode.Conflict);
+        await Refused(() => owner.PutObjectRetentionAsync(Shortened(bucket, "restic/data/00/0011", put.VersionId)));
+        await Refused(() => owner.PutBucketVersioningAsync(Versioning(bucket, VersionStatus.Suspended)), HttpStatusCode.Conflict);
         Assert.Equal("pack", await TextAsync(owner, bucket, "restic/data/00/0011", put.VersionId));
 
         // The control: without the lock, the same owner deletes a version of its own. The refusals above are the lock's.
         var unlocked = bucket + "-nolock";
         await owner.PutBucketAsync(new PutBucketRequest { BucketName = unlocked });
-        await owner.PutBucketVersioningAsync(new PutBucketVersioningRequest
-            { BucketName = unlocked, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled } });
+        await owner.PutBucketVersioningAsync(Versioning(unlocked, VersionStatus.Enabled));
         var free = await owner.PutObjectAsync(Object(unlocked, "restic/data/00/0011", "pack"));
         await owner.DeleteObjectAsync(new DeleteObjectRequest { BucketName = unlocked, Key = "restic/data/00/0011", VersionId = free.VersionId });
     }
@@ -95,22 +89,9 @@ public sealed class S3VaultTests(CephRgw rgw)
         Assert.Equal("first", await TextAsync(writer, bucket, pack, first.VersionId));
         Assert.Equal(2, (await owner.ListVersionsAsync(new ListVersionsRequest { BucketName = bucket, Prefix = pack })).Versions.Count);
 
-        await Refused(() => writer.PutObjectRetentionAsync(new PutObjectRetentionRequest
-        {
-            BucketName = bucket, Key = pack, VersionId = first.VersionId,
-            Retention = new ObjectLockRetention { Mode = ObjectLockRetentionMode.Governance, RetainUntilDate = DateTime.UtcNow.AddMinutes(1) },
-        }));
-        await Refused(() => writer.PutBucketVersioningAsync(new PutBucketVersioningRequest
-            { BucketName = bucket, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Suspended } }));
-        await Refused(() => writer.PutObjectLockConfigurationAsync(new PutObjectLockConfigurationRequest
-        {
-            BucketName = bucket,
-            ObjectLockConfiguration = new ObjectLockConfiguration
-            {
-                ObjectLockEnabled = ObjectLockEnabled.Enabled,
-                Rule = new ObjectLockRule { DefaultRetention = new DefaultRetention { Mode = ObjectLockRetentionMode.Governance, Days = 1 } },
-            },
-        }));
+        await Refused(() => writer.PutObjectRetentionAsync(Shortened(bucket, pack, first.VersionId)));
+        await Refused(() => writer.PutBucketVersioningAsync(Versioning(bucket, VersionStatus.Suspended)));
+        await Refused(() => writer.PutObjectLockConfigurationAsync(DefaultLock(bucket, ObjectLockRetentionMode.Governance, 1)));
         await Refused(() => writer.PutBucketPolicyAsync(new PutBucketPolicyRequest { BucketName = bucket, Policy = """{"Version":"2012-10-17","Statement":[]}""" }));
         await Refused(() => writer.DeleteBucketAsync(new DeleteBucketRequest { BucketName = bucket }));
 
@@ -171,17 +152,8 @@ public sealed class S3VaultTests(CephRgw rgw)
         var bucket = $"{Plan.Bucket}-{Guid.NewGuid().ToString("N")[..10]}";
         using var owner = rgw.Client();
         await owner.PutBucketAsync(new PutBucketRequest { BucketName = bucket, ObjectLockEnabledForBucket = true });
-        await owner.PutBucketVersioningAsync(new PutBucketVersioningRequest
-            { BucketName = bucket, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled } });
-        await owner.PutObjectLockConfigurationAsync(new PutObjectLockConfigurationRequest
-        {
-            BucketName = bucket,
-            ObjectLockConfiguration = new ObjectLockConfiguration
-            {
-                ObjectLockEnabled = ObjectLockEnabled.Enabled,
-                Rule = new ObjectLockRule { DefaultRetention = new DefaultRetention { Mode = new ObjectLockRetentionMode(Plan.LockModeName), Days = Plan.LockDays } },
-            },
-        });
+        await owner.PutBucketVersioningAsync(Versioning(bucket, VersionStatus.Enabled));
+        await owner.PutObjectLockConfigurationAsync(DefaultLock(bucket, new ObjectLockRetentionMode(Plan.LockModeName), Plan.LockDays));
         await rgw.PutUserPolicyAsync("writer", "vault-writer", ForRgw16(WriterOf(bucket).ToJson()));
         await rgw.PutUserPolicyAsync("reader", "vault-reader", ForRgw16(VaultPlan.ReaderPolicy($"arn:aws:s3:::{bucket}").ToJson()));
         return bucket;
@@ -198,6 +170,26 @@ public sealed class S3VaultTests(CephRgw rgw)
         }
         return document.ToJsonString();
     }
+
+    private static PutBucketVersioningRequest Versioning(string bucket, VersionStatus status) =>
+        new() { BucketName = bucket, VersioningConfig = new S3BucketVersioningConfig { Status = status } };
+
+    private static PutObjectLockConfigurationRequest DefaultLock(string bucket, ObjectLockRetentionMode mode, int days) => new()
+    {
+        BucketName = bucket,
+        ObjectLockConfiguration = new ObjectLockConfiguration
+        {
+            ObjectLockEnabled = ObjectLockEnabled.Enabled,
+            Rule = new ObjectLockRule { DefaultRetention = new DefaultRetention { Mode = mode, Days = days } },
+        },
+    };
+
+    /// <summary>A retention weakened to governance mode, ending in a minute: what ransomware with the key would ask for.</summary>
+    private static PutObjectRetentionRequest Shortened(string bucket, string key, string version) => new()
+    {
+        BucketName = bucket, Key = key, VersionId = version,
+        Retention = new ObjectLockRetention { Mode = ObjectLockRetentionMode.Governance, RetainUntilDate = DateTime.UtcNow.AddMinutes(1) },
+    };
 
     private static PutObjectRequest Object(string bucket, string key, string text) =>
         new() { BucketName = bucket, Key = key, ContentBody = text, UseChunkEncoding = false };
