@@ -15,10 +15,13 @@ public static class TableChecksums
 
     /// <summary>Fixed output formats, so the same rows give the same text (and checksum) on any server and session.</summary>
     public static readonly IReadOnlyList<(string Name, string Value)> Settings =
-        [("TimeZone", "'UTC'"), ("DateStyle", "'ISO, YMD'"), ("IntervalStyle", "'postgres'"), ("extra_float_digits", "1"), ("bytea_output", "'hex'")];
+        [("TimeZone", "UTC"), ("DateStyle", "ISO,YMD"), ("IntervalStyle", "postgres"), ("extra_float_digits", "1"), ("bytea_output", "hex")];
 
-    /// <summary>The settings as SQL: <c>SET LOCAL</c> inside the driver's transaction, plain <c>SET</c> for a psql session.</summary>
-    public static string SettingsSql(bool local) => string.Join(' ', Settings.Select(s => $"SET {(local ? "LOCAL " : "")}{s.Name} = {s.Value};"));
+    /// <summary>The settings as SQL for the driver's transaction (<c>SET LOCAL</c>).</summary>
+    public static string SettingsSql => string.Join(' ', Settings.Select(s => $"SET LOCAL {s.Name} = '{s.Value}';"));
+
+    /// <summary>The settings as libpq's PGOPTIONS, for a psql session (no value holds a space).</summary>
+    public static string PgOptions => string.Join(' ', Settings.Select(s => $"-c {s.Name}={s.Value}"));
 
     /// <summary>The user tables (schema, name), ordered.</summary>
     public const string ListTables =

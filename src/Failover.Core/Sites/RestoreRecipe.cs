@@ -196,7 +196,7 @@ public sealed record RestoreRecipe(
         private static string Step(RestoreStepKind kind) => kind switch
         {
             RestoreStepKind.FindRun => $$"""
-                found=$({{BackupRun}} "$1" "$2") || { record_verdict {{Name(kind)}} "${found:-database snapshot $1 refused}"; return 1; }
+                found=$({{BackupRun}} "$1" "$2") || { record_verdict {{Name(kind)}} "$found"; fail "FAILED to find the backup run: $found"; return 1; }
                 read -r id run tenant <<< "$found"
                 case "$tenant" in ''|.|..|*/*|-*) step_failed {{Name(kind)}} "tenant name '$tenant' of snapshot $1 is not a directory name"; return 1 ;; esac
                 printf '%s' "$tenant" > "$5"
@@ -277,17 +277,11 @@ public sealed record RestoreRecipe(
             HookContract.Environment("$1", "$3", "$1", "${FAILOVER_REHEARSAL:-0}", "${HOME:-/root}").Select(v => $"{v.Name}=\"{v.Value}\"")
                 .Concat(HookContract.ConnectionVariables.Select(v => $"${{{v}+\"{v}=${v}\"}}")));
 
+        /// <summary>The table in psql's quoting of the variables schema and name.</summary>
+        private const string Table = ":\"schema\".:\"name\"";
+
         /// <summary>One psql call on database $1 as postgres, unaligned and tab-separated, stopping at the first error.</summary>
         private const string Psql = "runuser -u postgres -- psql --no-psqlrc -X -q -tA -F \"$tab\" -v ON_ERROR_STOP=1";
-
-        // jq string templates of the findings: the jq expressions in place of the arguments.
-        private static readonly string TableChecks =
-            $$"""
-            if $g == null then "{{RestoreFindings.TableMissing("\\($t)", "\\($rows)")}}"
-                    elif $g.rows != $rows then "{{RestoreFindings.RowsDiffer("\\($t)", "\\($g.rows)", "\\($rows)")}}"
-                    elif $g.checksum != $w.checksum then "{{RestoreFindings.ContentsDiffer("\\($t)", "\\($rows)")}}"
-                    else empty end
-            """;
 
         public static string Render()
         {
@@ -320,12 +314,11 @@ public sealed record RestoreRecipe(
 
                 # Prints "<full id> <run id> <tenant>" of database snapshot $1, whose tenant's name check must be $2. The
                 # snapshot must carry the tool, db-part, tenant and run tags, so an id of another part or of a tenant
-                # this record was not written for is refused, with the reason logged (and printed).
+                # this record was not written for is refused: the reason is printed instead.
                 {{BackupRun}}() {
                   local out verdict tenant
                   if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
-                    verdict="database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"
-                    fail "FAILED to find the backup run: $verdict"; printf '%s\n' "$verdict"; return 1
+                    echo "database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
                   fi
                   verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant {{BackupTags.Of(BackupTags.Tenant, "")}} \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
@@ -339,14 +332,10 @@ public sealed record RestoreRecipe(
                         elif ($t | one($run)) == null then "it has no single run tag (tags: \($all))"
                         else "ok \($s.id) \($t | one($run)) \($t | one($tenant))" end
                     end') || verdict="restic answered something that is not a snapshot list"
-                  case "$verdict" in
-                    "ok "*) ;;
-                    *) fail "FAILED to find the backup run: database snapshot $1 refused: $verdict"; printf 'database snapshot %s refused: %s\n' "$1" "$verdict"; return 1 ;;
-                  esac
+                  case "$verdict" in "ok "*) ;; *) echo "database snapshot $1 refused: $verdict"; return 1 ;; esac
                   tenant=${verdict#ok * * }
                   if [ "$(printf '%s' "$tenant" | sha256sum | cut -c1-{{NameCheckLength}})" != "$2" ]; then
-                    verdict="database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"
-                    fail "FAILED to find the backup run: $verdict"; printf '%s\n' "$verdict"; return 1
+                    echo "database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
                   fi
                   log "$tenant: database snapshot $1 is from backup run $(printf '%s' "$verdict" | cut -d' ' -f3)"
                   printf '%s\n' "${verdict#ok }"
@@ -356,44 +345,46 @@ public sealed record RestoreRecipe(
                 # backup used (TableChecksums): the column types' hashes, or the rows' text for a type without one.
                 # psql quotes the names itself (:"var"), so no table name is ever spliced into SQL.
                 table_sums() {
-                  local tables schema name sums
+                  local tables schema name sums sql
                   tables=$(printf '%s\n' {{Sh.Quote(TableChecksums.ListTables + ";")}} | {{Psql}} -d "$1") || return 1
                   while IFS=$'\t' read -r schema name; do
                     [ -n "$schema" ] || continue
-                    sums=$(printf '%s\n' {{Sh.Quote(TableChecksums.SettingsSql(local: false))}} {{Sh.Quote(TableChecksums.Hashed(":\"schema\".:\"name\"") + ";")}} |
-                      {{Psql}} -v schema="$schema" -v name="$name" -d "$1" 2> /dev/null) ||
-                      sums=$(printf '%s\n' {{Sh.Quote(TableChecksums.SettingsSql(local: false))}} {{Sh.Quote(TableChecksums.AsText(":\"schema\".:\"name\"") + ";")}} |
-                        {{Psql}} -v schema="$schema" -v name="$name" -d "$1") || return 1
+                    for sql in {{Sh.Quote(TableChecksums.Hashed(Table) + ";")}} {{Sh.Quote(TableChecksums.AsText(Table) + ";")}}; do
+                      sums=$(printf '%s\n' "$sql" | PGOPTIONS={{Sh.Quote(TableChecksums.PgOptions)}} {{Psql}} -v schema="$schema" -v name="$name" -d "$1" 2> /dev/null) && break
+                    done || return 1
                     printf '%s\t%s\t%s\n' "$schema" "$name" "$sums"
                   done <<< "$tables"
                 }
 
-                # Compares every table of database $1 (rows and checksum) with the manifest $2 and prints the differences,
-                # in the words and order of the driver's check (RestoreFindings); non-zero when there is any.
+                # Prints how the restored $1 (tables: "schema<tab>name<tab>rows<tab>checksum", files: "path<tab>sha256" lines on stdin) differs from manifest $2, in the
+                # words and order of the driver's check (RestoreFindings): the manifest's entries, then the ones it did not have.
+                differences() {
+                  jq -rRn --arg what "$1" --slurpfile m "$2" '
+                    ($what == "tables") as $db
+                    | if $db then [$m[0].database.tables[] | ["\(.schema).\(.name)", (.rows | tostring), .checksum]] else [($m[0].files.entries // [])[] | [.path, .sha256]] end
+                    | . as $want | ($want | map({key: .[0], value: 1}) | from_entries) as $known
+                    | ([inputs | select(length > 0) | split("\t") | if $db then ["\(.[0]).\(.[1])", .[2], .[3]] else . end | {key: .[0], value: .}] | from_entries) as $got
+                    | [($want[] | .[0] as $k | .[1] as $w | $got[$k] as $g
+                        | if $g == null then (if $db then "{{RestoreFindings.TableMissing("\\($k)", "\\($w)")}}" else "{{RestoreFindings.FileMissing("\\($k)")}}" end)
+                          elif $g[1] != $w then (if $db then "{{RestoreFindings.RowsDiffer("\\($k)", "\\($g[1])", "\\($w)")}}" else "{{RestoreFindings.FileDiffers("\\($k)")}}" end)
+                          elif $g[2] != .[2] then "{{RestoreFindings.ContentsDiffer("\\($k)", "\\($w)")}}" else empty end),
+                       ($got | keys[] | select($known[.] == null) | if $db then "{{RestoreFindings.ExtraTable("\\(.)")}}" else "{{RestoreFindings.ExtraFile("\\(.)")}}" end)] | join("; ")'
+                }
+
+                # Compares every table of database $1 (rows and checksum) with the manifest $2 and prints the differences; non-zero when there is any.
                 {{VerifyRows}}() {
-                  local sums found
-                  sums=$(table_sums "$1") || { echo "the tables of $1 cannot be read"; return 1; }
-                  found=$(printf '%s\n' "$sums" | jq -rRn --slurpfile m "$2" '
-                    ([inputs | select(length > 0) | split("\t") | {key: "\(.[0]).\(.[1])", value: {rows: .[2], checksum: .[3]} }] | from_entries) as $got
-                    | [$m[0].database.tables[] | {key: "\(.schema).\(.name)", value: .}] as $want
-                    | ($want | from_entries) as $known
-                    | [($want[] | .key as $t | .value as $w | $got[$t] as $g | ($w.rows | tostring) as $rows
-                        | {{TableChecks}}),
-                       ($got | keys[] | select($known[.] == null) | "{{RestoreFindings.ExtraTable("\\(.)")}}")] | join("; ")') || return 1
+                  local found
+                  found=$(table_sums "$1") || { echo "the tables of $1 cannot be read"; return 1; }
+                  found=$(printf '%s\n' "$found" | differences tables "$2") || return 1
                   [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
                 }
 
-                # Compares the files in directory $1 with the manifest $2 by SHA-256 and prints the differences, as verify_rows.
+                # Compares the files in directory $1 with the manifest $2 by SHA-256, as verify_rows.
                 {{VerifyFiles}}() {
-                  local sums found
-                  sums=$(cd "$1" && find . -type f -printf '%P\0' | xargs -0 -r sha256sum --) || { echo "the files in $1 cannot be read"; return 1; }
-                  found=$(printf '%s\n' "$sums" | jq -rRn --slurpfile m "$2" '
-                    ($m[0].files.entries // []) as $want
-                    | ([inputs | select(length > 66) | {key: .[66:], value: .[0:64]}] | from_entries) as $got
-                    | ($want | map({key: .path, value: .sha256}) | from_entries) as $known
-                    | [($want[] | $got[.path] as $g
-                        | if $g == null then "{{RestoreFindings.FileMissing("\\(.path)")}}" elif $g != .sha256 then "{{RestoreFindings.FileDiffers("\\(.path)")}}" else empty end),
-                       ($got | keys[] | select($known[.] == null) | "{{RestoreFindings.ExtraFile("\\(.)")}}")] | join("; ")') || return 1
+                  local found
+                  found=$(cd "$1" && find . -type f -printf '%P\0' | xargs -0 -r sha256sum -- | sed 's/^\([0-9a-f]*\)  /\1\t/') ||
+                    { echo "the files in $1 cannot be read"; return 1; }
+                  found=$(printf '%s\n' "$found" | awk -F '\t' '{ print $2 "\t" $1 }' | differences files "$2") || return 1
                   [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
                 }
 

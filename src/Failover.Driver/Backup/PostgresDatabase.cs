@@ -137,7 +137,7 @@ public sealed class PostgresTools(string? binDirectory = null)
 
     private static async Task<IReadOnlyList<TableManifest>> TablesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellation)
     {
-        await using (var settings = new NpgsqlCommand(TableChecksums.SettingsSql(local: true), connection, transaction))
+        await using (var settings = new NpgsqlCommand(TableChecksums.SettingsSql, connection, transaction))
             await settings.ExecuteNonQueryAsync(cancellation);
 
         var names = new List<(string Schema, string Name)>();
