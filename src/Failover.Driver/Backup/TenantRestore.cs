@@ -87,7 +87,6 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         var hookOutcomes = new List<HookOutcome>();
         BackupSet? set = null;
         RestorePoint? point = null;
-        string? summary = null;
 
         TenantRestoreResult Result(string? error, Coherence? coherence) =>
             new(tenant, set?.RunId ?? "", coherence, hookOutcomes, error) { Verdicts = verdicts };
@@ -136,7 +135,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
                     case var _ when step == dataSteps[0]:
                         // The data steps are one effect: a crash in between redoes them all from an empty target.
                         var ran = false;
-                        summary = await journal.DataAsync(async ct =>
+                        await journal.DataAsync(async ct =>
                         {
                             ran = true;
                             return await DataStepsAsync(target, point!, plan, options.ScratchDirectory, dataSteps, Step<int>, ct);
@@ -159,7 +158,8 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
             tenantLog.Error("Restore of {Tenant} failed at {Step}: {Error}", tenant, failed.Step, failed.Reason);
             return Result(error, null);
         }
-        tenantLog.Information("Restored {Tenant}: {Summary}", tenant, summary);
+        tenantLog.Information("Restored {Tenant} from run {RunId}: {Tables} tables and {Files} files match the manifest",
+            tenant, set!.RunId, point!.Manifest.Database.Tables.Count, point.Manifest.Files.Count);
         return Result(null, new Coherence([]));
 
         async Task HookStepAsync(RestoreStep step)
