@@ -19,7 +19,7 @@ public sealed record TenantRestoreResult(string Tenant, string RunId, Coherence?
         new(tenant, runId, null, hooks ?? [], error);
 }
 
-/// <summary>Restores one tenant; the scheduler calls it once per tenant, several at a time.</summary>
+/// <summary>Restores one tenant from a restore point already read.</summary>
 public interface ITenantRestorer
 {
     Task<TenantRestoreResult> RestoreAsync(TenantRestoreJob job, CancellationToken cancellation);
