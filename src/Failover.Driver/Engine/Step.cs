@@ -34,7 +34,20 @@ public sealed record RunContext(
     string? RestorePoint,
     bool AcceptDataLoss,
     string StartedBy,
-    string Host);
+    string Host)
+{
+    /// <summary>Who ran it, beyond the OS user: --operator, FAILOVER_OPERATOR or git user.email (<see cref="OperatorIdentity"/>); null when none was found.</summary>
+    public string? Operator { get; init; }
+
+    /// <summary>The runbook's estimate of each step in seconds, by step name, as planned when the run started (the report's "planned").</summary>
+    public IReadOnlyDictionary<string, double>? Plan { get; init; }
+
+    /// <summary>Tenants the operator left out of this run (--without-tenant: no usable backup); restored later with `failover restore`.</summary>
+    public IReadOnlyList<string> Without { get; init; } = [];
+
+    /// <summary>Why the operator accepted the run's risks (--reason), quoted in the report's accepted risks.</summary>
+    public string? Reason { get; init; }
+}
 
 /// <summary>The journal as an adapter sees it: effects done once per run, under the run's id.</summary>
 public interface IRunEffects
