@@ -207,7 +207,7 @@ internal static class MigrateCommand
             app.Print($"  the migration stopped during the freeze: giving {source.Name} its writes back\n");
             thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
         }
-        var report = RunCommands.Finish(app, topology, store, run, result, journal);
+        var report = await RunCommands.FinishAsync(app, topology, store, run, result, journal, log);
         RunCommands.SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {

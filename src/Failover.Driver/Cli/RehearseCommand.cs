@@ -144,9 +144,7 @@ internal static class RehearseCommand
             await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display)
                 .RunAsync(journal, run, CancellationToken.None);
         }
-        var report = IncidentReport.FromJournal(journal, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        store.PublishReports(run.RunId);
+        var report = await RunCommands.WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         var tornDown = TornDown(journal.Records);
         if (tornDown) RemoveEmptyStateDirectory(store, run.RunId);
         if (journal.Records.Any(r => r.Event == JournalEvent.RunCompleted))

@@ -4,6 +4,7 @@ using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
+using Failover.Driver.Backup;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
 using Failover.Driver.RunState;
@@ -189,7 +190,7 @@ internal static class RunCommands
         var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display) { Operator = app.Operator };
         app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
-        var report = Finish(app, topology, store, run, result, journal);
+        var report = await FinishAsync(app, topology, store, run, result, journal, log);
         SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
@@ -210,15 +211,36 @@ internal static class RunCommands
     }
 
     /// <summary>After an engine invocation: the report rewritten from the journal, the run closed when it ended, the report's path printed.</summary>
-    internal static IncidentReport Finish(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal)
+    internal static async Task<IncidentReport> FinishAsync(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal, ILogger log)
     {
         var dir = store.RunDirectory(run.RunId);
-        var report = IncidentReport.FromJournal(journal, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        store.PublishReports(run.RunId);
+        var report = await WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
         if (app.JsonOutput) app.Document(report.JsonText());
+        return report;
+    }
+
+    /// <summary>
+    /// The report files rewritten from the journal, published to the shared store, and copied with the journal into the
+    /// vault (<see cref="ReportArchive"/>). A copy that fails is a warning: the run's outcome stands, the files are here.
+    /// </summary>
+    internal static async Task<IncidentReport> WriteEvidenceAsync(App app, Topology topology, RunStore store, string runId, Journal journal, ILogger log)
+    {
+        var dir = store.RunDirectory(runId);
+        var report = IncidentReport.FromJournal(journal, topology.Targets) with { VaultCopy = ReportArchive.Describe(topology, runId) };
+        IncidentReportFiles.Write(dir, report);
+        store.PublishReports(runId);
+        try
+        {
+            if (await ReportArchive.CopyAsync(topology, ProjectDirectory(topology), dir, runId, store.JournalLines(runId), app.Secrets, log, CancellationToken.None) is { } snapshot)
+                app.Print($"Evidence copied into the vault {ReportArchive.VaultOf(topology)!.Name}: restic snapshot {snapshot} (tags {ReportArchive.Tag}, {ReportArchive.RunTag(runId)}).\n");
+        }
+        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException)
+        {
+            log.Warning("Evidence of run {RunId} not copied into the vault: {Error}", runId, e.Message);
+            app.Error($"warning: the report was not copied into the vault ({e.Message}); it is in {dir}");
+        }
         return report;
     }
 
@@ -349,8 +371,7 @@ internal static class RunCommands
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null)
                 {
-                    IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal, topology.Targets));
-                    store.PublishReports(id);
+                    await WriteEvidenceAsync(app, topology, store, id, journal, log);
                 }
             }
             store.ClearCurrent();

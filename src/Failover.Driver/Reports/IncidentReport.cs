@@ -166,13 +166,14 @@ public sealed record IncidentReport(
         var risks = new List<string>();
         string Why(string? reason) => reason is { Length: > 0 } r ? $"; reason given: \"{r}\"" : "; no reason given (--reason)";
         var starter = run.Operator ?? run.StartedBy;
-        var beyond = notes.Where(n => n.Contains("(--accept-data-loss)", StringComparison.Ordinal)).ToList();
+        var beyondCount = notes.Count(n => n.Contains("(--accept-data-loss)", StringComparison.Ordinal));
+        var beyond = beyondCount == 0 ? "" : $". It applied to {beyondCount} tenant backup(s) older than the RPO target (each listed under noteworthy)";
         if (records.FirstOrDefault(r => r.Event == JournalEvent.DataLossAccepted) is { } accepted)
             risks.Add($"Data loss beyond the RPO target accepted on resume by {(string?)accepted.Data?["operator"] ?? (string?)accepted.Data?["by"] ?? "the operator"} at {T(accepted.At)} (--accept-data-loss){Why((string?)accepted.Data?["reason"])}" +
-                      (beyond.Count > 0 ? $". Affected: {string.Join("; ", beyond)}" : ""));
+                      beyond);
         else if (run.AcceptDataLoss)
             risks.Add($"Data loss beyond the RPO target accepted at the start by {starter} (--accept-data-loss){Why(run.Reason)}" +
-                      (beyond.Count > 0 ? $". Affected: {string.Join("; ", beyond)}" : ". No tenant's backup was in fact older than the target."));
+                      (beyondCount > 0 ? beyond : ". No tenant's backup was in fact older than the target"));
         if (run.RestorePoint is not null)
             risks.Add($"Restored from an older restore point {run.RestorePoint} chosen by {starter} (--restore-point): every change after it is lost{Why(run.Reason)}");
         if (run.Without.Count > 0)
