@@ -99,6 +99,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         root.Subcommands.Add(DrillCommand.Build(this));
         root.Subcommands.Add(RehearseCommand.Build(this));
         root.Subcommands.Add(MigrateCommand.Build(this));
+        root.Subcommands.Add(RestoreCommand.Build(this));
         RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);

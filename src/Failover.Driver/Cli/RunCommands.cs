@@ -105,6 +105,7 @@ internal static class RunCommands
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
         var reason = ReasonOption();
+        var without = WithoutOption();
         var json = App.JsonOption("Print the incident report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var command = new Command("run",
             "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
@@ -117,7 +118,7 @@ internal static class RunCommands
             "Exit codes: 0 recovered, 2 usage, 3 invalid stack files or a checkout behind what is deployed, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
-            to, dryRun, yes, restorePoint, acceptLoss, reason, json,
+            to, dryRun, yes, restorePoint, acceptLoss, without, reason, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -143,7 +144,10 @@ internal static class RunCommands
 
             var now = app.Time.GetUtcNow();
             var runContext = Stamp(app, parse, topology, target, new RunContext(RunStore.NewRunId(now), RunKind.Failover, topology.Production.Name, target.Name,
-                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name)) with { Reason = parse.GetValue(reason) };
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name)) with
+            {
+                Reason = parse.GetValue(reason), Without = LeftOut(topology, parse.GetValue(without)),
+            };
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
@@ -178,22 +182,31 @@ internal static class RunCommands
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
-        var command = $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
+        var restore = run.Kind == RunKind.Restore;
+        var command = restore
+            ? $"failover restore {string.Join(" ", run.Only.Select(t => $"--tenant {t}"))}"
+            : $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
         var dir = store.RunDirectory(run.RunId);
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var steps = FailoverSteps.For(topology, target, ports, dir);
+        // A restore into the serving site moves nothing: it gets no DNS adapter at all.
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }));
+        var steps = restore ? FailoverSteps.ForRestore(topology, target, ports, dir) : FailoverSteps.For(topology, target, ports, dir);
         CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command, log);
         var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
         var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display) { Operator = app.Operator };
-        app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
+        app.Print(restore
+            ? $"Run {run.RunId}: restore of {string.Join(", ", run.Only)} into {run.Target}, the serving site (journal {journal.Path})\n"
+            : $"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
         var report = await FinishAsync(app, topology, store, run, result, journal, log);
         SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
+            case RunOutcome.Completed when restore:
+                app.Print($"Restored {string.Join(", ", run.Only)} into {run.Target} and verified; data up to {Fmt(report.Rpo)} old.\n");
+                return ExitCodes.Ok;
             case RunOutcome.Completed:
                 app.Print($"Recovered on {run.Target}: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
                 return ExitCodes.Ok;
@@ -289,6 +302,24 @@ internal static class RunCommands
     internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) =>
         store.AcquireLock(new LockOwner(OperatorHost.Name, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command), log);
 
+    private static Option<string[]> WithoutOption() => new("--without-tenant")
+    {
+        HelpName = "TENANT",
+        Description = "Fail over without this tenant (no usable backup): the others are restored and served, it stays down until `failover restore --tenant TENANT`; repeatable, journaled, in the report",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The tenants named by --without-tenant, each checked against the stack files; at least one tenant must remain.</summary>
+    internal static IReadOnlyList<string> LeftOut(Topology topology, string[]? names)
+    {
+        var list = (names ?? []).Distinct().ToList();
+        foreach (var n in list.Where(n => topology.Tenants.All(t => t.Name != n)))
+            throw new UsageException($"--without-tenant {n}: no such tenant{NameSuggestion.DidYouMean(n, topology.Tenants.Select(t => t.Name))}; tenants: {string.Join(", ", topology.Tenants.Select(t => t.Name))}");
+        if (list.Count > 0 && list.Count == topology.Tenants.Count)
+            throw new UsageException("--without-tenant names every tenant: there would be nothing to fail over");
+        return list;
+    }
+
     private static Option<string?> ReasonOption() => new("--reason")
     {
         HelpName = "TEXT",
@@ -302,6 +333,7 @@ internal static class RunCommands
             Description = "Allow backups older than the RPO target from here on (journaled; the report says who accepted it and when)",
         };
         var reason = ReasonOption();
+        var without = WithoutOption();
         var json = App.JsonOption("Print the incident report as JSON on stdout; progress goes to stderr");
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
@@ -309,7 +341,7 @@ internal static class RunCommands
             "`failover migrate --to STACK --confirm`. A run stopped by the RPO rule goes on with --accept-data-loss.\n\n" +
             "Examples:\n  failover resume\n  failover resume --accept-data-loss\n  failover resume --json > report.json")
         {
-            acceptLoss, reason, json,
+            acceptLoss, without, reason, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -340,6 +372,23 @@ internal static class RunCommands
                 log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
                 run = run with { AcceptDataLoss = true };
             }
+            var leftOut = LeftOut(topology, parse.GetValue(without)).Except(run.Without).ToList();
+            if (leftOut.Count > 0)
+            {
+                if (run.Kind != RunKind.Failover) throw new UsageException("--without-tenant is for a failover; a rehearsal or migration moves every tenant");
+                if (run.Without.Concat(leftOut).Distinct().Count() == topology.Tenants.Count)
+                    throw new UsageException("--without-tenant would leave every tenant out: there would be nothing to fail over");
+                using (Lock(store, run, "failover resume --without-tenant"))
+                using (var journal = store.OpenJournal(id))
+                    journal.Append(new JournalRecord(JournalEvent.TenantsLeftOut, app.Time.GetUtcNow(), Data: new()
+                    {
+                        ["tenants"] = new System.Text.Json.Nodes.JsonArray(leftOut.Select(t => (System.Text.Json.Nodes.JsonNode)t).ToArray()),
+                        ["by"] = System.Environment.UserName, ["operator"] = app.Operator, ["reason"] = parse.GetValue(reason),
+                    }));
+                log.Warning("Run {RunId} goes on without {Tenants}", id, string.Join(", ", leftOut));
+                run = run with { Without = [.. run.Without, .. leftOut] };
+            }
+            if (run.Kind == RunKind.Restore) return await RestoreCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == RunKind.Rehearsal) return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);

@@ -16,6 +16,8 @@ public enum JournalEvent
     SitesRemoved,
     /// <summary>The operator accepted data loss beyond the RPO target on resume (`failover resume --accept-data-loss`).</summary>
     DataLossAccepted,
+    /// <summary>The operator went on without these tenants (`failover resume --without-tenant`): no usable backup; restored later by `failover restore`.</summary>
+    TenantsLeftOut,
 }
 
 /// <summary>One line of the journal: an event, the step and effect it concerns, when, and its data.</summary>

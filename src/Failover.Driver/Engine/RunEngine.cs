@@ -112,6 +112,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         ["pid"] = Environment.ProcessId,
         ["operator"] = run.Operator,
         ["reason"] = run.Reason,
+        ["only"] = run.Only.Count == 0 ? null : new JsonArray(run.Only.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
         ["without"] = run.Without.Count == 0 ? null : new JsonArray(run.Without.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
         ["plan"] = run.Plan is null ? null : new JsonObject(run.Plan.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
     };
@@ -128,7 +129,11 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             // Journals of earlier versions have none of these.
             Operator = (string?)d["operator"],
             Reason = (string?)d["reason"],
-            Without = d["without"]?.AsArray().Select(t => (string)t!).ToList() ?? [],
+            Only = d["only"]?.AsArray().Select(t => (string)t!).ToList() ?? [],
+            // Left out at the start (--without-tenant on run), or later on resume.
+            Without = (d["without"]?.AsArray().Select(t => (string)t!) ?? [])
+                .Concat(records.Where(r => r.Event == JournalEvent.TenantsLeftOut).SelectMany(r => r.Data?["tenants"]?.AsArray().Select(t => (string)t!) ?? []))
+                .Distinct().ToList(),
             Plan = d["plan"]?.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!),
         };
     }

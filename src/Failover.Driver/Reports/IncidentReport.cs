@@ -71,7 +71,10 @@ public sealed record IncidentReport(
     public TimeSpan? FreezeWindow => CutoverVisible - FrozenAt;
 
     /// <summary>Service back: the verified cutover of a failover, the healthy gate of a rehearsal (which never touches DNS).</summary>
-    public DateTimeOffset? RecoveredAt => IsRehearsal ? GateHealthy : CutoverVisible;
+    public DateTimeOffset? RecoveredAt => IsRehearsal || IsRestore ? GateHealthy : CutoverVisible;
+
+    /// <summary>`failover restore`: named tenants restored into the serving site after a failover went on without them.</summary>
+    public bool IsRestore => Run.Kind == RunKind.Restore;
 
     public TimeSpan? Rto => RecoveredAt - Started;
 
@@ -87,8 +90,8 @@ public sealed record IncidentReport(
     public static IReadOnlyList<ReportFinding> FindingsOf(JsonObject? reportFacts) =>
         reportFacts?["findings"]?.AsArray().Select(f => new ReportFinding((string)f!["policy"]!, (string)f["severity"]!, (string)f["message"]!)).ToList() ?? [];
 
-    private string RtoLabel => IsRehearsal ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
-    private string RpoLabel => IsRehearsal ? "RPO (gate minus oldest snapshot)" : IsMigration ? "RPO (writes lost: final backup taken during the freeze)" : "RPO (cutover minus oldest snapshot)";
+    private string RtoLabel => IsRehearsal || IsRestore ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
+    private string RpoLabel => IsRehearsal || IsRestore ? "RPO (gate minus oldest snapshot)" : IsMigration ? "RPO (writes lost: final backup taken during the freeze)" : "RPO (cutover minus oldest snapshot)";
 
     public static IncidentReport FromJournal(IReadOnlyList<JournalRecord> records, Targets? targets)
     {
@@ -210,7 +213,16 @@ public sealed record IncidentReport(
     /// The one verdict sentence of the run, the same in Markdown and HTML (the parts between ** are bold). It says
     /// whether service is back, against the targets, and what was left out.
     /// </summary>
-    public string Verdict => IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : FailoverVerdict + LeftOutText;
+    public string Verdict => IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : IsRestore ? RestoreVerdict : FailoverVerdict + LeftOutText;
+
+    private string RestoreVerdict => Outcome switch
+    {
+        "resolved" => $"**Restored.** {string.Join(", ", Run.Only)} restored into {Run.Target}, verified against {(Run.Only.Count == 1 ? "its" : "their")} backup manifests, and its health gate passed at {T(GateHealthy ?? Ended ?? Started)}, " +
+                      $"{D(Rto)} after the restore started; data up to {T(Snapshots.Count > 0 ? Snapshots.Min(s => s.Time) : Started)} ({D(Rpo)} before the gate).",
+        "failed" => $"**Restore failed** at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. Fix the cause and run `failover resume`.",
+        "aborted" => "**Aborted** by the operator.",
+        _ => "**In progress.** `failover resume` continues it.",
+    };
 
     /// <summary><see cref="Verdict"/> without its emphasis: the sentence a test or an auditor compares.</summary>
     public string VerdictText => Verdict.Replace("**", "");
@@ -224,12 +236,8 @@ public sealed record IncidentReport(
         _ => "**In progress.** The run has not finished; `failover resume` continues it.",
     };
 
-    private string LeftOutText => Run.Without.Count == 0 ? "" : RestoredLater.Count == Run.Without.Count
-        ? $" Left out of the failover and restored later: {string.Join(", ", Run.Without)}."
-        : $" **Left out: {string.Join(", ", Run.Without.Except(RestoredLater.Keys))}** (no usable backup); `failover restore --tenant NAME` brings {(Run.Without.Count - RestoredLater.Count == 1 ? "it" : "them")} back.";
-
-    /// <summary>Tenants left out of the run and restored afterwards by `failover restore`, with when (from the journal).</summary>
-    public IReadOnlyDictionary<string, DateTimeOffset> RestoredLater { get; init; } = new Dictionary<string, DateTimeOffset>();
+    private string LeftOutText => Run.Without.Count == 0 ? ""
+        : $" **Left out: {string.Join(", ", Run.Without)}** (no usable backup): {(Run.Without.Count == 1 ? "it is" : "they are")} not served until `failover restore {string.Join(" ", Run.Without.Select(t => $"--tenant {t}"))}` restores {(Run.Without.Count == 1 ? "it" : "them")}.";
 
     /// <summary>Who ran the run (and who resumed it), for the report's header.</summary>
     private string RunBy => OperatorIdentity.Describe(Run.Operator, Run.StartedBy, Run.Host);
@@ -243,6 +251,7 @@ public sealed record IncidentReport(
             {
                 IsRehearsal ? $"A rehearsal of losing {Run.Production}: recovered on {Run.Target}, an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}."
                 : IsMigration ? $"A planned migration of production from {Run.Production} to {Run.Target}."
+                : IsRestore ? $"A restore of {string.Join(", ", Run.Only)} into {Run.Target}, the site serving then (left out of a failover); nothing else on it was changed."
                 : $"A failover of {Run.Production} to {Run.Target}.",
                 $"Tenants restored: {(Snapshots.Count == 0 ? "none" : $"{Snapshots.Count} ({string.Join(", ", Snapshots.Select(s => s.Tenant))})")}" +
                 (Run.Without.Count > 0 ? $"; left out: {string.Join(", ", Run.Without)}." : "."),
@@ -265,7 +274,7 @@ public sealed record IncidentReport(
             }
             list.Add("Application traffic beyond the health gate's HTTP, TCP and PostgreSQL probes and the row and checksum proof of each tenant against its backup manifest.");
             if (!IsRehearsal && !IsMigration) list.Add("Detection: the time before the run started (T+0 is the start of the run) is not counted in the RTO.");
-            foreach (var t in Run.Without.Except(RestoredLater.Keys)) list.Add($"Tenant {t}: left out of the run (--without-tenant); not restored.");
+            foreach (var t in Run.Without) list.Add($"Tenant {t}: left out of the run (--without-tenant); not restored.");
             foreach (var s in Steps.Where(s => s.Status is "failed" or "unfinished" or "waiting")) list.Add($"Step {s.Step} did not finish ({s.Status}): what comes after it was not done.");
             return list;
         }
@@ -280,7 +289,7 @@ public sealed record IncidentReport(
             if (Judge(Rto, Targets?.Rto) == "MISSED") list.Add($"RTO target missed: {D(Rto)} against {D(Targets?.Rto)}");
             if (Judge(Rpo, Targets?.Rpo) == "MISSED") list.Add($"RPO target missed: {D(Rpo)} against {D(Targets?.Rpo)}");
             foreach (var s in Steps.Where(s => s.Status == "failed")) list.Add($"Step {s.Step} failed: {s.Summary}");
-            foreach (var t in Run.Without.Except(RestoredLater.Keys)) list.Add($"Tenant {t} had no usable backup and is still down");
+            foreach (var t in Run.Without) list.Add($"Tenant {t} had no usable backup and was left out: restore it (`failover restore --tenant {t}`) and find why its backup was unusable");
             foreach (var r in AcceptedRisks) list.Add($"Accepted risk to review: {r}");
             foreach (var n in Notes.Where(n => n.Contains("could not be fenced", StringComparison.Ordinal))) list.Add(n);
             if (Integrity is { IsBroken: true } i) list.Add($"The journal's hash chain is broken: {i.Sentence}");
@@ -373,6 +382,7 @@ public sealed record IncidentReport(
     private string Title => IsRehearsal
         ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}"
         : IsMigration ? $"Migration report: production moved from {Run.Production} to {Run.Target}"
+        : IsRestore ? $"Restore report: {string.Join(", ", Run.Only)} restored into {Run.Target}"
         : "Incident report: " + (Run.Kind == RunKind.Failover ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{RunKinds.Name(Run.Kind)}: {Run.Production} → {Run.Target}");
 
     private string FreezeText => FrozenAt is { } f && CutoverVisible is { } v
@@ -493,8 +503,8 @@ public sealed record IncidentReport(
         verdict = VerdictText,
         @operator = Run.Operator,
         acceptedRisks = AcceptedRisks,
-        leftOut = Run.Without.Except(RestoredLater.Keys),
-        restoredLater = RestoredLater.Select(kv => new { tenant = kv.Key, at = kv.Value }),
+        leftOut = Run.Without,
+        restoredTenants = IsRestore ? Run.Only : null,
         journal = Integrity is null ? null : new
         {
             location = JournalLocation, records = Integrity.Records, chain = Integrity.Status, head = Integrity.Head, sha256 = Integrity.Digest,
