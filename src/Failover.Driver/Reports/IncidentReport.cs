@@ -179,8 +179,13 @@ public sealed record IncidentReport(
                       (beyondCount > 0 ? beyond : ". No tenant's backup was in fact older than the target"));
         if (run.RestorePoint is not null)
             risks.Add($"Restored from an older restore point {run.RestorePoint} chosen by {starter} (--restore-point): every change after it is lost{Why(run.Reason)}");
-        if (run.Without.Count > 0)
-            risks.Add($"Failed over without {string.Join(", ", run.Without)} (--without-tenant, by {starter}): {(run.Without.Count == 1 ? "it stays" : "they stay")} down until `failover restore --tenant` brings {(run.Without.Count == 1 ? "it" : "them")} back{Why(run.Reason)}");
+        string LeftOut(IReadOnlyCollection<string> tenants, string by, string? reason) =>
+            $"Failed over without {string.Join(", ", tenants)} (--without-tenant, by {by}): {(tenants.Count == 1 ? "it stays" : "they stay")} down until `failover restore --tenant` brings {(tenants.Count == 1 ? "it" : "them")} back{Why(reason)}";
+        var atStart = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data?["without"]?.AsArray().Select(t => (string)t!).ToList() ?? [];
+        if (atStart.Count > 0) risks.Add(LeftOut(atStart, starter, run.Reason));
+        foreach (var r in records.Where(r => r.Event == JournalEvent.TenantsLeftOut))
+            risks.Add(LeftOut(r.Data?["tenants"]?.AsArray().Select(t => (string)t!).ToList() ?? [],
+                $"{(string?)r.Data?["operator"] ?? (string?)r.Data?["by"] ?? "the operator"} on resume at {T(r.At)}", (string?)r.Data?["reason"]));
         foreach (var f in findings.Where(f => f.Severity == "error"))
             risks.Add($"Went on despite the error-level policy finding `{f.Policy}`: {f.Message}");
         return risks;
@@ -273,7 +278,7 @@ public sealed record IncidentReport(
                 list.Add("The backup agent on the recovered site and writes by real clients after the recovery.");
             }
             list.Add("Application traffic beyond the health gate's HTTP, TCP and PostgreSQL probes and the row and checksum proof of each tenant against its backup manifest.");
-            if (!IsRehearsal && !IsMigration) list.Add("Detection: the time before the run started (T+0 is the start of the run) is not counted in the RTO.");
+            if (!IsRehearsal && !IsMigration && !IsRestore) list.Add("Detection: the time before the run started (T+0 is the start of the run) is not counted in the RTO.");
             foreach (var t in Run.Without) list.Add($"Tenant {t}: left out of the run (--without-tenant); not restored.");
             foreach (var s in Steps.Where(s => s.Status is "failed" or "unfinished" or "waiting")) list.Add($"Step {s.Step} did not finish ({s.Status}): what comes after it was not done.");
             return list;
