@@ -8,46 +8,34 @@ namespace Failover.Driver.Tests.Engine;
 /// <summary>A tenant without a usable backup does not hold the others back: the run offers to go on without it (fast, over in-memory ports).</summary>
 public class PartialFailoverTests : IDisposable
 {
-    private readonly string _project = Repo.CopyProject();
-    private readonly ManualTime _time = new(new DateTimeOffset(2026, 11, 22, 3, 0, 0, TimeSpan.Zero));
-    private readonly FakePorts _fake;
+    private readonly FakeProject _p = new();
+    private FakePorts Fake => _p.Fake;
 
-    public PartialFailoverTests()
-    {
-        var topology = TopologyLoader.Load(Path.Combine(_project, "infra", "stacks"));
-        _fake = new FakePorts(_time, topology.Tenants);
-    }
+    public void Dispose() => _p.Dispose();
 
-    public void Dispose() => Directory.Delete(_project, recursive: true);
+    private string Project => _p.Project;
+    private string State => _p.State;
 
-    private string State => Path.Combine(_project, ".failover");
+    private CliRun Run(params string[] args) => _p.Run(args);
 
-    private CliRun Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
-        return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
-    }
-
-    private string RunDir => Directory.GetDirectories(Path.Combine(State, "runs")).Single();
+    private string RunDir => _p.RunDir;
 
     [Fact]
     public void A_tenant_without_a_backup_stops_the_run_offering_to_go_on_without_it_and_resume_without_it_serves_the_others()
     {
-        _fake.Snapshots["contoso"].Clear();
+        Fake.Snapshots["contoso"].Clear();
         var failed = Run("run", "--to", "standby-hel1", "--yes");
         Assert.Equal(ExitCodes.Failed, failed.ExitCode);
         Assert.Contains("tenant contoso has no backup", failed.Stderr);
         Assert.Contains("`failover resume --without-tenant contoso`", failed.Stderr);
         Assert.Contains("`failover restore --tenant contoso`", failed.Stderr);
-        Assert.Equal(0, _fake.Count("provision"));
+        Assert.Equal(0, Fake.Count("provision"));
 
         var resumed = Run("resume", "--without-tenant", "contoso", "--operator", "bob@example.com", "--reason", "its vault copy is unreadable");
         Assert.True(resumed.ExitCode == 0, resumed.Stderr + resumed.Stdout);
-        Assert.Equal(9, _fake.Count("restore "));
-        Assert.Equal(0, _fake.Count("restore contoso"));
-        Assert.Equal("192.0.2.10", _fake.DnsPointsAt);
+        Assert.Equal(9, Fake.Count("restore "));
+        Assert.Equal(0, Fake.Count("restore contoso"));
+        Assert.Equal("192.0.2.10", Fake.DnsPointsAt);
 
         var journal = File.ReadAllLines(Path.Combine(RunDir, "journal.jsonl"));
         Assert.Single(journal, l => l.Contains("\"event\":\"tenants-left-out\"") && l.Contains("\"contoso\"") && l.Contains("bob@example.com"));
@@ -66,8 +54,8 @@ public class PartialFailoverTests : IDisposable
     {
         var run = Run("run", "--to", "standby-hel1", "--yes", "--without-tenant", "fabrikam", "--without-tenant", "litware");
         Assert.True(run.ExitCode == 0, run.Stderr);
-        Assert.Equal(8, _fake.Count("restore "));
-        Assert.DoesNotContain(_fake.Effects, e => e.Contains("fabrikam") || e.Contains("litware"));
+        Assert.Equal(8, Fake.Count("restore "));
+        Assert.DoesNotContain(Fake.Effects, e => e.Contains("fabrikam") || e.Contains("litware"));
         Assert.Contains("\"without\":[\"fabrikam\",\"litware\"]", File.ReadAllLines(Path.Combine(RunDir, "journal.jsonl"))[0]);
     }
 
@@ -77,10 +65,10 @@ public class PartialFailoverTests : IDisposable
         var unknown = Run("run", "--to", "standby-hel1", "--yes", "--without-tenant", "contosso");
         Assert.Equal(ExitCodes.Usage, unknown.ExitCode);
         Assert.Contains("did you mean 'contoso'", unknown.Stderr);
-        var names = TopologyLoader.Load(Path.Combine(_project, "infra", "stacks")).Tenants.SelectMany(t => new[] { "--without-tenant", t.Name });
+        var names = TopologyLoader.Load(Path.Combine(Project, "infra", "stacks")).Tenants.SelectMany(t => new[] { "--without-tenant", t.Name });
         var all = Run(["run", "--to", "standby-hel1", "--yes", .. names]);
         Assert.Equal(ExitCodes.Usage, all.ExitCode);
         Assert.Contains("nothing to fail over", all.Stderr);
-        Assert.Empty(_fake.Effects);
+        Assert.Empty(Fake.Effects);
     }
 }

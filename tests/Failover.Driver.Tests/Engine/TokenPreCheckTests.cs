@@ -9,42 +9,32 @@ namespace Failover.Driver.Tests.Engine;
 /// </summary>
 public class TokenPreCheckTests : IDisposable
 {
-    private readonly string _project = Repo.CopyProject();
+    private readonly FakeProject _p = new();
     private readonly string _home = Directory.CreateTempSubdirectory("failover-home-").FullName;
-    private readonly ManualTime _time = new(new DateTimeOffset(2026, 11, 22, 3, 0, 0, TimeSpan.Zero));
-    private readonly FakePorts _fake;
     private readonly Dictionary<string, string> _environment = new();
 
     public TokenPreCheckTests()
     {
-        var topology = TopologyLoader.Load(Path.Combine(_project, "infra", "stacks"));
-        _fake = new FakePorts(_time, topology.Tenants);
         _environment["HOME"] = _home; // no ~/.aws/credentials
+        // Only the variables this test gives: the machine's own AWS or Hetzner settings must not decide the outcome.
+        _p.Variable = n => _environment.GetValueOrDefault(n);
     }
 
     public void Dispose()
     {
-        Directory.Delete(_project, recursive: true);
+        _p.Dispose();
         Directory.Delete(_home, recursive: true);
     }
 
-    private string State => Path.Combine(_project, ".failover");
+    private FakePorts Fake => _p.Fake;
+    private string Project => _p.Project;
+    private string State => _p.State;
 
-    private CliRun Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        // Only the variables this test gives: the machine's own AWS or Hetzner settings must not decide the outcome.
-        var app = new App(stdout, stderr, _project, logConsole: stderr)
-        {
-            Time = _time, Ports = _ => _fake.Ports, Input = null, Variable = n => _environment.GetValueOrDefault(n),
-        };
-        return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
-    }
+    private CliRun Run(params string[] args) => _p.Run(args);
 
     private void RemoveHetznerToken(string stack)
     {
-        var file = Path.Combine(_project, "infra", "stacks", $"Pulumi.{stack}.yaml");
+        var file = Path.Combine(Project, "infra", "stacks", $"Pulumi.{stack}.yaml");
         var lines = File.ReadAllLines(file).ToList();
         var at = lines.FindIndex(l => l.TrimStart().StartsWith("hcloud:token:", StringComparison.Ordinal));
         lines.RemoveRange(at, 2);
@@ -61,7 +51,7 @@ public class TokenPreCheckTests : IDisposable
         Assert.Contains("Hetzner Cloud API token (standby-hel1) (for provision", run.Stderr);
         Assert.Contains("`pulumi config set --secret hcloud:token -s standby-hel1`), or HCLOUD_TOKEN", run.Stderr);
         Assert.DoesNotContain("prod-fsn1)", run.Stderr); // production's token is in its stack file
-        Assert.Empty(_fake.Effects);
+        Assert.Empty(Fake.Effects);
         Assert.False(Directory.Exists(Path.Combine(State, "runs")));
 
         _environment["HCLOUD_TOKEN"] = "token-from-the-environment";
@@ -76,7 +66,7 @@ public class TokenPreCheckTests : IDisposable
         Assert.Equal(ExitCodes.Failed, run.ExitCode);
         Assert.Contains("AWS credentials (standby-aws-fra) (for provision", run.Stderr);
         Assert.Contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE", run.Stderr);
-        Assert.Empty(_fake.Effects);
+        Assert.Empty(Fake.Effects);
 
         _environment["AWS_ACCESS_KEY_ID"] = "AKIAEXAMPLE"; // a key without its secret is not enough
         Assert.Equal(ExitCodes.Failed, Run("run", "--to", "standby-aws-fra", "--yes").ExitCode);

@@ -15,29 +15,17 @@ namespace Failover.Driver.Tests.Reports;
 /// </summary>
 public class EvidenceTests : IDisposable
 {
-    private readonly string _project = Repo.CopyProject();
-    private readonly ManualTime _time = new(new DateTimeOffset(2026, 11, 22, 3, 0, 0, TimeSpan.Zero));
-    private readonly FakePorts _fake;
+    private readonly FakeProject _p = new();
+    private FakePorts Fake => _p.Fake;
 
-    public EvidenceTests()
-    {
-        var topology = TopologyLoader.Load(Path.Combine(_project, "infra", "stacks"));
-        _fake = new FakePorts(_time, topology.Tenants);
-    }
+    public void Dispose() => _p.Dispose();
 
-    public void Dispose() => Directory.Delete(_project, recursive: true);
+    private string Project => _p.Project;
+    private string State => _p.State;
 
-    private string State => Path.Combine(_project, ".failover");
+    private CliRun Run(params string[] args) => _p.Run(args);
 
-    private CliRun Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
-        return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
-    }
-
-    private string RunDir => Directory.GetDirectories(Path.Combine(State, "runs")).Single();
+    private string RunDir => _p.RunDir;
     private string JournalFile => Path.Combine(RunDir, "journal.jsonl");
     private string ReportMd => Path.Combine(RunDir, "report.md");
     private string ReportHtml => Path.Combine(RunDir, "report.html");
@@ -105,7 +93,7 @@ public class EvidenceTests : IDisposable
     [Fact]
     public void A_changed_or_removed_record_is_named_by_report_and_resume_and_nothing_is_done()
     {
-        _fake.Healthy = false;
+        Fake.Healthy = false;
         Assert.Equal(ExitCodes.Failed, Run("run", "--to", "standby-hel1", "--yes").ExitCode);
         var original = File.ReadAllLines(JournalFile);
         var provision = Array.FindIndex(original, l => l.Contains("\"event\":\"step-completed\"") && l.Contains("\"step\":\"provision\""));
@@ -119,13 +107,13 @@ public class EvidenceTests : IDisposable
         Assert.Contains($"record {provision + 1} was changed, or records between them were removed", report.Stderr);
         Assert.Contains($"BROKEN at record {provision + 2}", report.Stdout); // and the report itself says so
 
-        _fake.Healthy = true;
+        Fake.Healthy = true;
         var resume = Run("resume");
         Assert.Equal(ExitCodes.Tampered, resume.ExitCode);
         Assert.Contains($"record {provision + 1} was changed", resume.Stderr);
         Assert.Contains("Nothing was done", resume.Stderr);
         Assert.Equal(original.Length, File.ReadAllLines(JournalFile).Length);
-        Assert.Equal(1, _fake.Count("provision"));
+        Assert.Equal(1, Fake.Count("provision"));
 
         File.WriteAllLines(JournalFile, original.Where((_, i) => i != provision));
         var removed = Run("report");
@@ -136,7 +124,7 @@ public class EvidenceTests : IDisposable
     [Fact]
     public void A_journal_of_the_previous_version_without_hashes_still_resumes_and_reports_as_not_chained()
     {
-        _fake.Healthy = false;
+        Fake.Healthy = false;
         Assert.Equal(ExitCodes.Failed, Run("run", "--to", "standby-hel1", "--yes").ExitCode);
         var legacy = File.ReadAllLines(JournalFile).Select(l => Regex.Replace(l, ",\"prev\":\"[0-9a-f]{64}\"", "")).ToArray();
         File.WriteAllLines(JournalFile, legacy);
@@ -146,11 +134,11 @@ public class EvidenceTests : IDisposable
         Assert.Contains("not chained: its", report.Stdout);
         Assert.Contains("not chained", report.Stderr);
 
-        _fake.Healthy = true;
+        Fake.Healthy = true;
         var resume = Run("resume");
         Assert.True(resume.ExitCode == 0, resume.Stderr);
         Assert.Contains("is not chained", resume.Stderr);
-        Assert.Equal(1, _fake.Count("provision"));
+        Assert.Equal(1, Fake.Count("provision"));
         Assert.Contains($"partly chained: records 1-{legacy.Length} were written by a version without the hash chain", File.ReadAllText(ReportMd));
         Assert.Equal(0, Run("report", "--verify", ReportMd).ExitCode);
     }
@@ -158,7 +146,7 @@ public class EvidenceTests : IDisposable
     [Fact]
     public void The_report_says_who_ran_it_its_scope_what_was_not_tested_planned_against_actual_the_risks_and_the_follow_ups()
     {
-        foreach (var list in _fake.Snapshots.Values) list.RemoveAt(0); // only 6-hour-old backups: over the 1h RPO
+        foreach (var list in Fake.Snapshots.Values) list.RemoveAt(0); // only 6-hour-old backups: over the 1h RPO
         var run = Run("run", "--to", "standby-hel1", "--yes", "--accept-data-loss", "--operator", "alice@example.com",
             "--reason", "the newer backups burned with fsn1");
         Assert.True(run.ExitCode == 0, run.Stderr + run.Stdout);
@@ -185,7 +173,7 @@ public class EvidenceTests : IDisposable
     [InlineData(false)]
     public void Html_and_markdown_carry_the_same_verdict_sentence(bool healthy)
     {
-        _fake.Healthy = healthy;
+        Fake.Healthy = healthy;
         Run("run", "--to", "standby-hel1", "--yes");
         var html = File.ReadAllText(ReportHtml);
         var fromHtml = WebUtility.HtmlDecode(Regex.Replace(Regex.Match(html, "<p class=\"verdict\" id=\"verdict\">(.*?)</p>").Groups[1].Value, "<[^>]+>", ""));
