@@ -47,7 +47,12 @@ public static class StackEmulation
                 if (key.StartsWith("failover:", StringComparison.Ordinal) && !PulumiCli.Secrets.Contains(value))
                     configNode.Children[new YamlScalarNode(key)] = ToYaml(value);
             using (var writer = new StreamWriter(file)) yaml.Save(writer, assignAnchors: false);
-            return TopologyLoader.Load(copy, TopologyLoader.FindProjectFile(projectDirectory), stacks);
+            try { return TopologyLoader.Load(copy, TopologyLoader.FindProjectFile(projectDirectory), stacks); }
+            catch (TopologyException e)
+            {
+                // The copy is this program's business: the operator's file is the one to fix (with what `config set` stored in it).
+                throw new InvalidOperationException(e.Message.Replace(Path.GetRelativePath(stacks, copy) + "/", "").Replace(copy + "/", ""));
+            }
         }
         finally { System.IO.Directory.Delete(copy, recursive: true); }
     }
@@ -144,7 +149,8 @@ public static class StackEmulation
         var serverType = ServerType(provider.ToString());
         var recipe = plan.DataServer is { } data ? RestoreRecipe.For(topology, stack, data.Capacity.Vcpus) : null;
         var resources = new List<EmulatedChange>();
-        EmulatedUpdate Failed(string type, string name, string op, string error) => new(resources, [], new EmulatedChange(type, name, op), error);
+        // The driver shows the diagnostic's message, so it names the resource as the provider's URN would.
+        EmulatedUpdate Failed(string type, string name, string op, string error) => new(resources, [], new EmulatedChange(type, name, op), $"{name}: {error}");
 
         // The infra program's StackReference to the vault, for the restore's credentials.
         ResticCredentials? credentials = null;
