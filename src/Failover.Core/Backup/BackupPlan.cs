@@ -1,0 +1,170 @@
+using Failover.Core.Topology;
+
+namespace Failover.Core.Backup;
+
+/// <summary>One vault a backup run pushes into: its stack name and the root-only file with its write credentials.</summary>
+public sealed record BackupTarget(string Vault, string CredentialsFile);
+
+/// <summary>
+/// The one definition of a backup run of a site, whoever carries it out (the agent's bash on a cloud data server, the
+/// same script run by the local provider): per tenant, in this order, into every vault: the database (pg_dump custom
+/// format streamed into restic, its tables counted and checksummed in the dump's own snapshot), the files directory
+/// (hashed before restic reads it), and last the manifest, which marks the set complete. Then one heartbeat per vault.
+/// The layout is <see cref="BackupLayout"/> and <see cref="BackupTags"/>, as the restore reads it.
+/// </summary>
+public sealed record BackupPlan(
+    string Site,
+    IReadOnlyList<string> Tenants,
+    IReadOnlyList<BackupTarget> Vaults,
+    TimeSpan Interval)
+{
+    /// <summary>A tenant's files directory; <c>{tenant}</c> is replaced by its name (the layout the cloud restore writes).</summary>
+    public string FilesPattern { get; init; } = DefaultFilesPattern;
+
+    /// <summary>Where the agent keeps its run's scratch files, its last heartbeat and restic's cache.</summary>
+    public string StateDirectory { get; init; } = DefaultStateDirectory;
+
+    /// <summary>The lock a run holds (flock): a second run while one runs is refused and says so.</summary>
+    public string LockFile { get; init; } = DefaultLockFile;
+
+    /// <summary>The OS user psql and pg_dump run as over the local socket; null: as the caller, with the libpq environment (PGHOST...).</summary>
+    public string? PostgresUser { get; init; } = "postgres";
+
+    public const string DefaultFilesPattern = "/srv/tenants/{tenant}/files";
+    public const string DefaultStateDirectory = "/var/lib/failover/backup";
+    public const string DefaultLockFile = "/run/lock/failover-backup.lock";
+    public const string VaultCredentialsDirectory = "/etc/failover/vaults";
+
+    /// <summary>The file the agent writes its heartbeat to, in every vault and in <see cref="StateDirectory"/>.</summary>
+    public const string HeartbeatFileName = "heartbeat.json";
+
+    /// <summary>The part tag of a heartbeat snapshot (it has no tenant tag, so backup sets never include it).</summary>
+    public const string HeartbeatPart = "heartbeat";
+
+    /// <summary>The tag that names the site a heartbeat comes from.</summary>
+    public const string SiteTag = "site";
+
+    /// <summary>Exit code of a run refused because another still holds the lock (EX_TEMPFAIL: try again later).</summary>
+    public const int RefusedExitCode = 75;
+
+    /// <summary>Exit code of a run in which some tenant or vault failed (every failure is named in the heartbeat).</summary>
+    public const int FailedExitCode = 1;
+
+    /// <summary>The tags of a heartbeat snapshot of one run.</summary>
+    public static IReadOnlyList<string> HeartbeatTags(string site, string runId) =>
+        [BackupTags.Tool, BackupTags.Of(BackupTags.Part, HeartbeatPart), BackupTags.Of(SiteTag, site), BackupTags.Of(BackupTags.Run, runId)];
+
+    /// <summary>The steps of one tenant's backup, in the order every executor takes them (the manifest last: the commit marker).</summary>
+    public static readonly IReadOnlyList<BackupPart> TenantSteps = [BackupPart.Database, BackupPart.Files, BackupPart.Manifest];
+
+    /// <summary>The credentials file of a vault on the data server.</summary>
+    public static string CredentialsFileOf(string vault) => $"{VaultCredentialsDirectory}/{vault}.env";
+
+    /// <summary>
+    /// The backup of a serving site: every tenant of the topology into every vault of <c>failover:backup.vaults</c>,
+    /// on <c>failover:backup.schedule</c>.
+    /// </summary>
+    public static BackupPlan For(Topology.Topology topology, StackSpec site) =>
+        new(site.Name, topology.Tenants.Select(t => t.Name).ToList(),
+            topology.Backup.Vaults.Select(v => new BackupTarget(v, CredentialsFileOf(v))).ToList(),
+            topology.Backup.Interval);
+
+    /// <summary>
+    /// The agent a site's data server installs: production's and a standby's (whose timer waits for a cutover); none for a
+    /// rehearsal copy, which must never back up into the vault, nor when the topology names no vault.
+    /// </summary>
+    public static BackupPlan? OfSite(Topology.Topology topology, StackSpec site) =>
+        site.Role is Role.Production or Role.Standby && topology.Backup.Vaults.Count > 0 ? For(topology, site) : null;
+
+    /// <summary>A tenant's files directory on the site.</summary>
+    public string FilesDirectory(string tenant) => FilesPattern.Replace("{tenant}", tenant, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// How a table's row count and checksum are read, defined once for the C# backup and verification (Npgsql) and the
+/// agent's psql: the sums of two 64-bit hashes of every row, hashing each column with its type's own hash function
+/// (<c>r:</c>), or the row's text with fixed output settings where a column type has none (<c>t:</c>).
+/// </summary>
+public static class TableChecksum
+{
+    /// <summary>Fixed output formats, so the same rows give the same text (and checksum) on any server and session.</summary>
+    public const string Settings =
+        "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; " +
+        "SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'";
+
+    /// <summary>Every user table (schema, name), in the order the manifest lists them.</summary>
+    public const string ListTables =
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') " +
+        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2";
+
+    private const string RowHash =
+        "'r:' || coalesce(sum(hash_record_extended(t, 0)), 0)::text || '-' || coalesce(sum(hash_record_extended(t, 1)), 0)::text";
+
+    private const string TextHash =
+        "'t:' || coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || coalesce(sum(hashtextextended(r, 1)), 0)::text";
+
+    /// <summary>Count and column-hash checksum of <paramref name="table"/> (a quoted schema.name); fails with 42883 when a column type has no hash function.</summary>
+    public static string RowHashQuery(string table) => $"SELECT count(*), {RowHash} FROM {table} AS t";
+
+    /// <summary>Count and text-hash checksum of <paramref name="table"/>: the fallback of <see cref="RowHashQuery"/>.</summary>
+    public static string TextHashQuery(string table) => $"SELECT count(*), {TextHash} FROM (SELECT t::text AS r FROM {table} AS t) AS rows";
+
+    /// <summary>
+    /// The same in one psql session (psql's <c>\gexec</c> and <c>ON_ERROR_ROLLBACK</c>): a <c>T</c> line per table, then a
+    /// <c>C</c> line per table (schema, name, rows, checksum, tab-separated) from <see cref="RowHashQuery"/>, then from
+    /// <see cref="TextHashQuery"/> for the tables the first pass could not hash (each success marks its table in a
+    /// transaction-local setting). Runs inside the caller's REPEATABLE READ transaction after <see cref="Settings"/>.
+    /// </summary>
+    public static string PsqlPasses()
+    {
+        const string marked = "SELECT set_config('failover.hashed', ' ', true) \\g /dev/null";
+        var list = ListTables.Replace("SELECT n.nspname, c.relname", "SELECT n.nspname, c.relname, c.oid", StringComparison.Ordinal);
+        string Pass(string query, string where) =>
+            $"SELECT format({Literal("SELECT 'C', %L, %L, q.* FROM (" + query + ") AS q " +
+                "WHERE set_config('failover.hashed', current_setting('failover.hashed') || %L, true) IS NOT NULL")}, " +
+            $"l.nspname, l.relname, format('%I.%I', l.nspname, l.relname), ' ' || l.oid || ' ') FROM ({list}) AS l{where} \\gexec";
+        return string.Join('\n',
+            $"SELECT 'T', l.nspname, l.relname FROM ({list}) AS l;",
+            marked,
+            Pass(RowHashQuery("%s"), ""),
+            Pass(TextHashQuery("%s"), " WHERE strpos(current_setting('failover.hashed'), ' ' || l.oid || ' ') = 0"));
+    }
+
+    private static string Literal(string sql) => "'" + sql.Replace("'", "''") + "'";
+}
+
+/// <summary>
+/// What one agent run left in a vault (and in its state directory): which run, when, how many tenants it backed up into
+/// that vault of how many, the bytes, and every failure by name (a vault it could not write, a tenant whose database is
+/// missing). The catalog and <c>failover status</c> read it; a heartbeat older than the schedule allows is an alarm.
+/// </summary>
+public sealed record BackupHeartbeat(
+    string Site,
+    string Vault,
+    string RunId,
+    DateTimeOffset Started,
+    DateTimeOffset Finished,
+    int Tenants,
+    int BackedUp,
+    long Bytes,
+    IReadOnlyList<BackupFailure> Failures)
+{
+    public bool Succeeded => Failures.Count == 0 && BackedUp == Tenants;
+
+    /// <summary>How old the heartbeat may be: one interval for the next run to start, one for it to finish.</summary>
+    public static TimeSpan AllowedAge(TimeSpan interval) => interval + interval;
+}
+
+/// <summary>One failure of a backup run: the vault (null: every vault) and tenant (null: the whole vault) and why.</summary>
+public sealed record BackupFailure(string? Vault, string? Tenant, string Reason)
+{
+    public override string ToString() =>
+        (Vault, Tenant) switch
+        {
+            (null, null) => Reason,
+            (null, { } t) => $"{t}: {Reason}",
+            ({ } v, null) => $"vault {v}: {Reason}",
+            ({ } v, { } t) => $"{t} into vault {v}: {Reason}",
+        };
+}
