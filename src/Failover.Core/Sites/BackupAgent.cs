@@ -157,7 +157,7 @@ public static class BackupAgent
               { tee --output-error=warn-nopipe "${@/#/$w/v}" "$w/count" < "$w/dump" 2> /dev/null | sha256sum > "$w/sha"; } &
               local split=$!
               [ -z "$PG_AS" ] || chown "$PG_AS" "$w/dump"
-              FAILOVER_TENANT=$tenant FAILOVER_WORK=$w pg psql --no-psqlrc -X -q -tA -F $'\t' -v ON_ERROR_ROLLBACK=on -d "$tenant" \
+              FAILOVER_TENANT=$tenant FAILOVER_WORK=$w pg psql --no-psqlrc -X -q -tA -F $'\t' -d "$tenant" \
                 -f "$w/session.sql" > "$w/tables.tsv" 2> "$w/psql.err" < /dev/null || true
               # psql never reached pg_dump (no such database, no connection): end the dump's input so the splitter stops.
               [ -e "$w/dump.status" ] || : > "$w/dump"
@@ -206,10 +206,12 @@ public static class BackupAgent
               [ "${#stored[@]}" = "$#" ]
             }
 
-            # psql's session per tenant: the checksums and pg_dump in one REPEATABLE READ snapshot.
+            # psql's session per tenant: the checksums and pg_dump in one REPEATABLE READ snapshot. A snapshot cannot be
+            # exported from a subtransaction, so ON_ERROR_ROLLBACK (a savepoint per statement) is turned on after the export.
             session() {
               printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ;' '{{TableChecksum.Settings.Replace("'", "'\\''", StringComparison.Ordinal)}};' \
-                'SELECT pg_export_snapshot() AS failover_snapshot \gset' '\setenv FAILOVER_SNAPSHOT :failover_snapshot' '{{psql}}' \
+                'SELECT pg_export_snapshot() AS failover_snapshot \gset' '\setenv FAILOVER_SNAPSHOT :failover_snapshot' \
+                '\set ON_ERROR_ROLLBACK on' '{{psql}}' \
                 '\! pg_dump --format=custom --no-password --snapshot="$FAILOVER_SNAPSHOT" --dbname="$FAILOVER_TENANT" > "$FAILOVER_WORK/dump" 2> "$FAILOVER_WORK/dump.err"; echo $? > "$FAILOVER_WORK/dump.status"' \
                 'COMMIT;'
             }
