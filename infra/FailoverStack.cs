@@ -41,7 +41,7 @@ public static class FailoverStack
             : null;
         var credentials = recipe is null ? null : VaultCredentials(inputs);
         // The backup agent of a serving site's data server, with every vault's write-only credentials.
-        var backup = plan.DataServer is null ? null : Failover.Core.Backup.BackupPlan.OfSite(inputs.Topology, inputs.Stack);
+        var backup = SiteUserData.AgentThatFits(plan, recipe, Failover.Core.Backup.BackupPlan.OfSite(inputs.Topology, inputs.Stack));
         var writers = backup is null ? null : VaultWriters(backup);
         var provider = inputs.Stack.Site.Provider;
         // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).

@@ -27,6 +27,13 @@ public sealed record BackupPlan(
     /// <summary>The lock a run holds (flock): a second run while one runs is refused and says so.</summary>
     public string LockFile { get; init; } = DefaultLockFile;
 
+    /// <summary>
+    /// Where the agent reads its tenants' names instead of <see cref="Tenants"/>: a standby's restore state (one
+    /// <c>N.name</c> file per tenant of its restore point). A standby's agent runs only after it restored, and the names
+    /// need not travel in its user data beside the restore point (a thousand of each would not fit).
+    /// </summary>
+    public string? TenantsFrom { get; init; }
+
     /// <summary>The OS user psql and pg_dump run as over the local socket; null: as the caller, with the libpq environment (PGHOST...).</summary>
     public string? PostgresUser { get; init; } = "postgres";
 
@@ -74,7 +81,9 @@ public sealed record BackupPlan(
     /// rehearsal copy, which must never back up into the vault, nor when the topology names no vault.
     /// </summary>
     public static BackupPlan? OfSite(Topology.Topology topology, StackSpec site) =>
-        site.Role is Role.Production or Role.Standby && topology.Backup.Vaults.Count > 0 ? For(topology, site) : null;
+        site.Role is Role.Production or Role.Standby && topology.Backup.Vaults.Count > 0
+            ? site.Snapshots.Count == 0 ? For(topology, site) : For(topology, site) with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory }
+            : null;
 
     /// <summary>A tenant's files directory on the site.</summary>
     public string FilesDirectory(string tenant) => FilesPattern.Replace("{tenant}", tenant, StringComparison.Ordinal);

@@ -38,6 +38,7 @@ public static class BackupAgent
         s.Append("VAULT_NAMES=(").AppendJoin(' ', plan.Vaults.Select(v => Sh.Quote(v.Vault))).Append(")\n");
         s.Append("VAULT_FILES=(").AppendJoin(' ', plan.Vaults.Select(v => Sh.Quote(v.CredentialsFile))).Append(")\n");
         // Names only, sixteen a line: with gzip a thousand tenants cost a few KB.
+        s.Append("TENANTS_FROM=").Append(plan.TenantsFrom is null ? "''" : Sh.Quote(plan.TenantsFrom)).Append('\n');
         s.Append("TENANTS=()\n");
         foreach (var line in plan.Tenants.Chunk(16)) s.Append("TENANTS+=(").AppendJoin(' ', line.Select(Sh.Quote)).Append(")\n");
         return s.ToString();
@@ -80,6 +81,10 @@ public static class BackupAgent
             set -uo pipefail
             . "${{{ConfigVariable}}:-{{ConfigPath}}}" || { echo "failover-backup: cannot read its configuration" >&2; exit 1; }
             export LC_ALL=C.UTF-8 HOME=${HOME:-/root}
+            # A standby's tenants are the ones its restore named (the restore point's records, restored or not).
+            if [ -n "${TENANTS_FROM:-}" ]; then
+              for f in "$TENANTS_FROM"/*.name; do [ -s "$f" ] && TENANTS+=("$(cat "$f")"); done
+            fi
             say() { if [ -n "${INVOCATION_ID:-}" ]; then echo "<$1>failover-backup: $2" >&2; else echo "failover-backup: $2" >&2; fi; }
             log() { say 6 "$*"; }
             fail() { say 3 "$*"; }

@@ -43,7 +43,7 @@ public static class CloudConfig
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
         if (boot.Backup is { } backup)
         {
-            WriteFile(s, BackupAgent.ScriptPath, "0700", BackupAgent.Script());
+            WriteFile(s, BackupAgent.ScriptPath, "0700", BootstrapScript.Compact(BackupAgent.Script()));
             WriteFile(s, BackupAgent.ConfigPath, "0600", BackupAgent.RenderConfig(backup));
             WriteFile(s, $"/etc/systemd/system/{BackupAgent.Service}", "0644", BackupAgent.ServiceUnit());
             WriteFile(s, $"/etc/systemd/system/{BackupAgent.Timer}", "0644", BackupAgent.TimerUnit(backup.Interval));

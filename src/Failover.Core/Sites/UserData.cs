@@ -130,8 +130,24 @@ public static class SiteUserData
             ? VaultPlan.For(topology, vault).ResticRepository
             : "s3:https://s3.eu-central-1.amazonaws.com/" + new string('b', 40) + "/restic";
         var credentials = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
-        var backup = BackupPlan.OfSite(topology, failover);
+        var backup = AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, failover));
         return For(plan, recipe, credentials, measureOnly: true, backup, backup is null ? null : PlaceholderWriters(backup, repository));
+    }
+
+    /// <summary>
+    /// The backup agent when the data server's user data still fits with it, else null: on AWS (16 KB) a restore point of
+    /// about a thousand tenants leaves no room for it, and a standby that boots without its agent beats one the provider
+    /// refuses. Measured with credentials of the lengths the vault stacks generate, so infra/ and the plan decide alike;
+    /// the plan names a standby left without it.
+    /// </summary>
+    public static BackupPlan? AgentThatFits(SitePlan plan, RestoreRecipe? recipe, BackupPlan? backup)
+    {
+        if (backup is null || plan.DataServer is not { } data) return backup;
+        const string repository = "s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic";
+        var reader = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
+        var boot = ServerBootstrap.For(plan, data, recipe, backup);
+        var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository)), plan.Stack.Site.Provider);
+        return measured.Fits ? backup : null;
     }
 
     /// <summary>Write credentials of the lengths the vault stacks generate, one per vault of the plan, for measuring user data.</summary>

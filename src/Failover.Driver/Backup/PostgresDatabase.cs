@@ -137,17 +137,13 @@ public sealed class PostgresTools(string? binDirectory = null)
 
     private static async Task<IReadOnlyList<TableManifest>> TablesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellation)
     {
-        // Fixed output formats so the same rows give the same text (and checksum) on any server and session.
-        await using (var settings = new NpgsqlCommand(
-            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; " +
-            "SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'", connection, transaction))
+        // Fixed output formats so the same rows give the same text (and checksum) on any server and session; the
+        // queries are Core's, the same the backup agent's psql runs (TableChecksum).
+        await using (var settings = new NpgsqlCommand(TableChecksum.Settings, connection, transaction))
             await settings.ExecuteNonQueryAsync(cancellation);
 
         var names = new List<(string Schema, string Name)>();
-        await using (var list = new NpgsqlCommand(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
-            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') " +
-            "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2", connection, transaction))
+        await using (var list = new NpgsqlCommand(TableChecksum.ListTables, connection, transaction))
         await using (var reader = await list.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation)) names.Add((reader.GetString(0), reader.GetString(1)));
 
@@ -164,15 +160,14 @@ public sealed class PostgresTools(string? binDirectory = null)
             try
             {
                 tables.Add(await ChecksumAsync(connection, transaction, schema, name,
-                    $"SELECT count(*), 'r:' || coalesce(sum(hash_record_extended(t, 0)), 0)::text || '-' || coalesce(sum(hash_record_extended(t, 1)), 0)::text FROM {table} AS t",
+                    TableChecksum.RowHashQuery(table),
                     cancellation));
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedFunction)
             {
                 await transaction.RollbackAsync("checksum", cancellation);
                 tables.Add(await ChecksumAsync(connection, transaction, schema, name,
-                    "SELECT count(*), 't:' || coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || coalesce(sum(hashtextextended(r, 1)), 0)::text " +
-                    $"FROM (SELECT t::text AS r FROM {table} AS t) AS rows", cancellation));
+                    TableChecksum.TextHashQuery(table), cancellation));
             }
         }
         return tables;
