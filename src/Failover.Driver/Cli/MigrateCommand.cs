@@ -15,7 +15,7 @@ namespace Failover.Driver.Cli;
 /// </summary>
 internal static class MigrateCommand
 {
-    public const string Kind = MigrationSteps.Kind;
+    public const RunKind Kind = RunKind.Migration;
 
     public static Command Build(App app)
     {
@@ -62,7 +62,7 @@ internal static class MigrateCommand
                 store.ThrowIfLocked();
                 var current = RunEngine.ContextOf(store.ReadJournal(unfinished));
                 if (current?.Kind != Kind || current.Target != targetName)
-                    throw new UsageException($"run {unfinished} ({current?.Kind ?? "unknown"} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
+                    throw new UsageException($"run {unfinished} ({(current is null ? "unknown" : RunKinds.Name(current.Kind))} to {current?.Target ?? "?"}) has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 var (source, target) = Sites(topology, current);
                 // --confirm answers the wait after the cutover; given earlier it would let the run remove the old site
                 // right after a cutover nobody has looked at yet.

@@ -57,7 +57,7 @@ internal static class RehearseCommand
                 // A running command is named by its lock; only this rehearsal's own stale lock is left for its teardown to break.
                 if (store.LockHolder is not { } holder || holder.RunId != unfinished || !RunLock.IsStale(holder)) store.ThrowIfLocked();
                 var context = RunEngine.ContextOf(store.ReadJournal(unfinished));
-                if (context?.Kind != "rehearsal")
+                if (context?.Kind != RunKind.Rehearsal)
                     throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it with `failover abort`");
                 app.Print($"Rehearsal {unfinished} was interrupted: tearing its copy down first.\n");
                 var code = await TeardownAsync(app, topology, store, context, log);
@@ -72,7 +72,7 @@ internal static class RehearseCommand
                 return ExitCodes.Usage;
             }
             var copy = CopyStack(topology, standby, parse.GetValue(address));
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), "rehearsal", topology.Production.Name, copy.Name,
+            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Rehearsal, topology.Production.Name, copy.Name,
                 null, false, Environment.UserName, OperatorHost.Name);
             store.WriteRunFile(run.RunId, SiteFile,
                 new JsonObject { ["standby"] = standby.Name, ["address"] = copy.Site.Address, ["keep"] = parse.GetValue(keep) }.ToJsonString());
@@ -213,7 +213,7 @@ internal static class RehearseCommand
         foreach (var id in store.Runs().Reverse())
         {
             var records = store.ReadJournal(id);
-            if (RunEngine.ContextOf(records) is not { Kind: "rehearsal" } run || TornDown(records)) continue;
+            if (RunEngine.ContextOf(records) is not { Kind: RunKind.Rehearsal } run || TornDown(records)) continue;
             if (records.Any(r => r.Event == JournalEvent.RunAborted))
             {
                 app.Error($"rehearsal {id} was aborted before its teardown: remove its copy {run.Target} by hand");

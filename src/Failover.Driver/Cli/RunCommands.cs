@@ -122,7 +122,7 @@ internal static class RunCommands
             foreach (var f in findings) app.Error($"warning: policy {f.PolicyId}: {f.Message} (the failover goes on; fix it afterwards)");
 
             var now = app.Time.GetUtcNow();
-            var runContext = new RunContext(RunStore.NewRunId(now), "failover", topology.Production.Name, target.Name,
+            var runContext = new RunContext(RunStore.NewRunId(now), RunKind.Failover, topology.Production.Name, target.Name,
                 parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name);
             if (parse.GetValue(dryRun))
             {
@@ -158,7 +158,7 @@ internal static class RunCommands
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
-        var command = $"failover {(run.Kind == "failover" ? "run" : run.Kind)} --to {run.Target}";
+        var command = $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
         var dir = store.RunDirectory(run.RunId);
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
         var steps = FailoverSteps.For(topology, target, ports, dir);
@@ -285,7 +285,7 @@ internal static class RunCommands
                 log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
                 run = run with { AcceptDataLoss = true };
             }
-            if (run.Kind == "rehearsal") return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
+            if (run.Kind == RunKind.Rehearsal) return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
             return await Execute(app, topology, target, store, run, log, ct);
@@ -304,7 +304,7 @@ internal static class RunCommands
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
             var run = RunEngine.ContextOf(store.ReadJournal(id));
-            using (Lock(store, run ?? new RunContext(id, "failover", "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
+            using (Lock(store, run ?? new RunContext(id, RunKind.Failover, "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
             using (var journal = store.OpenJournal(id))
             {
                 // A migration killed during its freeze left production refusing writes: give them back before giving up.

@@ -79,12 +79,12 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     /// restore point, so the protection is lifted first in a `pulumi up` of its own (servers kept, firewall still fenced).
     /// The provisioning then sets the mode, which opens the firewall again.
     /// </summary>
-    public async Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation)
+    public async Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation)
     {
         if (site.Mode != SiteMode.Fenced)
-            return $"{site.Name}: its mode is set by the provisioning (pulumi up lifts the fence)";
+            return new FenceLift(false, $"{site.Name}: its mode is set by the provisioning (pulumi up lifts the fence)");
         await ReleaseProtectionAsync(site, cancellation);
-        return $"{site.Name}: delete protection lifted on purpose (failover:protection released); the provisioning lifts the fence";
+        return new FenceLift(true, $"{site.Name}: delete protection lifted on purpose (failover:protection released); the provisioning lifts the fence");
     }
 
     /// <summary>`failover:protection released` and `pulumi up`: the servers stay declared, so the lift lands before any delete.</summary>

@@ -41,7 +41,7 @@ public sealed class RehearsalStack(IPulumi pulumi, ISites sites, StackSpec stand
 
     public Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) => sites.AddressAsync(site, cancellation);
 
-    public Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation) =>
+    public Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation) =>
         throw new InvalidOperationException("a rehearsal never unfences anything");
 
     public Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation) =>

@@ -6,17 +6,11 @@ namespace Failover.Driver.Dns;
 /// <param name="Values">The record data: addresses, or a target name for CNAME.</param>
 public sealed record RecordSet(string Name, string Type, IReadOnlyList<string> Values, int TtlSeconds);
 
-/// <summary>A record to remove, e.g. the old primary's service record when it is fenced.</summary>
-public sealed record RecordKey(string Name, string Type);
-
-/// <summary>Points a zone's service records at new addresses, or removes them; the edge the cutover and fence steps call.</summary>
+/// <summary>Points a zone's service records at new addresses; the edge the cutover step calls. A fence never removes records: the cutover repoints them.</summary>
 public interface IDnsCutover
 {
     /// <summary>Replaces each record set's data in one change; applying the same change again is harmless.</summary>
     Task PointAsync(string zone, IReadOnlyList<RecordSet> records, CancellationToken cancellation);
-
-    /// <summary>Removes the records (fencing: no answer is better than the fenced site's address); removing absent records is harmless.</summary>
-    Task RemoveAsync(string zone, IReadOnlyList<RecordKey> records, CancellationToken cancellation);
 }
 
 /// <summary>A DNS change was not applied; the message says why and what to check. Nothing was changed by the failed call.</summary>

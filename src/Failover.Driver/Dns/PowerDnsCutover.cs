@@ -48,10 +48,6 @@ public sealed class PowerDnsCutover : IDnsCutover, IDisposable
             DnsName.InZone(r.Name, zone), r.Type.ToUpperInvariant(), r.TtlSeconds, "REPLACE",
             r.Values.Select(v => new RrRecord(v, false)).ToList())).ToList(), cancellation);
 
-    public Task RemoveAsync(string zone, IReadOnlyList<RecordKey> records, CancellationToken cancellation) =>
-        PatchAsync(zone, "fence", records.Select(r => new RrSet(
-            DnsName.InZone(r.Name, zone), r.Type.ToUpperInvariant(), null, "DELETE", null)).ToList(), cancellation);
-
     private async Task PatchAsync(string zone, string step, IReadOnlyList<RrSet> rrsets, CancellationToken cancellation)
     {
         var apex = DnsName.Absolute(zone);

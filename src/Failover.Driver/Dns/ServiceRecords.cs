@@ -25,7 +25,4 @@ public static class ServiceRecords
                 $"(it has {string.Join(", ", addresses)})");
         return new RecordSet(r.Name, r.Type.ToUpperInvariant(), values, spec.TtlSeconds);
     }).ToList();
-
-    /// <summary>The records to remove when the active site is fenced.</summary>
-    public static IReadOnlyList<RecordKey> Of(DnsSpec spec) => spec.Records.Select(r => new RecordKey(r.Name, r.Type.ToUpperInvariant())).ToList();
 }

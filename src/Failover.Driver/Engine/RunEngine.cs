@@ -99,7 +99,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
     public static JsonObject RunData(RunContext run) => new()
     {
         ["runId"] = run.RunId,
-        ["kind"] = run.Kind,
+        ["kind"] = RunKinds.Name(run.Kind),
         ["production"] = run.Production,
         ["target"] = run.Target,
         ["restorePoint"] = run.RestorePoint,
@@ -114,7 +114,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
     {
         var d = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data;
         if (d is null) return null;
-        return new RunContext((string)d["runId"]!, (string)d["kind"]!, (string)d["production"]!, (string)d["target"]!,
+        return new RunContext((string)d["runId"]!, RunKinds.Parse((string)d["kind"]!), (string)d["production"]!, (string)d["target"]!,
             (string?)d["restorePoint"], (bool)d["acceptDataLoss"]! || records.Any(r => r.Event == JournalEvent.DataLossAccepted),
             (string)d["startedBy"]!, (string)d["host"]!);
     }

@@ -25,10 +25,41 @@ public sealed record StepResult(string Summary, JsonObject? Facts = null, IReadO
 /// <summary>A step refused to go on; the run stops here, before anything later (DNS) is touched.</summary>
 public sealed class StepFailedException(string message, Exception? inner = null) : Exception(message, inner);
 
+/// <summary>What a run is: a failover after a loss, a rehearsal on a copy, or a planned migration.</summary>
+public enum RunKind { Failover, Rehearsal, Migration }
+
+/// <summary>The words a run kind is journaled and invoked by; journals keep the lower-case word.</summary>
+public static class RunKinds
+{
+    /// <summary>The word in the journal's first record (<c>"kind"</c>), unchanged since the first journals.</summary>
+    public static string Name(RunKind kind) => kind switch
+    {
+        RunKind.Rehearsal => "rehearsal",
+        RunKind.Migration => "migration",
+        _ => "failover",
+    };
+
+    /// <summary>The verb that starts a run of this kind: <c>failover run</c>, <c>rehearse</c>, <c>migrate</c>.</summary>
+    public static string Verb(RunKind kind) => kind switch
+    {
+        RunKind.Rehearsal => "rehearse",
+        RunKind.Migration => "migrate",
+        _ => "run",
+    };
+
+    public static RunKind Parse(string name) => name switch
+    {
+        "failover" => RunKind.Failover,
+        "rehearsal" => RunKind.Rehearsal,
+        "migration" => RunKind.Migration,
+        _ => throw new InvalidDataException($"unknown run kind '{name}' in the journal's first record"),
+    };
+}
+
 /// <summary>The run's identity and the operator's choices, fixed when the run starts.</summary>
 public sealed record RunContext(
     string RunId,
-    string Kind,
+    RunKind Kind,
     string Production,
     string Target,
     string? RestorePoint,

@@ -65,11 +65,11 @@ public sealed class LocalSites : ISites
     });
 
     /// <summary>Removes the fence marker: the next provisioning may start the site again.</summary>
-    public Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation)
+    public Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation)
     {
-        if (!File.Exists(FencedMarker(site))) return Task.FromResult($"{site.Name} was not fenced");
+        if (!File.Exists(FencedMarker(site))) return Task.FromResult(new FenceLift(false, $"{site.Name} was not fenced"));
         File.Delete(FencedMarker(site));
-        return Task.FromResult($"{site.Name}: fence lifted on purpose ({FencedMarker(site)} removed)");
+        return Task.FromResult(new FenceLift(true, $"{site.Name}: fence lifted on purpose ({FencedMarker(site)} removed)"));
     }
 
     /// <summary>Stops the site's processes and keeps its data (and its fence marker); destroy removes its folder.</summary>

@@ -41,9 +41,9 @@ public sealed record IncidentReport(
     /// <summary>The version of the tool that ran the report step, or this one.</summary>
     public string Version { get; init; } = ToolVersion;
 
-    public bool IsRehearsal => Run.Kind == "rehearsal";
+    public bool IsRehearsal => Run.Kind == RunKind.Rehearsal;
 
-    public bool IsMigration => Run.Kind == "migration";
+    public bool IsMigration => Run.Kind == RunKind.Migration;
 
     /// <summary>A migration's last write freeze began here (the start of the downtime customers saw).</summary>
     public DateTimeOffset? FrozenAt { get; init; }
@@ -212,7 +212,7 @@ public sealed record IncidentReport(
     private string Title => IsRehearsal
         ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}"
         : IsMigration ? $"Migration report: production moved from {Run.Production} to {Run.Target}"
-        : "Incident report: " + (Run.Kind == "failover" ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{Run.Kind}: {Run.Production} → {Run.Target}");
+        : "Incident report: " + (Run.Kind == RunKind.Failover ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{RunKinds.Name(Run.Kind)}: {Run.Production} → {Run.Target}");
 
     private string FreezeText => FrozenAt is { } f && CutoverVisible is { } v
         ? $"Writes were frozen on {Run.Production} from {T(f)} to the verified cutover at {T(v)}: **{D(FreezeWindow)} of downtime** customers saw. " +

@@ -20,8 +20,6 @@ public sealed record MigrationChoices(bool Wait, bool Confirmed, bool DestroyOld
 /// </summary>
 public static class MigrationSteps
 {
-    /// <summary>The run kind a migration journals (RunContext.Kind).</summary>
-    public const string Kind = "migration";
 
     /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
@@ -130,10 +128,22 @@ public static class MigrationSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var unfenced = (string?)await c.Once($"unfence:{target.Name}", async x => JsonValue.Create(await ports.Value.Sites.UnfenceAsync(target, x)), ct);
+            var journaled = await c.Once($"unfence:{target.Name}", async x =>
+            {
+                var lift = await ports.Value.Sites.UnfenceAsync(target, x);
+                return new JsonObject { ["lifted"] = lift.Lifted, ["note"] = lift.Note };
+            }, ct);
             var result = await _provision.ExecuteAsync(c, ct);
-            return result with { Notes = unfenced?.Contains("lifted", StringComparison.Ordinal) == true ? [unfenced] : result.Notes };
+            return result with { Notes = LiftNote(journaled) is { } note ? [note] : result.Notes };
         }
+
+        /// <summary>The report's note when a fence was lifted; journals written before the typed record hold only the sentence.</summary>
+        private static string? LiftNote(JsonNode? journaled) => journaled switch
+        {
+            JsonObject o => (bool?)o["lifted"] == true ? (string?)o["note"] : null,
+            JsonValue v when v.TryGetValue<string>(out var sentence) => sentence,
+            _ => null,
+        };
     }
 
     /// <summary>Stops the source's writes; the moment is journaled as the start of the downtime customers see.</summary>

@@ -38,12 +38,15 @@ public interface ISites
     /// <summary>Where a running site answers, read without changing it (the site a migration leaves).</summary>
     Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation);
 
-    /// <summary>Lifts a site's fence on purpose (a migration back to a former primary); safe to repeat.</summary>
-    Task<string> UnfenceAsync(StackSpec site, CancellationToken cancellation);
+    /// <summary>Lifts a site's fence on purpose (a migration back to a former primary); safe to repeat: a site without a fence gives <c>Lifted: false</c>.</summary>
+    Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation);
 
     /// <summary>Scales a fenced former site down (its data kept); with <paramref name="destroy"/> removes it for good.</summary>
     Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation);
 }
+
+/// <summary>What lifting a fence did: whether there was one to lift, and the sentence the report shows when there was.</summary>
+public sealed record FenceLift(bool Lifted, string Note);
 
 /// <summary>Stops and gives back the writes of the site a migration leaves (read-only or maintenance mode).</summary>
 public interface IWriteFreeze

@@ -32,12 +32,12 @@ public static class ServingSite
             var records = store.ReadJournal(id);
             if (records.Count == 0) continue;
             var run = RunEngine.ContextOf(records);
-            if (run is null || run.Kind is not ("failover" or MigrationSteps.Kind) || records.Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
+            if (run is null || run.Kind is not (RunKind.Failover or RunKind.Migration) || records.Any(r => r.Event == JournalEvent.SitesRemoved)) continue;
             var cutover = Journal.Live(records).LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(StepKind.Cutover));
             if (cutover is null || topology.Find(run.Target) is not { } site) continue;
             return site.Name == topology.Production.Name
-                ? (site, $"{site.Name}, the production stack of the stack files, where {run.Kind} {id} moved service at {cutover.At:u}")
-                : (site, $"{site.Name}, where {run.Kind} {id} moved service at {cutover.At:u} (the stack files still name {topology.Production.Name} production)");
+                ? (site, $"{site.Name}, the production stack of the stack files, where {RunKinds.Name(run.Kind)} {id} moved service at {cutover.At:u}")
+                : (site, $"{site.Name}, where {RunKinds.Name(run.Kind)} {id} moved service at {cutover.At:u} (the stack files still name {topology.Production.Name} production)");
         }
         return (topology.Production, $"{topology.Production.Name}, the production stack of the stack files (no failover or migration in {store.State.Location} moved service elsewhere)");
     }

@@ -128,7 +128,7 @@ public class SelectionTests(PostgresCluster cluster) : IClassFixture<PostgresClu
         var ports = new Lazy<RunPorts>(() => new RunPorts(new ResticVault(vault.Catalog()), null!, null!, null!, null!));
         var step = new FailoverSteps.SelectBackup(topology, ports);
         using var journal = Journal.Open(vault.Scratch($"journal-{Guid.NewGuid():N}.jsonl"));
-        var run = new RunContext("test", "failover", production.Name, "local-standby", null, acceptDataLoss, "tester", "here");
+        var run = new RunContext("test", RunKind.Failover, production.Name, "local-standby", null, acceptDataLoss, "tester", "here");
         var result = await new RunEngine([step], vault.Clock, vault.Logger).RunAsync(journal, run, CancellationToken.None);
         var facts = journal.Records.LastOrDefault(r => r.Event == JournalEvent.StepCompleted)?.Data;
         return new Selection(result,

@@ -52,22 +52,6 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : AgainstPowerDn
     }
 
     [Fact]
-    public async Task Fencing_removes_the_old_primary_record_and_removing_it_again_is_harmless()
-    {
-        var zone = NewZone();
-        await Server.CreateZoneAsync(zone, ("app", "A", [OldPrimary]), ("db", "A", [OldPrimary]));
-
-        await Cutover().RemoveAsync(zone, [new RecordKey("app", "A")], CancellationToken.None);
-        await Cutover().RemoveAsync(zone, [new RecordKey("app", "A")], CancellationToken.None);
-
-        var gone = new[] { new RecordSet("app", "A", [], 60) };
-        var propagation = await Check().WaitUntilVisibleAsync(zone, gone, [Server.Dns], TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), CancellationToken.None);
-        Assert.True(propagation.Visible, propagation.Summary);
-        Assert.Empty(await AnswerAsync(zone, "app"));
-        Assert.Equal([OldPrimary], await AnswerAsync(zone, "db"));
-    }
-
-    [Fact]
     public async Task A_zone_the_server_does_not_have_is_named_in_the_error()
     {
         var error = await Assert.ThrowsAsync<DnsCutoverException>(() =>

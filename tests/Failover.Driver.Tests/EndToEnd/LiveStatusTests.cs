@@ -83,7 +83,7 @@ public sealed class LiveStatusTests : IAsyncLifetime
     {
         // The journal of a failover whose cutover completed, as `failover run` leaves it (the stack files are not rewritten).
         var store = new RunStore(Path.Combine(_project, ".failover"));
-        var failover = new RunContext("20261122-030000-000001", "failover", "local-prod", "local-standby", null, false, "ops", "here");
+        var failover = new RunContext("20261122-030000-000001", RunKind.Failover, "local-prod", "local-standby", null, false, "ops", "here");
         using (var journal = Journal.Open(store.JournalPath(failover.RunId)))
         {
             journal.Append(new JournalRecord(JournalEvent.RunStarted, DateTimeOffset.UtcNow, Data: RunEngine.RunData(failover)));

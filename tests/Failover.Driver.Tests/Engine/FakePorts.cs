@@ -103,10 +103,10 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
     public Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken c) =>
         Task.FromResult(new SiteAddress(["192.0.2.1"], "http://192.0.2.1/health", new JsonObject()));
 
-    public Task<string> UnfenceAsync(StackSpec site, CancellationToken c)
+    public Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken c)
     {
         Effects.Enqueue($"unfence {site.Name}");
-        return Task.FromResult($"{site.Name} was not fenced");
+        return Task.FromResult(new FenceLift(false, $"{site.Name} was not fenced"));
     }
 
     public Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken c)

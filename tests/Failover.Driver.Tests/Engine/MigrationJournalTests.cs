@@ -11,7 +11,7 @@ namespace Failover.Driver.Tests.Engine;
 public class MigrationJournalTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
-    private static readonly RunContext Run = new("20261122-030000-abcdef", "migration", "local-prod", "local-standby", null, false, "ops", "host");
+    private static readonly RunContext Run = new("20261122-030000-abcdef", RunKind.Migration, "local-prod", "local-standby", null, false, "ops", "host");
 
     private static JournalRecord Started() => new(JournalEvent.RunStarted, T0, Data: RunEngine.RunData(Run));
     private static JournalRecord Effect(JournalEvent e, string step, string effect, int minute, JsonObject? data = null) => new(e, T0.AddMinutes(minute), step, effect, data);
@@ -102,7 +102,7 @@ public class MigrationJournalTests
         {
             Assert.Equal("local-prod", Failover.Driver.Runbooks.ServingSite.Of(topology, store).Site.Name);
 
-            var failover = Run with { RunId = "20261122-030000-000001", Kind = "failover" };
+            var failover = Run with { RunId = "20261122-030000-000001", Kind = RunKind.Failover };
             using (var j = Journal.Open(store.JournalPath(failover.RunId)))
             {
                 j.Append(new JournalRecord(JournalEvent.RunStarted, T0, Data: RunEngine.RunData(failover)));

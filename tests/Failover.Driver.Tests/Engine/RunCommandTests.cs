@@ -133,7 +133,7 @@ public class RunCommandTests : IDisposable
     public void A_migration_waiting_for_confirmation_names_the_way_out_when_a_failover_is_started()
     {
         var store = new RunStore(State);
-        var migration = new RunContext("20261122-020000-abcdef", "migration", "prod-fsn1", "standby-hel1", null, false, "ops", "host");
+        var migration = new RunContext("20261122-020000-abcdef", RunKind.Migration, "prod-fsn1", "standby-hel1", null, false, "ops", "host");
         using (var journal = Journal.Open(store.JournalPath(migration.RunId)))
         {
             journal.Append(new JournalRecord(JournalEvent.RunStarted, _time.GetUtcNow(), Data: RunEngine.RunData(migration)));

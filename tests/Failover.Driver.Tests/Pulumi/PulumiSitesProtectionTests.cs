@@ -42,7 +42,8 @@ public sealed class PulumiSitesProtectionTests : IDisposable
         await _pulumi.Cli().SelectOrCreateStackAsync(fenced.Name);
         var said = await Sites().UnfenceAsync(fenced, CancellationToken.None);
         Assert.Equal(["failover:protection released", "up"], Sequence());
-        Assert.Contains("delete protection lifted", said);
+        Assert.True(said.Lifted);
+        Assert.Contains("delete protection lifted", said.Note);
     }
 
     [Fact]

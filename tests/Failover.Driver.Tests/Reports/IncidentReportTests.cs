@@ -23,7 +23,7 @@ public partial class IncidentReportTests
     /// <summary>A rehearsal as the engine journals it: each step's start and end, the chosen snapshots, each tenant's restore.</summary>
     private static List<JournalRecord> Rehearsal(bool failGate = false)
     {
-        var run = new RunContext("20261122-040000-a1b2c3", "rehearsal", "prod-fsn1", "standby-hel1-rehearsal", null, false, "ops", "backup-host");
+        var run = new RunContext("20261122-040000-a1b2c3", RunKind.Rehearsal, "prod-fsn1", "standby-hel1-rehearsal", null, false, "ops", "backup-host");
         var records = new List<JournalRecord> { new(JournalEvent.RunStarted, Start, Data: RunEngine.RunData(run)) };
         var at = Start;
         string Time(DateTimeOffset t) => t.ToString("O", CultureInfo.InvariantCulture);
