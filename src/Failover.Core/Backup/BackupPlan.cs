@@ -177,3 +177,24 @@ public sealed record BackupFailure(string? Vault, string? Tenant, string Reason)
             ({ } v, { } t) => $"{t} into vault {v}: {Reason}",
         };
 }
+
+/// <summary>What <c>failover status</c> says of a vault's newest heartbeat: stale or failed is an alarm, none a warning.</summary>
+public static class HeartbeatVerdict
+{
+    public static (Policies.Severity Severity, string Message) Of(BackupHeartbeat? heartbeat, string vault, string production, TimeSpan interval, DateTimeOffset now)
+    {
+        if (heartbeat is null)
+            return (Policies.Severity.Warning,
+                $"no backup agent heartbeat in {vault}: nothing shows that an agent backs up {production} (docs/backup-and-restore.md, the backup agent)");
+        var age = now - heartbeat.Finished;
+        var allowed = BackupHeartbeat.AllowedAge(interval);
+        var what = $"last run {heartbeat.RunId} of {heartbeat.Site} finished {Durations.Format(age < TimeSpan.Zero ? TimeSpan.Zero : age)} ago, " +
+                   $"{heartbeat.BackedUp} of {heartbeat.Tenants} tenants into {vault}";
+        if (age > allowed)
+            return (Policies.Severity.Error,
+                $"{what}: STALE, older than the schedule allows ({Durations.Format(allowed)}, two intervals of {Durations.Format(interval)}): the agent has stopped or cannot reach the vault");
+        if (!heartbeat.Succeeded)
+            return (Policies.Severity.Error, $"{what}: FAILED for {string.Join("; ", heartbeat.Failures.Select(f => f.ToString()))}");
+        return (Policies.Severity.Info, what);
+    }
+}

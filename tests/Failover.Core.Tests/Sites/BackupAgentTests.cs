@@ -150,4 +150,37 @@ public class BackupAgentTests(ITestOutputHelper output)
         Assert.Contains(TableChecksum.TextHashQuery("%s").Replace("'", "''"), passes);
         Assert.Equal(2, passes.Split("\\gexec").Length - 1);
     }
+
+    [Fact]
+    public void A_heartbeat_older_than_two_intervals_or_naming_a_failure_is_an_alarm_and_none_is_a_warning()
+    {
+        var now = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        var interval = TimeSpan.FromMinutes(30);
+        BackupHeartbeat At(TimeSpan ago, params BackupFailure[] failures) =>
+            new("prod-fsn1", "vault-aws-par", "20261201T1100Z-abcdef", now - ago - TimeSpan.FromMinutes(5), now - ago, 10, failures.Length == 0 ? 10 : 9, 123, failures);
+
+        Assert.Equal(Policies.Severity.Info, HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(40)), "vault-aws-par", "prod-fsn1", interval, now).Severity);
+        var stale = HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(61)), "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Error, stale.Severity);
+        Assert.Contains("STALE, older than the schedule allows (1h", stale.Message);
+        var failed = HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(1), new BackupFailure(null, "acme", "database acme does not exist"), new BackupFailure("vault-b", null, "cannot open the vault")),
+            "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Error, failed.Severity);
+        Assert.Contains("9 of 10 tenants", failed.Message);
+        Assert.Contains("FAILED for acme: database acme does not exist; vault vault-b: cannot open the vault", failed.Message);
+        var none = HeartbeatVerdict.Of(null, "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Warning, none.Severity);
+    }
+
+    [Fact]
+    public void A_cloud_production_whose_agent_cannot_write_a_vault_is_named_by_policy()
+    {
+        var t = SiteStacks.Load();
+        Assert.DoesNotContain(Policies.PolicyBook.Evaluate(t), f => f.PolicyId == "backup-agent-not-configured");
+        var box = t.Stacks.First(s => s.Role == Role.Vault) with { Name = "box-hel1", Vault = t.Stacks.First(s => s.Role == Role.Vault).Vault! with { Kind = VaultKind.StorageBox } };
+        var prod = t.Production with { Backup = t.Production.Backup! with { Vaults = [.. t.Production.Backup!.Vaults, "box-hel1"] } };
+        var withBox = new Topology.Topology([.. t.Stacks.Select(s => s.Name == prod.Name ? prod : s), box], t.ProjectBackendUrl, t.StacksDirectory);
+        var finding = Assert.Single(Policies.PolicyBook.Evaluate(withBox), f => f.PolicyId == "backup-agent-not-configured");
+        Assert.Contains("cannot write vault box-hel1", finding.Message);
+    }
 }
