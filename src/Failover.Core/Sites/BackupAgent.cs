@@ -90,6 +90,8 @@ public static class BackupAgent
             fail() { say 3 "$*"; }
 
             mkdir -p "$STATE_DIR" "$(dirname "$LOCK")" || exit 1
+            # PG_AS writes its dump status into the run's folder: it must be able to pass through.
+            [ -z "$PG_AS" ] || chmod 0711 "$STATE_DIR"
             exec 9>> "$LOCK" || { fail "cannot open the lock file $LOCK"; exit 1; }
             if ! flock -n 9; then
               fail "another backup run still holds $LOCK (pid $(cat "$LOCK.pid" 2> /dev/null || echo unknown)): this run is refused, runs never stack"

@@ -126,7 +126,8 @@ public static class BootstrapScript
         if (boot.Backup is not null)
         {
             L();
-            L($"install -d -m 0700 {Sh.Quote(boot.Backup.StateDirectory)}");
+            // 0711: psql and pg_dump run as postgres and write their status into the run's folder inside it.
+            L($"install -d -m 0711 {Sh.Quote(boot.Backup.StateDirectory)}");
             L(boot.BackupAtBoot
                 ? $"systemctl enable --now {BackupAgent.Timer} && log 'backup agent scheduled every {Durations.Format(boot.Backup.Interval)}'"
                 : $"log 'backup agent installed; its timer waits until this site serves (a cutover enables it)'");
