@@ -9,7 +9,8 @@ namespace Failover.Benchmarks;
 /// <summary>
 /// `scheduler`: mean tenant time-to-restore of our schedule (tier, then smallest first, 3 at a time) against
 /// restoring one tenant at a time in declared order; first with Core's estimate model on the full-size
-/// fleet, then measured with the real TenantRestore and RestoreScheduler on the fleet scaled down, with
+/// fleet, then measured with the restore the product runs (the failover's TenantQueue, tier then smallest first, over
+/// the TenantRestore the local provider's restore walks) on the fleet scaled down, with
 /// declared order on the same workers measured too, so the order's own share shows.
 /// </summary>
 public static class SchedulerBenchmark
@@ -77,7 +78,7 @@ public static class SchedulerBenchmark
     private static async Task<Verdict> MeasuredAsync(IReadOnlyList<Tenant> fleet, int parallelism, double scale, int linkKiBps, int rounds, CancellationToken cancellation)
     {
         Console.WriteLine($"(b) measured: the fleet seeded at scale {scale} (TenantSeed: dataGb x {scale} GB, at least 0.2 MB), backed up with TenantBackup,");
-        Console.WriteLine($"    restored with TenantRestore by RestoreScheduler (parallelism {parallelism}), and in declared order one at a time and {parallelism} at a time. Load average {Timing.Load()}");
+        Console.WriteLine($"    restored with TenantRestore in the failover's TenantQueue (parallelism {parallelism}), and in declared order one at a time and {parallelism} at a time. Load average {Timing.Load()}");
         Console.WriteLine(linkKiBps > 0
             ? $"    Vault link: {linkKiBps} KiB/s per restic process (restic --limit-download), the model's per-stream speed scaled like the data,"
               + "\n    as a failover reads an external vault over the network; --unlimited reads the local directory at disk and CPU speed."
@@ -104,7 +105,6 @@ public static class SchedulerBenchmark
                           $"largest tenant {points.Values.Max(p => p.Manifest.Bytes) / 1e6:0.0} MB, smallest {points.Values.Min(p => p.Manifest.Bytes) / 1e6:0.00} MB");
 
         var restore = new TenantRestore(linkKiBps > 0 ? site.RepositoryBehindLink(linkKiBps) : site.Repository, site.Postgres, new RestoreHooks(site.Secrets), site.Secrets, site.Log);
-        var scheduler = new RestoreScheduler(restore, TimeProvider.System, site.Log);
         // Three sides, each from nothing: the baseline, parallelism alone (declared order, same workers), and ours.
         const string Sequential = "sequential", Declared = "declared", Ours = "ours";
         var means = new Dictionary<string, List<double>> { [Sequential] = [], [Declared] = [], [Ours] = [] };
@@ -118,9 +118,13 @@ public static class SchedulerBenchmark
                 IReadOnlyList<(string Tenant, TimeSpan Started, TimeSpan Finished)> runs;
                 if (side == Ours)
                 {
-                    var report = await scheduler.RunAsync(jobs, parallelism, null, cancellation);
-                    if (!report.Succeeded) throw new InvalidOperationException($"our restore failed: {string.Join("; ", report.Failed.Select(f => $"{f.Tenant}: {f.Result.Error}"))}");
-                    runs = report.Tenants.Select(t => (t.Tenant, t.Downtime - (t.Finished - t.Started), t.Downtime)).ToList();
+                    // The product's restore step: TenantQueue in restore order, parallelism at a time (FailoverSteps.RestoreAllAsync).
+                    var started = DateTimeOffset.UtcNow;
+                    var turns = await TenantQueue.RunAsync(jobs.Select(j => j.Target.Tenant), parallelism, TimeProvider.System,
+                        (tenant, ct) => restore.RestoreAsync(jobs.Single(j => j.Target.Tenant == tenant), ct), cancellation);
+                    var failed = turns.Where(t => t.Result is not { Succeeded: true }).ToList();
+                    if (failed.Count > 0) throw new InvalidOperationException($"our restore failed: {string.Join("; ", failed.Select(f => $"{f.Tenant.Name}: {f.Error?.Message ?? f.Result?.Error}"))}");
+                    runs = turns.Select(t => (t.Tenant.Name, t.Started - started, t.Finished - started)).ToList();
                 }
                 else
                     runs = await InDeclaredOrderAsync(restore, jobs, side == Sequential ? 1 : parallelism, cancellation);
@@ -138,7 +142,7 @@ public static class SchedulerBenchmark
             Console.WriteLine($"    {name,-48} {Timing.Seconds(Timing.Median(means[side])),10} {Timing.Seconds(Timing.Median(allBack[side])),10}");
         Row("sequential, declared order (baseline)", Sequential);
         Row($"declared order, {parallelism} at a time (parallelism only)", Declared);
-        Row("ours: RestoreScheduler, parallelism " + parallelism, Ours);
+        Row("ours: tier then smallest first (TenantQueue), parallelism " + parallelism, Ours);
         Console.WriteLine($"    order's own gain at equal parallelism: ours / declared order = {Timing.Median(means[Ours]) / Timing.Median(means[Declared]):0.00}");
         var (ours, sequential) = (means[Ours], means[Sequential]);
         return new Verdict(Timing.Median(ours) / Timing.Median(sequential), Target);

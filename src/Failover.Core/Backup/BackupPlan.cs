@@ -90,45 +90,20 @@ public sealed record BackupPlan(
 }
 
 /// <summary>
-/// How a table's row count and checksum are read, defined once for the C# backup and verification (Npgsql) and the
-/// agent's psql: the sums of two 64-bit hashes of every row, hashing each column with its type's own hash function
-/// (<c>r:</c>), or the row's text with fixed output settings where a column type has none (<c>t:</c>).
+/// The backup agent's psql form of <see cref="TableChecksums"/>: the same two queries per table, in one session.
 /// </summary>
-public static class TableChecksum
+public static class TableChecksumPasses
 {
-    /// <summary>Fixed output formats, so the same rows give the same text (and checksum) on any server and session.</summary>
-    public const string Settings =
-        "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; " +
-        "SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'";
-
-    /// <summary>Every user table (schema, name), in the order the manifest lists them.</summary>
-    public const string ListTables =
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
-        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') " +
-        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER BY 1, 2";
-
-    private const string RowHash =
-        "'r:' || coalesce(sum(hash_record_extended(t, 0)), 0)::text || '-' || coalesce(sum(hash_record_extended(t, 1)), 0)::text";
-
-    private const string TextHash =
-        "'t:' || coalesce(sum(hashtextextended(r, 0)), 0)::text || '-' || coalesce(sum(hashtextextended(r, 1)), 0)::text";
-
-    /// <summary>Count and column-hash checksum of <paramref name="table"/> (a quoted schema.name); fails with 42883 when a column type has no hash function.</summary>
-    public static string RowHashQuery(string table) => $"SELECT count(*), {RowHash} FROM {table} AS t";
-
-    /// <summary>Count and text-hash checksum of <paramref name="table"/>: the fallback of <see cref="RowHashQuery"/>.</summary>
-    public static string TextHashQuery(string table) => $"SELECT count(*), {TextHash} FROM (SELECT t::text AS r FROM {table} AS t) AS rows";
-
     /// <summary>
-    /// The same in one psql session (psql's <c>\gexec</c> and <c>ON_ERROR_ROLLBACK</c>): a <c>T</c> line per table, then a
-    /// <c>C</c> line per table (schema, name, rows, checksum, tab-separated) from <see cref="RowHashQuery"/>, then from
-    /// <see cref="TextHashQuery"/> for the tables the first pass could not hash (each success marks its table in a
-    /// transaction-local setting). Runs inside the caller's REPEATABLE READ transaction after <see cref="Settings"/>.
+    /// psql's <c>\gexec</c> with <c>ON_ERROR_ROLLBACK</c>: a <c>T</c> line per table, then a <c>C</c> line per table
+    /// (schema, name, rows, checksum, tab-separated) from <see cref="TableChecksums.Hashed"/>, then from
+    /// <see cref="TableChecksums.AsText"/> for the tables the first pass could not hash (each success marks its table in a
+    /// transaction-local setting). Runs inside the caller's REPEATABLE READ transaction after the settings.
     /// </summary>
-    public static string PsqlPasses()
+    public static string Psql()
     {
         const string marked = "SELECT set_config('failover.hashed', ' ', true) \\g /dev/null";
-        var list = ListTables.Replace("SELECT n.nspname, c.relname", "SELECT n.nspname, c.relname, c.oid", StringComparison.Ordinal);
+        var list = TableChecksums.ListTables.Replace("SELECT n.nspname, c.relname", "SELECT n.nspname, c.relname, c.oid", StringComparison.Ordinal);
         string Pass(string query, string where) =>
             $"SELECT format({Literal("SELECT 'C', %L, %L, q.* FROM (" + query + ") AS q " +
                 "WHERE set_config('failover.hashed', current_setting('failover.hashed') || %L, true) IS NOT NULL")}, " +
@@ -136,8 +111,8 @@ public static class TableChecksum
         return string.Join('\n',
             $"SELECT 'T', l.nspname, l.relname FROM ({list}) AS l;",
             marked,
-            Pass(RowHashQuery("%s"), ""),
-            Pass(TextHashQuery("%s"), " WHERE strpos(current_setting('failover.hashed'), ' ' || l.oid || ' ') = 0"));
+            Pass(TableChecksums.Hashed("%s"), ""),
+            Pass(TableChecksums.AsText("%s"), " WHERE strpos(current_setting('failover.hashed'), ' ' || l.oid || ' ') = 0"));
     }
 
     private static string Literal(string sql) => "'" + sql.Replace("'", "''") + "'";

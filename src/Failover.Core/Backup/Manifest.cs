@@ -50,33 +50,45 @@ public sealed record Coherence(IReadOnlyList<string> Differences)
     public bool IsCoherent => Differences.Count == 0;
 
     /// <summary>Compares restored tables and files with what the backup recorded, naming every difference.</summary>
-    public static Coherence Compare(Manifest expected, IReadOnlyList<TableManifest> restoredTables, FilesManifest restoredFiles)
+    public static Coherence Compare(Manifest expected, IReadOnlyList<TableManifest> restoredTables, FilesManifest restoredFiles) =>
+        new([.. CompareTables(expected, restoredTables).Differences, .. CompareFiles(expected, restoredFiles).Differences]);
+
+    /// <summary>
+    /// The check of the restore plan's verify-database step: every table of the manifest with its rows and checksum,
+    /// in manifest order, then the tables that were not in the backup (ordinal order).
+    /// </summary>
+    public static Coherence CompareTables(Manifest expected, IReadOnlyList<TableManifest> restoredTables)
     {
         var differences = new List<string>();
         var restored = restoredTables.ToDictionary(t => t.QualifiedName, StringComparer.Ordinal);
         foreach (var table in expected.Database.Tables)
         {
+            var rows = table.Rows.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (!restored.Remove(table.QualifiedName, out var got))
-                differences.Add($"table {table.QualifiedName} is missing ({table.Rows} rows in the backup)");
+                differences.Add(RestoreFindings.TableMissing(table.QualifiedName, rows));
             else if (got.Rows != table.Rows)
-                differences.Add($"table {table.QualifiedName} has {got.Rows} rows, the backup had {table.Rows}");
+                differences.Add(RestoreFindings.RowsDiffer(table.QualifiedName, got.Rows.ToString(System.Globalization.CultureInfo.InvariantCulture), rows));
             else if (got.Checksum != table.Checksum)
-                differences.Add($"table {table.QualifiedName} has {got.Rows} rows as in the backup but different contents");
+                differences.Add(RestoreFindings.ContentsDiffer(table.QualifiedName, rows));
         }
         foreach (var extra in restored.Keys.Order(StringComparer.Ordinal))
-            differences.Add($"table {extra} was not in the backup");
+            differences.Add(RestoreFindings.ExtraTable(extra));
+        return new Coherence(differences);
+    }
 
-        if (restoredFiles.TreeChecksum != expected.Files.TreeChecksum)
+    /// <summary>The check of the verify-files step: every file of the manifest by digest (manifest order), then the files that were not in it.</summary>
+    public static Coherence CompareFiles(Manifest expected, FilesManifest restoredFiles)
+    {
+        var differences = new List<string>();
+        if (restoredFiles.TreeChecksum == expected.Files.TreeChecksum) return new Coherence(differences);
+        var files = restoredFiles.Entries.ToDictionary(e => e.Path, StringComparer.Ordinal);
+        foreach (var file in expected.Files.Entries)
         {
-            var files = restoredFiles.Entries.ToDictionary(e => e.Path, StringComparer.Ordinal);
-            foreach (var file in expected.Files.Entries)
-            {
-                if (!files.Remove(file.Path, out var got)) differences.Add($"file {file.Path} is missing");
-                else if (got.Sha256 != file.Sha256) differences.Add($"file {file.Path} differs from the backup");
-            }
-            foreach (var extra in files.Keys.Order(StringComparer.Ordinal))
-                differences.Add($"file {extra} was not in the backup");
+            if (!files.Remove(file.Path, out var got)) differences.Add(RestoreFindings.FileMissing(file.Path));
+            else if (got.Sha256 != file.Sha256) differences.Add(RestoreFindings.FileDiffers(file.Path));
         }
+        foreach (var extra in files.Keys.Order(StringComparer.Ordinal))
+            differences.Add(RestoreFindings.ExtraFile(extra));
         return new Coherence(differences);
     }
 }

@@ -12,7 +12,8 @@ public sealed record RestoreOptions(
     IReadOnlyList<string> PostHooks,
     TimeSpan HookTimeout)
 {
-    public static readonly RestoreOptions Default = new(1, null, [], [], TimeSpan.FromMinutes(10));
+    /// <summary>One database job, no hooks, the hook time limit of <see cref="HookContract.DefaultTimeout"/>: what the local provider's restore and cloud-init's use.</summary>
+    public static readonly RestoreOptions Default = new(1, null, [], [], HookContract.DefaultTimeout);
 
     /// <summary>A rehearsal's restore: hooks see FAILOVER_REHEARSAL=1 so they can leave out what customers would notice (mail, jobs).</summary>
     public bool Rehearsal { get; init; }

@@ -73,7 +73,7 @@ public static class BackupAgent
     {
         string Tags(BackupPart part) => $"--tag {BackupTags.Tool} --tag \"{BackupTags.Tenant}=$tenant\" --tag \"{BackupTags.Run}=$RUN_ID\" --tag {BackupTags.Of(BackupTags.Part, BackupTags.PartName(part))}";
         var heartbeatTags = $"--tag {BackupTags.Tool} --tag {BackupTags.Of(BackupTags.Part, BackupPlan.HeartbeatPart)} --tag \"{BackupPlan.SiteTag}=$SITE\" --tag \"{BackupTags.Run}=$RUN_ID\"";
-        var psql = TableChecksum.PsqlPasses().Replace("'", "'\\''", StringComparison.Ordinal);
+        var psql = TableChecksumPasses.Psql().Replace("'", "'\\''", StringComparison.Ordinal);
         return $$"""
             #!/bin/bash
             # The failover backup agent (written by failover from its backup plan; docs/backup-and-restore.md).
@@ -216,7 +216,7 @@ public static class BackupAgent
             # psql's session per tenant: the checksums and pg_dump in one REPEATABLE READ snapshot. A snapshot cannot be
             # exported from a subtransaction, so ON_ERROR_ROLLBACK (a savepoint per statement) is turned on after the export.
             session() {
-              printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ;' '{{TableChecksum.Settings.Replace("'", "'\\''", StringComparison.Ordinal)}};' \
+              printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ;' '{{TableChecksums.SettingsSql.Replace("'", "'\\''", StringComparison.Ordinal)}}' \
                 'SELECT pg_export_snapshot() AS failover_snapshot \gset' '\setenv FAILOVER_SNAPSHOT :failover_snapshot' \
                 '\set ON_ERROR_ROLLBACK on' '{{psql}}' \
                 '\! pg_dump --format=custom --no-password --snapshot="$FAILOVER_SNAPSHOT" --dbname="$FAILOVER_TENANT" > "$FAILOVER_WORK/dump" 2> "$FAILOVER_WORK/dump.err"; echo $? > "$FAILOVER_WORK/dump.status"' \

@@ -101,7 +101,7 @@ public static class BootstrapScript
             L("SECRETS=(\"$RESTIC_PASSWORD\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_ACCESS_KEY_ID\")");
             L($"export RESTIC_CACHE_DIR={Sh.Quote(DataVolume.ResticCacheDirectory)}");
             L($"SPOOL={Sh.Quote(recipe.SpoolDirectory)} TENANTS={Sh.Quote(RestoreRecipe.TenantsDirectory)} STATE={Sh.Quote(ServerBootstrap.StateDirectory)}");
-            L($"PG_JOBS={recipe.PgRestoreJobs} HOOK_TIMEOUT={(int)RestoreRecipe.HookTimeout.TotalSeconds}");
+            L($"PG_JOBS={recipe.PgRestoreJobs} HOOK_TIMEOUT={(int)recipe.HookTimeout.TotalSeconds}");
             L($"FAILOVER_REHEARSAL={(recipe.Rehearsal ? 1 : 0)}  # tenant hooks see it: 1 on a rehearsal copy");
             L("install -d -o postgres -m 0700 \"$SPOOL\"");
             L("install -d -m 0700 \"$STATE\" \"$RESTIC_CACHE_DIR\" \"$TENANTS\"");

@@ -5,19 +5,16 @@ using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
 
-/// <summary>What one restore step does, so the log reports progress in the domain's words.</summary>
-public enum RestoreStepKind { FindRun, FetchManifest, PreHook, CreateDatabase, FetchDump, RestoreDatabase, RemoveDump, RestoreFiles, VerifyDatabase, VerifyFiles, PostHook }
-
-/// <summary>One step of a tenant's restore, as <see cref="RestoreRecipe.Functions"/> carries it out.</summary>
-public sealed record RestoreStep(RestoreStepKind Kind, string Title);
-
 /// <summary>
 /// One tenant of a restore point: its database snapshot, its hooks (as indexes into the recipe's
-/// <see cref="RestoreRecipe.Hooks"/> table) and the steps its restore takes, in order.
+/// <see cref="RestoreRecipe.Hooks"/> table) and its <see cref="RestorePlan"/>, the steps its restore takes, in order.
 /// </summary>
-public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string FilesDirectory, IReadOnlyList<int> PreHooks, IReadOnlyList<int> PostHooks,
-    IReadOnlyList<RestoreStep> Steps)
+public sealed record RecipeTenant(Tenant Tenant, string SnapshotId, string FilesDirectory, IReadOnlyList<int> PreHooks, IReadOnlyList<int> PostHooks,
+    RestorePlan Plan)
 {
+    /// <summary>The steps of the tenant's restore, from its plan.</summary>
+    public IReadOnlyList<RestoreStep> Steps => Plan.Steps;
+
     /// <summary>
     /// The id the user data carries: the first <see cref="RestoreRecipe.SnapshotKeyLength"/> hex digits. restic takes
     /// any unique prefix and refuses an ambiguous one; the server resolves the full id, checks the snapshot's tags
@@ -33,10 +30,10 @@ public sealed record TenantRestore(Tenant Tenant, string SnapshotId, string File
 /// The one description of a cloud standby's restore, in the layout <c>failover backup</c> writes
 /// (<see cref="BackupLayout"/>, <see cref="BackupTags"/>). A tenant's id in <c>failover:snapshots</c> is its
 /// database part's snapshot; its <c>run=</c> tag names the backup set, whose files and manifest parts are
-/// found by tags. Per tenant: manifest first (no manifest, no complete set), the tenant's pre-restore hooks,
-/// the dump from restic into pg_restore, the files, row counts and file digests checked against the
-/// manifest, then its post-restore hooks (the same <c>hooks</c> of <c>failover:tenants</c> the local restore
-/// runs). The per-tenant part is data (one line per tenant) that one bash function loops over, so the user
+/// found by tags. Per tenant the steps of its <see cref="RestorePlan"/>, which the local restore walks too: manifest
+/// first (no manifest, no complete set), the pre-restore hooks, the dump from restic into pg_restore, the files,
+/// every table's rows and checksum and every file's digest checked against the manifest, then the post-restore
+/// hooks, each step's <see cref="StepVerdict"/> written where the driver's would be. The per-tenant part is data (one line per tenant) that one bash function loops over, so the user
 /// data grows by a few bytes per tenant, not by a script; <see cref="BootstrapScript"/> renders it.
 /// </summary>
 public sealed record RestoreRecipe(
@@ -44,7 +41,7 @@ public sealed record RestoreRecipe(
     string CredentialsFile,
     string SpoolDirectory,
     int PgRestoreJobs,
-    IReadOnlyList<TenantRestore> Tenants)
+    IReadOnlyList<RecipeTenant> Tenants)
 {
     /// <summary>A rehearsal copy's restore: its hooks see FAILOVER_REHEARSAL=1 (else 0) and can skip what customers would notice.</summary>
     public bool Rehearsal { get; init; }
@@ -55,8 +52,8 @@ public sealed record RestoreRecipe(
     /// <summary>The distinct hook commands of all tenants; tenants refer to them by index, so a shared hook is written once.</summary>
     public IReadOnlyList<string> Hooks { get; init; } = [];
 
-    /// <summary>How long one hook may run before it is killed and its tenant fails: a hung hook must not hang the boot.</summary>
-    public static readonly TimeSpan HookTimeout = TimeSpan.FromMinutes(10);
+    /// <summary>How long one hook may run before it is killed and its tenant fails: a hung hook must not hang the boot. The local restore's option, <see cref="RestoreOptions.HookTimeout"/>.</summary>
+    public TimeSpan HookTimeout { get; init; } = RestoreOptions.Default.HookTimeout;
 
     /// <summary>48 bits of snapshot id: among a million snapshots a prefix is ambiguous about once in 280 million, and restic refuses it rather than guess.</summary>
     public const int SnapshotKeyLength = 12;
@@ -86,8 +83,8 @@ public sealed record RestoreRecipe(
         var byTenant = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
         var ordered = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t).ToList();
         var hooks = ordered.SelectMany(t => t.PreRestore.Concat(t.PostRestore)).Distinct(StringComparer.Ordinal).ToList();
-        var tenants = ordered.Select(t => new TenantRestore(t, byTenant[t.Name], FilesDirectory(t.Name),
-                t.PreRestore.Select(h => hooks.IndexOf(h)).ToList(), t.PostRestore.Select(h => hooks.IndexOf(h)).ToList(), StepsFor(t, jobs)))
+        var tenants = ordered.Select(t => new RecipeTenant(t, byTenant[t.Name], FilesDirectory(t.Name),
+                t.PreRestore.Select(h => hooks.IndexOf(h)).ToList(), t.PostRestore.Select(h => hooks.IndexOf(h)).ToList(), RestorePlan.For(t, jobs)))
             .ToList();
         return new RestoreRecipe(stack.Name, DefaultCredentialsFile, DefaultSpoolDirectory, jobs, tenants)
         {
@@ -95,35 +92,6 @@ public sealed record RestoreRecipe(
             Parallelism = Math.Max(1, topology.RestoreOn(stack).Parallelism),
             Hooks = hooks,
         };
-    }
-
-    private static IReadOnlyList<RestoreStep> StepsFor(Tenant t, int jobs)
-    {
-        var tenant = t.Name;
-        List<RestoreStep> steps =
-        [
-            new(RestoreStepKind.FindRun, $"{tenant}: find the backup run of its database snapshot"),
-            // The manifest is written last: fetching it first refuses an incomplete set before any data moves.
-            new(RestoreStepKind.FetchManifest, $"{tenant}: fetch the manifest of that run"),
-            .. t.PreRestore.Select((_, i) => new RestoreStep(RestoreStepKind.PreHook, $"{tenant}: pre-restore hook {i + 1} of {t.PreRestore.Count}")),
-            new(RestoreStepKind.CreateDatabase, $"{tenant}: create the database"),
-        ];
-        if (jobs == 1)
-            // One job reads the dump straight from restic: no spool space, one transaction.
-            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} into pg_restore"));
-        else
-        {
-            // pg_restore runs parallel jobs only from a seekable file, not from a pipe: restic writes the dump
-            // into a spool file first, which is removed as soon as the database is loaded.
-            steps.Add(new(RestoreStepKind.FetchDump, $"{tenant}: restic dump of {BackupLayout.DumpPath(tenant)} into the spool"));
-            steps.Add(new(RestoreStepKind.RestoreDatabase, $"{tenant}: pg_restore with {jobs} parallel jobs"));
-            steps.Add(new(RestoreStepKind.RemoveDump, $"{tenant}: remove the spooled dump"));
-        }
-        steps.Add(new(RestoreStepKind.RestoreFiles, $"{tenant}: restic restore of the files of that run"));
-        steps.Add(new(RestoreStepKind.VerifyDatabase, $"{tenant}: compare row counts with the manifest"));
-        steps.Add(new(RestoreStepKind.VerifyFiles, $"{tenant}: compare the files with the manifest"));
-        steps.AddRange(t.PostRestore.Select((_, i) => new RestoreStep(RestoreStepKind.PostHook, $"{tenant}: post-restore hook {i + 1} of {t.PostRestore.Count}")));
-        return steps;
     }
 
     /// <summary>Whether any tenant has hooks: the bootstrap then lets root reach PostgreSQL the way hooks expect.</summary>
@@ -202,9 +170,11 @@ public sealed record RestoreRecipe(
     public const int NameCheckLength = 2;
 
     /// <summary>
-    /// The bash functions that restore the tenant records, defined once per script. Each returns non-zero on any
-    /// doubt, so a tenant fails loudly rather than comes up wrong. Needs restic, jq, psql, sha256sum, timeout, and
-    /// the variables SPOOL, TENANTS, STATE, PG_JOBS, HOOK_TIMEOUT and the array SECRETS (values to redact).
+    /// The bash functions that restore the tenant records, defined once per script: the bash executor of
+    /// <see cref="RestorePlan"/>. <see cref="Functions.RestoreTenant"/> is rendered step by step from
+    /// <see cref="RestorePlan.Sequence"/>; each step writes its <see cref="StepVerdict"/> line to VERDICTS, and the first
+    /// that fails ends the tenant's restore. Needs restic, jq, psql, sha256sum, timeout, and the variables SPOOL,
+    /// TENANTS, STATE, PG_JOBS, HOOK_TIMEOUT and the array SECRETS (values to redact).
     /// </summary>
     public static class Functions
     {
@@ -213,14 +183,111 @@ public sealed record RestoreRecipe(
         public const string VerifyFiles = "verify_files";
         public const string RunHook = "run_hook";
         public const string RestoreTenant = "restore_tenant";
+        public const string RestoreOne = "restore_one";
         public const string RestoreAll = "restore_all";
         public const string WriteHealth = "write_health";
+
+        /// <summary>Where <see cref="RestoreOne"/> leaves the step verdicts of record n: <c>$STATE/n.verdicts</c>.</summary>
+        public static string VerdictsFile(string state, int record) => $"{state}/{record}.verdicts";
+
+        private static string Name(RestoreStepKind kind) => RestorePlan.NameOf(kind);
+
+        /// <summary>A restore step's bash, from the shell's $1..$5 of restore_tenant and its locals (tenant, id, run, manifest, files).</summary>
+        private static string Step(RestoreStepKind kind) => kind switch
+        {
+            RestoreStepKind.FindRun => $$"""
+                found=$({{BackupRun}} "$1" "$2") || { record_verdict {{Name(kind)}} "$found"; fail "FAILED to find the backup run: $found"; return 1; }
+                read -r id run tenant <<< "$found"
+                case "$tenant" in ''|.|..|*/*|-*) step_failed {{Name(kind)}} "tenant name '$tenant' of snapshot $1 is not a directory name"; return 1 ;; esac
+                printf '%s' "$tenant" > "$5"
+                step_passed {{Name(kind)}}
+                manifest="$SPOOL/$tenant.{{BackupLayout.ManifestFileName}}" files="$TENANTS/$tenant/files"
+                """,
+            RestoreStepKind.FetchManifest => $$"""
+                log "$tenant: fetch the manifest of backup run $run"
+                restic --no-lock dump --tag {{TagWord(BackupPart.Manifest)}} latest {{Sh.Quote(BackupLayout.ManifestPath)}} > "$manifest" ||
+                  { step_failed {{Name(kind)}} "{{RestoreFindings.NoManifest}}"; return 1; }
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.PreHook or RestoreStepKind.PostHook => $$"""
+                n=0
+                for i in ${{{(kind == RestoreStepKind.PreHook ? 3 : 4)}}//[,-]/ }; do
+                  n=$((n + 1)) code=0
+                  {{RunHook}} "$tenant" {{RestorePlan.StageOf(kind)}} "$files" "${hook[$i]}" || code=$?
+                  hook_verdict "{{Name(kind)}}-$n" "$code" || return 1
+                done
+                """,
+            RestoreStepKind.CreateDatabase => $$"""
+                log "$tenant: create the database"
+                runuser -u postgres -- createdb -- "$tenant" || { step_failed {{Name(kind)}} "createdb failed"; return 1; }
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.FetchDump => $$"""
+                log "$tenant: restic dump of snapshot $id into the spool"
+                restic --no-lock dump "$id" "/$tenant.dump" > "$SPOOL/$tenant.dump" || { step_failed {{Name(kind)}} "restic dump of the database failed"; return 1; }
+                chown postgres "$SPOOL/$tenant.dump"
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.RestoreDatabase => $$"""
+                if [ "$PG_JOBS" = 1 ]; then
+                  log "$tenant: restic dump of snapshot $id into pg_restore"
+                  restic --no-lock dump "$id" "/$tenant.dump" |
+                    runuser -u postgres -- pg_restore --single-transaction --no-owner --no-privileges --exit-on-error --dbname="$tenant" ||
+                    { step_failed {{Name(kind)}} "pg_restore failed"; return 1; }
+                else
+                  log "$tenant: pg_restore with $PG_JOBS parallel jobs"
+                  runuser -u postgres -- pg_restore --jobs="$PG_JOBS" --no-owner --no-privileges --exit-on-error --dbname="$tenant" "$SPOOL/$tenant.dump" ||
+                    { step_failed {{Name(kind)}} "pg_restore failed"; return 1; }
+                fi
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.RemoveDump => $$"""
+                rm -f -- "$SPOOL/$tenant.dump"
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.RestoreFiles => $$"""
+                log "$tenant: restic restore of the files of run $run"
+                restic --no-lock restore --tag {{TagWord(BackupPart.Files)}} latest --target "$files" ||
+                  { step_failed {{Name(kind)}} "restic restore of the files failed"; return 1; }
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.VerifyDatabase => $$"""
+                found=$({{VerifyRows}} "$tenant" "$manifest") || { step_failed {{Name(kind)}} "$found"; return 1; }
+                step_passed {{Name(kind)}}
+                """,
+            RestoreStepKind.VerifyFiles => $$"""
+                found=$({{VerifyFiles}} "$files" "$manifest") || { step_failed {{Name(kind)}} "$found"; return 1; }
+                step_passed {{Name(kind)}}
+                """,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a restore step without bash"),
+        };
+
+        /// <summary>restore_tenant's body: the plan's steps in its order; the spool steps only when PG_JOBS is above 1.</summary>
+        private static string Steps() => string.Join('\n', RestorePlan.Sequence.Select(kind =>
+        {
+            var bash = Step(kind);
+            if (!RestorePlan.Applies(kind, 1)) bash = "if [ \"$PG_JOBS\" != 1 ]; then\n" + Indent(bash) + "\nfi";
+            return Indent(bash);
+        }));
+
+        private static string Indent(string bash) => string.Join('\n', bash.Split('\n').Select(l => "  " + l));
+
+        /// <summary>The hook's environment for env -i, from <see cref="HookContract"/>: the tenant's variables, then libpq's where they are set.</summary>
+        private static string HookEnvironment() => string.Join(' ',
+            HookContract.Environment("$1", "$3", "$1", "${FAILOVER_REHEARSAL:-0}", "${HOME:-/root}").Select(v => $"{v.Name}=\"{v.Value}\"")
+                .Concat(HookContract.ConnectionVariables.Select(v => $"${{{v}+\"{v}=${v}\"}}")));
+
+        /// <summary>The table in psql's quoting of the variables schema and name.</summary>
+        private const string Table = ":\"schema\".:\"name\"";
+
+        /// <summary>One psql call on database $1 as postgres, unaligned and tab-separated, stopping at the first error.</summary>
+        private const string Psql = "runuser -u postgres -- psql --no-psqlrc -X -q -tA -F \"$tab\" -v ON_ERROR_STOP=1";
 
         public static string Render()
         {
             var run = BackupTags.Of(BackupTags.Run, "");
             return $$"""
-                ids=() checks=() pres=() posts=() hook=()
+                ids=() checks=() pres=() posts=() hook=() tab=$'\t'
                 # The tenant records from $1, base64 of 7 bytes each: the database snapshot id (a unique prefix, 6 bytes, zero-
                 # padded) and the tenant name's check; then n:digits for each id shorter than 12 hex digits.
                 restore_point() {
@@ -247,11 +314,11 @@ public sealed record RestoreRecipe(
 
                 # Prints "<full id> <run id> <tenant>" of database snapshot $1, whose tenant's name check must be $2. The
                 # snapshot must carry the tool, db-part, tenant and run tags, so an id of another part or of a tenant
-                # this record was not written for is refused, with the reason logged.
+                # this record was not written for is refused: the reason is printed instead.
                 {{BackupRun}}() {
                   local out verdict tenant
                   if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
-                    fail "FAILED to find the backup run: database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
+                    echo "database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
                   fi
                   verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant {{BackupTags.Of(BackupTags.Tenant, "")}} \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '
@@ -265,44 +332,60 @@ public sealed record RestoreRecipe(
                         elif ($t | one($run)) == null then "it has no single run tag (tags: \($all))"
                         else "ok \($s.id) \($t | one($run)) \($t | one($tenant))" end
                     end') || verdict="restic answered something that is not a snapshot list"
-                  case "$verdict" in
-                    "ok "*) ;;
-                    *) fail "FAILED to find the backup run: database snapshot $1 refused: $verdict"; return 1 ;;
-                  esac
+                  case "$verdict" in "ok "*) ;; *) echo "database snapshot $1 refused: $verdict"; return 1 ;; esac
                   tenant=${verdict#ok * * }
                   if [ "$(printf '%s' "$tenant" | sha256sum | cut -c1-{{NameCheckLength}})" != "$2" ]; then
-                    fail "FAILED to find the backup run: database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
+                    echo "database snapshot $1 refused: it is a snapshot of tenant '$tenant', not of the tenant this restore point names"; return 1
                   fi
                   log "$tenant: database snapshot $1 is from backup run $(printf '%s' "$verdict" | cut -d' ' -f3)"
                   printf '%s\n' "${verdict#ok }"
                 }
 
-                # Compares every table's row count in database $1 with the manifest $2; names every difference.
-                {{VerifyRows}}() {
-                  local tables schema name rows got bad=0
-                  tables=$(jq -r '.database.tables[] | [.schema, .name, (.rows | tostring)] | @tsv' "$2") || return 1
-                  while IFS=$'\t' read -r schema name rows; do
+                # Prints the tables of database $1, "schema<tab>name<tab>rows<tab>checksum" each, by the checksum SQL the
+                # backup used (TableChecksums): the column types' hashes, or the rows' text for a type without one.
+                # psql quotes the names itself (:"var"), so no table name is ever spliced into SQL.
+                table_sums() {
+                  local tables schema name sums sql
+                  tables=$(printf '%s\n' {{Sh.Quote(TableChecksums.ListTables + ";")}} | {{Psql}} -d "$1") || return 1
+                  while IFS=$'\t' read -r schema name; do
                     [ -n "$schema" ] || continue
-                    # psql quotes the names itself (:"var"), so no table name is ever spliced into SQL.
-                    if ! got=$(printf '%s\n' 'SELECT count(*) FROM :"schema".:"name";' |
-                        runuser -u postgres -- psql --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -v schema="$schema" -v name="$name" -d "$1"); then
-                      fail "$1: table $schema.$name is missing ($rows rows in the backup)"; bad=1
-                    elif [ "$got" != "$rows" ]; then
-                      fail "$1: table $schema.$name has $got rows, the backup had $rows"; bad=1
-                    fi
+                    for sql in {{Sh.Quote(TableChecksums.Hashed(Table) + ";")}} {{Sh.Quote(TableChecksums.AsText(Table) + ";")}}; do
+                      sums=$(printf '%s\n' "$sql" | PGOPTIONS={{Sh.Quote(TableChecksums.PgOptions)}} {{Psql}} -v schema="$schema" -v name="$name" -d "$1" 2> /dev/null) && break
+                    done || return 1
+                    printf '%s\t%s\t%s\n' "$schema" "$name" "$sums"
                   done <<< "$tables"
-                  return "$bad"
                 }
 
-                # Compares the files in directory $1 with the manifest $2: the count, then every file's SHA-256.
+                # Prints how the restored $1 (tables: "schema<tab>name<tab>rows<tab>checksum", files: "path<tab>sha256" lines on stdin) differs from manifest $2, in the
+                # words and order of the driver's check (RestoreFindings): the manifest's entries, then the ones it did not have.
+                differences() {
+                  jq -rRn --arg what "$1" --slurpfile m "$2" '
+                    ($what == "tables") as $db
+                    | if $db then [$m[0].database.tables[] | ["\(.schema).\(.name)", (.rows | tostring), .checksum]] else [($m[0].files.entries // [])[] | [.path, .sha256]] end
+                    | . as $want | ($want | map({key: .[0], value: 1}) | from_entries) as $known
+                    | ([inputs | select(length > 0) | split("\t") | if $db then ["\(.[0]).\(.[1])", .[2], .[3]] else . end | {key: .[0], value: .}] | from_entries) as $got
+                    | [($want[] | .[0] as $k | .[1] as $w | $got[$k] as $g
+                        | if $g == null then (if $db then "{{RestoreFindings.TableMissing("\\($k)", "\\($w)")}}" else "{{RestoreFindings.FileMissing("\\($k)")}}" end)
+                          elif $g[1] != $w then (if $db then "{{RestoreFindings.RowsDiffer("\\($k)", "\\($g[1])", "\\($w)")}}" else "{{RestoreFindings.FileDiffers("\\($k)")}}" end)
+                          elif $g[2] != .[2] then "{{RestoreFindings.ContentsDiffer("\\($k)", "\\($w)")}}" else empty end),
+                       ($got | keys[] | select($known[.] == null) | if $db then "{{RestoreFindings.ExtraTable("\\(.)")}}" else "{{RestoreFindings.ExtraFile("\\(.)")}}" end)] | join("; ")'
+                }
+
+                # Compares every table of database $1 (rows and checksum) with the manifest $2 and prints the differences; non-zero when there is any.
+                {{VerifyRows}}() {
+                  local found
+                  found=$(table_sums "$1") || { echo "the tables of $1 cannot be read"; return 1; }
+                  found=$(printf '%s\n' "$found" | differences tables "$2") || return 1
+                  [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
+                }
+
+                # Compares the files in directory $1 with the manifest $2 by SHA-256, as verify_rows.
                 {{VerifyFiles}}() {
-                  local want got
-                  want=$(jq -er '.files.count' "$2") || return 1
-                  got=$(find "$1" -type f | wc -l)
-                  if [ "$got" != "$want" ]; then fail "$1 has $got files, the backup had $want"; return 1; fi
-                  [ "$want" != 0 ] || return 0
-                  jq -r '.files.entries[] | "\(.sha256)  \(.path)"' "$2" > "$2.sha256" || return 1
-                  (cd "$1" && sha256sum --check --quiet --strict "$2.sha256") || { fail "$1: files differ from the backup"; return 1; }
+                  local found
+                  found=$(cd "$1" && find . -type f -printf '%P\0' | xargs -0 -r sha256sum -- | sed 's/^\([0-9a-f]*\)  /\1\t/') ||
+                    { echo "the files in $1 cannot be read"; return 1; }
+                  found=$(printf '%s\n' "$found" | awk -F '\t' '{ print $2 "\t" $1 }' | differences files "$2") || return 1
+                  [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
                 }
 
                 # Prints $1 with every value of SECRETS replaced, so no hook can print a credential into the journal.
@@ -312,63 +395,51 @@ public sealed record RestoreRecipe(
                   printf '%s' "$text"
                 }
 
-                # Runs tenant $1's $2-restore hook $4 (as root, in bash) in a clean environment: none of the vault's
-                # credentials, only PATH, HOME, FAILOVER_TENANT, FAILOVER_FILES_DIR ($3), PGDATABASE and FAILOVER_REHEARSAL
-                # (1 on a rehearsal copy), as the local restore gives it; psql reaches the server as root over the socket.
-                # It is killed after HOOK_TIMEOUT seconds. Every line it prints is logged, redacted, with the tenant's name.
+                # Runs tenant $1's $2-restore hook $4 as HookContract says: {{HookContract.Shell}}, as root, in a clean environment
+                # (none of the vault's credentials): PATH, HOME, LANG, FAILOVER_TENANT, FAILOVER_FILES_DIR ($3), PGDATABASE,
+                # FAILOVER_REHEARSAL (1 on a rehearsal copy) and libpq's connection variables where set; psql reaches the
+                # server as root over the socket. Killed after HOOK_TIMEOUT seconds. Every line it prints is logged, redacted.
                 {{RunHook}}() {
                   local line code
-                  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-                    FAILOVER_TENANT="$1" FAILOVER_FILES_DIR="$3" PGDATABASE="$1" FAILOVER_REHEARSAL="${FAILOVER_REHEARSAL:-0}" \
-                    timeout --kill-after=10 "${HOOK_TIMEOUT:-600}" bash -c "$4" 2>&1 < /dev/null |
+                  env -i {{HookEnvironment()}} \
+                    timeout --kill-after={{(int)HookContract.KillGrace.TotalSeconds}} "${HOOK_TIMEOUT:-{{(int)HookContract.DefaultTimeout.TotalSeconds}}}" {{HookContract.Shell}} -c "$4" 2>&1 < /dev/null |
                     while IFS= read -r line; do log "$1 $2-restore hook: $(redact "$line")"; done
                   code=${PIPESTATUS[0]}
-                  [ "$code" != 124 ] || fail "$1 $2-restore hook: killed after ${HOOK_TIMEOUT:-600}s"
+                  [ "$code" != 124 ] || fail "$1 $2-restore hook: killed after ${HOOK_TIMEOUT:-{{(int)HookContract.DefaultTimeout.TotalSeconds}}}s"
                   return "$code"
                 }
 
+                # The verdict of step $1, one StepVerdict line in VERDICTS: record_verdict NAME [REASON] (failed with a reason).
+                record_verdict() {
+                  if [ "$#" = 1 ]; then printf '%s\tpassed\n' "$1" >> "${VERDICTS:-/dev/null}"
+                  else printf '%s\tfailed\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')" >> "${VERDICTS:-/dev/null}"; fi
+                }
+                step_passed() { record_verdict "$1"; }
+                step_failed() { record_verdict "$1" "$2"; fail "$tenant: FAILED $1: $2"; return 1; }
+                # A hook's verdict from its exit code $2: 0 passes, 124 is the time limit.
+                hook_verdict() {
+                  case "$2" in
+                    0) step_passed "$1" ;;
+                    124) step_failed "$1" "{{RestoreFindings.HookKilled("${HOOK_TIMEOUT:-" + (int)HookContract.DefaultTimeout.TotalSeconds + "}")}}" ;;
+                    *) step_failed "$1" "{{RestoreFindings.HookExited("$2")}}" ;;
+                  esac
+                }
+
                 # Restores the tenant of database snapshot $1 (name check $2), running the hooks hook[i] for the indexes in
-                # $3 (before) and $4 (after). Writes the tenant's name to $5 once known; prints "<tenant> <full id>" to fd 3
-                # when it is restored and verified (call it with 3>&1 1>&2: what restic and PostgreSQL print goes to the log).
+                # $3 (before) and $4 (after), step by step as RestorePlan orders them. Writes the tenant's name to $5 once
+                # known; prints "<tenant> <full id>" to fd 3 when it is restored and verified (call it with 3>&1 1>&2: what
+                # restic and PostgreSQL print goes to the log).
                 {{RestoreTenant}}() {
-                  local found tenant id run i manifest files
-                  found=$({{BackupRun}} "$1" "$2") || return 1
-                  read -r id run tenant <<< "$found"
-                  case "$tenant" in ''|.|..|*/*|-*) fail "tenant name '$tenant' of snapshot $1 is not a directory name"; return 1 ;; esac
-                  printf '%s' "$tenant" > "$5"
-                  manifest="$SPOOL/$tenant.{{BackupLayout.ManifestFileName}}" files="$TENANTS/$tenant/files"
-                  log "$tenant: fetch the manifest of backup run $run"
-                  restic --no-lock dump --tag {{TagWord(BackupPart.Manifest)}} latest {{Sh.Quote(BackupLayout.ManifestPath)}} > "$manifest" ||
-                    { fail "$tenant: FAILED to fetch the manifest of run $run (an incomplete backup set)"; return 1; }
-                  for i in ${3//[,-]/ }; do {{RunHook}} "$tenant" pre "$files" "${hook[$i]}" || { fail "$tenant: FAILED: pre-restore hook $i"; return 1; }; done
-                  log "$tenant: create the database"
-                  runuser -u postgres -- createdb -- "$tenant" || return 1
-                  if [ "$PG_JOBS" = 1 ]; then
-                    log "$tenant: restic dump of snapshot $id into pg_restore"
-                    restic --no-lock dump "$id" "/$tenant.dump" |
-                      runuser -u postgres -- pg_restore --single-transaction --no-owner --no-privileges --exit-on-error --dbname="$tenant" ||
-                      { fail "$tenant: FAILED to restore the database"; return 1; }
-                  else
-                    log "$tenant: restic dump of snapshot $id, then pg_restore with $PG_JOBS parallel jobs"
-                    restic --no-lock dump "$id" "/$tenant.dump" > "$SPOOL/$tenant.dump" || { fail "$tenant: FAILED to fetch the dump"; return 1; }
-                    chown postgres "$SPOOL/$tenant.dump"
-                    runuser -u postgres -- pg_restore --jobs="$PG_JOBS" --no-owner --no-privileges --exit-on-error --dbname="$tenant" "$SPOOL/$tenant.dump" ||
-                      { fail "$tenant: FAILED to restore the database"; return 1; }
-                    rm -f -- "$SPOOL/$tenant.dump"
-                  fi
-                  log "$tenant: restic restore of the files of run $run"
-                  restic --no-lock restore --tag {{TagWord(BackupPart.Files)}} latest --target "$files" ||
-                    { fail "$tenant: FAILED to restore the files"; return 1; }
-                  {{VerifyRows}} "$tenant" "$manifest" || { fail "$tenant: FAILED: row counts differ from the manifest"; return 1; }
-                  {{VerifyFiles}} "$files" "$manifest" || { fail "$tenant: FAILED: files differ from the manifest"; return 1; }
-                  for i in ${4//[,-]/ }; do {{RunHook}} "$tenant" post "$files" "${hook[$i]}" || { fail "$tenant: FAILED: post-restore hook $i"; return 1; }; done
+                  local found tenant="" id="" run i n code manifest files
+                {{Steps()}}
                   printf '%s %s\n' "$tenant" "$id" >&3
                 }
 
                 # Restores record $1 and leaves its verdict in STATE: <n>.ok (its health document member), or nothing after
                 # dropping what the failed restore left (database, files, spool), so nothing half-restored can be served.
-                restore_one() {
-                  local name result
+                # Each step's verdict is in <n>.verdicts.
+                {{RestoreOne}}() {
+                  local name result VERDICTS="$STATE/$1.verdicts"
                   if result=$({{RestoreTenant}} "${ids[$1]}" "${checks[$1]}" "${pres[$1]}" "${posts[$1]}" "$STATE/$1.name" 3>&1 1>&2); then
                     jq -cn --arg t "${result% *}" --arg id "${result##* }" '{($t): $id}' > "$STATE/$1.ok"
                     log "${result% *}: restored and verified from snapshot ${result##* }"
@@ -385,7 +456,7 @@ public sealed record RestoreRecipe(
                   local i
                   for i in "${!ids[@]}"; do
                     while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n || true; done
-                    restore_one "$i" &
+                    {{RestoreOne}} "$i" &
                   done
                   wait || true
                 }

@@ -10,6 +10,9 @@ internal sealed record ProgramCall(
     IReadOnlyDictionary<string, string?>? Environment = null,
     string? WorkingDirectory = null)
 {
+    /// <summary>Start from an empty environment (only <see cref="Environment"/>), not from the driver's: a hook gets exactly what its contract says.</summary>
+    public bool CleanEnvironment { get; init; }
+
     /// <summary>The command as an operator would type it; secrets never appear here because they travel in the environment.</summary>
     public override string ToString() => string.Join(' ', new[] { FileName }.Concat(Arguments));
 }
@@ -43,6 +46,7 @@ internal static class ChildProcess
             WorkingDirectory = call.WorkingDirectory ?? "",
         };
         foreach (var a in call.Arguments) info.ArgumentList.Add(a);
+        if (call.CleanEnvironment) info.Environment.Clear();
         foreach (var (k, v) in call.Environment ?? new Dictionary<string, string?>()) info.Environment[k] = v;
         ChildLifetime.Tie(info);
 

@@ -137,13 +137,11 @@ public sealed class PostgresTools(string? binDirectory = null)
 
     private static async Task<IReadOnlyList<TableManifest>> TablesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellation)
     {
-        // Fixed output formats so the same rows give the same text (and checksum) on any server and session; the
-        // queries are Core's, the same the backup agent's psql runs (TableChecksum).
-        await using (var settings = new NpgsqlCommand(TableChecksum.Settings, connection, transaction))
+        await using (var settings = new NpgsqlCommand(TableChecksums.SettingsSql, connection, transaction))
             await settings.ExecuteNonQueryAsync(cancellation);
 
         var names = new List<(string Schema, string Name)>();
-        await using (var list = new NpgsqlCommand(TableChecksum.ListTables, connection, transaction))
+        await using (var list = new NpgsqlCommand(TableChecksums.ListTables, connection, transaction))
         await using (var reader = await list.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation)) names.Add((reader.GetString(0), reader.GetString(1)));
 
@@ -151,23 +149,16 @@ public sealed class PostgresTools(string? binDirectory = null)
         foreach (var (schema, name) in names)
         {
             var table = $"{QuoteIdentifier(schema)}.{QuoteIdentifier(name)}";
-            // Sums of two different 64-bit hashes of each row: independent of row order and constant in memory,
-            // so it works on tables of any size; the count catches what a sum might not. Hashing the row's
-            // columns with their types' own hash functions (the ones hash partitioning relies on, stable across
-            // versions) avoids converting every row to text; a table with a column type that has no hash
-            // function (json, geometric types) falls back to hashing the row's text. The prefix records which.
+            // TableChecksums says why two ways: a column type without a hash function makes the first fail.
             await transaction.SaveAsync("checksum", cancellation);
             try
             {
-                tables.Add(await ChecksumAsync(connection, transaction, schema, name,
-                    TableChecksum.RowHashQuery(table),
-                    cancellation));
+                tables.Add(await ChecksumAsync(connection, transaction, schema, name, TableChecksums.Hashed(table), cancellation));
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedFunction)
             {
                 await transaction.RollbackAsync("checksum", cancellation);
-                tables.Add(await ChecksumAsync(connection, transaction, schema, name,
-                    TableChecksum.TextHashQuery(table), cancellation));
+                tables.Add(await ChecksumAsync(connection, transaction, schema, name, TableChecksums.AsText(table), cancellation));
             }
         }
         return tables;

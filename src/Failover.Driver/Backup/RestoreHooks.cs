@@ -1,3 +1,4 @@
+using Failover.Core.Backup;
 using Failover.Driver.Logging;
 
 namespace Failover.Driver.Backup;
@@ -9,12 +10,13 @@ public sealed record HookOutcome(string Stage, string Command, int ExitCode, str
 }
 
 /// <summary>
-/// Runs a tenant's pre- and post-restore shell commands (e.g. database migrations) with the target's
-/// libpq environment (PGHOST, PGDATABASE, PGPASSWORD...), FAILOVER_TENANT / FAILOVER_FILES_DIR, and
-/// FAILOVER_REHEARSAL (1 on a rehearsal's copy, else 0).
+/// The one runner of a tenant's pre- and post-restore commands (e.g. database migrations) on sites the driver reaches,
+/// as <see cref="HookContract"/> says for both executors: <c>bash -c</c>, a clean environment of the contract's
+/// variables (FAILOVER_TENANT, FAILOVER_FILES_DIR, PGDATABASE, FAILOVER_REHEARSAL...) plus the target's libpq
+/// connection variables, nothing of the driver's own environment, killed at the time limit.
 /// Output is captured with secrets redacted, because it ends up in the report.
 /// </summary>
-public sealed class RestoreHooks(SecretRegistry secrets, string shell = "/bin/sh")
+public sealed class RestoreHooks(SecretRegistry secrets)
 {
     /// <summary>Runs the commands in order and stops at the first that fails.</summary>
     public async Task<IReadOnlyList<HookOutcome>> RunAsync(string stage, IReadOnlyList<string> commands, TenantSite target, TimeSpan timeout, CancellationToken cancellation,
@@ -30,29 +32,39 @@ public sealed class RestoreHooks(SecretRegistry secrets, string shell = "/bin/sh
         return outcomes;
     }
 
+    /// <summary>The exit code of a hook killed at its time limit.</summary>
+    public const int KilledExitCode = -1;
+
     /// <param name="marker">Set as FAILOVER_HOOK_EFFECT in the hook's environment, which every process it starts inherits: how a later run finds what a killed one left running.</param>
     public async Task<HookOutcome> RunOneAsync(string stage, string command, TenantSite target, TimeSpan timeout, CancellationToken cancellation,
         bool rehearsal = false, string? marker = null)
     {
-        var environment = new Dictionary<string, string?>(target.Database.Environment)
-        {
-            ["FAILOVER_TENANT"] = target.Tenant.Name,
-            ["FAILOVER_FILES_DIR"] = target.FilesDirectory,
-            ["FAILOVER_REHEARSAL"] = rehearsal ? "1" : "0",
-            [HookLeftovers.Variable] = marker,
-        };
+        var environment = HookContract.Environment(target.Tenant.Name, target.FilesDirectory, target.Database.Name, HookContract.RehearsalFlag(rehearsal),
+                Environment.GetEnvironmentVariable("HOME") ?? "/root")
+            .ToDictionary(v => v.Name, v => (string?)v.Value);
+        foreach (var name in HookContract.ConnectionVariables)
+            if (target.Database.Environment.TryGetValue(name, out var value) && value is not null) environment[name] = value;
+        if (marker is not null) environment[HookLeftovers.Variable] = marker;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         limit.CancelAfter(timeout);
         try
         {
-            var result = await ChildProcess.RunAsync(new ProgramCall(shell, ["-c", command], environment), limit.Token);
+            var call = new ProgramCall(HookContract.Shell, HookContract.Arguments(command), environment) { CleanEnvironment = true };
+            var result = await ChildProcess.RunAsync(call, limit.Token);
             return new HookOutcome(stage, command, result.ExitCode, secrets.Redact((result.StandardOutput + result.StandardError).Trim()));
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
-            return new HookOutcome(stage, command, -1, $"timed out after {Failover.Core.Topology.Durations.Format(timeout)}");
+            return new HookOutcome(stage, command, KilledExitCode, RestoreFindings.HookKilled(((int)timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
     }
+
+    /// <summary>The verdict of a hook step from its outcome, in the words the bash executor uses.</summary>
+    public static StepVerdict Verdict(RestoreStep step, HookOutcome outcome, TimeSpan timeout) =>
+        outcome.Succeeded ? StepVerdict.Pass(step)
+        : StepVerdict.Fail(step, outcome.ExitCode == KilledExitCode
+            ? RestoreFindings.HookKilled(((int)timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture))
+            : RestoreFindings.HookExited(outcome.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 }
 
 /// <summary>

@@ -8,13 +8,14 @@ using Npgsql;
 namespace Failover.Driver.Backup;
 
 /// <summary>
-/// Restores a tenant on a site the driver can reach directly (the local provider): each pre-restore hook, then the
-/// data (restic into pg_restore, files, coherence against the manifest), then each post-restore hook, every part
-/// its own journaled effect: a resumed run repeats none that finished. Data cut short by a crash is redone from
-/// scratch (the new site serves nobody before the cutover, so its partial copy can be dropped); a hook cut short
-/// runs again, after whatever the killed one left running is killed.
+/// Restores a tenant on a site the driver can reach directly (the local provider) by walking its
+/// <see cref="RestorePlan"/> with <see cref="TenantRestore"/>: the backup run and its manifest, each pre-restore hook,
+/// then the data (restic into pg_restore, files, every table and file against the manifest), then each post-restore
+/// hook, every hook and the data its own journaled effect: a resumed run repeats none that finished. Data cut short by
+/// a crash is redone from scratch (the new site serves nobody before the cutover, so its partial copy can be dropped);
+/// a hook cut short runs again, after whatever the killed one left running is killed.
 /// </summary>
-public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, RestoreOptions options, RestoreHooks hooks) : ISiteRestore
+public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, RestoreOptions options) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, IRunEffects effects, CancellationToken cancellation)
     {
@@ -23,57 +24,71 @@ public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, Resto
         var files = Path.Combine(site.Outputs["filesDirectory"]?.GetValue<string>()
             ?? throw new InvalidOperationException("the site has no filesDirectory output"), tenant.Name);
         var target = new TenantSite(tenant, database, files);
-        var outcomes = new List<HookOutcome>();
-
-        outcomes.AddRange(await HooksAsync("pre", tenant.PreRestore, target, effects, cancellation));
-        var data = await effects.Once($"data:{tenant.Name}:{snapshot.SnapshotId}", async x => await RestoreDataAsync(target, snapshot, x), cancellation);
-        outcomes.AddRange(await HooksAsync("post", tenant.PostRestore, target, effects, cancellation));
-        return (string)data! + string.Concat(outcomes.Select(h => $"; {h.Stage} hook `{h.Command}` exited {h.ExitCode}: {Tail(h.Output)}"));
-    }
-
-    private async Task<JsonNode?> RestoreDataAsync(TenantSite target, TenantSnapshot snapshot, CancellationToken cancellation)
-    {
-        await DropAsync(target.Database, target.FilesDirectory, cancellation);
-        var set = await vault.SetOf(snapshot, cancellation);
-        RestorePoint point;
-        try { point = await vault.Catalog.RestorePointAsync(set, cancellation); }
-        catch (Exception e) when (e is ResticException or InvalidDataException or System.Text.Json.JsonException)
-        {
-            throw new SnapshotDamagedException(snapshot, $"its manifest cannot be read: {e.Message}");
-        }
-        var result = await restore.RestoreAsync(new TenantRestoreJob(target, point, options with { PreHooks = [], PostHooks = [] }), cancellation);
+        var journal = new EffectJournal(vault, target, snapshot, effects);
+        var result = await restore.RestoreAsync(target, RestorePointSource.Of(vault, snapshot),
+            options with { PreHooks = tenant.PreRestore, PostHooks = tenant.PostRestore }, journal, cancellation);
         if (!result.Succeeded)
         {
-            var error = result.Error ?? $"restored data differs from the backup: {string.Join("; ", result.Coherence?.Differences ?? [])}";
-            // A failure is the snapshot's when the set no longer reads back intact (a pack the sampled check missed).
-            if (await vault.Catalog.ReadBackProblemAsync(set, cancellation) is { } damage)
-                throw new SnapshotDamagedException(snapshot, damage);
-            throw new InvalidOperationException(error);
+            var failed = result.Verdicts.LastOrDefault(v => !v.Passed);
+            // A manifest that cannot be read makes the set unusable: the run falls back to the previous good one.
+            if (failed?.Step == RestorePlan.NameOf(RestoreStepKind.FetchManifest))
+                throw new SnapshotDamagedException(snapshot, $"its manifest cannot be read: {failed.Reason}");
+            if (result.Hooks.LastOrDefault() is { Succeeded: false } hook)
+                throw new InvalidOperationException($"{hook.Stage}-restore hook failed: {hook.Command} exited {hook.ExitCode}: {Tail(hook.Output)}");
+            throw new InvalidOperationException(result.Error ?? $"restored data differs from the backup: {string.Join("; ", result.Coherence?.Differences ?? [])}");
         }
-        var manifest = point.Manifest;
-        return $"{target.Tenant.Name}: {manifest.Database.Tables.Sum(t => t.Rows)} rows in {manifest.Database.Tables.Count} tables and {manifest.Files.Count} files match the manifest of run {set.RunId}";
+        return journal.Summary + string.Concat(result.Hooks.Select(h => $"; {h.Stage} hook `{h.Command}` exited {h.ExitCode}: {Tail(h.Output)}"));
     }
 
-    /// <summary>Each command its own effect (FAILOVER_HOOK_EFFECT names it to the processes it starts); the first that fails stops the restore.</summary>
-    private async Task<List<HookOutcome>> HooksAsync(string stage, IReadOnlyList<string> commands, TenantSite target, IRunEffects effects, CancellationToken cancellation)
+    /// <summary>
+    /// Each hook its own effect (FAILOVER_HOOK_EFFECT names it to the processes it starts), the data steps one: the
+    /// effect names (<c>hook:STAGE:TENANT:I</c>, <c>data:TENANT:SNAPSHOT</c>) are those journals already hold.
+    /// </summary>
+    private sealed class EffectJournal(ResticVault vault, TenantSite target, TenantSnapshot snapshot, IRunEffects effects) : IRestoreJournal
     {
-        var outcomes = new List<HookOutcome>();
-        for (var i = 0; i < commands.Count; i++)
+        public string Summary { get; private set; } = "";
+
+        public async Task<HookOutcome> HookAsync(RestoreStep step, Func<string?, CancellationToken, Task<HookOutcome>> run, CancellationToken cancellation)
         {
-            var effect = $"hook:{stage}:{target.Tenant.Name}:{i}";
+            var effect = $"hook:{RestorePlan.StageOf(step.Kind)}:{target.Tenant.Name}:{step.Hook}";
             var marker = $"{effects.RunId}/{effect}";
-            var recorded = await effects.Once(effect, async x =>
+            try
             {
-                // A killed run's hook may still be running (or what it started): it must be gone before the hook runs again.
-                await HookLeftovers.KillAsync(marker, x);
-                var outcome = await hooks.RunOneAsync(stage, commands[i], target, options.HookTimeout, x, options.Rehearsal, marker);
-                if (!outcome.Succeeded)
-                    throw new InvalidOperationException($"{stage}-restore hook failed: {outcome.Command} exited {outcome.ExitCode}: {Tail(outcome.Output)}");
-                return new JsonObject { ["stage"] = stage, ["command"] = outcome.Command, ["exitCode"] = outcome.ExitCode, ["output"] = outcome.Output };
-            }, cancellation);
-            outcomes.Add(new HookOutcome((string)recorded!["stage"]!, (string)recorded["command"]!, (int)recorded["exitCode"]!, (string)recorded["output"]!));
+                var recorded = await effects.Once(effect, async x =>
+                {
+                    // A killed run's hook may still be running (or what it started): it must be gone before the hook runs again.
+                    await HookLeftovers.KillAsync(marker, x);
+                    var outcome = await run(marker, x);
+                    // A failed hook is not done: a resumed run runs it again.
+                    if (!outcome.Succeeded) throw new HookFailed(outcome);
+                    return new JsonObject { ["stage"] = outcome.Stage, ["command"] = outcome.Command, ["exitCode"] = outcome.ExitCode, ["output"] = outcome.Output };
+                }, cancellation);
+                return new HookOutcome((string)recorded!["stage"]!, (string)recorded["command"]!, (int)recorded["exitCode"]!, (string)recorded["output"]!);
+            }
+            catch (HookFailed e) { return e.Outcome; }
         }
-        return outcomes;
+
+        public async Task<string> DataAsync(Func<CancellationToken, Task<string>> run, CancellationToken cancellation)
+        {
+            var data = await effects.Once($"data:{target.Tenant.Name}:{snapshot.SnapshotId}", async x =>
+            {
+                await DropAsync(target.Database, target.FilesDirectory, x);
+                try { return (JsonNode)await run(x); }
+                catch (RestoreStepFailedException)
+                {
+                    // A failure is the snapshot's when the set no longer reads back intact (a pack the sampled check missed).
+                    if (await vault.Catalog.ReadBackProblemAsync(await vault.SetOf(snapshot, x), x) is { } damage)
+                        throw new SnapshotDamagedException(snapshot, damage);
+                    throw;
+                }
+            }, cancellation);
+            return Summary = (string)data!;
+        }
+    }
+
+    private sealed class HookFailed(HookOutcome outcome) : Exception(outcome.Command)
+    {
+        public HookOutcome Outcome { get; } = outcome;
     }
 
     /// <summary>The last line a hook printed: enough for the report, the full output is in the log.</summary>

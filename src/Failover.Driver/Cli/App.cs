@@ -44,7 +44,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     public Func<string, string?> Variable { get; internal set; } = Environment.GetEnvironmentVariable;
 
     /// <summary>Extra variables for the pulumi processes (tests point them at a stand-in); the process environment is inherited.</summary>
-    public IReadOnlyDictionary<string, string> PulumiEnvironment { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> PulumiEnvironment { get; set; } = new Dictionary<string, string>();
 
     internal static readonly Option<string?> Stacks = new("--stacks")
     {

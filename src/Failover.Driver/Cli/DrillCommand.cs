@@ -23,14 +23,15 @@ internal static class DrillCommand
         var keep = new Option<bool>("--keep") { Description = "Leave the sites, DNS server and vault running for inspection (stop them with `failover drill --clean`)" };
         var clean = new Option<bool>("--clean") { Description = "Only remove what a kept drill left behind" };
         var command = new Command("drill",
-            "Run a complete failover drill on this machine with the local provider, on the local topology that --stacks\n" +
-            "names (examples/local in this repository; without --stacks, the stack files of the Pulumi.yaml above, which\n" +
-            "must then be local ones):\n" +
+            "Run a complete failover drill on this machine, on the topology that --stacks names. A local topology\n" +
+            "(examples/local) runs the local provider; a Hetzner/AWS one (infra/stacks) runs the cloud path: the `pulumi` it\n" +
+            "runs is failover's emulator, whose `up` boots each server as a container from exactly its rendered user data\n" +
+            "(as root; builds a cached Debian root once, a few minutes; docs/server-emulation.md). The local drill:\n" +
             "installs the Debian packages it needs when run as root (restic, postgresql, pdns-server, pdns-backend-sqlite3),\n" +
             "seeds production with tenants of different sizes, backs them up, loses the production site (its processes\n" +
             "killed, its address unreachable), fails over to the standby with the same engine as a real failover, moves\n" +
             "DNS and verifies it, checks every tenant's data, prints the report with RTO and RPO, and cleans up.\n\n" +
-            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
+            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks infra/stacks --scale 0.01\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
         {
             scale, keep, clean,
         };
@@ -43,6 +44,13 @@ internal static class DrillCommand
     {
         void Say(string line) => app.Print(line + "\n");
         var prod = topology.Production;
+        if (prod.Site.Provider is Provider.Hetzner or Provider.Aws)
+        {
+            // The shipped cloud topology: its run state stays on this machine (--state-dir, else .failover beside Pulumi.yaml), never in its S3 backend.
+            var stateRoot = parse.GetValue(RunCommands.StateDir) is { } given ? Path.GetFullPath(given, app.WorkingDirectory)
+                : Path.Combine(RunCommands.ProjectDirectory(topology), ".failover");
+            return await CloudDrill.RunAsync(app, topology, log, scale, keep, cleanOnly, stateRoot, ct);
+        }
         var standby = topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Local)
             ?? throw new UsageException("the drill needs a local standby stack (see examples/local)");
         var dnsStack = topology.DnsStack is { Dns.Provider: DnsProvider.PowerDns } d && d.Site.Provider == Provider.Local ? d
@@ -191,7 +199,7 @@ internal static class DrillCommand
     }
 
     /// <summary>Stops a DNS server a kept drill left running (its pid is in the dns folder).</summary>
-    private static async Task StopDnsAsync(string dnsDir)
+    internal static async Task StopDnsAsync(string dnsDir)
     {
         var pidFile = Path.Combine(dnsDir, "pid");
         if (!File.Exists(pidFile) || !int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid)) return;

@@ -14,7 +14,7 @@ namespace Failover.Driver.Cli;
 /// <summary>`failover run`, `resume`, `abort`, `unlock` and `report`: the journaled failover and its controls.</summary>
 internal static class RunCommands
 {
-    private static readonly Option<string?> StateDir = new("--state-dir")
+    internal static readonly Option<string?> StateDir = new("--state-dir")
     {
         HelpName = "DIR",
         Description = "Where runs, journals, reports and the lock live (default: .failover beside Pulumi.yaml)",

@@ -12,12 +12,26 @@ namespace Failover.Driver.Emulation;
 /// </summary>
 public sealed record ServerSeed(string Name, byte[] UserData, IReadOnlyList<string> ReadOnlyBinds)
 {
+    /// <summary>Host directories the server may write (HOST:INSIDE), e.g. the vault production backs up into.</summary>
+    public IReadOnlyList<string> Binds { get; init; } = [];
+
     /// <summary>Empty disks attached to the server, each where the provider's device link would appear.</summary>
     public IReadOnlyList<AttachedVolume> Volumes { get; init; } = [];
 }
 
 /// <summary>An empty disk (a sparse file behind a loop device) seen inside the server at <paramref name="DeviceLink"/>.</summary>
 public sealed record AttachedVolume(string DeviceLink, long SizeBytes);
+
+/// <summary>
+/// What is needed to find a running server again from another process (the emulated `pulumi up` boots it, a later
+/// `destroy` or the drill reaches it): kept as JSON by the emulator.
+/// </summary>
+public sealed record ServerRecord(string Name, string Directory, string Block, int Index, IReadOnlyList<string> SiteAddresses,
+    int NspawnPid, int LeaderPid, IReadOnlyList<string> LoopDevices, CopyKind CopyKind, double CopyMilliseconds)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ServerNetwork Network => new(IPAddress.Parse(Block), Index) { SiteAddresses = SiteAddresses };
+}
 
 /// <summary>How a command inside a server ended.</summary>
 public sealed record CommandResult(int ExitCode, string Output, string Errors);
@@ -42,9 +56,8 @@ public sealed class EmulatedServer : IAsyncDisposable
     private readonly string _directory;
     private readonly ServerNetwork _network;
     private readonly ILogger _log;
-    private Process? _nspawn;
+    private int _nspawnPid;
     private ServerCopy? _copy;
-    private Task? _console;
     private bool _disposed;
     private readonly List<string> _loopDevices = [];
 
@@ -66,6 +79,40 @@ public sealed class EmulatedServer : IAsyncDisposable
 
     public CopyKind CopyKind => _copy!.Kind;
     public TimeSpan CopyTook => _copy!.Took;
+
+    /// <summary>This server as another process finds it again (<see cref="Attach"/>).</summary>
+    public ServerRecord Record => new(Name, _directory, _network.Block.ToString(), _network.Index, _network.SiteAddresses,
+        _nspawnPid, LeaderPid, [.. _loopDevices], _copy!.Kind, _copy.Took.TotalMilliseconds);
+
+    /// <summary>A server booted by another process (an emulated `pulumi up`), to run commands in, watch or remove.</summary>
+    public static EmulatedServer Attach(ServerRecord record, ILogger log)
+    {
+        var server = new EmulatedServer(record.Name, record.Directory, record.Network, log)
+        {
+            _nspawnPid = record.NspawnPid,
+            LeaderPid = record.LeaderPid,
+            _copy = ServerCopy.Existing(record.Directory, record.CopyKind, TimeSpan.FromMilliseconds(record.CopyMilliseconds)),
+        };
+        server._loopDevices.AddRange(record.LoopDevices);
+        return server;
+    }
+
+    /// <summary>Whether the container still runs (its systemd-nspawn has not exited).</summary>
+    public bool IsRunning => _nspawnPid > 0 && Alive(_nspawnPid, "systemd-nspawn");
+
+    private static bool Alive(int pid, string command)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // "pid (comm) state ...": a zombie has exited (nobody may reap it here: PID 1 is not an init).
+            var close = stat.LastIndexOf(')');
+            var comm = stat[(stat.IndexOf('(') + 1)..close];
+            return comm == command[..Math.Min(command.Length, 15)] && stat[close + 2] is not ('Z' or 'X');
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>The server's root as seen from the host (its logs are under it).</summary>
     public string Root => _copy!.Root;
@@ -124,51 +171,44 @@ public sealed class EmulatedServer : IAsyncDisposable
             volumeBinds.Add($"--bind={device}:{volume.DeviceLink}");
         }
 
-        var info = new ProcessStartInfo("systemd-nspawn")
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--register=no", "--keep-unit", "--quiet", "--console=read-only", "-D", Root, "--boot",
+        // Detached (its own session, console to a file): the server outlives the process that booted it, as a cloud
+        // server outlives `pulumi up`; a pipe to this process would also keep the caller's output open.
+        var console = Path.Combine(_directory, "console.log");
+        var info = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-c", "setsid \"$@\" < /dev/null >> \"$0\" 2>&1 & echo $!", console,
+                     "systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "--console=read-only", "-D", Root, "--boot",
                      $"--machine={Name}", $"--network-namespace-path={_network.NamespacePath}", "--resolv-conf=off", "--timezone=off",
                      // Root on a cloud server may change its own firewall (nftables): nspawn drops CAP_NET_ADMIN unless asked.
                      "--capability=CAP_NET_ADMIN" })
             info.ArgumentList.Add(a);
         foreach (var bind in seed.ReadOnlyBinds) info.ArgumentList.Add($"--bind-ro={bind}");
+        foreach (var bind in seed.Binds) info.ArgumentList.Add($"--bind={bind}");
         foreach (var bind in volumeBinds) info.ArgumentList.Add(bind);
-        _nspawn = Process.Start(info) ?? throw new InvalidOperationException("cannot start systemd-nspawn");
-        _nspawn.StandardInput.Close();
-        var console = Path.Combine(_directory, "console.log");
-        _console = Task.WhenAll(Pump(_nspawn.StandardOutput, console), Pump(_nspawn.StandardError, console));
-        LeaderPid = await FindLeaderAsync(_nspawn, cancellation);
+        using (var starter = Process.Start(info) ?? throw new InvalidOperationException("cannot start systemd-nspawn"))
+        {
+            var pid = (await starter.StandardOutput.ReadToEndAsync(cancellation)).Trim();
+            await starter.WaitForExitAsync(cancellation);
+            _nspawnPid = int.TryParse(pid, out var n) ? n : throw new InvalidOperationException($"systemd-nspawn did not start: {await starter.StandardError.ReadToEndAsync(cancellation)}");
+        }
+        // The background child is bash, then setsid, until it execs nspawn.
+        for (var i = 0; i < 100 && !IsRunning && (Alive(_nspawnPid, "bash") || Alive(_nspawnPid, "setsid")); i++) await Task.Delay(50, cancellation);
+        LeaderPid = await FindLeaderAsync(cancellation);
         _log.Information("Server {Server} booting at {Address} (container leader pid {Pid})", Name, Address, LeaderPid);
     }
 
-    private readonly SemaphoreSlim _consoleWrite = new(1, 1);
-
-    private async Task Pump(StreamReader from, string file)
-    {
-        string? line;
-        while ((line = await from.ReadLineAsync()) is not null)
-        {
-            await _consoleWrite.WaitAsync();
-            try { await File.AppendAllTextAsync(file, line + "\n"); }
-            finally { _consoleWrite.Release(); }
-        }
-    }
-
     /// <summary>The container's PID 1 seen from the host: a descendant of nspawn whose innermost PID is 1.</summary>
-    private async Task<int> FindLeaderAsync(Process nspawn, CancellationToken cancellation)
+    private async Task<int> FindLeaderAsync(CancellationToken cancellation)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
-            if (nspawn.HasExited)
-                throw new ServerBootException(Name, $"systemd-nspawn exited ({nspawn.ExitCode}) before the container started: {ConsoleTail()}");
+            if (!IsRunning)
+                throw new ServerBootException(Name, $"systemd-nspawn exited before the container started: {ConsoleTail()}");
             foreach (var dir in Directory.EnumerateDirectories("/proc"))
             {
                 if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
                 if (ReadStatus(pid, "NSpid") is { } ns && ns.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 1 } ids
-                    && ids[^1] == "1" && DescendsFrom(pid, nspawn.Id))
+                    && ids[^1] == "1" && DescendsFrom(pid, _nspawnPid))
                     return pid;
             }
             await Task.Delay(100, cancellation);
@@ -202,7 +242,7 @@ public sealed class EmulatedServer : IAsyncDisposable
     /// <summary>Runs a command inside the server (all its namespaces, as root), to its end.</summary>
     public async Task<CommandResult> ExecAsync(IReadOnlyList<string> command, CancellationToken cancellation)
     {
-        if (LeaderPid == 0 || _nspawn is not { HasExited: false }) throw new InvalidOperationException($"{Name} is not running");
+        if (LeaderPid == 0 || !IsRunning) throw new InvalidOperationException($"{Name} is not running");
         var r = await ChildProcess.RunAsync(new ProgramCall("nsenter", ["-t", LeaderPid.ToString(), "-a", "--", .. command]), cancellation);
         return new CommandResult(r.ExitCode, r.StandardOutput, r.StandardError);
     }
@@ -226,7 +266,7 @@ public sealed class EmulatedServer : IAsyncDisposable
     /// <summary>True once cloud-init finished without errors; throws with the failing line when it finished with errors or the container stopped.</summary>
     public async Task<bool> FinishedAsync(CancellationToken cancellation)
     {
-        if (_nspawn is null || _nspawn.HasExited)
+        if (!IsRunning)
             throw new ServerBootException(Name, $"the container stopped before cloud-init finished: {ConsoleTail()}");
         var result = Path.Combine(Root, ResultFile);
         if (!File.Exists(result)) return false;
@@ -284,30 +324,39 @@ public sealed class EmulatedServer : IAsyncDisposable
     /// <summary>Bytes this server added to the disk.</summary>
     public Task<long> DiskBytesAsync() => _copy!.DiskBytesAsync();
 
+    /// <summary>The server lost at once, as in a fire: its container killed, its disk and network left for <see cref="DisposeAsync"/>.</summary>
+    public async Task KillAsync()
+    {
+        if (LeaderPid > 0 && Alive(LeaderPid, "systemd")) await HostCommand.TryAsync("kill", "-KILL", LeaderPid.ToString());
+        if (IsRunning) await HostCommand.TryAsync("kill", "-KILL", _nspawnPid.ToString());
+        await WaitStoppedAsync(TimeSpan.FromSeconds(10));
+        _log.Information("Server {Server} killed", Name);
+    }
+
+    private async Task<bool> WaitStoppedAsync(TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (IsRunning && clock.Elapsed < limit) await Task.Delay(200);
+        return !IsRunning;
+    }
+
     /// <summary>Stops the container (a clean poweroff, killed after 20 s), then removes its root, copy and network.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        if (_nspawn is { } nspawn)
+        if (IsRunning)
         {
-            if (!nspawn.HasExited)
+            // SIGTERM asks nspawn to power the container off in order; a container that hangs is killed.
+            await HostCommand.TryAsync("kill", "-TERM", _nspawnPid.ToString());
+            if (!await WaitStoppedAsync(TimeSpan.FromSeconds(20)))
             {
-                // SIGTERM asks nspawn to power the container off in order; a container that hangs is killed.
-                await HostCommand.TryAsync("kill", "-TERM", nspawn.Id.ToString());
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-                try { await nspawn.WaitForExitAsync(wait.Token); }
-                catch (OperationCanceledException)
-                {
-                    _log.Warning("Server {Server} did not power off within 20 s; killing it", Name);
-                    if (LeaderPid > 0) await HostCommand.TryAsync("kill", "-KILL", LeaderPid.ToString());
-                    try { nspawn.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-                    await nspawn.WaitForExitAsync();
-                }
+                _log.Warning("Server {Server} did not power off within 20 s; killing it", Name);
+                await KillAsync();
             }
-            if (_console is not null) await _console;
-            nspawn.Dispose();
         }
+        // A container whose nspawn was killed keeps running on its own: its systemd goes too, or its mounts and loop devices stay.
+        if (LeaderPid > 0 && Alive(LeaderPid, "systemd")) await HostCommand.TryAsync("kill", "-KILL", LeaderPid.ToString());
         foreach (var device in _loopDevices) await HostCommand.TryAsync("losetup", "--detach", device);
         await ServerCopy.RemoveAsync(_directory);
         await _network.RemoveAsync();

@@ -30,6 +30,9 @@ internal sealed class ServerCopy
     /// <summary>Where the server's own writes are: the overlay's upper layer, or the whole copy.</summary>
     public string Writes => Kind == CopyKind.Overlay ? Path.Combine(_directory, "upper") : Root;
 
+    /// <summary>A copy made earlier (by another process), found again by its directory.</summary>
+    public static ServerCopy Existing(string directory, CopyKind kind, TimeSpan took) => new(directory, Path.Combine(directory, "root"), kind, took);
+
     public static async Task<ServerCopy> MakeAsync(string cachedRoot, string directory, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();

@@ -13,15 +13,17 @@ public static class TenantSeed
     /// <summary>Rows of about this many bytes make up the events table.</summary>
     private const int EventBytes = 300;
 
-    public static string ConnectionString(string host, int port, string database) =>
-        new NpgsqlConnectionStringBuilder { Host = host, Port = port, Username = "postgres", Database = database, Pooling = false, Timeout = 10 }.ConnectionString;
+    /// <param name="host">An address, or a directory holding PostgreSQL's socket (a booted server's, seen from this machine).</param>
+    /// <param name="user">The role: postgres on a local site; root (peer authentication over the socket) on a booted server.</param>
+    public static string ConnectionString(string host, int port, string database, string user = "postgres") =>
+        new NpgsqlConnectionStringBuilder { Host = host, Port = port, Username = user, Database = database, Pooling = false, Timeout = 10 }.ConnectionString;
 
-    public static async Task SeedAsync(Tenant tenant, string host, int port, string filesDirectory, double scale, CancellationToken cancellation)
+    public static async Task SeedAsync(Tenant tenant, string host, int port, string filesDirectory, double scale, CancellationToken cancellation, string user = "postgres")
     {
         var bytes = Math.Max(200_000, tenant.DataGb * 1e9 * scale);
         var events = (long)(bytes * 0.95 / EventBytes);
         var customers = Math.Max(10, events / 50);
-        await using (var admin = new NpgsqlConnection(ConnectionString(host, port, "postgres")))
+        await using (var admin = new NpgsqlConnection(ConnectionString(host, port, "postgres", user)))
         {
             await admin.OpenAsync(cancellation);
             await using var create = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{tenant.Name}\"; ", admin);
@@ -29,7 +31,7 @@ public static class TenantSeed
             create.CommandText = $"CREATE DATABASE \"{tenant.Name}\"";
             await create.ExecuteNonQueryAsync(cancellation);
         }
-        await using (var db = new NpgsqlConnection(ConnectionString(host, port, tenant.Name)))
+        await using (var db = new NpgsqlConnection(ConnectionString(host, port, tenant.Name, user)))
         {
             await db.OpenAsync(cancellation);
             await using var cmd = new NpgsqlCommand($"""
@@ -56,10 +58,10 @@ public static class TenantSeed
     }
 
     /// <summary>Rows per table, to compare a restored tenant with what was seeded and written.</summary>
-    public static async Task<IReadOnlyDictionary<string, long>> CountRowsAsync(string host, int port, string database, CancellationToken cancellation)
+    public static async Task<IReadOnlyDictionary<string, long>> CountRowsAsync(string host, int port, string database, CancellationToken cancellation, string user = "postgres")
     {
         var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        await using var db = new NpgsqlConnection(ConnectionString(host, port, database));
+        await using var db = new NpgsqlConnection(ConnectionString(host, port, database, user));
         await db.OpenAsync(cancellation);
         foreach (var table in new[] { "customers", "events" })
         {

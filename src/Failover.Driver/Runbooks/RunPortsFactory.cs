@@ -73,7 +73,7 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }, restoreHooks),
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
             // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
             env.TouchesDns

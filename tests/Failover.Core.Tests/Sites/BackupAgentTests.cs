@@ -144,10 +144,10 @@ public class BackupAgentTests(ITestOutputHelper output)
     [Fact]
     public void The_psql_checksum_passes_use_the_same_queries_as_the_csharp_backup()
     {
-        var passes = TableChecksum.PsqlPasses();
+        var passes = TableChecksumPasses.Psql();
         // The generated statements are the row-hash and the text-hash queries, table spliced in by format('%I.%I').
-        Assert.Contains(TableChecksum.RowHashQuery("%s").Replace("'", "''"), passes);
-        Assert.Contains(TableChecksum.TextHashQuery("%s").Replace("'", "''"), passes);
+        Assert.Contains(TableChecksums.Hashed("%s").Replace("'", "''"), passes);
+        Assert.Contains(TableChecksums.AsText("%s").Replace("'", "''"), passes);
         Assert.Equal(2, passes.Split("\\gexec").Length - 1);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Failover.Core.Backup;
 using Failover.Core.Sites;
 
 namespace Failover.Core.Tests.Sites;
@@ -236,23 +237,40 @@ public class UserDataTests
     }
 
     [Fact]
-    public void A_row_count_that_differs_from_the_manifest_fails_the_tenant_and_is_named()
+    public void A_row_count_or_checksum_that_differs_from_the_manifest_fails_the_tenant_and_is_named()
     {
         RequireOnPath("jq");
-        const string manifest = """{"database":{"tables":[{"schema":"public","name":"customers","rows":300},{"schema":"public","name":"invoices","rows":1000}]}}""";
-        string Check(string invoices) => $$"""
+        const string manifest = """{"database":{"tables":[{"schema":"public","name":"customers","rows":300,"checksum":"r:1-2"},{"schema":"public","name":"invoices","rows":1000,"checksum":"r:3-4"}]}}""";
+        // psql stands in: the list of tables, then each table's "rows<tab>checksum" (the SQL it is sent is TableChecksums').
+        string Check(string invoices, string tables = "public\tcustomers\npublic\tinvoices\n") => $$"""
             runuser() { shift 3; "$@"; }
-            psql() { cat > /dev/null; case "$*" in *name=invoices*) {{invoices}};; *) echo 300;; esac; }
+            psql() {
+              local sql; sql=$(cat)
+              case "$sql$*" in
+                *pg_namespace*) printf '{{tables}}' ;;
+                *hash_record_extended*name=invoices*) {{invoices}} ;;
+                *hash_record_extended*) printf '300\tr:1-2\n' ;;
+                *) return 1 ;;
+              esac
+            }
             echo '{{manifest}}' > "$TMPDIR/m.json"
             verify_rows northwind "$TMPDIR/m.json"
             """;
-        Assert.Equal(0, Bash(Check("echo 1000")).Code);
-        var oneShort = Bash(Check("echo 999"));
+        Assert.Equal(0, Bash(Check("printf '1000\tr:3-4\n'")).Code);
+        var oneShort = Bash(Check("printf '999\tr:3-4\n'"));
         Assert.NotEqual(0, oneShort.Code);
-        Assert.Contains("northwind: table public.invoices has 999 rows, the backup had 1000", oneShort.Output);
-        var missing = Bash(Check("return 1"));
-        Assert.NotEqual(0, missing.Code);
-        Assert.Contains("table public.invoices is missing (1000 rows in the backup)", missing.Output);
+        Assert.Contains("table public.invoices has 999 rows, the backup had 1000", oneShort.Output);
+        // The count alone is not the check: the same count with other contents fails too, as in the driver's restore.
+        var tampered = Bash(Check("printf '1000\tr:3-5\n'"));
+        Assert.NotEqual(0, tampered.Code);
+        Assert.Equal("table public.invoices has 1000 rows as in the backup but different contents\n", tampered.Output);
+        var missing = Bash(Check("return 1", "public\\tcustomers\\n"));
+        Assert.Equal((1, "table public.invoices is missing (1000 rows in the backup)\n"), (missing.Code, missing.Output));
+        var unreadable = Bash(Check("return 1"));
+        Assert.NotEqual(0, unreadable.Code);
+        Assert.Contains("the tables of northwind cannot be read", unreadable.Output);
+        var extra = Bash(Check("printf '1000\tr:3-4\n'", "public\\tcustomers\\npublic\\tinvoices\\npublic\\tzz_new\\n"));
+        Assert.Equal((1, "table public.zz_new was not in the backup\n"), (extra.Code, extra.Output));
     }
 
     [Fact]
@@ -268,7 +286,7 @@ public class UserDataTests
         Assert.Equal(0, Bash(Check("hello\\n")).Code);
         var changed = Bash(Check("hellO\\n"));
         Assert.NotEqual(0, changed.Code);
-        Assert.Contains("files differ from the backup", changed.Output);
+        Assert.Contains("file uploads/logo.bin differs from the backup", changed.Output);
     }
 
     [Fact]

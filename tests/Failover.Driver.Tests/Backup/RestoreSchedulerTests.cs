@@ -1,12 +1,19 @@
 using Failover.Core.Backup;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
-using Serilog;
 
 namespace Failover.Driver.Tests.Backup;
 
+/// <summary>
+/// The restore order and parallelism of the product's restore step: <see cref="TenantQueue"/> (which the failover's
+/// restore step runs every tenant's <see cref="SiteRestorer"/> on) over a restorer that records what it is asked.
+/// </summary>
 public class RestoreSchedulerTests
 {
+    private static Task<IReadOnlyList<TenantTurn<TenantRestoreResult>>> RunAsync(ITenantRestorer restorer, int parallelism) =>
+        TenantQueue.RunAsync(Tenants.Select(j => j.Target.Tenant), parallelism, TimeProvider.System,
+            (tenant, ct) => restorer.RestoreAsync(Tenants.Single(j => j.Target.Tenant == tenant), ct), CancellationToken.None);
+
     private static TenantRestoreJob Job(string name, int tier, double gb)
     {
         var point = StubRestorePoint.For(name);
@@ -49,35 +56,34 @@ public class RestoreSchedulerTests
     public async Task Tenants_start_by_tier_then_smallest_first()
     {
         var restorer = new FakeRestorer();
-        var report = await new RestoreScheduler(restorer, TimeProvider.System, Serilog.Core.Logger.None).RunAsync(Tenants, 1, null, CancellationToken.None);
+        var turns = await RunAsync(restorer, 1);
 
         Assert.Equal(["small-tier1", "mid-tier1", "big-tier1", "small-tier2", "big-tier2"], restorer.Started);
-        Assert.Equal(restorer.Started, report.Tenants.Select(t => t.Tenant));
-        Assert.Equal([1, 2, 3, 4, 5], report.Tenants.Select(t => t.Order));
-        Assert.True(report.Succeeded);
+        Assert.Equal(restorer.Started, turns.Select(t => t.Tenant.Name));
+        Assert.Equal([1, 2, 3, 4, 5], turns.Select(t => t.Order));
+        Assert.All(turns, t => Assert.True(t.Result!.Succeeded));
     }
 
     [Fact]
     public async Task No_more_tenants_than_the_parallelism_restore_at_once()
     {
         var restorer = new FakeRestorer(waitForConcurrent: 2);
-        var report = await new RestoreScheduler(restorer, TimeProvider.System, Serilog.Core.Logger.None).RunAsync(Tenants, 2, null, CancellationToken.None);
+        var turns = await RunAsync(restorer, 2);
 
         Assert.Equal(2, restorer.MaxConcurrent);
-        Assert.Equal(5, report.Tenants.Count);
+        Assert.Equal(5, turns.Count);
     }
 
     [Fact]
     public async Task A_failing_tenant_is_reported_and_the_others_are_still_restored()
     {
         var restorer = new FakeRestorer(failing: "mid-tier1");
-        var outageStart = DateTimeOffset.UtcNow.AddMinutes(-30);
-        var report = await new RestoreScheduler(restorer, TimeProvider.System, Serilog.Core.Logger.None).RunAsync(Tenants, 2, outageStart, CancellationToken.None);
+        var turns = await RunAsync(restorer, 2);
 
-        var failed = Assert.Single(report.Failed);
-        Assert.Equal("mid-tier1", failed.Tenant);
-        Assert.Equal("pg_restore failed: disk full", failed.Result.Error);
-        Assert.Equal(4, report.Tenants.Count(t => t.Result.Succeeded));
-        Assert.All(report.Tenants, t => Assert.True(t.Downtime >= TimeSpan.FromMinutes(30), "downtime counts from the outage"));
+        var failed = Assert.Single(turns, t => t.Error is not null);
+        Assert.Equal("mid-tier1", failed.Tenant.Name);
+        Assert.Equal("pg_restore failed: disk full", failed.Error!.Message);
+        Assert.Equal(4, turns.Count(t => t.Result is { Succeeded: true }));
+        Assert.All(turns, t => Assert.True(t.Finished >= t.Started, "each turn has its window"));
     }
 }

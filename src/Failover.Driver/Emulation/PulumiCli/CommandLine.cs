@@ -1,4 +1,4 @@
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>A failure the real CLI reports as `error: <message>` on stderr with a non-zero exit code.</summary>
 public sealed class CliError(string message, int exitCode = ExitCodes.Generic) : Exception(message)

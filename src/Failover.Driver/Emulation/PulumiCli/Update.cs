@@ -1,8 +1,9 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Failover.Driver.Emulation;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>
 /// `up` and `destroy` of a fake program: steps over the script's resources, written to the event log
@@ -19,14 +20,40 @@ internal sealed class Update(Commands cli, string? resourceFailure) : IDisposabl
     public int Up()
     {
         var (project, stack, s) = Begin();
-        var wanted = cli.Script.ResourcesFor(stack);
         var changes = new Dictionary<string, int>();
         var root = new Resource("pulumi:pulumi:Stack", $"{project}-{stack}");
         var rootOp = s.HasStackResource ? "same" : "create";
         Step("resourcePreEvent", project, stack, root, rootOp, null);
+        List<Resource> wanted;
+        JsonObject outputs;
+        var ops = new Dictionary<string, string>();
+        if (cli.EmulationDirectory is not null)
+        {
+            EmulatedUpdate emulated;
+            // The program's own errors (a stack file Core refuses, a missing stack reference) fail the update at the root.
+            try { emulated = cli.EmulateUp(stack, s); }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or Failover.Core.Topology.TopologyException or IOException)
+            {
+                return Fail(project, stack, s, root, rootOp, e.Message);
+            }
+            foreach (var r in emulated.Resources) ops[new Resource(r.Type, r.Name).Key] = r.Op;
+            if (emulated.Failed is { } failed)
+            {
+                foreach (var r in emulated.Resources.Where(r => r.Name != failed.Name))
+                    Step("resOutputsEvent", project, stack, new Resource(r.Type, r.Name), r.Op, null);
+                return Fail(project, stack, s, new Resource(failed.Type, failed.Name), failed.Op, emulated.Error ?? "failed");
+            }
+            wanted = emulated.Resources.Select(r => new Resource(r.Type, r.Name)).Distinct().ToList();
+            outputs = emulated.Outputs;
+        }
+        else
+        {
+            wanted = cli.Script.ResourcesFor(stack);
+            outputs = cli.Script.OutputsFor(stack);
+        }
         foreach (var r in wanted)
         {
-            var op = s.Resources.Contains(r.Key) ? "same" : "create";
+            var op = ops.GetValueOrDefault(r.Key) is { } given and not "same" ? given : s.Resources.Contains(r.Key) ? "same" : "create";
             Step("resourcePreEvent", project, stack, r, op, null);
             if (resourceFailure is not null) return Fail(project, stack, s, r, op, resourceFailure);
             Step("resOutputsEvent", project, stack, r, op, null);
@@ -39,7 +66,6 @@ internal sealed class Update(Commands cli, string? resourceFailure) : IDisposabl
             Step("resOutputsEvent", project, stack, r, "delete", null);
             Count(changes, "delete");
         }
-        var outputs = cli.Script.OutputsFor(stack);
         Step("resOutputsEvent", project, stack, root, rootOp, outputs);
         Count(changes, rootOp);
 
@@ -63,6 +89,8 @@ internal sealed class Update(Commands cli, string? resourceFailure) : IDisposabl
     {
         var (project, stack, s) = Begin();
         var changes = new Dictionary<string, int>();
+        if (cli.EmulationDirectory is not null && cli.EmulateDestroy(stack) is { Failed: { } failed } refused)
+            return Fail(project, stack, s, new Resource(failed.Type, failed.Name), failed.Op, refused.Error ?? "failed");
         var doomed = Enumerable.Reverse(s.Resources).Select(FromKey).ToList();
         if (s.HasStackResource) doomed.Add(new Resource("pulumi:pulumi:Stack", $"{project}-{stack}"));
         foreach (var r in doomed)

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>
 /// What a test tells the stand-in (JSON file named by PULUMI_STANDIN_SCRIPT): failures to inject, the

@@ -2,8 +2,10 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Failover.Driver.Emulation;
+using Serilog;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>The commands the driver uses, answering with the real CLI's output shapes and error texts.</summary>
 public sealed partial class Commands(
@@ -42,6 +44,31 @@ public sealed partial class Commands(
     internal Script Script => script;
     internal TextWriter Stdout => stdout;
     internal void Save() => state.Save(stateDir);
+
+    /// <summary>Where the emulated cloud lives when this `pulumi` emulates the providers (else it follows the script).</summary>
+    internal string? EmulationDirectory => env.GetValueOrDefault(EmulatedCloud.DirectoryVariable) is { Length: > 0 } d ? d : null;
+
+    /// <summary>The emulated `up` of a stack: Core's program over the stack files with this stack's config, the providers emulated.</summary>
+    internal EmulatedUpdate EmulateUp(string stack, StackRecord record)
+    {
+        var topology = StackEmulation.OverlaidTopology(_cwd, stack, record.Config);
+        using var log = EmulatorLog();
+        return StackEmulation.UpAsync(EmulationDirectory!, topology, stack,
+            name => state.Stacks.TryGetValue(name, out var other) ? other.Outputs : null, env, log, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    internal EmulatedUpdate EmulateDestroy(string stack)
+    {
+        using var log = EmulatorLog();
+        return StackEmulation.DestroyAsync(EmulationDirectory!, stack, log, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    private Serilog.Core.Logger EmulatorLog()
+    {
+        Directory.CreateDirectory(EmulationDirectory!);
+        return new Serilog.LoggerConfiguration().MinimumLevel.Debug()
+            .WriteTo.File(Path.Combine(EmulationDirectory!, "emulator.log"), shared: true).CreateLogger();
+    }
 
     /// <summary>The project name from the nearest Pulumi.yaml at or above the working directory.</summary>
     internal string Project()

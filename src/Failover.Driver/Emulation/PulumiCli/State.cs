@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Failover.PulumiStandIn;
+namespace Failover.Driver.Emulation.PulumiCli;
 
 /// <summary>Everything the stand-in remembers between calls, kept as JSON in the folder named by PULUMI_STANDIN_STATE.</summary>
 public sealed class State

@@ -1,0 +1,92 @@
+using Failover.Driver.Emulation;
+using Failover.Driver.Pulumi;
+using Failover.Driver.Tests.Support;
+
+namespace Failover.Driver.Tests.Pulumi;
+
+/// <summary>
+/// The pulumi emulator refuses what the real providers refuse, before any server boots: the shipped stack files in
+/// the stand-in's project, FAILOVER_EMULATION_DIR set, and the driver's own CLI adapter reading the failure.
+/// </summary>
+public sealed class EmulatedProviderTests : IDisposable
+{
+    private readonly StandIn _pulumi = new();
+    private string Emulation => Path.Combine(_pulumi.ProjectDirectory, "emulation");
+
+    public EmulatedProviderTests()
+    {
+        var stacks = Directory.CreateDirectory(Path.Combine(_pulumi.ProjectDirectory, "infra", "stacks")).FullName;
+        File.WriteAllText(Path.Combine(_pulumi.ProjectDirectory, "Pulumi.yaml"), "name: failover\nruntime: dotnet\nmain: infra/\nstackConfigDir: infra/stacks\n");
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks"))) File.Copy(f, Path.Combine(stacks, Path.GetFileName(f)));
+    }
+
+    private PulumiCli Cli()
+    {
+        var options = _pulumi.Options();
+        var env = new Dictionary<string, string>(options.Environment) { [EmulatedCloud.DirectoryVariable] = Emulation, [EmulatedCloud.BlockVariable] = "198.18.15.0" };
+        return _pulumi.Cli(options with { Environment = env });
+    }
+
+    private void Rewrite(string stack, string from, string to)
+    {
+        var file = Path.Combine(_pulumi.ProjectDirectory, "infra", "stacks", $"Pulumi.{stack}.yaml");
+        var text = File.ReadAllText(file);
+        Assert.Contains(from, text);
+        File.WriteAllText(file, text.Replace(from, to));
+    }
+
+    [Fact]
+    public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
+    {
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
+        await cli.SetConfigAsync("standby-hel1", "failover:snapshots.northwind", ConfigValue.Plain("4f2a9c1e"), path: true);
+        var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        Assert.True(e.Error.Contains("Pulumi.standby-hel1.yaml:") && e.Error.Contains("no snapshot for contoso"), e.Error);
+        Assert.DoesNotContain("failover-emulated-stacks", e.Error);
+    }
+
+    [Fact]
+    public async Task A_server_type_the_location_no_longer_sells_fails_the_update_naming_the_server_and_boots_nothing()
+    {
+        // cpx31 was deprecated on 2025-10-16 and is not orderable since January 2026 (Catalog.DeprecatedServerTypes).
+        Rewrite("standby-hel1", "mvd: { type: cpx22, count: 1 }", "mvd: { type: cpx31, count: 1 }");
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
+        var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        Assert.True(e.Error.Contains("standby-hel1-app-1"), e.Error);
+        Assert.True(e.Error.Contains("server type cpx31 is unavailable in location hel1"), e.Error);
+        Assert.Empty(EmulatedCloud.Read(Emulation).Servers);
+    }
+
+    [Fact]
+    public async Task A_restoring_standby_whose_vault_was_never_deployed_fails_like_its_stack_reference()
+    {
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
+        foreach (var tenant in new[] { "northwind", "contoso", "fabrikam", "tailspin", "wingtip", "adventure-works", "litware", "proseware", "lucerne", "margie" })
+            await cli.SetConfigAsync("standby-hel1", $"failover:snapshots.{tenant}", ConfigValue.Plain("4f2a9c1e"), path: true);
+        var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        Assert.True(e.Error.Contains("unknown output 'resticRepository' of stack reference 'organization/failover/vault-aws-par'"), e.Error);
+        Assert.Empty(EmulatedCloud.Read(Emulation).Servers);
+    }
+
+    [Fact]
+    public async Task The_vault_is_a_restic_repository_whose_outputs_are_secrets_and_destroy_removes_it()
+    {
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("vault-aws-par");
+        var outputs = (await cli.UpAsync("vault-aws-par")).Outputs;
+        var repository = outputs["resticRepository"].Text;
+        Assert.True(File.Exists(Path.Combine(repository, "config")), "restic init made the repository");
+        Assert.True(outputs["resticPassword"].IsSecret);
+        Assert.True(outputs["readerAccessKeyId"].IsSecret);
+        await cli.DestroyAsync("vault-aws-par");
+        Assert.False(Directory.Exists(repository));
+    }
+
+    public void Dispose() => _pulumi.Dispose();
+}
