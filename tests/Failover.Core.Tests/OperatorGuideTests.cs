@@ -57,6 +57,35 @@ public class OperatorGuideTests
         Assert.Contains("registrar", dns);
         Assert.Contains("2d", dns); // the parent zone's NS TTL: the delay of a registrar change
     }
+    [Fact]
+    public void Each_figure_says_whether_it_is_an_assumed_default_and_shows_the_last_rehearsal_s_measured_time_beside_it()
+    {
+        var (topology, runbook) = Plan();
+        var none = OperatorGuide.For(topology, runbook);
+        Assert.Null(none.Rehearsal);
+        Assert.All(none.Figures, f => Assert.Null(f.Measured));
+        Assert.Equal(runbook.Steps.Select(s => s.Kind), none.Figures.Select(f => f.Step));
+        Assert.Equal("assumed default", none.Figures.Single(f => f.Step == StepKind.Gate).Basis);
+        Assert.StartsWith("assumed default for hetzner", none.Figures.Single(f => f.Step == StepKind.Provision).Basis);
+        Assert.Contains("tenant sizes (dataGb)", none.Figures.Single(f => f.Step == StepKind.Restore).Basis);
+
+        var rehearsal = new RehearsalTimes("20261120-020000-abcdef", new DateTimeOffset(2026, 11, 20, 2, 0, 0, TimeSpan.Zero),
+            new Dictionary<StepKind, TimeSpan> { [StepKind.Restore] = TimeSpan.FromMinutes(42), [StepKind.Provision] = TimeSpan.FromMinutes(7) });
+        var measured = OperatorGuide.For(topology, runbook, rehearsal);
+        Assert.Equal(TimeSpan.FromMinutes(42), measured.Figures.Single(f => f.Step == StepKind.Restore).Measured);
+        Assert.Null(measured.Figures.Single(f => f.Step == StepKind.Cutover).Measured); // a rehearsal never cuts over
+        Assert.Equal(runbook.Steps.Single(s => s.Kind == StepKind.Restore).Estimate, measured.Figures.Single(f => f.Step == StepKind.Restore).Estimate);
+    }
+
+    [Fact]
+    public void Names_the_vault_each_tenant_restores_from_and_the_fallback()
+    {
+        var (topology, runbook) = Plan();
+        var vaults = string.Join("\n", OperatorGuide.For(topology, runbook).Vaults.Select(v => v.When + ": " + v.What));
+        Assert.Contains("every tenant: restores from vault-aws-par", vaults);
+        Assert.Contains("previous snapshot of the same tenant that passes verification", vaults);
+        Assert.Contains("the vault unusable:", vaults);
+    }
 }
 
 /// <summary>A tenant's restore progress as the operator reads it: bytes, rate and the ETA they give.</summary>

@@ -8,7 +8,27 @@ namespace Failover.Core.Planning;
 /// </summary>
 /// <param name="Variable">The environment variable that provides it, when one does.</param>
 /// <param name="CheckedByDriver">True when the driver reads it itself (and so checks it before a run); false when Pulumi or a provider SDK reads it.</param>
-public sealed record Credential(string Name, IReadOnlyList<StepKind> Steps, string Source, string? Variable, bool CheckedByDriver);
+public sealed record Credential(string Name, IReadOnlyList<StepKind> Steps, string Source, string? Variable, bool CheckedByDriver)
+{
+    /// <summary>What the driver looks for before the first step (a variable, the vault's password file, a cloud provider's token).</summary>
+    public CredentialKind Kind { get; init; } = CredentialKind.Variable;
+
+    /// <summary>The stack whose config may hold it (hcloud:token, aws:accessKey), for a provider credential.</summary>
+    public string? Stack { get; init; }
+}
+
+/// <summary>How a credential is found, so the driver can check it is there before anything changes.</summary>
+public enum CredentialKind
+{
+    /// <summary>The environment variable <see cref="Credential.Variable"/>.</summary>
+    Variable,
+    /// <summary>The directory vault's password file beside it.</summary>
+    VaultPasswordFile,
+    /// <summary>HCLOUD_TOKEN, or hcloud:token (secure) in the stack's config: what the Pulumi hcloud provider reads.</summary>
+    HetznerToken,
+    /// <summary>AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY, AWS_PROFILE, aws:accessKey/aws:secretKey (secure) in the stack's config, or a shared credentials file: what the Pulumi aws provider reads.</summary>
+    AwsCredentials,
+}
 
 /// <summary>Which credentials a run's steps need, from the topology alone.</summary>
 public static class Credentials
@@ -28,7 +48,7 @@ public static class Credentials
         var vault = topology.Backup.Vaults.Select(topology.Find).OfType<StackSpec>().FirstOrDefault();
         if (vault?.Vault is { Kind: VaultKind.Directory } dir)
             Add(new Credential("vault password", [StepKind.Assess, StepKind.SelectBackup, StepKind.Restore, StepKind.FinalSync],
-                $"the file {dir.Path}.password beside the vault (written by `failover backup` when it creates the repository)", null, true));
+                $"the file {dir.Path}.password beside the vault (written by `failover backup` when it creates the repository)", null, true) { Kind = CredentialKind.VaultPasswordFile });
         else if (vault is not null)
             Add(new Credential("vault password and keys", [StepKind.SelectBackup, StepKind.Restore, StepKind.FinalSync],
                 $"the outputs and secrets of the vault stack {vault.Name} (pulumi stack output --show-secrets)", null, false));
@@ -58,12 +78,15 @@ public static class Credentials
             switch (site.Site.Provider)
             {
                 case Provider.Hetzner:
+                    // Checked before the first step: without it pulumi fails minutes into the run, after the backups were chosen.
                     Add(new Credential($"Hetzner Cloud API token ({site.Name})", provision,
-                        $"hcloud:token in {site.Name}'s stack config (secure), or HCLOUD_TOKEN where pulumi runs", "HCLOUD_TOKEN", false));
+                        $"hcloud:token in {site.Name}'s stack config (`pulumi config set --secret hcloud:token -s {site.Name}`), or HCLOUD_TOKEN where failover runs",
+                        "HCLOUD_TOKEN", true) { Kind = CredentialKind.HetznerToken, Stack = site.Name });
                     break;
                 case Provider.Aws:
                     Add(new Credential($"AWS credentials ({site.Name})", provision,
-                        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE where pulumi runs", "AWS_ACCESS_KEY_ID", false));
+                        $"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, where failover runs; or aws:accessKey/aws:secretKey (secure) in {site.Name}'s stack config; or ~/.aws/credentials",
+                        "AWS_ACCESS_KEY_ID", true) { Kind = CredentialKind.AwsCredentials, Stack = site.Name });
                     break;
             }
         }

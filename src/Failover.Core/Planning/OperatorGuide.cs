@@ -5,6 +5,12 @@ namespace Failover.Core.Planning;
 /// <summary>A point where the run stops and asks, or where the operator must act, and what to type then.</summary>
 public sealed record Decision(string When, string What);
 
+/// <summary>A step's estimate, what it rests on (an assumed default, the stack files), and the last rehearsal's measured time beside it.</summary>
+public sealed record StepFigure(StepKind Step, TimeSpan Estimate, string Basis, TimeSpan? Measured);
+
+/// <summary>The last passed rehearsal of a standby: which run, when, and how long each step took.</summary>
+public sealed record RehearsalTimes(string RunId, DateTimeOffset At, IReadOnlyDictionary<StepKind, TimeSpan> Steps);
+
 /// <summary>When a tenant's data is back (its restore ends) and when its customers are served again (after gate and cutover).</summary>
 public sealed record TenantService(string Tenant, TimeSpan RestoredAt, TimeSpan ServedAt);
 
@@ -23,10 +29,19 @@ public sealed record OperatorGuide(
     IReadOnlyList<Credential> Credentials,
     IReadOnlyList<Decision> DnsApiDown)
 {
+    /// <summary>Each step's estimate with its basis and, when a rehearsal of this standby passed, its measured time.</summary>
+    public IReadOnlyList<StepFigure> Figures { get; init; } = [];
+
+    /// <summary>The rehearsal the measured times come from; null when none passed (every figure is then an estimate).</summary>
+    public RehearsalTimes? Rehearsal { get; init; }
+
+    /// <summary>Which vault the tenants restore from, and what happens when a backup there is unusable.</summary>
+    public IReadOnlyList<Decision> Vaults { get; init; } = [];
+
     /// <summary>The delegation TTL of the .com, .net and .org parent zones (172800 s): how long resolvers may keep old NS records.</summary>
     public static readonly TimeSpan ParentNsTtl = TimeSpan.FromSeconds(172800);
 
-    public static OperatorGuide For(Topology.Topology topology, Runbook runbook)
+    public static OperatorGuide For(Topology.Topology topology, Runbook runbook, RehearsalTimes? rehearsal = null)
     {
         var target = runbook.Target.Name;
         var command = $"failover run --to {target}";
@@ -64,6 +79,42 @@ public sealed record OperatorGuide(
         var kinds = runbook.Steps.Select(s => s.Kind).ToList();
         return new OperatorGuide(command, $"{command} --yes --json > failover-result.json",
             $"T+0 is the moment `{command}` starts. Detecting the loss and deciding to fail over come before it and are not counted in the estimated RTO: add your monitoring's alert delay and the on-call response time.",
-            stops, served, tenants, Planning.Credentials.For(topology, runbook.Target, kinds), dnsDown);
+            stops, served, tenants, Planning.Credentials.For(topology, runbook.Target, kinds), dnsDown)
+        {
+            Figures = runbook.Steps.Select(s => new StepFigure(s.Kind, s.Estimate, Basis(topology, runbook.Target, s.Kind),
+                rehearsal?.Steps.TryGetValue(s.Kind, out var m) == true ? m : null)).ToList(),
+            Rehearsal = rehearsal,
+            Vaults = VaultsOf(topology, runbook.Target),
+        };
+    }
+
+    /// <summary>What a step's estimate rests on: an assumed default of the tool, or figures of the stack files.</summary>
+    private static string Basis(Topology.Topology topology, StackSpec target, StepKind kind)
+    {
+        var configured = target.Restore is not null || topology.Production.Restore is not null;
+        var speed = configured ? "the restore speed and parallelism of failover:restore" : "the assumed default restore speed and parallelism (no failover:restore set)";
+        return kind switch
+        {
+            StepKind.SelectBackup => $"tenant sizes (dataGb) at {speed}",
+            StepKind.Restore => $"tenant sizes (dataGb) and tiers at {speed}",
+            StepKind.Provision => $"assumed default for {target.Site.Provider.ToString().ToLowerInvariant()}: server creation, boot and cloud-init install",
+            StepKind.Cutover => topology.DnsStack?.Dns is { } d ? $"assumed default DNS apply and propagation, plus the zone's TTL ({d.TtlSeconds} s, stack files)" : "assumed default (no dns stack: changed by hand)",
+            _ => "assumed default",
+        };
+    }
+
+    private static IReadOnlyList<Decision> VaultsOf(Topology.Topology topology, StackSpec target)
+    {
+        if (Sites.RestoreSource.Problem(topology, target) is { } problem) return [new("no vault", problem.Message)];
+        var vault = Sites.RestoreSource.VaultFor(topology, target);
+        var others = topology.Backup.Vaults.Where(v => v != vault.Name).ToList();
+        return
+        [
+            new("every tenant", $"restores from {vault.Name}{(target.RestoreFrom is null ? " (the first of failover:backup.vaults it can read)" : " (failover:restoreFrom)")}"),
+            new("a damaged snapshot", "the previous snapshot of the same tenant that passes verification is used instead, within the RPO rule (--accept-data-loss beyond it)"),
+            others.Count > 0
+                ? new("the vault unusable", $"set failover:restoreFrom of {target.Name} to {string.Join(" or ", others)} (production backs up there too) and run again, or resume")
+                : new("the vault unusable", $"there is no second vault: add one to failover:backup.vaults of {topology.Production.Name}; a tenant without any usable backup can be left out (`--without-tenant`) and restored later (`failover restore --tenant`)"),
+        ];
     }
 }

@@ -33,4 +33,6 @@ public enum StepKind
     ScaleDown,
     /// <summary>Migrations: give the source its writes back after an interruption before the cutover.</summary>
     Thaw,
+    /// <summary>`failover restore`: read where the serving site answers (nothing is provisioned), to restore named tenants into it.</summary>
+    Locate,
 }

@@ -38,6 +38,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     internal RunDisplay Display { get; private set; } = new PlainDisplay(stdout);
 
     private IAnsiConsole? _errorTerminal;
+    private Lazy<string?> _operator = new(() => null);
+
+    /// <summary>Who runs this command (--operator, FAILOVER_OPERATOR, git user.email), read when first needed; null when none.</summary>
+    internal string? Operator => _operator.Value;
     private Func<string, string?>? _environment;
 
     /// <summary>Reads settings from the environment (FAILOVER_PULUMI, FAILOVER_DNS_API_KEY); tests give their own.</summary>
@@ -95,6 +99,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         root.Subcommands.Add(DrillCommand.Build(this));
         root.Subcommands.Add(RehearseCommand.Build(this));
         root.Subcommands.Add(MigrateCommand.Build(this));
+        root.Subcommands.Add(RestoreCommand.Build(this));
         RunCommands.AddGlobal(root);
 
         var parse = root.Parse(args);
@@ -134,6 +139,8 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
                 var environment = _environment ??= Variable;
                 Variable = name => environment(name) ?? saved.GetValueOrDefault(name);
             }
+            var project = RunCommands.ProjectDirectory(topology);
+            _operator = new Lazy<string?>(() => OperatorIdentity.Resolve(parse.GetValue<string?>("--operator"), Variable, project));
             log.Debug("Loaded {StackCount} stacks from {StacksDirectory}", topology.Stacks.Count, topology.StacksDirectory);
             return await body(topology, log);
         }
@@ -165,6 +172,12 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
             log.Error("Journal conflict at record {Sequence}: another process continued the run", e.Sequence);
             return ExitCodes.Locked;
+        }
+        catch (JournalTamperedException e)
+        {
+            stderr.WriteLine($"error: {Secrets.Redact(e.Message)}");
+            log.Error("Journal hash chain broken; nothing done");
+            return ExitCodes.Tampered;
         }
         catch (OperationCanceledException)
         {

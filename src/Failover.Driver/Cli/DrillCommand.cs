@@ -120,8 +120,8 @@ internal static class DrillCommand
             Say($"      {prod.Site.Address}:{cluster.Port} no longer answers");
 
             Say($"[6/7] failing over to {standby.Name}: the same engine as `failover run`");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
-                Environment.UserName, OperatorHost.Name);
+            var run = RunCommands.Stamp(app, parse, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
+                Environment.UserName, OperatorHost.Name));
             var code = await RunCommands.Execute(app, topology, standby, store, run, log, ct);
             if (code != ExitCodes.Ok) return code;
 

@@ -21,6 +21,8 @@ public static class ExitCodes
     public const int AwaitingConfirmation = 7;
     /// <summary>`status`: no check alarmed, but at least one could not look (pulumi missing or failing, a vault or site unreadable).</summary>
     public const int Blind = 8;
+    /// <summary>The evidence does not check out: a journal whose hash chain is broken, or a report whose SHA-256 does not match (`report --verify`).</summary>
+    public const int Tampered = 9;
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 }

@@ -84,7 +84,7 @@ internal static class MigrateCommand
             var missing = parse.GetValue(dryRun) ? Missing(topology, from) : null;
             if (!parse.GetValue(dryRun)) Check(topology, from);
             app.Print($"Source: {why}.\n");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name);
+            var run = RunCommands.Stamp(app, parse, topology, to_, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), Kind, from.Name, to_.Name, null, false, Environment.UserName, OperatorHost.Name));
             ShowRoleDiff(app, topology, to_);
             if (parse.GetValue(dryRun))
             {
@@ -198,7 +198,7 @@ internal static class MigrateCommand
         if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
         var stackLog = log.ForContext("Stack", run.Target);
         app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display) { Operator = app.Operator }.RunAsync(journal, run, ct);
 
         var thawed = false;
         if (result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(journal.Records))
@@ -207,7 +207,7 @@ internal static class MigrateCommand
             app.Print($"  the migration stopped during the freeze: giving {source.Name} its writes back\n");
             thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
         }
-        var report = RunCommands.Finish(app, topology, store, run, result, journal);
+        var report = await RunCommands.FinishAsync(app, topology, store, run, result, journal, log);
         RunCommands.SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {

@@ -42,11 +42,37 @@ internal static class PlanCommand
                 runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
                 Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),
                 runbook.Findings.Count(f => f.Severity == Core.Policies.Severity.Error));
-            var guide = OperatorGuide.For(topology, runbook);
+            var guide = OperatorGuide.For(topology, runbook, LastRehearsal(app, parse, topology, target, log));
             if (parse.GetValue(json)) app.Document(RunbookReport.JsonText(runbook, guide));
             else app.Print(parse.GetValue(markdown) ? RunbookReport.Markdown(runbook, guide) : RunbookReport.Text(runbook, guide));
             return runbook.HasErrors ? ExitCodes.Findings : ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The last passed rehearsal of <paramref name="target"/> in this project's run state, with each step's measured time.
+    /// Only a folder store is read: the plan stays an offline command (a shared S3 store would need the network).
+    /// </summary>
+    private static RehearsalTimes? LastRehearsal(App app, ParseResult parse, Topology topology, StackSpec target, Serilog.ILogger log)
+    {
+        try
+        {
+            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            if (store.State.IsShared) return null;
+            var last = store.History.Read().Where(e => e.Site == target.Name && e.Outcome == "resolved").MaxBy(e => e.Started);
+            if (last is null) return null;
+            var report = Reports.IncidentReport.FromJournal(store.ReadJournal(last.RunId), topology.Targets);
+            var steps = new Dictionary<StepKind, TimeSpan>();
+            foreach (var s in report.Steps.Where(s => s.End is not null))
+                foreach (var kind in Enum.GetValues<StepKind>().Where(k => Engine.StepContext.Name(k) == s.Step))
+                    steps[kind] = s.End!.Value - s.Start;
+            return new RehearsalTimes(last.RunId, last.Started, steps);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UsageException or System.Text.Json.JsonException)
+        {
+            log.Debug("No rehearsal times for the plan: {Error}", e.Message);
+            return null;
+        }
     }
 }

@@ -72,8 +72,8 @@ internal static class RehearseCommand
                 return ExitCodes.Usage;
             }
             var copy = CopyStack(topology, standby, parse.GetValue(address));
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Rehearsal, topology.Production.Name, copy.Name,
-                null, false, Environment.UserName, OperatorHost.Name);
+            var run = RunCommands.Stamp(app, parse, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Rehearsal, topology.Production.Name, copy.Name,
+                null, false, Environment.UserName, OperatorHost.Name));
             store.WriteRunFile(run.RunId, SiteFile,
                 new JsonObject { ["standby"] = standby.Name, ["address"] = copy.Site.Address, ["keep"] = parse.GetValue(keep) }.ToJsonString());
             return await ExecuteAsync(app, topology, CopyOf(app, topology, store, run, standby, copy, log), store, run, parse.GetValue(keep), log, ct);
@@ -136,7 +136,7 @@ internal static class RehearseCommand
         using var journal = store.OpenJournal(run.RunId);
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, ct);
+        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display) { Operator = app.Operator }.RunAsync(journal, run, ct);
         if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
         {
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
@@ -144,9 +144,7 @@ internal static class RehearseCommand
             await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display)
                 .RunAsync(journal, run, CancellationToken.None);
         }
-        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        store.PublishReports(run.RunId);
+        var report = await RunCommands.WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         var tornDown = TornDown(journal.Records);
         if (tornDown) RemoveEmptyStateDirectory(store, run.RunId);
         if (journal.Records.Any(r => r.Event == JournalEvent.RunCompleted))
@@ -195,7 +193,7 @@ internal static class RehearseCommand
         var stackLog = log.ForContext("Stack", copy.Stack.Name);
         var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, CancellationToken.None);
         RemoveEmptyStateDirectory(store, run.RunId);
-        IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal.Records, topology.Targets));
+        IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal, topology.Targets));
         store.PublishReports(run.RunId);
         if (result.Outcome != RunOutcome.Completed)
         {

@@ -4,6 +4,7 @@ using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
+using Failover.Driver.Backup;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
 using Failover.Driver.RunState;
@@ -21,6 +22,20 @@ internal static class RunCommands
         Recursive = true,
     };
 
+    private static readonly Option<string?> OperatorName = new("--operator")
+    {
+        HelpName = "NAME",
+        Description = $"Who runs this, for the report (default: ${OperatorIdentity.Variable}, else git user.email; the OS user and host are recorded too)",
+        Recursive = true,
+    };
+
+    /// <summary>The run as started by this operator: their identity and the runbook's estimate of each step, fixed in the journal's first record.</summary>
+    internal static RunContext Stamp(App app, ParseResult parse, Topology topology, StackSpec planned, RunContext run) => run with
+    {
+        Operator = app.Operator,
+        Plan = Planner.Estimate(topology, planned).Steps.ToDictionary(s => StepContext.Name(s.Kind), s => s.Estimate.TotalSeconds),
+    };
+
     public static IEnumerable<Command> Build(App app)
     {
         yield return Run(app);
@@ -30,7 +45,11 @@ internal static class RunCommands
         yield return Report(app);
     }
 
-    public static void AddGlobal(RootCommand root) => root.Options.Add(StateDir);
+    public static void AddGlobal(RootCommand root)
+    {
+        root.Options.Add(StateDir);
+        root.Options.Add(OperatorName);
+    }
 
     /// <summary>Environment variable: the lock's lease in seconds (default 60); the holder renews it every third.</summary>
     public const string LeaseVariable = "FAILOVER_LOCK_LEASE";
@@ -85,6 +104,8 @@ internal static class RunCommands
             Description = "Restore from backups at or before this time (2026-11-21T02:00:00Z) or this snapshot id: after ransomware the latest backup may be encrypted",
         };
         var acceptLoss = new Option<bool>("--accept-data-loss") { Description = "Allow backups older than the RPO target (the report says so)" };
+        var reason = ReasonOption();
+        var without = WithoutOption();
         var json = App.JsonOption("Print the incident report (or the dry run's steps) as JSON on stdout; progress goes to stderr");
         var command = new Command("run",
             "Fail over: recover the production site on a standby from the latest verified external backup, prove it\n" +
@@ -97,7 +118,7 @@ internal static class RunCommands
             "Exit codes: 0 recovered, 2 usage, 3 invalid stack files or a checkout behind what is deployed, 4 a step failed (see the report; fix and resume),\n" +
             "5 another run holds the lock, 130 interrupted (resume it).")
         {
-            to, dryRun, yes, restorePoint, acceptLoss, json,
+            to, dryRun, yes, restorePoint, acceptLoss, without, reason, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
@@ -122,8 +143,11 @@ internal static class RunCommands
             foreach (var f in findings) app.Error($"warning: policy {f.PolicyId}: {f.Message} (the failover goes on; fix it afterwards)");
 
             var now = app.Time.GetUtcNow();
-            var runContext = new RunContext(RunStore.NewRunId(now), RunKind.Failover, topology.Production.Name, target.Name,
-                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name);
+            var runContext = Stamp(app, parse, topology, target, new RunContext(RunStore.NewRunId(now), RunKind.Failover, topology.Production.Name, target.Name,
+                parse.GetValue(restorePoint), parse.GetValue(acceptLoss), System.Environment.UserName, OperatorHost.Name)) with
+            {
+                Reason = parse.GetValue(reason), Without = LeftOut(topology, parse.GetValue(without)),
+            };
             if (parse.GetValue(dryRun))
             {
                 var plan = Planner.Plan(topology, target);
@@ -158,22 +182,31 @@ internal static class RunCommands
     internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
-        var command = $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
+        var restore = run.Kind == RunKind.Restore;
+        var command = restore
+            ? $"failover restore {string.Join(" ", run.Only.Select(t => $"--tenant {t}"))}"
+            : $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
         var dir = store.RunDirectory(run.RunId);
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log)));
-        var steps = FailoverSteps.For(topology, target, ports, dir);
+        // A restore into the serving site moves nothing: it gets no DNS adapter at all.
+        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }));
+        var steps = restore ? FailoverSteps.ForRestore(topology, target, ports, dir) : FailoverSteps.For(topology, target, ports, dir);
         CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command, log);
         var stackFiles = CheckoutGuard.Snapshot(topology);
         store.SetCurrent(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
-        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display);
-        app.Print($"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
+        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display) { Operator = app.Operator };
+        app.Print(restore
+            ? $"Run {run.RunId}: restore of {string.Join(", ", run.Only)} into {run.Target}, the serving site (journal {journal.Path})\n"
+            : $"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
         var result = await engine.RunAsync(journal, run, ct);
-        var report = Finish(app, topology, store, run, result, journal);
+        var report = await FinishAsync(app, topology, store, run, result, journal, log);
         SayChangedStackFiles(app, topology, stackFiles);
         switch (result.Outcome)
         {
+            case RunOutcome.Completed when restore:
+                app.Print($"Restored {string.Join(", ", run.Only)} into {run.Target} and verified; data up to {Fmt(report.Rpo)} old.\n");
+                return ExitCodes.Ok;
             case RunOutcome.Completed:
                 app.Print($"Recovered on {run.Target}: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
                 return ExitCodes.Ok;
@@ -191,15 +224,36 @@ internal static class RunCommands
     }
 
     /// <summary>After an engine invocation: the report rewritten from the journal, the run closed when it ended, the report's path printed.</summary>
-    internal static IncidentReport Finish(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal)
+    internal static async Task<IncidentReport> FinishAsync(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal, ILogger log)
     {
         var dir = store.RunDirectory(run.RunId);
-        var report = IncidentReport.FromJournal(journal.Records, topology.Targets);
-        IncidentReportFiles.Write(dir, report);
-        store.PublishReports(run.RunId);
+        var report = await WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
         app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
         if (app.JsonOutput) app.Document(report.JsonText());
+        return report;
+    }
+
+    /// <summary>
+    /// The report files rewritten from the journal, published to the shared store, and copied with the journal into the
+    /// vault (<see cref="ReportArchive"/>). A copy that fails is a warning: the run's outcome stands, the files are here.
+    /// </summary>
+    internal static async Task<IncidentReport> WriteEvidenceAsync(App app, Topology topology, RunStore store, string runId, Journal journal, ILogger log)
+    {
+        var dir = store.RunDirectory(runId);
+        var report = IncidentReport.FromJournal(journal, topology.Targets) with { VaultCopy = ReportArchive.Describe(topology, runId) };
+        IncidentReportFiles.Write(dir, report);
+        store.PublishReports(runId);
+        try
+        {
+            if (await ReportArchive.CopyAsync(topology, ProjectDirectory(topology), dir, runId, store.JournalLines(runId), app.Secrets, log, CancellationToken.None) is { } snapshot)
+                app.Print($"Evidence copied into the vault {ReportArchive.VaultOf(topology)!.Name}: restic snapshot {snapshot} (tags {ReportArchive.Tag}, {ReportArchive.RunTag(runId)}).\n");
+        }
+        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException)
+        {
+            log.Warning("Evidence of run {RunId} not copied into the vault: {Error}", runId, e.Message);
+            app.Error($"warning: the report was not copied into the vault ({e.Message}); it is in {dir}");
+        }
         return report;
     }
 
@@ -248,12 +302,38 @@ internal static class RunCommands
     internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) =>
         store.AcquireLock(new LockOwner(OperatorHost.Name, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command), log);
 
+    private static Option<string[]> WithoutOption() => new("--without-tenant")
+    {
+        HelpName = "TENANT",
+        Description = "Fail over without this tenant (no usable backup): the others are restored and served, it stays down until `failover restore --tenant TENANT`; repeatable, journaled, in the report",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The tenants named by --without-tenant, each checked against the stack files; at least one tenant must remain.</summary>
+    internal static IReadOnlyList<string> LeftOut(Topology topology, string[]? names)
+    {
+        var list = (names ?? []).Distinct().ToList();
+        foreach (var n in list.Where(n => topology.Tenants.All(t => t.Name != n)))
+            throw new UsageException($"--without-tenant {n}: no such tenant{NameSuggestion.DidYouMean(n, topology.Tenants.Select(t => t.Name))}; tenants: {string.Join(", ", topology.Tenants.Select(t => t.Name))}");
+        if (list.Count > 0 && list.Count == topology.Tenants.Count)
+            throw new UsageException("--without-tenant names every tenant: there would be nothing to fail over");
+        return list;
+    }
+
+    private static Option<string?> ReasonOption() => new("--reason")
+    {
+        HelpName = "TEXT",
+        Description = "Why the risks this run takes are accepted (--accept-data-loss, --restore-point, --without-tenant); the report quotes it",
+    };
+
     private static Command Resume(App app)
     {
         var acceptLoss = new Option<bool>("--accept-data-loss")
         {
             Description = "Allow backups older than the RPO target from here on (journaled; the report says who accepted it and when)",
         };
+        var reason = ReasonOption();
+        var without = WithoutOption();
         var json = App.JsonOption("Print the incident report as JSON on stdout; progress goes to stderr");
         var command = new Command("resume",
             "Continue the unfinished run from its journal: finished steps and side effects are not repeated. A migration\n" +
@@ -261,13 +341,20 @@ internal static class RunCommands
             "`failover migrate --to STACK --confirm`. A run stopped by the RPO rule goes on with --accept-data-loss.\n\n" +
             "Examples:\n  failover resume\n  failover resume --accept-data-loss\n  failover resume --json > report.json")
         {
-            acceptLoss, json,
+            acceptLoss, without, reason, json,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
             var records = store.ReadJournal(id);
+            // A journal changed or cut since it was written is not a plan to act on: say which record, change nothing.
+            var integrity = store.JournalIntegrity(id);
+            if (integrity.IsBroken)
+                throw new JournalTamperedException($"the journal of run {id} ({store.JournalLocation(id)}) fails its hash check: {integrity.Sentence}. Nothing was done. " +
+                    "Put back the journal from a copy (each report's vault copy holds it), or end the run with `failover abort` (its report then says the chain is broken)");
+            if (integrity.Status == ChainStatus.NotChained)
+                app.Error($"note: the journal of run {id} is not chained (written by a version before the hash chain); the records this run adds are chained");
             var run = RunEngine.ContextOf(records)
                 ?? throw new UsageException($"the journal of run {id} has no start record; abort it with `failover abort`");
             // Killed after its completion line, before the pointer was cleared: nothing is left to do, and nothing is rewritten.
@@ -281,10 +368,27 @@ internal static class RunCommands
             {
                 using (Lock(store, run, "failover resume --accept-data-loss"))
                 using (var journal = store.OpenJournal(id))
-                    journal.Append(new JournalRecord(JournalEvent.DataLossAccepted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
+                    journal.Append(new JournalRecord(JournalEvent.DataLossAccepted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName, ["operator"] = app.Operator, ["reason"] = parse.GetValue(reason) }));
                 log.Warning("Run {RunId}: data loss beyond the RPO target accepted by {User}", id, System.Environment.UserName);
                 run = run with { AcceptDataLoss = true };
             }
+            var leftOut = LeftOut(topology, parse.GetValue(without)).Except(run.Without).ToList();
+            if (leftOut.Count > 0)
+            {
+                if (run.Kind != RunKind.Failover) throw new UsageException("--without-tenant is for a failover; a rehearsal or migration moves every tenant");
+                if (run.Without.Concat(leftOut).Distinct().Count() == topology.Tenants.Count)
+                    throw new UsageException("--without-tenant would leave every tenant out: there would be nothing to fail over");
+                using (Lock(store, run, "failover resume --without-tenant"))
+                using (var journal = store.OpenJournal(id))
+                    journal.Append(new JournalRecord(JournalEvent.TenantsLeftOut, app.Time.GetUtcNow(), Data: new()
+                    {
+                        ["tenants"] = new System.Text.Json.Nodes.JsonArray(leftOut.Select(t => (System.Text.Json.Nodes.JsonNode)t).ToArray()),
+                        ["by"] = System.Environment.UserName, ["operator"] = app.Operator, ["reason"] = parse.GetValue(reason),
+                    }));
+                log.Warning("Run {RunId} goes on without {Tenants}", id, string.Join(", ", leftOut));
+                run = run with { Without = [.. run.Without, .. leftOut] };
+            }
+            if (run.Kind == RunKind.Restore) return await RestoreCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == RunKind.Rehearsal) return await RehearseCommand.ResumeAsync(app, topology, store, run, log, ct);
             if (run.Kind == MigrateCommand.Kind) return await MigrateCommand.ResumeAsync(app, topology, store, run, log, ct);
             var target = Target(topology, run.Target);
@@ -316,8 +420,7 @@ internal static class RunCommands
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null)
                 {
-                    IncidentReportFiles.Write(store.RunDirectory(id), IncidentReport.FromJournal(journal.Records, topology.Targets));
-                    store.PublishReports(id);
+                    await WriteEvidenceAsync(app, topology, store, id, journal, log);
                 }
             }
             store.ClearCurrent();
@@ -383,19 +486,91 @@ internal static class RunCommands
         }
     }
 
+    /// <summary>
+    /// `report --verify FILE`: the report's own SHA-256 line against its bytes (needs nothing but the file), then, where the
+    /// project's run state is at hand, the run's journal against the chain head the report states.
+    /// </summary>
+    private static Task<int> VerifyReport(App app, ParseResult parse, string file)
+    {
+        var path = Path.GetFullPath(file, app.WorkingDirectory);
+        if (!File.Exists(path))
+        {
+            app.Error($"error: no file {path}");
+            return Task.FromResult(ExitCodes.Usage);
+        }
+        var seal = ReportSeal.Verify(File.ReadAllBytes(path));
+        if (seal.Stated is null)
+        {
+            app.Error($"error: {file} has no SHA-256 line at its end (written by a version before the seal, or cut): it cannot be verified");
+            return Task.FromResult(ExitCodes.Tampered);
+        }
+        if (!seal.Matches)
+        {
+            app.Error($"error: {file} was changed after it was written: its last line states SHA-256 {seal.Stated}, its content hashes to {seal.Actual}");
+            return Task.FromResult(ExitCodes.Tampered);
+        }
+        app.Print($"{file}: unchanged since it was written (SHA-256 {seal.Actual} of every byte above its last line, as it states).\n");
+        if (seal.RunId is null || seal.JournalHead is null)
+        {
+            app.Print("It states no journal chain head (the journal's hash chain was not checked when it was rendered).\n");
+            return Task.FromResult(ExitCodes.Ok);
+        }
+        if (parse.GetValue(App.Stacks) is null && TopologyLoader.FindProjectFile(app.WorkingDirectory) is null)
+        {
+            app.Print($"Journal not compared: no project here (run from the project folder or pass --stacks DIR). By hand: the last line of run {seal.RunId}'s " +
+                      $"journal.jsonl must hash to {seal.JournalHead} (`tail -n 1 journal.jsonl | tr -d '\\n' | sha256sum`) and its chain must hold (`failover report --run {seal.RunId}`).\n");
+            return Task.FromResult(ExitCodes.Ok);
+        }
+        return app.ExecuteAsync(parse, (topology, log) =>
+        {
+            var store = Store(parse, topology, app.WorkingDirectory);
+            var lines = store.JournalLines(seal.RunId);
+            if (lines.Count == 0)
+            {
+                app.Error($"error: no journal of run {seal.RunId} in {store.State.Location}: the report cannot be compared with it here");
+                return Task.FromResult(ExitCodes.Failed);
+            }
+            var integrity = JournalChain.Verify(lines);
+            if (integrity.IsBroken)
+            {
+                app.Error($"error: the journal of run {seal.RunId} fails its hash check: {integrity.Sentence}");
+                return Task.FromResult(ExitCodes.Tampered);
+            }
+            var sealedAt = lines.Select(JournalChain.Hash).ToList().IndexOf(seal.JournalHead);
+            if (sealedAt < 0)
+            {
+                app.Error($"error: the journal of run {seal.RunId} no longer holds the record the report ends on (chain head {seal.JournalHead}): " +
+                          "its records were changed or cut since the report was written");
+                return Task.FromResult(ExitCodes.Tampered);
+            }
+            app.Print(sealedAt == lines.Count - 1
+                ? $"Journal {store.JournalLocation(seal.RunId)}: the same {lines.Count} records the report covers, {integrity.Sentence}.\n"
+                : $"Journal {store.JournalLocation(seal.RunId)}: its first {sealedAt + 1} records are the ones the report covers, unchanged; " +
+                  $"{lines.Count - sealedAt - 1} were added after it (`failover report --run {seal.RunId}` renders them). {integrity.Sentence}.\n");
+            return Task.FromResult(ExitCodes.Ok);
+        });
+    }
+
     private static Command Report(App app)
     {
         var runId = new Option<string?>("--run") { HelpName = "RUN_ID", Description = "The run id (default: the newest run)" };
         var json = App.JsonOption("Print the report as JSON");
         var history = new Option<bool>("--history") { Description = "List the finished rehearsals (from the run state: the shared S3 prefix, or .failover/rehearsals.jsonl)" };
-        var command = new Command("report",
-            "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal,\n" +
-            "or with --history the finished rehearsals.\n\n" +
-            "Examples:\n  failover report\n  failover report --run 20261122-031500-a1b2c3 --json\n  failover report --history")
+        var verify = new Option<string?>("--verify")
         {
-            runId, json, history,
+            HelpName = "FILE",
+            Description = "Check a filed report.md or report.html: its SHA-256 line against its bytes, and, in the project, the run's journal against the chain head it states",
         };
-        command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
+        var command = new Command("report",
+            "Print a run's incident report (timeline, snapshots, RTO and RPO achieved), rebuilt from its journal and its\n" +
+            "hash chain checked (exit 9 when a record was changed or removed), or with --history the finished rehearsals,\n" +
+            "or with --verify FILE check a filed report (exit 9 when it or its journal changed since it was written).\n\n" +
+            "Examples:\n  failover report\n  failover report --run 20261122-031500-a1b2c3 --json\n  failover report --history\n" +
+            "  failover report --verify .failover/runs/20261122-031500-a1b2c3/report.md")
+        {
+            runId, json, history, verify,
+        };
+        command.SetAction((parse, ct) => parse.GetValue(verify) is { } file ? VerifyReport(app, parse, file) : app.ExecuteAsync(parse, (topology, log) =>
         {
             var store = Store(parse, topology, app.WorkingDirectory);
             if (parse.GetValue(history))
@@ -408,10 +583,13 @@ internal static class RunCommands
             var id = parse.GetValue(runId) ?? store.Runs().FirstOrDefault() ?? throw new UsageException("no run has been recorded yet");
             var records = store.ReadJournal(id);
             if (records.Count == 0 && !store.HasJournal(id)) throw new UsageException($"no run {id} in {store.State.Location} (runs: {string.Join(", ", store.Runs().DefaultIfEmpty("none"))})");
-            var report = IncidentReport.FromJournal(records, topology.Targets);
+            var integrity = store.JournalIntegrity(id);
+            var report = IncidentReport.FromJournal(records, topology.Targets) with { Integrity = integrity, JournalLocation = store.JournalLocation(id) };
             if (parse.GetValue(json)) app.Document(report.JsonText());
             else app.Print(report.Markdown());
-            return Task.FromResult(ExitCodes.Ok);
+            if (integrity.IsBroken) app.Error($"error: the journal of run {id} fails its hash check: {integrity.Sentence}");
+            else if (integrity.Status == ChainStatus.NotChained) app.Error($"note: the journal of run {id} is not chained (written by a version before the hash chain): changes to it cannot be detected");
+            return Task.FromResult(integrity.IsBroken ? ExitCodes.Tampered : ExitCodes.Ok);
         }));
         return command;
     }

@@ -19,6 +19,9 @@ public sealed class StepPausedException(string message) : Exception(message);
 /// </summary>
 public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILogger log, Action<string>? progress = null, IStepObserver? observer = null)
 {
+    /// <summary>The operator of this invocation (journaled with a resume: who continued the run).</summary>
+    public string? Operator { get; init; }
+
     /// <param name="completes">False for a cleanup run of some steps (a thaw): the run is not marked complete when they finish.</param>
     public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation, bool completes = true)
     {
@@ -34,7 +37,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             journal.Append(new JournalRecord(JournalEvent.RunStarted, time.GetUtcNow(), Data: RunData(run)));
         else
             journal.Append(new JournalRecord(JournalEvent.RunResumed, time.GetUtcNow(),
-                Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = OperatorHost.Name }));
+                Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = OperatorHost.Name, ["by"] = Environment.UserName, ["operator"] = Operator }));
 
         var facts = new JsonObject();
         foreach (var done in Journal.Live(journal.Records).Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))
@@ -107,6 +110,11 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         ["startedBy"] = run.StartedBy,
         ["host"] = run.Host,
         ["pid"] = Environment.ProcessId,
+        ["operator"] = run.Operator,
+        ["reason"] = run.Reason,
+        ["only"] = run.Only.Count == 0 ? null : new JsonArray(run.Only.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+        ["without"] = run.Without.Count == 0 ? null : new JsonArray(run.Without.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+        ["plan"] = run.Plan is null ? null : new JsonObject(run.Plan.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
     };
 
     /// <summary>The run a journal belongs to, from its first line.</summary>
@@ -116,7 +124,18 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         if (d is null) return null;
         return new RunContext((string)d["runId"]!, RunKinds.Parse((string)d["kind"]!), (string)d["production"]!, (string)d["target"]!,
             (string?)d["restorePoint"], (bool)d["acceptDataLoss"]! || records.Any(r => r.Event == JournalEvent.DataLossAccepted),
-            (string)d["startedBy"]!, (string)d["host"]!);
+            (string)d["startedBy"]!, (string)d["host"]!)
+        {
+            // Journals of earlier versions have none of these.
+            Operator = (string?)d["operator"],
+            Reason = (string?)d["reason"],
+            Only = d["only"]?.AsArray().Select(t => (string)t!).ToList() ?? [],
+            // Left out at the start (--without-tenant on run), or later on resume.
+            Without = (d["without"]?.AsArray().Select(t => (string)t!) ?? [])
+                .Concat(records.Where(r => r.Event == JournalEvent.TenantsLeftOut).SelectMany(r => r.Data?["tenants"]?.AsArray().Select(t => (string)t!) ?? []))
+                .Distinct().ToList(),
+            Plan = d["plan"]?.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!),
+        };
     }
 }
 

@@ -54,6 +54,26 @@ public sealed class RunStore
         return Journal.Read(log);
     }
 
+    /// <summary>Where a run's journal is, for messages and the report: its file, or its prefix in the shared store.</summary>
+    public string JournalLocation(string runId)
+    {
+        using var log = State.Log(JournalName(runId));
+        return log.Location;
+    }
+
+    /// <summary>The run's journal lines as stored, up to the first that does not parse.</summary>
+    public IReadOnlyList<string> JournalLines(string runId)
+    {
+        using var log = State.Log(JournalName(runId));
+        return Journal.Parse(log.ReadAll()).Lines;
+    }
+
+    /// <summary>The run's journal checked against its hash chain (a record changed or removed is named).</summary>
+    public JournalIntegrity JournalIntegrity(string runId)
+    {
+        return JournalChain.Verify(JournalLines(runId));
+    }
+
     public bool HasJournal(string runId) => ReadJournal(runId).Count > 0 || (State is DirectoryRunStateStore && File.Exists(JournalPath(runId)));
 
     public Journal OpenJournal(string runId) => Journal.Open(State.Log(JournalName(runId)));

@@ -26,7 +26,7 @@ public sealed record StepResult(string Summary, JsonObject? Facts = null, IReadO
 public sealed class StepFailedException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>What a run is: a failover after a loss, a rehearsal on a copy, or a planned migration.</summary>
-public enum RunKind { Failover, Rehearsal, Migration }
+public enum RunKind { Failover, Rehearsal, Migration, Restore }
 
 /// <summary>The words a run kind is journaled and invoked by; journals keep the lower-case word.</summary>
 public static class RunKinds
@@ -36,6 +36,7 @@ public static class RunKinds
     {
         RunKind.Rehearsal => "rehearsal",
         RunKind.Migration => "migration",
+        RunKind.Restore => "restore",
         _ => "failover",
     };
 
@@ -44,6 +45,7 @@ public static class RunKinds
     {
         RunKind.Rehearsal => "rehearse",
         RunKind.Migration => "migrate",
+        RunKind.Restore => "restore",
         _ => "run",
     };
 
@@ -52,6 +54,7 @@ public static class RunKinds
         "failover" => RunKind.Failover,
         "rehearsal" => RunKind.Rehearsal,
         "migration" => RunKind.Migration,
+        "restore" => RunKind.Restore,
         _ => throw new InvalidDataException($"unknown run kind '{name}' in the journal's first record"),
     };
 }
@@ -65,7 +68,27 @@ public sealed record RunContext(
     string? RestorePoint,
     bool AcceptDataLoss,
     string StartedBy,
-    string Host);
+    string Host)
+{
+    /// <summary>Who ran it, beyond the OS user: --operator, FAILOVER_OPERATOR or git user.email (<see cref="OperatorIdentity"/>); null when none was found.</summary>
+    public string? Operator { get; init; }
+
+    /// <summary>The runbook's estimate of each step in seconds, by step name, as planned when the run started (the report's "planned").</summary>
+    public IReadOnlyDictionary<string, double>? Plan { get; init; }
+
+    /// <summary>Tenants the operator left out of this run (--without-tenant: no usable backup); restored later with `failover restore`.</summary>
+    public IReadOnlyList<string> Without { get; init; } = [];
+
+    /// <summary>A `failover restore` run: the only tenants it restores (into the serving site); empty for every other run.</summary>
+    public IReadOnlyList<string> Only { get; init; } = [];
+
+    /// <summary>The tenants this run works on: the named ones of a restore, else every tenant but those left out.</summary>
+    public IReadOnlyList<Failover.Core.Topology.Tenant> TenantsOf(Failover.Core.Topology.Topology topology) =>
+        Only.Count > 0 ? topology.Tenants.Where(t => Only.Contains(t.Name)).ToList() : topology.Tenants.Where(t => !Without.Contains(t.Name)).ToList();
+
+    /// <summary>Why the operator accepted the run's risks (--reason), quoted in the report's accepted risks.</summary>
+    public string? Reason { get; init; }
+}
 
 /// <summary>The journal as an adapter sees it: effects done once per run, under the run's id.</summary>
 public interface IRunEffects

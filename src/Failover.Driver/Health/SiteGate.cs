@@ -25,7 +25,8 @@ public sealed class SiteGate(Topology topology, SecretRegistry secrets, TimeProv
             var colon = pg.LastIndexOf(':');
             var (host, port) = (pg[..colon], int.Parse(pg[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
             probes.Add(new TcpProbe(host, port));
-            foreach (var t in topology.Tenants)
+            // The tenants this run restored: one left out (no usable backup) has no database here yet.
+            foreach (var t in topology.Tenants.Where(t => restored.Any(s => s.Tenant == t.Name)))
                 probes.Add(new PostgresProbe(Local.TenantSeed.ConnectionString(host, port, t.Name), secrets,
                     "select count(*) > 0 from information_schema.tables where table_schema = 'public'", "True"));
         }

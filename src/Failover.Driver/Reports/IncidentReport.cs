@@ -41,6 +41,22 @@ public sealed record IncidentReport(
     /// <summary>The version of the tool that ran the report step, or this one.</summary>
     public string Version { get; init; } = ToolVersion;
 
+    /// <summary>The journal's hash chain as it stood when the report was made; null when the journal's lines were not at hand.</summary>
+    public JournalIntegrity? Integrity { get; init; }
+
+    /// <summary>Where the journal is kept (a file, or the shared run state).</summary>
+    public string? JournalLocation { get; init; }
+
+    /// <summary>Where a copy of this report and its journal goes, with its retention (<see cref="ReportArchive"/>); null when none is made.</summary>
+    public string? VaultCopy { get; init; }
+
+    /// <summary>Risks the operator took on purpose, each with who, when and why (--accept-data-loss, --restore-point, --without-tenant, policies overridden).</summary>
+    public IReadOnlyList<string> AcceptedRisks { get; init; } = [];
+
+    /// <summary>The report of a journal read from its store, with its hash chain checked.</summary>
+    public static IncidentReport FromJournal(Journal journal, Targets? targets) =>
+        FromJournal(journal.Records, targets) with { Integrity = journal.Integrity, JournalLocation = journal.Path };
+
     public bool IsRehearsal => Run.Kind == RunKind.Rehearsal;
 
     public bool IsMigration => Run.Kind == RunKind.Migration;
@@ -55,7 +71,10 @@ public sealed record IncidentReport(
     public TimeSpan? FreezeWindow => CutoverVisible - FrozenAt;
 
     /// <summary>Service back: the verified cutover of a failover, the healthy gate of a rehearsal (which never touches DNS).</summary>
-    public DateTimeOffset? RecoveredAt => IsRehearsal ? GateHealthy : CutoverVisible;
+    public DateTimeOffset? RecoveredAt => IsRehearsal || IsRestore ? GateHealthy : CutoverVisible;
+
+    /// <summary>`failover restore`: named tenants restored into the serving site after a failover went on without them.</summary>
+    public bool IsRestore => Run.Kind == RunKind.Restore;
 
     public TimeSpan? Rto => RecoveredAt - Started;
 
@@ -71,8 +90,8 @@ public sealed record IncidentReport(
     public static IReadOnlyList<ReportFinding> FindingsOf(JsonObject? reportFacts) =>
         reportFacts?["findings"]?.AsArray().Select(f => new ReportFinding((string)f!["policy"]!, (string)f["severity"]!, (string)f["message"]!)).ToList() ?? [];
 
-    private string RtoLabel => IsRehearsal ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
-    private string RpoLabel => IsRehearsal ? "RPO (gate minus oldest snapshot)" : IsMigration ? "RPO (writes lost: final backup taken during the freeze)" : "RPO (cutover minus oldest snapshot)";
+    private string RtoLabel => IsRehearsal || IsRestore ? "RTO (start to healthy gate)" : "RTO (start to verified cutover)";
+    private string RpoLabel => IsRehearsal || IsRestore ? "RPO (gate minus oldest snapshot)" : IsMigration ? "RPO (writes lost: final backup taken during the freeze)" : "RPO (cutover minus oldest snapshot)";
 
     public static IncidentReport FromJournal(IReadOnlyList<JournalRecord> records, Targets? targets)
     {
@@ -132,14 +151,44 @@ public sealed record IncidentReport(
             notes.Add($"the run was resumed {resumes} time(s) after an interruption");
         var gate = records.LastOrDefault(r => r.Event == JournalEvent.StepCompleted && r.Step == "gate")?.At;
         var report = facts.GetValueOrDefault("report");
+        var findings = FindingsOf(report);
         return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
         {
             GateHealthy = gate,
             FrozenAt = facts.GetValueOrDefault("freeze")?["frozenAt"] is JsonNode frozen ? DateTimeOffset.Parse((string)frozen!, CultureInfo.InvariantCulture) : null,
             FinalSyncVerified = (bool?)facts.GetValueOrDefault("final-sync")?["verified"] == true,
-            Findings = FindingsOf(report),
+            Findings = findings,
             Version = (string?)report?["toolVersion"] ?? ToolVersion,
+            AcceptedRisks = RisksOf(run, records, notes, findings),
         };
+    }
+
+    /// <summary>What the operator chose to live with, each with who and the reason given; the evidence is the note it quotes.</summary>
+    private static List<string> RisksOf(RunContext run, IReadOnlyList<JournalRecord> records, IReadOnlyList<string> notes, IReadOnlyList<ReportFinding> findings)
+    {
+        var risks = new List<string>();
+        string Why(string? reason) => reason is { Length: > 0 } r ? $"; reason given: \"{r}\"" : "; no reason given (--reason)";
+        var starter = run.Operator ?? run.StartedBy;
+        var beyondCount = notes.Count(n => n.Contains("(--accept-data-loss)", StringComparison.Ordinal));
+        var beyond = beyondCount == 0 ? "" : $". It applied to {beyondCount} tenant backup(s) older than the RPO target (each listed under noteworthy)";
+        if (records.FirstOrDefault(r => r.Event == JournalEvent.DataLossAccepted) is { } accepted)
+            risks.Add($"Data loss beyond the RPO target accepted on resume by {(string?)accepted.Data?["operator"] ?? (string?)accepted.Data?["by"] ?? "the operator"} at {T(accepted.At)} (--accept-data-loss){Why((string?)accepted.Data?["reason"])}" +
+                      beyond);
+        else if (run.AcceptDataLoss)
+            risks.Add($"Data loss beyond the RPO target accepted at the start by {starter} (--accept-data-loss){Why(run.Reason)}" +
+                      (beyondCount > 0 ? beyond : ". No tenant's backup was in fact older than the target"));
+        if (run.RestorePoint is not null)
+            risks.Add($"Restored from an older restore point {run.RestorePoint} chosen by {starter} (--restore-point): every change after it is lost{Why(run.Reason)}");
+        string LeftOut(IReadOnlyCollection<string> tenants, string by, string? reason) =>
+            $"Failed over without {string.Join(", ", tenants)} (--without-tenant, by {by}): {(tenants.Count == 1 ? "it stays" : "they stay")} down until `failover restore --tenant` brings {(tenants.Count == 1 ? "it" : "them")} back{Why(reason)}";
+        var atStart = records.FirstOrDefault(r => r.Event == JournalEvent.RunStarted)?.Data?["without"]?.AsArray().Select(t => (string)t!).ToList() ?? [];
+        if (atStart.Count > 0) risks.Add(LeftOut(atStart, starter, run.Reason));
+        foreach (var r in records.Where(r => r.Event == JournalEvent.TenantsLeftOut))
+            risks.Add(LeftOut(r.Data?["tenants"]?.AsArray().Select(t => (string)t!).ToList() ?? [],
+                $"{(string?)r.Data?["operator"] ?? (string?)r.Data?["by"] ?? "the operator"} on resume at {T(r.At)}", (string?)r.Data?["reason"]));
+        foreach (var f in findings.Where(f => f.Severity == "error"))
+            risks.Add($"Went on despite the error-level policy finding `{f.Policy}`: {f.Message}");
+        return risks;
     }
 
     /// <summary>
@@ -162,31 +211,141 @@ public sealed record IncidentReport(
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
     private static string D(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
-    private string Verdict(TimeSpan? achieved, TimeSpan? target) =>
+    private string Judge(TimeSpan? achieved, TimeSpan? target) =>
         achieved is null || target is null ? "" : achieved <= target ? "met" : "MISSED";
 
-    public string Markdown()
+    /// <summary>
+    /// The one verdict sentence of the run, the same in Markdown and HTML (the parts between ** are bold). It says
+    /// whether service is back, against the targets, and what was left out.
+    /// </summary>
+    public string Verdict => IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : IsRestore ? RestoreVerdict : FailoverVerdict + LeftOutText;
+
+    private string RestoreVerdict => Outcome switch
+    {
+        "resolved" => $"**Restored.** {string.Join(", ", Run.Only)} restored into {Run.Target}, verified against {(Run.Only.Count == 1 ? "its" : "their")} backup manifests, and its health gate passed at {T(GateHealthy ?? Ended ?? Started)}, " +
+                      $"{D(Rto)} after the restore started; data up to {T(Snapshots.Count > 0 ? Snapshots.Min(s => s.Time) : Started)} ({D(Rpo)} before the gate).",
+        "failed" => $"**Restore failed** at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. Fix the cause and run `failover resume`.",
+        "aborted" => "**Aborted** by the operator.",
+        _ => "**In progress.** `failover resume` continues it.",
+    };
+
+    /// <summary><see cref="Verdict"/> without its emphasis: the sentence a test or an auditor compares.</summary>
+    public string VerdictText => Verdict.Replace("**", "");
+
+    private string FailoverVerdict => Outcome switch
+    {
+        "resolved" => $"**Resolved.** Service answered from {Run.Target} at {T(CutoverVisible ?? Ended ?? Started)}, {D(Rto)} after the failover started (RTO target {D(Targets?.Rto)}: {Judge(Rto, Targets?.Rto)}). " +
+                      (Rpo is { } rpo ? $"Data was restored up to {T(Snapshots.Min(s => s.Time))}: up to {D(rpo)} of changes before the cutover were lost (RPO target {D(Targets?.Rpo)}: {Judge(rpo, Targets?.Rpo)})." : ""),
+        "failed" => $"**Failed.** The run stopped at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. Nothing after that step was done. Fix the cause and run `failover resume`.",
+        "aborted" => "**Aborted** by the operator. Steps after the abort were not run.",
+        _ => "**In progress.** The run has not finished; `failover resume` continues it.",
+    };
+
+    private string LeftOutText => Run.Without.Count == 0 ? ""
+        : $" **Left out: {string.Join(", ", Run.Without)}** (no usable backup): {(Run.Without.Count == 1 ? "it is" : "they are")} not served until `failover restore {string.Join(" ", Run.Without.Select(t => $"--tenant {t}"))}` restores {(Run.Without.Count == 1 ? "it" : "them")}.";
+
+    /// <summary>Who ran the run (and who resumed it), for the report's header.</summary>
+    private string RunBy => OperatorIdentity.Describe(Run.Operator, Run.StartedBy, Run.Host);
+
+    /// <summary>The run's scope: what it covered, for an auditor who was not there.</summary>
+    private IReadOnlyList<string> Scope
+    {
+        get
+        {
+            var list = new List<string>
+            {
+                IsRehearsal ? $"A rehearsal of losing {Run.Production}: recovered on {Run.Target}, an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}."
+                : IsMigration ? $"A planned migration of production from {Run.Production} to {Run.Target}."
+                : IsRestore ? $"A restore of {string.Join(", ", Run.Only)} into {Run.Target}, the site serving then (left out of a failover); nothing else on it was changed."
+                : $"A failover of {Run.Production} to {Run.Target}.",
+                $"Tenants restored: {(Snapshots.Count == 0 ? "none" : $"{Snapshots.Count} ({string.Join(", ", Snapshots.Select(s => s.Tenant))})")}" +
+                (Run.Without.Count > 0 ? $"; left out: {string.Join(", ", Run.Without)}." : "."),
+                $"Steps run: {string.Join(", ", Steps.Select(s => $"{s.Step} ({s.Status})"))}.",
+            };
+            return list;
+        }
+    }
+
+    /// <summary>What this run did not prove, said plainly so nobody files it as more than it is.</summary>
+    private IReadOnlyList<string> NotTested
+    {
+        get
+        {
+            var list = new List<string>();
+            if (IsRehearsal)
+            {
+                list.Add("The DNS cutover and the fencing of production: a rehearsal never touches production or its DNS.");
+                list.Add("The backup agent on the recovered site and writes by real clients after the recovery.");
+            }
+            list.Add("Application traffic beyond the health gate's HTTP, TCP and PostgreSQL probes and the row and checksum proof of each tenant against its backup manifest.");
+            if (!IsRehearsal && !IsMigration && !IsRestore) list.Add("Detection: the time before the run started (T+0 is the start of the run) is not counted in the RTO.");
+            foreach (var t in Run.Without) list.Add($"Tenant {t}: left out of the run (--without-tenant); not restored.");
+            foreach (var s in Steps.Where(s => s.Status is "failed" or "unfinished" or "waiting")) list.Add($"Step {s.Step} did not finish ({s.Status}): what comes after it was not done.");
+            return list;
+        }
+    }
+
+    /// <summary>The follow-ups the report already knows of: each a row of the CAPA table, to be given an owner and a date.</summary>
+    private IReadOnlyList<string> FollowUps
+    {
+        get
+        {
+            var list = new List<string>();
+            if (Judge(Rto, Targets?.Rto) == "MISSED") list.Add($"RTO target missed: {D(Rto)} against {D(Targets?.Rto)}");
+            if (Judge(Rpo, Targets?.Rpo) == "MISSED") list.Add($"RPO target missed: {D(Rpo)} against {D(Targets?.Rpo)}");
+            foreach (var s in Steps.Where(s => s.Status == "failed")) list.Add($"Step {s.Step} failed: {s.Summary}");
+            foreach (var t in Run.Without) list.Add($"Tenant {t} had no usable backup and was left out: restore it (`failover restore --tenant {t}`) and find why its backup was unusable");
+            foreach (var r in AcceptedRisks) list.Add($"Accepted risk to review: {r}");
+            foreach (var n in Notes.Where(n => n.Contains("could not be fenced", StringComparison.Ordinal))) list.Add(n);
+            if (Integrity is { IsBroken: true } i) list.Add($"The journal's hash chain is broken: {i.Sentence}");
+            return list;
+        }
+    }
+
+    private string Sha(string? hex) => hex ?? "n/a";
+
+    /// <summary>The evidence lines: the journal's chain and hashes, how to verify this report, and where its copy is kept.</summary>
+    private IReadOnlyList<(string Text, string? Code)> Evidence
+    {
+        get
+        {
+            var list = new List<(string, string?)>();
+            if (Integrity is { } i)
+            {
+                list.Add(($"Journal{(JournalLocation is null ? "" : $" {JournalLocation}")}: {i.Records} records, {i.Sentence}.", null));
+                list.Add(("Journal chain head (SHA-256 of its last record, which names the hash of each record before it): ", Sha(i.Head)));
+                list.Add(("SHA-256 of the journal as a file (each record followed by a newline; `sha256sum journal.jsonl`): ", Sha(i.Digest)));
+            }
+            else list.Add(("The journal's hash chain was not checked for this rendering.", null));
+            list.Add(("This report's SHA-256 is on its last line: the SHA-256 of every byte above that line. Verify it with `failover report --verify FILE` " +
+                      "(which also compares the journal), or `head -n -1 FILE | sha256sum`.", null));
+            list.Add((VaultCopy ?? "No copy of this report is kept in a vault.", null));
+            return list;
+        }
+    }
+
+    public string Markdown() => ReportSeal.SealMarkdown(MarkdownBody());
+
+    private string MarkdownBody()
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# {Title}").AppendLine();
-        sb.AppendLine(IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome switch
-        {
-            "resolved" => $"**Resolved.** Service answered from {Run.Target} at {T(CutoverVisible ?? Ended ?? Started)}, {D(Rto)} after the failover started (RTO target {D(Targets?.Rto)}: {Verdict(Rto, Targets?.Rto)}). " +
-                          (Rpo is { } rpo ? $"Data was restored up to {T(Snapshots.Min(s => s.Time))}: up to {D(rpo)} of changes before the cutover were lost (RPO target {D(Targets?.Rpo)}: {Verdict(rpo, Targets?.Rpo)})." : ""),
-            "failed" => $"**Failed.** The run stopped at step `{Steps.Last(s => s.Status == "failed").Step}`: {Steps.Last(s => s.Status == "failed").Summary}. Nothing after that step was done. Fix the cause and run `failover resume`.",
-            "aborted" => "**Aborted** by the operator. Steps after the abort were not run.",
-            _ => "**In progress.** The run has not finished; `failover resume` continues it.",
-        }).AppendLine();
-        sb.AppendLine($"Run `{Run.RunId}`, started {T(Started)} by {Run.StartedBy} on {Run.Host}, failover {Version}.").AppendLine();
+        sb.AppendLine(Verdict).AppendLine();
+        sb.AppendLine($"Run `{Run.RunId}`, started {T(Started)} by {RunBy}, failover {Version}.").AppendLine();
+        sb.AppendLine("## Scope").AppendLine();
+        foreach (var s in Scope) sb.AppendLine($"- {s}");
+        sb.AppendLine().AppendLine("### Not tested by this run").AppendLine();
+        foreach (var s in NotTested) sb.AppendLine($"- {s}");
+        sb.AppendLine();
         sb.AppendLine("## Timeline (UTC)").AppendLine();
-        sb.AppendLine("| step | start | end | took | status | what happened |").AppendLine("|---|---|---|---|---|---|");
+        sb.AppendLine("| step | start | end | planned | took | status | what happened |").AppendLine("|---|---|---|---|---|---|---|");
         foreach (var s in Steps)
-            sb.AppendLine($"| {s.Step} | {T(s.Start)} | {(s.End is { } e ? T(e) : "-")} | {D(s.End - s.Start)} | {s.Status} | {s.Summary.Replace("|", "\\|")} |");
+            sb.AppendLine($"| {s.Step} | {T(s.Start)} | {(s.End is { } e ? T(e) : "-")} | {D(Planned(s.Step))} | {D(s.End - s.Start)} | {s.Status} | {s.Summary.Replace("|", "\\|")} |");
         sb.AppendLine();
         sb.AppendLine("## Recovery against targets").AppendLine();
         sb.AppendLine("| | achieved | target | |").AppendLine("|---|---|---|---|");
-        sb.AppendLine($"| {RtoLabel} | {D(Rto)} | {D(Targets?.Rto)} | {Verdict(Rto, Targets?.Rto)} |");
-        sb.AppendLine($"| {RpoLabel} | {D(Rpo)} | {D(Targets?.Rpo)} | {Verdict(Rpo, Targets?.Rpo)} |");
+        sb.AppendLine($"| {RtoLabel} | {D(Rto)} | {D(Targets?.Rto)} | {Judge(Rto, Targets?.Rto)} |");
+        sb.AppendLine($"| {RpoLabel} | {D(Rpo)} | {D(Targets?.Rpo)} | {Judge(Rpo, Targets?.Rpo)} |");
         if (IsMigration) sb.AppendLine($"| Downtime customers saw (write freeze to verified cutover) | {D(FreezeWindow)} | | |");
         sb.AppendLine();
         if (Snapshots.Count > 0)
@@ -198,6 +357,10 @@ public sealed record IncidentReport(
                 sb.AppendLine($"| {s.Tenant} | `{s.SnapshotId}` | {T(s.Time)} | {D(RecoveredAt - s.Time)} | {D(s.RestoredAt - Started)} | {(s.Result ?? "").Replace("|", "\\|")} |");
             sb.AppendLine();
         }
+        sb.AppendLine("## Accepted risks").AppendLine();
+        if (AcceptedRisks.Count == 0) sb.AppendLine("None: no risk was accepted on purpose.");
+        foreach (var r in AcceptedRisks) sb.AppendLine($"- {r}");
+        sb.AppendLine();
         sb.AppendLine("## Skipped, forced or noteworthy").AppendLine();
         if (Notes.Count == 0) sb.AppendLine("Nothing was skipped or forced.");
         foreach (var n in Notes) sb.AppendLine($"- {n}");
@@ -206,12 +369,25 @@ public sealed record IncidentReport(
             sb.AppendLine().AppendLine("## Policy findings at the time").AppendLine();
             foreach (var f in Findings) sb.AppendLine($"- {f.Severity} `{f.Policy}`: {f.Message}");
         }
+        sb.AppendLine().AppendLine("## Follow-ups (CAPA)").AppendLine();
+        sb.AppendLine("Corrective and preventive actions: fill in an action, an owner and a due date for each row, and add what the review finds.").AppendLine();
+        sb.AppendLine("| # | finding | corrective / preventive action | owner | due | status |").AppendLine("|---|---|---|---|---|---|");
+        var row = 0;
+        foreach (var f in FollowUps) sb.AppendLine($"| {++row} | {f.Replace("|", "\\|")} | | | | open |");
+        for (var blank = 0; blank < 2; blank++) sb.AppendLine($"| {++row} | | | | | |");
+        sb.AppendLine().AppendLine("## Evidence").AppendLine();
+        foreach (var (text, code) in Evidence) sb.AppendLine($"- {text}{(code is null ? "" : $"`{code}`")}");
+        sb.AppendLine();
         return sb.ToString();
     }
+
+    /// <summary>The runbook's estimate of a step when the run started; null for a journal of an earlier version or a step the runbook does not estimate.</summary>
+    private TimeSpan? Planned(string step) => Run.Plan?.TryGetValue(step, out var s) == true ? TimeSpan.FromSeconds(s) : null;
 
     private string Title => IsRehearsal
         ? $"Rehearsal report: {Run.Production} recovered on an isolated copy of {Core.Sites.RehearsalCopy.StandbyOf(Run.Target)}"
         : IsMigration ? $"Migration report: production moved from {Run.Production} to {Run.Target}"
+        : IsRestore ? $"Restore report: {string.Join(", ", Run.Only)} restored into {Run.Target}"
         : "Incident report: " + (Run.Kind == RunKind.Failover ? $"{Run.Production} lost: service recovered on {Run.Target}" : $"{RunKinds.Name(Run.Kind)}: {Run.Production} → {Run.Target}");
 
     private string FreezeText => FrozenAt is { } f && CutoverVisible is { } v
@@ -233,17 +409,21 @@ public sealed record IncidentReport(
     private string RehearsalVerdict => Outcome switch
     {
         "resolved" => $"**Rehearsal passed.** Every tenant was restored on {Run.Target} and its health gate passed {D(Rto)} after the start " +
-                      $"(RTO target {D(Targets?.Rto)}: {Verdict(Rto, Targets?.Rto)}); data up to {D(Rpo)} old (RPO target {D(Targets?.Rpo)}: {Verdict(Rpo, Targets?.Rpo)}). " +
+                      $"(RTO target {D(Targets?.Rto)}: {Judge(Rto, Targets?.Rto)}); data up to {D(Rpo)} old (RPO target {D(Targets?.Rpo)}: {Judge(Rpo, Targets?.Rpo)}). " +
                       "Production DNS was not touched; the copy was torn down.",
         "failed" => $"**Rehearsal failed** at step `{Steps.First(s => s.Status == "failed").Step}`: {Steps.First(s => s.Status == "failed").Summary}. A real failover would have stopped there.",
         "aborted" => "**Aborted** by the operator.",
         _ => "**In progress.** `failover resume` continues it and tears the copy down.",
     };
 
-    /// <summary>One self-contained page (inline CSS, no scripts, no external assets) to hand to an auditor.</summary>
-    public string Html()
+    /// <summary>One self-contained page (inline CSS, no scripts, no external assets) to hand to an auditor; its last line is its SHA-256.</summary>
+    public string Html() => ReportSeal.SealHtml(HtmlBody());
+
+    private string HtmlBody()
     {
         static string E(string? s) => System.Net.WebUtility.HtmlEncode(s ?? "");
+        // The verdict's **bold** parts, encoded first so nothing in a summary can open a tag.
+        static string Bold(string s) => System.Text.RegularExpressions.Regex.Replace(E(s), @"\*\*(.+?)\*\*", "<strong>$1</strong>");
         var sb = new StringBuilder();
         sb.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
         sb.AppendLine($"<title>{E(Title)}</title>");
@@ -253,19 +433,26 @@ public sealed record IncidentReport(
                       "code{font-size:12px}.verdict{padding:.6em 1em;border-left:4px solid #888;background:#fafafa}" +
                       "#timeline-chart{margin:.5em 0 1em}.lane{display:flex;align-items:center;height:24px}.lane-name{width:9em;font-size:12px}" +
                       ".track{flex:1;position:relative;height:16px;background:#eef1f4}.bar{position:absolute;top:0;height:16px;min-width:3px}" +
+                      "#capa td{height:1.4em}#report-sha256{margin-top:2em;font-size:12px;color:#555;word-break:break-all}" +
                       $".bar-ok{{background:{BarColours["ok"]}}}.bar-failed{{background:{BarColours["failed"]}}}.bar-unfinished{{background:{BarColours["unfinished"]}}}.bar-waiting{{background:{BarColours["waiting"]}}}</style></head><body>");
         sb.AppendLine($"<h1>{E(Title)}</h1>");
-        var verdict = IsRehearsal ? RehearsalVerdict : IsMigration ? MigrationVerdict : Outcome;
-        sb.AppendLine($"<p class=\"verdict\">{E(verdict.Replace("**", ""))}</p>");
-        sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(Run.StartedBy)}</b> on <b>{E(Run.Host)}</b>; failover {E(Version)}.</p>");
+        sb.AppendLine($"<p class=\"verdict\" id=\"verdict\">{Bold(Verdict)}</p>");
+        sb.AppendLine($"<p>Run <code>{E(Run.RunId)}</code>, started {T(Started)} by <b>{E(RunBy)}</b>; failover {E(Version)}.</p>");
+        sb.AppendLine("<h2>Scope</h2><ul id=\"scope\">");
+        foreach (var s in Scope) sb.AppendLine($"<li>{E(s)}</li>");
+        sb.AppendLine("</ul><h3>Not tested by this run</h3><ul id=\"not-tested\">");
+        foreach (var s in NotTested) sb.AppendLine($"<li>{E(s)}</li>");
+        sb.AppendLine("</ul>");
         sb.AppendLine("<h2>Timeline (UTC)</h2>");
         AppendChart(sb);
-        sb.AppendLine("<table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>took</th><th>status</th><th>what happened</th></tr>");
+        sb.AppendLine("<table id=\"timeline\"><tr><th>step</th><th>start</th><th>end</th><th>planned</th><th>took</th><th>status</th><th>what happened</th></tr>");
         foreach (var s in Steps)
-            sb.AppendLine($"<tr><td>{E(s.Step)}</td><td>{T(s.Start)}</td><td>{(s.End is { } e ? T(e) : "-")}</td><td>{D(s.End - s.Start)}</td><td class=\"{E(s.Status)}\">{E(s.Status)}</td><td>{E(s.Summary)}</td></tr>");
+            sb.AppendLine($"<tr><td>{E(s.Step)}</td><td>{T(s.Start)}</td><td>{(s.End is { } e ? T(e) : "-")}</td><td>{D(Planned(s.Step))}</td><td>{D(s.End - s.Start)}</td><td class=\"{E(s.Status)}\">{E(s.Status)}</td><td>{E(s.Summary)}</td></tr>");
         sb.AppendLine("</table><h2>Recovery against targets</h2><table><tr><th></th><th>achieved</th><th>target</th><th></th></tr>");
-        sb.AppendLine($"<tr><td>{E(RtoLabel)}</td><td>{D(Rto)}</td><td>{D(Targets?.Rto)}</td><td class=\"{Verdict(Rto, Targets?.Rto)}\">{Verdict(Rto, Targets?.Rto)}</td></tr>");
-        sb.AppendLine($"<tr><td>{E(RpoLabel)}</td><td>{D(Rpo)}</td><td>{D(Targets?.Rpo)}</td><td class=\"{Verdict(Rpo, Targets?.Rpo)}\">{Verdict(Rpo, Targets?.Rpo)}</td></tr></table>");
+        sb.AppendLine($"<tr><td>{E(RtoLabel)}</td><td>{D(Rto)}</td><td>{D(Targets?.Rto)}</td><td class=\"{Judge(Rto, Targets?.Rto)}\">{Judge(Rto, Targets?.Rto)}</td></tr>");
+        sb.AppendLine($"<tr><td>{E(RpoLabel)}</td><td>{D(Rpo)}</td><td>{D(Targets?.Rpo)}</td><td class=\"{Judge(Rpo, Targets?.Rpo)}\">{Judge(Rpo, Targets?.Rpo)}</td></tr>");
+        if (IsMigration) sb.AppendLine($"<tr><td>Downtime customers saw (write freeze to verified cutover)</td><td>{D(FreezeWindow)}</td><td></td><td></td></tr>");
+        sb.AppendLine("</table>");
         if (Snapshots.Count > 0)
         {
             sb.AppendLine("<h2>Tenants</h2><table id=\"tenants\"><tr><th>tenant</th><th>snapshot</th><th>taken</th><th>data age (RPO)</th><th>restored after</th><th>restore and verification</th></tr>");
@@ -273,13 +460,24 @@ public sealed record IncidentReport(
                 sb.AppendLine($"<tr><td>{E(s.Tenant)}</td><td><code>{E(s.SnapshotId)}</code></td><td>{T(s.Time)}</td><td>{D(RecoveredAt - s.Time)}</td><td>{D(s.RestoredAt - Started)}</td><td>{E(s.Result)}</td></tr>");
             sb.AppendLine("</table>");
         }
-        sb.AppendLine("<h2>Skipped, forced or noteworthy</h2><ul>");
+        sb.AppendLine("<h2>Accepted risks</h2><ul id=\"accepted-risks\">");
+        if (AcceptedRisks.Count == 0) sb.AppendLine("<li>None: no risk was accepted on purpose.</li>");
+        foreach (var r in AcceptedRisks) sb.AppendLine($"<li>{E(r)}</li>");
+        sb.AppendLine("</ul><h2>Skipped, forced or noteworthy</h2><ul>");
         if (Notes.Count == 0) sb.AppendLine("<li>Nothing was skipped or forced.</li>");
         foreach (var n in Notes) sb.AppendLine($"<li>{E(n)}</li>");
         sb.AppendLine("</ul><h2>Policy findings at the time</h2><ul>");
         if (Findings.Count == 0) sb.AppendLine("<li>None recorded.</li>");
         foreach (var f in Findings) sb.AppendLine($"<li><b>{E(f.Severity)}</b> <code>{E(f.Policy)}</code>: {E(f.Message)}</li>");
-        sb.AppendLine("</ul></body></html>");
+        sb.AppendLine("</ul><h2>Follow-ups (CAPA)</h2><p>Corrective and preventive actions: fill in an action, an owner and a due date for each row, and add what the review finds.</p>");
+        sb.AppendLine("<table id=\"capa\"><tr><th>#</th><th>finding</th><th>corrective / preventive action</th><th>owner</th><th>due</th><th>status</th></tr>");
+        var row = 0;
+        foreach (var f in FollowUps) sb.AppendLine($"<tr><td>{++row}</td><td>{E(f)}</td><td></td><td></td><td></td><td>open</td></tr>");
+        for (var blank = 0; blank < 2; blank++) sb.AppendLine($"<tr><td>{++row}</td><td></td><td></td><td></td><td></td><td></td></tr>");
+        sb.AppendLine("</table><h2>Evidence</h2><ul id=\"evidence\">");
+        foreach (var (text, code) in Evidence) sb.AppendLine($"<li>{E(text)}{(code is null ? "" : $"<code>{E(code)}</code>")}</li>");
+        // </body></html> are optional in HTML: the page ends with its hash line, which covers every byte above it.
+        sb.AppendLine("</ul>");
         return sb.ToString();
     }
 
@@ -307,6 +505,17 @@ public sealed record IncidentReport(
     {
         run = RunEngine.RunData(Run),
         outcome = Outcome,
+        verdict = VerdictText,
+        @operator = Run.Operator,
+        acceptedRisks = AcceptedRisks,
+        leftOut = Run.Without,
+        restoredTenants = IsRestore ? Run.Only : null,
+        journal = Integrity is null ? null : new
+        {
+            location = JournalLocation, records = Integrity.Records, chain = Integrity.Status, head = Integrity.Head, sha256 = Integrity.Digest,
+            brokenAt = Integrity.BrokenAt, problem = Integrity.Problem,
+        },
+        vaultCopy = VaultCopy,
         started = Started,
         ended = Ended,
         cutoverVisible = CutoverVisible,
@@ -321,7 +530,7 @@ public sealed record IncidentReport(
         targets = Targets is null ? null : new { rtoSeconds = Targets.Rto.TotalSeconds, rpoSeconds = Targets.Rpo.TotalSeconds },
         rtoMet = Rto is { } r && Targets is not null ? r <= Targets.Rto : (bool?)null,
         rpoMet = Rpo is { } p && Targets is not null ? p <= Targets.Rpo : (bool?)null,
-        steps = Steps.Select(s => new { step = s.Step, start = s.Start, end = s.End, seconds = (s.End - s.Start)?.TotalSeconds, status = s.Status, summary = s.Summary, notes = s.Notes }),
+        steps = Steps.Select(s => new { step = s.Step, start = s.Start, end = s.End, plannedSeconds = Planned(s.Step)?.TotalSeconds, seconds = (s.End - s.Start)?.TotalSeconds, status = s.Status, summary = s.Summary, notes = s.Notes }),
         snapshots = Snapshots.Select(s => new
         {
             tenant = s.Tenant, snapshotId = s.SnapshotId, time = s.Time, rpoSeconds = (RecoveredAt - s.Time)?.TotalSeconds,

@@ -139,8 +139,21 @@ public static class RunbookReport
         sb.AppendLine();
     }
 
+    private static string MeasuredTitle(OperatorGuide g) => g.Rehearsal is { } r
+        ? $"Estimates and what they rest on, beside rehearsal {r.RunId} of {r.At.UtcDateTime:yyyy-MM-dd} (measured)"
+        : "Estimates and what they rest on (no rehearsal of this standby has passed: nothing measured yet; `failover rehearse --site STANDBY`)";
+
+    private static string Measured(StepFigure f) => f.Measured is { } m ? D(m) : "-";
+
     private static void WriteGuide(StringBuilder sb, OperatorGuide g)
     {
+        sb.AppendLine(MeasuredTitle(g));
+        sb.AppendLine($"  {"step",-14} {"estimate",9} {"measured",9}  basis");
+        foreach (var f in g.Figures) sb.AppendLine($"  {Engine.StepContext.Name(f.Step),-14} {D(f.Estimate),9} {Measured(f),9}  {f.Basis}");
+        sb.AppendLine();
+        sb.AppendLine("Where the tenants restore from");
+        foreach (var v in g.Vaults) sb.AppendLine($"  {v.When}: {v.What}");
+        sb.AppendLine();
         sb.AppendLine("When each tenant is back");
         sb.AppendLine($"  {"tenant",-18} {"data restored",14} {"served again",13}");
         foreach (var t in g.Tenants) sb.AppendLine($"  {t.Tenant,-18} {"T+" + D(t.RestoredAt),14} {"T+" + D(t.ServedAt),13}");
@@ -163,6 +176,11 @@ public static class RunbookReport
         sb.AppendLine("## Where the run stops and asks").AppendLine();
         foreach (var s in g.Stops) sb.AppendLine($"- **{s.When}**: {s.What}");
         sb.AppendLine();
+        sb.AppendLine($"## {MeasuredTitle(g)}").AppendLine().AppendLine("| step | estimate | measured | basis |").AppendLine("|---|---|---|---|");
+        foreach (var f in g.Figures) sb.AppendLine($"| {Engine.StepContext.Name(f.Step)} | {D(f.Estimate)} | {Measured(f)} | {f.Basis} |");
+        sb.AppendLine().AppendLine("## Where the tenants restore from").AppendLine();
+        foreach (var v in g.Vaults) sb.AppendLine($"- **{v.When}**: {v.What}");
+        sb.AppendLine();
         sb.AppendLine("## When each tenant is back").AppendLine().AppendLine("| tenant | data restored | served again |").AppendLine("|---|---|---|");
         foreach (var t in g.Tenants) sb.AppendLine($"| {t.Tenant} | T+{D(t.RestoredAt)} | T+{D(t.ServedAt)} |");
         sb.AppendLine();
@@ -184,6 +202,12 @@ public static class RunbookReport
         tenants = g.Tenants.Select(t => new { tenant = t.Tenant, restoredAtSeconds = (int)t.RestoredAt.TotalSeconds, servedAtSeconds = (int)t.ServedAt.TotalSeconds }),
         credentials = g.Credentials.Select(c => new { name = c.Name, steps = c.Steps.Select(Engine.StepContext.Name), source = c.Source, variable = c.Variable, checkedBeforeRun = c.CheckedByDriver }),
         dnsApiDown = g.DnsApiDown.Select(d => new { when = d.When, what = d.What }),
+        rehearsal = g.Rehearsal is { } r ? new { runId = r.RunId, at = r.At } : null,
+        figures = g.Figures.Select(f => new
+        {
+            step = Engine.StepContext.Name(f.Step), estimateSeconds = (int)f.Estimate.TotalSeconds, basis = f.Basis, measuredSeconds = f.Measured?.TotalSeconds,
+        }),
+        vaults = g.Vaults.Select(v => new { when = v.When, what = v.What }),
     };
 
     /// <summary>A server's name without its stack's prefix: <c>db-1</c>.</summary>

@@ -21,9 +21,26 @@ public static class CredentialCheck
 
     private static bool Present(Credential c, Topology topology, Func<string, string?> variable, string projectDirectory)
     {
-        if (c.Variable is { } name) return !string.IsNullOrEmpty(variable(name));
-        var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory);
-        return vault?.Vault?.Path is { } path && File.Exists(Path.GetFullPath(path, projectDirectory) + ".password");
+        bool Set(string name) => !string.IsNullOrEmpty(variable(name));
+        // A rehearsal copy's stack is made from its standby's config, secrets included.
+        bool InConfig(params string[] keys) => (topology.Find(c.Stack ?? "") ?? topology.Find(Core.Sites.RehearsalCopy.StandbyOf(c.Stack ?? ""))) is { } stack
+            && keys.All(stack.SecretKeys.Contains);
+        switch (c.Kind)
+        {
+            case CredentialKind.HetznerToken:
+                return Set("HCLOUD_TOKEN") || InConfig("hcloud:token");
+            case CredentialKind.AwsCredentials:
+                // The credential chain of the Pulumi aws provider, short of instance metadata (not used here: docs/failover.md).
+                var shared = variable("AWS_SHARED_CREDENTIALS_FILE") is { Length: > 0 } file ? file
+                    : variable("HOME") is { Length: > 0 } home ? Path.Combine(home, ".aws", "credentials") : null;
+                return (Set("AWS_ACCESS_KEY_ID") && Set("AWS_SECRET_ACCESS_KEY")) || Set("AWS_PROFILE")
+                    || InConfig("aws:accessKey", "aws:secretKey") || (shared is not null && File.Exists(shared));
+            case CredentialKind.VaultPasswordFile:
+                var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory);
+                return vault?.Vault?.Path is { } path && File.Exists(Path.GetFullPath(path, projectDirectory) + ".password");
+            default:
+                return c.Variable is { } name && Set(name);
+        }
     }
 
     /// <summary>The kinds of <paramref name="steps"/> not yet completed in the run's journal (all of them for a new run).</summary>

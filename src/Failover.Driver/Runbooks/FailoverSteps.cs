@@ -26,6 +26,19 @@ public static class FailoverSteps
         new Report(topology, reportDirectory),
     ];
 
+    /// <summary>
+    /// The steps of `failover restore --tenant NAME`: the named tenants' verified backups restored into the site serving
+    /// now (left out of a failover for want of a backup), proven by the health gate. Nothing is provisioned, fenced or moved.
+    /// </summary>
+    public static IReadOnlyList<IStep> ForRestore(Topology topology, StackSpec serving, Lazy<RunPorts> ports, string reportDirectory) =>
+    [
+        new SelectBackup(topology, ports),
+        new Locate(serving, ports),
+        new Restore(topology, serving, ports),
+        new Gate(serving, ports),
+        new Report(topology, reportDirectory),
+    ];
+
     internal static JsonObject SnapshotJson(TenantSnapshot s) => new()
     {
         ["id"] = s.SnapshotId, ["time"] = s.Time.ToString("O", CultureInfo.InvariantCulture), ["bytes"] = s.Bytes,
@@ -41,12 +54,14 @@ public static class FailoverSteps
     /// <param name="step">The step whose facts name the snapshots: select-backup, or a migration's final-sync.</param>
     internal static List<TenantSnapshot> Chosen(StepContext c, string step = "select-backup") =>
         c.Facts[step]!["snapshots"]!.AsObject()
+            .Where(kv => !c.Run.Without.Contains(kv.Key)) // left out after its backup was chosen (its restore failed)
             .Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, DateTimeOffset.Parse((string)kv.Value["time"]!, CultureInfo.InvariantCulture), (long)kv.Value["bytes"]!))
             .ToList();
 
     internal static SiteAddress Address(StepContext c)
     {
-        var p = c.Facts["provision"]!;
+        // A restore into the serving site located it instead of provisioning it.
+        var p = c.Facts["provision"] ?? c.Facts["locate"]!;
         return new SiteAddress(p["addresses"]!.AsArray().Select(a => (string)a!).ToList(), (string?)p["healthUrl"], p["outputs"]?.AsObject().DeepClone().AsObject() ?? new JsonObject());
     }
 
@@ -63,17 +78,18 @@ public static class FailoverSteps
             var latest = new JsonObject();
             var now = c.Time.GetUtcNow();
             var worst = TimeSpan.Zero;
-            foreach (var tenant in t.Tenants)
+            var tenants = c.Run.TenantsOf(t);
+            foreach (var tenant in tenants)
             {
                 var snaps = await Ports.Vault.SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
-                    throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from");
+                    throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}");
                 latest[tenant.Name] = SnapshotJson(snaps[0]);
                 if (now - snaps[0].Time > worst) worst = now - snaps[0].Time;
             }
             var notes = serving ? new[] { $"{t.Production.Name} still answers: it will be fenced before the cutover" } : [];
             return new StepResult(
-                $"{t.Production.Name} {(serving ? "still answers" : "does not answer")}; latest backups found for {t.Tenants.Count} tenants, the oldest {Durations.Format(worst)} old",
+                $"{t.Production.Name} {(serving ? "still answers" : "does not answer")}; latest backups found for {tenants.Count} tenants, the oldest {Durations.Format(worst)} old",
                 new JsonObject { ["productionServing"] = serving, ["latest"] = latest }, notes);
         }
     }
@@ -93,12 +109,13 @@ public static class FailoverSteps
             var point = await RestorePointTime(c.Run.RestorePoint, ct);
             var now = c.Time.GetUtcNow();
             // Tenants are independent: verify them side by side (restic reads concurrently under shared locks).
-            var picks = await TenantQueue.RunAsync(t.Tenants, 4, c.Time, (tenant, x) => PickAsync(c, tenant, point, now, x), ct);
+            var tenants = c.Run.TenantsOf(t);
+            var picks = await TenantQueue.RunAsync(tenants, 4, c.Time, (tenant, x) => PickAsync(c, tenant, point, now, x), ct);
             if (picks.FirstOrDefault(p => p.Error is not null) is { } failed)
                 throw failed.Error is StepFailedException ? failed.Error : new StepFailedException($"{failed.Tenant.Name}: {failed.Error!.Message}", failed.Error);
             var chosen = new JsonObject();
             var notes = new List<string>();
-            foreach (var p in picks.OrderBy(p => t.Tenants.ToList().IndexOf(p.Tenant)))
+            foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
                 chosen[p.Tenant.Name] = SnapshotJson(p.Result!.Snapshot);
                 notes.AddRange(p.Result.Notes);
@@ -123,10 +140,10 @@ public static class FailoverSteps
             if (good is null)
                 throw new StepFailedException(candidates.Count == 0
                     ? point is null
-                        ? $"tenant {tenant.Name} has no complete backup in the vault: nothing to restore it from"
-                        : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}"
+                        ? $"tenant {tenant.Name} has no complete backup in the vault: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}"
+                        : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}. {WithoutOffer(c.Run, [tenant.Name])}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
-                      "restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again");
+                      $"restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again. {WithoutOffer(c.Run, [tenant.Name])}");
             if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
@@ -173,18 +190,38 @@ public static class FailoverSteps
         }
     }
 
+    /// <summary>Where the serving site answers, read without changing it: the address a later restore goes to.</summary>
+    internal sealed class Locate(StackSpec serving, Lazy<RunPorts> lazyPorts) : IStep
+    {
+        private RunPorts Ports => lazyPorts.Value;
+        public StepKind Kind => StepKind.Locate;
+        public string Describe(RunContext run) => $"read where {serving.Name} answers (it serves now; nothing is provisioned)";
+
+        public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
+        {
+            var a = await Ports.Sites.AddressAsync(serving, ct);
+            return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", new JsonObject
+            {
+                ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
+                ["healthUrl"] = a.HealthUrl,
+                ["outputs"] = a.Outputs.DeepClone(),
+            });
+        }
+    }
+
     internal sealed class Restore(Topology t, StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
     {
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Restore;
         public string Describe(RunContext run) =>
-            $"restore {t.Tenants.Count} tenants, tier then smallest first, {t.RestoreOn(target).Parallelism} at a time";
+            $"restore {run.TenantsOf(t).Count} tenants, tier then smallest first, {t.RestoreOn(target).Parallelism} at a time";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var results = await RestoreAllAsync(c, t, target, Ports, Chosen(c), "restore", ct);
-            return new StepResult($"{t.Tenants.Count} tenants restored and verified", new JsonObject { ["tenants"] = results });
+            return new StepResult($"{results.Count} tenants restored and verified" + (c.Run.Without.Count > 0 ? $"; left out: {string.Join(", ", c.Run.Without)}" : ""),
+                new JsonObject { ["tenants"] = results });
         }
     }
 
@@ -197,7 +234,7 @@ public static class FailoverSteps
         var snapshots = chosen.ToDictionary(s => s.Tenant);
         var site = Address(c);
         var settings = t.RestoreOn(target);
-        var turns = await TenantQueue.RunAsync(t.Tenants, settings.Parallelism, c.Time, async (tenant, x) =>
+        var turns = await TenantQueue.RunAsync(c.Run.TenantsOf(t).Where(x => snapshots.ContainsKey(x.Name)).ToList(), settings.Parallelism, c.Time, async (tenant, x) =>
         {
             var start = c.Time.GetUtcNow();
             while (true)
@@ -226,13 +263,20 @@ public static class FailoverSteps
         }, ct);
         var failures = turns.Where(x => x.Error is not null).Select(x => $"{x.Tenant.Name}: {x.Error!.Message}").ToList();
         if (turns.FirstOrDefault(x => x.Error is StepFailedException) is { } refused && failures.Count == 1)
-            throw new StepFailedException($"{refused.Tenant.Name}: {refused.Error!.Message}", refused.Error);
+            throw new StepFailedException($"{refused.Tenant.Name}: {refused.Error!.Message} {WithoutOffer(c.Run, [refused.Tenant.Name])}".TrimEnd(), refused.Error);
         if (failures.Count > 0)
-            throw new StepFailedException($"{failures.Count} of {t.Tenants.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`.");
+            throw new StepFailedException($"{failures.Count} of {turns.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`" +
+                (c.Run.Kind == RunKind.Failover ? $", or {WithoutOffer(c.Run, turns.Where(x => x.Error is not null).Select(x => x.Tenant.Name).ToList())}" : "."));
         var results = new JsonObject();
         foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
         return results;
     }
+
+    /// <summary>The way past tenants without a usable backup: go on without them now, restore them when a backup is found.</summary>
+    internal static string WithoutOffer(RunContext run, IReadOnlyList<string> tenants) => run.Kind != RunKind.Failover ? "" :
+        $"To go on without {(tenants.Count == 1 ? "it" : "them")} (the others are restored and served; {(tenants.Count == 1 ? "it stays" : "they stay")} down): " +
+        $"`failover resume {string.Join(" ", tenants.Select(n => $"--without-tenant {n}"))}`; once a backup is found, `failover restore {string.Join(" ", tenants.Select(n => $"--tenant {n}"))}` " +
+        "restores it into the serving site.";
 
     /// <summary>The snapshot a tenant is restored from now: the chosen one, or the journaled fallback of a damaged one (repeatedly).</summary>
     private static TenantSnapshot Fallen(StepContext c, string effect, TenantSnapshot chosen)

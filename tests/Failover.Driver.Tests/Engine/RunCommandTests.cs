@@ -26,7 +26,12 @@ public class RunCommandTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
+        var app = new App(stdout, stderr, _project, logConsole: stderr)
+        {
+            Time = _time, Ports = _ => _fake.Ports, Input = null,
+            // The AWS standby's runs pass the token pre-check (the fakes need none; TokenPreCheckTests covers the check).
+            Variable = n => n == "AWS_PROFILE" ? "test" : Environment.GetEnvironmentVariable(n),
+        };
         // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.
         return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }

@@ -35,14 +35,23 @@ public sealed class EmulatedProviderTests : IDisposable
         File.WriteAllText(file, text.Replace(from, to));
     }
 
-    [Fact]
-    public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
+    /// <summary>standby-hel1 set to mvd as `failover run` sets it, restoring <paramref name="tenants"/>; the failure of its `up`.</summary>
+    private async Task<PulumiCommandException> FailedUpAsync(params string[] tenants)
     {
         var cli = Cli();
         await cli.SelectOrCreateStackAsync("standby-hel1");
         await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
-        await cli.SetConfigAsync("standby-hel1", "failover:snapshots.northwind", ConfigValue.Plain("4f2a9c1e"), path: true);
+        foreach (var tenant in tenants)
+            await cli.SetConfigAsync("standby-hel1", $"failover:snapshots.{tenant}", ConfigValue.Plain("4f2a9c1e"), path: true);
         var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        Assert.Empty(EmulatedCloud.Read(Emulation).Servers);
+        return e;
+    }
+
+    [Fact]
+    public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
+    {
+        var e = await FailedUpAsync("northwind");
         Assert.True(e.Error.Contains("Pulumi.standby-hel1.yaml:") && e.Error.Contains("no snapshot for contoso"), e.Error);
         Assert.DoesNotContain("failover-emulated-stacks", e.Error);
     }
@@ -52,26 +61,16 @@ public sealed class EmulatedProviderTests : IDisposable
     {
         // cpx31 was deprecated on 2025-10-16 and is not orderable since January 2026 (Catalog.DeprecatedServerTypes).
         Rewrite("standby-hel1", "mvd: { type: cpx22, count: 1 }", "mvd: { type: cpx31, count: 1 }");
-        var cli = Cli();
-        await cli.SelectOrCreateStackAsync("standby-hel1");
-        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
-        var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        var e = await FailedUpAsync();
         Assert.True(e.Error.Contains("standby-hel1-app-1"), e.Error);
         Assert.True(e.Error.Contains("server type cpx31 is unavailable in location hel1"), e.Error);
-        Assert.Empty(EmulatedCloud.Read(Emulation).Servers);
     }
 
     [Fact]
     public async Task A_restoring_standby_whose_vault_was_never_deployed_fails_like_its_stack_reference()
     {
-        var cli = Cli();
-        await cli.SelectOrCreateStackAsync("standby-hel1");
-        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
-        foreach (var tenant in new[] { "northwind", "contoso", "fabrikam", "tailspin", "wingtip", "adventure-works", "litware", "proseware", "lucerne", "margie" })
-            await cli.SetConfigAsync("standby-hel1", $"failover:snapshots.{tenant}", ConfigValue.Plain("4f2a9c1e"), path: true);
-        var e = await Assert.ThrowsAsync<PulumiCommandException>(() => cli.UpAsync("standby-hel1"));
+        var e = await FailedUpAsync("northwind", "contoso", "fabrikam", "tailspin", "wingtip", "adventure-works", "litware", "proseware", "lucerne", "margie");
         Assert.True(e.Error.Contains("unknown output 'resticRepository' of stack reference 'organization/failover/vault-aws-par'"), e.Error);
-        Assert.Empty(EmulatedCloud.Read(Emulation).Servers);
     }
 
     [Fact]
