@@ -40,14 +40,20 @@ public static class FailoverStack
             ? RestoreRecipe.For(inputs.Topology, inputs.Stack, data.Capacity.Vcpus)
             : null;
         var credentials = recipe is null ? null : VaultCredentials(inputs);
+        // The backup agent of a serving site's data server, with every vault's write-only credentials.
+        var backup = SiteUserData.AgentThatFits(plan, recipe, Failover.Core.Backup.BackupPlan.OfSite(inputs.Topology, inputs.Stack));
+        var writers = backup is null ? null : VaultWriters(backup);
         var provider = inputs.Stack.Site.Provider;
         // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).
         Output<string> UserData(PlannedServer server)
         {
-            var boot = ServerBootstrap.For(plan, server, recipe);
-            return boot.Restore is null || credentials is null
-                ? Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip)
-                : Output.CreateSecret(credentials.Apply(c => ServerUserData.Encode(server.Name, CloudConfig.Render(boot, c), provider).Base64Gzip));
+            var boot = ServerBootstrap.For(plan, server, recipe, backup);
+            if ((boot.Restore is null || credentials is null) && (boot.Backup is null || writers is null))
+                return Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip);
+            var read = boot.Restore is null || credentials is null ? Output.Create((ResticCredentials?)null) : credentials.Apply(c => (ResticCredentials?)c);
+            var write = boot.Backup is null || writers is null ? Output.Create(ImmutableArray<VaultWriter>.Empty) : writers;
+            return Output.CreateSecret(Output.Tuple(read, write).Apply(t =>
+                ServerUserData.Encode(server.Name, CloudConfig.Render(boot, t.Item1, t.Item2.Length == 0 ? null : t.Item2), provider).Base64Gzip));
         }
 
         SiteAddresses addresses = inputs.Stack.Site.Provider switch
@@ -80,6 +86,20 @@ public static class FailoverStack
                 Read(StackOutputs.ReaderAccessKeyId), Read(StackOutputs.ReaderSecretAccessKey))
             .Apply(t => new ResticCredentials(t.Item1, t.Item2, t.Item3, t.Item4));
     }
+
+    /// <summary>Each vault's repository and write-only credentials (production's append-only key), from the vault stacks' secret outputs.</summary>
+    private static Output<ImmutableArray<VaultWriter>> VaultWriters(Failover.Core.Backup.BackupPlan backup) =>
+        Output.All(backup.Vaults.Select(v =>
+        {
+            // Its own resource name: the restore's reader credentials may reference the same vault stack.
+            var name = StackOutputs.ReferenceName(Deployment.Instance.OrganizationName, Deployment.Instance.ProjectName, v.Vault);
+            var reference = new StackReference(name + "-writer", new StackReferenceArgs { Name = name });
+            // A Storage Box has no access keys (restic reaches it over sftp): those read as empty.
+            Output<string> Read(string output) => reference.GetOutput(output).Apply(o => o?.ToString() ?? "");
+            return Output.Tuple(Read(StackOutputs.ResticRepository), Read(StackOutputs.ResticPassword),
+                    Read(StackOutputs.WriterAccessKeyId), Read(StackOutputs.WriterSecretAccessKey))
+                .Apply(t => new VaultWriter(v.Vault, new ResticCredentials(t.Item1, t.Item2, t.Item3, t.Item4)));
+        }).ToArray());
 
     private static void BuildVault(StackInputs inputs, StackExports exports)
     {

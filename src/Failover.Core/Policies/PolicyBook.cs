@@ -130,6 +130,14 @@ public static class PolicyBook
         $"ransomware cases within 30 days, M-Trends 2021), so retention below {RetentionFloor.TotalDays:0} days can leave no clean point (seed 004).",
         $"Keep backups at least {RetentionFloor.TotalDays:0}d (failover:backup.retention), with the vault's object lock at least as long.");
 
+    public static readonly Policy BackupAgentNotConfigured = new("backup-agent-not-configured", Severity.Warning,
+        "The backup agent cannot push into every vault",
+        "Production's data server runs the backup agent (a systemd timer from its cloud-init) that pushes every tenant into every " +
+        "vault with that vault's write-only credentials. A cloud production without a data server runs no agent at all, and the agent " +
+        "is given S3 credentials only: a Storage Box is reached over sftp with an SSH key the agent does not have, so that vault " +
+        "receives no backups and every heartbeat names it failed.",
+        "Give production a server group with a volume (the data server), and list S3 vaults in failover:backup.vaults (copy into a Storage Box from the S3 vault instead).");
+
     public static readonly Policy NoStandbyFits = new("no-standby-fits-tenants", Severity.Error,
         "No standby can hold every tenant",
         $"At MVD size a standby needs storage for every tenant's data with headroom ({Timings.StorageHeadroom}x: database, indexes, " +
@@ -216,7 +224,7 @@ public static class PolicyBook
         VaultColocated, VaultSameProvider, StandbyColocated, StandbySameProvider, NoStandby, DnsColocated,
         DnsOnProductionProvider, NoDnsStack, DnsActiveNotProduction, OutsideJurisdiction, VaultNotImmutable,
         ProductionCanDelete, StorageBoxOnly, TtlExceedsRto, TtlAbove60, ScheduleExceedsRpo, RpoEstimateExceeds,
-        BackupRunExceedsInterval, RetentionBelowFloor,
+        BackupRunExceedsInterval, RetentionBelowFloor, BackupAgentNotConfigured,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
         StateBackendOnOperatorMachine, RunStateOnOneMachine, CrossDatacenterCutover, DnsActiveServesNothing, StandbyTypeNotOrderable,
         ProductionTypeDeprecated, StorageBoxAppendOnlyUnenforced, RestoreVaultUnusable,
@@ -351,6 +359,13 @@ public static class PolicyBook
             yield return BackupRunExceedsInterval.Fire(
                 $"one backup run of {t.Tenants.Sum(x => x.DataGb):0.#} GB at {t.ProductionLink.StreamMBps:0.#} MB/s takes about {Durations.Format(run)}, " +
                 $"longer than the {Durations.Format(t.Backup.Interval)} schedule", t.Production.Name);
+        if (t.Production.Site.Provider is Provider.Aws or Provider.Hetzner)
+        {
+            if (t.Production.Mode != SiteMode.Cold && Sites.SitePlan.For(t.Production).DataServer is null)
+                yield return BackupAgentNotConfigured.Fire($"production {t.Production.Name} has no data server, so nothing runs the backup agent", t.Production.Name);
+            foreach (var box in t.Backup.Vaults.Select(t.Find).OfType<StackSpec>().Where(v => v.Vault?.Kind == VaultKind.StorageBox))
+                yield return BackupAgentNotConfigured.Fire($"the backup agent cannot write vault {box.Name} (a Storage Box, reached over sftp with a key the agent is not given)", t.Production.Name, box.Name);
+        }
         if (t.Backup.Retention < RetentionFloor)
             yield return RetentionBelowFloor.Fire(
                 $"backups are kept {Durations.Format(t.Backup.Retention)}, less than the {Durations.Format(RetentionFloor)} floor for finding a clean point after ransomware",

@@ -1,4 +1,5 @@
 using System.Text;
+using Failover.Core.Backup;
 using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
@@ -18,6 +19,12 @@ public sealed record ServerBootstrap(
     public const string StateDirectory = "/var/lib/failover/restore";
     public const string HealthUnit = "failover-health.service";
 
+    /// <summary>The backup agent this data server installs (<see cref="BackupAgent"/>); null on other servers and rehearsal copies.</summary>
+    public BackupPlan? Backup { get; init; }
+
+    /// <summary>Whether the agent's timer starts at boot (a production site); a standby's waits until a cutover enables it.</summary>
+    public bool BackupAtBoot { get; init; }
+
     /// <summary>The server's data volume, mounted before anything is installed; null when it has none.</summary>
     public DataVolume? Volume { get; init; }
 
@@ -25,9 +32,11 @@ public sealed record ServerBootstrap(
     public string SubnetCidr { get; init; } = SitePlan.DefaultSubnetCidr;
 
     /// <summary>The bootstrap of a planned server: the data server installs PostgreSQL and restic and restores.</summary>
-    public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe) =>
+    public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe, BackupPlan? backup = null) =>
         new(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys)
         {
+            Backup = server.HoldsData ? backup : null,
+            BackupAtBoot = site.Stack.Role == Role.Production,
             Volume = DataVolume.For(site.Stack.Site.Provider, server),
             SubnetCidr = site.SubnetCidr,
         };
@@ -113,6 +122,15 @@ public static class BootstrapScript
             L();
             L($"log {Sh.Quote("starting " + unit)}");
             L($"systemctl enable --now {Sh.Quote(unit)}");
+        }
+        if (boot.Backup is not null)
+        {
+            L();
+            // 0711: psql and pg_dump run as postgres and write their status into the run's folder inside it.
+            L($"install -d -m 0711 {Sh.Quote(boot.Backup.StateDirectory)}");
+            L(boot.BackupAtBoot
+                ? $"systemctl enable --now {BackupAgent.Timer} && log 'backup agent scheduled every {Durations.Format(boot.Backup.Interval)}'"
+                : $"log 'backup agent installed; its timer waits until this site serves (a cutover enables it)'");
         }
         L();
         if (boot.Restore is null)

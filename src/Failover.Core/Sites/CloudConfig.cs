@@ -10,6 +10,9 @@ public sealed record ResticCredentials(string Repository, string Password, strin
     public override string ToString() => $"restic credentials for {Repository}";
 }
 
+/// <summary>One vault's write-only credentials, for the backup agent (production's append-only key on S3).</summary>
+public sealed record VaultWriter(string Vault, ResticCredentials Credentials);
+
 /// <summary>
 /// The cloud-config document a server boots with: the metadata guard (bootcmd, before anything else runs), SSH
 /// keys, the bootstrap script, the health handler and unit and, on a restoring server, the root-only credentials
@@ -18,7 +21,8 @@ public sealed record ResticCredentials(string Repository, string Password, strin
 /// </summary>
 public static class CloudConfig
 {
-    public static string Render(ServerBootstrap boot, ResticCredentials? credentials)
+    /// <param name="writers">Each vault's write credentials for the backup agent, when <paramref name="boot"/> installs one.</param>
+    public static string Render(ServerBootstrap boot, ResticCredentials? credentials, IReadOnlyList<VaultWriter>? writers = null)
     {
         if (boot.Restore is not null && credentials is null)
             throw new ArgumentException($"{boot.Server} restores tenants and needs the vault's credentials", nameof(credentials));
@@ -37,6 +41,19 @@ public static class CloudConfig
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
         if (boot.Restore is { } recipe && credentials is not null)
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
+        if (boot.Backup is { } backup)
+        {
+            WriteFile(s, BackupAgent.ScriptPath, "0700", BootstrapScript.Compact(BackupAgent.Script()));
+            WriteFile(s, BackupAgent.ConfigPath, "0600", BackupAgent.RenderConfig(backup));
+            WriteFile(s, $"/etc/systemd/system/{BackupAgent.Service}", "0644", BackupAgent.ServiceUnit());
+            WriteFile(s, $"/etc/systemd/system/{BackupAgent.Timer}", "0644", BackupAgent.TimerUnit(backup.Interval));
+            foreach (var vault in backup.Vaults)
+            {
+                var writer = writers?.FirstOrDefault(w => w.Vault == vault.Vault)
+                    ?? throw new ArgumentException($"{boot.Server} backs up into {vault.Vault} and needs its write credentials", nameof(writers));
+                WriteFile(s, vault.CredentialsFile, "0600", EnvironmentFile(writer.Credentials));
+            }
+        }
         s.Append("runcmd:\n");
         s.Append("  - [systemctl, daemon-reload]\n");
         s.Append($"  - [{ServerBootstrap.ScriptPath}]\n");

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text;
+using Failover.Core.Backup;
 using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
@@ -96,11 +97,13 @@ public sealed class UserDataTooLargeException(ServerUserData data) : Exception(
 public static class SiteUserData
 {
     /// <summary>Each server's user data; throws <see cref="UserDataTooLargeException"/> for one over its provider's limit.</summary>
-    public static IReadOnlyList<ServerUserData> For(SitePlan plan, RestoreRecipe? recipe, ResticCredentials? credentials, bool measureOnly = false) =>
+    /// <param name="backup">The backup agent the data server installs (<see cref="BackupPlan.OfSite"/>), with each vault's <paramref name="writers"/>.</param>
+    public static IReadOnlyList<ServerUserData> For(SitePlan plan, RestoreRecipe? recipe, ResticCredentials? credentials, bool measureOnly = false,
+        BackupPlan? backup = null, IReadOnlyList<VaultWriter>? writers = null) =>
         plan.Servers.Select(server =>
         {
-            var boot = ServerBootstrap.For(plan, server, recipe);
-            var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials);
+            var boot = ServerBootstrap.For(plan, server, recipe, backup);
+            var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials, writers);
             return measureOnly
                 ? ServerUserData.Measure(server.Name, document, plan.Stack.Site.Provider)
                 : ServerUserData.Encode(server.Name, document, plan.Stack.Site.Provider);
@@ -127,8 +130,30 @@ public static class SiteUserData
             ? VaultPlan.For(topology, vault).ResticRepository
             : "s3:https://s3.eu-central-1.amazonaws.com/" + new string('b', 40) + "/restic";
         var credentials = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
-        return For(plan, recipe, credentials, measureOnly: true);
+        var backup = AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, failover));
+        return For(plan, recipe, credentials, measureOnly: true, backup, backup is null ? null : PlaceholderWriters(backup, repository));
     }
+
+    /// <summary>
+    /// The backup agent when the data server's user data still fits with it, else null: on AWS (16 KB) a restore point of
+    /// about a thousand tenants leaves no room for it, and a standby that boots without its agent beats one the provider
+    /// refuses. Measured with credentials of the lengths the vault stacks generate, so infra/ and the plan decide alike;
+    /// the plan names a standby left without it.
+    /// </summary>
+    public static BackupPlan? AgentThatFits(SitePlan plan, RestoreRecipe? recipe, BackupPlan? backup)
+    {
+        if (backup is null || plan.DataServer is not { } data) return backup;
+        const string repository = "s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic";
+        var reader = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
+        var boot = ServerBootstrap.For(plan, data, recipe, backup);
+        var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository)), plan.Stack.Site.Provider);
+        return measured.Fits ? backup : null;
+    }
+
+    /// <summary>Write credentials of the lengths the vault stacks generate, one per vault of the plan, for measuring user data.</summary>
+    public static IReadOnlyList<VaultWriter> PlaceholderWriters(BackupPlan backup, string repository) =>
+        backup.Vaults.Select(v => new VaultWriter(v.Vault, new ResticCredentials(repository.Replace("/restic", "/" + v.Vault, StringComparison.Ordinal),
+            PlaceholderId("password " + v.Vault)[..48], PlaceholderId("key " + v.Vault)[..20].ToUpperInvariant(), PlaceholderId("secret " + v.Vault)[..40]))).ToList();
 
     /// <summary>A stand-in snapshot id with the entropy of a real one (hex of a hash), so compression is not flattered.</summary>
     public static string PlaceholderId(string tenant) =>

@@ -28,6 +28,21 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     public async Task<IReadOnlyList<BackupSet>> SetsAsync(string tenant, CancellationToken cancellation) =>
         BackupSet.Group(tenant, await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation));
 
+    /// <summary>The newest heartbeat a backup agent left in this vault (any site), or null when no agent has written one.</summary>
+    public async Task<BackupHeartbeat?> HeartbeatAsync(CancellationToken cancellation)
+    {
+        var snapshots = await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation);
+        var newest = snapshots.Where(s => s.Tag(BackupTags.Part) == BackupPlan.HeartbeatPart).MaxBy(s => s.Time);
+        if (newest is null) return null;
+        var text = "";
+        await repository.DumpAsync(newest.Id, "/" + BackupPlan.HeartbeatFileName, async (stdout, ct) =>
+        {
+            using var reader = new StreamReader(stdout, Encoding.UTF8, leaveOpen: true);
+            text = await reader.ReadToEndAsync(ct);
+        }, cancellation);
+        return BackupHeartbeatJson.Parse(text);
+    }
+
     /// <summary>Forgets the listing, so the next question lists the repository again (a migration's final backup added sets since).</summary>
     public async Task ForgetListingAsync(CancellationToken cancellation)
     {

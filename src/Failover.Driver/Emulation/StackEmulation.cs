@@ -165,7 +165,18 @@ public static class StackEmulation
                 vaultOutputs.ContainsKey(StackOutputs.ReaderAccessKeyId) ? Read(StackOutputs.ReaderAccessKeyId) : "",
                 vaultOutputs.ContainsKey(StackOutputs.ReaderSecretAccessKey) ? Read(StackOutputs.ReaderSecretAccessKey) : "");
         }
-        var userData = SiteUserData.For(plan, recipe, credentials, measureOnly: true).ToDictionary(u => u.Server);
+        // The backup agent of a serving site's data server with each vault's write-only keys, as infra/ gives them
+        // (its second StackReference per vault: outputs read with GetOutput, so a missing one is empty).
+        var backup = SiteUserData.AgentThatFits(plan, recipe, Failover.Core.Backup.BackupPlan.OfSite(topology, stack));
+        var writers = backup?.Vaults.Select(v =>
+        {
+            var o = outputsOf(v.Vault) ?? new Dictionary<string, JsonNode?>();
+            string Get(string name) => o.TryGetValue(name, out var x) && x is not null ? PulumiCli.Secrets.Render(x, null)?.GetValue<string>() ?? "" : "";
+            return new VaultWriter(v.Vault, new ResticCredentials(Get(StackOutputs.ResticRepository), Get(StackOutputs.ResticPassword),
+                Get(StackOutputs.WriterAccessKeyId), Get(StackOutputs.WriterSecretAccessKey)));
+        }).ToList();
+        var userData = SiteUserData.For(plan, recipe, credentials, measureOnly: true, backup, writers is { Count: > 0 } ? writers : null)
+            .ToDictionary(u => u.Server);
 
         resources.AddRange(aws
             ? [new("aws:ec2/vpc:Vpc", plan.Names.Network, "same"), new("aws:ec2/subnet:Subnet", plan.Names.Subnet, "same"),

@@ -1,3 +1,4 @@
+using Failover.Core.Backup;
 using Failover.Core.Policies;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
@@ -35,6 +36,7 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
         }
         var catalog = new BackupCatalog(new ResticRepository(settings, secrets, log), time, log);
         var facts = new List<LiveFact>();
+        var readable = true;
         foreach (var tenant in topology.Tenants)
         {
             TenantBackupStatus status;
@@ -43,6 +45,7 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
             {
                 // The vault does not answer: a failover now could not restore either.
                 facts.Add(LiveFact.Blind(vault.Name, Name, $"the vault {vault.Name} cannot be read: {secrets.Redact(e.Message)}"));
+                readable = false;
                 break;
             }
             if (status.Rpo is not { } rpo)
@@ -52,6 +55,24 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
                     $"tenant {tenant.Name}: latest backup {Durations.Format(rpo.DataLoss)} old (RPO target {Durations.Format(rpo.Target)})" +
                     (rpo.WithinTarget ? "" : ": STALE, a failover now would lose more than the target")));
         }
+        if (readable) facts.Add(await HeartbeatAsync(catalog, vault.Name, topology, cancellation));
         return facts;
+    }
+
+    /// <summary>
+    /// The backup agent's newest heartbeat in the vault: older than the schedule allows (two intervals) or naming failures
+    /// is an alarm; none at all is a warning (nothing shows an agent runs, though backups may come from elsewhere).
+    /// </summary>
+    private async Task<LiveFact> HeartbeatAsync(BackupCatalog catalog, string vault, Topology topology, CancellationToken cancellation)
+    {
+        const string check = "backup agent";
+        BackupHeartbeat? heartbeat;
+        try { heartbeat = await catalog.HeartbeatAsync(cancellation); }
+        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            return LiveFact.Blind(vault, check, $"the backup agent's heartbeat in {vault} cannot be read: {secrets.Redact(e.Message)}");
+        }
+        var (severity, message) = HeartbeatVerdict.Of(heartbeat, vault, topology.Production.Name, topology.Backup.Interval, time.GetUtcNow());
+        return new LiveFact(vault, check, severity, message);
     }
 }

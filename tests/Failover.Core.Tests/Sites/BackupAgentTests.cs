@@ -1,0 +1,186 @@
+using Failover.Core.Backup;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Xunit.Abstractions;
+using YamlDotNet.RepresentationModel;
+
+namespace Failover.Core.Tests.Sites;
+
+/// <summary>The backup agent as a data server's cloud-init installs it: script, configuration, units, credentials, size.</summary>
+public class BackupAgentTests(ITestOutputHelper output)
+{
+    private static readonly ResticCredentials Reader = new(
+        "s3:https://s3.eu-west-3.amazonaws.com/acme-failover-vault/restic", "Zq9PasswordThatMustNeverAppearInTheScript01234567",
+        "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+
+    private static Dictionary<string, string> Files(string cloudConfig)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(cloudConfig));
+        var files = (YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["write_files"];
+        return files.Cast<YamlMappingNode>().ToDictionary(f => ((YamlScalarNode)f["path"]).Value!, f => ((YamlScalarNode)f["content"]).Value!);
+    }
+
+    private static (string Config, ServerBootstrap Boot) DataServer(Topology.Topology t, string stack)
+    {
+        var site = t.Find(stack)!;
+        var plan = SitePlan.For(site);
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
+        var backup = BackupPlan.OfSite(t, site);
+        var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, backup);
+        var writers = backup is null ? null : SiteUserData.PlaceholderWriters(backup, Reader.Repository);
+        return (CloudConfig.Render(boot, recipe is null ? null : Reader, writers), boot);
+    }
+
+    [Theory]
+    [InlineData("prod-fsn1", 1000, Provider.Hetzner)]
+    [InlineData("prod-fsn1", 1000, Provider.Aws)]
+    [InlineData("standby-hel1", 1000, Provider.Hetzner)]
+    [InlineData("standby-aws-fra", 300, Provider.Aws)]
+    public void A_thousand_tenant_site_s_data_server_carries_the_agent_within_the_provider_s_limit(string stack, int tenants, Provider provider)
+    {
+        var t = CloudInitTests.FailedOverWith(tenants, "standby-hel1" == stack ? "standby-hel1" : "standby-aws-fra");
+        var site = t.Find(stack)! is { Mode: SiteMode.Cold } cold ? cold with { Mode = SiteMode.Mvd } : t.Find(stack)!;
+        var plan = SitePlan.For(site);
+        var backup = BackupPlan.OfSite(t, site)!;
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
+        var without = SiteUserData.For(plan, recipe, Reader, true).Single(s => s.Server == plan.DataServer!.Name);
+        output.WriteLine($"without the agent: {without.Bytes} bytes; the agent alone gzipped: {ServerUserData.Gzip(BootstrapScript.Compact(BackupAgent.Script())).Length} bytes");
+        // Throws UserDataTooLargeException over the limit.
+        var all = SiteUserData.For(plan, recipe, Reader, false, backup, SiteUserData.PlaceholderWriters(backup, Reader.Repository));
+        var data = all.Single(s => s.Server == plan.DataServer!.Name);
+        output.WriteLine($"{stack}, {tenants} tenants{(recipe is null ? "" : " and their restore")}: {data.Server} user data {data.Bytes} bytes ({data.Figure}, {data.Limit.Counted})");
+        Assert.True(data.Fits);
+        // The same document as the other provider counts it (production at AWS: 16 KB of gzip).
+        var other = ServerUserData.Measure(data.Server, ServerUserData.Decode(data.Base64Gzip), provider);
+        output.WriteLine($"as {provider} counts it: {other.Figure}");
+        Assert.True(other.Fits);
+        var files = Files(ServerUserData.Decode(data.Base64Gzip));
+        var config = files[BackupAgent.ConfigPath];
+        var count = UserDataTests.Run("bash", "", config + "\necho ${#TENANTS[@]} ${#VAULT_NAMES[@]} $TENANTS_FROM");
+        // Production names its tenants; a standby's agent reads them from its restore, so they need not travel twice.
+        Assert.Equal(recipe is null ? $"{tenants} 1" : $"0 1 {ServerBootstrap.StateDirectory}", count.Output.Trim());
+        Assert.Contains(BackupPlan.CredentialsFileOf("vault-aws-par"), files.Keys);
+        // The app servers back nothing up.
+        Assert.All(all.Where(s => s != data), s => Assert.DoesNotContain(BackupAgent.ScriptPath, ServerUserData.Decode(s.Base64Gzip)));
+    }
+
+    [Fact]
+    public void An_aws_standby_restoring_a_thousand_tenants_boots_without_the_agent_and_the_plan_says_so()
+    {
+        var t = CloudInitTests.FailedOverWith(1000, "standby-aws-fra");
+        var site = t.Find("standby-aws-fra")!;
+        var plan = SitePlan.For(site);
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
+        Assert.Null(SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(t, site)));
+        var runbook = Planning.Planner.Plan(t, site with { Snapshots = [] });
+        var finding = Assert.Single(runbook.Findings, f => f.PolicyId == "backup-agent-does-not-fit");
+        Assert.Contains("no room for the backup agent beside the restore of 1000 tenants", finding.Message);
+        Assert.All(runbook.UserData, u => Assert.True(u.Fits));
+    }
+
+    [Fact]
+    public void Production_schedules_the_agent_at_boot_a_standby_installs_it_waiting_and_a_rehearsal_copy_gets_none()
+    {
+        var t = SiteStacks.FailedOverToHel1();
+        var (prod, prodBoot) = DataServer(t, "prod-fsn1");
+        var (standby, standbyBoot) = DataServer(t, "standby-hel1");
+        Assert.True(prodBoot.BackupAtBoot);
+        Assert.Contains($"systemctl enable --now {BackupAgent.Timer}", Files(prod)[ServerBootstrap.ScriptPath]);
+        Assert.False(standbyBoot.BackupAtBoot);
+        Assert.DoesNotContain($"enable --now {BackupAgent.Timer}", Files(standby)[ServerBootstrap.ScriptPath]);
+        Assert.Contains(BackupAgent.ScriptPath, Files(standby).Keys); // installed: a cutover only has to start its timer
+
+        var rehearsal = t.Find("standby-hel1")! with { Role = Role.Rehearsal, Name = "standby-hel1-rehearsal" };
+        Assert.Null(BackupPlan.OfSite(t, rehearsal));
+        Assert.Null(BackupPlan.OfSite(t, t.Find("vault-aws-par")!));
+    }
+
+    [Fact]
+    public void The_agent_pushes_into_every_vault_with_that_vault_s_write_credentials_and_never_the_restore_s()
+    {
+        var t = SiteStacks.FailedOverToHel1();
+        var (document, boot) = DataServer(t, "prod-fsn1");
+        var files = Files(document);
+        var writer = SiteUserData.PlaceholderWriters(boot.Backup!, Reader.Repository).Single();
+        Assert.Equal(CloudConfig.EnvironmentFile(writer.Credentials), files[BackupPlan.CredentialsFileOf("vault-aws-par")]);
+        Assert.DoesNotContain(writer.Credentials.SecretAccessKey, files[BackupAgent.ScriptPath]);
+        Assert.DoesNotContain(writer.Credentials.SecretAccessKey, files[BackupAgent.ConfigPath]);
+
+        var noWriters = Assert.Throws<ArgumentException>(() => CloudConfig.Render(boot, null));
+        Assert.Contains("backs up into vault-aws-par and needs its write credentials", noWriters.Message);
+    }
+
+    [Fact]
+    public void The_timer_runs_on_the_schedule_and_never_stacks_runs()
+    {
+        var t = SiteStacks.Load();
+        var plan = BackupPlan.For(t, t.Production);
+        Assert.Equal(TimeSpan.FromMinutes(30), plan.Interval); // failover:backup.schedule of prod-fsn1
+        var timer = BackupAgent.TimerUnit(plan.Interval);
+        Assert.Contains("OnUnitActiveSec=1800s", timer);
+        Assert.Contains($"Unit={BackupAgent.Service}", timer);
+        var service = BackupAgent.ServiceUnit();
+        Assert.Contains("Type=oneshot", service); // a oneshot still running is not started again
+        Assert.Contains($"SuccessExitStatus={BackupPlan.RefusedExitCode}", service);
+        Assert.Contains("flock -n 9", BackupAgent.Script());
+    }
+
+    [Fact]
+    public void The_script_is_bash_and_its_configuration_reads_back_every_name_as_written()
+    {
+        UserDataTests.RequireOnPath("bash");
+        Assert.Equal(0, UserDataTests.Run("bash", "-n", BackupAgent.Script()).Code);
+        var plan = new BackupPlan("site 'one'", ["acme", "o'brien", "déjà vu", "$(reboot)"], [new BackupTarget("vault a", "/etc/failover/vaults/vault a.env")], TimeSpan.FromMinutes(15))
+        {
+            PostgresUser = null,
+        };
+        var config = BackupAgent.RenderConfig(plan);
+        Assert.All(config, c => Assert.True(c is '\n' or (>= ' ' and <= '~'), $"U+{(int)c:X4} in the configuration"));
+        var read = UserDataTests.Run("bash", "", config + "\nprintf '%s|' \"$SITE\" \"${TENANTS[@]}\" \"${VAULT_NAMES[@]}\" \"${VAULT_FILES[@]}\" \"$PG_AS\"");
+        Assert.Equal("site 'one'|acme|o'brien|déjà vu|$(reboot)|vault a|/etc/failover/vaults/vault a.env||", read.Output);
+    }
+
+    [Fact]
+    public void The_psql_checksum_passes_use_the_same_queries_as_the_csharp_backup()
+    {
+        var passes = TableChecksumPasses.Psql();
+        // The generated statements are the row-hash and the text-hash queries, table spliced in by format('%I.%I').
+        Assert.Contains(TableChecksums.Hashed("%s").Replace("'", "''"), passes);
+        Assert.Contains(TableChecksums.AsText("%s").Replace("'", "''"), passes);
+        Assert.Equal(2, passes.Split("\\gexec").Length - 1);
+    }
+
+    [Fact]
+    public void A_heartbeat_older_than_two_intervals_or_naming_a_failure_is_an_alarm_and_none_is_a_warning()
+    {
+        var now = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        var interval = TimeSpan.FromMinutes(30);
+        BackupHeartbeat At(TimeSpan ago, params BackupFailure[] failures) =>
+            new("prod-fsn1", "vault-aws-par", "20261201T1100Z-abcdef", now - ago - TimeSpan.FromMinutes(5), now - ago, 10, failures.Length == 0 ? 10 : 9, 123, failures);
+
+        Assert.Equal(Policies.Severity.Info, HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(40)), "vault-aws-par", "prod-fsn1", interval, now).Severity);
+        var stale = HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(61)), "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Error, stale.Severity);
+        Assert.Contains("STALE, older than the schedule allows (1h", stale.Message);
+        var failed = HeartbeatVerdict.Of(At(TimeSpan.FromMinutes(1), new BackupFailure(null, "acme", "database acme does not exist"), new BackupFailure("vault-b", null, "cannot open the vault")),
+            "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Error, failed.Severity);
+        Assert.Contains("9 of 10 tenants", failed.Message);
+        Assert.Contains("FAILED for acme: database acme does not exist; vault vault-b: cannot open the vault", failed.Message);
+        var none = HeartbeatVerdict.Of(null, "vault-aws-par", "prod-fsn1", interval, now);
+        Assert.Equal(Policies.Severity.Warning, none.Severity);
+    }
+
+    [Fact]
+    public void A_cloud_production_whose_agent_cannot_write_a_vault_is_named_by_policy()
+    {
+        var t = SiteStacks.Load();
+        Assert.DoesNotContain(Policies.PolicyBook.Evaluate(t), f => f.PolicyId == "backup-agent-not-configured");
+        var box = t.Stacks.First(s => s.Role == Role.Vault) with { Name = "box-hel1", Vault = t.Stacks.First(s => s.Role == Role.Vault).Vault! with { Kind = VaultKind.StorageBox } };
+        var prod = t.Production with { Backup = t.Production.Backup! with { Vaults = [.. t.Production.Backup!.Vaults, "box-hel1"] } };
+        var withBox = new Topology.Topology([.. t.Stacks.Select(s => s.Name == prod.Name ? prod : s), box], t.ProjectBackendUrl, t.StacksDirectory);
+        var finding = Assert.Single(Policies.PolicyBook.Evaluate(withBox), f => f.PolicyId == "backup-agent-not-configured");
+        Assert.Contains("cannot write vault box-hel1", finding.Message);
+    }
+}
