@@ -36,10 +36,20 @@ if [ -d tests/Failover.Infra.Tests ]; then
   fi
 fi
 
+# The cloud drill boots containers and formats volumes (3.5 min alone): it runs by itself after the rest of the
+# driver's tests, so their load on two cores does not stretch its boot and restore waits.
+cloud_drill="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 for p in "${projects[@]}"; do
   echo "== $p"
-  dotnet test "$p" -c Release --nologo -v q 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
+  filter=()
+  [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests")
+  dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  if [ "$p" = tests/Failover.Driver.Tests ]; then
+    echo "== $p: the cloud drill, alone"
+    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$cloud_drill" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  fi
 done
 
 # The benchmarks are programs run by hand (benchmarks/README.md); building them here keeps them from rotting.
