@@ -25,7 +25,7 @@ public sealed record StepResult(string Summary, JsonObject? Facts = null, IReadO
 /// <summary>A step refused to go on; the run stops here, before anything later (DNS) is touched.</summary>
 public sealed class StepFailedException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>What a run is: a failover after a loss, a rehearsal on a copy, or a planned migration.</summary>
+/// <summary>What a run is: a failover after a loss, a rehearsal on a copy, a planned migration, or a restore of named tenants into the serving site.</summary>
 public enum RunKind { Failover, Rehearsal, Migration, Restore }
 
 /// <summary>The words a run kind is journaled and invoked by; journals keep the lower-case word.</summary>
