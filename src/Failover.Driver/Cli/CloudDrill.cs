@@ -144,8 +144,9 @@ internal static class CloudDrill
             Say($"      {prodAddress} no longer answers");
 
             Say($"[7/8] failing over to {standby.Name}: `failover run`, its servers booted by the emulated `pulumi up`");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
-                Environment.UserName, OperatorHost.Name);
+            // Stamped like any run's: the operator's identity and the runbook's estimate per step, for the report.
+            var run = RunCommands.Stamp(app, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
+                Environment.UserName, OperatorHost.Name));
             int code;
             using (var watch = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {

@@ -128,7 +128,7 @@ public static class RunPortsFactory
             vault,
             CloudSites(env, pulumi),
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10),
-                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
+                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null, env.Transfer),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
             env.TouchesDns ? CloudDns(env, pulumi) : new NoDns())
         {
