@@ -169,7 +169,7 @@ internal static class MigrateCommand
     private static int DryRun(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, MigrationChoices choices)
     {
         var steps = MigrationSteps.For(topology, source, target,
-            new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
+            new Lazy<MigrationPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
@@ -253,8 +253,8 @@ internal static class MigrateCommand
         return true;
     }
 
-    private static Lazy<RunPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)));
+    private static Lazy<MigrationPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
+        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)).ForMigration());
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 }

@@ -130,7 +130,7 @@ internal static class RehearseCommand
         var dir = store.RunDirectory(run.RunId);
         // A rehearsal never touches DNS: what its steps read is the vault (and the provider, through Pulumi).
         CredentialCheck.Require(topology, copy.Stack, [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown], app.Variable, RunCommands.ProjectDirectory(topology));
-        var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
+        var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)).ForRehearsal(copy);
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
         using var runLock = Lock(store, run, log);
         store.SetCurrent(run.RunId);

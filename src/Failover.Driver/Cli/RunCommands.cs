@@ -152,7 +152,7 @@ internal static class RunCommands
             {
                 var plan = Planner.Plan(topology, target);
                 var steps = FailoverSteps.For(topology, target,
-                    new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
+                    new Lazy<FailoverPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -189,7 +189,9 @@ internal static class RunCommands
         var dir = store.RunDirectory(run.RunId);
         // A restore into the serving site moves nothing: it gets no DNS adapter at all.
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }));
-        var steps = restore ? FailoverSteps.ForRestore(topology, target, ports, dir) : FailoverSteps.For(topology, target, ports, dir);
+        var steps = restore
+            ? FailoverSteps.ForRestore(topology, target, ports.Role(p => p.ForTenantRestore()), dir)
+            : FailoverSteps.For(topology, target, ports.Role(p => p.ForFailover()), dir);
         CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
         using var runLock = Lock(store, run, command, log);
         var stackFiles = CheckoutGuard.Snapshot(topology);

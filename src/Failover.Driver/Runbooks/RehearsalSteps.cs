@@ -14,16 +14,15 @@ namespace Failover.Driver.Runbooks;
 /// </summary>
 public static class RehearsalSteps
 {
-    /// <param name="ports">The run's adapters, their sites being the copy's (<see cref="IRehearsalCopy.Sites"/>).</param>
-    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, RunPorts ports, string reportDirectory)
+    /// <param name="ports">The run's adapters, the provisioner being the copy's (<see cref="IRehearsalCopy.Provisioner"/>).</param>
+    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, RehearsalPorts ports, string reportDirectory)
     {
-        var lazy = new Lazy<RunPorts>(ports);
         return
         [
-            new FailoverSteps.SelectBackup(topology, lazy),
-            new FailoverSteps.Provision(copy.Stack, lazy),
-            new FailoverSteps.Restore(topology, copy.Stack, lazy),
-            new FailoverSteps.Gate(copy.Stack, lazy),
+            new FailoverSteps.SelectBackup(topology, new(ports.Vault)),
+            new FailoverSteps.Provision(copy.Stack, new(ports.Provisioner)),
+            new FailoverSteps.Restore(topology, copy.Stack, new(ports.Vault), new(ports.Restorer)),
+            new FailoverSteps.Gate(copy.Stack, new(ports.Gate)),
             new FailoverSteps.Report(topology, reportDirectory),
             Teardown(copy),
         ];

@@ -73,16 +73,17 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             sites,
+            sites,
             new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
+            sites,
+            sites,
             // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
             env.TouchesDns
                 ? new LazyDns(() => PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")))
-                : new NoDns())
-        {
-            Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
-            SourceBackup = new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress),
-        };
+                : new NoDns(),
+            new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
+            new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress));
     }
 
     /// <summary>The failover:migrate commands of the site a migration leaves; a command may take up to half an hour (a backup).</summary>
@@ -124,18 +125,20 @@ public static class RunPortsFactory
     {
         var pulumi = PulumiFor(env);
         var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
+        var sites = CloudSites(env, pulumi);
         return new RunPorts(
             vault,
-            CloudSites(env, pulumi),
+            sites,
+            sites,
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10),
                 env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
-            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns())
-        {
+            sites,
+            sites,
+            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
-            Freeze = new Migration.HookFreeze(Hooks(env), null),
-            SourceBackup = new Migration.HookSourceBackup(Hooks(env), vault, env.Topology.Tenants),
-        };
+            new Migration.HookFreeze(Hooks(env), null),
+            new Migration.HookSourceBackup(Hooks(env), vault, env.Topology.Tenants));
     }
 
     private static IDnsSwitch CloudDns(RunEnvironment env, IPulumi pulumi)
