@@ -15,18 +15,15 @@ namespace Failover.Driver.Runbooks;
 public static class RehearsalSteps
 {
     /// <param name="ports">The run's adapters, the provisioner being the copy's (<see cref="IRehearsalCopy.Provisioner"/>).</param>
-    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, RehearsalPorts ports, string reportDirectory)
-    {
-        return
-        [
-            new FailoverSteps.SelectBackup(topology, new(ports.Vault)),
-            new FailoverSteps.Provision(copy.Stack, new(ports.Provisioner)),
-            new FailoverSteps.Restore(topology, copy.Stack, new(ports.Vault), new(ports.Restorer)),
-            new FailoverSteps.Gate(copy.Stack, new(ports.Gate)),
-            new FailoverSteps.Report(topology, reportDirectory),
-            Teardown(copy),
-        ];
-    }
+    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, Lazy<RehearsalPorts> ports, string reportDirectory) =>
+    [
+        new FailoverSteps.SelectBackup(topology, ports.Role(p => p.Vault)),
+        new FailoverSteps.Provision(copy.Stack, ports.Role(p => p.Provisioner)),
+        new FailoverSteps.Restore(topology, copy.Stack, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
+        new FailoverSteps.Gate(copy.Stack, ports.Role(p => p.Gate)),
+        new FailoverSteps.Report(topology, reportDirectory),
+        Teardown(copy),
+    ];
 
     public static IStep Teardown(IRehearsalCopy copy) => new TeardownStep(copy);
 
