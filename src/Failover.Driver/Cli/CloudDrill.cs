@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Backup;
 using Failover.Driver.Cloud;
 using Failover.Driver.Dns;
@@ -124,7 +125,7 @@ internal static class CloudDrill
             }
 
             Say($"[5/8] backing up every tenant into the vault ({vault.Name}, emulated as a restic repository)");
-            var settings = RunPortsFactory.CloudVault(vault, pulumi);
+            var settings = await VaultSettings.CloudAsync(vault, pulumi, ct);
             var repository = new ResticRepository(settings, app.Secrets, log);
             var backup = new TenantBackup(repository, new PostgresTools(), app.Secrets, app.Time, log);
             var runId = TenantBackup.NewRunId(app.Time);

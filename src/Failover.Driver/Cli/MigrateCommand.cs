@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Migration;
 using Failover.Driver.Reports;

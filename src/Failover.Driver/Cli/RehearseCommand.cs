@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Failover.Core.Planning;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;
 using Failover.Driver.Reports;

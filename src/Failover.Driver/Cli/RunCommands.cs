@@ -2,6 +2,7 @@ using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Policies;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
 using Failover.Driver.Backup;
