@@ -39,31 +39,15 @@ public static class FailoverSteps
         new Report(topology, reportDirectory),
     ];
 
-    internal static JsonObject SnapshotJson(TenantSnapshot s) => new()
-    {
-        ["id"] = s.SnapshotId, ["time"] = s.Time.ToString("O", CultureInfo.InvariantCulture), ["bytes"] = s.Bytes,
-    };
-
-    internal static JsonObject SnapshotsJson(IEnumerable<TenantSnapshot> snapshots)
-    {
-        var json = new JsonObject();
-        foreach (var s in snapshots) json[s.Tenant] = SnapshotJson(s);
-        return json;
-    }
-
     /// <param name="step">The step whose facts name the snapshots: select-backup, or a migration's final-sync.</param>
     internal static List<TenantSnapshot> Chosen(StepContext c, string step = "select-backup") =>
-        c.Facts[step]!["snapshots"]!.AsObject()
-            .Where(kv => !c.Run.Without.Contains(kv.Key)) // left out after its backup was chosen (its restore failed)
-            .Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, DateTimeOffset.Parse((string)kv.Value["time"]!, CultureInfo.InvariantCulture), (long)kv.Value["bytes"]!))
+        StepFacts.Snapshots(c.Facts[step]!["snapshots"]!.AsObject())
+            .Where(s => !c.Run.Without.Contains(s.Tenant)) // left out after its backup was chosen (its restore failed)
             .ToList();
 
-    internal static SiteAddress Address(StepContext c)
-    {
-        // A restore into the serving site located it instead of provisioning it.
-        var p = c.Facts["provision"] ?? c.Facts["locate"]!;
-        return new SiteAddress(p["addresses"]!.AsArray().Select(a => (string)a!).ToList(), (string?)p["healthUrl"], p["outputs"]?.AsObject().DeepClone().AsObject() ?? new JsonObject());
-    }
+    /// <summary>Where the run's site answers: provisioned, or (a restore into the serving site) located.</summary>
+    internal static SiteAddress Address(StepContext c) =>
+        StepFacts.Site(c.Facts[StepContext.Name(StepKind.Provision)] ?? c.Facts[StepContext.Name(StepKind.Locate)]!);
 
     private sealed class Assess(Topology t, Lazy<ISiteProbe> probe, Lazy<IBackupVault> vault) : IStep
     {
@@ -82,7 +66,7 @@ public static class FailoverSteps
                 var snaps = await vault.Value.SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
                     throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}");
-                latest[tenant.Name] = SnapshotJson(snaps[0]);
+                latest[tenant.Name] = StepFacts.Json(snaps[0]);
                 if (now - snaps[0].Time > worst) worst = now - snaps[0].Time;
             }
             var notes = serving ? new[] { $"{t.Production.Name} still answers: it will be fenced before the cutover" } : [];
@@ -113,7 +97,7 @@ public static class FailoverSteps
             var notes = new List<string>();
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
-                chosen[p.Tenant.Name] = SnapshotJson(p.Result!.Snapshot);
+                chosen[p.Tenant.Name] = StepFacts.Json(p.Result!.Snapshot);
                 notes.AddRange(p.Result.Notes);
             }
             return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}"),
@@ -169,18 +153,9 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var snapshots = Chosen(c);
-            var result = await c.Once($"provision:{target.Name}", async x =>
-            {
-                var a = await provisioner.Value.ProvisionAsync(target, snapshots, x);
-                return new JsonObject
-                {
-                    ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
-                    ["healthUrl"] = a.HealthUrl,
-                    ["outputs"] = a.Outputs.DeepClone(),
-                };
-            }, ct);
+            var result = await c.Once($"provision:{target.Name}", async x => StepFacts.Json(await provisioner.Value.ProvisionAsync(target, snapshots, x)), ct);
             var facts = result!.AsObject().DeepClone().AsObject();
-            return new StepResult($"{target.Name} is up at {string.Join(", ", facts["addresses"]!.AsArray().Select(a => (string)a!))}", facts);
+            return new StepResult($"{target.Name} is up at {string.Join(", ", StepFacts.Site(facts).Addresses)}", facts);
         }
     }
 
@@ -193,12 +168,7 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var a = await probe.Value.AddressAsync(serving, ct);
-            return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", new JsonObject
-            {
-                ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
-                ["healthUrl"] = a.HealthUrl,
-                ["outputs"] = a.Outputs.DeepClone(),
-            });
+            return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", StepFacts.Json(a));
         }
     }
 
@@ -242,7 +212,7 @@ public static class FailoverSteps
                             ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
                             ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
                         };
-                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = SnapshotJson(snapshot);
+                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = StepFacts.Json(snapshot);
                         return done;
                     }, x);
                 }
@@ -278,7 +248,7 @@ public static class FailoverSteps
             var key = $"fallback:{chosen.Tenant}:{snapshot.SnapshotId}";
             var done = Journal.Live(c.Records).LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == StepContext.Name(c.Step) && r.Effect == key);
             if (done?.Data?["result"] is not JsonObject next) return snapshot;
-            snapshot = new TenantSnapshot(chosen.Tenant, (string)next["id"]!, DateTimeOffset.Parse((string)next["time"]!, CultureInfo.InvariantCulture), (long)next["bytes"]!);
+            snapshot = StepFacts.Snapshot(chosen.Tenant, next);
         }
         return snapshot;
     }
@@ -294,13 +264,13 @@ public static class FailoverSteps
         var next = await c.Once($"fallback:{tenant.Name}:{bad.SnapshotId}", async x =>
         {
             foreach (var s in (await vault.SnapshotsAsync(tenant, x)).Where(s => s.Time < bad.Time))
-                if (await vault.ReadBackAsync(s, x)) return SnapshotJson(s);
+                if (await vault.ReadBackAsync(s, x)) return StepFacts.Json(s);
             throw new StepFailedException($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}) and no older snapshot reads back intact: " +
                 "restore from another vault (failover:restoreFrom), or repair this one (restic check --read-data, restic repair) and run `failover resume`");
         }, ct);
-        var time = DateTimeOffset.Parse((string)next!["time"]!, CultureInfo.InvariantCulture);
-        c.Note($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}); restoring the previous verified snapshot {(string)next["id"]!} of {time:u} instead");
-        var verdict = RpoVerdict.Evaluate(tenant.Name, time, c.Time.GetUtcNow(), t.Targets.Rpo, c.Run.AcceptDataLoss || c.Run.RestorePoint is not null);
+        var fallback = StepFacts.Snapshot(tenant.Name, next!);
+        c.Note($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}); restoring the previous verified snapshot {fallback.SnapshotId} of {fallback.Time:u} instead");
+        var verdict = RpoVerdict.Evaluate(tenant.Name, fallback.Time, c.Time.GetUtcNow(), t.Targets.Rpo, c.Run.AcceptDataLoss || c.Run.RestorePoint is not null);
         if (!verdict.Allowed)
             throw new StepFailedException($"its snapshot {bad.SnapshotId} is damaged and the previous verified one is older than the RPO allows: {verdict.Message} " +
                 "The other tenants are restored and kept: if that loss is accepted, run `failover resume --accept-data-loss`.");

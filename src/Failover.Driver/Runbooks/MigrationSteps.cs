@@ -177,8 +177,8 @@ public static class MigrationSteps
             var backup = ports.Value.SourceBackup;
             var frozenAt = Parse(c.Facts["freeze"]!["frozenAt"]);
             var taken = (await c.Once("backup:final", async x =>
-                FailoverSteps.SnapshotsJson(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
-            var final = taken.Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, Parse(kv.Value["time"]), (long)kv.Value["bytes"]!)).ToList();
+                StepFacts.Json(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
+            var final = StepFacts.Snapshots(taken);
             var missing = t.Tenants.Where(tenant => final.All(s => s.Tenant != tenant.Name)).Select(x => x.Name).ToList();
             if (missing.Count > 0) throw new StepFailedException($"the final backup holds no snapshot of {string.Join(", ", missing)}");
             // A cloud target restores in cloud-init from the snapshot ids in its config: give it the final ones (local: nothing changes).
