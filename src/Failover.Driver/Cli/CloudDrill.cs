@@ -123,18 +123,13 @@ internal static class CloudDrill
                 Say($"      {t.Name,-16} tier {t.Tier}  {seeded[t.Name].Values.Sum(),9} rows");
             }
 
-            Say($"[5/8] backing up every tenant into the vault ({vault.Name}, emulated as a restic repository)");
-            var settings = RunPortsFactory.CloudVault(vault, pulumi);
-            var repository = new ResticRepository(settings, app.Secrets, log);
-            var backup = new TenantBackup(repository, new PostgresTools(), app.Secrets, app.Time, log);
-            var runId = TenantBackup.NewRunId(app.Time);
-            foreach (var t in topology.Tenants)
-            {
-                var r = await backup.BackupTenantAsync(new TenantSite(t, new PostgresDatabase(SocketOf(prodData), 5432, t.Name, OperatorRole, null),
-                    FilesOf(prodVolume, t.Name)), runId, ct);
-                if (!r.Succeeded) throw new InvalidOperationException($"the backup of {t.Name} failed: {r.Error}");
-                Say($"      {t.Name,-16} snapshot {r.Set!.Database!.Id[..8]}");
-            }
+            var seededAt = app.Time.GetUtcNow();
+            var agent = Failover.Core.Backup.BackupPlan.For(topology, prod);
+            Say($"[5/8] waiting for the backup agent's own timer on {prodData.Name} (every {Durations.Format(agent.Interval)}: the drill's copy of failover:backup.schedule) to back every tenant up into {vault.Name}");
+            var catalog = new BackupCatalog(new ResticRepository(RunPortsFactory.CloudVault(vault, pulumi), app.Secrets, log), app.Time, log);
+            var heartbeat = await WaitForAgentAsync(catalog, vault.Name, prodData.Name, seededAt, HeartbeatLimit(agent.Interval), ct);
+            Say($"      heartbeat of agent run {heartbeat.RunId}: {heartbeat.BackedUp} of {heartbeat.Tenants} tenants into {vault.Name}, " +
+                $"finished {Durations.Format(heartbeat.Finished - seededAt)} after the seeding");
 
             Say($"[6/8] losing production: killing the containers of {prod.Name}");
             foreach (var server in EmulatedCloud.Read(emulation).Servers.Values.Where(s => s.Stack == prod.Name))
@@ -215,6 +210,40 @@ internal static class CloudDrill
     }
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>
+    /// How long the drill waits for the agent's first run after the seeding: the timer's first start (a minute after it is
+    /// enabled), two intervals and the run itself; generous, because other work on the machine stretches every run.
+    /// </summary>
+    internal static TimeSpan HeartbeatLimit(TimeSpan interval) => TimeSpan.FromMinutes(1) + interval + interval + TimeSpan.FromMinutes(8);
+
+    /// <summary>
+    /// Until the vault holds a heartbeat of an agent run that started after <paramref name="since"/> (so it backed up the
+    /// seeded rows) and backed up every tenant; a run that named failures stops the drill with them.
+    /// </summary>
+    private static async Task<Failover.Core.Backup.BackupHeartbeat> WaitForAgentAsync(BackupCatalog catalog, string vault, string server,
+        DateTimeOffset since, TimeSpan limit, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        Failover.Core.Backup.BackupHeartbeat? last = null;
+        while (true)
+        {
+            await catalog.ForgetListingAsync(ct);
+            last = await catalog.HeartbeatAsync(ct) ?? last;
+            if (last is { } h && h.Started >= since)
+            {
+                if (h.Succeeded) return h;
+                throw new InvalidOperationException($"the backup agent on {server} ran ({h.RunId}) but backed up {h.BackedUp} of {h.Tenants} tenants into {vault}: " +
+                    string.Join("; ", h.Failures.Select(f => f.ToString())));
+            }
+            if (clock.Elapsed > limit)
+                throw new InvalidOperationException($"no heartbeat of a backup agent run started after the seeding reached {vault} within {Durations.Format(limit)} " +
+                    $"(the newest: {(last is null ? "none" : $"{last.RunId}, started {last.Started:u}")}): is {BackupAgentUnits} active on {server}? Its journal says why (identifier failover-backup)");
+            await Task.Delay(TimeSpan.FromSeconds(5), ct);
+        }
+    }
+
+    private const string BackupAgentUnits = Failover.Core.Sites.BackupAgent.Timer;
 
     /// <summary>
     /// The drill reaches a server's PostgreSQL as an operator with root on it would: over its socket, seen from this
@@ -318,7 +347,30 @@ internal static class CloudDrill
             }
             File.WriteAllText(Path.Combine(stacks, Path.GetFileName(f)), text);
         }
+        var topology = TopologyLoader.Load(stacks);
+        // The agent's timer backs production up on failover:backup.schedule: the drill's copy runs it every minute (the
+        // shortest schedule the reader accepts), so the drill waits a minute for it, not half an hour.
+        var file = topology.Stacks.Single(s => s.Role == Role.Production).File;
+        File.WriteAllText(file, WithBackupSchedule(File.ReadAllText(file), DrillSchedule, file));
         return TopologyLoader.Load(stacks);
+    }
+
+    /// <summary>The backup schedule of the drill's copy of the topology.</summary>
+    internal const string DrillSchedule = "1m";
+
+    /// <summary>A stack file's text with failover:backup.schedule set to <paramref name="schedule"/> (the rest unchanged but comments).</summary>
+    internal static string WithBackupSchedule(string text, string schedule, string file)
+    {
+        var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+        using (var reader = new StringReader(text)) yaml.Load(reader);
+        var config = (yaml.Documents[0].RootNode as YamlDotNet.RepresentationModel.YamlMappingNode)?.Children
+            .FirstOrDefault(c => c.Key.ToString() == "config").Value as YamlDotNet.RepresentationModel.YamlMappingNode;
+        var backup = config?.Children.FirstOrDefault(c => c.Key.ToString() == "failover:backup").Value as YamlDotNet.RepresentationModel.YamlMappingNode
+            ?? throw new UsageException($"{file}: production has no failover:backup mapping, the drill cannot shorten its schedule");
+        backup.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("schedule")] = new YamlDotNet.RepresentationModel.YamlScalarNode(schedule);
+        using var writer = new StringWriter();
+        yaml.Save(writer, assignAnchors: false);
+        return writer.ToString();
     }
 
     /// <summary>The emulated `pulumi`: this very program's hidden `pulumi-emulator` verb, behind a script the pulumi options name.</summary>

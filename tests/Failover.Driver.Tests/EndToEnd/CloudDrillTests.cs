@@ -38,6 +38,8 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.True(code == ExitCodes.Ok, text);
             // Production's servers booted from their user data, the standby's restored every tenant through cloud-init.
             Assert.Contains("prod-fsn1-db-1           cloud-init finished", text);
+            // Production's backups are its own agent's, on the timer its user data installed (the drill ran no backup here).
+            Assert.Matches(@"heartbeat of agent run \S+: 10 of 10 tenants into vault-aws-par", text);
             Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
             Assert.Contains("app.example.com. A 198.18.15.", text);
             Assert.Contains("moved to the standby", text);
