@@ -342,13 +342,14 @@ public static class StackEmulation
     }
 
     /// <summary>
-    /// The server's seed: its user data, its volume at the provider's device link, and the emulated vault bucket
-    /// (production may write: its backups; the others read) at the path the vault stack's output names.
+    /// The server's seed: its user data, its volume at the provider's device link, and the emulated vault bucket at the
+    /// path the vault stack's output names: written by a site with a backup agent (production, and a standby whose agent
+    /// a cutover enables: infra/ gives both the write-only keys), only read by a rehearsal copy.
     /// </summary>
     private static ServerSeed Seed(EmulatedCloud cloud, StackSpec stack, SitePlan plan, PlannedServer server, int position, byte[] userData, int index)
     {
         var vaults = cloud.Vaults.Values.Select(v => $"{v.Repository}:{v.Repository}").ToList();
-        var writes = stack.Role == Role.Production;
+        var writes = stack.Role is Role.Production or Role.Standby;
         IReadOnlyList<AttachedVolume> volumes = server.VolumeGb <= 0 ? [] :
         [
             new(stack.Site.Provider == Provider.Aws
