@@ -14,7 +14,6 @@ using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
-using YamlDotNet.RepresentationModel;
 
 namespace Failover.Driver.Cli;
 
@@ -442,25 +441,35 @@ internal sealed class CloudWorld
              $"systemctl start {BackupAgent.Service}'"]);
     }
 
-    /// <summary>A stack file's text with failover:backup.schedule and failover:migrate set (the rest unchanged but comments).</summary>
+    /// <summary>
+    /// A stack file's text with failover:backup.schedule set and failover:migrate added, edited as text (the rest stays as
+    /// the operator wrote it, comments included, so the migration's role rewrite meets the shipped layout).
+    /// </summary>
     internal static string WithDrillSettings(string text, string file, string schedule,
         (IReadOnlyList<string> Freeze, IReadOnlyList<string> Thaw, IReadOnlyList<string> Backup) hooks)
     {
-        var yaml = new YamlStream();
-        using (var reader = new StringReader(text)) yaml.Load(reader);
-        var config = (yaml.Documents[0].RootNode as YamlMappingNode)?.Children.FirstOrDefault(c => c.Key.ToString() == "config").Value as YamlMappingNode
-            ?? throw new UsageException($"{file}: no config mapping");
-        var backup = config.Children.FirstOrDefault(c => c.Key.ToString() == "failover:backup").Value as YamlMappingNode
-            ?? throw new UsageException($"{file}: production has no failover:backup mapping, the drill cannot shorten its schedule");
-        backup.Children[new YamlScalarNode("schedule")] = new YamlScalarNode(schedule);
-        YamlSequenceNode List(IReadOnlyList<string> commands) => new(commands.Select(c => new YamlScalarNode(c) { Style = YamlDotNet.Core.ScalarStyle.DoubleQuoted }));
-        config.Children[new YamlScalarNode("failover:migrate")] = new YamlMappingNode(
-            new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode("freeze"), List(hooks.Freeze)),
-            new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode("thaw"), List(hooks.Thaw)),
-            new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode("backup"), List(hooks.Backup)));
-        using var writer = new StringWriter();
-        yaml.Save(writer, assignAnchors: false);
-        return writer.ToString();
+        var lines = text.Split('\n').ToList();
+        static int Indent(string l) => l.Length - l.TrimStart().Length;
+        var backup = lines.FindIndex(l => l.TrimStart().StartsWith("failover:backup:", StringComparison.Ordinal));
+        if (backup < 0) throw new UsageException($"{file}: production has no failover:backup, the drill cannot shorten its schedule");
+        var schedulePattern = new System.Text.RegularExpressions.Regex(@"(\bschedule:\s*)[^,}\s#]+");
+        var at = schedulePattern.IsMatch(lines[backup]) ? backup
+            : lines.FindIndex(backup + 1, l => l.Trim().Length > 0 && (Indent(l) <= Indent(lines[backup]) || schedulePattern.IsMatch(l)));
+        if (at < 0 || !schedulePattern.IsMatch(lines[at])) throw new UsageException($"{file}: failover:backup has no schedule");
+        lines[at] = schedulePattern.Replace(lines[at], "${1}" + schedule, 1);
+
+        var config = lines.FindIndex(l => l.TrimEnd() == "config:");
+        if (config < 0) throw new UsageException($"{file}: no config: section");
+        var pad = new string(' ', lines.Skip(config + 1).Where(l => l.Trim().Length > 0).Select(Indent).FirstOrDefault(2));
+        static string Quoted(string c) => "\"" + c.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        var block = new List<string> { $"{pad}# The cloud drill's: its migration hooks enter the data server as an operator's ssh would.", $"{pad}failover:migrate:" };
+        foreach (var (stage, commands) in new[] { ("freeze", hooks.Freeze), ("thaw", hooks.Thaw), ("backup", hooks.Backup) })
+        {
+            block.Add($"{pad}{pad}{stage}:");
+            block.AddRange(commands.Select(c => $"{pad}{pad}{pad}- {Quoted(c)}"));
+        }
+        lines.InsertRange(config + 1, block);
+        return string.Join('\n', lines);
     }
 
     /// <summary>The world's `ssh`: enters a server's container (its leader's namespaces, found in the emulation's state) and runs the command as root.</summary>
