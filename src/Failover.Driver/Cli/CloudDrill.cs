@@ -1,17 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Security.Cryptography;
-using Failover.Core.Sites;
 using Failover.Core.Topology;
-using Failover.Driver.Backup;
-using Failover.Driver.Cloud;
-using Failover.Driver.Dns;
 using Failover.Driver.Emulation;
-using Failover.Driver.Emulation.PulumiCli;
 using Failover.Driver.Engine;
-using Failover.Driver.Local;
-using Failover.Driver.Pulumi;
-using Failover.Driver.Runbooks;
 using Serilog;
 
 namespace Failover.Driver.Cli;
