@@ -42,8 +42,8 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.Matches(@"heartbeat of agent run \S+: 10 of 10 tenants into vault-aws-par", text);
             Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
             Assert.Contains("app.example.com. A 198.18.15.", text);
-            Assert.Contains("moved to the standby", text);
-            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows = production", StringComparison.Ordinal)));
+            Assert.Contains("moved to standby-hel1", text);
+            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
             Assert.Contains("Recovered on standby-hel1: RTO", text);
             Assert.Contains("Cloud drill passed", text);
             AssertNothingLeft(state);
@@ -122,16 +122,20 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             var migration = Verb(world, runs, "migrate", "--to", "standby-hel1", "--yes", "--wait");
             output.WriteLine($"migration done after {clock.Elapsed.TotalSeconds:F0} s\n{migration.Output}");
             Assert.True(migration.Code == ExitCodes.AwaitingConfirmation, migration.Output);
-            Assert.Contains("1 backup command(s) of prod-fsn1 succeeded", migration.Output);
+            Assert.Contains("ok: prod-fsn1 frozen at", migration.Output);
+            Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-hel1 and verified", migration.Output);
+            Assert.Matches(@"replace +hcloud:index/server:Server standby-hel1-db-1", migration.Output);
+            Assert.Contains("RPO 0s", migration.Output);
             Assert.Equal("standby-hel1", world.Topology.Production.Name);
             said.GetStringBuilder().Clear();
             Assert.True(await world.VerifyAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None), said.ToString());
-            Assert.Equal(10, said.ToString().Split('\n').Count(l => l.EndsWith("= production", StringComparison.Ordinal)));
+            Assert.Equal(10, said.ToString().Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
             Assert.Equal(prodServers, world.ServersOf("prod-fsn1"));
 
             var confirmed = Verb(world, runs, "migrate", "--to", "standby-hel1", "--confirm");
             output.WriteLine($"confirmed after {clock.Elapsed.TotalSeconds:F0} s\n{confirmed.Output}");
             Assert.True(confirmed.Code == ExitCodes.Ok, confirmed.Output);
+            Assert.Empty(world.ServersOf("prod-fsn1"));
         }
         finally
         {
