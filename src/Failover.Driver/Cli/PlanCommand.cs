@@ -51,15 +51,15 @@ internal static class PlanCommand
     }
 
     /// <summary>
-    /// The last passed rehearsal of <paramref name="target"/> in this project's run state, with each step's measured time.
-    /// Only a folder store is read: the plan stays an offline command (a shared S3 store would need the network).
+    /// The last passed rehearsal of <paramref name="target"/> in this project's run state, with each step's measured time:
+    /// a folder, or the shared S3 prefix every operator's rehearsals go to. A store that cannot be reached (no network
+    /// during the fire) leaves the plan with its estimates alone, and says so in the log.
     /// </summary>
     private static RehearsalTimes? LastRehearsal(App app, ParseResult parse, Topology topology, StackSpec target, Serilog.ILogger log)
     {
         try
         {
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
-            if (store.State.IsShared) return null;
             var last = store.History.Read().Where(e => e.Site == target.Name && e.Outcome == "resolved").MaxBy(e => e.Started);
             if (last is null) return null;
             var report = Reports.IncidentReport.FromJournal(store.ReadJournal(last.RunId), topology.Targets);
@@ -69,7 +69,7 @@ internal static class PlanCommand
                     steps[kind] = s.End!.Value - s.Start;
             return new RehearsalTimes(last.RunId, last.Started, steps);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or UsageException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or UsageException or System.Text.Json.JsonException or RunState.RunStateUnavailableException)
         {
             log.Debug("No rehearsal times for the plan: {Error}", e.Message);
             return null;

@@ -145,6 +145,8 @@ public sealed class SharedRunStateTests(SharedStateTopology site) : IClassFixtur
         Assert.Contains(id, history.Output);
         Assert.Contains($"runs/{id}/report.html", history.Output);
         Assert.Contains($"last successful rehearsal {id} on local-standby", site.On("machine-b", null, "status").Output);
+        // The runbook's measured times come from the shared run state too, not only from a folder on the rehearsing machine.
+        Assert.Contains($"beside rehearsal {id} of", site.On("machine-b", null, "plan", "--to", "local-standby").Output);
 
         // The kept copy's address and standby come from the shared rehearsal.json: machine-b can remove it.
         var teardown = site.On("machine-b", null, "rehearse", "--teardown");
