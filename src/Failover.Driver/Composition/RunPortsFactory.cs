@@ -1,0 +1,215 @@
+using Failover.Core.Backup;
+using Failover.Core.Planning;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using Failover.Driver.Backup;
+using Failover.Driver.Cloud;
+using Failover.Driver.Dns;
+using Failover.Driver.Engine;
+using Failover.Driver.Health;
+using Failover.Driver.Local;
+using Failover.Driver.Logging;
+using Failover.Driver.Pulumi;
+using Failover.Driver.Runbooks;
+using Serilog;
+
+namespace Failover.Driver.Composition;
+
+/// <summary>What building a run's adapters needs: the topology, the target and the process's shared services.</summary>
+public sealed record RunEnvironment(
+    Topology Topology,
+    StackSpec Target,
+    RunStore Store,
+    string ProjectDirectory,
+    SecretRegistry Secrets,
+    ILogger Log,
+    TimeProvider Time,
+    Action<string> Progress,
+    Func<string, string?> Variable,
+    IReadOnlyDictionary<string, string> PulumiEnvironment)
+{
+    /// <summary>False for a rehearsal: no DNS adapter is built, so nothing in the run can touch production DNS.</summary>
+    public bool TouchesDns { get; init; } = true;
+
+    /// <summary>Hears each tenant's restore progress (bytes, rate, ETA) for the operator's display.</summary>
+    public Action<TransferProgress>? Transfer { get; init; }
+
+    /// <summary>The time limits of probes, restores, hooks and DNS waits.</summary>
+    public RuntimeOptions Options { get; init; } = RuntimeOptions.Default;
+}
+
+/// <summary>
+/// The composition root of a run: chooses the adapters from the target's provider (processes for local sites, Pulumi for
+/// cloud ones) and gives each its time limits from <see cref="RunEnvironment.Options"/>. What needs a provider's answer
+/// (a vault stack's outputs, a DNS API key in a stack's config) is read asynchronously when a step first uses it.
+/// </summary>
+public static class RunPortsFactory
+{
+    /// <summary>Environment variable with the local vault's restic password file or the PowerDNS API key.</summary>
+    public const string DnsApiKeyVariable = Credentials.DnsApiKeyVariable;
+    public const string PulumiVariable = "FAILOVER_PULUMI";
+
+    internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
+
+    public static RunPorts Create(RunEnvironment env) =>
+        env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
+
+    /// <summary>The local provider's sites live here, beside the runs.</summary>
+    public static LocalSites LocalSitesOf(RunStore store) => new(Path.Combine(store.Root, "sites"));
+
+    /// <summary>A directory vault: the restic repository and its password file (path + ".password").</summary>
+    public static ResticSettings LocalVault(Topology topology, string projectDirectory) => VaultSettings.Local(topology, projectDirectory);
+
+    private static RunPorts Local(RunEnvironment env)
+    {
+        var repository = new ResticRepository(VaultSettings.Local(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
+        var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
+        var restoreHooks = new RestoreHooks(env.Secrets);
+        var restore = new Backup.TenantRestore(repository, new PostgresTools(), restoreHooks, env.Secrets, env.Log, env.Transfer);
+        var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
+        var sites = LocalSitesOf(env.Store);
+        var hooks = Hooks(env);
+        return new RunPorts(
+            vault,
+            sites,
+            sites,
+            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
+            Gate(env, env.Options.LocalGate),
+            sites,
+            sites,
+            // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
+            env.TouchesDns
+                ? new LazyDns(() => PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")))
+                : new NoDns(),
+            new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
+            new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress));
+    }
+
+    private static SiteGate Gate(RunEnvironment env, Wait wait) => new(env.Topology, env.Secrets, env.Time, env.Log, wait.Timeout, wait.Poll);
+
+    /// <summary>The failover:migrate commands of the site a migration leaves; a command may take long (a backup).</summary>
+    private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, env.Options.MigrateHook);
+
+    private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
+        new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
+            new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Options.DnsVisible.Timeout, env.Options.DnsVisible.Poll, env.Log);
+
+    /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
+    public static IPulumi Pulumi(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
+        SecretRegistry secrets, ILogger log, TimeProvider time) =>
+        new PulumiCli(new PulumiOptions
+        {
+            ProjectDirectory = projectDirectory,
+            Executable = variable(PulumiVariable) ?? "pulumi",
+            Environment = environment,
+        }, secrets, log, time);
+
+    /// <summary>The pulumi CLI as a run uses it, in the run's project folder.</summary>
+    public static IPulumi PulumiFor(RunEnvironment env) =>
+        Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, env.Options.Fence);
+
+    /// <summary>
+    /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
+    /// a local copy in <paramref name="localStateDirectory"/>, or the `&lt;standby&gt;-rehearsal` Pulumi stack.
+    /// </summary>
+    public static IRehearsalCopy RehearsalCopyOf(RunEnvironment env, StackSpec standby, string localStateDirectory)
+    {
+        if (env.Target.Site.Provider == Provider.Local)
+            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true));
+        var pulumi = PulumiFor(env);
+        return new RehearsalStack(pulumi, CloudSites(env, pulumi), standby, env.Target, env.Progress, env.Log);
+    }
+
+    private static RunPorts Cloud(RunEnvironment env)
+    {
+        var pulumi = PulumiFor(env);
+        // The vault stack's outputs are read when a step first needs the vault, not while the run is composed.
+        var vault = new DeferredVault(async ct => new ResticVault(new BackupCatalog(new ResticRepository(
+            await VaultSettings.CloudAsync(RestoreSource.VaultFor(env.Topology, env.Target), pulumi, ct), env.Secrets, env.Log), env.Time, env.Log)));
+        var sites = CloudSites(env, pulumi);
+        return new RunPorts(
+            vault,
+            sites,
+            sites,
+            new CloudTenantRestorer(Http, env.Time, env.Options.CloudRestore.Timeout, env.Options.CloudRestore.Poll,
+                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null, env.Transfer),
+            Gate(env, env.Options.CloudGate),
+            sites,
+            sites,
+            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
+            // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
+            new Migration.HookFreeze(Hooks(env), null),
+            new Migration.HookSourceBackup(Hooks(env), vault.OpenAsync, env.Topology.Tenants));
+    }
+
+    /// <summary>The cloud DNS switch; a PowerDNS API key kept in the dns stack's config is read when DNS is first moved.</summary>
+    private static IDnsSwitch CloudDns(RunEnvironment env, IPulumi pulumi)
+    {
+        var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
+        var dns = dnsStack.Dns!;
+        if (dns.Provider != DnsProvider.PowerDns)
+            return new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+        return new LazyDns(async ct => PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
+            ?? (await pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true, ct))?.Value
+            ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey")));
+    }
+
+    /// <summary>A vault opened on first use (asynchronously: opening it may ask a provider for its stack's outputs).</summary>
+    private sealed class DeferredVault(Func<CancellationToken, Task<ResticVault>> open) : IBackupVault
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private ResticVault? _vault;
+
+        public async Task<ResticVault> OpenAsync(CancellationToken cancellation)
+        {
+            if (_vault is { } opened) return opened;
+            await _gate.WaitAsync(cancellation);
+            try { return _vault ??= await open(cancellation); }
+            finally { _gate.Release(); }
+        }
+
+        public async Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).SnapshotsAsync(tenant, cancellation);
+        public async Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).VerifyAsync(snapshot, cancellation);
+        public async Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).ReadBackAsync(snapshot, cancellation);
+    }
+
+    /// <summary>A DNS switch built on first use: a step that moves no DNS (a scale-down after --confirm) needs no API key.</summary>
+    private sealed class LazyDns(Func<CancellationToken, Task<IDnsSwitch>> build) : IDnsSwitch
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private IDnsSwitch? _inner;
+
+        public LazyDns(Func<IDnsSwitch> build) : this(_ => Task.FromResult(build())) { }
+
+        private async Task<IDnsSwitch> InnerAsync(CancellationToken cancellation)
+        {
+            if (_inner is { } built) return built;
+            await _gate.WaitAsync(cancellation);
+            try { return _inner ??= await build(cancellation); }
+            finally { _gate.Release(); }
+        }
+
+        public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).PointAtAsync(target, addresses, cancellation);
+        public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).PointAtAsync(target, addresses, ttlSeconds, cancellation);
+        public async Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).WaitVisibleAsync(addresses, cancellation);
+    }
+
+    /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
+    private sealed class NoDns : IDnsSwitch
+    {
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
+        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
+        public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            throw new InvalidOperationException("a rehearsal never touches DNS");
+    }
+}
