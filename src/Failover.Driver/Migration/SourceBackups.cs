@@ -25,7 +25,7 @@ public sealed class LocalSourceBackup(Topology topology, LocalSites sites, strin
 /// commands start its backup (and wait for it), then the vault must hold a complete backup of every tenant taken
 /// after the freeze began; anything older would lose the writes in between.
 /// </summary>
-public sealed class HookSourceBackup(SiteHooks hooks, ResticVault vault, IReadOnlyList<Tenant> tenants) : ISourceBackup
+public sealed class HookSourceBackup(SiteHooks hooks, VaultSet vault, IReadOnlyList<Tenant> tenants) : ISourceBackup
 {
     public async Task<IReadOnlyList<TenantSnapshot>> BackupAsync(StackSpec source, DateTimeOffset frozenAt, CancellationToken cancellation)
     {
@@ -34,7 +34,7 @@ public sealed class HookSourceBackup(SiteHooks hooks, ResticVault vault, IReadOn
         await hooks.RunAsync(source, "backup", source.Migrate.Backup,
             new Dictionary<string, string?> { ["FAILOVER_FROZEN_AT"] = frozenAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }, cancellation);
         // The catalog listed the vault in select-backup, before this backup existed: list it again.
-        await vault.Catalog.ForgetListingAsync(cancellation);
+        await vault.ForgetListingsAsync(cancellation);
         var chosen = new List<TenantSnapshot>();
         foreach (var tenant in tenants)
         {

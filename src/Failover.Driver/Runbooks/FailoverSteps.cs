@@ -100,6 +100,8 @@ public static class FailoverSteps
         /// <summary>The adapters, built when the step first needs one.</summary>
         private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.SelectBackup;
+        /// <summary>Why a vault gave way, said once even when it holds for every tenant.</summary>
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _said = new();
         public string Describe(RunContext run) => run.RestorePoint is null
             ? "pick each tenant's newest snapshot that passes verification"
             : $"pick each tenant's newest verified snapshot at or before {run.RestorePoint}";
@@ -115,12 +117,14 @@ public static class FailoverSteps
                 throw failed.Error is StepFailedException ? failed.Error : new StepFailedException($"{failed.Tenant.Name}: {failed.Error!.Message}", failed.Error);
             var chosen = new JsonObject();
             var notes = new List<string>();
+            var vaults = new List<string>();
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
                 chosen[p.Tenant.Name] = SnapshotJson(p.Result!.Snapshot);
+                if (Ports.Vault.SourceOf(p.Result.Snapshot) is { } source) { chosen[p.Tenant.Name]!["vault"] = source.Vault; vaults.Add(source.Vault); }
                 notes.AddRange(p.Result.Notes);
             }
-            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}"),
+            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(vaults),
                 new JsonObject { ["snapshots"] = chosen }, notes);
         }
 
@@ -144,6 +148,7 @@ public static class FailoverSteps
                         : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}. {WithoutOffer(c.Run, [tenant.Name])}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
                       $"restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again. {WithoutOffer(c.Run, [tenant.Name])}");
+            if (Ports.Vault.SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
             if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);

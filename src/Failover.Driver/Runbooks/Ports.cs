@@ -21,7 +21,13 @@ public interface IBackupVault
 
     /// <summary>Reads back every byte of the snapshot against its manifest; false when it is damaged (a restore's fallback must not trust a sample).</summary>
     Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) => VerifyAsync(snapshot, cancellation);
+
+    /// <summary>Which vault holds a listed snapshot, and why it is not the first one read; null where there is one vault.</summary>
+    SnapshotSource? SourceOf(TenantSnapshot snapshot) => null;
 }
+
+/// <summary>The vault a chosen snapshot comes from, and why when it is not the first the run reads (journaled, logged, reported).</summary>
+public sealed record SnapshotSource(string Vault, string? Why);
 
 /// <summary>Brings sites up and fences them: Pulumi for cloud stacks, processes for local ones.</summary>
 public interface ISites

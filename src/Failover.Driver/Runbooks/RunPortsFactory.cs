@@ -54,26 +54,22 @@ public static class RunPortsFactory
     {
         var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory)
             ?? throw new InvalidOperationException("the local provider needs a vault of kind directory in failover:backup.vaults");
-        var path = Path.GetFullPath(vault.Vault!.Path ?? throw new InvalidOperationException($"{vault.Name}: failover:vault.path is not set"), projectDirectory);
-        var passwordFile = path + ".password";
-        if (!File.Exists(passwordFile))
-            throw new InvalidOperationException($"the vault {path} has no password file {passwordFile} (written by `failover backup` when it creates the repository)");
-        return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
+        return DirectoryVault(vault, projectDirectory);
     }
 
     private static RunPorts Local(RunEnvironment env)
     {
-        var repository = new ResticRepository(LocalVault(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
-        var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
+        var vault = LocalVaults(env);
         var restoreHooks = new RestoreHooks(env.Secrets);
-        var restore = new Backup.TenantRestore(repository, new PostgresTools(), restoreHooks, env.Secrets, env.Log, env.Transfer);
+        var tools = new PostgresTools();
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
         var sites = LocalSitesOf(env.Store);
         var hooks = Hooks(env);
         return new RunPorts(
             vault,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
+            new SiteRestorer(vault, repository => new Backup.TenantRestore(repository, tools, restoreHooks, env.Secrets, env.Log, env.Transfer),
+                Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
             // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
             env.TouchesDns
@@ -83,6 +79,21 @@ public static class RunPortsFactory
             Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
             SourceBackup = new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress),
         };
+    }
+
+    /// <summary>The directory vaults the target restores from, in the order of failover:backup.vaults (<see cref="VaultOrder"/>).</summary>
+    private static VaultSet LocalVaults(RunEnvironment env) =>
+        new(VaultOrder.For(env.Topology, env.Target).Reads.Select(v => new VaultSource(v.Name, () => DirectoryVault(v, env.ProjectDirectory))).ToList(),
+            env.Secrets, env.Time, env.Log);
+
+    /// <summary>A directory vault's repository and its password file (path + ".password").</summary>
+    public static ResticSettings DirectoryVault(StackSpec vault, string projectDirectory)
+    {
+        var path = Path.GetFullPath(vault.Vault!.Path ?? throw new InvalidOperationException($"{vault.Name}: failover:vault.path is not set"), projectDirectory);
+        var passwordFile = path + ".password";
+        if (!File.Exists(passwordFile))
+            throw new InvalidOperationException($"the vault {path} has no password file {passwordFile} (written by `failover backup` when it creates the repository)");
+        return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
     }
 
     /// <summary>The failover:migrate commands of the site a migration leaves; a command may take up to half an hour (a backup).</summary>
@@ -123,10 +134,12 @@ public static class RunPortsFactory
     private static RunPorts Cloud(RunEnvironment env)
     {
         var pulumi = PulumiFor(env);
-        var vault = new ResticVault(new BackupCatalog(new ResticRepository(CloudVault(env, pulumi), env.Secrets, env.Log), env.Time, env.Log));
+        // The S3 vaults the standby's cloud-init can restore from, in order; one whose outputs cannot be read is unreachable.
+        var vault = new VaultSet(VaultOrder.For(env.Topology, env.Target).Reads.Select(v => new VaultSource(v.Name, () => CloudVault(v, pulumi))).ToList(),
+            env.Secrets, env.Time, env.Log, oneVault: true);
         return new RunPorts(
             vault,
-            CloudSites(env, pulumi),
+            new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)) { RestoreFromOf = vault.OtherVaultOfAsync },
             new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10),
                 env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
             new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
@@ -171,8 +184,6 @@ public static class RunPortsFactory
         public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
             throw new InvalidOperationException("a rehearsal never touches DNS");
     }
-
-    private static ResticSettings CloudVault(RunEnvironment env, IPulumi pulumi) => CloudVault(RestoreSource.VaultFor(env.Topology, env.Target), pulumi);
 
     /// <summary>The restore side of a vault stack's outputs: repository, password and the read-only key.</summary>
     public static ResticSettings CloudVault(StackSpec vaultStack, IPulumi pulumi)
