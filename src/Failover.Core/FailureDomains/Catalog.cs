@@ -148,6 +148,18 @@ public static class Catalog
         "cx22", "cx32", "cx42", "cx52", "cpx11", "cpx21", "cpx31", "cpx41", "cpx51",
     };
 
+    /// <summary>
+    /// Hetzner types still in the catalogue but marked "not available" on every Hetzner plan page when last read
+    /// (September 2026, after the price adjustment of 2026-06-15: the whole Cost-Optimized line, CX Gen3 and CAX;
+    /// read from hetzner.com/cloud/cost-optimized as reported in robhunter/agentdeals#1286 and #1323, and a team that
+    /// "switched to CPX62 because CX wasn't available"). A standby is ordered during the failover, when the type must
+    /// be there: a warning, because availability comes and goes and Hetzner has not deprecated them.
+    /// </summary>
+    public static readonly IReadOnlySet<string> SoldOutServerTypes = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "cx23", "cx33", "cx43", "cx53", "cax11", "cax21", "cax31", "cax41",
+    };
+
     /// <summary>The Hetzner locations in the EU network zone: the only ones that sell CX and CAX types.</summary>
     private static readonly string[] HetznerEu = ["fsn1", "nbg1", "hel1"];
 
@@ -161,9 +173,12 @@ public static class Catalog
     public static bool IsOrderable(Provider provider, string type, string location) =>
         !(provider == Provider.Hetzner && DeprecatedServerTypes.Contains(type)) && IsSoldIn(provider, type, location);
 
-    /// <summary>Orderable types with at least a given capacity, smallest first: what to suggest instead.</summary>
+    /// <summary>Whether the provider listed the type as not available when the catalogue was last checked (Hetzner CX and CAX, 2026).</summary>
+    public static bool IsSoldOut(Provider provider, string type) => provider == Provider.Hetzner && SoldOutServerTypes.Contains(type);
+
+    /// <summary>Orderable types with at least a given capacity, smallest first, sold-out ones left out: what to suggest instead.</summary>
     public static IEnumerable<string> OrderableAlternatives(Provider provider, string location, ServerCapacity atLeast) =>
-        ServerTypes.Where(kv => kv.Key.Item1 == provider && IsOrderable(provider, kv.Key.Item2, location)
+        ServerTypes.Where(kv => kv.Key.Item1 == provider && IsOrderable(provider, kv.Key.Item2, location) && !IsSoldOut(provider, kv.Key.Item2)
                 && kv.Value.Vcpus >= atLeast.Vcpus && kv.Value.MemoryGb >= atLeast.MemoryGb && kv.Value.DiskGb >= atLeast.DiskGb)
             .OrderBy(kv => kv.Value.Vcpus).ThenBy(kv => kv.Value.MemoryGb).ThenBy(kv => kv.Value.DiskGb).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal)
             .Select(kv => kv.Key.Item2);

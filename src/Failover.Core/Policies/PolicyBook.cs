@@ -205,6 +205,14 @@ public static class PolicyBook
         "orders new servers.",
         "Plan a move to an orderable type (the finding names some); a failover to a standby is one way.");
 
+    public static readonly Policy StandbyTypeSoldOut = new("standby-type-sold-out", Severity.Warning,
+        "Standby server type the provider lists as not available",
+        "A standby's servers are ordered during the failover. Hetzner's plan pages listed every Cost-Optimized type " +
+        "(cx23-cx53, cax11-cax41) as not available in September 2026: a failover that orders one may find none to order, " +
+        "and a datacenter fire sends every other customer of the lost site to the same types at the same hour.",
+        "Use a Regular Performance or General Purpose type (cpx, ccx) of the same size or larger in failover:servers (the finding names some), " +
+        "or check the type is orderable in the standby's location at every rehearsal.");
+
     public static readonly Policy StorageBoxAppendOnlyUnenforced = new("storagebox-append-only-unenforced", Severity.Warning,
         "A Storage Box marked append-only",
         "productionAccess: append-only is enforced on an S3 vault by the writer's IAM policy and object lock. A Storage Box " +
@@ -227,7 +235,7 @@ public static class PolicyBook
         BackupRunExceedsInterval, RetentionBelowFloor, BackupAgentNotConfigured,
         NoStandbyFits, RestoreExceedsRto, StateBackendInProduction, StateBackendSameProvider, StateBackendUndeclared,
         StateBackendOnOperatorMachine, RunStateOnOneMachine, CrossDatacenterCutover, DnsActiveServesNothing, StandbyTypeNotOrderable,
-        ProductionTypeDeprecated, StorageBoxAppendOnlyUnenforced, RestoreVaultUnusable,
+        StandbyTypeSoldOut, ProductionTypeDeprecated, StorageBoxAppendOnlyUnenforced, RestoreVaultUnusable,
     ];
 
     /// <summary>
@@ -463,7 +471,18 @@ public static class PolicyBook
             foreach (var g in s.Servers)
                 foreach (var (size, capacity, mode) in new[] { (g.Full, g.FullCapacity, "full"), (g.Mvd, g.MvdCapacity, "mvd") }.DistinctBy(x => x.Item1.Type))
                 {
-                    if (size.Count == 0 || Catalog.IsOrderable(s.Site.Provider, size.Type, s.Site.Location)) continue;
+                    if (size.Count == 0) continue;
+                    if (Catalog.IsOrderable(s.Site.Provider, size.Type, s.Site.Location))
+                    {
+                        if (s.Role == Role.Standby && Catalog.IsSoldOut(s.Site.Provider, size.Type))
+                        {
+                            var others = string.Join(", ", Catalog.OrderableAlternatives(s.Site.Provider, s.Site.Location, capacity).Take(3));
+                            yield return StandbyTypeSoldOut.FireWithFix(
+                                $"{s.Name} group {g.Name} ({mode}): {size.Type} was listed as not available when the catalogue was last checked",
+                                $"Use {others} for group {g.Name} ({mode}) in {s.File}, or confirm {size.Type} is orderable in {s.Site.Location} today.", s.Name);
+                        }
+                        continue;
+                    }
                     var why = Catalog.DeprecatedServerTypes.Contains(size.Type) && s.Site.Provider == Provider.Hetzner
                         ? "is deprecated and cannot be ordered since January 2026"
                         : $"is not sold in {s.Site.Location} (cx and cax types only in fsn1, nbg1 and hel1)";

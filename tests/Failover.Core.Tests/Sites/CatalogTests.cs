@@ -29,6 +29,22 @@ public class CatalogTests
     }
 
     [Fact]
+    public void A_standby_on_a_type_hetzner_lists_as_not_available_is_warned_and_offered_a_cpx_or_ccx_instead()
+    {
+        using var s = Scenario.Cloud();
+        s.Edit("standby-hel1", "mvd: { type: cpx32, count: 1 }", "mvd: { type: cx33, count: 1 }");
+        var finding = Assert.Single(s.Findings(), f => f.PolicyId == "standby-type-sold-out");
+        Assert.Equal(Severity.Warning, finding.Severity);
+        Assert.Contains("cx33 was listed as not available", finding.Message);
+        Assert.Contains("Use cpx32", finding.Fix);
+        Assert.DoesNotContain(finding.Fix!.Split(" for group")[0].Split(", "), t => t.Contains("cx3") || t.Contains("cax"));
+        // Production already running on one keeps running: nothing to order, nothing to warn about.
+        s.Edit("standby-hel1", "mvd: { type: cx33, count: 1 }", "mvd: { type: cpx32, count: 1 }");
+        s.Edit("prod-fsn1", "full: { type: cpx42, count: 2 }", "full: { type: cx43, count: 2 }");
+        Assert.DoesNotContain(s.Findings(), f => f.PolicyId == "standby-type-sold-out");
+    }
+
+    [Fact]
     public void Cx_and_cax_types_are_sold_in_the_eu_locations_only()
     {
         Assert.True(Catalog.IsOrderable(Provider.Hetzner, "cx23", "fsn1"));
