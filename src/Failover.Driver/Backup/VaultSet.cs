@@ -164,6 +164,22 @@ public sealed class VaultSet(IReadOnlyList<VaultSource> sources, SecretRegistry 
         return names.SingleOrDefault() is { } name && name != _members[0].Source.Name ? name : null;
     }
 
+    /// <summary>The newest heartbeat of <paramref name="site"/> finished at or after <paramref name="since"/>, from the first vault that has one (listed afresh).</summary>
+    public async Task<BackupHeartbeat?> HeartbeatOfAsync(string site, DateTimeOffset since, CancellationToken cancellation)
+    {
+        await ForgetListingsAsync(cancellation);
+        foreach (var m in _members)
+        {
+            if (await OpenAsync(m, cancellation) is not { } vault) continue;
+            try
+            {
+                if (await vault.Catalog.HeartbeatAsync(cancellation) is { } beat && beat.Site == site && beat.Finished >= since) return beat;
+            }
+            catch (Exception e) when (e is ResticException or IOException or InvalidOperationException) { Unreachable(m, e.Message); }
+        }
+        return null;
+    }
+
     /// <summary>Forgets every vault's listing, so the next question lists them again (a migration's final backup added sets since).</summary>
     public async Task ForgetListingsAsync(CancellationToken cancellation)
     {

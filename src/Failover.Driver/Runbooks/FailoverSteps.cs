@@ -23,6 +23,7 @@ public static class FailoverSteps
         new Gate(target, ports),
         new Fence(topology.Production, ports),
         new Cutover(target, ports),
+        new StartBackups(target, ports),
         new Report(topology, reportDirectory),
     ];
 

@@ -36,6 +36,7 @@ public static class MigrationSteps
         new FailoverSteps.Gate(target, ports, snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
         new FailoverSteps.Cutover(target, ports, MigrationTtl.During(OldTtl(topology))),
         new FailoverSteps.Fence(source, ports),
+        new StartBackups(target, ports),
         new Roles(topology.StacksDirectory, target, say),
         new ScaleDown(source, target, ports, choices),
         new FailoverSteps.Report(topology, reportDirectory),

@@ -134,4 +134,7 @@ public sealed record RunPorts(IBackupVault Vault, ISites Sites, ISiteRestore Res
 
     /// <summary>A migration's final backup of its frozen source.</summary>
     public ISourceBackup? SourceBackup { get; init; }
+
+    /// <summary>The backup agent of the site serving after a cutover; null where the driver cannot start one.</summary>
+    public IBackupAgents? Backups { get; init; }
 }

@@ -78,6 +78,9 @@ public static class RunPortsFactory
         {
             Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
             SourceBackup = new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress),
+            // A rehearsal copy never backs up into the vault (its steps have no backups step; nor does it get the adapter).
+            Backups = env.Target.Role == Role.Rehearsal ? null
+                : new LocalBackupAgents(env.Topology, sites, env.ProjectDirectory, vault, env.Secrets, env.Time, env.Log, env.Progress),
         };
     }
 
