@@ -42,11 +42,18 @@ public sealed class AwsSite : ComponentResource
             CidrBlocks = r.Sources.Where(c => !c.Contains(':')).ToList(),
             Ipv6CidrBlocks = r.Sources.Where(c => c.Contains(':')).ToList(),
         }).ToList();
-        // Unlike Hetzner's firewall (public interfaces only), a security group also filters the private network.
-        ingress.Add(new SecurityGroupIngressArgs
-        {
-            Description = "site-internal traffic", Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { plan.NetworkCidr },
-        });
+        // Unlike Hetzner's firewall (public interfaces only), a security group also filters the private network: a fenced
+        // site's application no longer reaches its database.
+        if (plan.SiteInternalTraffic)
+            ingress.Add(new SecurityGroupIngressArgs
+            {
+                Description = "site-internal traffic", Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { plan.NetworkCidr },
+            });
+        // The provider manages exactly the egress rules given (it removes AWS's default allow-all): a fenced site gets ping
+        // only, not an empty list, whose meaning differs between tools (hashicorp/terraform-provider-aws#644).
+        var egress = plan.Egress == Egress.Closed
+            ? new SecurityGroupEgressArgs { Description = "fenced: nothing goes out but ping", Protocol = "icmp", FromPort = -1, ToPort = -1, CidrBlocks = { "0.0.0.0/0" } }
+            : new SecurityGroupEgressArgs { Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { "0.0.0.0/0" } };
         // Names AWS requires unique are prefixes (ChangeRules.AwsNamePrefix): a create-first replacement never collides.
         var group = new SecurityGroup(names.Firewall, new SecurityGroupArgs
         {
@@ -54,7 +61,7 @@ public sealed class AwsSite : ComponentResource
             Description = $"failover site {names.Stack}",
             VpcId = vpc.Id,
             Ingress = ingress,
-            Egress = { new SecurityGroupEgressArgs { Protocol = "-1", FromPort = 0, ToPort = 0, CidrBlocks = { "0.0.0.0/0" } } },
+            Egress = { egress },
             Tags = Tags(names.Firewall),
         }, Opts());
         var placement = new PlacementGroup(names.PlacementGroup, new PlacementGroupArgs

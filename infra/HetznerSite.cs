@@ -32,7 +32,12 @@ public sealed class HetznerSite : ComponentResource
             Rules = plan.Firewall.Select(r => new FirewallRuleArgs
             {
                 Direction = "in", Protocol = "tcp", Port = r.Port.ToString(), SourceIps = r.Sources.ToList(), Description = r.Description,
-            }).ToList(),
+            }).Concat(plan.Egress == Egress.Closed
+                // One outbound rule turns Hetzner's outbound direction to implicit deny ("If you define one or more outbound
+                // rules, the outbound direction also changes to implicit deny", docs.hetzner.com/cloud/firewalls/faq): ping
+                // only, so a fenced site sends nothing else.
+                ? [new FirewallRuleArgs { Direction = "out", Protocol = "icmp", DestinationIps = SitePlan.Anywhere.ToList(), Description = "fenced: nothing goes out but ping" }]
+                : []).ToList(),
         }, Opts());
         var placement = new PlacementGroup(names.PlacementGroup, new PlacementGroupArgs
         {

@@ -5,6 +5,18 @@ namespace Failover.Core.Sites;
 /// <summary>One inbound firewall rule: a TCP port and the address ranges allowed to reach it.</summary>
 public sealed record FirewallRule(int Port, IReadOnlyList<string> Sources, string Description);
 
+/// <summary>
+/// What a site's servers may send. A fenced former primary sends nothing: with no way out its application's own work
+/// (cron jobs, queues, mail, payment calls, webhooks) and its backup agent cannot act on the world or put newer sets
+/// into the vault than the site that now serves. Replies to the admin's SSH pass (both providers' firewalls are
+/// stateful).
+/// </summary>
+public enum Egress
+{
+    Open,
+    Closed,
+}
+
 /// <summary>One server a site runs in its mode, with what it does there.</summary>
 public sealed record PlannedServer(
     string Name, string Group, int Index, string Type, ServerCapacity Capacity, int VolumeGb,
@@ -42,6 +54,17 @@ public sealed record SitePlan(
     public static readonly IReadOnlyList<string> Anywhere = ["0.0.0.0/0", "::/0"];
 
     public SiteMode Mode => Stack.Mode;
+
+    /// <summary>A fenced site's servers send nothing; every other site's send anywhere.</summary>
+    public Egress Egress => Stack.Mode == SiteMode.Fenced ? Egress.Closed : Egress.Open;
+
+    /// <summary>
+    /// Whether servers of the site reach each other on the private network. A fenced site's do not, where the provider
+    /// can filter it (AWS security groups filter VPC traffic): the application can no longer write to its database.
+    /// Hetzner firewalls filter public interfaces only, so there the fenced application still reaches its database
+    /// over the private network, and writes only what its own jobs produce, with no way out.
+    /// </summary>
+    public bool SiteInternalTraffic => Stack.Mode != SiteMode.Fenced;
 
     /// <summary>What a config change may do to this site's servers, volumes and addresses (replace delete-first, or never).</summary>
     public ChangeRules Changes => ChangeRules.For(Stack);

@@ -100,6 +100,12 @@ public class SitePlanTests
         var topology = SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode");
         var plan = SitePlan.For(topology.Production);
         Assert.Equal([22], plan.Firewall.Select(r => r.Port));
+        // Nothing goes out either: no mail or webhooks from its jobs, no newer sets from its backup agent into the vault.
+        Assert.Equal(Egress.Closed, plan.Egress);
+        Assert.False(plan.SiteInternalTraffic);
+        var serving = SitePlan.For(SiteStacks.Load().Production);
+        Assert.Equal(Egress.Open, serving.Egress);
+        Assert.True(serving.SiteInternalTraffic);
     }
 
     [Fact]
