@@ -96,11 +96,16 @@ public sealed class AwsSite : ComponentResource
                     SubnetId = subnet.Id,
                     VpcSecurityGroupIds = { group.Id },
                     PlacementGroup = placement.Name,
-                    // Raw gzip, base64-encoded for the API: EC2 counts the decoded bytes against its 16 KB.
+                    // Raw gzip, base64-encoded for the API: EC2 counts the decoded bytes against its 16 KB. pulumi-aws:
+                    // "gzip-encoded user data must be base64-encoded and passed via this argument to avoid corruption"
+                    // (aws.ec2.Instance userDataBase64, sdk/dotnet/Ec2/Instance.cs).
                     UserDataBase64 = userData(s),
                     // A public address at launch: the bootstrap installs packages before the elastic IP is associated.
                     AssociatePublicIpAddress = true,
-                    // A new restore point is a new standby server: cloud-init runs only on the first boot. Never production's.
+                    // A new restore point is a new standby server: cloud-init runs only on the first boot, and without this
+                    // the provider stops, modifies and starts the instance, whose new user data then never runs ("If you stop
+                    // an instance, modify its user data, and start the instance, the updated user data is not run", the EC2
+                    // user data page above). Never production's.
                     UserDataReplaceOnChange = !changes.Kept,
                     DisableApiTermination = changes.Protected,
                     RootBlockDevice = new InstanceRootBlockDeviceArgs { VolumeSize = s.Capacity.DiskGb, VolumeType = "gp3", Encrypted = true },

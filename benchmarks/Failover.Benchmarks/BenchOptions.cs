@@ -27,4 +27,6 @@ public sealed class BenchOptions
     public int Count(string name, int fallback) => (int)Number(name, fallback);
 
     public bool Flag(string name) => _values.ContainsKey(name);
+
+    public string Text(string name, string fallback) => _values.TryGetValue(name, out var v) && v is not null ? v : fallback;
 }

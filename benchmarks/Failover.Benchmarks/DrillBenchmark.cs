@@ -63,7 +63,7 @@ public static class DrillBenchmark
     }
 
     /// <summary>The folder holding Failover.sln, found upwards from the current folder or from this program.</summary>
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)

@@ -9,6 +9,10 @@ var usage = """
                                                   RestoreSchedule (tier, smallest first, 3 at a time) against one at a
                                                   time in declared order: the estimate model, then measured on a scaled fleet
       drill      [--scale 0.05] [--rounds 1]      RTO of `failover drill` against the sum of its unavoidable parts
+      booted-restore [--scale 0.01] [--rounds 3] [--tenant contoso]
+                                                  a tenant's restore inside a booted cloud server (after `failover drill
+                                                  --stacks infra/stacks --keep`): the rendered recipe against restic
+                                                  restore + pg_restore by hand in the same server (root)
 
     Exit code 0 when the ratio meets its target, 1 when it does not, 2 on a usage error.
     """;
@@ -25,6 +29,7 @@ try
         "restore" => await RestoreBenchmark.RunAsync(options, cancel.Token),
         "scheduler" => await SchedulerBenchmark.RunAsync(options, cancel.Token),
         "drill" => await DrillBenchmark.RunAsync(options, cancel.Token),
+        "booted-restore" => await BootedRestoreBenchmark.RunAsync(options, cancel.Token),
         _ => null,
     };
     if (verdict is null) { Console.Error.WriteLine($"unknown benchmark {args[0]}\n{usage}"); return 2; }

@@ -34,8 +34,10 @@ public sealed record UserDataLimit(Provider Provider, int Bytes, string Counted,
 }
 
 /// <summary>
-/// One server's user data as the provider receives it: the cloud-config gzipped (cloud-init unpacks gzip by its
-/// magic bytes on every datasource), as base64 text. EC2 gets it through <c>userDataBase64</c> and counts the
+/// One server's user data as the provider receives it: the cloud-config gzipped, as base64 text. cloud-init: "Content
+/// found to be gzip compressed will be uncompressed. The uncompressed data will then be used as if it were not
+/// compressed" (https://cloudinit.readthedocs.io/en/stable/explanation/format.html, "Gzip compressed content"), on every
+/// datasource, NoCloud included. EC2 gets it through <c>userDataBase64</c> and counts the
 /// decoded bytes; Hetzner gets the text itself and counts its characters.
 /// </summary>
 public sealed record ServerUserData(string Server, string Base64Gzip, int Bytes, UserDataLimit Limit)

@@ -57,6 +57,45 @@ public static class StackEmulation
         finally { System.IO.Directory.Delete(copy, recursive: true); }
     }
 
+    /// <summary>
+    /// The `config:` of the stack's file as the real CLI reads it (fully qualified key → value; objects and lists keep
+    /// their shape, numbers and booleans inside them their type). A <c>secure:</c> value stays secret, its ciphertext
+    /// standing for the value: the emulator holds no key to decrypt it. Empty when the stack has no file.
+    /// </summary>
+    public static SortedDictionary<string, JsonNode?> FileConfig(string projectDirectory, string stack)
+    {
+        var config = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal);
+        var file = Path.Combine(TopologyLoader.DefaultStacksDirectory(projectDirectory), $"Pulumi.{stack}.yaml");
+        if (!File.Exists(file)) return config;
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(file)) yaml.Load(reader);
+        if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root
+            || !root.Children.TryGetValue(new YamlScalarNode("config"), out var node) || node is not YamlMappingNode entries)
+            return config;
+        foreach (var (key, value) in entries)
+        {
+            var name = key.ToString();
+            config[name.Contains(':') ? name : $"{ProjectName(projectDirectory)}:{name}"] = value is YamlScalarNode top ? JsonValue.Create(top.Value ?? "") : ToJson(value);
+        }
+        return config;
+    }
+
+    private static string ProjectName(string projectDirectory) =>
+        ProjectSettings.Read(TopologyLoader.FindProjectFile(projectDirectory)!, projectDirectory).Name ?? "project";
+
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode m when m.Children.Count == 1 && m.Children.ContainsKey(new YamlScalarNode("secure")) =>
+            PulumiCli.Secrets.Wrap(JsonValue.Create(m.Children[new YamlScalarNode("secure")].ToString())),
+        YamlMappingNode m => new JsonObject(m.Children.Select(c => KeyValuePair.Create(c.Key.ToString(), ToJson(c.Value)))),
+        YamlSequenceNode q => new JsonArray(q.Children.Select(ToJson).ToArray()),
+        YamlScalarNode { Style: not (YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted), Value: var v } when long.TryParse(v, out var n) => JsonValue.Create(n),
+        YamlScalarNode { Style: not (YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted), Value: var v } when double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) => JsonValue.Create(d),
+        YamlScalarNode { Style: not (YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted), Value: "true" or "false" } b => JsonValue.Create(b.Value == "true"),
+        YamlScalarNode sc => JsonValue.Create(sc.Value ?? ""),
+        _ => null,
+    };
+
     private static YamlNode ToYaml(JsonNode? node) => node switch
     {
         JsonObject o => new YamlMappingNode(o.Select(p => new KeyValuePair<YamlNode, YamlNode>(new YamlScalarNode(p.Key), ToYaml(p.Value)))),
@@ -303,13 +342,14 @@ public static class StackEmulation
     }
 
     /// <summary>
-    /// The server's seed: its user data, its volume at the provider's device link, and the emulated vault bucket
-    /// (production may write: its backups; the others read) at the path the vault stack's output names.
+    /// The server's seed: its user data, its volume at the provider's device link, and the emulated vault bucket at the
+    /// path the vault stack's output names: written by a site with a backup agent (production, and a standby whose agent
+    /// a cutover enables: infra/ gives both the write-only keys), only read by a rehearsal copy.
     /// </summary>
     private static ServerSeed Seed(EmulatedCloud cloud, StackSpec stack, SitePlan plan, PlannedServer server, int position, byte[] userData, int index)
     {
         var vaults = cloud.Vaults.Values.Select(v => $"{v.Repository}:{v.Repository}").ToList();
-        var writes = stack.Role == Role.Production;
+        var writes = stack.Role is Role.Production or Role.Standby;
         IReadOnlyList<AttachedVolume> volumes = server.VolumeGb <= 0 ? [] :
         [
             new(stack.Site.Provider == Provider.Aws

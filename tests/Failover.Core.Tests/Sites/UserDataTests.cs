@@ -189,7 +189,7 @@ public class UserDataTests
               if [ "$1" = 222 ]; then return 1; fi; sleep 0.$((RANDOM % 3)); echo noise; echo "${tenant[$1]} full-$1" >&3
             }
             runuser() { shift 3; echo "$*" >> "$TMPDIR/dropped"; }
-            restore_point {{Records(("111", "c1"), ("222", "c2"), ("555", "c5"), ("333", "c3"), ("444", "c4"))}}
+            restore_point {{Records(("111", "1"), ("222", "2"), ("555", "5"), ("333", "3"), ("444", "4"))}}
             restore_all 2 2>/dev/null
             write_health standby-hel1 standby-hel1-db-1 "$TMPDIR/health"
             cat "$TMPDIR/health"; cat "$TMPDIR/dropped"; echo "failed=$failed_count"; [ -e "$TENANTS/contoso" ] || echo "files removed"
@@ -207,7 +207,7 @@ public class UserDataTests
             STATE="$TMPDIR/state"; mkdir -p "$STATE"
             restore_tenant() { echo start >> "$TMPDIR/events"; sleep 0.3; echo end >> "$TMPDIR/events"; echo "x $1" >&3; }
             jq() { cat > /dev/null; echo '{}'; }
-            restore_point {{Records(("a1", "cc"), ("b1", "cc"), ("c1", "cc"), ("d1", "cc"), ("e1", "cc"), ("f1", "cc"), ("a2", "cc"))}}
+            restore_point {{Records(("a1", "c"), ("b1", "c"), ("c1", "c"), ("d1", "c"), ("e1", "c"), ("f1", "c"), ("a2", "c"))}}
             restore_all 3 2>/dev/null
             awk '/start/ { n++; if (n > max) max = n } /end/ { n-- } END { print "max=" max }' "$TMPDIR/events"; ls "$STATE" | wc -l
             """);

@@ -38,10 +38,12 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.True(code == ExitCodes.Ok, text);
             // Production's servers booted from their user data, the standby's restored every tenant through cloud-init.
             Assert.Contains("prod-fsn1-db-1           cloud-init finished", text);
+            // Production's backups are its own agent's, on the timer its user data installed (the drill ran no backup here).
+            Assert.Matches(@"heartbeat of agent run \S+: 10 of 10 tenants into vault-aws-par", text);
             Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
             Assert.Contains("app.example.com. A 198.18.15.", text);
-            Assert.Contains("moved to the standby", text);
-            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows = production", StringComparison.Ordinal)));
+            Assert.Contains("moved to standby-hel1", text);
+            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
             Assert.Contains("Recovered on standby-hel1: RTO", text);
             Assert.Contains("Cloud drill passed", text);
             AssertNothingLeft(state);
@@ -73,10 +75,81 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
         finally { Directory.Delete(state, recursive: true); }
     }
 
+    /// <summary>A verb of the CLI run against the booted world, as an operator runs it with the world's `pulumi` and DNS key.</summary>
+    private static (int Code, string Output) Verb(CloudWorld world, string runs, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var app = new App(stdout, stderr, Path.Combine(world.Home, "project"), logConsole: stderr)
+        {
+            Input = null, Variable = world.Variable, PulumiEnvironment = world.PulumiEnvironment,
+        };
+        var code = app.Run([.. args, "--stacks", world.Stacks, "--state-dir", runs]);
+        return (code, stdout.ToString() + stderr);
+    }
+
+    [Fact]
+    public async Task A_cloud_standby_is_rehearsed_then_production_migrates_to_it_on_booted_servers_and_no_row_is_lost()
+    {
+        var state = Directory.CreateTempSubdirectory("failover-cloud-world-").FullName;
+        var said = new StringWriter();
+        var clock = Stopwatch.StartNew();
+        CloudWorld? world = null;
+        try
+        {
+            var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
+            await CloudWorld.EnsurePrerequisitesAsync(Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
+            world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
+                name => name == EmulatedCloud.BlockVariable ? Block : Environment.GetEnvironmentVariable(name),
+                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "5", CancellationToken.None);
+            var runs = Path.Combine(state, "runs");
+            var prodServers = world.ServersOf("prod-fsn1");
+            var prodAddress = (await world.DnsAnswerAsync(CancellationToken.None)).Single();
+            output.WriteLine($"world up after {clock.Elapsed.TotalSeconds:F0} s\n{said}");
+
+            // The rehearsal: a copy of the standby booted from its own user data, every tenant restored and verified, then destroyed.
+            var rehearsal = Verb(world, runs, "rehearse", "--site", "standby-hel1", "--yes");
+            output.WriteLine($"rehearsal done after {clock.Elapsed.TotalSeconds:F0} s\n{rehearsal.Output}");
+            Assert.True(rehearsal.Code == ExitCodes.Ok, rehearsal.Output);
+            Assert.Contains("pulumi up standby-hel1-rehearsal (mode mvd, 10 snapshot ids)", rehearsal.Output);
+            Assert.Contains("Rehearsal passed: RTO", rehearsal.Output);
+            Assert.Empty(world.ServersOf("standby-hel1-rehearsal"));
+            Assert.Equal([prodAddress], await world.DnsAnswerAsync(CancellationToken.None));
+            Assert.Equal(prodServers, world.ServersOf("prod-fsn1"));
+
+            // The migration: the standby at full size restored while production serves, production frozen by its hooks, the
+            // final backup by production's own agent, restored, DNS moved, production fenced and kept until --confirm.
+            var migration = Verb(world, runs, "migrate", "--to", "standby-hel1", "--yes", "--wait");
+            output.WriteLine($"migration done after {clock.Elapsed.TotalSeconds:F0} s\n{migration.Output}");
+            Assert.True(migration.Code == ExitCodes.AwaitingConfirmation, migration.Output);
+            Assert.Contains("ok: prod-fsn1 frozen at", migration.Output);
+            Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-hel1 and verified", migration.Output);
+            Assert.Matches(@"replace +hcloud:index/server:Server standby-hel1-db-1", migration.Output);
+            Assert.Contains("RPO 0s", migration.Output);
+            Assert.Equal("standby-hel1", world.Topology.Production.Name);
+            said.GetStringBuilder().Clear();
+            Assert.True(await world.VerifyAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None), said.ToString());
+            Assert.Equal(10, said.ToString().Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
+            Assert.Equal(prodServers, world.ServersOf("prod-fsn1"));
+
+            var confirmed = Verb(world, runs, "migrate", "--to", "standby-hel1", "--confirm");
+            output.WriteLine($"confirmed after {clock.Elapsed.TotalSeconds:F0} s\n{confirmed.Output}");
+            Assert.True(confirmed.Code == ExitCodes.Ok, confirmed.Output);
+            Assert.Empty(world.ServersOf("prod-fsn1"));
+        }
+        finally
+        {
+            if (world is not null) await world.DisposeAsync();
+            output.WriteLine($"world removed after {clock.Elapsed.TotalSeconds:F0} s");
+            AssertNothingLeft(state);
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
     /// <summary>No container, mount, loop device, namespace or link of the drill is left, and its folder is gone.</summary>
     private static void AssertNothingLeft(string state)
     {
-        Assert.False(Directory.Exists(Path.Combine(state, "cloud-drill")), "the drill's folder is still there");
+        Assert.False(Directory.Exists(Path.Combine(state, "cloud-drill")) || Directory.Exists(Path.Combine(state, "world")), "the drill's folder is still there");
         Assert.DoesNotContain(File.ReadAllLines("/proc/self/mounts"), l => l.Contains(state));
         Assert.DoesNotContain(Directory.GetFiles("/run/netns").Select(Path.GetFileName), n => n!.StartsWith("failover-15-", StringComparison.Ordinal));
         Assert.DoesNotContain(Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName), n => n!.StartsWith("fo15-", StringComparison.Ordinal));

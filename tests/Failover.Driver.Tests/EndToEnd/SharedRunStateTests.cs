@@ -63,10 +63,12 @@ public sealed class SharedStateTopology() : LocalTopology(20, "127.0.4.")
 public sealed class SharedRunStateTests(SharedStateTopology site) : IClassFixture<SharedStateTopology>
 {
     [Fact]
-    public async Task Two_machines_starting_a_failover_at_once_twenty_times_one_wins_and_the_other_exits_5_naming_the_holder()
+    public async Task Two_machines_starting_a_failover_at_once_five_times_one_wins_and_the_other_exits_5_naming_the_holder()
     {
+        // The lock's atomicity is raced 20 times in-process against the same RGW (RunStateStoreTests); here five rounds of
+        // two whole CLI processes show the wiring: who wins, the exit code and the holder's name (20 took 2 minutes).
         await site.ResetAsync();
-        for (var round = 0; round < 20; round++)
+        for (var round = 0; round < 5; round++)
         {
             site.Rgw.Clear(SharedStateTopology.Prefix + "/");
             site.ForgetLocalCopies();

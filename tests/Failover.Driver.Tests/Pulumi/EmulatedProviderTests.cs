@@ -49,6 +49,23 @@ public sealed class EmulatedProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Config_answers_the_stack_file_with_what_config_set_stored_over_it_as_the_real_cli_does()
+    {
+        // A rehearsal copies the standby's config from `pulumi config`: the real CLI answers its stack file.
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
+        await cli.SetConfigAsync("standby-hel1", "failover:site.datacenter", ConfigValue.Plain("hel1-dc3"), path: true);
+        var config = (await cli.GetAllConfigAsync("standby-hel1")).ToDictionary(l => l.Path);
+        Assert.Equal("mvd", config["failover:mode"].Value);
+        Assert.Equal(("hetzner", "hel1", "hel1-dc3"),
+            (config["failover:site.provider"].Value, config["failover:site.location"].Value, config["failover:site.datacenter"].Value));
+        Assert.Equal(("app", "cpx22", "1"), (config["failover:servers[1].name"].Value, config["failover:servers[1].mvd.type"].Value, config["failover:servers[1].mvd.count"].Value));
+        Assert.True(config["hcloud:token"].Secret);
+        Assert.Equal("hel1", (await cli.GetConfigAsync("standby-hel1", "failover:site.location", path: true))?.Value);
+    }
+
+    [Fact]
     public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
     {
         var e = await FailedUpAsync("northwind");

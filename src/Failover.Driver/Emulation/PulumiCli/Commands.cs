@@ -266,7 +266,7 @@ public sealed partial class Commands(
 
     private void SetConfig()
     {
-        var (_, s) = Stack();
+        var (name, s) = Stack();
         var key = line.Positionals.ElementAtOrDefault(0) ?? throw new CliError("accepts between 1 and 2 arg(s), received 0");
         var value = line.AfterDashDash.FirstOrDefault() ?? line.Positionals.ElementAtOrDefault(1) ?? Console.In.ReadToEnd().TrimEnd('\n', '\r');
         var secret = line.Has("secret");
@@ -278,7 +278,8 @@ public sealed partial class Commands(
         var (full, path) = ParseKey(key);
         JsonNode leaf = secret ? Secrets.Wrap(JsonValue.Create(value)) : JsonValue.Create(value)!;
         if (path.Count == 0) { s.Config[full] = leaf; return; }
-        s.Config[full] = SetPath(s.Config.GetValueOrDefault(full), path, leaf);
+        // A path reaches into the value as the CLI reads it: the stack file's object, not only what was set before.
+        s.Config[full] = SetPath(ConfigOf(name, s).GetValueOrDefault(full)?.DeepClone(), path, leaf);
     }
 
     [GeneratedRegex("password|passphrase|secret|token|apikey|api_key|private", RegexOptions.IgnoreCase)]
@@ -304,7 +305,7 @@ public sealed partial class Commands(
         var (name, s) = Stack();
         var key = line.Positionals.ElementAtOrDefault(0) ?? throw new CliError("accepts 1 arg(s), received 0");
         var (full, path) = ParseKey(key);
-        var node = s.Config.GetValueOrDefault(full);
+        var node = ConfigOf(name, s).GetValueOrDefault(full);
         foreach (var step in path)
             node = step is int i ? (node as JsonArray)?.ElementAtOrDefault(i) : (node as JsonObject)?[(string)step];
         if (node is null) throw new CliError($"configuration key '{Display(line.Has("path") ? key : full, Project())}' not found for stack '{name}'");
@@ -330,12 +331,26 @@ public sealed partial class Commands(
         return entry;
     }
 
+    /// <summary>
+    /// The stack's config as `config` and `config get` answer it. Emulating the providers, it is the real CLI's: the
+    /// stack file's config with what `config set` stored over it, key by key (what the emulated `up` reads too); the
+    /// scripted stand-in answers only what `config set` stored.
+    /// </summary>
+    private SortedDictionary<string, JsonNode?> ConfigOf(string name, StackRecord s)
+    {
+        if (EmulationDirectory is null) return s.Config;
+        var merged = StackEmulation.FileConfig(_cwd, name);
+        foreach (var (key, value) in s.Config) merged[key] = value;
+        return merged;
+    }
+
     private void ListConfig()
     {
-        var (_, s) = Stack();
+        var (name, s) = Stack();
         var reveal = line.Has("show-secrets");
-        if (reveal && s.Config.Values.Any(Secrets.Contains)) Passphrase(s);
-        var all = new JsonObject(s.Config.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)Entry(c.Value, reveal))));
+        var config = ConfigOf(name, s);
+        if (reveal && config.Values.Any(Secrets.Contains)) Passphrase(s);
+        var all = new JsonObject(config.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)Entry(c.Value, reveal))));
         if (line.Has("json")) { PrintJson(all); return; }
         stdout.WriteLine("KEY  VALUE");
         foreach (var (k, e) in all) stdout.WriteLine($"{Display(k, Project())}  {((bool)e!["secret"]! && !reveal ? "[secret]" : (string?)e["value"])}");

@@ -1,0 +1,35 @@
+using Failover.Core.Topology;
+using Failover.Driver.Cli;
+using Failover.Driver.Tests.Support;
+
+namespace Failover.Driver.Tests.Emulation;
+
+/// <summary>The booted world's copy of production's stack file: what the drill changes in it, read back by the real reader (nothing booted).</summary>
+public sealed class CloudWorldCopyTests : IDisposable
+{
+    private readonly string _stacks = Directory.CreateTempSubdirectory("failover-world-copy-").FullName;
+
+    public void Dispose() => Directory.Delete(_stacks, recursive: true);
+
+    [Fact]
+    public void The_copy_of_production_backs_up_every_minute_and_has_migration_hooks_into_its_data_server_with_the_file_otherwise_as_shipped()
+    {
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks"))) File.Copy(f, Path.Combine(_stacks, Path.GetFileName(f)));
+        var file = Path.Combine(_stacks, "Pulumi.prod-fsn1.yaml");
+        var shipped = File.ReadAllText(file);
+        File.WriteAllText(file, CloudWorld.WithDrillSettings(shipped, file, CloudWorld.Schedule, CloudWorld.MigrationHooks("/tmp/world/ssh", "prod-fsn1-db-1")));
+
+        var topology = TopologyLoader.Load(_stacks);
+        Assert.Equal(TimeSpan.FromMinutes(1), topology.Backup.Interval);
+        var hooks = topology.Production.Migrate;
+        Assert.Contains("/tmp/world/ssh prod-fsn1-db-1 runuser -u postgres -- psql", Assert.Single(hooks.Freeze));
+        Assert.Contains("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = on", hooks.Freeze[0]);
+        Assert.Contains("default_transaction_read_only = off", Assert.Single(hooks.Thaw));
+        Assert.Contains("systemctl start failover-backup.service", Assert.Single(hooks.Backup));
+        // Comments and the rest of the file as the operator wrote them.
+        var written = File.ReadAllText(file);
+        Assert.Contains("# Production: Hetzner Falkenstein.", written);
+        Assert.Contains("      full: { type: ccx33, count: 1 }", written);
+        Assert.Equal(shipped.Replace("schedule: 30m", "schedule: 1m").Split('\n').Length + 8, written.Split('\n').Length);
+    }
+}
