@@ -180,6 +180,14 @@ public sealed class VaultSet(IReadOnlyList<VaultSource> sources, SecretRegistry 
         return null;
     }
 
+    /// <summary>The first vault that can be opened (a migration's final backup is looked for there: the agent writes every vault).</summary>
+    public async Task<ResticVault> FirstReachableAsync(CancellationToken cancellation)
+    {
+        foreach (var m in _members)
+            if (await OpenAsync(m, cancellation) is { } vault) return vault;
+        throw new InvalidOperationException("no vault could be read: " + string.Join("; ", _members.Select(m => $"{m.Source.Name}: {m.Unreachable}")));
+    }
+
     /// <summary>Forgets every vault's listing, so the next question lists them again (a migration's final backup added sets since).</summary>
     public async Task ForgetListingsAsync(CancellationToken cancellation)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Failover.Driver.Composition;
 using Failover.Driver.Local;
 using Failover.Driver.Runbooks;
 

@@ -12,6 +12,7 @@ using Failover.Driver.Emulation.PulumiCli;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
+using Failover.Driver.Composition;
 using Failover.Driver.Runbooks;
 using Serilog;
 
@@ -175,7 +176,7 @@ internal sealed class CloudWorld
 
         var agent = BackupPlan.For(topology, prod);
         _say($"[5/{steps}] waiting for the backup agent's own timer on {prodData.Name} (every {Durations.Format(agent.Interval)}: the drill's copy of failover:backup.schedule) to back every tenant up into {vault.Name}");
-        var catalog = new BackupCatalog(new ResticRepository(RunPortsFactory.CloudVault(vault, Pulumi), _secrets, _log), time, _log);
+        var catalog = new BackupCatalog(new ResticRepository(await VaultSettings.CloudAsync(vault, Pulumi, ct), _secrets, _log), time, _log);
         FirstBackup = await WaitForAgentAsync(catalog, vault.Name, prodData.Name, SeededAt, HeartbeatLimit(agent.Interval), ct);
         _say($"      heartbeat of agent run {FirstBackup.RunId}: {FirstBackup.BackedUp} of {FirstBackup.Tenants} tenants into {vault.Name}, " +
              $"finished {Durations.Format(FirstBackup.Finished - SeededAt)} after the seeding");

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Dns;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Migration;
 using Failover.Driver.Reports;
@@ -94,13 +95,10 @@ internal static class MigrateCommand
                 app.Error($"  fix: {missing.Fix}");
                 return ExitCodes.Findings;
             }
-            if (!parse.GetValue(yes) && !app.Confirm(
+            if (!RunHost.Confirmed(app, parse.GetValue(yes),
                     $"This moves production from {from.Name} to {to_.Name}: it provisions {to_.Name} at full size, restores every tenant, freezes writes on " +
                     $"{from.Name} for the final sync, moves DNS and rewrites the stack files as shown.\nType the target stack name to go on: ", to_.Name))
-            {
-                app.Error("not confirmed: nothing was changed (use --yes in scripts)");
                 return ExitCodes.Usage;
-            }
             return await ExecuteAsync(app, topology, from, to_, store, run, choices, log, ct);
         }));
         return command;
@@ -122,7 +120,7 @@ internal static class MigrateCommand
         if (!MigrationSteps.NeedsThaw(journal.Records)) return true;
         var (source, target) = Sites(topology, run);
         app.Print($"The migration froze {source.Name} and had not cut over: thawing it first.\n");
-        return await ThawAsync(app, topology, source, target, store, run, journal, log);
+        return await RunHost.CompensateAsync(app, run, journal, Thaw(app, topology, source, target, store, log, say: null), log);
     }
 
     private static (StackSpec Source, StackSpec Target) Sites(Topology topology, RunContext run) =>
@@ -169,7 +167,7 @@ internal static class MigrateCommand
     private static int DryRun(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, MigrationChoices choices)
     {
         var steps = MigrationSteps.For(topology, source, target,
-            new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
+            new Lazy<MigrationPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
@@ -182,33 +180,28 @@ internal static class MigrateCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
+    private static Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
-        void Say(string line) => app.Print(line + "\n");
-        var ports = Ports(app, topology, target, store, log);
-        var steps = MigrationSteps.For(topology, source, target, ports, store.RunDirectory(run.RunId), choices, Say);
-        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, RunCommands.ProjectDirectory(topology));
-        using var runLock = RunCommands.Lock(store, run, $"failover migrate --to {run.Target}", log);
-        var stackFiles = Cloud.CheckoutGuard.Snapshot(topology);
-        store.SetCurrent(run.RunId);
-        var dir = store.RunDirectory(run.RunId);
-        using var journal = store.OpenJournal(run.RunId);
-        // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
-        if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
-        var stackLog = log.ForContext("Stack", run.Target);
-        app.Print($"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, Say, app.Display) { Operator = app.Operator }.RunAsync(journal, run, ct);
-
-        var thawed = false;
-        if (result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(journal.Records))
+        var steps = MigrationSteps.For(topology, source, target, Ports(app, topology, target, store, log), store.RunDirectory(run.RunId), choices, line => app.Print(line + "\n"));
+        return RunHost.RunAsync(app, topology, store, new HostedRun(run, target, steps, $"failover migrate --to {run.Target}",
+            journal => $"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal})",
+            ending => Exit(app, source, target, ending))
         {
+            // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
+            Repair = journal => { if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow())); },
             // Before the cutover production is still the source: a stopped migration must not leave it refusing writes.
-            app.Print($"  the migration stopped during the freeze: giving {source.Name} its writes back\n");
-            thawed = await ThawAsync(app, topology, source, target, store, run, journal, log);
-        }
-        var report = await RunCommands.FinishAsync(app, topology, store, run, result, journal, log);
-        RunCommands.SayChangedStackFiles(app, topology, stackFiles);
+            Compensation = Thaw(app, topology, source, target, store, log, $"the migration stopped during the freeze: giving {source.Name} its writes back") with
+            {
+                Needed = (result, records) => result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(records),
+            },
+        }, log, ct);
+    }
+
+    /// <summary>The migration's exit-code table: 0 migrated, 6 waiting for the old TTL, 7 cut over and waiting for --confirm, or stopped.</summary>
+    private static int Exit(App app, StackSpec source, StackSpec target, RunEnding ending)
+    {
+        var (result, report, thawed) = (ending.Result, ending.Report, ending.Compensated);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:
@@ -221,40 +214,33 @@ internal static class MigrateCommand
                 app.Print($"Cut over to {target.Name}: writes were frozen for {Fmt(report.FreezeWindow)} (the downtime customers saw), RPO {Fmt(report.Rpo)}.\n");
                 app.Error($"waiting for confirmation: {result.Error}");
                 return ExitCodes.AwaitingConfirmation;
-            case RunOutcome.Interrupted:
-                app.Error(thawed
-                    ? $"interrupted: {source.Name} was thawed and serves; DNS was not touched. Run `failover migrate --to {target.Name}` to go on (the freeze and final sync run again) or `failover abort`."
-                    : $"interrupted: run `failover migrate --to {target.Name}` (or `failover resume`) to continue where it stopped");
-                return ExitCodes.Interrupted;
-            case RunOutcome.Aborted:
-                app.Error($"error: {result.Error}");
-                return ExitCodes.Usage;
             default:
-                app.Error($"error: step {StepContext.Name(result.FailedStep!.Value)} failed: {result.Error}");
-                app.Error(thawed
-                    ? $"{source.Name} was thawed and serves; DNS was not touched. Fix the cause, then `failover migrate --to {target.Name}` freezes and syncs again."
-                    : "Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
-                return ExitCodes.Failed;
+                return RunHost.Stopped(app, ending,
+                    thawed
+                        ? $"interrupted: {source.Name} was thawed and serves; DNS was not touched. Run `failover migrate --to {target.Name}` to go on (the freeze and final sync run again) or `failover abort`."
+                        : $"interrupted: run `failover migrate --to {target.Name}` (or `failover resume`) to continue where it stopped",
+                    thawed
+                        ? $"{source.Name} was thawed and serves; DNS was not touched. Fix the cause, then `failover migrate --to {target.Name}` freezes and syncs again."
+                        : "Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
         }
     }
 
-    /// <summary>Runs the thaw through the engine (journaled, once), then reopens the frozen steps; true when it worked.</summary>
-    private static async Task<bool> ThawAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, Journal journal, ILogger log)
-    {
-        var ports = Ports(app, topology, target, store, log);
-        var thaw = await new RunEngine([MigrationSteps.Thaw(source, ports)], app.Time, log.ForContext("Stack", source.Name), line => app.Print(line + "\n"), app.Display)
-            .RunAsync(journal, run, CancellationToken.None, completes: false);
-        if (thaw.Outcome != RunOutcome.Completed)
+    /// <summary>The thaw as a compensation (journaled, once), then the frozen steps reopened; it holds when the thaw worked.</summary>
+    private static Compensation Thaw(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, ILogger log, string? say) =>
+        new((_, records) => MigrationSteps.NeedsThaw(records), say, [MigrationSteps.Thaw(source, Ports(app, topology, target, store, log))], Completes: false, (journal, thaw) =>
         {
-            app.Error($"error: {source.Name} could NOT be thawed ({thaw.Error}): it still refuses writes. Run its failover:migrate thaw commands by hand, or `failover abort` once the cause is fixed.");
-            return false;
-        }
-        journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
-        return true;
-    }
+            if (thaw.Outcome != RunOutcome.Completed)
+            {
+                app.Error($"error: {source.Name} could NOT be thawed ({thaw.Error}): it still refuses writes. Run its failover:migrate thaw commands by hand, or `failover abort` once the cause is fixed.");
+                return false;
+            }
+            journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
+            return true;
+        })
+        { Stack = source.Name };
 
-    private static Lazy<RunPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)));
+    private static Lazy<MigrationPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
+        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)).ForMigration());
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Failover.Core.Planning;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;
 using Failover.Driver.Reports;
@@ -65,13 +66,10 @@ internal static class RehearseCommand
                 if (code != ExitCodes.Ok) return code;
             }
             await RunCommands.GuardAsync(app, topology, log, ct);
-            if (!parse.GetValue(yes) && !app.Confirm(
+            if (!RunHost.Confirmed(app, parse.GetValue(yes),
                     $"This rehearses a failover on a copy of {standby.Name}: it restores every tenant there. Production and DNS are not touched.\n" +
                     $"Type the standby name to go on: ", standby.Name))
-            {
-                app.Error("not confirmed: nothing was changed (use --yes in scripts)");
                 return ExitCodes.Usage;
-            }
             var copy = CopyStack(topology, standby, parse.GetValue(address));
             var run = RunCommands.Stamp(app, parse, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Rehearsal, topology.Production.Name, copy.Name,
                 null, false, Environment.UserName, OperatorHost.Name));
@@ -125,39 +123,40 @@ internal static class RehearseCommand
     /// <summary>A local copy's PostgreSQL and files: short paths, as PostgreSQL's socket path is limited.</summary>
     private static string StateDirectory(RunStore store, string runId) => Path.Combine(store.Root, "rehearsals", runId);
 
-    private static async Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
+    private static Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
         var dir = store.RunDirectory(run.RunId);
-        // A rehearsal never touches DNS: what its steps read is the vault (and the provider, through Pulumi).
-        CredentialCheck.Require(topology, copy.Stack, [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown], app.Variable, RunCommands.ProjectDirectory(topology));
-        var ports = app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)) with { Sites = copy.Sites };
+        var ports = new Lazy<RehearsalPorts>(() => app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)).ForRehearsal(copy));
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
-        using var runLock = Lock(store, run, log);
-        store.SetCurrent(run.RunId);
-        using var journal = store.OpenJournal(run.RunId);
-        var stackLog = log.ForContext("Stack", copy.Stack.Name);
-        app.Print($"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal.Path})\n");
-        var result = await new RunEngine(steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display) { Operator = app.Operator }.RunAsync(journal, run, ct);
-        if (result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted && !keep)
+        return RunHost.RunAsync(app, topology, store, new HostedRun(run, copy.Stack, steps, $"failover rehearse ({run.RunId})",
+            journal => $"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal})",
+            ending => Exit(app, topology, copy, keep, ending))
         {
+            // A rehearsal never touches DNS: what its steps read is the vault (and the provider, through Pulumi).
+            CredentialSteps = [StepKind.SelectBackup, StepKind.Provision, StepKind.Restore, StepKind.Teardown],
+            ChangesStackFiles = false,
+            Lock = () => Lock(store, run, log),
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
-            app.Print("  tearing the copy down after the failure\n");
-            await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display)
-                .RunAsync(journal, run, CancellationToken.None);
-        }
-        var report = await RunCommands.WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
-        var tornDown = TornDown(journal.Records);
-        if (tornDown) RemoveEmptyStateDirectory(store, run.RunId);
-        if (journal.Records.Any(r => r.Event == JournalEvent.RunCompleted))
-        {
-            store.ClearCurrent();
-            store.History.Append(new RehearsalEntry(run.RunId, RehearsalCopy.StandbyOf(copy.Stack.Name), report.Started,
-                report.Ended ?? app.Time.GetUtcNow(), report.Outcome, report.Rto?.TotalSeconds, report.Rpo?.TotalSeconds,
-                store.State.IsShared ? $"{store.State.Location}/runs/{run.RunId}/report.html" : Path.Combine(dir, "report.html")));
-            stackLog.Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
-        }
-        app.Print($"\nEvidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)\n");
-        if (app.JsonOutput) app.Document(report.JsonText());
+            Compensation = keep ? null : new Compensation((result, _) => result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted,
+                "tearing the copy down after the failure", [RehearsalSteps.Teardown(copy)], Completes: true, (_, _) => true),
+            AfterReport = (journal, report) =>
+            {
+                if (TornDown(journal.Records)) RemoveEmptyStateDirectory(store, run.RunId);
+                if (!journal.Records.Any(r => r.Event == JournalEvent.RunCompleted)) return;
+                store.History.Append(new RehearsalEntry(run.RunId, RehearsalCopy.StandbyOf(copy.Stack.Name), report.Started,
+                    report.Ended ?? app.Time.GetUtcNow(), report.Outcome, report.Rto?.TotalSeconds, report.Rpo?.TotalSeconds,
+                    store.State.IsShared ? $"{store.State.Location}/runs/{run.RunId}/report.html" : Path.Combine(dir, "report.html")));
+                log.ForContext("Stack", copy.Stack.Name).Information("Rehearsal {RunId} finished: {Outcome}", run.RunId, report.Outcome);
+            },
+            ReportLine = $"Evidence: {Path.Combine(dir, "report.html")} (and report.md, report.json)",
+        }, log, ct);
+    }
+
+    /// <summary>The rehearsal's exit-code table: passed, or failed or interrupted with the copy torn down or not.</summary>
+    private static int Exit(App app, Topology topology, IRehearsalCopy copy, bool keep, RunEnding ending)
+    {
+        var (result, report) = (ending.Result, ending.Report);
+        var tornDown = TornDown(ending.Records);
         if (keep) app.Print($"Kept: {copy.Stack.Name} is left running on {copy.Where}. Remove it with: {copy.RemoveCommand}\n");
         if (report.Outcome == "resolved")
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Runbooks;
 using Serilog;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Failover.Core.Planning;
 using Failover.Core.Policies;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Cloud;
 using Failover.Driver.Engine;
 using Failover.Driver.Backup;
@@ -152,7 +153,7 @@ internal static class RunCommands
             {
                 var plan = Planner.Plan(topology, target);
                 var steps = FailoverSteps.For(topology, target,
-                    new Lazy<RunPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
+                    new Lazy<FailoverPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -167,19 +168,17 @@ internal static class RunCommands
                 return ExitCodes.Ok;
             }
             await GuardAsync(app, topology, log, ct);
-            if (!parse.GetValue(yes) && !app.Confirm(
+            if (!RunHost.Confirmed(app, parse.GetValue(yes),
                     $"This fails {topology.Production.Name} over to {target.Name}: it provisions servers, restores every tenant, fences " +
                     $"{topology.Production.Name} and moves DNS.\nType the target stack name to go on: ", target.Name))
-            {
-                app.Error("not confirmed: nothing was changed (use --yes in scripts)");
                 return ExitCodes.Usage;
-            }
             return await Execute(app, topology, target, store, runContext, log, ct);
         }));
         return command;
     }
 
-    internal static async Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
+    /// <summary>A failover, or a restore into the serving site, carried out by the run host; also its resume.</summary>
+    internal static Task<int> Execute(App app, Topology topology, StackSpec target, RunStore store, RunContext run, ILogger log, CancellationToken ct)
     {
         // The verb an operator typed: a failover's kind is "failover" but its command is `failover run`.
         var restore = run.Kind == RunKind.Restore;
@@ -189,72 +188,23 @@ internal static class RunCommands
         var dir = store.RunDirectory(run.RunId);
         // A restore into the serving site moves nothing: it gets no DNS adapter at all.
         var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }));
-        var steps = restore ? FailoverSteps.ForRestore(topology, target, ports, dir) : FailoverSteps.For(topology, target, ports, dir);
-        CredentialCheck.Require(topology, target, CredentialCheck.Remaining(steps, store, run.RunId), app.Variable, ProjectDirectory(topology));
-        using var runLock = Lock(store, run, command, log);
-        var stackFiles = CheckoutGuard.Snapshot(topology);
-        store.SetCurrent(run.RunId);
-        using var journal = store.OpenJournal(run.RunId);
-        var engine = new RunEngine(steps, app.Time, log.ForContext("Stack", run.Target), line => app.Print(line + "\n"), app.Display) { Operator = app.Operator };
-        app.Print(restore
-            ? $"Run {run.RunId}: restore of {string.Join(", ", run.Only)} into {run.Target}, the serving site (journal {journal.Path})\n"
-            : $"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal.Path})\n");
-        var result = await engine.RunAsync(journal, run, ct);
-        var report = await FinishAsync(app, topology, store, run, result, journal, log);
-        SayChangedStackFiles(app, topology, stackFiles);
-        switch (result.Outcome)
-        {
-            case RunOutcome.Completed when restore:
-                app.Print($"Restored {string.Join(", ", run.Only)} into {run.Target} and verified; data up to {Fmt(report.Rpo)} old.\n");
+        var steps = restore
+            ? FailoverSteps.ForRestore(topology, target, ports.Role(p => p.ForTenantRestore()), dir)
+            : FailoverSteps.For(topology, target, ports.Role(p => p.ForFailover()), dir);
+        return RunHost.RunAsync(app, topology, store, new HostedRun(run, target, steps, command,
+            journal => restore
+                ? $"Run {run.RunId}: restore of {string.Join(", ", run.Only)} into {run.Target}, the serving site (journal {journal})"
+                : $"Run {run.RunId}: failover of {run.Production} to {run.Target} (journal {journal})",
+            ending =>
+            {
+                if (ending.Result.Outcome != RunOutcome.Completed)
+                    return RunHost.Stopped(app, ending, "interrupted: run `failover resume` to continue where it stopped",
+                        "Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
+                app.Print(restore
+                    ? $"Restored {string.Join(", ", run.Only)} into {run.Target} and verified; data up to {Fmt(ending.Report.Rpo)} old.\n"
+                    : $"Recovered on {run.Target}: RTO {Fmt(ending.Report.Rto)}, RPO {Fmt(ending.Report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
                 return ExitCodes.Ok;
-            case RunOutcome.Completed:
-                app.Print($"Recovered on {run.Target}: RTO {Fmt(report.Rto)}, RPO {Fmt(report.Rpo)} (targets {Durations.Format(topology.Targets.Rto)} / {Durations.Format(topology.Targets.Rpo)}).\n");
-                return ExitCodes.Ok;
-            case RunOutcome.Interrupted:
-                app.Error("interrupted: run `failover resume` to continue where it stopped");
-                return ExitCodes.Interrupted;
-            case RunOutcome.Aborted:
-                app.Error($"error: {result.Error}");
-                return ExitCodes.Usage;
-            default:
-                app.Error($"error: step {StepContext.Name(result.FailedStep!.Value)} failed: {result.Error}");
-                app.Error("Fix the cause, then `failover resume` continues from that step (finished steps are not repeated).");
-                return ExitCodes.Failed;
-        }
-    }
-
-    /// <summary>After an engine invocation: the report rewritten from the journal, the run closed when it ended, the report's path printed.</summary>
-    internal static async Task<IncidentReport> FinishAsync(App app, Topology topology, RunStore store, RunContext run, RunResult result, Journal journal, ILogger log)
-    {
-        var dir = store.RunDirectory(run.RunId);
-        var report = await WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
-        if (result.Outcome is RunOutcome.Completed or RunOutcome.Aborted) store.ClearCurrent();
-        app.Print($"\nReport: {store.ReportLocation(run.RunId)}\n");
-        if (app.JsonOutput) app.Document(report.JsonText());
-        return report;
-    }
-
-    /// <summary>
-    /// The report files rewritten from the journal, published to the shared store, and copied with the journal into the
-    /// vault (<see cref="ReportArchive"/>). A copy that fails is a warning: the run's outcome stands, the files are here.
-    /// </summary>
-    internal static async Task<IncidentReport> WriteEvidenceAsync(App app, Topology topology, RunStore store, string runId, Journal journal, ILogger log)
-    {
-        var dir = store.RunDirectory(runId);
-        var report = IncidentReport.FromJournal(journal, topology.Targets) with { VaultCopy = ReportArchive.Describe(topology, runId) };
-        IncidentReportFiles.Write(dir, report);
-        store.PublishReports(runId);
-        try
-        {
-            if (await ReportArchive.CopyAsync(topology, ProjectDirectory(topology), dir, runId, store.JournalLines(runId), app.Secrets, log, CancellationToken.None) is { } snapshot)
-                app.Print($"Evidence copied into the vault {ReportArchive.VaultOf(topology)!.Name}: restic snapshot {snapshot} (tags {ReportArchive.Tag}, {ReportArchive.RunTag(runId)}).\n");
-        }
-        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException)
-        {
-            log.Warning("Evidence of run {RunId} not copied into the vault: {Error}", runId, e.Message);
-            app.Error($"warning: the report was not copied into the vault ({e.Message}); it is in {dir}");
-        }
-        return report;
+            }), log, ct);
     }
 
     /// <summary>
@@ -266,15 +216,6 @@ internal static class RunCommands
         var warning = await CheckoutGuard.CheckAsync(topology,
             () => RunPortsFactory.Pulumi(ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct);
         if (warning is not null) app.Error($"warning: {warning}; make sure this checkout has the latest stack files (git pull)");
-    }
-
-    /// <summary>After a run: the stack files it changed (`pulumi config set`, a migration's role rewrite) must reach every operator's checkout.</summary>
-    internal static void SayChangedStackFiles(App app, Topology topology, IReadOnlyDictionary<string, string> before)
-    {
-        var changed = CheckoutGuard.Changed(topology, before);
-        if (changed.Count == 0) return;
-        app.Print($"Stack files changed by this run: {string.Join(", ", changed)} (in {topology.StacksDirectory}). Commit and push them now, " +
-                  "so that every operator's checkout says what is deployed; until then another checkout is refused as stale.\n");
     }
 
     internal static RunEnvironment Environment(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
@@ -299,8 +240,7 @@ internal static class RunCommands
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 
-    internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) =>
-        store.AcquireLock(new LockOwner(OperatorHost.Name, System.Environment.ProcessId, DateTimeOffset.UtcNow, run.RunId, command), log);
+    internal static RunLock Lock(RunStore store, RunContext run, string command, ILogger? log = null) => RunHost.Lock(store, run, command, log);
 
     private static Option<string[]> WithoutOption() => new("--without-tenant")
     {
@@ -420,7 +360,7 @@ internal static class RunCommands
                 journal.Append(new JournalRecord(JournalEvent.RunAborted, app.Time.GetUtcNow(), Data: new() { ["by"] = System.Environment.UserName }));
                 if (run is not null)
                 {
-                    await WriteEvidenceAsync(app, topology, store, id, journal, log);
+                    await RunHost.WriteEvidenceAsync(app, topology, store, id, journal, log);
                 }
             }
             store.ClearCurrent();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Failover.Core.Policies;
+using Failover.Driver.Composition;
 using Failover.Driver.Dns;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Reports;

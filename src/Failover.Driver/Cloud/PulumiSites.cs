@@ -11,7 +11,7 @@ namespace Failover.Driver.Cloud;
 /// Cloud sites through Pulumi: provisioning sets the standby's mode and restore point in its stack config
 /// and runs `pulumi up`; fencing sets the old primary's mode to fenced and applies it if its provider answers.
 /// </summary>
-public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Action<string> progress, TimeSpan fenceTimeout) : ISites
+public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Action<string> progress, TimeSpan fenceTimeout) : ISiteProbe, ISiteProvisioner, ISiteFence, ISiteRetirement
 {
     public async Task<bool> IsServingAsync(StackSpec site, CancellationToken cancellation)
     {

@@ -12,16 +12,14 @@ namespace Failover.Driver.Cloud;
 /// provisioned like a failover's standby, and removed with <c>pulumi destroy</c> and <c>pulumi stack rm</c>.
 /// The standby's own stack is only read.
 /// </summary>
-public sealed class RehearsalStack(IPulumi pulumi, ISites sites, StackSpec standby, StackSpec copy, Action<string> progress, ILogger log)
-    : IRehearsalCopy, ISites
+public sealed class RehearsalStack(IPulumi pulumi, ISiteProvisioner sites, StackSpec standby, StackSpec copy, Action<string> progress, ILogger log)
+    : IRehearsalCopy, ISiteProvisioner
 {
     public StackSpec Stack => copy;
     public string Where => $"{copy.Site.Provider.ToString().ToLowerInvariant()} {copy.Site.Location} (its own Pulumi stack)";
-    public ISites Sites => this;
+    public ISiteProvisioner Provisioner => this;
     public string RemoveCommand =>
         $"failover rehearse --teardown (it runs: pulumi destroy --yes --stack {copy.Name} && pulumi stack rm --yes {copy.Name})";
-
-    public Task<bool> IsServingAsync(StackSpec site, CancellationToken cancellation) => sites.IsServingAsync(site, cancellation);
 
     /// <summary>Creates the copy's stack (or finds it after a crash), writes its config from the standby's, then provisions it.</summary>
     public async Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation)
@@ -35,17 +33,6 @@ public sealed class RehearsalStack(IPulumi pulumi, ISites sites, StackSpec stand
         log.Information("Rehearsal stack {Stack} configured from {Standby}", copy.Name, standby.Name);
         return await sites.ProvisionAsync(copy, restorePoint, cancellation);
     }
-
-    public Task<string> FenceAsync(StackSpec site, CancellationToken cancellation) =>
-        throw new InvalidOperationException("a rehearsal never fences anything");
-
-    public Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) => sites.AddressAsync(site, cancellation);
-
-    public Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation) =>
-        throw new InvalidOperationException("a rehearsal never unfences anything");
-
-    public Task<string> ScaleDownAsync(StackSpec site, bool destroy, CancellationToken cancellation) =>
-        throw new InvalidOperationException("a rehearsal copy is removed by its teardown (pulumi destroy), never scaled down");
 
     public async Task<string> RemoveAsync(CancellationToken cancellation)
     {

@@ -102,7 +102,7 @@ public static class LocalBackup
     /// <summary>The directory vault's settings; the repository and a random password are created on first use.</summary>
     public static async Task<ResticSettings> EnsureVaultAsync(Topology topology, string projectDirectory, SecretRegistry secrets, ILogger log, CancellationToken cancellation)
     {
-        try { return RunPortsFactory.LocalVault(topology, projectDirectory); }
+        try { return Backup.VaultSettings.Local(topology, projectDirectory); }
         catch (InvalidOperationException) when (VaultPath(topology, projectDirectory) is { } path && !File.Exists(path + ".password"))
         {
             return await EnsureAsync(path, secrets, log, cancellation);

@@ -11,7 +11,7 @@ public sealed class LocalRehearsalCopy(StackSpec copy, LocalSites sites) : IRehe
 {
     public StackSpec Stack => copy;
     public string Where => $"{LocalSites.Address(copy)} ({sites.StateDirectory})";
-    public ISites Sites => sites;
+    public ISiteProvisioner Provisioner => sites;
     public string RemoveCommand => "failover rehearse --teardown";
 
     /// <summary>Stops the copy's database and removes its folder.</summary>

@@ -9,7 +9,7 @@ namespace Failover.Driver.Local;
 /// The local provider: each site is a PostgreSQL cluster and a files directory on its own loopback address,
 /// kept under one state folder. The driver provisions these itself instead of calling Pulumi.
 /// </summary>
-public sealed class LocalSites : ISites
+public sealed class LocalSites : ISiteProbe, ISiteProvisioner, ISiteFence, ISiteRetirement
 {
     private readonly string stateDirectory;
 

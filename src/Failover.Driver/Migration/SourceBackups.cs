@@ -25,8 +25,11 @@ public sealed class LocalSourceBackup(Topology topology, LocalSites sites, strin
 /// commands start its backup (and wait for it), then the vault must hold a complete backup of every tenant taken
 /// after the freeze began; anything older would lose the writes in between.
 /// </summary>
-public sealed class HookSourceBackup(SiteHooks hooks, VaultSet vault, IReadOnlyList<Tenant> tenants) : ISourceBackup
+/// <param name="openVault">The vault the backup lands in, opened when first needed (a cloud vault's settings are its stack's outputs).</param>
+public sealed class HookSourceBackup(SiteHooks hooks, Func<CancellationToken, Task<ResticVault>> openVault, IReadOnlyList<Tenant> tenants) : ISourceBackup
 {
+    public HookSourceBackup(SiteHooks hooks, ResticVault vault, IReadOnlyList<Tenant> tenants) : this(hooks, _ => Task.FromResult(vault), tenants) { }
+
     public async Task<IReadOnlyList<TenantSnapshot>> BackupAsync(StackSpec source, DateTimeOffset frozenAt, CancellationToken cancellation)
     {
         if (source.Migrate.Backup.Count == 0)
@@ -34,7 +37,8 @@ public sealed class HookSourceBackup(SiteHooks hooks, VaultSet vault, IReadOnlyL
         await hooks.RunAsync(source, "backup", source.Migrate.Backup,
             new Dictionary<string, string?> { ["FAILOVER_FROZEN_AT"] = frozenAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }, cancellation);
         // The catalog listed the vault in select-backup, before this backup existed: list it again.
-        await vault.ForgetListingsAsync(cancellation);
+        var vault = await openVault(cancellation);
+        await vault.Catalog.ForgetListingAsync(cancellation);
         var chosen = new List<TenantSnapshot>();
         foreach (var tenant in tenants)
         {

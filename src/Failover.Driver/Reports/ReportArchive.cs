@@ -43,7 +43,7 @@ public static class ReportArchive
         SecretRegistry secrets, ILogger log, CancellationToken cancellation)
     {
         if (VaultOf(topology) is null) return null;
-        var settings = Runbooks.RunPortsFactory.LocalVault(topology, projectDirectory);
+        var settings = Backup.VaultSettings.Local(topology, projectDirectory);
         var staging = Directory.CreateTempSubdirectory("failover-evidence-");
         try
         {

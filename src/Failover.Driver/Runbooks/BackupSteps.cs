@@ -25,26 +25,25 @@ public interface IBackupAgents
 /// backup awaited for a bounded time or reported pending, and the report says from when new backups exist. It never
 /// fails the run (the service already moved): a problem is a note and a follow-up. A rehearsal has no such step.
 /// </summary>
-internal sealed class StartBackups(StackSpec target, Lazy<RunPorts> lazyPorts, TimeSpan? wait = null) : IStep
+internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents?> agents, TimeSpan? wait = null) : IStep
 {
     /// <summary>How long the run waits for the first backup: long enough for a small site's, short enough not to hold the report.</summary>
     public static readonly TimeSpan FirstBackupWait = TimeSpan.FromMinutes(10);
 
     private TimeSpan Wait => wait ?? FirstBackupWait;
-    private RunPorts Ports => lazyPorts.Value;
     public StepKind Kind => StepKind.Backups;
     public string Describe(RunContext run) => $"start {target.Name}'s backup agent and wait up to {Durations.Format(Wait)} for its first backup";
 
     public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
     {
-        if (Ports.Backups is not { } agents)
+        if (agents.Value is not { } backups)
             return new StepResult($"{target.Name} has no backup agent the driver can start: new backups are pending", new JsonObject { ["pending"] = true },
                 [$"start {target.Name}'s backup agent by hand: on its data server `systemctl enable --now {Core.Sites.BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)"]);
         var started = (await c.Once($"backups:start:{target.Name}", async x =>
         {
             var at = c.Time.GetUtcNow();
             AgentStart start;
-            try { start = await agents.StartAsync(target, FailoverSteps.Address(c), x); }
+            try { start = await backups.StartAsync(target, FailoverSteps.Address(c), x); }
             catch (Exception e) when (e is InvalidOperationException or IOException or HttpRequestException or TimeoutException)
             {
                 start = new AgentStart(false, $"{target.Name}'s backup agent could not be started: {e.Message}");
@@ -53,7 +52,7 @@ internal sealed class StartBackups(StackSpec target, Lazy<RunPorts> lazyPorts, T
         }, ct))!;
         var text = (string)started["text"]!;
         var since = DateTimeOffset.Parse((string)started["at"]!, CultureInfo.InvariantCulture);
-        var first = (bool)started["started"]! ? await agents.FirstBackupAsync(target, since, Wait, ct) : null;
+        var first = (bool)started["started"]! ? await backups.FirstBackupAsync(target, since, Wait, ct) : null;
         if (first is null)
             return new StepResult($"{text}; its first backup is pending: `failover status` shows the agent's heartbeat", new JsonObject { ["pending"] = true },
                 [$"{target.Name}'s first backup had not finished when the run ended: check `failover status` until its heartbeat is fresh"]);

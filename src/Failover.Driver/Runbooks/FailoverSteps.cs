@@ -14,16 +14,16 @@ namespace Failover.Driver.Runbooks;
 public static class FailoverSteps
 {
     /// <param name="ports">Built on first use, so a dry run (which only describes the steps) touches no provider.</param>
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Lazy<RunPorts> ports, string reportDirectory) =>
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Lazy<FailoverPorts> ports, string reportDirectory) =>
     [
-        new Assess(topology, ports),
-        new SelectBackup(topology, ports),
-        new Provision(target, ports),
-        new Restore(topology, target, ports),
-        new Gate(target, ports),
-        new Fence(topology.Production, ports),
-        new Cutover(target, ports),
-        new StartBackups(target, ports),
+        new Assess(topology, ports.Role(p => p.Probe), ports.Role(p => p.Vault)),
+        new SelectBackup(topology, ports.Role(p => p.Vault)),
+        new Provision(target, ports.Role(p => p.Provisioner)),
+        new Restore(topology, target, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
+        new Gate(target, ports.Role(p => p.Gate)),
+        new Fence(topology.Production, ports.Role(p => p.Fence)),
+        new Cutover(target, ports.Role(p => p.Dns)),
+        new StartBackups(target, ports.Role(p => p.Backups)),
         new Report(topology, reportDirectory),
     ];
 
@@ -31,61 +31,43 @@ public static class FailoverSteps
     /// The steps of `failover restore --tenant NAME`: the named tenants' verified backups restored into the site serving
     /// now (left out of a failover for want of a backup), proven by the health gate. Nothing is provisioned, fenced or moved.
     /// </summary>
-    public static IReadOnlyList<IStep> ForRestore(Topology topology, StackSpec serving, Lazy<RunPorts> ports, string reportDirectory) =>
+    public static IReadOnlyList<IStep> ForRestore(Topology topology, StackSpec serving, Lazy<TenantRestorePorts> ports, string reportDirectory) =>
     [
-        new SelectBackup(topology, ports),
-        new Locate(serving, ports),
-        new Restore(topology, serving, ports),
-        new Gate(serving, ports),
+        new SelectBackup(topology, ports.Role(p => p.Vault)),
+        new Locate(serving, ports.Role(p => p.Probe)),
+        new Restore(topology, serving, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
+        new Gate(serving, ports.Role(p => p.Gate)),
         new Report(topology, reportDirectory),
     ];
 
-    internal static JsonObject SnapshotJson(TenantSnapshot s) => new()
-    {
-        ["id"] = s.SnapshotId, ["time"] = s.Time.ToString("O", CultureInfo.InvariantCulture), ["bytes"] = s.Bytes,
-    };
-
-    internal static JsonObject SnapshotsJson(IEnumerable<TenantSnapshot> snapshots)
-    {
-        var json = new JsonObject();
-        foreach (var s in snapshots) json[s.Tenant] = SnapshotJson(s);
-        return json;
-    }
-
     /// <param name="step">The step whose facts name the snapshots: select-backup, or a migration's final-sync.</param>
     internal static List<TenantSnapshot> Chosen(StepContext c, string step = "select-backup") =>
-        c.Facts[step]!["snapshots"]!.AsObject()
-            .Where(kv => !c.Run.Without.Contains(kv.Key)) // left out after its backup was chosen (its restore failed)
-            .Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, DateTimeOffset.Parse((string)kv.Value["time"]!, CultureInfo.InvariantCulture), (long)kv.Value["bytes"]!))
+        StepFacts.Snapshots(c.Facts[step]!["snapshots"]!.AsObject())
+            .Where(s => !c.Run.Without.Contains(s.Tenant)) // left out after its backup was chosen (its restore failed)
             .ToList();
 
-    internal static SiteAddress Address(StepContext c)
-    {
-        // A restore into the serving site located it instead of provisioning it.
-        var p = c.Facts["provision"] ?? c.Facts["locate"]!;
-        return new SiteAddress(p["addresses"]!.AsArray().Select(a => (string)a!).ToList(), (string?)p["healthUrl"], p["outputs"]?.AsObject().DeepClone().AsObject() ?? new JsonObject());
-    }
+    /// <summary>Where the run's site answers: provisioned, or (a restore into the serving site) located.</summary>
+    internal static SiteAddress Address(StepContext c) =>
+        StepFacts.Site(c.Facts[StepContext.Name(StepKind.Provision)] ?? c.Facts[StepContext.Name(StepKind.Locate)]!);
 
-    private sealed class Assess(Topology t, Lazy<RunPorts> lazyPorts) : IStep
+    private sealed class Assess(Topology t, Lazy<ISiteProbe> probe, Lazy<IBackupVault> vault) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Assess;
         public string Describe(RunContext run) => $"check whether {t.Production.Name} still answers; read the latest backup of {t.Tenants.Count} tenants";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var serving = await Ports.Sites.IsServingAsync(t.Production, ct);
+            var serving = await probe.Value.IsServingAsync(t.Production, ct);
             var latest = new JsonObject();
             var now = c.Time.GetUtcNow();
             var worst = TimeSpan.Zero;
             var tenants = c.Run.TenantsOf(t);
             foreach (var tenant in tenants)
             {
-                var snaps = await Ports.Vault.SnapshotsAsync(tenant, ct);
+                var snaps = await vault.Value.SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
                     throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}");
-                latest[tenant.Name] = SnapshotJson(snaps[0]);
+                latest[tenant.Name] = StepFacts.Json(snaps[0]);
                 if (now - snaps[0].Time > worst) worst = now - snaps[0].Time;
             }
             var notes = serving ? new[] { $"{t.Production.Name} still answers: it will be fenced before the cutover" } : [];
@@ -96,10 +78,8 @@ public static class FailoverSteps
     }
 
     /// <param name="baseOfSync">The base of a migration: a final sync follows, so the backup's age is no data loss and the RPO rule does not apply.</param>
-    internal sealed class SelectBackup(Topology t, Lazy<RunPorts> lazyPorts, bool baseOfSync = false) : IStep
+    internal sealed class SelectBackup(Topology t, Lazy<IBackupVault> vault, bool baseOfSync = false) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.SelectBackup;
         /// <summary>Why a vault gave way, said once even when it holds for every tenant.</summary>
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _said = new();
@@ -121,8 +101,8 @@ public static class FailoverSteps
             var vaults = new List<string>();
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
-                chosen[p.Tenant.Name] = SnapshotJson(p.Result!.Snapshot);
-                if (Ports.Vault.SourceOf(p.Result.Snapshot) is { } source) { chosen[p.Tenant.Name]!["vault"] = source.Vault; vaults.Add(source.Vault); }
+                chosen[p.Tenant.Name] = StepFacts.Json(p.Result!.Snapshot);
+                if (vault.Value.SourceOf(p.Result.Snapshot) is { } source) { chosen[p.Tenant.Name]!["vault"] = source.Vault; vaults.Add(source.Vault); }
                 notes.AddRange(p.Result.Notes);
             }
             return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(vaults),
@@ -133,11 +113,11 @@ public static class FailoverSteps
         private async Task<(TenantSnapshot Snapshot, List<string> Notes)> PickAsync(StepContext c, Tenant tenant, DateTimeOffset? point, DateTimeOffset now, CancellationToken ct)
         {
             var notes = new List<string>();
-            var candidates = (await Ports.Vault.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
+            var candidates = (await vault.Value.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
             TenantSnapshot? good = null;
             foreach (var s in candidates)
             {
-                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await Ports.Vault.VerifyAsync(s, x)), ct);
+                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await vault.Value.VerifyAsync(s, x)), ct);
                 if (ok?.GetValue<bool>() == true) { good = s; break; }
                 notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
                 c.Note(notes[^1]);
@@ -149,7 +129,7 @@ public static class FailoverSteps
                         : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}. {WithoutOffer(c.Run, [tenant.Name])}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
                       $"restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again. {WithoutOffer(c.Run, [tenant.Name])}");
-            if (Ports.Vault.SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
+            if (vault.Value.SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
             if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
@@ -165,67 +145,48 @@ public static class FailoverSteps
             if (value is null) return null;
             if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) return at;
             foreach (var tenant in t.Tenants)
-                foreach (var s in await Ports.Vault.SnapshotsAsync(tenant, ct))
+                foreach (var s in await vault.Value.SnapshotsAsync(tenant, ct))
                     if (s.SnapshotId.StartsWith(value, StringComparison.OrdinalIgnoreCase)) return s.Time;
             throw new StepFailedException($"--restore-point '{value}' is neither a time (2026-11-21T02:00:00Z) nor the id of a snapshot in the vault");
         }
     }
 
-    internal sealed class Provision(StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Provision(StackSpec target, Lazy<ISiteProvisioner> provisioner) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Provision;
         public string Describe(RunContext run) => $"bring {target.Name} up at {(target.Mode == SiteMode.Full ? "full" : "MVD")} size with the chosen snapshot ids";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var snapshots = Chosen(c);
-            var result = await c.Once($"provision:{target.Name}", async x =>
-            {
-                var a = await Ports.Sites.ProvisionAsync(target, snapshots, x);
-                return new JsonObject
-                {
-                    ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
-                    ["healthUrl"] = a.HealthUrl,
-                    ["outputs"] = a.Outputs.DeepClone(),
-                };
-            }, ct);
+            var result = await c.Once($"provision:{target.Name}", async x => StepFacts.Json(await provisioner.Value.ProvisionAsync(target, snapshots, x)), ct);
             var facts = result!.AsObject().DeepClone().AsObject();
-            return new StepResult($"{target.Name} is up at {string.Join(", ", facts["addresses"]!.AsArray().Select(a => (string)a!))}", facts);
+            return new StepResult($"{target.Name} is up at {string.Join(", ", StepFacts.Site(facts).Addresses)}", facts);
         }
     }
 
     /// <summary>Where the serving site answers, read without changing it: the address a later restore goes to.</summary>
-    internal sealed class Locate(StackSpec serving, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Locate(StackSpec serving, Lazy<ISiteProbe> probe) : IStep
     {
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Locate;
         public string Describe(RunContext run) => $"read where {serving.Name} answers (it serves now; nothing is provisioned)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var a = await Ports.Sites.AddressAsync(serving, ct);
-            return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", new JsonObject
-            {
-                ["addresses"] = new JsonArray(a.Addresses.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
-                ["healthUrl"] = a.HealthUrl,
-                ["outputs"] = a.Outputs.DeepClone(),
-            });
+            var a = await probe.Value.AddressAsync(serving, ct);
+            return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", StepFacts.Json(a));
         }
     }
 
-    internal sealed class Restore(Topology t, StackSpec target, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Restore(Topology t, StackSpec target, Lazy<IBackupVault> vault, Lazy<ISiteRestore> restorer) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Restore;
         public string Describe(RunContext run) =>
             $"restore {run.TenantsOf(t).Count} tenants, tier then smallest first, {t.RestoreOn(target).Parallelism} at a time";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var results = await RestoreAllAsync(c, t, target, Ports, Chosen(c), "restore", ct);
+            var results = await RestoreAllAsync(c, t, target, vault.Value, restorer.Value, Chosen(c), "restore", ct);
             return new StepResult($"{results.Count} tenants restored and verified" + (c.Run.Without.Count > 0 ? $"; left out: {string.Join(", ", c.Run.Without)}" : ""),
                 new JsonObject { ["tenants"] = results });
         }
@@ -235,7 +196,7 @@ public static class FailoverSteps
     /// Restores every tenant from its snapshot on the target, tier then smallest first, each restore one journaled
     /// effect named <paramref name="effect"/>:tenant; the tenants' results, or a failure naming each tenant that failed.
     /// </summary>
-    internal static async Task<JsonObject> RestoreAllAsync(StepContext c, Topology t, StackSpec target, RunPorts ports, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
+    internal static async Task<JsonObject> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
     {
         var snapshots = chosen.ToDictionary(s => s.Tenant);
         var site = Address(c);
@@ -253,17 +214,17 @@ public static class FailoverSteps
                     {
                         var done = new JsonObject
                         {
-                            ["result"] = await ports.Restorer.RestoreAsync(tenant, snapshot, site, c, y),
+                            ["result"] = await restorer.RestoreAsync(tenant, snapshot, site, c, y),
                             ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
                             ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
                         };
-                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = SnapshotJson(snapshot);
+                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = StepFacts.Json(snapshot);
                         return done;
                     }, x);
                 }
                 catch (SnapshotDamagedException e) when (!x.IsCancellationRequested)
                 {
-                    await FallBackAsync(c, t, ports, effect, tenant, e, x);
+                    await FallBackAsync(c, t, vault, effect, tenant, e, x);
                 }
             }
         }, ct);
@@ -293,7 +254,7 @@ public static class FailoverSteps
             var key = $"fallback:{chosen.Tenant}:{snapshot.SnapshotId}";
             var done = Journal.Live(c.Records).LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == StepContext.Name(c.Step) && r.Effect == key);
             if (done?.Data?["result"] is not JsonObject next) return snapshot;
-            snapshot = new TenantSnapshot(chosen.Tenant, (string)next["id"]!, DateTimeOffset.Parse((string)next["time"]!, CultureInfo.InvariantCulture), (long)next["bytes"]!);
+            snapshot = StepFacts.Snapshot(chosen.Tenant, next);
         }
         return snapshot;
     }
@@ -303,45 +264,41 @@ public static class FailoverSteps
     /// intact is chosen instead, journaled and noted for the report, within the RPO rule as select-backup applies it; or the
     /// step stops saying which command goes on.
     /// </summary>
-    private static async Task FallBackAsync(StepContext c, Topology t, RunPorts ports, string effect, Tenant tenant, SnapshotDamagedException damaged, CancellationToken ct)
+    private static async Task FallBackAsync(StepContext c, Topology t, IBackupVault vault, string effect, Tenant tenant, SnapshotDamagedException damaged, CancellationToken ct)
     {
         var bad = damaged.Snapshot;
         var next = await c.Once($"fallback:{tenant.Name}:{bad.SnapshotId}", async x =>
         {
-            foreach (var s in (await ports.Vault.SnapshotsAsync(tenant, x)).Where(s => s.Time < bad.Time))
-                if (await ports.Vault.ReadBackAsync(s, x)) return SnapshotJson(s);
+            foreach (var s in (await vault.SnapshotsAsync(tenant, x)).Where(s => s.Time < bad.Time))
+                if (await vault.ReadBackAsync(s, x)) return StepFacts.Json(s);
             throw new StepFailedException($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}) and no older snapshot reads back intact: " +
                 "restore from another vault (failover:restoreFrom), or repair this one (restic check --read-data, restic repair) and run `failover resume`");
         }, ct);
-        var time = DateTimeOffset.Parse((string)next!["time"]!, CultureInfo.InvariantCulture);
-        c.Note($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}); restoring the previous verified snapshot {(string)next["id"]!} of {time:u} instead");
-        var verdict = RpoVerdict.Evaluate(tenant.Name, time, c.Time.GetUtcNow(), t.Targets.Rpo, c.Run.AcceptDataLoss || c.Run.RestorePoint is not null);
+        var fallback = StepFacts.Snapshot(tenant.Name, next!);
+        c.Note($"snapshot {bad.SnapshotId} of {tenant.Name} is damaged ({damaged.Reason}); restoring the previous verified snapshot {fallback.SnapshotId} of {fallback.Time:u} instead");
+        var verdict = RpoVerdict.Evaluate(tenant.Name, fallback.Time, c.Time.GetUtcNow(), t.Targets.Rpo, c.Run.AcceptDataLoss || c.Run.RestorePoint is not null);
         if (!verdict.Allowed)
             throw new StepFailedException($"its snapshot {bad.SnapshotId} is damaged and the previous verified one is older than the RPO allows: {verdict.Message} " +
                 "The other tenants are restored and kept: if that loss is accepted, run `failover resume --accept-data-loss`.");
     }
 
     /// <param name="snapshotsFrom">The step whose snapshots the site must report restored (a migration's final-sync).</param>
-    internal sealed class Gate(StackSpec target, Lazy<RunPorts> lazyPorts, string snapshotsFrom = "select-backup") : IStep
+    internal sealed class Gate(StackSpec target, Lazy<IHealthGate> gate, string snapshotsFrom = "select-backup") : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Gate;
         public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var verdict = await Ports.Gate.CheckAsync(target, Address(c), Chosen(c, snapshotsFrom), ct);
+            var verdict = await gate.Value.CheckAsync(target, Address(c), Chosen(c, snapshotsFrom), ct);
             if (!verdict.Healthy)
                 throw new StepFailedException($"{target.Name} is not healthy: {verdict.Summary}. DNS was not touched; the old records stay.");
             return new StepResult(verdict.Summary);
         }
     }
 
-    internal sealed class Fence(StackSpec production, Lazy<RunPorts> lazyPorts) : IStep
+    internal sealed class Fence(StackSpec production, Lazy<ISiteFence> fence) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Fence;
         public string Describe(RunContext run) => $"fence {production.Name} so a returning datacenter takes no writes";
 
@@ -349,7 +306,7 @@ public static class FailoverSteps
         {
             try
             {
-                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await Ports.Sites.FenceAsync(production, x)), ct);
+                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await fence.Value.FenceAsync(production, x)), ct);
                 return new StepResult((string?)done ?? "fenced");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -362,10 +319,8 @@ public static class FailoverSteps
     }
 
     /// <param name="ttlSeconds">The records' TTL after the cutover; null keeps the zone's configured TTL (a migration keeps it low until the old site is scaled down).</param>
-    internal sealed class Cutover(StackSpec target, Lazy<RunPorts> lazyPorts, int? ttlSeconds = null) : IStep
+    internal sealed class Cutover(StackSpec target, Lazy<IDnsSwitch> dns, int? ttlSeconds = null) : IStep
     {
-        /// <summary>The adapters, built when the step first needs one.</summary>
-        private RunPorts Ports => lazyPorts.Value;
         public StepKind Kind => StepKind.Cutover;
         public string Describe(RunContext run) => $"point the service records at {target.Name} and wait until every authoritative server answers it";
 
@@ -373,9 +328,9 @@ public static class FailoverSteps
         {
             var addresses = Address(c).Addresses;
             var changed = await c.Once("dns:point", async x => JsonValue.Create(ttlSeconds is { } ttl
-                ? await Ports.Dns.PointAtAsync(target, addresses, ttl, x)
-                : await Ports.Dns.PointAtAsync(target, addresses, x)), ct);
-            var visible = await Ports.Dns.WaitVisibleAsync(addresses, ct);
+                ? await dns.Value.PointAtAsync(target, addresses, ttl, x)
+                : await dns.Value.PointAtAsync(target, addresses, x)), ct);
+            var visible = await dns.Value.WaitVisibleAsync(addresses, ct);
             return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}",
                 new JsonObject
                 {

@@ -24,26 +24,26 @@ public static class MigrationSteps
     /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
 
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Lazy<RunPorts> ports, string reportDirectory,
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, string reportDirectory,
         MigrationChoices choices, Action<string> say) =>
     [
         new LowerTtl(topology, source, target, ports, choices.Wait, say),
-        new FailoverSteps.SelectBackup(topology, ports, baseOfSync: true),
+        new FailoverSteps.SelectBackup(topology, ports.Role(p => p.Vault), baseOfSync: true),
         new ProvisionFull(target, ports),
-        new FailoverSteps.Restore(topology, target, ports),
+        new FailoverSteps.Restore(topology, target, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
         new Freeze(source, ports),
         new FinalSync(topology, source, target, ports),
-        new FailoverSteps.Gate(target, ports, snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
-        new FailoverSteps.Cutover(target, ports, MigrationTtl.During(OldTtl(topology))),
-        new FailoverSteps.Fence(source, ports),
-        new StartBackups(target, ports),
+        new FailoverSteps.Gate(target, ports.Role(p => p.Gate), snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
+        new FailoverSteps.Cutover(target, ports.Role(p => p.Dns), MigrationTtl.During(OldTtl(topology))),
+        new FailoverSteps.Fence(source, ports.Role(p => p.Fence)),
+        new StartBackups(target, ports.Role(p => p.Backups)),
         new Roles(topology.StacksDirectory, target, say),
         new ScaleDown(source, target, ports, choices),
         new FailoverSteps.Report(topology, reportDirectory),
     ];
 
     /// <summary>Gives the source its writes back; run by the command after an interruption or an abort before the cutover.</summary>
-    public static IStep Thaw(StackSpec source, Lazy<RunPorts> ports) => new ThawStep(source, ports);
+    public static IStep Thaw(StackSpec source, Lazy<MigrationPorts> ports) => new ThawStep(source, ports);
 
     /// <summary>Whether the journal shows a freeze that may be in force and no cutover begun: then the source must be thawed.</summary>
     public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
@@ -79,7 +79,7 @@ public static class MigrationSteps
     private static DateTimeOffset Parse(JsonNode? n) => DateTimeOffset.Parse((string)n!, CultureInfo.InvariantCulture);
 
     /// <summary>Lowers the TTL while the records still point at the source, then lets the old TTL pass before anything else.</summary>
-    private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Lazy<RunPorts> ports, bool wait, Action<string> say) : IStep
+    private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, bool wait, Action<string> say) : IStep
     {
         public StepKind Kind => StepKind.LowerTtl;
         private int Old => OldTtl(t);
@@ -95,7 +95,7 @@ public static class MigrationSteps
             {
                 if (ttl < Old)
                 {
-                    var addresses = (await ports.Value.Sites.AddressAsync(source, x)).Addresses;
+                    var addresses = (await ports.Value.Probe.AddressAsync(source, x)).Addresses;
                     await ports.Value.Dns.PointAtAsync(source, addresses, ttl, x);
                     await ports.Value.Dns.WaitVisibleAsync(addresses, x);
                 }
@@ -121,9 +121,9 @@ public static class MigrationSteps
     }
 
     /// <summary>Lifts the target's fence when it is a former primary (a failback), then provisions it at full size.</summary>
-    private sealed class ProvisionFull(StackSpec target, Lazy<RunPorts> ports) : IStep
+    private sealed class ProvisionFull(StackSpec target, Lazy<MigrationPorts> ports) : IStep
     {
-        private readonly FailoverSteps.Provision _provision = new(target with { Mode = SiteMode.Full }, ports);
+        private readonly FailoverSteps.Provision _provision = new(target with { Mode = SiteMode.Full }, ports.Role(p => p.Provisioner));
         public StepKind Kind => StepKind.Provision;
         public string Describe(RunContext run) => $"bring {target.Name} up at full size (lifting its fence if it has one) while {run.Production} serves";
 
@@ -131,7 +131,7 @@ public static class MigrationSteps
         {
             var journaled = await c.Once($"unfence:{target.Name}", async x =>
             {
-                var lift = await ports.Value.Sites.UnfenceAsync(target, x);
+                var lift = await ports.Value.Fence.UnfenceAsync(target, x);
                 return new JsonObject { ["lifted"] = lift.Lifted, ["note"] = lift.Note };
             }, ct);
             var result = await _provision.ExecuteAsync(c, ct);
@@ -148,14 +148,14 @@ public static class MigrationSteps
     }
 
     /// <summary>Stops the source's writes; the moment is journaled as the start of the downtime customers see.</summary>
-    private sealed class Freeze(StackSpec source, Lazy<RunPorts> ports) : IStep
+    private sealed class Freeze(StackSpec source, Lazy<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.Freeze;
         public string Describe(RunContext run) => $"freeze writes on {source.Name} (failover:migrate freeze commands, and read-only databases on the local provider)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var freeze = ports.Value.Freeze ?? throw new StepFailedException($"{source.Name}: its provider has no write freeze");
+            var freeze = ports.Value.Freeze;
             var done = (await c.Once($"freeze:{source.Name}", async x =>
             {
                 // The window starts before the first command: from then on a write may be refused.
@@ -168,27 +168,27 @@ public static class MigrationSteps
     }
 
     /// <summary>The final backup of the frozen source and its restore on the target, verified against its manifest: RPO zero.</summary>
-    private sealed class FinalSync(Topology t, StackSpec source, StackSpec target, Lazy<RunPorts> ports) : IStep
+    private sealed class FinalSync(Topology t, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.FinalSync;
         public string Describe(RunContext run) => $"back {source.Name} up once more (frozen: nothing changes any more) and restore that backup on {target.Name}, replacing the first restore";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var backup = ports.Value.SourceBackup ?? throw new StepFailedException($"{source.Name}: its provider has no final backup");
+            var backup = ports.Value.SourceBackup;
             var frozenAt = Parse(c.Facts["freeze"]!["frozenAt"]);
             var taken = (await c.Once("backup:final", async x =>
-                FailoverSteps.SnapshotsJson(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
-            var final = taken.Select(kv => new TenantSnapshot(kv.Key, (string)kv.Value!["id"]!, Parse(kv.Value["time"]), (long)kv.Value["bytes"]!)).ToList();
+                StepFacts.Json(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
+            var final = StepFacts.Snapshots(taken);
             var missing = t.Tenants.Where(tenant => final.All(s => s.Tenant != tenant.Name)).Select(x => x.Name).ToList();
             if (missing.Count > 0) throw new StepFailedException($"the final backup holds no snapshot of {string.Join(", ", missing)}");
             // A cloud target restores in cloud-init from the snapshot ids in its config: give it the final ones (local: nothing changes).
             await c.Once($"provision:final:{target.Name}", async x =>
             {
-                await ports.Value.Sites.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
+                await ports.Value.Provisioner.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
                 return null;
             }, ct);
-            var results = await FailoverSteps.RestoreAllAsync(c, t, target, ports.Value, final, "final-restore", ct);
+            var results = await FailoverSteps.RestoreAllAsync(c, t, target, ports.Value.Vault, ports.Value.Restorer, final, "final-restore", ct);
             return new StepResult($"final backup of {t.Tenants.Count} tenants taken during the freeze, restored on {target.Name} and verified against its manifests: nothing committed is lost",
                 new JsonObject { ["snapshots"] = taken.DeepClone(), ["tenants"] = results, ["verified"] = true });
         }
@@ -218,7 +218,7 @@ public static class MigrationSteps
     }
 
     /// <summary>Waits for the operator's confirmation, then scales the fenced old site down and gives the records their old TTL back.</summary>
-    private sealed class ScaleDown(StackSpec source, StackSpec target, Lazy<RunPorts> ports, MigrationChoices choices) : IStep
+    private sealed class ScaleDown(StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, MigrationChoices choices) : IStep
     {
         public StepKind Kind => StepKind.ScaleDown;
         public string Describe(RunContext run) => choices.Confirmed
@@ -230,7 +230,7 @@ public static class MigrationSteps
             if (!choices.Confirmed)
                 throw new StepPausedException($"{target.Name} serves; {source.Name} is fenced and kept as it is (a way back). When you are satisfied, run " +
                     $"`failover migrate --to {target.Name} --confirm` to scale it down (add --destroy-old to remove it for good).");
-            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await ports.Value.Sites.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
+            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await ports.Value.Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
             var ttl = c.Facts["lower-ttl"]!;
             var notes = new List<string>();
             if ((int)ttl["ttl"]! < (int)ttl["oldTtl"]!)
@@ -240,14 +240,14 @@ public static class MigrationSteps
         }
     }
 
-    private sealed class ThawStep(StackSpec source, Lazy<RunPorts> ports) : IStep
+    private sealed class ThawStep(StackSpec source, Lazy<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.Thaw;
         public string Describe(RunContext run) => $"give {source.Name} its writes back (the migration stopped before the cutover)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var freeze = ports.Value.Freeze ?? throw new StepFailedException($"{source.Name}: its provider has no write freeze");
+            var freeze = ports.Value.Freeze;
             var said = await c.Once($"thaw:{source.Name}", async x => JsonValue.Create(await freeze.ThawAsync(source, x)), ct);
             return new StepResult($"{source.Name} thawed: {(string?)said}");
         }

@@ -14,20 +14,16 @@ namespace Failover.Driver.Runbooks;
 /// </summary>
 public static class RehearsalSteps
 {
-    /// <param name="ports">The run's adapters, their sites being the copy's (<see cref="IRehearsalCopy.Sites"/>).</param>
-    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, RunPorts ports, string reportDirectory)
-    {
-        var lazy = new Lazy<RunPorts>(ports);
-        return
-        [
-            new FailoverSteps.SelectBackup(topology, lazy),
-            new FailoverSteps.Provision(copy.Stack, lazy),
-            new FailoverSteps.Restore(topology, copy.Stack, lazy),
-            new FailoverSteps.Gate(copy.Stack, lazy),
-            new FailoverSteps.Report(topology, reportDirectory),
-            Teardown(copy),
-        ];
-    }
+    /// <param name="ports">The run's adapters, the provisioner being the copy's (<see cref="IRehearsalCopy.Provisioner"/>).</param>
+    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, Lazy<RehearsalPorts> ports, string reportDirectory) =>
+    [
+        new FailoverSteps.SelectBackup(topology, ports.Role(p => p.Vault)),
+        new FailoverSteps.Provision(copy.Stack, ports.Role(p => p.Provisioner)),
+        new FailoverSteps.Restore(topology, copy.Stack, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
+        new FailoverSteps.Gate(copy.Stack, ports.Role(p => p.Gate)),
+        new FailoverSteps.Report(topology, reportDirectory),
+        Teardown(copy),
+    ];
 
     public static IStep Teardown(IRehearsalCopy copy) => new TeardownStep(copy);
 

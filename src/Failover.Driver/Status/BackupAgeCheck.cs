@@ -26,8 +26,8 @@ public sealed class BackupAgeCheck(string projectDirectory, Func<IPulumi> pulumi
         try
         {
             settings = vault.Vault!.Kind == VaultKind.Directory
-                ? RunPortsFactory.LocalVault(topology, projectDirectory)
-                : RunPortsFactory.CloudVault(vault, pulumi());
+                ? VaultSettings.Local(topology, projectDirectory)
+                : await VaultSettings.CloudAsync(vault, pulumi(), cancellation);
         }
         catch (Exception e) when (e is InvalidOperationException or PulumiCommandException or PulumiNotFoundException or PulumiTimeoutException)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Backup;
 using Failover.Driver.Cli;
 using Failover.Driver.Dns;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Cli;
 using Failover.Driver.Dns;
 using Failover.Driver.Engine;

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Failover.Core.Backup;
+using Failover.Driver.Composition;
 using Failover.Driver.Backup;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Failover.Core.Topology;
+using Failover.Driver.Composition;
 using Failover.Driver.Engine;
 using Failover.Driver.Local;
 using Failover.Driver.Runbooks;

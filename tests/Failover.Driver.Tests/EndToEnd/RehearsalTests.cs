@@ -50,7 +50,7 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         // A rehearsal copy never backs up into the vault: no backups step, and the newest heartbeat is still production's.
         Assert.DoesNotContain(journal, r => r.Step == "backups");
         var vault = new Failover.Driver.Backup.BackupCatalog(new Failover.Driver.Backup.ResticRepository(
-            Failover.Driver.Runbooks.RunPortsFactory.LocalVault(site.Topology, site.Project), new Failover.Driver.Logging.SecretRegistry(), Serilog.Log.Logger),
+            Failover.Driver.Backup.VaultSettings.Local(site.Topology, site.Project), new Failover.Driver.Logging.SecretRegistry(), Serilog.Log.Logger),
             TimeProvider.System, Serilog.Log.Logger);
         Assert.Equal("local-prod", (await vault.HeartbeatAsync(CancellationToken.None))?.Site);
 

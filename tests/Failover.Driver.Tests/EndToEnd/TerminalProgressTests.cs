@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Failover.Driver.Composition;
 using Failover.Driver.Runbooks;
 
 namespace Failover.Driver.Tests.EndToEnd;

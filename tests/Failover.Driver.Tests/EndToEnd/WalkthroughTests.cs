@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Failover.Driver.Composition;
 using Failover.Driver.Runbooks;
 using Failover.Driver.Tests.Support;
 

@@ -15,7 +15,7 @@ internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
 }
 
 /// <summary>In-memory ports that record every side effect, so tests can count them.</summary>
-internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGate, IDnsSwitch
+internal sealed class FakePorts : IBackupVault, ISiteProbe, ISiteProvisioner, ISiteFence, ISiteRetirement, ISiteRestore, IHealthGate, IDnsSwitch, IWriteFreeze, ISourceBackup
 {
     public readonly ManualTime Time;
     public readonly ConcurrentQueue<string> Effects = new();
@@ -40,7 +40,7 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
             ];
     }
 
-    public RunPorts Ports => new(this, this, this, this, this);
+    public RunPorts Ports => new(this, this, this, this, this, this, this, this, this, this);
     public int Count(string prefix) => Effects.Count(e => e.StartsWith(prefix, StringComparison.Ordinal));
 
     public Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken c) =>
@@ -113,6 +113,28 @@ internal sealed class FakePorts : IBackupVault, ISites, ISiteRestore, IHealthGat
     {
         Effects.Enqueue($"scale-down {site.Name}{(destroy ? " destroy" : "")}");
         return Task.FromResult($"{site.Name} scaled down");
+    }
+
+    public Task<string> FreezeAsync(StackSpec source, CancellationToken c)
+    {
+        Effects.Enqueue($"freeze {source.Name}");
+        return Task.FromResult($"{source.Name} frozen");
+    }
+
+    public Task<string> ThawAsync(StackSpec source, CancellationToken c)
+    {
+        Effects.Enqueue($"thaw {source.Name}");
+        return Task.FromResult($"{source.Name} thawed");
+    }
+
+    /// <summary>A final backup: each tenant's snapshot taken now, newer than the freeze.</summary>
+    public Task<IReadOnlyList<TenantSnapshot>> BackupAsync(StackSpec source, DateTimeOffset frozenAt, CancellationToken c)
+    {
+        Effects.Enqueue($"backup {source.Name}");
+        var now = Time.GetUtcNow();
+        var taken = Snapshots.Select(kv => new TenantSnapshot(kv.Key, $"{kv.Key}-final", now, kv.Value[0].Bytes)).ToList();
+        foreach (var s in taken) Snapshots[s.Tenant].Insert(0, s);
+        return Task.FromResult<IReadOnlyList<TenantSnapshot>>(taken);
     }
 
     public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken c)

@@ -16,7 +16,7 @@ public class HookSourceBackupTests(PostgresCluster cluster) : IClassFixture<Post
         await using var vault = await TestVault.CreateAsync(cluster);
         var site = await TenantAsync(cluster, vault, "globex");
         await BackUpNewDataAsync(vault, site, "run-1");
-        var resticVault = new VaultSet([new VaultSource("vault", () => vault.Settings)], vault.Secrets, vault.Clock, vault.Logger);
+        var resticVault = new ResticVault(vault.Catalog());
         // select-backup listed the vault earlier in the same process...
         Assert.Single(await resticVault.SnapshotsAsync(site.Tenant, CancellationToken.None));
         var frozenAt = DateTimeOffset.UtcNow;

@@ -10,9 +10,10 @@ using Failover.Driver.Health;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
+using Failover.Driver.Runbooks;
 using Serilog;
 
-namespace Failover.Driver.Runbooks;
+namespace Failover.Driver.Composition;
 
 /// <summary>What building a run's adapters needs: the topology, the target and the process's shared services.</summary>
 public sealed record RunEnvironment(
@@ -32,16 +33,23 @@ public sealed record RunEnvironment(
 
     /// <summary>Hears each tenant's restore progress (bytes, rate, ETA) for the operator's display.</summary>
     public Action<TransferProgress>? Transfer { get; init; }
+
+    /// <summary>The time limits of probes, restores, hooks and DNS waits.</summary>
+    public RuntimeOptions Options { get; init; } = RuntimeOptions.Default;
 }
 
-/// <summary>Chooses the adapters of a run from the target's provider: processes for local sites, Pulumi for cloud ones.</summary>
+/// <summary>
+/// The composition root of a run: chooses the adapters from the target's provider (processes for local sites, Pulumi for
+/// cloud ones) and gives each its time limits from <see cref="RunEnvironment.Options"/>. What needs a provider's answer
+/// (a vault stack's outputs, a DNS API key in a stack's config) is read asynchronously when a step first uses it.
+/// </summary>
 public static class RunPortsFactory
 {
     /// <summary>Environment variable with the local vault's restic password file or the PowerDNS API key.</summary>
     public const string DnsApiKeyVariable = Credentials.DnsApiKeyVariable;
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
-    internal static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(15) };
+    internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
 
     public static RunPorts Create(RunEnvironment env) =>
         env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
@@ -50,12 +58,7 @@ public static class RunPortsFactory
     public static LocalSites LocalSitesOf(RunStore store) => new(Path.Combine(store.Root, "sites"));
 
     /// <summary>A directory vault: the restic repository and its password file (path + ".password").</summary>
-    public static ResticSettings LocalVault(Topology topology, string projectDirectory)
-    {
-        var vault = topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory)
-            ?? throw new InvalidOperationException("the local provider needs a vault of kind directory in failover:backup.vaults");
-        return DirectoryVault(vault, projectDirectory);
-    }
+    public static ResticSettings LocalVault(Topology topology, string projectDirectory) => VaultSettings.Local(topology, projectDirectory);
 
     private static RunPorts Local(RunEnvironment env)
     {
@@ -68,17 +71,20 @@ public static class RunPortsFactory
         return new RunPorts(
             vault,
             sites,
+            sites,
             new SiteRestorer(vault, repository => new Backup.TenantRestore(repository, tools, restoreHooks, env.Secrets, env.Log, env.Transfer),
                 Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
-            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)),
+            Gate(env, env.Options.LocalGate),
+            sites,
+            sites,
             // Built when a step first moves DNS: a step that does not (a scale-down after --confirm) needs no API key.
             env.TouchesDns
                 ? new LazyDns(() => PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")))
-                : new NoDns())
+                : new NoDns(),
+            new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
+            new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress))
         {
-            Freeze = new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
-            SourceBackup = new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress),
-            // A rehearsal copy never backs up into the vault (its steps have no backups step; nor does it get the adapter).
+            // A rehearsal copy never backs up into the vault (its runbook has no backups step, nor does it get the adapter).
             Backups = env.Target.Role == Role.Rehearsal ? null
                 : new LocalBackupAgents(env.Topology, sites, env.ProjectDirectory, vault, env.Secrets, env.Time, env.Log, env.Progress),
         };
@@ -99,12 +105,14 @@ public static class RunPortsFactory
         return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
     }
 
-    /// <summary>The failover:migrate commands of the site a migration leaves; a command may take up to half an hour (a backup).</summary>
-    private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, TimeSpan.FromMinutes(30));
+    private static SiteGate Gate(RunEnvironment env, Wait wait) => new(env.Topology, env.Secrets, env.Time, env.Log, wait.Timeout, wait.Poll);
+
+    /// <summary>The failover:migrate commands of the site a migration leaves; a command may take long (a backup).</summary>
+    private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, env.Options.MigrateHook);
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
-            new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), env.Log);
+            new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Options.DnsVisible.Timeout, env.Options.DnsVisible.Poll, env.Log);
 
     /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
     public static IPulumi Pulumi(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
@@ -120,7 +128,7 @@ public static class RunPortsFactory
     public static IPulumi PulumiFor(RunEnvironment env) =>
         Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
 
-    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5));
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, env.Options.Fence);
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
@@ -137,44 +145,83 @@ public static class RunPortsFactory
     private static RunPorts Cloud(RunEnvironment env)
     {
         var pulumi = PulumiFor(env);
-        // The S3 vaults the standby's cloud-init can restore from, in order; one whose outputs cannot be read is unreachable.
-        var vault = new VaultSet(VaultOrder.For(env.Topology, env.Target).Reads.Select(v => new VaultSource(v.Name, () => CloudVault(v, pulumi))).ToList(),
+        // The S3 vaults the standby's cloud-init can restore from, in order, every tenant from one; a vault stack's outputs
+        // are read when a step first needs that vault (one whose outputs cannot be read is unreachable).
+        var vault = new VaultSet(VaultOrder.For(env.Topology, env.Target).Reads
+                .Select(v => new VaultSource(v.Name, () => VaultSettings.CloudAsync(v, pulumi, CancellationToken.None).GetAwaiter().GetResult())).ToList(),
             env.Secrets, env.Time, env.Log, oneVault: true);
+        var sites = new PulumiSites(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vault.OtherVaultOfAsync };
         return new RunPorts(
             vault,
-            new PulumiSites(pulumi, Http, env.Log, env.Progress, TimeSpan.FromMinutes(5)) { RestoreFromOf = vault.OtherVaultOfAsync },
-            new CloudTenantRestorer(Http, env.Time, TimeSpan.FromHours(2), TimeSpan.FromSeconds(10),
+            sites,
+            sites,
+            new CloudTenantRestorer(Http, env.Time, env.Options.CloudRestore.Timeout, env.Options.CloudRestore.Poll,
                 env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
-            new SiteGate(env.Topology, env.Secrets, env.Time, env.Log, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)),
-            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns())
-        {
+            Gate(env, env.Options.CloudGate),
+            sites,
+            sites,
+            env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
-            Freeze = new Migration.HookFreeze(Hooks(env), null),
-            SourceBackup = new Migration.HookSourceBackup(Hooks(env), vault, env.Topology.Tenants),
-        };
+            new Migration.HookFreeze(Hooks(env), null),
+            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants));
     }
 
+    /// <summary>The cloud DNS switch; a PowerDNS API key kept in the dns stack's config is read when DNS is first moved.</summary>
     private static IDnsSwitch CloudDns(RunEnvironment env, IPulumi pulumi)
     {
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
-        return dns.Provider == DnsProvider.PowerDns
-            ? PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
-                ?? pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true).GetAwaiter().GetResult()?.Value
-                ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey"))
-            : new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+        if (dns.Provider != DnsProvider.PowerDns)
+            return new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+        return new LazyDns(async ct => PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
+            ?? (await pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true, ct))?.Value
+            ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey")));
     }
 
-    /// <summary>A DNS switch built on first use.</summary>
-    private sealed class LazyDns(Func<IDnsSwitch> build) : IDnsSwitch
+    /// <summary>A vault opened on first use (asynchronously: opening it may ask a provider for its stack's outputs).</summary>
+    private sealed class DeferredVault(Func<CancellationToken, Task<ResticVault>> open) : IBackupVault
     {
-        private readonly Lazy<IDnsSwitch> _inner = new(build);
-        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
-            _inner.Value.PointAtAsync(target, addresses, cancellation);
-        public Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
-            _inner.Value.PointAtAsync(target, addresses, ttlSeconds, cancellation);
-        public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
-            _inner.Value.WaitVisibleAsync(addresses, cancellation);
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private ResticVault? _vault;
+
+        public async Task<ResticVault> OpenAsync(CancellationToken cancellation)
+        {
+            if (_vault is { } opened) return opened;
+            await _gate.WaitAsync(cancellation);
+            try { return _vault ??= await open(cancellation); }
+            finally { _gate.Release(); }
+        }
+
+        public async Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).SnapshotsAsync(tenant, cancellation);
+        public async Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).VerifyAsync(snapshot, cancellation);
+        public async Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
+            await (await OpenAsync(cancellation)).ReadBackAsync(snapshot, cancellation);
+    }
+
+    /// <summary>A DNS switch built on first use: a step that moves no DNS (a scale-down after --confirm) needs no API key.</summary>
+    private sealed class LazyDns(Func<CancellationToken, Task<IDnsSwitch>> build) : IDnsSwitch
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private IDnsSwitch? _inner;
+
+        public LazyDns(Func<IDnsSwitch> build) : this(_ => Task.FromResult(build())) { }
+
+        private async Task<IDnsSwitch> InnerAsync(CancellationToken cancellation)
+        {
+            if (_inner is { } built) return built;
+            await _gate.WaitAsync(cancellation);
+            try { return _inner ??= await build(cancellation); }
+            finally { _gate.Release(); }
+        }
+
+        public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).PointAtAsync(target, addresses, cancellation);
+        public async Task<string> PointAtAsync(StackSpec target, IReadOnlyList<string> addresses, int ttlSeconds, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).PointAtAsync(target, addresses, ttlSeconds, cancellation);
+        public async Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
+            await (await InnerAsync(cancellation)).WaitVisibleAsync(addresses, cancellation);
     }
 
     /// <summary>The DNS of a rehearsal: any use is a bug, refused before a record could change.</summary>
@@ -186,20 +233,5 @@ public static class RunPortsFactory
             throw new InvalidOperationException("a rehearsal never touches DNS");
         public Task<DateTimeOffset> WaitVisibleAsync(IReadOnlyList<string> addresses, CancellationToken cancellation) =>
             throw new InvalidOperationException("a rehearsal never touches DNS");
-    }
-
-    /// <summary>The restore side of a vault stack's outputs: repository, password and the read-only key.</summary>
-    public static ResticSettings CloudVault(StackSpec vaultStack, IPulumi pulumi)
-    {
-        var outputs = pulumi.GetOutputsAsync(vaultStack.Name).GetAwaiter().GetResult();
-        string Output(string key) => outputs.TryGetValue(key, out var v) && v.Text.Length > 0 ? v.Text
-            : throw new InvalidOperationException($"vault stack {vaultStack.Name} has no output {key} (docs/stack-outputs.md): has it been deployed?");
-        var credentials = new Dictionary<string, string>();
-        if (outputs.ContainsKey(StackOutputs.ReaderAccessKeyId))
-        {
-            credentials["AWS_ACCESS_KEY_ID"] = Output(StackOutputs.ReaderAccessKeyId);
-            credentials["AWS_SECRET_ACCESS_KEY"] = Output(StackOutputs.ReaderSecretAccessKey);
-        }
-        return new ResticSettings(Output(StackOutputs.ResticRepository), Output(StackOutputs.ResticPassword)) { Credentials = credentials };
     }
 }
