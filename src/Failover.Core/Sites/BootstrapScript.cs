@@ -115,7 +115,7 @@ public static class BootstrapScript
             L("# The restore point, in restore order (tier first, then smallest first): database snapshot id, name check, hooks.");
             s.Append(recipe.RenderData());
             L($"log \"restoring ${{#ids[@]}} tenants, {recipe.Parallelism} at a time\"");
-            L($"{RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}");
+            L(RestoreRecipe.Functions.RestoreWatched(recipe.Parallelism, boot.HealthFile));
         }
         if (boot.Service.Unit is { } unit)
         {

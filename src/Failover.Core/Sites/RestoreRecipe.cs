@@ -194,6 +194,8 @@ public sealed record RestoreRecipe(
         public const string RestoreOne = "restore_one";
         public const string RestoreAll = "restore_all";
         public const string WriteHealth = "write_health";
+        public const string RestoreProgress = "restore_progress";
+        public const string ProgressLoop = "progress_loop";
 
         /// <summary>Where <see cref="RestoreOne"/> leaves the step verdicts of record n: <c>$STATE/n.verdicts</c>.</summary>
         public static string VerdictsFile(string state, int record) => $"{state}/{record}.verdicts";
@@ -269,6 +271,40 @@ public sealed record RestoreRecipe(
                 """,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a restore step without bash"),
         };
+
+        /// <summary>
+        /// The restore's progress for the health document (<see cref="HealthDocument.ProgressOf"/> reads it):
+        /// <see cref="RestoreProgress"/> prints a record's line "tenant, last step passed, bytes of its dump and files on
+        /// disk, the manifest's total" (the dump's size is kept once seen: remove-dump deletes it); <see cref="ProgressLoop"/>
+        /// rewrites the document every PROGRESS_EVERY seconds (5) until STATE/restored exists, under a lock the final
+        /// write takes too, so no progress document can land after it.
+        /// </summary>
+        private static string Progress() => $$"""
+                {{RestoreProgress}}() {
+                  local d f t s
+                  s=$(stat -c %s "$SPOOL/$2.dump" 2> /dev/null) && echo "$s" > "$STATE/$1.dump"
+                  [ -s "$STATE/$1.total" ] || jq .bytes "$SPOOL/$2.manifest.json" > "$STATE/$1.total" 2> /dev/null || rm -f "$STATE/$1.total"
+                  d=$(cat "$STATE/$1.dump" 2> /dev/null) t=$(cat "$STATE/$1.total" 2> /dev/null) f=$(find "$TENANTS/$2/files" -type f -printf '%s\n' 2> /dev/null | awk '{ s += $1 } END { print s + 0 }')
+                  printf '%s\t%s\t%s\t%s\n' "$2" "$(tail -n 1 "$STATE/$1.verdicts" 2> /dev/null | cut -f1)" "$((${d:-0} + ${f:-0}))" "${t:-0}"
+                }
+
+                {{ProgressLoop}}() {
+                  set +e; trap - ERR
+                  while sleep "${PROGRESS_EVERY:-5}"; do
+                    { flock 8; [ ! -e "$STATE/restored" ] || exit 0; {{WriteHealth}} "$@" restoring; } 8> "$STATE/health.lock"
+                  done
+                }
+                """;
+
+        /// <summary>
+        /// Restores every record <paramref name="parallelism"/> at a time while <see cref="ProgressLoop"/> keeps the health
+        /// document at <paramref name="healthFile"/> current (disowned, so restore_all's job count is the restores' alone);
+        /// then stops the loop under its lock. STACK, SERVER and STATE must be set.
+        /// </summary>
+        public static string RestoreWatched(int parallelism, string healthFile) =>
+            $"{ProgressLoop} \"$STACK\" \"$SERVER\" {Sh.Quote(healthFile)} & disown\n" +
+            $"{RestoreAll} {parallelism}\n" +
+            "{ flock 8; : > \"$STATE/restored\"; } 8> \"$STATE/health.lock\"";
 
         /// <summary>restore_tenant's body: the plan's steps in its order; the spool steps only when PG_JOBS is above 1.</summary>
         private static string Steps() => string.Join('\n', RestorePlan.Sequence.Select(kind =>
@@ -458,6 +494,7 @@ public sealed record RestoreRecipe(
                     runuser -u postgres -- dropdb --if-exists -- "$name" || fail "$name: could not drop its database"
                     rm -rf -- "${TENANTS:?}/$name" "$SPOOL/$name.dump"
                   fi
+                  [ -s "$STATE/$1.ok" ] || : > "$STATE/$1.failed"
                 }
 
                 # Restores every record, $1 at a time, in record order (the restore order).
@@ -472,20 +509,26 @@ public sealed record RestoreRecipe(
 
                 # Writes the health document for stack $1, server $2 to file $3 from the verdicts in STATE. A record without
                 # an .ok verdict is failed: named by its tenant, or by its snapshot id when that never resolved to one
-                # (failed_count and failed_tenants say which).
+                # (failed_count and failed_tenants say which). With $4 = restoring, while the restore runs: status
+                # restoring, failed only the records that ended so, and the progress of those under way.
                 {{WriteHealth}}() {
-                  local i ok=() bad=()
+                  local i n ok=() bad=() run=()
                   for i in "${!ids[@]}"; do
-                    if [ -s "$STATE/$i.ok" ]; then ok+=("$STATE/$i.ok")
-                    elif [ -s "$STATE/$i.name" ]; then bad+=("$(cat "$STATE/$i.name")")
-                    else bad+=("${ids[$i]}"); fi
+                    if [ -s "$STATE/$i.ok" ]; then ok+=("$STATE/$i.ok"); continue; fi
+                    n=${ids[$i]}
+                    [ ! -s "$STATE/$i.name" ] || n=$(cat "$STATE/$i.name")
+                    if [ -z "${4:-}" ] || [ -e "$STATE/$i.failed" ]; then bad+=("$n")
+                    elif [ -s "$STATE/$i.name" ]; then run+=("$({{RestoreProgress}} "$i" "$n")"); fi
                   done
-                  cat "${ok[@]}" /dev/null | jq -cs --arg stack "$1" --arg server "$2" \
+                  cat "${ok[@]}" /dev/null | jq -cs --arg stack "$1" --arg server "$2" --arg restoring "${4:-}" --arg p "$(printf '%s\n' "${run[@]}")" \
                     '{failed: $ARGS.positional, server: $server, snapshots: (add // {} | to_entries | sort_by(.key) | from_entries), stack: $stack,
-                      status: (if ($ARGS.positional | length) > 0 then "degraded" else "ready" end)}' --args "${bad[@]}" > "$3.tmp"
-                  mv "$3.tmp" "$3"
+                      status: (if ($ARGS.positional | length) > 0 then "degraded" else "ready" end)}
+                     + if $restoring == "" then {} else {status: "restoring", {{HealthDocument.ProgressKey}}: ([$p | split("\n")[] | select(length > 0) | split("\t")
+                       | {key: .[0], value: {passed: .[1], bytes: (.[2] | tonumber), total: (.[3] | tonumber) } }] | from_entries) } end' --args "${bad[@]}" > "$3.tmp${4:-}"
+                  mv "$3.tmp${4:-}" "$3"
                   failed_count=${#bad[@]} failed_tenants="${bad[*]}"
                 }
+                {{Progress()}}
                 """;
         }
     }
@@ -497,6 +540,29 @@ public sealed record RestoreRecipe(
 /// </summary>
 public static class HealthDocument
 {
+    /// <summary>The member of a document written while the restore runs (status <c>restoring</c>): tenant to its <see cref="TenantProgress"/>.</summary>
+    public const string ProgressKey = "progress";
+
+    /// <summary>The status of a document written while the restore runs; the endpoint answers it with 503.</summary>
+    public const string Restoring = "restoring";
+
+    /// <summary>
+    /// A tenant's progress in a health document, or null when the document has none for it (not started, or
+    /// written after the restore). Reads what <see cref="RestoreRecipe.Functions.WriteHealth"/> writes while restoring:
+    /// <c>{"progress": {"acme": {"passed": "fetch-dump", "bytes": 1200, "total": 4000}}}</c>.
+    /// </summary>
+    public static TenantProgress? ProgressOf(string body, string tenant)
+    {
+        if (!body.TrimStart().StartsWith('{')) return null;
+        using var doc = JsonDocument.Parse(body);
+        if (!doc.RootElement.TryGetProperty(ProgressKey, out var all) || all.ValueKind != JsonValueKind.Object
+            || !all.TryGetProperty(tenant, out var p) || p.ValueKind != JsonValueKind.Object)
+            return null;
+        static long Number(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.TryGetInt64(out var n) ? Math.Max(0, n) : 0;
+        var passed = p.TryGetProperty("passed", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "";
+        return new TenantProgress(passed, Number(p, "bytes"), Number(p, "total"));
+    }
+
     public static string Render(string stack, string server, IReadOnlyDictionary<string, string> snapshots, IReadOnlyList<string>? failed = null) =>
         JsonSerializer.Serialize(new SortedDictionary<string, object>(StringComparer.Ordinal)
         {
@@ -506,6 +572,24 @@ public static class HealthDocument
             ["stack"] = stack,
             ["status"] = failed is { Count: > 0 } ? "degraded" : "ready",
         });
+}
+
+/// <summary>
+/// How far a tenant's restore on a cloud server has got: the last step of its <see cref="RestorePlan"/> that passed
+/// (empty before the first), the bytes of its database dump and files on the server's disk, and its manifest's total
+/// (0 until the manifest is fetched).
+/// </summary>
+public sealed record TenantProgress(string Passed, long Bytes, long Total)
+{
+    /// <summary>
+    /// The bytes restored: once the files are restored everything is there (what follows only verifies and runs hooks);
+    /// before, what is on disk, never above the total. A dump streamed into pg_restore (one job) is not on disk: its
+    /// bytes count when the files' restore begins.
+    /// </summary>
+    public long Done => Total <= 0 ? 0 : PastFiles ? Total : Math.Min(Bytes, Total);
+
+    private bool PastFiles => RestorePlan.Sequence.SkipWhile(k => k != RestoreStepKind.RestoreFiles).Select(k => RestorePlan.NameOf(k))
+        .Any(name => Passed == name || Passed.StartsWith(name + "-", StringComparison.Ordinal));
 }
 
 /// <summary>Which vault a standby restores from: one choice, used by the plan, the policies, infra and the run.</summary>

@@ -44,8 +44,9 @@ internal static class CloudDrill
             await world.LoseAsync(prod.Name, ct);
 
             Say($"[7/8] failing over to {standby.Name}: `failover run`, its servers booted by the emulated `pulumi up`");
-            var run = new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
-                Environment.UserName, OperatorHost.Name);
+            // Stamped like any run's: the operator's identity and the runbook's estimate per step, for the report.
+            var run = RunCommands.Stamp(app, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
+                Environment.UserName, OperatorHost.Name));
             var code = await world.WatchedAsync(standby.Name, token => RunCommands.Execute(app, topology, standby, store, run, log, token), ct);
             if (code != ExitCodes.Ok)
             {

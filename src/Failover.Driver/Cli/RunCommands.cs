@@ -31,7 +31,10 @@ internal static class RunCommands
     };
 
     /// <summary>The run as started by this operator: their identity and the runbook's estimate of each step, fixed in the journal's first record.</summary>
-    internal static RunContext Stamp(App app, ParseResult parse, Topology topology, StackSpec planned, RunContext run) => run with
+    internal static RunContext Stamp(App app, ParseResult parse, Topology topology, StackSpec planned, RunContext run) => Stamp(app, topology, planned, run);
+
+    /// <inheritdoc cref="Stamp(App, ParseResult, Topology, StackSpec, RunContext)"/>
+    internal static RunContext Stamp(App app, Topology topology, StackSpec planned, RunContext run) => run with
     {
         Operator = app.Operator,
         Plan = Planner.Estimate(topology, planned).Steps.ToDictionary(s => StepContext.Name(s.Kind), s => s.Estimate.TotalSeconds),

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Failover.Core.Backup;
+using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Runbooks;
 
@@ -6,16 +8,21 @@ namespace Failover.Driver.Cloud;
 
 /// <summary>
 /// On a cloud site the restore runs in cloud-init on the server (one recipe, rendered by Core); the driver
-/// waits until the site's health endpoint reports the tenant restored from the expected snapshot.
+/// waits until the site's health endpoint reports the tenant restored from the expected snapshot, and shows the
+/// progress the server writes into the health document meanwhile (<see cref="HealthDocument.ProgressOf"/>).
 /// </summary>
 /// <param name="startAgain">The command that starts the failover again (`failover run --to STANDBY`), named when a set fails on the server; null for a rehearsal, whose finding that is.</param>
-public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval, string? startAgain) : ISiteRestore
+/// <param name="progress">Where the tenant's bytes restored go (the run's display), from its first report on the server; its rate and ETA count from then.</param>
+public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, TimeSpan deadline, TimeSpan interval, string? startAgain,
+    Action<TransferProgress>? progress = null) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, Engine.IRunEffects effects, CancellationToken cancellation)
     {
         var url = site.HealthUrl ?? throw new InvalidOperationException("the site exported no healthUrl: cannot see the restore progress");
         var until = time.GetUtcNow() + deadline;
         var last = "no answer yet";
+        DateTimeOffset? started = null;
+        long total = 0;
         while (true)
         {
             try
@@ -24,7 +31,16 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
                 var body = await response.Content.ReadAsStringAsync(cancellation);
                 if (Failed(body, tenant.Name, snapshot.SnapshotId))
                     throw new InvalidOperationException(FailedOnServer(url, tenant, snapshot, startAgain));
-                if (response.IsSuccessStatusCode && Restored(body, tenant.Name) is { } id)
+                var restored = Restored(body, tenant.Name);
+                if (HealthDocument.ProgressOf(body, tenant.Name) is { Total: > 0 } p)
+                {
+                    started ??= time.GetUtcNow();
+                    total = p.Total;
+                    progress?.Invoke(new TransferProgress(tenant.Name, p.Done, p.Total, time.GetUtcNow() - started.Value));
+                }
+                else if (restored is not null && started is { } since) // restored on the server, the others still restoring
+                    progress?.Invoke(new TransferProgress(tenant.Name, total, total, time.GetUtcNow() - since));
+                if (response.IsSuccessStatusCode && restored is { } id)
                 {
                     // The server reports restic's full id; the id asked for may be a prefix of it (restic's short ids).
                     if (id.StartsWith(snapshot.SnapshotId, StringComparison.Ordinal) || snapshot.SnapshotId.StartsWith(id, StringComparison.Ordinal))

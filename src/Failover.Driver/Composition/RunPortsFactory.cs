@@ -156,7 +156,7 @@ public static class RunPortsFactory
             sites,
             sites,
             new CloudTenantRestorer(Http, env.Time, env.Options.CloudRestore.Timeout, env.Options.CloudRestore.Poll,
-                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null),
+                env.TouchesDns ? $"failover run --to {env.Target.Name}" : null, env.Transfer),
             Gate(env, env.Options.CloudGate),
             sites,
             sites,

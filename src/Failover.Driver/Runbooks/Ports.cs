@@ -63,8 +63,9 @@ public interface ISiteProvisioner
     /// <summary>
     /// Brings the site up at its mode's size (<see cref="StackSpec.Mode"/>) pointed at the restore point and returns where it
     /// answers. Idempotent: repeating it with the same restore point gives the same site (a resumed run may repeat it).
-    /// Refuses a fenced site (an <see cref="InvalidOperationException"/> saying to lift the fence on purpose) and, for a
-    /// rehearsal copy, any site but the copy.
+    /// A fenced site is not brought back by accident: the local provider refuses it (an <see cref="InvalidOperationException"/>
+    /// saying to lift the fence on purpose), a cloud site's delete protection stops its replacement until
+    /// <see cref="ISiteFence.UnfenceAsync"/> lifted it. A rehearsal copy's provisioner refuses any site but the copy.
     /// </summary>
     Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation);
 }

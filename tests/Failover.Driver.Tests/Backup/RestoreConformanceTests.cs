@@ -121,8 +121,6 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
     private async Task<IReadOnlyList<StepVerdict>> CloudAsync(BackupSet set)
     {
         var dir = site.Vault.Scratch($"cloud-{set.RunId}");
-        var state = Path.Combine(dir, "state");
-        foreach (var d in new[] { state, Path.Combine(dir, "spool"), Path.Combine(dir, "tenants"), Path.Combine(dir, "cache") }) Directory.CreateDirectory(d);
         var tenant = site.Tenant with { PreRestore = [PreHook], PostRestore = [PostHook] };
         var recipe = new RestoreRecipe("conformance", RestoreRecipe.DefaultCredentialsFile, Path.Combine(dir, "spool"), 1,
             [new RecipeTenant(tenant, set.Database!.Id, Path.Combine(dir, "tenants", tenant.Name, "files"), [0], [1], RestorePlan.For(tenant, 1))])
@@ -130,6 +128,21 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
             Hooks = [PreHook, PostHook],
             HookTimeout = RestoreOptions.Default.HookTimeout,
         };
+        await RunRecipeAsync(recipe, dir, $"{RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}");
+        var verdicts = Path.Combine(dir, "state", "0.verdicts");
+        Assert.True(File.Exists(verdicts), "the bash restore wrote no verdicts");
+        return File.ReadAllLines(verdicts).Select(StepVerdict.Parse).ToList();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="recipe"/>'s functions and data in bash on this host, then <paramref name="tail"/>, with the
+    /// variables a cloud server's bootstrap sets (STATE, SPOOL, TENANTS under <paramref name="dir"/>) and extra
+    /// <paramref name="variables"/>; returns what it printed.
+    /// </summary>
+    private async Task<string> RunRecipeAsync(RestoreRecipe recipe, string dir, string tail, IReadOnlyDictionary<string, string>? variables = null)
+    {
+        var state = Path.Combine(dir, "state");
+        foreach (var d in new[] { state, recipe.SpoolDirectory, Path.Combine(dir, "tenants"), Path.Combine(dir, "cache") }) Directory.CreateDirectory(d);
         var script = $"""
             set -uo pipefail
             cd /
@@ -140,7 +153,7 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
             PG_JOBS={recipe.PgRestoreJobs} HOOK_TIMEOUT={(int)recipe.HookTimeout.TotalSeconds} FAILOVER_REHEARSAL=0
             SECRETS=("$RESTIC_PASSWORD" "$PGPASSWORD")
             {recipe.RenderData()}
-            {RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}
+            {tail}
             """;
         var psi = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["RESTIC_REPOSITORY"] = site.Vault.Settings.Repository;
@@ -151,6 +164,7 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
         psi.Environment["PGPORT"] = db.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PGUSER"] = db.User;
         psi.Environment["PGPASSWORD"] = db.Password;
+        foreach (var (name, value) in variables ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         using var bash = Process.Start(psi)!;
         await bash.StandardInput.WriteAsync(script);
         bash.StandardInput.Close();
@@ -159,9 +173,58 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
         await bash.WaitForExitAsync();
         output.WriteLine(await stdout + stderr);
         Assert.DoesNotContain(site.Vault.Settings.Password, stderr);
-        var verdicts = Path.Combine(state, "0.verdicts");
-        Assert.True(File.Exists(verdicts), $"the bash restore wrote no verdicts: {stderr}");
-        return File.ReadAllLines(verdicts).Select(StepVerdict.Parse).ToList();
+        return await stdout + stderr;
+    }
+
+    /// <summary>
+    /// The cloud restore's progress end to end: the recipe's bash restores the tenant from the real vault while its
+    /// progress loop rewrites the health document, the real health handler serves it, and the driver's cloud restore wait
+    /// reads each report into the run's display until the tenant is restored.
+    /// </summary>
+    [Fact]
+    public async Task The_cloud_restore_wait_shows_the_progress_the_server_s_restore_writes_into_the_health_document()
+    {
+        var set = site.Good;
+        var dir = site.Vault.Scratch("cloud-progress");
+        Directory.CreateDirectory(dir);
+        const string slowHook = "sleep 2"; // the tenant stays restored-but-not-ready for a moment: the bar reaches its end first
+        var tenant = site.Tenant with { PostRestore = [slowHook] };
+        var recipe = new RestoreRecipe("progress", RestoreRecipe.DefaultCredentialsFile, Path.Combine(dir, "spool"), 1,
+            [new RecipeTenant(tenant, set.Database!.Id, Path.Combine(dir, "tenants", tenant.Name, "files"), [], [0], RestorePlan.For(tenant, 1))])
+        {
+            Hooks = [slowHook],
+        };
+        var health = Path.Combine(dir, "health");
+        File.WriteAllText(Path.Combine(dir, "health.py"), BootstrapScript.HealthHandler);
+        var port = Processes.FreePort();
+        var handler = new ProcessStartInfo("python3", [Path.Combine(dir, "health.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture), "/health", health]);
+        handler.Environment["FAILOVER_HEALTH_BIND"] = "127.0.17.1";
+        using var server = Process.Start(handler)!;
+        try
+        {
+            var seen = new System.Collections.Concurrent.ConcurrentQueue<TransferProgress>();
+            var restorer = new Failover.Driver.Cloud.CloudTenantRestorer(new HttpClient(), TimeProvider.System, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100), null, seen.Enqueue);
+            var url = $"http://127.0.17.1:{port}/health";
+            var wait = restorer.RestoreAsync(tenant, new TenantSnapshot(tenant.Name, set.Database.Id, set.Time, 0), new SiteAddress(["127.0.17.1"], url, new()), null!, CancellationToken.None);
+            await RunRecipeAsync(recipe, dir, RestoreRecipe.Functions.RestoreWatched(recipe.Parallelism, health) +
+                $"\n{RestoreRecipe.Functions.WriteHealth} progress progress-db-1 {Sh.Quote(health)}",
+                new Dictionary<string, string> { ["STACK"] = "progress", ["SERVER"] = "progress-db-1", ["PROGRESS_EVERY"] = "0.2" });
+            Assert.StartsWith("acme restored from " + set.Database.Id, await wait.WaitAsync(TimeSpan.FromSeconds(30)));
+
+            var reports = seen.ToList();
+            output.WriteLine(string.Join("\n", reports.Select(r => r.Describe())));
+            var total = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(recipe.SpoolDirectory, $"acme.{BackupLayout.ManifestFileName}")))!["bytes"]!.GetValue<long>();
+            Assert.All(reports, r => Assert.Equal(("acme", total), (r.Tenant, r.Total)));
+            Assert.Contains(reports, r => !r.Finished); // under way: the manifest fetched, the dump not yet through
+            Assert.True(reports[^1].Finished, reports[^1].Describe());
+            Assert.Equal(reports.Select(r => r.Done).Order(), reports.Select(r => r.Done)); // never backwards
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+            await DropAsync();
+        }
     }
 
     private async Task DropAsync()
