@@ -36,8 +36,9 @@ if [ -d tests/Failover.Infra.Tests ]; then
   fi
 fi
 
-# The cloud drill boots containers and formats volumes (3.5 min alone): it runs by itself after the rest of the
-# driver's tests, so their load on two cores does not stretch its boot and restore waits.
+# The booted-server tests (CloudDrillTests: the cloud drill, a failing bootstrap, and one world rehearsed then migrated)
+# boot containers and format volumes (about 7 + 0.6 + 14 min alone at a load of 15-25 from other work): they run by
+# themselves after the rest of the driver's tests, so their load on two cores does not stretch boot and restore waits.
 cloud_drill="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 for p in "${projects[@]}"; do
   echo "== $p"

@@ -433,11 +433,14 @@ internal sealed class CloudWorld
     {
         string Each(string sql) =>
             $"for t in $FAILOVER_TENANTS; do {Sh.Quote(ssh)} {data} runuser -u postgres -- psql --no-psqlrc -X -q -v ON_ERROR_STOP=1 -c \"{sql}\" || exit 1; done";
+        // The agent's timer pauses while writes are frozen: on a short schedule it would start run after run, and the final
+        // backup must be a run that started after the freeze, not one the timer started before it.
         return (
-            [Each("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = on") + "; " +
+            [$"{Sh.Quote(ssh)} {data} systemctl stop {BackupAgent.Timer}",
+             Each("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = on") + "; " +
              Each("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$t' AND pid <> pg_backend_pid()")],
-            [Each("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = off")],
-            // The agent's own run, after the one its timer may have started (that one may predate the freeze).
+            [Each("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = off"), $"{Sh.Quote(ssh)} {data} systemctl start {BackupAgent.Timer}"],
+            // The agent's own run, once the one its timer may have started before the freeze has finished.
             [$"{Sh.Quote(ssh)} {data} sh -c 'while [ \"$(systemctl show -p ActiveState --value {BackupAgent.Service})\" = activating ]; do sleep 1; done; " +
              $"systemctl start {BackupAgent.Service}'"]);
     }

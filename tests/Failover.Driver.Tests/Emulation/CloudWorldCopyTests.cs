@@ -22,14 +22,17 @@ public sealed class CloudWorldCopyTests : IDisposable
         var topology = TopologyLoader.Load(_stacks);
         Assert.Equal(TimeSpan.FromMinutes(1), topology.Backup.Interval);
         var hooks = topology.Production.Migrate;
-        Assert.Contains("/tmp/world/ssh prod-fsn1-db-1 runuser -u postgres -- psql", Assert.Single(hooks.Freeze));
-        Assert.Contains("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = on", hooks.Freeze[0]);
-        Assert.Contains("default_transaction_read_only = off", Assert.Single(hooks.Thaw));
+        // The agent's timer pauses during the freeze (the final backup is a run started after it) and resumes on a thaw.
+        Assert.Equal(["/tmp/world/ssh prod-fsn1-db-1 systemctl stop failover-backup.timer"], hooks.Freeze.Take(1));
+        Assert.Contains("/tmp/world/ssh prod-fsn1-db-1 runuser -u postgres -- psql", hooks.Freeze[1]);
+        Assert.Contains("ALTER DATABASE \\\"$t\\\" SET default_transaction_read_only = on", hooks.Freeze[1]);
+        Assert.Contains("default_transaction_read_only = off", hooks.Thaw[0]);
+        Assert.Equal("/tmp/world/ssh prod-fsn1-db-1 systemctl start failover-backup.timer", hooks.Thaw[1]);
         Assert.Contains("systemctl start failover-backup.service", Assert.Single(hooks.Backup));
         // Comments and the rest of the file as the operator wrote them.
         var written = File.ReadAllText(file);
         Assert.Contains("# Production: Hetzner Falkenstein.", written);
         Assert.Contains("      full: { type: ccx33, count: 1 }", written);
-        Assert.Equal(shipped.Replace("schedule: 30m", "schedule: 1m").Split('\n').Length + 8, written.Split('\n').Length);
+        Assert.Equal(shipped.Replace("schedule: 30m", "schedule: 1m").Split('\n').Length + 10, written.Split('\n').Length);
     }
 }
