@@ -110,8 +110,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             stderr.WriteLine($"Run '{string.Join(' ', parse.CommandResult.Command.Name == root.Name ? ["failover"] : new[] { "failover", parse.CommandResult.Command.Name })} --help' for usage and examples.");
             return ExitCodes.Usage;
         }
-        // After Ctrl-C a run journals where it stopped, and a migration thaws its source: give them time to finish.
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromMinutes(1) });
+        // After Ctrl-C a run journals where it stopped, then a migration thaws its source or a rehearsal tears its copy
+        // down (hooks and `pulumi destroy` may take many minutes): no termination timeout cuts them off. A process killed
+        // anyway leaves a journal that `resume` or `abort` completes.
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null });
     }
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>

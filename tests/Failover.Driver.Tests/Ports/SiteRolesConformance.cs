@@ -57,6 +57,8 @@ public abstract class SiteRolesConformance : IAsyncLifetime
         var again = await Fence.FenceAsync(Untouched, None);
         Assert.NotEmpty(first);
         Assert.NotEmpty(again);
+        // Fenced twice is fenced: it serves nothing.
+        Assert.False(await Probe.IsServingAsync(Untouched, None));
     }
 
     [Fact]
