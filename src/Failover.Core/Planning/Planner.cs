@@ -61,7 +61,7 @@ public static class Planner
             $"restic check --read-data-subset {Timings.VerifySubset} (~{sample:0.#} GB of {totalGb:0.#} GB) at {settings.StreamMBps:0.#} MB/s; " +
             "a snapshot that fails falls back to the previous good one.");
         Add(StepKind.Provision, "Provision the minimal viable deployment", provision, provisionDetail);
-        var source = Sites.RestoreSource.Problem(topology, target) is null ? $" from {Sites.RestoreSource.VaultFor(topology, target).Name}" : "";
+        var source = " " + Backup.VaultOrder.For(topology, target).Describe();
         Add(StepKind.Restore, "Restore tenants", schedule.Makespan,
             $"{topology.Tenants.Count} tenants{source}, tier first then smallest first, {settings.Parallelism} at a time at {settings.StreamMBps:0.#} MB/s per stream " +
             $"plus {Durations.Format(settings.TenantOverhead)} each; each is verified against its backup manifest.");

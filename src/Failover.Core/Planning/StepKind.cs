@@ -19,6 +19,8 @@ public enum StepKind
     Cutover,
     /// <summary>Write the incident timeline with the RTO and RPO achieved.</summary>
     Report,
+    /// <summary>After a cutover: start the new serving site's backup agent, await its first backup (bounded) or report it pending.</summary>
+    Backups,
     /// <summary>Rehearsals only: remove the isolated copy of the standby, whatever happened before.</summary>
     Teardown,
     /// <summary>Migrations: lower the service records' TTL and wait until the old TTL has passed.</summary>

@@ -28,6 +28,13 @@ public sealed class BackupCatalog(IBackupRepository repository, TimeProvider clo
     public async Task<IReadOnlyList<BackupSet>> SetsAsync(string tenant, CancellationToken cancellation) =>
         BackupSet.Group(tenant, await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation));
 
+    /// <summary>When the newest manifest in the repository was written (any tenant), or null when it holds none: how recent the vault is.</summary>
+    public async Task<DateTimeOffset?> NewestManifestAsync(CancellationToken cancellation)
+    {
+        var snapshots = await OnceAsync(() => _snapshots, async () => _snapshots = await repository.SnapshotsAsync([BackupTags.Tool], cancellation), cancellation);
+        return snapshots.Where(s => s.Tag(BackupTags.Part) == BackupTags.PartName(BackupPart.Manifest)).Select(s => (DateTimeOffset?)s.Time).Max();
+    }
+
     /// <summary>The newest heartbeat a backup agent left in this vault (any site), or null when no agent has written one.</summary>
     public async Task<BackupHeartbeat?> HeartbeatAsync(CancellationToken cancellation)
     {

@@ -15,10 +15,13 @@ namespace Failover.Driver.Backup;
 /// a crash is redone from scratch (the new site serves nobody before the cutover, so its partial copy can be dropped);
 /// a hook cut short runs again, after whatever the killed one left running is killed.
 /// </summary>
-public sealed class SiteRestorer(ResticVault vault, TenantRestore restore, RestoreOptions options) : ISiteRestore
+/// <param name="restoreFrom">The restore reading one vault's repository: each snapshot is restored from the vault that holds it.</param>
+public sealed class SiteRestorer(VaultSet vaults, Func<IBackupRepository, TenantRestore> restoreFrom, RestoreOptions options) : ISiteRestore
 {
     public async Task<string> RestoreAsync(Tenant tenant, TenantSnapshot snapshot, SiteAddress site, IRunEffects effects, CancellationToken cancellation)
     {
+        var (vault, repository) = await vaults.VaultOfAsync(snapshot, cancellation);
+        var restore = restoreFrom(repository);
         var (host, port) = PostgresOf(site);
         var database = new PostgresDatabase(host, port, tenant.Name, "postgres", null);
         var files = Path.Combine(site.Outputs["filesDirectory"]?.GetValue<string>()

@@ -42,9 +42,18 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         }
     }
 
+    /// <summary>The vault the restore point comes from when it is not the standby's default (failover:restoreFrom is then set), else null.</summary>
+    public Func<IReadOnlyList<TenantSnapshot>, CancellationToken, Task<string?>>? RestoreFromOf { get; init; }
+
     public async Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation)
     {
         await pulumi.SelectOrCreateStackAsync(site.Name, cancellation);
+        // The standby's cloud-init restores from one vault: the one select-backup read the snapshots from.
+        if (RestoreFromOf is not null && await RestoreFromOf(restorePoint, cancellation) is { } vault)
+        {
+            await pulumi.SetConfigAsync(site.Name, "failover:restoreFrom", ConfigValue.Plain(vault), cancellation: cancellation);
+            progress($"    {site.Name} restores from {vault} (failover:restoreFrom)");
+        }
         var mode = site.Mode == SiteMode.Full ? "full" : "mvd";
         await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain(mode), cancellation: cancellation);
         foreach (var s in restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal))

@@ -62,10 +62,9 @@ public static class RunPortsFactory
 
     private static RunPorts Local(RunEnvironment env)
     {
-        var repository = new ResticRepository(VaultSettings.Local(env.Topology, env.ProjectDirectory), env.Secrets, env.Log);
-        var vault = new ResticVault(new BackupCatalog(repository, env.Time, env.Log));
+        var vault = LocalVaults(env);
         var restoreHooks = new RestoreHooks(env.Secrets);
-        var restore = new Backup.TenantRestore(repository, new PostgresTools(), restoreHooks, env.Secrets, env.Log, env.Transfer);
+        var tools = new PostgresTools();
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
         var sites = LocalSitesOf(env.Store);
         var hooks = Hooks(env);
@@ -73,7 +72,8 @@ public static class RunPortsFactory
             vault,
             sites,
             sites,
-            new SiteRestorer(vault, restore, Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
+            new SiteRestorer(vault, repository => new Backup.TenantRestore(repository, tools, restoreHooks, env.Secrets, env.Log, env.Transfer),
+                Core.Backup.RestoreOptions.Default with { Rehearsal = env.Target.Role == Role.Rehearsal }),
             Gate(env, env.Options.LocalGate),
             sites,
             sites,
@@ -82,7 +82,27 @@ public static class RunPortsFactory
                 ? new LazyDns(() => PowerDns(env, dns, env.Variable(DnsApiKeyVariable) ?? throw new InvalidOperationException($"set {DnsApiKeyVariable} to the PowerDNS API key of {dns.Zone}")))
                 : new NoDns(),
             new Migration.HookFreeze(hooks, new PostgresFreeze(sites, env.Topology.Tenants)),
-            new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress));
+            new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress))
+        {
+            // A rehearsal copy never backs up into the vault (its runbook has no backups step, nor does it get the adapter).
+            Backups = env.Target.Role == Role.Rehearsal ? null
+                : new LocalBackupAgents(env.Topology, sites, env.ProjectDirectory, vault, env.Secrets, env.Time, env.Log, env.Progress),
+        };
+    }
+
+    /// <summary>The directory vaults the target restores from, in the order of failover:backup.vaults (<see cref="VaultOrder"/>).</summary>
+    private static VaultSet LocalVaults(RunEnvironment env) =>
+        new(VaultOrder.For(env.Topology, env.Target).Reads.Select(v => new VaultSource(v.Name, () => DirectoryVault(v, env.ProjectDirectory))).ToList(),
+            env.Secrets, env.Time, env.Log);
+
+    /// <summary>A directory vault's repository and its password file (path + ".password").</summary>
+    public static ResticSettings DirectoryVault(StackSpec vault, string projectDirectory)
+    {
+        var path = Path.GetFullPath(vault.Vault!.Path ?? throw new InvalidOperationException($"{vault.Name}: failover:vault.path is not set"), projectDirectory);
+        var passwordFile = path + ".password";
+        if (!File.Exists(passwordFile))
+            throw new InvalidOperationException($"the vault {path} has no password file {passwordFile} (written by `failover backup` when it creates the repository)");
+        return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
     }
 
     private static SiteGate Gate(RunEnvironment env, Wait wait) => new(env.Topology, env.Secrets, env.Time, env.Log, wait.Timeout, wait.Poll);
@@ -125,10 +145,12 @@ public static class RunPortsFactory
     private static RunPorts Cloud(RunEnvironment env)
     {
         var pulumi = PulumiFor(env);
-        // The vault stack's outputs are read when a step first needs the vault, not while the run is composed.
-        var vault = new DeferredVault(async ct => new ResticVault(new BackupCatalog(new ResticRepository(
-            await VaultSettings.CloudAsync(RestoreSource.VaultFor(env.Topology, env.Target), pulumi, ct), env.Secrets, env.Log), env.Time, env.Log)));
-        var sites = CloudSites(env, pulumi);
+        // The S3 vaults the standby's cloud-init can restore from, in order, every tenant from one; a vault stack's outputs
+        // are read when a step first needs that vault (one whose outputs cannot be read is unreachable).
+        var vault = new VaultSet(VaultOrder.For(env.Topology, env.Target).Reads
+                .Select(v => new VaultSource(v.Name, () => VaultSettings.CloudAsync(v, pulumi, CancellationToken.None).GetAwaiter().GetResult())).ToList(),
+            env.Secrets, env.Time, env.Log, oneVault: true);
+        var sites = new PulumiSites(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vault.OtherVaultOfAsync };
         return new RunPorts(
             vault,
             sites,
@@ -141,7 +163,7 @@ public static class RunPortsFactory
             env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
             new Migration.HookFreeze(Hooks(env), null),
-            new Migration.HookSourceBackup(Hooks(env), vault.OpenAsync, env.Topology.Tenants));
+            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants));
     }
 
     /// <summary>The cloud DNS switch; a PowerDNS API key kept in the dns stack's config is read when DNS is first moved.</summary>

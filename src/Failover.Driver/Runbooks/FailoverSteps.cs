@@ -23,6 +23,7 @@ public static class FailoverSteps
         new Gate(target, ports.Role(p => p.Gate)),
         new Fence(topology.Production, ports.Role(p => p.Fence)),
         new Cutover(target, ports.Role(p => p.Dns)),
+        new StartBackups(target, ports.Role(p => p.Backups)),
         new Report(topology, reportDirectory),
     ];
 
@@ -80,6 +81,8 @@ public static class FailoverSteps
     internal sealed class SelectBackup(Topology t, Lazy<IBackupVault> vault, bool baseOfSync = false) : IStep
     {
         public StepKind Kind => StepKind.SelectBackup;
+        /// <summary>Why a vault gave way, said once even when it holds for every tenant.</summary>
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _said = new();
         public string Describe(RunContext run) => run.RestorePoint is null
             ? "pick each tenant's newest snapshot that passes verification"
             : $"pick each tenant's newest verified snapshot at or before {run.RestorePoint}";
@@ -95,12 +98,14 @@ public static class FailoverSteps
                 throw failed.Error is StepFailedException ? failed.Error : new StepFailedException($"{failed.Tenant.Name}: {failed.Error!.Message}", failed.Error);
             var chosen = new JsonObject();
             var notes = new List<string>();
+            var vaults = new List<string>();
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
                 chosen[p.Tenant.Name] = StepFacts.Json(p.Result!.Snapshot);
+                if (vault.Value.SourceOf(p.Result.Snapshot) is { } source) { chosen[p.Tenant.Name]!["vault"] = source.Vault; vaults.Add(source.Vault); }
                 notes.AddRange(p.Result.Notes);
             }
-            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}"),
+            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(vaults),
                 new JsonObject { ["snapshots"] = chosen }, notes);
         }
 
@@ -124,6 +129,7 @@ public static class FailoverSteps
                         : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}. {WithoutOffer(c.Run, [tenant.Name])}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
                       $"restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again. {WithoutOffer(c.Run, [tenant.Name])}");
+            if (vault.Value.SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
             if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);

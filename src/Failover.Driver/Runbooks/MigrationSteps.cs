@@ -36,6 +36,7 @@ public static class MigrationSteps
         new FailoverSteps.Gate(target, ports.Role(p => p.Gate), snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
         new FailoverSteps.Cutover(target, ports.Role(p => p.Dns), MigrationTtl.During(OldTtl(topology))),
         new FailoverSteps.Fence(source, ports.Role(p => p.Fence)),
+        new StartBackups(target, ports.Role(p => p.Backups)),
         new Roles(topology.StacksDirectory, target, say),
         new ScaleDown(source, target, ports, choices),
         new FailoverSteps.Report(topology, reportDirectory),

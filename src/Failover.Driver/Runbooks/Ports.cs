@@ -33,7 +33,13 @@ public interface IBackupVault
 
     /// <summary>Reads back every byte of the snapshot against its manifest; false when it is damaged (a restore's fallback must not trust a sample).</summary>
     Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) => VerifyAsync(snapshot, cancellation);
+
+    /// <summary>Which vault holds a listed snapshot, and why it is not the first one read; null where there is one vault.</summary>
+    SnapshotSource? SourceOf(TenantSnapshot snapshot) => null;
 }
+
+/// <summary>The vault a chosen snapshot comes from, and why when it is not the first the run reads (journaled, logged, reported).</summary>
+public sealed record SnapshotSource(string Vault, string? Why);
 
 /// <summary>Reads a site without changing it (role: probe). Every member may be repeated and changes nothing.</summary>
 public interface ISiteProbe
@@ -194,16 +200,23 @@ public sealed record RunPorts(
     IWriteFreeze Freeze,
     ISourceBackup SourceBackup)
 {
-    public FailoverPorts ForFailover() => new(Vault, Probe, Provisioner, Restorer, Gate, Fence, Dns);
+    public FailoverPorts ForFailover() => new(Vault, Probe, Provisioner, Restorer, Gate, Fence, Dns) { Backups = Backups };
     public TenantRestorePorts ForTenantRestore() => new(Vault, Probe, Restorer, Gate);
-    public MigrationPorts ForMigration() => new(Vault, Probe, Provisioner, Restorer, Gate, Fence, Retirement, Dns, Freeze, SourceBackup);
+    public MigrationPorts ForMigration() => new(Vault, Probe, Provisioner, Restorer, Gate, Fence, Retirement, Dns, Freeze, SourceBackup) { Backups = Backups };
+
+    /// <summary>The backup agent of the site serving after a cutover; null where the driver cannot start one (never a rehearsal's).</summary>
+    public IBackupAgents? Backups { get; init; }
 
     /// <summary>A rehearsal's ports: the copy's provisioner, and no fence, retirement or DNS at all.</summary>
     public RehearsalPorts ForRehearsal(IRehearsalCopy copy) => new(Vault, copy.Provisioner, Restorer, Gate);
 }
 
 /// <summary>What `failover run` uses: the old primary is probed and fenced, DNS moved.</summary>
-public sealed record FailoverPorts(IBackupVault Vault, ISiteProbe Probe, ISiteProvisioner Provisioner, ISiteRestore Restorer, IHealthGate Gate, ISiteFence Fence, IDnsSwitch Dns);
+public sealed record FailoverPorts(IBackupVault Vault, ISiteProbe Probe, ISiteProvisioner Provisioner, ISiteRestore Restorer, IHealthGate Gate, ISiteFence Fence, IDnsSwitch Dns)
+{
+    /// <summary>The new serving site's backup agent, started after the cutover; null where the driver cannot start one.</summary>
+    public IBackupAgents? Backups { get; init; }
+}
 
 /// <summary>What `failover restore --tenant` uses: the serving site is located, nothing provisioned, fenced or moved.</summary>
 public sealed record TenantRestorePorts(IBackupVault Vault, ISiteProbe Probe, ISiteRestore Restorer, IHealthGate Gate);
@@ -222,7 +235,11 @@ public sealed record MigrationPorts(
     ISiteRetirement Retirement,
     IDnsSwitch Dns,
     IWriteFreeze Freeze,
-    ISourceBackup SourceBackup);
+    ISourceBackup SourceBackup)
+{
+    /// <summary>The target's backup agent, started after the cutover; null where the driver cannot start one.</summary>
+    public IBackupAgents? Backups { get; init; }
+}
 
 /// <summary>A role of a runbook's ports, built when a step first needs it (a dry run builds nothing).</summary>
 public static class LazyPorts

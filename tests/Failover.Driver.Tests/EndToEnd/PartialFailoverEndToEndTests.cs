@@ -48,6 +48,11 @@ public class PartialFailoverEndToEndTests(PartialFailoverTopology site) : IClass
         var failover = RunId(failed.Output);
         var md = File.ReadAllText(Path.Combine(site.Store.RunDirectory(failover), "report.md"));
         Assert.Contains("**Left out: contoso**", md);
+        // After the cutover the new serving site's agent ran: the report says from when new backups exist, and its heartbeat is in the vault.
+        Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, \d+ of \d+ tenants into local-vault", md);
+        Assert.Contains("local-standby's first backup failed for contoso", md); // not restored on the standby: named, not hidden
+        var heartbeat = await new BackupCatalog(Vault(), TimeProvider.System, Log.Logger).HeartbeatAsync(CancellationToken.None);
+        Assert.Equal("local-standby", heartbeat?.Site);
 
         // The evidence in the vault: the sealed report and the journal, tagged with the run.
         var copies = await Vault().SnapshotsAsync([ReportArchive.RunTag(failover)], CancellationToken.None);

@@ -47,6 +47,12 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         var journal = Journal.Read(site.Store.JournalPath(id));
         Assert.DoesNotContain(journal, r => r.Step is "fence" or "cutover");
         Assert.Equal([site.ProdAddress], await site.DnsAnswerAsync());
+        // A rehearsal copy never backs up into the vault: no backups step, and the newest heartbeat is still production's.
+        Assert.DoesNotContain(journal, r => r.Step == "backups");
+        var vault = new Failover.Driver.Backup.BackupCatalog(new Failover.Driver.Backup.ResticRepository(
+            Failover.Driver.Backup.VaultSettings.Local(site.Topology, site.Project), new Failover.Driver.Logging.SecretRegistry(), Serilog.Log.Logger),
+            TimeProvider.System, Serilog.Log.Logger);
+        Assert.Equal("local-prod", (await vault.HeartbeatAsync(CancellationToken.None))?.Site);
 
         var entry = Assert.Single(new RehearsalHistory(RehearseCommand.HistoryPath(site.Store)).Read(), e => e.RunId == id);
         Assert.Equal("resolved", entry.Outcome);
