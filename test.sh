@@ -36,10 +36,14 @@ if [ -d tests/Failover.Infra.Tests ]; then
   fi
 fi
 
-# The booted-server tests (CloudDrillTests: the cloud drill, a failing bootstrap, and one world rehearsed then migrated)
-# boot containers and format volumes (about 7 + 0.6 + 14 min alone at a load of 15-25 from other work): they run by
-# themselves after the rest of the driver's tests, so their load on two cores does not stretch boot and restore waits.
+# The booted-server tests (CloudDrillTests) boot containers and format volumes: they run by themselves after the rest of
+# the driver's tests, so their load on two cores does not stretch boot and restore waits. The cloud drill and the failing
+# bootstrap always run. The world that is rehearsed and then migrated boots five data servers (about 14 min alone): that
+# alone would take the test run past its 20 minutes, so it runs only with FAILOVER_TEST_BOOTED_WORLD=1, and this script
+# says so when it does not.
 cloud_drill="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
+booted_world="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests.A_cloud_standby_is_rehearsed_then_production_migrates"
+if [ "${FAILOVER_TEST_BOOTED_WORLD:-}" = 1 ]; then booted="$cloud_drill"; else booted="$cloud_drill&FullyQualifiedName!~${booted_world#FullyQualifiedName~}"; fi
 for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
@@ -47,9 +51,10 @@ for p in "${projects[@]}"; do
   dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
-    echo "== $p: the cloud drill, alone"
-    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$cloud_drill" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
+    echo "== $p: the booted-server tests, alone"
+    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    [ "${FAILOVER_TEST_BOOTED_WORLD:-}" = 1 ] || echo "NOT RUN: CloudDrillTests.A_cloud_standby_is_rehearsed_then_production_migrates_to_it_on_booted_servers_and_no_row_is_lost (about 14 min alone; FAILOVER_TEST_BOOTED_WORLD=1 ./test.sh runs it)"
   fi
 done
 
