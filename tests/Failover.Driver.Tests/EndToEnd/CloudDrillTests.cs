@@ -139,7 +139,9 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
         }
         finally
         {
+            // A world whose start failed half way is removed from what it left in its folder, as `drill --clean` does.
             if (world is not null) await world.DisposeAsync();
+            else await CloudWorld.RemoveAsync(Path.Combine(state, "world"), Serilog.Log.Logger);
             output.WriteLine($"world removed after {clock.Elapsed.TotalSeconds:F0} s");
             AssertNothingLeft(state);
             Directory.Delete(state, recursive: true);
