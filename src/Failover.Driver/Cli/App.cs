@@ -111,9 +111,10 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             return ExitCodes.Usage;
         }
         // After Ctrl-C a run journals where it stopped, then a migration thaws its source or a rehearsal tears its copy
-        // down (hooks and `pulumi destroy` may take many minutes): no termination timeout cuts them off. A process killed
-        // anyway leaves a journal that `resume` or `abort` completes.
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null });
+        // down (a thaw hook may take up to 30 min, `pulumi destroy` many): the process is ended only after 45 min. (null
+        // would not mean "never": it turns the Ctrl-C handling off, and SIGINT then kills the process with nothing thawed.)
+        // A process killed anyway leaves a journal that `resume` or `abort` completes.
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromMinutes(45) });
     }
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>

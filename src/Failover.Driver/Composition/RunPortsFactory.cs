@@ -85,7 +85,7 @@ public static class RunPortsFactory
             new Migration.LocalSourceBackup(env.Topology, sites, env.ProjectDirectory, env.Secrets, env.Time, env.Log, env.Progress))
         {
             // A rehearsal copy never backs up into the vault (its runbook has no backups step, nor does it get the adapter).
-            Backups = env.Target.Role == Role.Rehearsal ? null
+            Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
                 : new LocalBackupAgents(env.Topology, sites, env.ProjectDirectory, vault, env.Secrets, env.Time, env.Log, env.Progress),
         };
     }

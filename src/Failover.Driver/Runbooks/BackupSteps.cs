@@ -21,11 +21,25 @@ public interface IBackupAgents
 }
 
 /// <summary>
+/// A site whose agent the driver cannot start (a cloud standby's: no authenticated way in yet): starting it says what the
+/// operator runs on its data server, and no first backup is awaited.
+/// </summary>
+public sealed class AgentsStartedByHand : IBackupAgents
+{
+    public Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation) =>
+        Task.FromResult(new AgentStart(false,
+            $"{site.Name} has no backup agent the driver can start: on its data server run `systemctl enable --now {Core.Sites.BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)"));
+
+    public Task<BackupHeartbeat?> FirstBackupAsync(StackSpec site, DateTimeOffset since, TimeSpan wait, CancellationToken cancellation) =>
+        Task.FromResult<BackupHeartbeat?>(null);
+}
+
+/// <summary>
 /// The step after the cutover of `failover run` and `migrate`: the new serving site's backup agent started, its first
 /// backup awaited for a bounded time or reported pending, and the report says from when new backups exist. It never
 /// fails the run (the service already moved): a problem is a note and a follow-up. A rehearsal has no such step.
 /// </summary>
-internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents?> agents, TimeSpan? wait = null) : IStep
+internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents> agents, TimeSpan? wait = null) : IStep
 {
     /// <summary>How long the run waits for the first backup: long enough for a small site's, short enough not to hold the report.</summary>
     public static readonly TimeSpan FirstBackupWait = TimeSpan.FromMinutes(10);
@@ -36,9 +50,7 @@ internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents?> agents
 
     public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
     {
-        if (agents.Value is not { } backups)
-            return new StepResult($"{target.Name} has no backup agent the driver can start: new backups are pending", new JsonObject { ["pending"] = true },
-                [$"start {target.Name}'s backup agent by hand: on its data server `systemctl enable --now {Core.Sites.BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)"]);
+        var backups = agents.Value;
         var started = (await c.Once($"backups:start:{target.Name}", async x =>
         {
             var at = c.Time.GetUtcNow();
@@ -55,7 +67,9 @@ internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents?> agents
         var first = (bool)started["started"]! ? await backups.FirstBackupAsync(target, since, Wait, ct) : null;
         if (first is null)
             return new StepResult($"{text}; its first backup is pending: `failover status` shows the agent's heartbeat", new JsonObject { ["pending"] = true },
-                [$"{target.Name}'s first backup had not finished when the run ended: check `failover status` until its heartbeat is fresh"]);
+                (bool)started["started"]!
+                    ? [$"{target.Name}'s first backup had not finished when the run ended: check `failover status` until its heartbeat is fresh"]
+                    : [$"start {target.Name}'s backup agent by hand ({text}), then check `failover status` until its heartbeat is fresh"]);
         var notes = first.Failures.Select(f => $"{target.Name}'s first backup failed for {f}").ToList();
         foreach (var n in notes) c.Note(n);
         return new StepResult(

@@ -204,8 +204,8 @@ public sealed record RunPorts(
     public TenantRestorePorts ForTenantRestore() => new(Vault, Probe, Restorer, Gate);
     public MigrationPorts ForMigration() => new(Vault, Probe, Provisioner, Restorer, Gate, Fence, Retirement, Dns, Freeze, SourceBackup) { Backups = Backups };
 
-    /// <summary>The backup agent of the site serving after a cutover; null where the driver cannot start one (never a rehearsal's).</summary>
-    public IBackupAgents? Backups { get; init; }
+    /// <summary>The backup agent of the site serving after a cutover; one the operator starts by hand where the driver cannot.</summary>
+    public IBackupAgents Backups { get; init; } = new AgentsStartedByHand();
 
     /// <summary>A rehearsal's ports: the copy's provisioner, and no fence, retirement or DNS at all.</summary>
     public RehearsalPorts ForRehearsal(IRehearsalCopy copy) => new(Vault, copy.Provisioner, Restorer, Gate);
@@ -214,8 +214,8 @@ public sealed record RunPorts(
 /// <summary>What `failover run` uses: the old primary is probed and fenced, DNS moved.</summary>
 public sealed record FailoverPorts(IBackupVault Vault, ISiteProbe Probe, ISiteProvisioner Provisioner, ISiteRestore Restorer, IHealthGate Gate, ISiteFence Fence, IDnsSwitch Dns)
 {
-    /// <summary>The new serving site's backup agent, started after the cutover; null where the driver cannot start one.</summary>
-    public IBackupAgents? Backups { get; init; }
+    /// <summary>The new serving site's backup agent, started after the cutover; one the operator starts by hand where the driver cannot.</summary>
+    public IBackupAgents Backups { get; init; } = new AgentsStartedByHand();
 }
 
 /// <summary>What `failover restore --tenant` uses: the serving site is located, nothing provisioned, fenced or moved.</summary>
@@ -237,8 +237,8 @@ public sealed record MigrationPorts(
     IWriteFreeze Freeze,
     ISourceBackup SourceBackup)
 {
-    /// <summary>The target's backup agent, started after the cutover; null where the driver cannot start one.</summary>
-    public IBackupAgents? Backups { get; init; }
+    /// <summary>The target's backup agent, started after the cutover; one the operator starts by hand where the driver cannot.</summary>
+    public IBackupAgents Backups { get; init; } = new AgentsStartedByHand();
 }
 
 /// <summary>A role of a runbook's ports, built when a step first needs it (a dry run builds nothing).</summary>
