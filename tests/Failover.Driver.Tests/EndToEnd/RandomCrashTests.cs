@@ -56,6 +56,27 @@ public sealed class HostileRunTopology() : LocalTopology(0, "127.0.3.")
         Assert.All(results, r => Assert.True(r.Succeeded, r.Error));
         SecondGenerationPacks = Packs().Where(p => !before.Contains(p)).ToList();
         cluster.Kill();
+        CopyTree(Vault, VaultAsSeeded);
+    }
+
+    /// <summary>The vault with its two generations only: a failover's backups step adds the new site's own backup to it.</summary>
+    private string VaultAsSeeded => Vault + ".seeded";
+
+    /// <summary>Each test starts from the two seeded generations, not from the backups earlier tests' failovers added.</summary>
+    public override async Task ResetAsync()
+    {
+        await base.ResetAsync();
+        Directory.Delete(Vault, recursive: true);
+        CopyTree(VaultAsSeeded, Vault);
+    }
+
+    public static void CopyTree(string from, string to)
+    {
+        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
     }
 
     public IEnumerable<string> Packs() => Directory.EnumerateFiles(Path.Combine(Vault, "data"), "*", SearchOption.AllDirectories);
@@ -129,7 +150,7 @@ public class RandomCrashTests(HostileRunTopology site, ITestOutputHelper output)
         await site.ResetAsync();
         site.ClearHookLog();
         var copy = site.Vault + ".intact";
-        CopyTree(site.Vault, copy);
+        HostileRunTopology.CopyTree(site.Vault, copy);
         try
         {
             // The backup is chosen (and checked) while intact; the packs are damaged before the restore reads them.
@@ -250,12 +271,4 @@ public class RandomCrashTests(HostileRunTopology site, ITestOutputHelper output)
         f.Write(new byte[Math.Min(64, (int)f.Length)]);
     }
 
-    private static void CopyTree(string from, string to)
-    {
-        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
-    }
 }
