@@ -178,28 +178,6 @@ public static class RunPortsFactory
             ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey")));
     }
 
-    /// <summary>A vault opened on first use (asynchronously: opening it may ask a provider for its stack's outputs).</summary>
-    private sealed class DeferredVault(Func<CancellationToken, Task<ResticVault>> open) : IBackupVault
-    {
-        private readonly SemaphoreSlim _gate = new(1, 1);
-        private ResticVault? _vault;
-
-        public async Task<ResticVault> OpenAsync(CancellationToken cancellation)
-        {
-            if (_vault is { } opened) return opened;
-            await _gate.WaitAsync(cancellation);
-            try { return _vault ??= await open(cancellation); }
-            finally { _gate.Release(); }
-        }
-
-        public async Task<IReadOnlyList<TenantSnapshot>> SnapshotsAsync(Tenant tenant, CancellationToken cancellation) =>
-            await (await OpenAsync(cancellation)).SnapshotsAsync(tenant, cancellation);
-        public async Task<bool> VerifyAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
-            await (await OpenAsync(cancellation)).VerifyAsync(snapshot, cancellation);
-        public async Task<bool> ReadBackAsync(TenantSnapshot snapshot, CancellationToken cancellation) =>
-            await (await OpenAsync(cancellation)).ReadBackAsync(snapshot, cancellation);
-    }
-
     /// <summary>A DNS switch built on first use: a step that moves no DNS (a scale-down after --confirm) needs no API key.</summary>
     private sealed class LazyDns(Func<CancellationToken, Task<IDnsSwitch>> build) : IDnsSwitch
     {
