@@ -163,7 +163,12 @@ public static class RunPortsFactory
             env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
             new Migration.HookFreeze(Hooks(env), null),
-            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants));
+            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants))
+        {
+            // A rehearsal copy has no agent and no key (its runbook has no backups step either).
+            Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
+                : new CloudBackupAgents(pulumi, Http, vault, env.Time, env.Log, env.Options.CloudRestore.Poll),
+        };
     }
 
     /// <summary>The cloud DNS switch; a PowerDNS API key kept in the dns stack's config is read when DNS is first moved.</summary>
