@@ -38,8 +38,6 @@ public static class CloudConfig
         }
         s.Append("write_files:\n");
         var control = boot.Backup is not null;
-        if (control && string.IsNullOrEmpty(controlKey))
-            throw new ArgumentException($"{boot.Server} installs a backup agent and needs the site's control key", nameof(controlKey));
         WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase, control));
         WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(control));
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
@@ -57,7 +55,9 @@ public static class CloudConfig
                     ?? throw new ArgumentException($"{boot.Server} backs up into {vault.Vault} and needs its write credentials", nameof(writers));
                 WriteFile(s, vault.CredentialsFile, "0600", EnvironmentFile(writer.Credentials));
             }
-            WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey!, boot.Stack));
+            if (string.IsNullOrEmpty(controlKey))
+                throw new ArgumentException($"{boot.Server} installs a backup agent and needs the site's control key", nameof(controlKey));
+            WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey, boot.Stack));
             WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
             WriteFile(s, $"/etc/systemd/system/{BackupControl.StartUnit}", "0644", BackupControl.StartUnitText());
         }
