@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Failover.Core.Planning;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Runbooks;
@@ -123,19 +124,17 @@ public sealed record IncidentReport(
         foreach (var r in Journal.Live(records).Where(r => r.Event == JournalEvent.StepCompleted)) facts[r.Step!] = r.Data?["facts"] as JsonObject;
         var snapshots = new List<RestoredSnapshot>();
         // A migration's data on the target is its final sync's; the first restore only shortened the freeze.
-        var (snapshotStep, restoreStep) = facts.GetValueOrDefault("final-sync") is not null ? ("final-sync", "final-sync") : ("select-backup", "restore");
-        if (facts.GetValueOrDefault(snapshotStep)?["snapshots"] is JsonObject snaps)
-            foreach (var (tenant, s) in snaps)
-            {
-                var restored = facts.GetValueOrDefault(restoreStep)?["tenants"]?[tenant];
-                // A damaged snapshot replaced at restore time: the data is the fallback's, and so is the RPO.
-                var used = restored?["snapshot"] ?? s;
-                snapshots.Add(new RestoredSnapshot(tenant, (string)used!["id"]!, DateTimeOffset.Parse((string)used["time"]!, CultureInfo.InvariantCulture),
-                    restored?["end"] is JsonNode restoredEnd ? DateTimeOffset.Parse((string)restoredEnd!, CultureInfo.InvariantCulture) : null,
-                    (string?)restored?["result"]));
-            }
-        DateTimeOffset? visible = facts.GetValueOrDefault("cutover")?["visibleAt"] is JsonNode v
-            ? DateTimeOffset.Parse((string)v!, CultureInfo.InvariantCulture) : null;
+        var finalSync = StepFacts.Of(facts, StepKind.FinalSync, FinalSyncFacts.From);
+        IReadOnlyList<TenantSnapshot> chosen = finalSync?.Snapshots.Snapshots ?? StepFacts.Of(facts, StepKind.SelectBackup, ChosenSnapshots.From)?.Snapshots ?? [];
+        IReadOnlyDictionary<string, RestoredTenant> restoredTenants = finalSync?.Tenants ?? StepFacts.Of(facts, StepKind.Restore, RestoreFacts.From)?.Tenants ?? new Dictionary<string, RestoredTenant>();
+        foreach (var s in chosen)
+        {
+            var restored = restoredTenants.GetValueOrDefault(s.Tenant);
+            // A damaged snapshot replaced at restore time: the data is the fallback's, and so is the RPO.
+            var used = restored?.Fallback ?? s;
+            snapshots.Add(new RestoredSnapshot(s.Tenant, used.SnapshotId, used.Time, restored?.End, restored?.Result));
+        }
+        DateTimeOffset? visible = StepFacts.Of(facts, StepKind.Cutover, CutoverFacts.From)?.VisibleAt;
         var end = records.LastOrDefault(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted);
         // A rehearsal completes its teardown even after a failed step: completed with a failed step is a failure.
         var outcome = records.Any(r => r.Event == JournalEvent.RunAborted) ? "aborted"
@@ -155,8 +154,8 @@ public sealed record IncidentReport(
         return new IncidentReport(run, started, end?.At, outcome, steps, snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal).ToList(), visible, targets, notes)
         {
             GateHealthy = gate,
-            FrozenAt = facts.GetValueOrDefault("freeze")?["frozenAt"] is JsonNode frozen ? DateTimeOffset.Parse((string)frozen!, CultureInfo.InvariantCulture) : null,
-            FinalSyncVerified = (bool?)facts.GetValueOrDefault("final-sync")?["verified"] == true,
+            FrozenAt = StepFacts.Of(facts, StepKind.Freeze, FreezeFacts.From)?.FrozenAt,
+            FinalSyncVerified = finalSync?.Verified == true,
             Findings = findings,
             Version = (string?)report?["toolVersion"] ?? ToolVersion,
             AcceptedRisks = RisksOf(run, records, notes, findings),

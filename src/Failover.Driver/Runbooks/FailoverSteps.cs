@@ -41,8 +41,8 @@ public static class FailoverSteps
     ];
 
     /// <param name="step">The step whose facts name the snapshots: select-backup, or a migration's final-sync.</param>
-    internal static List<TenantSnapshot> Chosen(StepContext c, string step = "select-backup") =>
-        StepFacts.Snapshots(c.Facts[step]!["snapshots"]!.AsObject())
+    internal static List<TenantSnapshot> Chosen(StepContext c, StepKind step = StepKind.SelectBackup) =>
+        StepFacts.Of(c.Facts, step, ChosenSnapshots.From)!.Snapshots
             .Where(s => !c.Run.Without.Contains(s.Tenant)) // left out after its backup was chosen (its restore failed)
             .ToList();
 
@@ -58,7 +58,7 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var serving = await probe.Value.IsServingAsync(t.Production, ct);
-            var latest = new JsonObject();
+            var latest = new List<TenantSnapshot>();
             var now = c.Time.GetUtcNow();
             var worst = TimeSpan.Zero;
             var tenants = c.Run.TenantsOf(t);
@@ -67,13 +67,13 @@ public static class FailoverSteps
                 var snaps = await vault.Value.SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
                     throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}");
-                latest[tenant.Name] = StepFacts.Json(snaps[0]);
+                latest.Add(snaps[0]);
                 if (now - snaps[0].Time > worst) worst = now - snaps[0].Time;
             }
             var notes = serving ? new[] { $"{t.Production.Name} still answers: it will be fenced before the cutover" } : [];
             return new StepResult(
                 $"{t.Production.Name} {(serving ? "still answers" : "does not answer")}; latest backups found for {tenants.Count} tenants, the oldest {Durations.Format(worst)} old",
-                new JsonObject { ["productionServing"] = serving, ["latest"] = latest }, notes);
+                new AssessFacts(serving, latest).Json(), notes);
         }
     }
 
@@ -96,17 +96,17 @@ public static class FailoverSteps
             var picks = await TenantQueue.RunAsync(tenants, 4, c.Time, (tenant, x) => PickAsync(c, tenant, point, now, x), ct);
             if (picks.FirstOrDefault(p => p.Error is not null) is { } failed)
                 throw failed.Error is StepFailedException ? failed.Error : new StepFailedException($"{failed.Tenant.Name}: {failed.Error!.Message}", failed.Error);
-            var chosen = new JsonObject();
+            var chosen = new List<TenantSnapshot>();
             var notes = new List<string>();
-            var vaults = new List<string>();
+            var vaults = new Dictionary<string, string>();
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
-                chosen[p.Tenant.Name] = StepFacts.Json(p.Result!.Snapshot);
-                if (vault.Value.SourceOf(p.Result.Snapshot) is { } source) { chosen[p.Tenant.Name]!["vault"] = source.Vault; vaults.Add(source.Vault); }
+                chosen.Add(p.Result!.Snapshot);
+                if (vault.Value.SourceOf(p.Result.Snapshot) is { } source) vaults[p.Tenant.Name] = source.Vault;
                 notes.AddRange(p.Result.Notes);
             }
-            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(vaults),
-                new JsonObject { ["snapshots"] = chosen }, notes);
+            return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(chosen.Where(s => vaults.ContainsKey(s.Tenant)).Select(s => vaults[s.Tenant]).ToList()),
+                new ChosenSnapshots(chosen, vaults).Json(), notes);
         }
 
         /// <summary>The tenant's newest snapshot that verifies, at or before the restore point, within the RPO rule.</summary>
@@ -188,7 +188,7 @@ public static class FailoverSteps
         {
             var results = await RestoreAllAsync(c, t, target, vault.Value, restorer.Value, Chosen(c), "restore", ct);
             return new StepResult($"{results.Count} tenants restored and verified" + (c.Run.Without.Count > 0 ? $"; left out: {string.Join(", ", c.Run.Without)}" : ""),
-                new JsonObject { ["tenants"] = results });
+                new RestoreFacts(results).Json());
         }
     }
 
@@ -196,7 +196,7 @@ public static class FailoverSteps
     /// Restores every tenant from its snapshot on the target, tier then smallest first, each restore one journaled
     /// effect named <paramref name="effect"/>:tenant; the tenants' results, or a failure naming each tenant that failed.
     /// </summary>
-    internal static async Task<JsonObject> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
+    internal static async Task<Dictionary<string, RestoredTenant>> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
     {
         var snapshots = chosen.ToDictionary(s => s.Tenant);
         var site = Address(c);
@@ -210,17 +210,12 @@ public static class FailoverSteps
                 var snapshot = Fallen(c, effect, snapshots[tenant.Name]);
                 try
                 {
-                    return await c.Once($"{effect}:{tenant.Name}", async y =>
+                    var done = await c.Once($"{effect}:{tenant.Name}", async y =>
                     {
-                        var done = new JsonObject
-                        {
-                            ["result"] = await restorer.RestoreAsync(tenant, snapshot, site, c, y),
-                            ["start"] = start.ToString("O", CultureInfo.InvariantCulture),
-                            ["end"] = c.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
-                        };
-                        if (snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId) done["snapshot"] = StepFacts.Json(snapshot);
-                        return done;
+                        var verdict = await restorer.RestoreAsync(tenant, snapshot, site, c, y);
+                        return new RestoredTenant(verdict, start, c.Time.GetUtcNow(), snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId ? snapshot : null).Json();
                     }, x);
+                    return RestoredTenant.From(tenant.Name, done!);
                 }
                 catch (SnapshotDamagedException e) when (!x.IsCancellationRequested)
                 {
@@ -234,9 +229,7 @@ public static class FailoverSteps
         if (failures.Count > 0)
             throw new StepFailedException($"{failures.Count} of {turns.Count} tenants failed to restore ({string.Join("; ", failures)}); the others are restored and kept. Fix the cause and run `failover resume`" +
                 (c.Run.Kind == RunKind.Failover ? $", or {WithoutOffer(c.Run, turns.Where(x => x.Error is not null).Select(x => x.Tenant.Name).ToList())}" : "."));
-        var results = new JsonObject();
-        foreach (var x in turns) results[x.Tenant.Name] = x.Result!.DeepClone();
-        return results;
+        return turns.ToDictionary(x => x.Tenant.Name, x => x.Result!);
     }
 
     /// <summary>The way past tenants without a usable backup: go on without them now, restore them when a backup is found.</summary>
@@ -283,7 +276,7 @@ public static class FailoverSteps
     }
 
     /// <param name="snapshotsFrom">The step whose snapshots the site must report restored (a migration's final-sync).</param>
-    internal sealed class Gate(StackSpec target, Lazy<IHealthGate> gate, string snapshotsFrom = "select-backup") : IStep
+    internal sealed class Gate(StackSpec target, Lazy<IHealthGate> gate, StepKind snapshotsFrom = StepKind.SelectBackup) : IStep
     {
         public StepKind Kind => StepKind.Gate;
         public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
@@ -331,12 +324,7 @@ public static class FailoverSteps
                 ? await dns.Value.PointAtAsync(target, addresses, ttl, x)
                 : await dns.Value.PointAtAsync(target, addresses, x)), ct);
             var visible = await dns.Value.WaitVisibleAsync(addresses, ct);
-            return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}",
-                new JsonObject
-                {
-                    ["visibleAt"] = visible.ToString("O", CultureInfo.InvariantCulture),
-                    ["addresses"] = new JsonArray(addresses.Select(a => (JsonNode)JsonValue.Create(a)!).ToArray()),
-                });
+            return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}", new CutoverFacts(visible, addresses).Json());
         }
     }
 

@@ -33,7 +33,7 @@ public static class MigrationSteps
         new FailoverSteps.Restore(topology, target, ports.Role(p => p.Vault), ports.Role(p => p.Restorer)),
         new Freeze(source, ports),
         new FinalSync(topology, source, target, ports),
-        new FailoverSteps.Gate(target, ports.Role(p => p.Gate), snapshotsFrom: StepContext.Name(StepKind.FinalSync)),
+        new FailoverSteps.Gate(target, ports.Role(p => p.Gate), snapshotsFrom: StepKind.FinalSync),
         new FailoverSteps.Cutover(target, ports.Role(p => p.Dns), MigrationTtl.During(OldTtl(topology))),
         new FailoverSteps.Fence(source, ports.Role(p => p.Fence)),
         new StartBackups(target, ports.Role(p => p.Backups)),
@@ -75,8 +75,6 @@ public static class MigrationSteps
 
     private static int OldTtl(Topology topology) => topology.DnsStack?.Dns?.TtlSeconds ?? MigrationTtl.LoweredSeconds;
 
-    private static string Time(DateTimeOffset t) => t.ToString("O", CultureInfo.InvariantCulture);
-    private static DateTimeOffset Parse(JsonNode? n) => DateTimeOffset.Parse((string)n!, CultureInfo.InvariantCulture);
 
     /// <summary>Lowers the TTL while the records still point at the source, then lets the old TTL pass before anything else.</summary>
     private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, bool wait, Action<string> say) : IStep
@@ -91,7 +89,7 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var ttl = MigrationTtl.During(Old);
-            var lowered = (await c.Once("ttl:lower", async x =>
+            var lowered = TtlLowered.From((await c.Once("ttl:lower", async x =>
             {
                 if (ttl < Old)
                 {
@@ -99,10 +97,9 @@ public static class MigrationSteps
                     await ports.Value.Dns.PointAtAsync(source, addresses, ttl, x);
                     await ports.Value.Dns.WaitVisibleAsync(addresses, x);
                 }
-                return new JsonObject { ["at"] = Time(c.Time.GetUtcNow()), ["oldTtl"] = Old, ["ttl"] = ttl };
-            }, ct))!;
-            var at = Parse(lowered["at"]);
-            var oldTtl = (int)lowered["oldTtl"]!;
+                return new TtlLowered(c.Time.GetUtcNow(), Old, ttl).Json();
+            }, ct))!);
+            var (at, oldTtl) = (lowered.At, lowered.OldTtl);
             var safe = MigrationTtl.SafeFrom(at, oldTtl);
             var now = c.Time.GetUtcNow();
             if (now < safe)
@@ -116,7 +113,7 @@ public static class MigrationSteps
             return new StepResult(ttl < oldTtl
                     ? $"TTL lowered from {oldTtl}s to {ttl}s at {at:u}; old answers expired at {safe:u}"
                     : $"TTL already {oldTtl}s: nothing to lower",
-                new JsonObject { ["loweredAt"] = Time(at), ["oldTtl"] = oldTtl, ["ttl"] = ttl, ["safeFrom"] = Time(safe) });
+                new LowerTtlFacts(at, oldTtl, ttl, safe).Json());
         }
     }
 
@@ -156,14 +153,13 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var freeze = ports.Value.Freeze;
-            var done = (await c.Once($"freeze:{source.Name}", async x =>
+            var done = Frozen.From((await c.Once($"freeze:{source.Name}", async x =>
             {
                 // The window starts before the first command: from then on a write may be refused.
                 var at = c.Time.GetUtcNow();
-                return new JsonObject { ["frozenAt"] = Time(at), ["said"] = await freeze.FreezeAsync(source, x) };
-            }, ct))!;
-            return new StepResult($"{source.Name} frozen at {Parse(done["frozenAt"]):u}: {(string?)done["said"]}",
-                new JsonObject { ["frozenAt"] = done["frozenAt"]!.DeepClone() });
+                return new Frozen(at, await freeze.FreezeAsync(source, x)).Json();
+            }, ct))!);
+            return new StepResult($"{source.Name} frozen at {done.FrozenAt:u}: {done.Said}", new FreezeFacts(done.FrozenAt).Json());
         }
     }
 
@@ -176,7 +172,7 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var backup = ports.Value.SourceBackup;
-            var frozenAt = Parse(c.Facts["freeze"]!["frozenAt"]);
+            var frozenAt = StepFacts.Of(c.Facts, StepKind.Freeze, FreezeFacts.From)!.FrozenAt;
             var taken = (await c.Once("backup:final", async x =>
                 StepFacts.Json(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
             var final = StepFacts.Snapshots(taken);
@@ -190,7 +186,7 @@ public static class MigrationSteps
             }, ct);
             var results = await FailoverSteps.RestoreAllAsync(c, t, target, ports.Value.Vault, ports.Value.Restorer, final, "final-restore", ct);
             return new StepResult($"final backup of {t.Tenants.Count} tenants taken during the freeze, restored on {target.Name} and verified against its manifests: nothing committed is lost",
-                new JsonObject { ["snapshots"] = taken.DeepClone(), ["tenants"] = results, ["verified"] = true });
+                new FinalSyncFacts(new ChosenSnapshots(final, new Dictionary<string, string>()), results, Verified: true).Json());
         }
     }
 
@@ -231,11 +227,11 @@ public static class MigrationSteps
                 throw new StepPausedException($"{target.Name} serves; {source.Name} is fenced and kept as it is (a way back). When you are satisfied, run " +
                     $"`failover migrate --to {target.Name} --confirm` to scale it down (add --destroy-old to remove it for good).");
             var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await ports.Value.Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
-            var ttl = c.Facts["lower-ttl"]!;
+            var ttl = StepFacts.Of(c.Facts, StepKind.LowerTtl, LowerTtlFacts.From)!;
             var notes = new List<string>();
-            if ((int)ttl["ttl"]! < (int)ttl["oldTtl"]!)
+            if (ttl.Lowered)
                 notes.Add((string?)await c.Once("ttl:restore", async x =>
-                    JsonValue.Create(await ports.Value.Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, (int)ttl["oldTtl"]!, x)), ct) ?? "");
+                    JsonValue.Create(await ports.Value.Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, ttl.OldTtl, x)), ct) ?? "");
             return new StepResult(scaled ?? "scaled down", Notes: notes.Select(n => $"TTL raised back: {n}").ToList());
         }
     }
