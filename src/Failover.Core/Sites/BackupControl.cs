@@ -50,6 +50,9 @@ public static class BackupControl
     public const string TriggerName = "start-backups";
     public const string TriggerPath = "/var/lib/private/" + StateDirectory + "/" + TriggerName;
 
+    /// <summary>Where the root unit writes the timer's state once it has acted, for the daemon's answer.</summary>
+    public const string TimerStateName = "timer-state";
+
     public const string PathUnit = "failover-backup-start.path";
     public const string StartUnit = "failover-backup-start.service";
 
@@ -85,8 +88,10 @@ public static class BackupControl
     /// The root oneshot that starts the agent: the timer enabled and started and a first run begun, only when the timer is
     /// not already active, so a repeated request changes nothing.
     /// </summary>
+    // $$ is a literal $ for systemd, which expands $NAME in ExecStart.
     public static string StartUnitText() =>
         "[Unit]\nDescription=failover: start the backup agent (a signed request after a cutover)\n\n" +
         $"[Service]\nType=oneshot\nExecStart=/bin/sh -c 'systemctl is-active -q {BackupAgent.Timer} || " +
-        $"{{ systemctl enable --now {BackupAgent.Timer} && systemctl start --no-block {BackupAgent.Service}; }}'\n";
+        $"{{ systemctl enable --now {BackupAgent.Timer} && systemctl start --no-block {BackupAgent.Service}; }}; r=$$?; " +
+        $"systemctl is-active {BackupAgent.Timer} > /var/lib/private/{StateDirectory}/{TimerStateName}; exit $$r'\n";
 }

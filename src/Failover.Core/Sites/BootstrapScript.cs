@@ -283,16 +283,17 @@ public static class BootstrapScript
                 os.replace(seen_file + ".tmp", seen_file)
                 with open(os.path.join(STATE, "{{BackupControl.TriggerName}}"), "w", encoding="utf-8") as f:
                     json.dump({"action": action, "nonce": nonce, "at": int(now)}, f)
-            timer = "unknown"
-            if os.path.isdir("/run/systemd/system"):
-                for _ in range(30):
-                    try:
-                        timer = subprocess.run(["systemctl", "is-active", "{{BackupAgent.Timer}}"], timeout=5, capture_output=True, text=True).stdout.strip() or "unknown"
-                    except (OSError, subprocess.TimeoutExpired):
+            # The root unit writes the timer's state when it has acted (this user cannot ask systemd itself).
+            timer, state = "unknown", os.path.join(STATE, "{{BackupControl.TimerStateName}}")
+            for _ in range(20 if os.path.isdir("/run/systemd/system") else 0):
+                try:
+                    if os.stat(state).st_mtime >= now:
+                        with open(state, encoding="utf-8") as f:
+                            timer = f.read().strip() or "unknown"
                         break
-                    if timer == "active":
-                        break
-                    time.sleep(0.5)
+                except OSError:
+                    pass
+                time.sleep(0.25)
             return 202, {"accepted": action, "site": site, "timer": timer}
 
 

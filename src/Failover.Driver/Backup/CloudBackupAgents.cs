@@ -19,6 +19,16 @@ namespace Failover.Driver.Backup;
 /// </summary>
 public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet vaults, TimeProvider time, ILogger log, TimeSpan poll) : IBackupAgents
 {
+    /// <summary>
+    /// A client that opens a connection per request: the daemon speaks HTTP/1.0 and closes each one, and a pooled
+    /// connection (the health gate's) reused after that close ends the request without an answer.
+    /// </summary>
+    public static HttpClient ControlClient() =>
+        new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
+        {
+            DefaultRequestHeaders = { ConnectionClose = true }, Timeout = TimeSpan.FromSeconds(30),
+        };
+
     public async Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation)
     {
         var byHand = $"on its data server run `systemctl enable --now {BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)";
