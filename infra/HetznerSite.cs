@@ -50,13 +50,13 @@ public sealed class HetznerSite : ComponentResource
         }, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true })).ToList();
 
         // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
-        // and a fenced site never (changes ignored, Hetzner delete/rebuild protection and Pulumi protect).
-        var changes = plan.Changes;
-        CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
-
+        // and a fenced site never (changes ignored; Hetzner delete/rebuild protection and Pulumi protect on the data
+        // server, its volume and addresses: the application servers are made again from user data, and the fence removes them).
         var servers = new List<(PlannedServer Plan, Server Server)>();
         foreach (var s in plan.Servers)
         {
+            var changes = plan.Changes.ForServer(s);
+            CustomResourceOptions Kept() => Opts().Under(changes);
             // Primary IPs outlive their server: a server replaced for a new restore point keeps its addresses.
             PrimaryIp Ip(string name, string type) => new(name, new PrimaryIpArgs
             {

@@ -60,9 +60,10 @@ public sealed record SitePlan(
 
     /// <summary>
     /// Whether servers of the site reach each other on the private network. A fenced site's do not, where the provider
-    /// can filter it (AWS security groups filter VPC traffic): the application can no longer write to its database.
-    /// Hetzner firewalls filter public interfaces only, so there the fenced application still reaches its database
-    /// over the private network, and writes only what its own jobs produce, with no way out.
+    /// can filter it (AWS security groups filter VPC traffic). Hetzner firewalls filter public interfaces only
+    /// (docs.hetzner.com/cloud/firewalls/faq, "Can Firewalls secure traffic to my private Hetzner Cloud Networks?": no),
+    /// which is why a fenced site keeps no application server at all (<see cref="For"/>): with only the data server
+    /// left on the private network, nothing there can write to its database, on either provider.
     /// </summary>
     public bool SiteInternalTraffic => Stack.Mode != SiteMode.Fenced;
 
@@ -85,13 +86,18 @@ public sealed record SitePlan(
         var servers = new List<PlannedServer>();
         foreach (var group in stack.Servers)
         {
-            // A fenced site is a former primary: it keeps the servers it ran at full size, behind the fenced firewall.
-            var kept = stack.Mode == SiteMode.Fenced;
-            if ((kept ? group.Full : group.SizeIn(stack.Mode)) is not { } size) continue;
-            var capacity = stack.Mode == SiteMode.Full || kept ? group.FullCapacity : group.MvdCapacity;
+            // A fenced site is a former primary: it keeps its data server at full size, behind the fenced firewall.
+            var fenced = stack.Mode == SiteMode.Fenced;
+            if ((fenced ? group.Full : group.SizeIn(stack.Mode)) is not { } size) continue;
+            var capacity = stack.Mode == SiteMode.Full || fenced ? group.FullCapacity : group.MvdCapacity;
             for (var i = 0; i < size.Count; i++)
+            {
+                var holdsData = group == dataGroup && i == 0;
+                // Its application servers go (Fence.Of says why): neither provider can stop a server by configuration here.
+                if (fenced && !holdsData) continue;
                 servers.Add(new PlannedServer(names.Server(group.Name, i), group.Name, i, size.Type, capacity, group.VolumeGb,
-                    HoldsData: group == dataGroup && i == 0, ServesTraffic: group == frontGroup));
+                    HoldsData: holdsData, ServesTraffic: group == frontGroup));
+            }
         }
         var front = servers.Where(s => s.ServesTraffic).ToList();
         // AWS load balancers are not provisioned (see docs/deploying.md): there the front server's address serves.

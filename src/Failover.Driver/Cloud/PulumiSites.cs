@@ -72,7 +72,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain("fenced"), cancellation: timeout.Token);
             progress($"    pulumi up {site.Name} (mode fenced)");
             await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), timeout.Token);
-            return $"{site.Name} set to mode fenced and applied: its firewall admits SSH only";
+            return $"{site.Name} set to mode fenced and applied: {FenceEffect.Of(site).Describe()}";
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
@@ -84,7 +84,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));
 
     /// <summary>
-    /// A fenced site keeps its servers under delete protection (ChangeRules); provisioning it replaces them with the
+    /// A fenced site keeps its data server under delete protection (ChangeRules); provisioning it replaces it with the
     /// restore point, so the protection is lifted first in a `pulumi up` of its own (servers kept, firewall still fenced).
     /// The provisioning then sets the mode, which opens the firewall again.
     /// </summary>

@@ -261,13 +261,13 @@ public static class StackEmulation
                 // Production and a fenced site ignore user data changes (ChangeRules); a new type is an in-place resize.
                 if (!changed || (changes.Kept && existing.Type == server.Type))
                 {
-                    cloud.Servers[server.Name] = existing with { Protected = changes.Protected };
+                    cloud.Servers[server.Name] = existing with { Protected = changes.ForServer(server).Protected };
                     resources.Add(new(serverType, server.Name, "same"));
                     continue;
                 }
                 if (changes.Kept)
                 {
-                    cloud.Servers[server.Name] = existing with { Type = server.Type, Protected = changes.Protected };
+                    cloud.Servers[server.Name] = existing with { Type = server.Type, Protected = changes.ForServer(server).Protected };
                     resources.Add(new(serverType, server.Name, "update"));
                     continue;
                 }
@@ -315,7 +315,7 @@ public static class StackEmulation
             }));
             foreach (var (b, server, _) in booted)
                 if (server is not null)
-                    cloud.Servers[b.Server.Name] = new CloudServer(stack.Name, provider.ToString(), stack.Site.Location, b.Server.Type, b.Hash, changes.Protected, server.Record);
+                    cloud.Servers[b.Server.Name] = new CloudServer(stack.Name, provider.ToString(), stack.Site.Location, b.Server.Type, b.Hash, changes.ForServer(b.Server).Protected, server.Record);
             if (booted.FirstOrDefault(x => x.Error is not null) is { Error: { } error } failed)
                 return Failed(serverType, failed.b.Server.Name, "create", $"the server did not boot: {error}");
         }

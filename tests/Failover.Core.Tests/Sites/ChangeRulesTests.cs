@@ -29,6 +29,25 @@ public class ChangeRulesTests
     }
 
     [Fact]
+    public void Production_protects_its_data_server_and_leaves_its_application_servers_to_the_fence()
+    {
+        var plan = SitePlan.For(SiteStacks.Load().Production);
+        Assert.True(plan.Changes.ForServer(plan.DataServer!).Protected);
+        // Stateless: made again from their user data, so the one `pulumi up` of mode fenced may remove them.
+        var apps = plan.Servers.Where(s => !s.HoldsData).ToList();
+        Assert.Equal(2, apps.Count);
+        Assert.All(apps, s => Assert.False(plan.Changes.ForServer(s).Protected));
+        // Still never replaced by a config change: their user data, keys and image stay as created.
+        Assert.All(apps, s => Assert.Contains("userData", plan.Changes.ForServer(s).IgnoredHetznerServerChanges));
+        // AWS alike: a kept AWS site's rules protect the data instance (termination protection, protect) and no other.
+        var kept = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: fenced\n", "failover:mode").Find("standby-aws-fra")!).Changes;
+        var aws = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: full\n", "failover:mode").Find("standby-aws-fra")!);
+        Assert.Equal(3, aws.Servers.Count);
+        Assert.All(aws.Servers, s => Assert.Equal(s.HoldsData, kept.ForServer(s).Protected));
+        Assert.All(aws.Servers, s => Assert.Contains("userData", kept.ForServer(s).IgnoredAwsInstanceChanges));
+    }
+
+    [Fact]
     public void A_fenced_site_keeps_its_servers_protected_until_an_explicit_release()
     {
         var fenced = SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode").Production;

@@ -109,17 +109,30 @@ public class SitePlanTests
     }
 
     [Fact]
-    public void A_fenced_site_keeps_its_servers_volumes_and_addresses_but_not_its_load_balancer()
+    public void A_fenced_site_keeps_its_data_server_and_volume_and_removes_its_application_servers_and_load_balancer()
     {
         var full = SitePlan.For(SiteStacks.Load().Production);
         var fenced = SitePlan.For(SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode").Production);
-        // The same servers by name, type and volume as when it served: a `pulumi up` in mode fenced deletes none of them.
-        Assert.Equal(full.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"), fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        // The data server as it served, by name, type and volume: a `pulumi up` in mode fenced keeps it and its data.
+        var data = full.DataServer!;
+        Assert.Equal([$"{data.Name} {data.Type} {data.VolumeGb}"], fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
         Assert.Equal("prod-fsn1-db-1", fenced.DataServer!.Name);
+        Assert.Equal(200, fenced.DataServer.VolumeGb);
+        // No application server is left to run jobs or to reach the database over Hetzner's unfiltered private network.
+        Assert.DoesNotContain(fenced.Servers, s => s.Group == "app");
         // The load balancer reaches its targets over the private network, which the firewall does not filter.
         Assert.NotNull(full.LoadBalancer);
         Assert.Null(fenced.LoadBalancer);
-        Assert.True(fenced.Changes.Protected);
+        Assert.True(fenced.Changes.ForServer(fenced.DataServer).Protected);
+    }
+
+    [Fact]
+    public void A_fenced_aws_site_keeps_its_data_instance_and_removes_its_application_instances_too()
+    {
+        var fenced = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: fenced\n", "failover:mode").Find("standby-aws-fra")!);
+        Assert.Equal(["standby-aws-fra-db-1 m6i.2xlarge 150"], fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        Assert.Equal(Egress.Closed, fenced.Egress);
+        Assert.False(fenced.SiteInternalTraffic);
     }
 
     [Fact]

@@ -4,8 +4,9 @@ using Failover.Driver.Cloud;
 namespace Failover.Driver.Tests.Pulumi;
 
 /// <summary>
-/// A kept site (production, fenced) is delete-protected: the explicit scale-down and the unfence lift the protection in a
-/// `pulumi up` of its own before anything is removed or replaced (Core Sites/ChangeRules.cs says why).
+/// A kept site's (production, fenced) data server is delete-protected: the explicit scale-down and the unfence lift the
+/// protection in a `pulumi up` of its own before anything is removed or replaced; the fence removes only the unprotected
+/// application servers, in one `pulumi up` (Core Sites/ChangeRules.cs says why).
 /// </summary>
 public sealed class PulumiSitesProtectionTests : IDisposable
 {
@@ -44,6 +45,19 @@ public sealed class PulumiSitesProtectionTests : IDisposable
         Assert.Equal(["failover:protection released", "up"], Sequence());
         Assert.True(said.Lifted);
         Assert.Contains("delete protection lifted", said.Note);
+    }
+
+    [Fact]
+    public async Task Fencing_production_is_one_pulumi_up_that_says_which_servers_go_and_which_stays()
+    {
+        var prod = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Production;
+        await _pulumi.Cli().SelectOrCreateStackAsync(prod.Name);
+        var said = await Sites().FenceAsync(prod, CancellationToken.None);
+        // One update, no lift first: the application servers are not delete-protected, the data server stays protected,
+        // so a provider that did not answer is fenced later by a plain `pulumi up` of the config that says fenced.
+        Assert.Equal(["failover:mode fenced", "up"], Sequence());
+        Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2 removed", said);
+        Assert.Contains("prod-fsn1-db-1 kept with its volume and data, delete-protected", said);
     }
 
     [Fact]
