@@ -19,7 +19,6 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
 
 # Projects that need the Pulumi NuGet packages cannot be restored everywhere: run them only where
@@ -44,6 +43,30 @@ fi
 cloud_drill="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 booted_world="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests.A_cloud_standby_is_rehearsed_then_production_migrates"
 if [ "${FAILOVER_TEST_BOOTED_WORLD:-}" = 1 ]; then booted="$cloud_drill"; else booted="$cloud_drill&FullyQualifiedName!~${booted_world#FullyQualifiedName~}"; fi
+# The compile-only checks (the benchmarks are programs run by hand, built here so they do not rot; infra/ against the
+# Pulumi SDK facade) run beside the booted-server tests, whose minutes are mostly servers booting and restoring.
+compile_checks() {
+  local rc=0
+  if [ -d benchmarks/Failover.Benchmarks ]; then
+    echo "== benchmarks (build only)"
+    out=$(dotnet build benchmarks/Failover.Benchmarks -c Release --nologo -v q 2>&1) || rc=1
+    echo "$out" | grep -E " error |rror\(s\)" | sort -u
+  fi
+  facade=../shared/pulumi-facade/check.sh
+  if [ -d infra ] && [ -x "$facade" ]; then
+    dirs="infra src/Failover.Core"
+    [ -d tests/Failover.Infra.Tests ] && dirs="$dirs tests/Failover.Infra.Tests"
+    echo "== Pulumi SDK facade compile check: $dirs"
+    if "$facade" . $dirs; then echo "facade check: passed"; else echo "facade check: FAILED"; rc=1; fi
+  elif [ -d infra ]; then
+    echo "SKIPPED the Pulumi SDK facade compile check: ../shared/pulumi-facade is not here."
+  fi
+  return $rc
+}
+checks_log=$(mktemp)
+trap 'rm -f "$log" "$checks_log"' EXIT
+checks_pid=""
+
 for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
@@ -51,30 +74,18 @@ for p in "${projects[@]}"; do
   dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
-    echo "== $p: the booted-server tests, alone"
+    compile_checks > "$checks_log" 2>&1 &
+    checks_pid=$!
+    echo "== $p: the booted-server tests, without other tests (the compile-only checks build beside them)"
     dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
     [ "${FAILOVER_TEST_BOOTED_WORLD:-}" = 1 ] || echo "NOT RUN: CloudDrillTests.A_cloud_standby_is_rehearsed_then_production_migrates_to_it_on_booted_servers_and_no_row_is_lost (about 14 min alone; FAILOVER_TEST_BOOTED_WORLD=1 ./test.sh runs it)"
   fi
 done
 
-# The benchmarks are programs run by hand (benchmarks/README.md); building them here keeps them from rotting.
-if [ -d benchmarks/Failover.Benchmarks ]; then
-  echo "== benchmarks (build only)"
-  out=$(dotnet build benchmarks/Failover.Benchmarks -c Release --nologo -v q 2>&1); rc=$?
-  echo "$out" | grep -E " error |rror\(s\)" | sort -u
-  [ "$rc" -eq 0 ] || status=1
-fi
-
-facade=../shared/pulumi-facade/check.sh
-if [ -d infra ] && [ -x "$facade" ]; then
-  dirs="infra src/Failover.Core"
-  [ -d tests/Failover.Infra.Tests ] && dirs="$dirs tests/Failover.Infra.Tests"
-  echo "== Pulumi SDK facade compile check: $dirs"
-  if "$facade" . $dirs; then echo "facade check: passed"; else echo "facade check: FAILED"; status=1; fi
-elif [ -d infra ]; then
-  echo "SKIPPED the Pulumi SDK facade compile check: ../shared/pulumi-facade is not here."
-fi
+if [ -z "$checks_pid" ]; then compile_checks > "$checks_log" 2>&1 & checks_pid=$!; fi
+wait "$checks_pid" || status=1
+cat "$checks_log"
 
 sum() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)

@@ -48,16 +48,18 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     public async Task<SiteAddress> ProvisionAsync(StackSpec site, IReadOnlyList<TenantSnapshot> restorePoint, CancellationToken cancellation)
     {
         await pulumi.SelectOrCreateStackAsync(site.Name, cancellation);
+        var settings = new List<ConfigSetting>();
         // The standby's cloud-init restores from one vault: the one select-backup read the snapshots from.
         if (RestoreFromOf is not null && await RestoreFromOf(restorePoint, cancellation) is { } vault)
         {
-            await pulumi.SetConfigAsync(site.Name, "failover:restoreFrom", ConfigValue.Plain(vault), cancellation: cancellation);
+            settings.Add(new ConfigSetting("failover:restoreFrom", ConfigValue.Plain(vault)));
             progress($"    {site.Name} restores from {vault} (failover:restoreFrom)");
         }
         var mode = site.Mode == SiteMode.Full ? "full" : "mvd";
-        await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain(mode), cancellation: cancellation);
-        foreach (var s in restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal))
-            await pulumi.SetConfigAsync(site.Name, $"failover:snapshots.{s.Tenant}", ConfigValue.Plain(s.SnapshotId), path: true, cancellation);
+        settings.Add(new ConfigSetting("failover:mode", ConfigValue.Plain(mode)));
+        settings.AddRange(restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal)
+            .Select(s => new ConfigSetting($"failover:snapshots.{s.Tenant}", ConfigValue.Plain(s.SnapshotId), Path: true)));
+        await pulumi.SetConfigAsync(site.Name, settings, cancellation);
         progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids)");
         var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
         return AddressOf(site, result.Outputs);

@@ -28,8 +28,7 @@ public sealed class RehearsalStack(IPulumi pulumi, ISiteProvisioner sites, Stack
         var config = RehearsalCopy.Config(await pulumi.GetAllConfigAsync(standby.Name, cancellation));
         await pulumi.SelectOrCreateStackAsync(copy.Name, cancellation);
         progress($"    {copy.Name}: {config.Count} config values copied from {standby.Name} (role rehearsal, mode mvd)");
-        foreach (var leaf in config)
-            await pulumi.SetConfigAsync(copy.Name, leaf.Path, new ConfigValue(leaf.Value, leaf.Secret), leaf.IsPath, cancellation);
+        await pulumi.SetConfigAsync(copy.Name, config.Select(l => new ConfigSetting(l.Path, new ConfigValue(l.Value, l.Secret), l.IsPath)).ToList(), cancellation);
         log.Information("Rehearsal stack {Stack} configured from {Standby}", copy.Name, standby.Name);
         return await sites.ProvisionAsync(copy, restorePoint, cancellation);
     }

@@ -18,6 +18,12 @@ public interface IPulumi
     /// <summary>Sets one config value; with <paramref name="path"/> the key is a path into a structured value (`failover:dns.active`).</summary>
     Task SetConfigAsync(string stack, string key, ConfigValue value, bool path = false, CancellationToken cancellation = default);
 
+    /// <summary>
+    /// Sets several values of one stack, in order: the plain ones in one `config set-all` call per path flag, each secret
+    /// by itself through stdin (never on a command line). One CLI start per value made 1,000 snapshot ids minutes of RTO.
+    /// </summary>
+    Task SetConfigAsync(string stack, IReadOnlyList<ConfigSetting> settings, CancellationToken cancellation = default);
+
     /// <summary>One config value, decrypted; null when the stack has no such key.</summary>
     Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default);
 
@@ -49,6 +55,9 @@ public sealed record ConfigValue(string Value, bool Secret)
     // Records print their members; a secret must not reach a log through string interpolation.
     public override string ToString() => Secret ? "[secret]" : Value;
 }
+
+/// <summary>One value to set: its key, the value, and whether the key is a path into a structured value.</summary>
+public sealed record ConfigSetting(string Key, ConfigValue Value, bool Path = false);
 
 /// <summary>One row of `stack ls --json`.</summary>
 public sealed record StackSummary(string Name, bool Current, DateTimeOffset? LastUpdate, bool UpdateInProgress, int? ResourceCount, string? Url);

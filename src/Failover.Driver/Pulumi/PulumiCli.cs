@@ -95,6 +95,37 @@ public sealed partial class PulumiCli : IPulumi
         _log.Debug("Set {Key} on {Stack}", key, stack);
     }
 
+    public async Task SetConfigAsync(string stack, IReadOnlyList<ConfigSetting> settings, CancellationToken cancellation = default)
+    {
+        // set-all takes one --path for all its pairs: a run of plain values with the same flag goes into one call, kept in
+        // order with the secrets between them (a later value of a key wins, as it would one call at a time).
+        var batch = new List<ConfigSetting>();
+        foreach (var setting in settings)
+        {
+            if (setting.Value.Secret || (batch.Count > 0 && (batch[0].Path != setting.Path || BatchFull(batch))))
+                await SetPlainAsync(stack, batch, cancellation);
+            if (setting.Value.Secret) await SetConfigAsync(stack, setting.Key, setting.Value, setting.Path, cancellation);
+            else batch.Add(setting);
+        }
+        await SetPlainAsync(stack, batch, cancellation);
+    }
+
+    // Linux limits the whole command line to ARG_MAX (2 MiB here); 1,000 snapshot ids are about 100 KB, so a batch this size
+    // never comes near it.
+    private static bool BatchFull(List<ConfigSetting> batch) => batch.Sum(s => s.Key.Length + s.Value.Value.Length + 14) > 256 * 1024;
+
+    private async Task SetPlainAsync(string stack, List<ConfigSetting> batch, CancellationToken cancellation)
+    {
+        if (batch.Count == 0) return;
+        // pulumi-cli-contract.md §config set-all: `config set-all --stack X [--path] --plaintext k=v …`, a flag before each
+        // pair (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set-all/); the CLI splits each pair at its first `=`.
+        List<string> args = ["config", "set-all", .. PathFlag(batch[0].Path)];
+        foreach (var s in batch) args.AddRange(["--plaintext", $"{s.Key}={s.Value.Value}"]);
+        await RunAsync(new Invocation("config set-all", stack, args, _options.CommandTimeout), cancellation);
+        _log.Debug("Set {KeyCount} config values on {Stack}", batch.Count, stack);
+        batch.Clear();
+    }
+
     public async Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default)
     {
         Run run;

@@ -61,7 +61,7 @@ public sealed class CheckoutGuardTests : IDisposable
         return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }
 
-    private int Changes => _pulumi.Calls().Count(c => (string?)c["command"] is "up" or "config set" or "destroy");
+    private int Changes => _pulumi.Calls().Count(c => (string?)c["command"] is "up" or "config set" or "config set-all" or "destroy");
 
     [Fact]
     public async Task A_run_from_a_checkout_behind_the_deployed_failover_stops_naming_each_difference_and_the_commands_to_update()

@@ -92,6 +92,33 @@ public sealed class PulumiCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Many_values_are_set_in_one_set_all_call_per_path_flag_with_secrets_apart_and_the_last_value_wins()
+    {
+        var cli = _pulumi.Cli();
+        await cli.SelectOrCreateStackAsync(Standby);
+        const string resticPassword = "restic-repo-pw-91c3";
+        var snapshots = Enumerable.Range(0, 1000).Select(i => new ConfigSetting($"failover:snapshots.tenant{i:D4}", ConfigValue.Plain($"{i:x8}-=x"), Path: true));
+        await cli.SetConfigAsync(Standby,
+        [
+            new("failover:mode", ConfigValue.Plain("cold")), new("failover:resticPassword", ConfigValue.Encrypted(resticPassword)),
+            new("failover:mode", ConfigValue.Plain("mvd")), .. snapshots,
+        ]);
+
+        var calls = _pulumi.Calls().Where(c => ((string?)c["command"])!.StartsWith("config set", StringComparison.Ordinal)).Select(StandIn.Args).ToList();
+        Assert.Equal(4, calls.Count);
+        Assert.Equal(["config", "set-all", "--plaintext", "failover:mode=cold", .. _pulumi.Tail(Standby)], calls[0]);
+        Assert.Equal(["config", "set", "failover:resticPassword", "--secret", .. _pulumi.Tail(Standby)], calls[1]); // on stdin
+        Assert.Equal(["config", "set-all", "--plaintext", "failover:mode=mvd", .. _pulumi.Tail(Standby)], calls[2]);
+        Assert.Equal(["config", "set-all", "--path"], calls[3][..3]);
+        Assert.DoesNotContain(calls, a => a.Any(x => x.Contains(resticPassword)));
+
+        Assert.Equal(ConfigValue.Plain("mvd"), await cli.GetConfigAsync(Standby, "failover:mode"));
+        Assert.Equal(ConfigValue.Encrypted(resticPassword), await cli.GetConfigAsync(Standby, "failover:resticPassword"));
+        Assert.Equal(ConfigValue.Plain("000003e7-=x"), await cli.GetConfigAsync(Standby, "failover:snapshots.tenant0999", path: true));
+        Assert.Equal(1000, (await cli.GetAllConfigAsync(Standby)).Count(l => l.Path.StartsWith("failover:snapshots.", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Up_streams_resource_progress_from_the_event_log_and_returns_the_outputs()
     {
         _pulumi.Script(StandbyScript());

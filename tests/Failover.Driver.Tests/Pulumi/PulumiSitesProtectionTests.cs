@@ -16,10 +16,15 @@ public sealed class PulumiSitesProtectionTests : IDisposable
 
     private PulumiSites Sites() => new(_pulumi.Cli(), new HttpClient(), _pulumi.Log, _ => { }, TimeSpan.FromMinutes(5));
 
-    /// <summary>The config sets and ups the stand-in saw, in order, as "set key value" and "up".</summary>
+    /// <summary>The config sets and ups the stand-in saw, in order, as "key value" (a set-all as its pairs) and "up".</summary>
     private List<string> Sequence() => _pulumi.Calls()
-        .Where(c => (string?)c["command"] is "config set" or "up")
-        .Select(c => (string?)c["command"] == "up" ? "up" : $"{StandIn.Args(c)[2]} {StandIn.Args(c)[^1]}")
+        .Where(c => (string?)c["command"] is "config set" or "config set-all" or "up")
+        .SelectMany(c => (string?)c["command"] switch
+        {
+            "up" => ["up"],
+            "config set-all" => StandIn.Args(c).Where(a => a.Contains('=')).Select(a => a.Replace('=', ' ')),
+            _ => (IEnumerable<string>)[$"{StandIn.Args(c)[2]} {StandIn.Args(c)[^1]}"],
+        })
         .ToList();
 
     [Fact]

@@ -24,6 +24,8 @@ public sealed class CommandLine
     public required List<string> Positionals { get; init; }
     public required Dictionary<string, string> Flags { get; init; }
     public List<string> AfterDashDash { get; init; } = [];
+    /// <summary>Every value flag as given, in order (`config set-all` repeats --plaintext and --secret).</summary>
+    public List<(string Flag, string Value)> Values { get; init; } = [];
 
     public bool Has(string flag) => Flags.TryGetValue(flag, out var v) && v != "false";
     public string? Value(string flag) => Flags.GetValueOrDefault(flag);
@@ -64,6 +66,7 @@ public sealed class CommandLine
         ["config"] = [Stack, Json, ConfigFile, new("show-secrets"), new("open")],
         ["config get"] = [Stack, Json, ConfigFile, new("path"), new("open")],
         ["config set"] = [Stack, ConfigFile, new("path"), new("secret"), new("plaintext"), new("type", null, true), new("raw")],
+        ["config set-all"] = [Stack, ConfigFile, new("path"), new("secret", null, true), new("plaintext", null, true)],
         ["up"] = [.. UpdateFlags, new("expect-no-changes"), new("replace", null, true), new("plan", null, true)],
         ["destroy"] = [.. UpdateFlags, new("remove"), new("run-program")],
         ["cancel"] = [Stack, Yes],
@@ -81,10 +84,11 @@ public sealed class CommandLine
         var known = Global.Concat(Commands[command]).Where(f => debugCommands || !f.DebugOnly).ToList();
         var flags = new Dictionary<string, string>();
         var positionals = new List<string>();
+        var values = new List<(string, string)>();
         for (var i = 0; i < args.Count; i++)
         {
             var a = args[i];
-            if (a == "--") return Done(positionals.Skip(words), flags, command, args.Skip(i + 1));
+            if (a == "--") return Done(positionals.Skip(words), flags, values, command, args.Skip(i + 1));
             if (!a.StartsWith('-') || a == "-") { positionals.Add(a); continue; }
             var (name, inline) = a.StartsWith("--") ? Split(a[2..]) : (a[1..2], a.Length > 2 ? a[2..].TrimStart('=') : null);
             var flag = a.StartsWith("--") ? known.FirstOrDefault(f => f.Name == name) : known.FirstOrDefault(f => f.Short == name[0]);
@@ -94,14 +98,16 @@ public sealed class CommandLine
             {
                 var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new CliError($"flag needs an argument: --{flag.Name}"));
                 flags[flag.Name] = flags.TryGetValue(flag.Name, out var before) && flag.Name is "target" or "exclude" ? before + "," + value : value;
+                values.Add((flag.Name, value));
             }
             else flags[flag.Name] = inline ?? "true";
         }
-        return Done(positionals.Skip(words), flags, command, []);
+        return Done(positionals.Skip(words), flags, values, command, []);
     }
 
-    private static CommandLine Done(IEnumerable<string> positionals, Dictionary<string, string> flags, string command, IEnumerable<string> rest) =>
-        new() { Command = command, Positionals = positionals.ToList(), Flags = flags, AfterDashDash = rest.ToList() };
+    private static CommandLine Done(IEnumerable<string> positionals, Dictionary<string, string> flags, List<(string, string)> values,
+        string command, IEnumerable<string> rest) =>
+        new() { Command = command, Positionals = positionals.ToList(), Flags = flags, Values = values, AfterDashDash = rest.ToList() };
 
     private static (string, string?) Split(string flag) =>
         flag.IndexOf('=') is var i and >= 0 ? (flag[..i], flag[(i + 1)..]) : (flag, null);

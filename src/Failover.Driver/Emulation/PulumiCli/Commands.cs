@@ -30,6 +30,7 @@ public sealed partial class Commands(
             case "config": ListConfig(); break;
             case "config get": GetConfig(); break;
             case "config set": SetConfig(); break;
+            case "config set-all": SetAllConfig(); break;
             case "up": { using var update = new Update(this, rule?.ResourceFailure); return update.Up(); }
             case "destroy": { using var update = new Update(this, null); return update.Destroy(); }
             case "cancel": Cancel(); break;
@@ -274,6 +275,24 @@ public sealed partial class Commands(
             throw new CliError("if any flags in the group [secret plaintext type] are set none of the others can be; [plaintext secret] were set");
         if (!secret && !line.Has("plaintext") && LooksSecret().IsMatch(key) && value.Length >= 8)
             throw new CliError($"config value for '{key}' looks like a secret; rerun with --secret to encrypt it, or --plaintext if you meant to store in plaintext");
+        Set(name, s, key, value, secret);
+    }
+
+    /// <summary>`config set-all`: each pair after its --plaintext or --secret, split at the first `=`, set in order.</summary>
+    private void SetAllConfig()
+    {
+        var (name, s) = Stack();
+        if (line.Positionals.Count > 0) throw new CliError($"accepts 0 arg(s), received {line.Positionals.Count}");
+        foreach (var (flag, pair) in line.Values.Where(v => v.Flag is "plaintext" or "secret"))
+        {
+            var at = pair.IndexOf('=');
+            if (at < 0) throw new CliError($"could not parse {pair} as a configuration key/value pair");
+            Set(name, s, pair[..at], pair[(at + 1)..], flag == "secret");
+        }
+    }
+
+    private void Set(string name, StackRecord s, string key, string value, bool secret)
+    {
         if (secret) Passphrase(s);
         var (full, path) = ParseKey(key);
         JsonNode leaf = secret ? Secrets.Wrap(JsonValue.Create(value)) : JsonValue.Create(value)!;
