@@ -180,7 +180,8 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         Assert.True(code == 0, output);
         Assert.Contains($"{Copy} restores from vault-aws-par (failover:restoreFrom)", output);
         var calls = _pulumi.Calls().Skip(before).Select(StandIn.Args).ToList();
-        var pin = calls.FindIndex(a => a[..2].SequenceEqual(["config", "set"]) && a.Contains("failover:restoreFrom") && a[^1] == "vault-aws-par" && a.Contains(Copy));
+        var pin = calls.FindIndex(a => a[0] == "config" && a[1] is "set" or "set-all" && a.Contains(Copy)
+                                       && (a.Contains("failover:restoreFrom=vault-aws-par") || (a.Contains("failover:restoreFrom") && a[^1] == "vault-aws-par")));
         Assert.True(pin >= 0, "the copy was not told which vault to restore from");
         Assert.True(pin < calls.FindIndex(a => a[0] == "up"), "the vault was pinned after the copy's pulumi up");
         Assert.Contains("Rehearsal passed: RTO", output);
