@@ -1,4 +1,6 @@
 using Failover.Core.Planning;
+using Failover.Core.Policies;
+using Failover.Core.Topology;
 
 namespace Failover.Core.Tests;
 
@@ -25,5 +27,21 @@ public sealed class RuntimeOptionsTests
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new RuntimeOptions(cloudGate: new Wait(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30))));
         Assert.Contains("runtime option cloudGate polls every", e.Message);
+    }
+
+    [Fact]
+    public void The_planner_reads_the_limits_a_restore_or_dns_estimated_longer_than_its_wait_is_a_warning()
+    {
+        var t = TopologyLoader.Load(Examples.CloudStacks);
+        var target = t.Find("standby-hel1")!;
+        var plan = Planner.Plan(t, target);
+        Assert.DoesNotContain(plan.Findings, f => f.PolicyId == "wait-shorter-than-estimate");
+
+        var tight = new RuntimeOptions(cloudRestore: new Wait(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10)), dnsVisible: new Wait(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        var warned = Planner.Plan(t, target, tight).Findings.Where(f => f.PolicyId == "wait-shorter-than-estimate").ToList();
+        Assert.Equal(2, warned.Count);
+        Assert.All(warned, f => Assert.Equal(Severity.Warning, f.Severity));
+        Assert.Contains(warned, f => f.Message.Contains($"the restore is estimated at {Durations.Format(plan.Restore.Makespan)}, but the run waits at most 30s for it (runtime option cloudRestore)"));
+        Assert.Contains(warned, f => f.Message.Contains("but the cutover waits at most 1s (runtime option dnsVisible)"));
     }
 }

@@ -21,6 +21,18 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_judges_its_estimates_against_the_time_limits_the_run_applies()
+    {
+        var stdout = new StringWriter();
+        var tight = new Failover.Core.Planning.RuntimeOptions(cloudRestore: new(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10)));
+        var code = new Failover.Driver.Cli.App(stdout, new StringWriter(), _project) { Options = tight, Input = null }.Run(["plan", "--to", "standby-hel1"]);
+        Assert.Equal(0, code); // a warning, not an error
+        Assert.Contains("wait-shorter-than-estimate", stdout.ToString());
+        Assert.Contains("but the run waits at most 30s for it (runtime option cloudRestore)", stdout.ToString());
+        Assert.DoesNotContain("wait-shorter-than-estimate", CliRun.Of(_project, "plan", "--to", "standby-hel1").Stdout);
+    }
+
+    [Fact]
     public void Plan_shows_each_server_s_user_data_against_the_provider_s_limit()
     {
         var text = CliRun.Of(_project, "plan", "--to", "standby-aws-fra");

@@ -172,14 +172,15 @@ public static class HookContract
     /// </summary>
     public static IReadOnlyList<(string Name, string Value)> Environment(string tenant, string filesDirectory, string database, string rehearsal, string home) =>
     [
-        ("PATH", Path),
-        ("HOME", home),
-        ("LANG", "C.UTF-8"),
+        .. Base(home),
         ("FAILOVER_TENANT", tenant),
         ("FAILOVER_FILES_DIR", filesDirectory),
         ("PGDATABASE", database),
         ("FAILOVER_REHEARSAL", rehearsal),
     ];
+
+    /// <summary>What every hook's clean environment starts from, a site's migration hooks too: the search path, home and locale.</summary>
+    public static IReadOnlyList<(string Name, string Value)> Base(string home) => [("PATH", Path), ("HOME", home), ("LANG", "C.UTF-8")];
 
     /// <summary>The value of FAILOVER_REHEARSAL: 1 on a rehearsal copy (hooks can skip what customers would notice), else 0.</summary>
     public static string RehearsalFlag(bool rehearsal) => rehearsal ? "1" : "0";

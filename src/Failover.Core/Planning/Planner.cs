@@ -9,10 +9,13 @@ namespace Failover.Core.Planning;
 public static class Planner
 {
     /// <summary>The full plan: steps, restore order, RTO/RPO estimates and every policy finding.</summary>
-    public static Runbook Plan(Topology.Topology topology, StackSpec target)
+    /// <param name="options">The time limits the run will apply (default <see cref="RuntimeOptions.Default"/>): a step estimated
+    /// longer than its limit is a finding, since the run would give up on it.</param>
+    public static Runbook Plan(Topology.Topology topology, StackSpec target, RuntimeOptions? options = null)
     {
         var (steps, schedule, rto, rpo, dns) = Estimate(topology, target);
         var findings = PolicyBook.Evaluate(topology, target).ToList();
+        findings.AddRange(LimitFindings(target, schedule, dns, options ?? RuntimeOptions.Default));
         var userData = Sites.SiteUserData.Planned(topology, target);
         findings.AddRange(userData.Where(u => !u.Fits).Select(u => new Finding("user-data-limit", Severity.Error, [target.Name],
             $"{u.Server}: its user data would be {u.Bytes:N0} bytes, over the {u.Limit.Provider} limit of {u.Limit.Bytes:N0} ({u.Limit.Counted})",
@@ -25,6 +28,24 @@ public static class Planner
                 "After a failover to it nothing backs the new production up until an agent is installed there: the next disaster would find only the backups taken before this one.",
                 "Split the tenants over two standbys, or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
         return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };
+    }
+
+    /// <summary>
+    /// Steps the plan estimates longer than the time limit the run waits for them (<see cref="RuntimeOptions"/>): a cloud
+    /// site's restore in cloud-init, read from its health document, and the DNS answer on every authoritative server.
+    /// </summary>
+    private static IEnumerable<Finding> LimitFindings(StackSpec target, RestoreSchedule schedule, DnsCutover dns, RuntimeOptions options)
+    {
+        if (target.Site.Provider is not Provider.Local && schedule.Makespan > options.CloudRestore.Timeout)
+            yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
+                $"{target.Name}: the restore is estimated at {Durations.Format(schedule.Makespan)}, but the run waits at most {Durations.Format(options.CloudRestore.Timeout)} for it (runtime option cloudRestore)",
+                "The restore step would fail while cloud-init is still restoring; `failover resume` waits again, but the RTO grows by the operator's reaction time.",
+                "Restore faster (more parallelism, a faster vault link: failover:restore), or split the tenants over two standbys; the limit is in docs/configuration.md#time-limits");
+        if (dns.Propagation > options.DnsVisible.Timeout)
+            yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
+                $"{dns.DnsStack}: every authoritative server is expected to answer within {Durations.Format(dns.Propagation)}, but the cutover waits at most {Durations.Format(options.DnsVisible.Timeout)} (runtime option dnsVisible)",
+                "The cutover would fail though the records were changed, and the report would show no verified cutover.",
+                "Use a DNS provider whose changes reach its servers sooner; the limit is in docs/configuration.md#time-limits");
     }
 
     /// <summary>The estimates alone (no findings), also used by the policies that judge them.</summary>

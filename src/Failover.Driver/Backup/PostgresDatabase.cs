@@ -126,6 +126,15 @@ public sealed class PostgresTools(string? binDirectory = null)
             throw new InvalidOperationException($"target database {target.Name} already has {tables.Count} table(s); restore only into an empty database");
     }
 
+    /// <summary>Drops the database (its sessions ended first) when it exists: what a restore that did not finish brought.</summary>
+    public static async Task DropAsync(PostgresDatabase target, CancellationToken cancellation)
+    {
+        await using var admin = new NpgsqlConnection(target.WithName("postgres").ConnectionString);
+        await admin.OpenAsync(cancellation);
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {QuoteIdentifier(target.Name)} WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync(cancellation);
+    }
+
     /// <summary>Every user table's row count and checksum, read in one consistent snapshot.</summary>
     public async Task<IReadOnlyList<TableManifest>> TablesAsync(PostgresDatabase database, CancellationToken cancellation)
     {

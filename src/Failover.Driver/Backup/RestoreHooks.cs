@@ -32,6 +32,8 @@ public sealed class RestoreHooks(SecretRegistry secrets)
         return outcomes;
     }
 
+    private static string Home => Environment.GetEnvironmentVariable("HOME") ?? "/root";
+
     /// <summary>The exit code of a hook killed at its time limit.</summary>
     public const int KilledExitCode = -1;
 
@@ -39,12 +41,23 @@ public sealed class RestoreHooks(SecretRegistry secrets)
     public async Task<HookOutcome> RunOneAsync(string stage, string command, TenantSite target, TimeSpan timeout, CancellationToken cancellation,
         bool rehearsal = false, string? marker = null)
     {
-        var environment = HookContract.Environment(target.Tenant.Name, target.FilesDirectory, target.Database.Name, HookContract.RehearsalFlag(rehearsal),
-                Environment.GetEnvironmentVariable("HOME") ?? "/root")
+        var environment = HookContract.Environment(target.Tenant.Name, target.FilesDirectory, target.Database.Name, HookContract.RehearsalFlag(rehearsal), Home)
             .ToDictionary(v => v.Name, v => (string?)v.Value);
         foreach (var name in HookContract.ConnectionVariables)
             if (target.Database.Environment.TryGetValue(name, out var value) && value is not null) environment[name] = value;
         if (marker is not null) environment[HookLeftovers.Variable] = marker;
+        return await RunAsync(stage, command, environment, timeout, cancellation);
+    }
+
+    /// <summary>
+    /// Runs one command as every hook runs (a site's migration freeze, thaw and backup commands too): <c>bash -c</c> in a
+    /// clean environment of exactly <paramref name="environment"/> over <see cref="HookContract.Base"/>, killed at the time
+    /// limit (exit code <see cref="KilledExitCode"/>), its output redacted.
+    /// </summary>
+    public async Task<HookOutcome> RunAsync(string stage, string command, IReadOnlyDictionary<string, string?> variables, TimeSpan timeout, CancellationToken cancellation)
+    {
+        var environment = HookContract.Base(Home).ToDictionary(v => v.Name, v => (string?)v.Value);
+        foreach (var (name, value) in variables) environment[name] = value;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         limit.CancelAfter(timeout);
         try

@@ -3,7 +3,6 @@ using Failover.Core.Backup;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Failover.Driver.Runbooks;
-using Npgsql;
 
 namespace Failover.Driver.Backup;
 
@@ -107,12 +106,7 @@ public sealed class SiteRestorer(VaultSet vaults, Func<IBackupRepository, Tenant
 
     private static async Task DropAsync(PostgresDatabase database, string files, CancellationToken cancellation)
     {
-        await using (var admin = new NpgsqlConnection(database.WithName("postgres").ConnectionString))
-        {
-            await admin.OpenAsync(cancellation);
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database.Name}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync(cancellation);
-        }
+        await PostgresTools.DropAsync(database, cancellation);
         if (Directory.Exists(files)) Directory.Delete(files, recursive: true);
     }
 }

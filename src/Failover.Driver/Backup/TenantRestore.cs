@@ -183,6 +183,8 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         Task<FilesManifest>? files = null;
         string? scratch = null;
+        var prepared = false;
+        var restored = false;
         try
         {
             foreach (var s in steps)
@@ -196,6 +198,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
                                 throw new InvalidOperationException($"target files directory {target.FilesDirectory} is not empty; restore only into an empty directory");
                             Directory.CreateDirectory(target.FilesDirectory);
                             await postgres.PrepareTargetAsync(target.Database, cancellation);
+                            prepared = true;
                             files = Task.Run(async () =>
                             {
                                 await repository.RestoreAsync(point.Set.Files!.Id, target.FilesDirectory, stop.Token, meter.Files);
@@ -236,6 +239,7 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
                     return 0;
                 });
             }
+            restored = true;
         }
         finally
         {
@@ -245,6 +249,14 @@ public sealed class TenantRestore(IBackupRepository repository, PostgresTools po
                 // A step failed while the files were still coming: they must not go on writing after the restore has ended.
                 stop.Cancel();
                 try { await files; } catch (Exception) { /* the failed step is the verdict */ }
+            }
+            // A failed data step leaves nothing half-restored to be served (the plan's rule for both executors): what this
+            // restore brought is dropped. Never a target it refused (one holding data it did not bring); an interrupted
+            // restore is redone from an empty target anyway.
+            if (prepared && !restored && !cancellation.IsCancellationRequested)
+            {
+                await PostgresTools.DropAsync(target.Database, CancellationToken.None);
+                if (Directory.Exists(target.FilesDirectory)) Directory.Delete(target.FilesDirectory, recursive: true);
             }
         }
         return $"{target.Tenant.Name}: {manifest.Database.Tables.Sum(t => t.Rows)} rows in {manifest.Database.Tables.Count} tables and {manifest.Files.Count} files match the manifest of run {point.Set.RunId}";

@@ -37,7 +37,7 @@ internal static class PlanCommand
                     $"'{name}' is a {target.Role.ToString().ToLowerInvariant()} stack; --to takes a standby: " +
                     string.Join(", ", topology.Standbys.Select(s => s.Name).DefaultIfEmpty("(none)")));
 
-            var runbook = Planner.Plan(topology, target);
+            var runbook = Planner.Plan(topology, target, app.Options);
             log.Information("Planned recovery of {Stack} on {Target}: RTO {Rto} (target {RtoTarget}), RPO {Rpo} (target {RpoTarget}), {ErrorCount} error finding(s)",
                 runbook.Production.Name, target.Name, Durations.Format(runbook.Rto.Value), Durations.Format(runbook.Rto.Target),
                 Durations.Format(runbook.Rpo.Value), Durations.Format(runbook.Rpo.Target),

@@ -184,24 +184,30 @@ internal static class RehearseCommand
             if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
     }
 
-    /// <summary>Tears down an interrupted or kept rehearsal without running the rest of it.</summary>
-    private static async Task<int> TeardownAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log)
+    /// <summary>
+    /// Tears down an interrupted or kept rehearsal without running the rest of it, through the run host like the rehearsal
+    /// itself: its lock, journal, report rewritten and copied into the vault.
+    /// </summary>
+    private static Task<int> TeardownAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log)
     {
         var (copy, _) = Saved(app, topology, store, run, log);
-        using var runLock = Lock(store, run, log);
-        using var journal = store.OpenJournal(run.RunId);
-        var stackLog = log.ForContext("Stack", copy.Stack.Name);
-        var result = await new RunEngine([RehearsalSteps.Teardown(copy)], app.Time, stackLog, line => app.Print(line + "\n"), app.Display).RunAsync(journal, run, CancellationToken.None);
-        RemoveEmptyStateDirectory(store, run.RunId);
-        IncidentReportFiles.Write(store.RunDirectory(run.RunId), IncidentReport.FromJournal(journal, topology.Targets));
-        store.PublishReports(run.RunId);
-        if (result.Outcome != RunOutcome.Completed)
+        return RunHost.RunAsync(app, topology, store, new HostedRun(run, copy.Stack, [RehearsalSteps.Teardown(copy)], $"failover rehearse --teardown ({run.RunId})",
+            journal => $"Teardown of rehearsal {run.RunId}: removing {copy.Stack.Name} on {copy.Where} (journal {journal})",
+            ending =>
+            {
+                if (ending.Result.Outcome == RunOutcome.Completed) return ExitCodes.Ok;
+                app.Error($"the copy {copy.Stack.Name} of rehearsal {run.RunId} could not be removed: {ending.Result.Error}. Fix the cause and run `failover rehearse --teardown` again.");
+                return ExitCodes.Failed;
+            })
         {
-            app.Error($"the copy {copy.Stack.Name} of rehearsal {run.RunId} could not be removed: {result.Error}. Fix the cause and run `failover rehearse --teardown` again.");
-            return ExitCodes.Failed;
-        }
-        if (store.Current == run.RunId) store.ClearCurrent();
-        return ExitCodes.Ok;
+            CredentialSteps = [StepKind.Teardown],
+            ChangesStackFiles = false,
+            Lock = () => Lock(store, run, log),
+            AfterReport = (_, _) => RemoveEmptyStateDirectory(store, run.RunId),
+            ReportLine = $"Evidence: {Path.Combine(store.RunDirectory(run.RunId), "report.html")} (and report.md, report.json)",
+            // A kept copy is not the current run (an interrupted one is, until its teardown held); a rehearsal run after it prints the document.
+            Aside = true,
+        }, log, CancellationToken.None);
     }
 
     /// <summary>Every rehearsal whose copy was not torn down (--keep, or an interrupted one), from the journals.</summary>

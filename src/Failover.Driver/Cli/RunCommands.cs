@@ -154,7 +154,7 @@ internal static class RunCommands
             };
             if (parse.GetValue(dryRun))
             {
-                var plan = Planner.Plan(topology, target);
+                var plan = Planner.Plan(topology, target, app.Options);
                 var steps = FailoverSteps.For(topology, target,
                     new Lazy<FailoverPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
@@ -225,6 +225,7 @@ internal static class RunCommands
         new(topology, target, store, ProjectDirectory(topology), app.Secrets, log, app.Time, line => app.Print(line + "\n"), app.Variable, app.PulumiEnvironment)
         {
             Transfer = app.Display.Transfer,
+            Options = app.Options,
         };
 
     internal static string ProjectDirectory(Topology topology) =>

@@ -58,6 +58,12 @@ internal sealed record HostedRun(RunContext Run, StackSpec Target, IReadOnlyList
 
     /// <summary>The line naming the report; by default its location in the run state.</summary>
     public string? ReportLine { get; init; }
+
+    /// <summary>
+    /// A run closed on the side of another command (a kept rehearsal copy torn down by `rehearse --teardown`): it does not
+    /// take the store's current run from another, and prints no JSON document of its own.
+    /// </summary>
+    public bool Aside { get; init; }
 }
 
 /// <summary>
@@ -73,7 +79,7 @@ internal static class RunHost
             RunCommands.ProjectDirectory(topology));
         using var runLock = hosted.Lock?.Invoke() ?? Lock(store, run, hosted.Command, log);
         var stackFiles = hosted.ChangesStackFiles ? CheckoutGuard.Snapshot(topology) : null;
-        store.SetCurrent(run.RunId);
+        if (!hosted.Aside) store.SetCurrent(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
         hosted.Repair?.Invoke(journal);
         var stackLog = log.ForContext("Stack", run.Target);
@@ -83,9 +89,9 @@ internal static class RunHost
             && await CompensateAsync(app, run, journal, compensation, log);
         var report = await WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         hosted.AfterReport?.Invoke(journal, report);
-        if (journal.Records.Any(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted)) store.ClearCurrent();
+        if (journal.Records.Any(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted) && (!hosted.Aside || store.Current == run.RunId)) store.ClearCurrent();
         app.Print($"\n{hosted.ReportLine ?? $"Report: {store.ReportLocation(run.RunId)}"}\n");
-        if (app.JsonOutput) app.Document(report.JsonText());
+        if (app.JsonOutput && !hosted.Aside) app.Document(report.JsonText());
         if (stackFiles is not null) SayChangedStackFiles(app, topology, stackFiles);
         return hosted.Exit(new RunEnding(result, report, journal.Records, compensated));
     }

@@ -130,4 +130,32 @@ public class BackupRestoreTests(PostgresCluster cluster) : IClassFixture<Postgre
         Assert.Contains("typo-in-the-path does not exist", result.Error);
         Assert.Empty(await vault.Repository.SnapshotsAsync([], CancellationToken.None));
     }
+
+    [Fact]
+    public async Task A_restore_that_fails_after_creating_its_database_leaves_no_half_restored_tenant_behind()
+    {
+        await using var vault = await TestVault.CreateAsync(cluster);
+        var name = "initech" + Guid.NewGuid().ToString("N")[..8]; // the cluster outlives a test run
+        var site = await CatalogScenario.TenantAsync(cluster, vault, name);
+        CatalogScenario.Damage(await CatalogScenario.BackUpNewDataAsync(vault, site, "run-1")); // the dump's pack: restore-database fails
+        var point = await vault.Catalog().RestorePointAsync((await vault.Catalog().SetsAsync(name, CancellationToken.None)).Single(), CancellationToken.None);
+        var target = new TenantSite(site.Tenant, cluster.Database(name + "_restored"), vault.Scratch("initech-restored"));
+
+        var result = await vault.Restore().RestoreAsync(new TenantRestoreJob(target, point, RestoreOptions.Default), CancellationToken.None);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains(result.Verdicts, v => v.Step == "restore-database" && !v.Passed);
+        Assert.Contains(result.Verdicts, v => v.Step == "create-database" && v.Passed);
+        await using var admin = new Npgsql.NpgsqlConnection(cluster.ConnectionString);
+        await admin.OpenAsync();
+        await using var exists = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = $1", admin) { Parameters = { new() { Value = name + "_restored" } } };
+        Assert.Equal(0L, (long)(await exists.ExecuteScalarAsync())!);
+        Assert.False(Directory.Exists(target.FilesDirectory), "the files the failed restore brought are left");
+
+        // A target that already holds data is refused, and kept as it was.
+        var occupied = new TenantSite(site.Tenant, site.Database, vault.Scratch("initech-occupied"));
+        var refused = await vault.Restore().RestoreAsync(new TenantRestoreJob(occupied, point, RestoreOptions.Default), CancellationToken.None);
+        Assert.False(refused.Succeeded);
+        Assert.NotEmpty(await PostgresCluster.RowsAsync(site.Database, "blobs"));
+    }
 }

@@ -107,7 +107,7 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
     }
 
     [Fact]
-    public void The_next_rehearsal_tears_a_killed_one_down_before_it_starts()
+    public async Task The_next_rehearsal_tears_a_killed_one_down_before_it_starts()
     {
         var first = site.Failover("step:gate:before", "rehearse", "--site", "local-standby", "--yes");
         Assert.Contains("killed at step:gate:before", first.Output);
@@ -124,7 +124,13 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
         var journal = Journal.Read(site.Store.JournalPath(killed));
         Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "teardown");
         Assert.DoesNotContain(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "gate");
-        Assert.Contains("the run was resumed 1 time(s) after an interruption", File.ReadAllText(Path.Combine(site.Store.RunDirectory(killed), "report.md")));
+        var md = File.ReadAllText(Path.Combine(site.Store.RunDirectory(killed), "report.md"));
+        Assert.Contains("the run was resumed 1 time(s) after an interruption", md);
+        // The teardown goes through the run host: its report, with the teardown in it, is copied into the vault like any run's.
+        var copies = await new Failover.Driver.Backup.ResticRepository(Failover.Driver.Backup.VaultSettings.Local(site.Topology, site.Project),
+            new Failover.Driver.Logging.SecretRegistry(), Serilog.Log.Logger).SnapshotsAsync([ReportArchive.RunTag(killed)], CancellationToken.None);
+        Assert.NotEmpty(copies);
+        Assert.Contains("as a restic snapshot tagged failover-report and report=" + killed, md);
         Assert.Null(site.Store.Current);
         AssertNothingLeft();
     }
