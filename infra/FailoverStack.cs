@@ -43,6 +43,11 @@ public static class FailoverStack
         // The backup agent of a serving site's data server, with every vault's write-only credentials.
         var backup = SiteUserData.AgentThatFits(plan, recipe, Failover.Core.Backup.BackupPlan.OfSite(inputs.Topology, inputs.Stack));
         var writers = backup is null ? null : VaultWriters(backup);
+        // The key of the one control request its data server takes (BackupControl): generated once per site, kept in state.
+        var controlKey = backup is null ? null : new Pulumi.Random.RandomPassword(plan.Names.ControlKey, new Pulumi.Random.RandomPasswordArgs
+        {
+            Length = BackupControl.KeyLength, Special = false,
+        }).Result;
         var provider = inputs.Stack.Site.Provider;
         // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).
         Output<string> UserData(PlannedServer server)
@@ -52,8 +57,9 @@ public static class FailoverStack
                 return Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip);
             var read = boot.Restore is null || credentials is null ? Output.Create((ResticCredentials?)null) : credentials.Apply(c => (ResticCredentials?)c);
             var write = boot.Backup is null || writers is null ? Output.Create(ImmutableArray<VaultWriter>.Empty) : writers;
-            return Output.CreateSecret(Output.Tuple(read, write).Apply(t =>
-                ServerUserData.Encode(server.Name, CloudConfig.Render(boot, t.Item1, t.Item2.Length == 0 ? null : t.Item2), provider).Base64Gzip));
+            var key = boot.Backup is null || controlKey is null ? Output.Create("") : controlKey;
+            return Output.CreateSecret(Output.Tuple(read, write, key).Apply(t =>
+                ServerUserData.Encode(server.Name, CloudConfig.Render(boot, t.Item1, t.Item2.Length == 0 ? null : t.Item2, t.Item3.Length == 0 ? null : t.Item3), provider).Base64Gzip));
         }
 
         SiteAddresses addresses = inputs.Stack.Site.Provider switch
@@ -73,6 +79,7 @@ public static class FailoverStack
             .Plain(StackOutputs.HealthUrl, outputs.Apply(o => o.HealthUrl))
             .Plain(StackOutputs.ServerAddresses, addresses.Servers)
             .Plain(StackOutputs.RestoredSnapshots, (recipe?.SnapshotIds ?? new Dictionary<string, string>()).ToImmutableDictionary());
+        if (controlKey is not null) exports.Secret(StackOutputs.ControlKey, controlKey);
     }
 
     /// <summary>The vault's repository and read-only credentials, read from the vault stack's secret outputs.</summary>

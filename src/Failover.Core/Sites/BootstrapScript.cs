@@ -131,6 +131,8 @@ public static class BootstrapScript
             L(boot.BackupAtBoot
                 ? $"systemctl enable --now {BackupAgent.Timer} && log 'backup agent scheduled every {Durations.Format(boot.Backup.Interval)}'"
                 : $"log 'backup agent installed; its timer waits until this site serves (a cutover enables it)'");
+            // The driver's signed request (after a cutover) reaches the health daemon, which writes the trigger this watches.
+            L($"systemctl enable --now {BackupControl.PathUnit}");
         }
         L();
         if (boot.Restore is null)
@@ -158,27 +160,40 @@ public static class BootstrapScript
     /// the handler runs as a dynamic user that has no passwd entry unless libnss-systemd is installed, and libpq
     /// without one gives up before it connects ("no attempt"), so the check would always fail.
     /// </summary>
-    public static string HealthUnit(ServiceSettings service, bool checksDatabase = false)
+    /// <param name="control">The data server has a backup agent: the daemon gets its state directory and the control key (<see cref="BackupControl"/>).</param>
+    public static string HealthUnit(ServiceSettings service, bool checksDatabase = false, bool control = false)
     {
         if (service.HealthPath.Any(c => c is < ' ' or > '~' or '"' or '\\' or '%' or '$'))
             throw new ArgumentException($"health path '{service.HealthPath}' has characters a systemd unit cannot carry: use letters, digits, '/', '-', '_' and '.'", nameof(service));
         return "[Unit]\nDescription=failover health endpoint\nAfter=network-online.target\n\n" +
                $"[Service]\nExecStart=/usr/bin/python3 {ServerBootstrap.HealthHandlerPath} {service.HealthPort} \"{service.HealthPath}\" \"{ServerBootstrap.WebRoot}{service.HealthPath}\"" +
                (checksDatabase ? " /usr/bin/pg_isready -q -U postgres" : "") + "\n" +
-               "DynamicUser=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n";
+               "DynamicUser=yes\nRestart=always\n" +
+               (control ? $"StateDirectory={BackupControl.StateDirectory}\nLoadCredential={BackupControl.Credential}:{BackupControl.KeyFile}\n" : "") +
+               "\n[Install]\nWantedBy=multi-user.target\n";
     }
 
     /// <summary>
     /// The health handler: <c>health.py PORT PATH DOCUMENT [CHECK...]</c>. 404 until the document exists; then the
     /// document, 200 when its status is ready (and CHECK exits 0), else 503 with status degraded or unavailable.
-    /// FAILOVER_HEALTH_BIND sets the listening address (every address by default).
+    /// FAILOVER_HEALTH_BIND sets the listening address (every address by default). It also takes the one control request
+    /// (<see cref="BackupControl"/>): POST to its path, checked against the key in <c>$CREDENTIALS_DIRECTORY</c> (none:
+    /// every request refused), nonces kept in <c>$STATE_DIRECTORY</c>, where an accepted request writes the trigger.
     /// </summary>
-    public const string HealthHandler = """
+    public static readonly string HealthHandler = Handler(control: false);
+
+    /// <summary>The handler; with <paramref name="control"/> (a data server with a backup agent) it takes the control request too.</summary>
+    public static string Handler(bool control) => control
+        ? HealthBase.Replace("import http.server, json, os, subprocess, sys", "import hashlib, hmac, http.server, json, os, subprocess, sys, threading, time", StringComparison.Ordinal)
+            .Replace("#CONTROL\n", ControlPart, StringComparison.Ordinal).Replace("    #POST\n", PostPart, StringComparison.Ordinal)
+        : HealthBase.Replace("#CONTROL\n", "", StringComparison.Ordinal).Replace("    #POST\n", "", StringComparison.Ordinal);
+
+    private const string HealthBase = """
         import http.server, json, os, subprocess, sys
 
         port, path, document, check = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 
-
+        #CONTROL
         class Health(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 if self.path.split("?")[0] != path:
@@ -199,6 +214,7 @@ public static class BootstrapScript
                         doc["status"] = "unavailable"
                 self.answer(200 if doc.get("status") == "ready" else 503, doc)
 
+            #POST
             def answer(self, code, doc):
                 body = (json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n").encode()
                 self.send_response(code)
@@ -214,6 +230,89 @@ public static class BootstrapScript
         http.server.ThreadingHTTPServer((os.environ.get("FAILOVER_HEALTH_BIND", ""), port), Health).serve_forever()
 
         """;
+
+    private static readonly string ControlPart = $$"""
+        STATE = os.environ.get("STATE_DIRECTORY", "")
+        try:
+            with open(os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "{{BackupControl.Credential}}"), "rb") as f:
+                KEY = f.read().strip()
+        except (KeyError, OSError):
+            KEY = b""
+        LOCK = threading.Lock()
+
+
+        def refused(code, why, **more):
+            return code, dict({"refused": why}, **more)
+
+
+        def control(body, signature):
+            # The control request: (code, answer). Nothing is written unless every check passed.
+            if not KEY or not STATE:
+                return refused(403, "this server has no backup agent to start (a rehearsal copy never backs up)")
+            if not hmac.compare_digest(hmac.new(KEY, body, hashlib.sha256).hexdigest(), signature):
+                return refused(401, "bad signature")
+            try:
+                req = json.loads(body)
+                action, site, stamp, nonce = req["action"], req["site"], int(req["timestamp"]), str(req["nonce"])
+            except (ValueError, KeyError, TypeError):
+                return refused(400, "unreadable request")
+            now = time.time()
+            if abs(now - stamp) > {{(int)BackupControl.Window.TotalSeconds}}:
+                return refused(401, "stale: the request was signed %d s from this server's clock (at most {{(int)BackupControl.Window.TotalSeconds}})" % (stamp - now), serverTime=int(now))
+            if action != "{{BackupControl.StartBackups}}":
+                return refused(400, "unknown action %r" % action)
+            try:
+                with open(document, encoding="utf-8") as f:
+                    doc = json.load(f)
+            except (OSError, ValueError):
+                doc = {}
+            if doc.get("stack") != site or doc.get("status") not in ("ready", "degraded"):
+                return refused(409, "not ready: this server is %s, its restore has not finished or it is another site's" % doc.get("stack", "starting"))
+            seen_file = os.path.join(STATE, "nonces.json")
+            with LOCK:
+                try:
+                    with open(seen_file, encoding="utf-8") as f:
+                        seen = {n: t for n, t in json.load(f).items() if t > now - {{(int)BackupControl.Window.TotalSeconds}}}
+                except (OSError, ValueError):
+                    seen = {}
+                if nonce in seen:
+                    return refused(401, "replayed: this nonce was accepted before")
+                seen[nonce] = stamp
+                with open(seen_file + ".tmp", "w", encoding="utf-8") as f:
+                    json.dump(seen, f)
+                os.replace(seen_file + ".tmp", seen_file)
+                with open(os.path.join(STATE, "{{BackupControl.TriggerName}}"), "w", encoding="utf-8") as f:
+                    json.dump({"action": action, "nonce": nonce, "at": int(now)}, f)
+            # The root unit writes the timer's state when it has acted (this user cannot ask systemd itself).
+            timer, state = "unknown", os.path.join(STATE, "{{BackupControl.TimerStateName}}")
+            for _ in range(20 if os.path.isdir("/run/systemd/system") else 0):
+                try:
+                    if os.stat(state).st_mtime >= now:
+                        with open(state, encoding="utf-8") as f:
+                            timer = f.read().strip() or "unknown"
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.25)
+            return 202, {"accepted": action, "site": site, "timer": timer}
+
+
+
+        """ + "\n";
+
+    private static readonly string PostPart = $$"""
+            def do_POST(self):
+                if self.path.split("?")[0] != "{{BackupControl.Path}}":
+                    return self.answer(404, {"status": "not found"})
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 < length <= {{BackupControl.MaxBody}}:
+                    return self.answer(413, {"refused": "a control request is 1 to {{BackupControl.MaxBody}} bytes"})
+                self.answer(*control(self.rfile.read(length), self.headers.get("{{BackupControl.SignatureHeader}}", "")))
+
+        """ + "\n";
 
     /// <summary>
     /// The nftables rules that let only root reach the metadata service (169.254.169.254 on EC2 and Hetzner), which

@@ -22,7 +22,8 @@ public sealed record VaultWriter(string Vault, ResticCredentials Credentials);
 public static class CloudConfig
 {
     /// <param name="writers">Each vault's write credentials for the backup agent, when <paramref name="boot"/> installs one.</param>
-    public static string Render(ServerBootstrap boot, ResticCredentials? credentials, IReadOnlyList<VaultWriter>? writers = null)
+    /// <param name="controlKey">The site's control key (<see cref="BackupControl"/>), when <paramref name="boot"/> installs an agent.</param>
+    public static string Render(ServerBootstrap boot, ResticCredentials? credentials, IReadOnlyList<VaultWriter>? writers = null, string? controlKey = null)
     {
         if (boot.Restore is not null && credentials is null)
             throw new ArgumentException($"{boot.Server} restores tenants and needs the vault's credentials", nameof(credentials));
@@ -36,8 +37,9 @@ public static class CloudConfig
             foreach (var key in boot.SshPublicKeys) s.Append("  - ").Append(YamlQuote(key)).Append('\n');
         }
         s.Append("write_files:\n");
-        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase));
-        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.HealthHandler);
+        var control = boot.Backup is not null;
+        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase, control));
+        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(control));
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
         if (boot.Restore is { } recipe && credentials is not null)
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
@@ -53,6 +55,11 @@ public static class CloudConfig
                     ?? throw new ArgumentException($"{boot.Server} backs up into {vault.Vault} and needs its write credentials", nameof(writers));
                 WriteFile(s, vault.CredentialsFile, "0600", EnvironmentFile(writer.Credentials));
             }
+            if (string.IsNullOrEmpty(controlKey))
+                throw new ArgumentException($"{boot.Server} installs a backup agent and needs the site's control key", nameof(controlKey));
+            WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey, boot.Stack));
+            WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
+            WriteFile(s, $"/etc/systemd/system/{BackupControl.StartUnit}", "0644", BackupControl.StartUnitText());
         }
         s.Append("runcmd:\n");
         s.Append("  - [systemctl, daemon-reload]\n");

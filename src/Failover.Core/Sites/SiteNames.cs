@@ -28,6 +28,7 @@ public sealed record SiteNames(string Stack, Role Role)
     public string ProductionWriter => $"{Stack}-production-writer";
     public string RestoreReader => $"{Stack}-restore-reader";
     public string ResticPassword => $"{Stack}-restic-password";
+    public string ControlKey => $"{Stack}-control-key";
     public string Zone => $"{Stack}-zone";
     public string HealthCheck => $"{Stack}-health";
     public string Record(DnsRecord record) => $"{Stack}-{(record.Name == "@" ? "apex" : record.Name.Replace('.', '-'))}-{record.Type.ToLowerInvariant()}";

@@ -22,6 +22,9 @@ public static class StackOutputs
     public const string ServerAddresses = "serverAddresses";
     public const string RestoredSnapshots = "restoredSnapshots";
 
+    /// <summary>The key of the site's control request (<see cref="BackupControl"/>): a secret, read with --show-secrets.</summary>
+    public const string ControlKey = "controlKey";
+
     // Vaults
     public const string VaultUrl = "vaultUrl";
     public const string ResticRepository = "resticRepository";
@@ -40,7 +43,7 @@ public static class StackOutputs
     /// <summary>Outputs that hold credentials: exported as Pulumi secrets, never shown by `pulumi stack output`.</summary>
     public static readonly IReadOnlySet<string> Secrets = new HashSet<string>(StringComparer.Ordinal)
     {
-        ResticPassword, WriterAccessKeyId, WriterSecretAccessKey, ReaderAccessKeyId, ReaderSecretAccessKey,
+        ResticPassword, WriterAccessKeyId, WriterSecretAccessKey, ReaderAccessKeyId, ReaderSecretAccessKey, ControlKey,
     };
 
     /// <summary>The outputs a stack of a role exports, so the driver can tell a missing one from a wrong stack.</summary>

@@ -100,12 +100,13 @@ public static class SiteUserData
 {
     /// <summary>Each server's user data; throws <see cref="UserDataTooLargeException"/> for one over its provider's limit.</summary>
     /// <param name="backup">The backup agent the data server installs (<see cref="BackupPlan.OfSite"/>), with each vault's <paramref name="writers"/>.</param>
+    /// <param name="controlKey">The site's control key (<see cref="BackupControl"/>), given with <paramref name="backup"/>.</param>
     public static IReadOnlyList<ServerUserData> For(SitePlan plan, RestoreRecipe? recipe, ResticCredentials? credentials, bool measureOnly = false,
-        BackupPlan? backup = null, IReadOnlyList<VaultWriter>? writers = null) =>
+        BackupPlan? backup = null, IReadOnlyList<VaultWriter>? writers = null, string? controlKey = null) =>
         plan.Servers.Select(server =>
         {
             var boot = ServerBootstrap.For(plan, server, recipe, backup);
-            var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials, writers);
+            var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials, writers, controlKey);
             return measureOnly
                 ? ServerUserData.Measure(server.Name, document, plan.Stack.Site.Provider)
                 : ServerUserData.Encode(server.Name, document, plan.Stack.Site.Provider);
@@ -133,7 +134,7 @@ public static class SiteUserData
             : "s3:https://s3.eu-central-1.amazonaws.com/" + new string('b', 40) + "/restic";
         var credentials = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
         var backup = AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, failover));
-        return For(plan, recipe, credentials, measureOnly: true, backup, backup is null ? null : PlaceholderWriters(backup, repository));
+        return For(plan, recipe, credentials, measureOnly: true, backup, backup is null ? null : PlaceholderWriters(backup, repository), PlaceholderControlKey);
     }
 
     /// <summary>
@@ -148,7 +149,7 @@ public static class SiteUserData
         const string repository = "s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic";
         var reader = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
         var boot = ServerBootstrap.For(plan, data, recipe, backup);
-        var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository)), plan.Stack.Site.Provider);
+        var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository), PlaceholderControlKey), plan.Stack.Site.Provider);
         return measured.Fits ? backup : null;
     }
 
@@ -156,6 +157,10 @@ public static class SiteUserData
     public static IReadOnlyList<VaultWriter> PlaceholderWriters(BackupPlan backup, string repository) =>
         backup.Vaults.Select(v => new VaultWriter(v.Vault, new ResticCredentials(repository.Replace("/restic", "/" + v.Vault, StringComparison.Ordinal),
             PlaceholderId("password " + v.Vault)[..48], PlaceholderId("key " + v.Vault)[..20].ToUpperInvariant(), PlaceholderId("secret " + v.Vault)[..40]))).ToList();
+
+    /// <summary>A control key of the length and alphabet infra/ generates, for measuring user data (<see cref="BackupControl.KeyLength"/>).</summary>
+    public static readonly string PlaceholderControlKey =
+        Convert.ToBase64String(System.Security.Cryptography.SHA512.HashData(Encoding.UTF8.GetBytes("control key"))).Replace("+", "", StringComparison.Ordinal).Replace("/", "", StringComparison.Ordinal)[..BackupControl.KeyLength];
 
     /// <summary>A stand-in snapshot id with the entropy of a real one (hex of a hash), so compression is not flattered.</summary>
     public static string PlaceholderId(string tenant) =>

@@ -207,7 +207,9 @@ public sealed class VaultSet(IReadOnlyList<VaultSource> sources, SecretRegistry 
                 m.Repository = new ResticRepository(m.Source.Open(), secrets, log);
                 return m.Vault = new ResticVault(new BackupCatalog(m.Repository, clock, log, readDataSubset));
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or ResticException)
+            // A cloud vault's outputs come from pulumi: a vault stack that was never deployed (or pulumi failing) is unreachable too.
+            catch (Exception e) when (e is InvalidOperationException or IOException or ResticException
+                                      or Pulumi.PulumiCommandException or Pulumi.PulumiNotFoundException or Pulumi.PulumiTimeoutException)
             {
                 Unreachable(m, e.Message);
                 return null;

@@ -50,6 +50,7 @@ public static class RunPortsFactory
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
     internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
+    private static readonly HttpClient ControlHttp = CloudBackupAgents.ControlClient();
 
     public static RunPorts Create(RunEnvironment env) =>
         env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
@@ -128,7 +129,9 @@ public static class RunPortsFactory
     public static IPulumi PulumiFor(RunEnvironment env) =>
         Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
 
-    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi) => new(pulumi, Http, env.Log, env.Progress, env.Options.Fence);
+    /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
+        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync };
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
@@ -139,18 +142,24 @@ public static class RunPortsFactory
         if (env.Target.Site.Provider == Provider.Local)
             return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true));
         var pulumi = PulumiFor(env);
-        return new RehearsalStack(pulumi, CloudSites(env, pulumi), standby, env.Target, env.Progress, env.Log);
+        // The copy's cloud-init restores from one vault, the one select-backup read the snapshots from: pinned like a failover's.
+        return new RehearsalStack(pulumi, CloudSites(env, pulumi, CloudVaults(env, pulumi)), standby, env.Target, env.Progress, env.Log);
     }
+
+    /// <summary>
+    /// The S3 vaults the target's cloud-init can restore from, in order, every tenant from one; a vault stack's outputs are
+    /// read when a step first needs that vault (one whose outputs cannot be read is unreachable).
+    /// </summary>
+    private static VaultSet CloudVaults(RunEnvironment env, IPulumi pulumi) =>
+        new(VaultOrder.For(env.Topology, env.Target).Reads
+                .Select(v => new VaultSource(v.Name, () => VaultSettings.CloudAsync(v, pulumi, CancellationToken.None).GetAwaiter().GetResult())).ToList(),
+            env.Secrets, env.Time, env.Log, oneVault: true);
 
     private static RunPorts Cloud(RunEnvironment env)
     {
         var pulumi = PulumiFor(env);
-        // The S3 vaults the standby's cloud-init can restore from, in order, every tenant from one; a vault stack's outputs
-        // are read when a step first needs that vault (one whose outputs cannot be read is unreachable).
-        var vault = new VaultSet(VaultOrder.For(env.Topology, env.Target).Reads
-                .Select(v => new VaultSource(v.Name, () => VaultSettings.CloudAsync(v, pulumi, CancellationToken.None).GetAwaiter().GetResult())).ToList(),
-            env.Secrets, env.Time, env.Log, oneVault: true);
-        var sites = new PulumiSites(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vault.OtherVaultOfAsync };
+        var vault = CloudVaults(env, pulumi);
+        var sites = CloudSites(env, pulumi, vault);
         return new RunPorts(
             vault,
             sites,
@@ -163,7 +172,12 @@ public static class RunPortsFactory
             env.TouchesDns ? CloudDns(env, pulumi) : new NoDns(),
             // The driver cannot reach a cloud site's databases: its freeze and final backup are the site's own commands.
             new Migration.HookFreeze(Hooks(env), null),
-            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants));
+            new Migration.HookSourceBackup(Hooks(env), vault.FirstReachableAsync, env.Topology.Tenants))
+        {
+            // A rehearsal copy has no agent and no key (its runbook has no backups step either).
+            Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
+                : new CloudBackupAgents(pulumi, ControlHttp, vault, env.Time, env.Log, env.Options.CloudRestore.Poll),
+        };
     }
 
     /// <summary>The cloud DNS switch; a PowerDNS API key kept in the dns stack's config is read when DNS is first moved.</summary>

@@ -32,6 +32,9 @@ public sealed class EmulatedCloud
     public SortedDictionary<string, CloudServer> Servers { get; set; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, CloudVault> Vaults { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>Each site stack's control key (infra/'s RandomPassword): made by its first `up`, kept until `destroy`.</summary>
+    public SortedDictionary<string, string> ControlKeys { get; set; } = new(StringComparer.Ordinal);
+
     [JsonIgnore] public string Directory { get; private set; } = "";
 
     public string ServersDirectory => Path.Combine(Directory, "servers");
@@ -91,6 +94,7 @@ public sealed class EmulatedCloud
                 cloud.Servers.Remove(server.Record.Name);
             }
             cloud.Vaults.Clear();
+            cloud.ControlKeys.Clear();
             return 0;
         }, CancellationToken.None);
         // --one-file-system: a mount still busy is left (and named by rm), never deleted through.

@@ -132,6 +132,7 @@ public static class StackEmulation
                 await EmulatedServer.Attach(s.Record, log).DisposeAsync();
                 cloud.Servers.Remove(s.Record.Name);
             }
+            cloud.ControlKeys.Remove(stackName);
             if (cloud.Vaults.Remove(stackName, out var vault) && System.IO.Directory.Exists(vault.Repository))
                 System.IO.Directory.Delete(vault.Repository, recursive: true);
             return new EmulatedUpdate([], []);
@@ -214,7 +215,15 @@ public static class StackEmulation
             return new VaultWriter(v.Vault, new ResticCredentials(Get(StackOutputs.ResticRepository), Get(StackOutputs.ResticPassword),
                 Get(StackOutputs.WriterAccessKeyId), Get(StackOutputs.WriterSecretAccessKey)));
         }).ToList();
-        var userData = SiteUserData.For(plan, recipe, credentials, measureOnly: true, backup, writers is { Count: > 0 } ? writers : null)
+        // infra/'s RandomPassword for the control request: letters and digits, made once per stack.
+        string? controlKey = null;
+        if (backup is not null)
+        {
+            if (!cloud.ControlKeys.TryGetValue(stack.Name, out controlKey))
+                cloud.ControlKeys[stack.Name] = controlKey = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", BackupControl.KeyLength);
+            resources.Add(new("random:index/randomPassword:RandomPassword", plan.Names.ControlKey, "same"));
+        }
+        var userData = SiteUserData.For(plan, recipe, credentials, measureOnly: true, backup, writers is { Count: > 0 } ? writers : null, controlKey)
             .ToDictionary(u => u.Server);
 
         resources.AddRange(aws
@@ -338,6 +347,7 @@ public static class StackEmulation
             [StackOutputs.ServerAddresses] = new JsonObject(addresses.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)a.Value))),
             [StackOutputs.RestoredSnapshots] = new JsonObject((recipe?.SnapshotIds ?? new Dictionary<string, string>()).Select(a => KeyValuePair.Create(a.Key, (JsonNode?)a.Value))),
         };
+        if (controlKey is not null) outputs[StackOutputs.ControlKey] = new JsonObject { [PulumiCli.Secrets.Marker] = controlKey };
         return new EmulatedUpdate(resources, outputs);
     }
 

@@ -20,6 +20,9 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
               ?? throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql)")
             : throw new InvalidOperationException("PostgreSQL is not installed (Debian package postgresql)");
 
+    /// <summary>How long pg_ctl waits for the server to accept connections before the start counts as failed.</summary>
+    internal int StartWaitSeconds { get; init; } = 60;
+
     public bool IsInitialised => File.Exists(Path.Combine(DataDirectory, "PG_VERSION"));
 
     /// <summary>The postmaster's pid while it runs, from postmaster.pid.</summary>
@@ -61,8 +64,31 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
         if (Pid is not null) return;
         // pg_ctl starts postgres through `sh -c` with -D, -l and -o spliced into that line: every value is held to
         // characters no shell gives a meaning to (Plain), so no path or address can become a command.
-        await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-l", Plain(LogFile), "-w", "-t", "60",
-            "-o", $"-c listen_addresses={Plain(Address)} -p {Port} -c unix_socket_directories={Plain(SocketDirectory)} -c fsync=off", "start");
+        try
+        {
+            await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-l", Plain(LogFile), "-w", "-t",
+                StartWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "-o", $"-c listen_addresses={Plain(Address)} -p {Port} -c unix_socket_directories={Plain(SocketDirectory)} -c fsync=off", "start");
+        }
+        catch (InvalidOperationException) when (!cancellation.IsCancellationRequested)
+        {
+            // pg_ctl stops waiting but leaves a slow postmaster starting (a loaded machine): one that comes up later
+            // listens on the site's address with nobody owning it, after a rehearsal copy was already torn down.
+            StopStarting();
+            throw;
+        }
+    }
+
+    private void StopStarting()
+    {
+        if (Pid is not null) { Kill(); return; }
+        // Too early for postmaster.pid: the postmaster is found by its data directory argument.
+        foreach (var p in Process.GetProcessesByName("postgres"))
+            using (p)
+            {
+                try { if (File.ReadAllText($"/proc/{p.Id}/cmdline").Contains($"\0{DataDirectory}\0", StringComparison.Ordinal)) p.Kill(true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException) { }
+            }
     }
 
     public async Task StopAsync(CancellationToken cancellation)

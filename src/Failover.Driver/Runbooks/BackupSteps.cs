@@ -56,7 +56,9 @@ internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents> agents,
             var at = c.Time.GetUtcNow();
             AgentStart start;
             try { start = await backups.StartAsync(target, FailoverSteps.Address(c), x); }
-            catch (Exception e) when (e is InvalidOperationException or IOException or HttpRequestException or TimeoutException)
+            // An HTTP timeout is a TaskCanceledException: only the run's own cancellation ends the step.
+            catch (Exception e) when (e is InvalidOperationException or IOException or HttpRequestException or TimeoutException
+                                      || (e is OperationCanceledException && !x.IsCancellationRequested))
             {
                 start = new AgentStart(false, $"{target.Name}'s backup agent could not be started: {e.Message}");
             }

@@ -29,7 +29,7 @@ public class BackupAgentTests(ITestOutputHelper output)
         var backup = BackupPlan.OfSite(t, site);
         var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, backup);
         var writers = backup is null ? null : SiteUserData.PlaceholderWriters(backup, Reader.Repository);
-        return (CloudConfig.Render(boot, recipe is null ? null : Reader, writers), boot);
+        return (CloudConfig.Render(boot, recipe is null ? null : Reader, writers, backup is null ? null : SiteUserData.PlaceholderControlKey), boot);
     }
 
     [Theory]
@@ -47,7 +47,7 @@ public class BackupAgentTests(ITestOutputHelper output)
         var without = SiteUserData.For(plan, recipe, Reader, true).Single(s => s.Server == plan.DataServer!.Name);
         output.WriteLine($"without the agent: {without.Bytes} bytes; the agent alone gzipped: {ServerUserData.Gzip(BootstrapScript.Compact(BackupAgent.Script())).Length} bytes");
         // Throws UserDataTooLargeException over the limit.
-        var all = SiteUserData.For(plan, recipe, Reader, false, backup, SiteUserData.PlaceholderWriters(backup, Reader.Repository));
+        var all = SiteUserData.For(plan, recipe, Reader, false, backup, SiteUserData.PlaceholderWriters(backup, Reader.Repository), SiteUserData.PlaceholderControlKey);
         var data = all.Single(s => s.Server == plan.DataServer!.Name);
         output.WriteLine($"{stack}, {tenants} tenants{(recipe is null ? "" : " and their restore")}: {data.Server} user data {data.Bytes} bytes ({data.Figure}, {data.Limit.Counted})");
         Assert.True(data.Fits);
@@ -109,6 +109,56 @@ public class BackupAgentTests(ITestOutputHelper output)
 
         var noWriters = Assert.Throws<ArgumentException>(() => CloudConfig.Render(boot, null));
         Assert.Contains("backs up into vault-aws-par and needs its write credentials", noWriters.Message);
+    }
+
+    [Fact]
+    public void A_data_server_with_an_agent_takes_the_signed_start_request_and_a_rehearsal_copy_or_an_app_server_has_no_key()
+    {
+        var t = SiteStacks.FailedOverToHel1();
+        var (standby, _) = DataServer(t, "standby-hel1");
+        var files = Files(standby);
+        Assert.Equal(SiteUserData.PlaceholderControlKey, files[BackupControl.KeyFile].Trim());
+        var unit = files[$"/etc/systemd/system/{ServerBootstrap.HealthUnit}"];
+        // The daemon runs unprivileged: systemd hands it the root-only key and a state directory; a root path unit acts.
+        Assert.Contains("DynamicUser=yes", unit);
+        Assert.Contains($"LoadCredential={BackupControl.Credential}:{BackupControl.KeyFile}", unit);
+        Assert.Contains($"StateDirectory={BackupControl.StateDirectory}", unit);
+        Assert.Contains($"PathChanged={BackupControl.TriggerPath}", files[$"/etc/systemd/system/{BackupControl.PathUnit}"]);
+        Assert.Contains($"systemctl is-active -q {BackupAgent.Timer} ||", files[$"/etc/systemd/system/{BackupControl.StartUnit}"]);
+        Assert.Contains($"systemctl enable --now {BackupControl.PathUnit}", files[ServerBootstrap.ScriptPath]);
+        Assert.Contains("def do_POST", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.DoesNotContain(SiteUserData.PlaceholderControlKey, files[ServerBootstrap.ScriptPath] + unit + files[ServerBootstrap.HealthHandlerPath]);
+        var missing = Assert.Throws<ArgumentException>(() => CloudConfig.Render(ServerBootstrap.For(SitePlan.For(t.Find("standby-hel1")!), SitePlan.For(t.Find("standby-hel1")!).DataServer!,
+            RestoreRecipe.For(t, t.Find("standby-hel1")!, 2), BackupPlan.OfSite(t, t.Find("standby-hel1")!)), Reader,
+            SiteUserData.PlaceholderWriters(BackupPlan.OfSite(t, t.Find("standby-hel1")!)!, Reader.Repository)));
+        Assert.Contains("needs the site's control key", missing.Message);
+
+        // A rehearsal copy has no agent, so no key, no LoadCredential, no POST handler: every request is refused.
+        var rehearsal = t.Find("standby-hel1")! with { Role = Role.Rehearsal, Name = "standby-hel1-rehearsal" };
+        var plan = SitePlan.For(rehearsal);
+        var copy = Files(CloudConfig.Render(ServerBootstrap.For(plan, plan.DataServer!, RestoreRecipe.For(t, rehearsal, 2), BackupPlan.OfSite(t, rehearsal)), Reader));
+        Assert.DoesNotContain(BackupControl.KeyFile, copy.Keys);
+        Assert.DoesNotContain("LoadCredential", copy[$"/etc/systemd/system/{ServerBootstrap.HealthUnit}"]);
+        Assert.DoesNotContain("do_POST", copy[ServerBootstrap.HealthHandlerPath]);
+    }
+
+    [Fact]
+    public void Both_health_daemons_are_python_and_the_signature_is_hmac_sha256_of_the_body()
+    {
+        UserDataTests.RequireOnPath("python3");
+        foreach (var control in new[] { false, true })
+        {
+            var file = Path.Combine(Path.GetTempPath(), $"failover-health-{Guid.NewGuid():N}.py");
+            File.WriteAllText(file, BootstrapScript.Handler(control));
+            try { Assert.Equal(0, UserDataTests.Run("python3", "", $"import ast; ast.parse(open('{file}').read())").Code); }
+            finally { File.Delete(file); }
+        }
+        // RFC 4231, test case 2.
+        Assert.Equal("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", BackupControl.Sign("Jefe", "what do ya want for nothing?"));
+        Assert.Equal("""{"action":"start-backups","nonce":"ab","site":"s","timestamp":1700000000}""",
+            BackupControl.Body(BackupControl.StartBackups, "s", DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), "ab"));
+        Assert.Throws<ArgumentException>(() => BackupControl.CheckedKey("short", "s"));
+        Assert.Throws<ArgumentException>(() => BackupControl.CheckedKey(new string('a', 40) + "'; reboot", "s"));
     }
 
     [Fact]

@@ -161,6 +161,34 @@ public sealed class CloudRehearsalTests(CloudRehearsalSite site) : IClassFixture
         await AssertProductionUntouched(setup);
     }
 
+    /// <summary>
+    /// Two S3 vaults, the first never deployed (unreadable): select-backup reads the second, and the copy's cloud-init is
+    /// told to restore from it (failover:restoreFrom on the copy's stack), as a failover's standby is; the standby's own
+    /// stack is not changed.
+    /// </summary>
+    [Fact]
+    public async Task A_cloud_rehearsal_restoring_from_the_second_vault_pins_it_on_the_copy()
+    {
+        var stacks = Path.Combine(Project, "infra", "stacks");
+        File.WriteAllText(Path.Combine(stacks, "Pulumi.vault-aws-dub.yaml"), File.ReadAllText(Path.Combine(stacks, "Pulumi.vault-aws-par.yaml"))
+            .Replace("eu-west-3", "eu-west-1").Replace("acme-failover-vault", "acme-failover-vault-dub"));
+        var prod = Path.Combine(stacks, "Pulumi.prod-fsn1.yaml");
+        File.WriteAllText(prod, File.ReadAllText(prod).Replace("vaults: [vault-aws-par]", "vaults: [vault-aws-dub, vault-aws-par]"));
+        var before = _pulumi.Calls().Count;
+
+        var (code, output) = Run("rehearse", "--site", "standby-hel1", "--yes");
+        Assert.True(code == 0, output);
+        Assert.Contains($"{Copy} restores from vault-aws-par (failover:restoreFrom)", output);
+        var calls = _pulumi.Calls().Skip(before).Select(StandIn.Args).ToList();
+        var pin = calls.FindIndex(a => a[0] == "config" && a[1] is "set" or "set-all" && a.Contains(Copy)
+                                       && (a.Contains("failover:restoreFrom=vault-aws-par") || (a.Contains("failover:restoreFrom") && a[^1] == "vault-aws-par")));
+        Assert.True(pin >= 0, "the copy was not told which vault to restore from");
+        Assert.True(pin < calls.FindIndex(a => a[0] == "up"), "the vault was pinned after the copy's pulumi up");
+        Assert.Contains("Rehearsal passed: RTO", output);
+        Assert.Matches("vault-aws-dub.*(cannot|could not|unreachable|no output)", output);
+        await AssertProductionUntouched(before);
+    }
+
     [Fact]
     public async Task Keep_leaves_the_stack_configured_as_a_rehearsal_and_prints_the_command_that_removes_it()
     {
