@@ -31,7 +31,7 @@ public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet 
 
     public async Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation)
     {
-        var byHand = $"on its data server run `systemctl enable --now {BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)";
+        var byHand = AgentsStartedByHand.Instruction;
         // Read now, never journaled: GetOutputsAsync registers the secret for redaction before anything could log it.
         var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
         if (!outputs.TryGetValue(StackOutputs.ControlKey, out var key) || key.Text.Length == 0)

@@ -21,14 +21,17 @@ public interface IBackupAgents
 }
 
 /// <summary>
-/// A site whose agent the driver cannot start (a cloud standby's: no authenticated way in yet): starting it says what the
-/// operator runs on its data server, and no first backup is awaited.
+/// A site whose agent the driver cannot start (a rehearsal copy's, which has none, or a record built without one):
+/// starting it says what the operator runs on its data server, and no first backup is awaited.
 /// </summary>
 public sealed class AgentsStartedByHand : IBackupAgents
 {
+    /// <summary>What the operator runs when the driver cannot start an agent (also when a data server refuses the request).</summary>
+    public static readonly string Instruction =
+        $"on its data server run `systemctl enable --now {Core.Sites.BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)";
+
     public Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation) =>
-        Task.FromResult(new AgentStart(false,
-            $"{site.Name} has no backup agent the driver can start: on its data server run `systemctl enable --now {Core.Sites.BackupAgent.Timer}` (docs/backup-and-restore.md, the backup agent)"));
+        Task.FromResult(new AgentStart(false, $"{site.Name} has no backup agent the driver can start: {Instruction}"));
 
     public Task<BackupHeartbeat?> FirstBackupAsync(StackSpec site, DateTimeOffset since, TimeSpan wait, CancellationToken cancellation) =>
         Task.FromResult<BackupHeartbeat?>(null);
