@@ -93,7 +93,7 @@ public sealed record SitePlan(
             for (var i = 0; i < size.Count; i++)
             {
                 var holdsData = group == dataGroup && i == 0;
-                // Its application servers go (Fence.Of says why): neither provider can stop a server by configuration here.
+                // Its application servers go (FenceEffect.Of says why): neither provider can stop a server by configuration here.
                 if (fenced && !holdsData) continue;
                 servers.Add(new PlannedServer(names.Server(group.Name, i), group.Name, i, size.Type, capacity, group.VolumeGb,
                     HoldsData: holdsData, ServesTraffic: group == frontGroup));
