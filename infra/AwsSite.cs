@@ -43,7 +43,7 @@ public sealed class AwsSite : ComponentResource
             Ipv6CidrBlocks = r.Sources.Where(c => c.Contains(':')).ToList(),
         }).ToList();
         // Unlike Hetzner's firewall (public interfaces only), a security group also filters the private network: a fenced
-        // site's data server takes nothing from the VPC either (it is the only server left, SitePlan).
+        // site's servers take nothing from the VPC either (SitePlan.SiteInternalTraffic).
         if (plan.SiteInternalTraffic)
             ingress.Add(new SecurityGroupIngressArgs
             {
@@ -73,8 +73,8 @@ public sealed class AwsSite : ComponentResource
             : new KeyPair(names.SshKey(0), new KeyPairArgs { KeyNamePrefix = ChangeRules.AwsNamePrefix(names.SshKey(0)), PublicKey = plan.Stack.Access.SshPublicKeys[0], Tags = Tags(names.SshKey(0)) }, Opts());
 
         // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
-        // and a fenced site never (changes ignored; termination protection and Pulumi protect on the data server, its
-        // volume and address: the application servers are made again from user data, and the fence removes them).
+        // and a fenced site never (changes ignored; termination protection and Pulumi protect on every instance, its
+        // volume and address: the fence keeps them all and stops the application by a signed request).
         var siteRules = plan.Changes;
 
         var servers = new List<(PlannedServer Plan, Eip Ip)>();
@@ -88,7 +88,7 @@ public sealed class AwsSite : ComponentResource
             }, new InvokeOptions { Provider = provider, Parent = this }).Apply(r => r.Id);
             foreach (var s in plan.Servers)
             {
-                var changes = siteRules.ForServer(s);
+                var changes = siteRules;
                 CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
                 var args = new InstanceArgs
                 {

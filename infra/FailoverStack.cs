@@ -43,8 +43,9 @@ public static class FailoverStack
         // The backup agent of a serving site's data server, with every vault's write-only credentials.
         var backup = SiteUserData.AgentThatFits(plan, recipe, Failover.Core.Backup.BackupPlan.OfSite(inputs.Topology, inputs.Stack));
         var writers = backup is null ? null : VaultWriters(backup);
-        // The key of the one control request its data server takes (BackupControl): generated once per site, kept in state.
-        var controlKey = backup is null ? null : new Pulumi.Random.RandomPassword(plan.Names.ControlKey, new Pulumi.Random.RandomPasswordArgs
+        // The key of the control requests its servers take (SiteControl: the agent's start, the fence's stop): generated
+        // once per site that can serve, kept in state.
+        var controlKey = !SiteControl.HasKey(inputs.Stack) ? null : new Pulumi.Random.RandomPassword(plan.Names.ControlKey, new Pulumi.Random.RandomPasswordArgs
         {
             Length = BackupControl.KeyLength, Special = false,
         }).Result;
@@ -52,12 +53,12 @@ public static class FailoverStack
         // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).
         Output<string> UserData(PlannedServer server)
         {
-            var boot = ServerBootstrap.For(plan, server, recipe, backup);
-            if ((boot.Restore is null || credentials is null) && (boot.Backup is null || writers is null))
+            var boot = SiteUserData.Fitted(plan, server, recipe, backup);
+            if ((boot.Restore is null || credentials is null) && (boot.Backup is null || writers is null) && controlKey is null)
                 return Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip);
             var read = boot.Restore is null || credentials is null ? Output.Create((ResticCredentials?)null) : credentials.Apply(c => (ResticCredentials?)c);
             var write = boot.Backup is null || writers is null ? Output.Create(ImmutableArray<VaultWriter>.Empty) : writers;
-            var key = boot.Backup is null || controlKey is null ? Output.Create("") : controlKey;
+            var key = controlKey ?? Output.Create("");
             return Output.CreateSecret(Output.Tuple(read, write, key).Apply(t =>
                 ServerUserData.Encode(server.Name, CloudConfig.Render(boot, t.Item1, t.Item2.Length == 0 ? null : t.Item2, t.Item3.Length == 0 ? null : t.Item3), provider).Base64Gzip));
         }

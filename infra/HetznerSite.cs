@@ -50,12 +50,12 @@ public sealed class HetznerSite : ComponentResource
         }, new CustomResourceOptions { Parent = this, Provider = provider, DeleteBeforeReplace = true })).ToList();
 
         // Core decides what a config change may do (ChangeRules): a restoring standby is replaced delete-first, production
-        // and a fenced site never (changes ignored; Hetzner delete/rebuild protection and Pulumi protect on the data
-        // server, its volume and addresses: the application servers are made again from user data, and the fence removes them).
+        // and a fenced site never (changes ignored; Hetzner delete/rebuild protection and Pulumi protect on every server,
+        // its volume and addresses: the fence keeps them all and stops the application by a signed request).
         var servers = new List<(PlannedServer Plan, Server Server)>();
         foreach (var s in plan.Servers)
         {
-            var changes = plan.Changes.ForServer(s);
+            var changes = plan.Changes;
             CustomResourceOptions Kept() => Opts().Under(changes);
             // Primary IPs outlive their server: a server replaced for a new restore point keeps its addresses.
             PrimaryIp Ip(string name, string type) => new(name, new PrimaryIpArgs
@@ -104,7 +104,8 @@ public sealed class HetznerSite : ComponentResource
                 LoadBalancerId = IdOf(lb), SubnetId = subnet.Id,
             }, Opts());
             var service = plan.Stack.Service;
-            foreach (var port in service.Ports)
+            // A fenced site's load balancer is kept with no service (Core: PlannedLoadBalancer.Ports is empty): it listens on nothing.
+            foreach (var port in lbPlan.Ports)
                 _ = new LoadBalancerService($"{lbPlan.Name}-{port}", new LoadBalancerServiceArgs
                 {
                     LoadBalancerId = lb.Id, Protocol = "tcp", ListenPort = port, DestinationPort = port,

@@ -25,6 +25,19 @@ public sealed record ServerBootstrap(
     /// <summary>Whether the agent's timer starts at boot (a production site); a standby's waits until a cutover enables it.</summary>
     public bool BackupAtBoot { get; init; }
 
+    /// <summary>
+    /// The role the server boots into, written into its script: a former primary brought back as a standby (the way back
+    /// after a fence) gets new user data, so its servers are replaced delete-first, and the fence's stop marker goes
+    /// with its application servers (<see cref="ApplicationStop"/>).
+    /// </summary>
+    public Role Role { get; init; } = Role.Standby;
+
+    /// <summary>
+    /// Whether the server takes the fence's stop request (<see cref="ApplicationStop"/>) when it has the key: every server
+    /// but a data server whose user data has no room for it beside its restore and agent (<see cref="SiteUserData.Fitted"/>).
+    /// </summary>
+    public bool TakesStop { get; init; } = true;
+
     /// <summary>The server's data volume, mounted before anything is installed; null when it has none.</summary>
     public DataVolume? Volume { get; init; }
 
@@ -37,6 +50,7 @@ public sealed record ServerBootstrap(
         {
             Backup = server.HoldsData ? backup : null,
             BackupAtBoot = site.Stack.Role == Role.Production,
+            Role = site.Stack.Role,
             Volume = DataVolume.For(site.Stack.Site.Provider, server),
             SubnetCidr = site.SubnetCidr,
         };
@@ -61,16 +75,16 @@ public static class BootstrapScript
         var s = new StringBuilder();
         void L(string line = "") => s.Append(line).Append('\n');
         L("#!/bin/bash");
-        L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server.");
+        L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server, ROLE what it boots as.");
         L("set -Eeuo pipefail");
-        L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)}");
+        L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)} ROLE={boot.Role.ToString().ToLowerInvariant()}");
         L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\" >&2; }");
         L("fail() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p err || true; echo \"failover: $*\" >&2; }");
         L("trap 'fail \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
         L("export DEBIAN_FRONTEND=noninteractive HOME=/root");
         L($"FSTAB=/etc/fstab APT_DELAY={AptFirstDelaySeconds}");
         L(Compact(Functions.Render()));
-        L("log \"bootstrap of $SERVER ($STACK)\"");
+        L("log \"bootstrap of $SERVER ($STACK, as $ROLE)\"");
         L("# The metadata service hands the user data to any process that asks: only root may ask (bootcmd did it already where nft exists).");
         L("block_metadata");
         if (boot.Volume is { } volume)
@@ -176,17 +190,25 @@ public static class BootstrapScript
     /// <summary>
     /// The health handler: <c>health.py PORT PATH DOCUMENT [CHECK...]</c>. 404 until the document exists; then the
     /// document, 200 when its status is ready (and CHECK exits 0), else 503 with status degraded or unavailable.
-    /// FAILOVER_HEALTH_BIND sets the listening address (every address by default). It also takes the one control request
-    /// (<see cref="BackupControl"/>): POST to its path, checked against the key in <c>$CREDENTIALS_DIRECTORY</c> (none:
+    /// FAILOVER_HEALTH_BIND sets the listening address (every address by default). It also takes the control requests of its
+    /// table (<see cref="SiteControl"/>, the scheme of <see cref="BackupControl"/>): POST to its path, checked against the key in <c>$CREDENTIALS_DIRECTORY</c> (none:
     /// every request refused), nonces kept in <c>$STATE_DIRECTORY</c>, where an accepted request writes the trigger.
     /// </summary>
     public static readonly string HealthHandler = Handler(control: false);
 
-    /// <summary>The handler; with <paramref name="control"/> (a data server with a backup agent) it takes the control request too.</summary>
-    public static string Handler(bool control) => control
+    /// <summary>The handler; with <paramref name="control"/> (a data server with a backup agent) it takes the agent's start and the fence's stop.</summary>
+    public static string Handler(bool control) => Handler(control ? [SiteControl.StartBackups, SiteControl.StopApplication] : []);
+
+    /// <summary>The handler taking the control requests of <paramref name="actions"/> (<see cref="SiteControl.ActionsOf"/>); none: no POST at all.</summary>
+    public static string Handler(IReadOnlyList<ControlAction> actions) => actions.Count > 0
         ? HealthBase.Replace("import http.server, json, os, subprocess, sys", "import hashlib, hmac, http.server, json, os, subprocess, sys, threading, time", StringComparison.Ordinal)
-            .Replace("#CONTROL\n", ControlPart, StringComparison.Ordinal).Replace("    #POST\n", PostPart, StringComparison.Ordinal)
+            .Replace("#CONTROL\n", ControlPart.Replace("#ACTIONS", ActionTable(actions), StringComparison.Ordinal), StringComparison.Ordinal)
+            .Replace("    #POST\n", PostPart, StringComparison.Ordinal)
         : HealthBase.Replace("#CONTROL\n", "", StringComparison.Ordinal).Replace("    #POST\n", "", StringComparison.Ordinal);
+
+    /// <summary>The daemon's table: action name to [trigger, state file, answer member, after restore].</summary>
+    private static string ActionTable(IReadOnlyList<ControlAction> actions) =>
+        "ACTIONS = {" + string.Join(", ", actions.Select(a => $"\"{a.Name}\": (\"{a.Trigger}\", \"{a.StateFile}\", \"{a.AnswerKey}\", {(a.AfterRestore ? "True" : "False")})")) + "}";
 
     private const string HealthBase = """
         import http.server, json, os, subprocess, sys
@@ -239,6 +261,7 @@ public static class BootstrapScript
         except (KeyError, OSError):
             KEY = b""
         LOCK = threading.Lock()
+        #ACTIONS
 
 
         def refused(code, why, **more):
@@ -248,7 +271,7 @@ public static class BootstrapScript
         def control(body, signature):
             # The control request: (code, answer). Nothing is written unless every check passed.
             if not KEY or not STATE:
-                return refused(403, "this server has no backup agent to start (a rehearsal copy never backs up)")
+                return refused(403, "this server has no control key: no backup agent to start and no application to stop (a rehearsal copy)")
             if not hmac.compare_digest(hmac.new(KEY, body, hashlib.sha256).hexdigest(), signature):
                 return refused(401, "bad signature")
             try:
@@ -259,14 +282,15 @@ public static class BootstrapScript
             now = time.time()
             if abs(now - stamp) > {{(int)BackupControl.Window.TotalSeconds}}:
                 return refused(401, "stale: the request was signed %d s from this server's clock (at most {{(int)BackupControl.Window.TotalSeconds}})" % (stamp - now), serverTime=int(now))
-            if action != "{{BackupControl.StartBackups}}":
-                return refused(400, "unknown action %r" % action)
+            if action not in ACTIONS:
+                return refused(400, "unknown action %r (this server takes %s)" % (action, ", ".join(sorted(ACTIONS))))
+            trigger, state_file, answer_key, after_restore = ACTIONS[action]
             try:
                 with open(document, encoding="utf-8") as f:
                     doc = json.load(f)
             except (OSError, ValueError):
                 doc = {}
-            if doc.get("stack") != site or doc.get("status") not in ("ready", "degraded"):
+            if doc.get("stack") != site or (after_restore and doc.get("status") not in ("ready", "degraded")):
                 return refused(409, "not ready: this server is %s, its restore has not finished or it is another site's" % doc.get("stack", "starting"))
             seen_file = os.path.join(STATE, "nonces.json")
             with LOCK:
@@ -281,10 +305,10 @@ public static class BootstrapScript
                 with open(seen_file + ".tmp", "w", encoding="utf-8") as f:
                     json.dump(seen, f)
                 os.replace(seen_file + ".tmp", seen_file)
-                with open(os.path.join(STATE, "{{BackupControl.TriggerName}}"), "w", encoding="utf-8") as f:
+                with open(os.path.join(STATE, trigger), "w", encoding="utf-8") as f:
                     json.dump({"action": action, "nonce": nonce, "at": int(now)}, f)
-            # The root unit writes the timer's state when it has acted (this user cannot ask systemd itself).
-            timer, state = "unknown", os.path.join(STATE, "{{BackupControl.TimerStateName}}")
+            # The root unit writes its outcome when it has acted (this user cannot ask systemd itself).
+            timer, state = "unknown", os.path.join(STATE, state_file)
             for _ in range(20 if os.path.isdir("/run/systemd/system") else 0):
                 try:
                     if os.stat(state).st_mtime >= now:
@@ -294,7 +318,7 @@ public static class BootstrapScript
                 except OSError:
                     pass
                 time.sleep(0.25)
-            return 202, {"accepted": action, "site": site, "timer": timer}
+            return 202, {"accepted": action, "site": site, answer_key: timer}
 
 
 

@@ -29,12 +29,9 @@ public enum Protection
 /// a resource dropped from the program is deleted with its old, protected settings, so the lift must land before
 /// ("Once the resource is unprotected, it can be deleted as part of a following update", pulumi.com/docs/iac/concepts/
 /// options/protect).</para>
-/// <para>The protection covers what a `pulumi up` cannot give back: the data server, its volume and its addresses
-/// (<see cref="ForServer"/>). Application servers hold nothing but what their user data installs; their changed inputs
-/// are ignored like the data server's (a config change never replaces them), but they are not delete-protected, so
-/// the fence removes them in the one `pulumi up` of mode fenced (<see cref="FenceEffect"/>). That keeps the fence a
-/// single, repeatable update, which a half-answering provider can be given again by hand (`pulumi up` on a config that
-/// already says fenced); a lift of its own first would leave a site whose lift landed and whose fence did not.</para>
+/// <para>The protection covers every server of a kept site with its volume and addresses, application servers too: the
+/// fence keeps them all and stops the application by a signed request instead (<see cref="FenceEffect"/>), so nothing
+/// but an explicit scale-down or `--destroy-old` may delete one.</para>
 /// </remarks>
 public sealed record ChangeRules(
     bool Kept,
@@ -58,12 +55,6 @@ public sealed record ChangeRules(
             // AMI updates never replace a running standby either: only a new restore point does.
             : new ChangeRules(false, DeleteBeforeReplace: true, Protected: false, [], ["ami"]);
     }
-
-    /// <summary>
-    /// The rules for one server and what belongs to it (volume, addresses): a kept site's delete protection holds its data
-    /// server only; the application servers are re-created from their user data, and the fence removes them.
-    /// </summary>
-    public ChangeRules ForServer(PlannedServer server) => server.HoldsData ? this : this with { Protected = false };
 
     /// <summary>
     /// AWS names that must stay unique while a replacement exists beside the old resource (security group in its VPC,

@@ -37,9 +37,9 @@ public static class CloudConfig
             foreach (var key in boot.SshPublicKeys) s.Append("  - ").Append(YamlQuote(key)).Append('\n');
         }
         s.Append("write_files:\n");
-        var control = boot.Backup is not null;
-        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase, control));
-        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(control));
+        var actions = SiteControl.ActionsOf(boot, keyed: !string.IsNullOrEmpty(controlKey));
+        WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase, actions.Count > 0));
+        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(actions));
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
         if (boot.Restore is { } recipe && credentials is not null)
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
@@ -61,8 +61,22 @@ public static class CloudConfig
             WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
             WriteFile(s, $"/etc/systemd/system/{BackupControl.StartUnit}", "0644", BackupControl.StartUnitText());
         }
+        if (actions.Contains(SiteControl.StopApplication))
+        {
+            if (boot.Backup is null)
+                WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey!, boot.Stack));
+            WriteFile(s, ApplicationStop.ScriptPath, "0700", ApplicationStop.Script(boot));
+            WriteFile(s, $"/etc/systemd/system/{ApplicationStop.PathUnit}", "0644", ApplicationStop.PathUnitText());
+            WriteFile(s, $"/etc/systemd/system/{ApplicationStop.StopUnit}", "0644", ApplicationStop.StopUnitText());
+            // The stop's marker keeps the application from starting again on a reboot.
+            if (boot.Service.Unit is { } unit)
+                WriteFile(s, ApplicationStop.DropInPath(unit), "0644", ApplicationStop.DropInText());
+        }
         s.Append("runcmd:\n");
         s.Append("  - [systemctl, daemon-reload]\n");
+        // Watching for the fence's stop before the bootstrap runs: a stop that comes while it runs is not lost.
+        if (actions.Contains(SiteControl.StopApplication))
+            s.Append($"  - [systemctl, enable, --now, {ApplicationStop.PathUnit}]\n");
         s.Append($"  - [{ServerBootstrap.ScriptPath}]\n");
         return s.ToString();
     }

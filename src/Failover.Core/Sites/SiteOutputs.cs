@@ -9,8 +9,11 @@ namespace Failover.Core.Sites;
 /// </summary>
 public sealed record SiteOutputs(string ServiceIpv4, string ServiceIpv6, string ServiceHostname, string HealthIpv4, string HealthUrl)
 {
-    /// <summary>What publishes the service address: the load balancer's name, else a server's; null when nothing runs.</summary>
-    public static string? ServiceSource(SitePlan plan) => plan.LoadBalancer?.Name ?? plan.FrontServer?.Name;
+    /// <summary>
+    /// What publishes the service address: the load balancer's name, else a server's; null when nothing runs, and on a
+    /// fenced site, whose servers are kept but serve nothing (its firewall admits SSH only).
+    /// </summary>
+    public static string? ServiceSource(SitePlan plan) => plan.Mode == Topology.SiteMode.Fenced ? null : plan.LoadBalancer?.Name ?? plan.FrontServer?.Name;
 
     /// <summary>The server whose address answers health: the data server (null when nothing runs).</summary>
     public static string? HealthSource(SitePlan plan) => plan.DataServer?.Name ?? plan.FrontServer?.Name;
@@ -24,7 +27,7 @@ public sealed record SiteOutputs(string ServiceIpv4, string ServiceIpv6, string 
         string? loadBalancerIpv4 = null, string serviceIpv6 = "", string serviceHostname = "")
     {
         string Ip(string? server) => server is not null && serverIpv4.TryGetValue(server, out var ip) ? ip : "";
-        var service = plan.LoadBalancer is not null ? loadBalancerIpv4 ?? "" : Ip(plan.FrontServer?.Name);
+        var service = ServiceSource(plan) is null ? "" : plan.LoadBalancer is not null ? loadBalancerIpv4 ?? "" : Ip(plan.FrontServer?.Name);
         var health = Ip(HealthSource(plan));
         return new SiteOutputs(service, service.Length == 0 ? "" : serviceIpv6, service.Length == 0 ? "" : serviceHostname,
             health, health.Length == 0 ? "" : plan.HealthUrl(health));

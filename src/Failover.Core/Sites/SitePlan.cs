@@ -22,8 +22,12 @@ public sealed record PlannedServer(
     string Name, string Group, int Index, string Type, ServerCapacity Capacity, int VolumeGb,
     bool HoldsData, bool ServesTraffic);
 
-/// <summary>A load balancer in front of the servers that serve traffic, when there is more than one.</summary>
-public sealed record PlannedLoadBalancer(string Name, string Type, IReadOnlyList<string> Targets);
+/// <summary>
+/// A load balancer in front of the servers that serve traffic, when there is more than one: a service per port of
+/// <paramref name="Ports"/>. A fenced site keeps it (and its address) with no service and no target: it listens on
+/// nothing, and it cannot reach the servers over the private network, which the firewall does not filter.
+/// </summary>
+public sealed record PlannedLoadBalancer(string Name, string Type, IReadOnlyList<string> Targets, IReadOnlyList<int> Ports);
 
 /// <summary>The operating system image servers boot: Debian 12 ships PostgreSQL 15 and restic with <c>dump</c>.</summary>
 public static class SiteImage
@@ -61,9 +65,9 @@ public sealed record SitePlan(
     /// <summary>
     /// Whether servers of the site reach each other on the private network. A fenced site's do not, where the provider
     /// can filter it (AWS security groups filter VPC traffic). Hetzner firewalls filter public interfaces only
-    /// (docs.hetzner.com/cloud/firewalls/faq, "Can Firewalls secure traffic to my private Hetzner Cloud Networks?": no),
-    /// which is why a fenced site keeps no application server at all (<see cref="For"/>): with only the data server
-    /// left on the private network, nothing there can write to its database, on either provider.
+    /// (docs.hetzner.com/cloud/firewalls/faq, "Can Firewalls secure traffic to my private Hetzner Cloud Networks?": no):
+    /// there the fence's stop (<see cref="ApplicationStop"/>) stops the application on every server and makes the data
+    /// server's PostgreSQL listen on localhost only, so nothing on the private network writes to its database.
     /// </summary>
     public bool SiteInternalTraffic => Stack.Mode != SiteMode.Fenced;
 
@@ -86,25 +90,25 @@ public sealed record SitePlan(
         var servers = new List<PlannedServer>();
         foreach (var group in stack.Servers)
         {
-            // A fenced site is a former primary: it keeps its data server at full size, behind the fenced firewall.
+            // A fenced site is a former primary: it keeps every server at full size, behind the fenced firewall, its
+            // application stopped by the fence's signed request (FenceEffect). Only a scale-down removes a server.
             var fenced = stack.Mode == SiteMode.Fenced;
             if ((fenced ? group.Full : group.SizeIn(stack.Mode)) is not { } size) continue;
             var capacity = stack.Mode == SiteMode.Full || fenced ? group.FullCapacity : group.MvdCapacity;
             for (var i = 0; i < size.Count; i++)
             {
                 var holdsData = group == dataGroup && i == 0;
-                // Its application servers go (FenceEffect.Of says why): neither provider can stop a server by configuration here.
-                if (fenced && !holdsData) continue;
                 servers.Add(new PlannedServer(names.Server(group.Name, i), group.Name, i, size.Type, capacity, group.VolumeGb,
                     HoldsData: holdsData, ServesTraffic: group == frontGroup));
             }
         }
         var front = servers.Where(s => s.ServesTraffic).ToList();
         // AWS load balancers are not provisioned (see docs/deploying.md): there the front server's address serves.
-        // A fenced site has none: a Hetzner load balancer reaches its targets over the private network, which the
-        // firewall does not filter, so it would keep serving; it holds no data and is made again when the site serves.
-        var lb = stack.Site.Provider == Provider.Hetzner && front.Count > 1 && stack.Mode != SiteMode.Fenced
-            ? new PlannedLoadBalancer(names.LoadBalancer, HetznerLoadBalancerType, front.Select(s => s.Name).ToList())
+        // A fenced site's is kept without services or targets: a Hetzner load balancer reaches its targets over the
+        // private network, which the firewall does not filter, so with them it would keep serving.
+        var fencedLb = stack.Mode == SiteMode.Fenced;
+        var lb = stack.Site.Provider == Provider.Hetzner && front.Count > 1
+            ? new PlannedLoadBalancer(names.LoadBalancer, HetznerLoadBalancerType, fencedLb ? [] : front.Select(s => s.Name).ToList(), fencedLb ? [] : stack.Service.Ports)
             : null;
         var az = stack.Site.Provider == Provider.Aws ? stack.Site.Datacenter ?? stack.Site.Location + "a" : null;
         return new SitePlan(stack, names, DefaultNetworkCidr, DefaultSubnetCidr, az, FirewallFor(stack), servers, lb);

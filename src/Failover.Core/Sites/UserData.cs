@@ -105,7 +105,7 @@ public static class SiteUserData
         BackupPlan? backup = null, IReadOnlyList<VaultWriter>? writers = null, string? controlKey = null) =>
         plan.Servers.Select(server =>
         {
-            var boot = ServerBootstrap.For(plan, server, recipe, backup);
+            var boot = Fitted(plan, server, recipe, backup);
             var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials, writers, controlKey);
             return measureOnly
                 ? ServerUserData.Measure(server.Name, document, plan.Stack.Site.Provider)
@@ -146,12 +146,31 @@ public static class SiteUserData
     public static BackupPlan? AgentThatFits(SitePlan plan, RestoreRecipe? recipe, BackupPlan? backup)
     {
         if (backup is null || plan.DataServer is not { } data) return backup;
-        const string repository = "s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic";
-        var reader = new ResticCredentials(repository, PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
-        var boot = ServerBootstrap.For(plan, data, recipe, backup);
+        var reader = PlaceholderReader;
+        var repository = reader.Repository;
+        // Measured without the fence's stop: the agent has the first claim on the room (Fitted).
+        var boot = ServerBootstrap.For(plan, data, recipe, backup) with { TakesStop = false };
         var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository), PlaceholderControlKey), plan.Stack.Site.Provider);
         return measured.Fits ? backup : null;
     }
+
+    /// <summary>
+    /// The bootstrap of <paramref name="server"/> as infra/ renders it: with <paramref name="backup"/> (the agent that fits,
+    /// <see cref="AgentThatFits"/>) and the fence's stop, except on a data server whose user data has no room left for
+    /// the stop: on AWS (16 KB) a standby restoring a few hundred tenants. The agent comes first (the new production's
+    /// backups); such a data server refuses the stop, its firewall still shuts it and lets nothing out, and the fence says so.
+    /// </summary>
+    public static ServerBootstrap Fitted(SitePlan plan, PlannedServer server, RestoreRecipe? recipe, BackupPlan? backup)
+    {
+        var boot = ServerBootstrap.For(plan, server, recipe, backup);
+        if (!server.HoldsData || !SiteControl.HasKey(plan.Stack) || plan.Stack.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return boot;
+        var measured = ServerUserData.Measure(server.Name, CloudConfig.Render(boot, boot.Restore is null ? null : PlaceholderReader,
+            backup is null ? null : PlaceholderWriters(backup, PlaceholderReader.Repository), PlaceholderControlKey), plan.Stack.Site.Provider);
+        return measured.Fits ? boot : boot with { TakesStop = false };
+    }
+
+    private static readonly ResticCredentials PlaceholderReader = new("s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic",
+        PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);
 
     /// <summary>Write credentials of the lengths the vault stacks generate, one per vault of the plan, for measuring user data.</summary>
     public static IReadOnlyList<VaultWriter> PlaceholderWriters(BackupPlan backup, string repository) =>

@@ -1,10 +1,7 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Failover.Core.Backup;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Cloud;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
@@ -39,26 +36,13 @@ public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet 
         var health = outputs.TryGetValue(StackOutputs.HealthIpv4, out var ip) && ip.Text.Length > 0 ? ip.Text
             : address.Addresses.FirstOrDefault() ?? throw new InvalidOperationException($"{site.Name} has no health address to send the control request to");
         var url = BackupControl.Url(health, site.Service);
-        var body = BackupControl.Body(BackupControl.StartBackups, site.Name, time.GetUtcNow(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add(BackupControl.SignatureHeader, BackupControl.Sign(key.Text, body));
-        using var response = await http.SendAsync(request, cancellation);
-        var answer = await response.Content.ReadAsStringAsync(cancellation);
-        string Member(string name)
+        var answer = await ControlRequest.SendAsync(http, url, key.Text, BackupControl.StartBackups, site.Name, time.GetUtcNow(), cancellation);
+        if (answer.Accepted)
         {
-            try
-            {
-                using var doc = JsonDocument.Parse(answer);
-                return doc.RootElement.TryGetProperty(name, out var v) ? v.ToString() : "";
-            }
-            catch (JsonException) { return ""; }
+            log.Information("The data server of {Site} accepted the control request {Action} at {Url} (timer {Timer})", site.Name, BackupControl.StartBackups, url, answer.Member("timer"));
+            return new AgentStart(true, $"{site.Name}'s backup agent started by a signed request to its data server ({url}; timer {answer.Member("timer")})");
         }
-        if (response.StatusCode == HttpStatusCode.Accepted)
-        {
-            log.Information("The data server of {Site} accepted the control request {Action} at {Url} (timer {Timer})", site.Name, BackupControl.StartBackups, url, Member("timer"));
-            return new AgentStart(true, $"{site.Name}'s backup agent started by a signed request to its data server ({url}; timer {Member("timer")})");
-        }
-        var why = Member("refused") is { Length: > 0 } r ? r : $"HTTP {(int)response.StatusCode}";
+        var why = answer.Refusal;
         log.Warning("The data server of {Site} refused the control request at {Url}: {Reason}", site.Name, url, why);
         return new AgentStart(false, $"{site.Name}'s data server refused to start its backup agent ({url}: {why}): {byHand}");
     }

@@ -65,22 +65,81 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         return AddressOf(site, result.Outputs);
     }
 
+    /// <summary>The client of the fence's stop requests: a connection per request, as the daemon closes each one.</summary>
+    public HttpClient Control { get; init; } = DefaultControl;
+
+    private static readonly HttpClient DefaultControl = Backup.CloudBackupAgents.ControlClient();
+
+    /// <summary>How long the stop requests may take together: a server of a lost datacenter does not answer at all.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// The application stopped on every server by the signed request (the fenced firewall admits SSH only, so it goes
+    /// first), then mode fenced applied: every server kept, the service ports and the way out shut (Core: FenceEffect).
+    /// A server the stop does not reach is named in the result; it does not fail the fence.
+    /// </summary>
     public async Task<string> FenceAsync(StackSpec site, CancellationToken cancellation)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(fenceTimeout);
         try
         {
+            var effect = FenceEffect.Of(site);
+            var stops = await StopApplicationAsync(site, effect, await pulumi.GetOutputsAsync(site.Name, timeout.Token), timeout.Token);
             await pulumi.SetConfigAsync(site.Name, "failover:mode", ConfigValue.Plain("fenced"), cancellation: timeout.Token);
             progress($"    pulumi up {site.Name} (mode fenced)");
             await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), timeout.Token);
-            return $"{site.Name} set to mode fenced and applied: {FenceEffect.Of(site).Describe()}";
+            return $"{site.Name} set to mode fenced and applied: {(stops.Count == 0 ? effect.Describe($"{site.Name} exports no {StackOutputs.ControlKey}") : effect.Describe(stops))}";
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
             throw new TimeoutException($"pulumi up on {site.Name} did not finish within {fenceTimeout.TotalMinutes:0} min");
         }
     }
+
+    /// <summary>The stop request to each server Core names, all at once; none when the site exports no key (deployed before it had one).</summary>
+    private async Task<IReadOnlyList<ServerStop>> StopApplicationAsync(StackSpec site, FenceEffect effect, IReadOnlyDictionary<string, StackOutput> outputs, CancellationToken cancellation)
+    {
+        if (!outputs.TryGetValue(StackOutputs.ControlKey, out var key) || key.Text.Length == 0) return [];
+        var addresses = ServerAddressesOf(outputs);
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        within.CancelAfter(StopTimeout);
+        var stops = await Task.WhenAll(effect.Stops.Select(async server =>
+        {
+            if (!addresses.TryGetValue(server, out var address))
+                return new ServerStop(server, StopOutcome.Unreached, $"no address in {StackOutputs.ServerAddresses}");
+            var url = BackupControl.Url(address, site.Service);
+            try
+            {
+                var answer = await ControlRequest.SendAsync(Control, url, key.Text, ApplicationStop.Action, site.Name, Time.GetUtcNow(), within.Token);
+                if (answer.Accepted)
+                {
+                    log.Information("{Server} of {Site} accepted the fence's stop at {Url} ({Outcome})", server, site.Name, url, answer.Member(SiteControl.StopApplication.AnswerKey));
+                    return new ServerStop(server, StopOutcome.Stopped, answer.Member(SiteControl.StopApplication.AnswerKey));
+                }
+                log.Warning("{Server} of {Site} refused the fence's stop at {Url}: {Reason}", server, site.Name, url, answer.Refusal);
+                return new ServerStop(server, StopOutcome.Refused, answer.Refusal);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
+            {
+                var why = e is TaskCanceledException ? $"no answer within {StopTimeout.TotalSeconds:0} s" : e.InnerException?.Message ?? e.Message;
+                log.Warning("The fence's stop did not reach {Server} of {Site} at {Url}: {Reason}", server, site.Name, url, why);
+                return new ServerStop(server, StopOutcome.Unreached, why);
+            }
+        }));
+        foreach (var stop in stops)
+            progress($"    {ApplicationStop.Action} {stop.Server}: {(stop.Outcome == StopOutcome.Stopped ? "stopped" : stop.Outcome.ToString().ToLowerInvariant())} ({stop.Detail})");
+        return stops;
+    }
+
+    /// <summary>Each server's public IPv4 by name (<see cref="StackOutputs.ServerAddresses"/>, an object); empty when not exported.</summary>
+    internal static IReadOnlyDictionary<string, string> ServerAddressesOf(IReadOnlyDictionary<string, StackOutput> outputs) =>
+        outputs.TryGetValue(StackOutputs.ServerAddresses, out var v) && v.Value.ValueKind == System.Text.Json.JsonValueKind.Object
+            ? v.Value.EnumerateObject().Where(p => p.Value.ValueKind == System.Text.Json.JsonValueKind.String && p.Value.GetString()!.Length > 0)
+                .ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
+            : new Dictionary<string, string>();
 
     public async Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) =>
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));

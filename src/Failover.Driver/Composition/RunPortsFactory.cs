@@ -131,7 +131,7 @@ public static class RunPortsFactory
 
     /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
-        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync };
+        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlHttp, Time = env.Time };
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):

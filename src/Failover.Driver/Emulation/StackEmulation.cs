@@ -217,7 +217,7 @@ public static class StackEmulation
         }).ToList();
         // infra/'s RandomPassword for the control request: letters and digits, made once per stack.
         string? controlKey = null;
-        if (backup is not null)
+        if (SiteControl.HasKey(stack))
         {
             if (!cloud.ControlKeys.TryGetValue(stack.Name, out controlKey))
                 cloud.ControlKeys[stack.Name] = controlKey = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", BackupControl.KeyLength);
@@ -261,13 +261,13 @@ public static class StackEmulation
                 // Production and a fenced site ignore user data changes (ChangeRules); a new type is an in-place resize.
                 if (!changed || (changes.Kept && existing.Type == server.Type))
                 {
-                    cloud.Servers[server.Name] = existing with { Protected = changes.ForServer(server).Protected };
+                    cloud.Servers[server.Name] = existing with { Protected = changes.Protected };
                     resources.Add(new(serverType, server.Name, "same"));
                     continue;
                 }
                 if (changes.Kept)
                 {
-                    cloud.Servers[server.Name] = existing with { Type = server.Type, Protected = changes.ForServer(server).Protected };
+                    cloud.Servers[server.Name] = existing with { Type = server.Type, Protected = changes.Protected };
                     resources.Add(new(serverType, server.Name, "update"));
                     continue;
                 }
@@ -315,7 +315,7 @@ public static class StackEmulation
             }));
             foreach (var (b, server, _) in booted)
                 if (server is not null)
-                    cloud.Servers[b.Server.Name] = new CloudServer(stack.Name, provider.ToString(), stack.Site.Location, b.Server.Type, b.Hash, changes.ForServer(b.Server).Protected, server.Record);
+                    cloud.Servers[b.Server.Name] = new CloudServer(stack.Name, provider.ToString(), stack.Site.Location, b.Server.Type, b.Hash, changes.Protected, server.Record);
             if (booted.FirstOrDefault(x => x.Error is not null) is { Error: { } error } failed)
                 return Failed(serverType, failed.b.Server.Name, "create", $"the server did not boot: {error}");
         }
@@ -329,7 +329,7 @@ public static class StackEmulation
 
         var addresses = plan.Servers.ToDictionary(s => s.Name, s => cloud.Servers[s.Name].Record.Network.ServerAddress.ToString());
         // No load balancing is emulated: the load balancer's address is its first target's.
-        var lbAddress = plan.LoadBalancer is { } l ? addresses[l.Targets[0]] : null;
+        var lbAddress = plan.LoadBalancer is { Targets.Count: > 0 } l ? addresses[l.Targets[0]] : null;
         var front = plan.LoadBalancer is null ? plan.FrontServer?.Name : null;
         var hostname = aws && (lbAddress ?? (front is null ? null : addresses[front])) is { } ip
             ? $"ec2-{ip.Replace('.', '-')}.{stack.Site.Location}.compute.amazonaws.com" : "";

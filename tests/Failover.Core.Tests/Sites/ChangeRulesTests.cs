@@ -29,22 +29,30 @@ public class ChangeRulesTests
     }
 
     [Fact]
-    public void Production_protects_its_data_server_and_leaves_its_application_servers_to_the_fence()
+    public void A_kept_site_protects_every_server_application_servers_too()
     {
-        var plan = SitePlan.For(SiteStacks.Load().Production);
-        Assert.True(plan.Changes.ForServer(plan.DataServer!).Protected);
-        // Stateless: made again from their user data, so the one `pulumi up` of mode fenced may remove them.
-        var apps = plan.Servers.Where(s => !s.HoldsData).ToList();
-        Assert.Equal(2, apps.Count);
-        Assert.All(apps, s => Assert.False(plan.Changes.ForServer(s).Protected));
-        // Still never replaced by a config change: their user data, keys and image stay as created.
-        Assert.All(apps, s => Assert.Contains("userData", plan.Changes.ForServer(s).IgnoredHetznerServerChanges));
-        // AWS alike: a kept AWS site's rules protect the data instance (termination protection, protect) and no other.
-        var kept = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: fenced\n", "failover:mode").Find("standby-aws-fra")!).Changes;
-        var aws = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: full\n", "failover:mode").Find("standby-aws-fra")!);
+        // The fence keeps them all (it stops the application instead): one rule for every server, volume and address.
+        var rules = SitePlan.For(SiteStacks.Load().Production).Changes;
+        Assert.True(rules.Protected);
+        var aws = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: fenced\n", "failover:mode").Find("standby-aws-fra")!);
         Assert.Equal(3, aws.Servers.Count);
-        Assert.All(aws.Servers, s => Assert.Equal(s.HoldsData, kept.ForServer(s).Protected));
-        Assert.All(aws.Servers, s => Assert.Contains("userData", kept.ForServer(s).IgnoredAwsInstanceChanges));
+        Assert.True(aws.Changes.Protected);
+        Assert.Contains("userData", aws.Changes.IgnoredAwsInstanceChanges);
+    }
+
+    [Fact]
+    public void The_way_back_replaces_a_former_primary_s_servers_so_the_fence_s_stop_marker_goes_with_them()
+    {
+        // After the fence the old primary is a fenced standby (its role rewritten); the migration back runs it at full size.
+        var back = SiteStacks.With("prod-fsn1", "  failover:mode: full\n", "failover:mode").Production with { Role = Role.Standby };
+        var plan = SitePlan.For(back);
+        Assert.False(plan.Changes.Kept);
+        Assert.Empty(plan.Changes.IgnoredHetznerServerChanges);
+        // Its application servers' user data names the role they boot into, so it differs from what production booted with.
+        var app = plan.Servers.First(s => !s.HoldsData);
+        var asProduction = SitePlan.For(SiteStacks.Load().Production);
+        Assert.NotEqual(BootstrapScript.Render(ServerBootstrap.For(asProduction, asProduction.Servers.First(s => s.Name == app.Name), null)),
+            BootstrapScript.Render(ServerBootstrap.For(plan, app, null)));
     }
 
     [Fact]

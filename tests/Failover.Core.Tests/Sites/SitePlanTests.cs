@@ -109,28 +109,31 @@ public class SitePlanTests
     }
 
     [Fact]
-    public void A_fenced_site_keeps_its_data_server_and_volume_and_removes_its_application_servers_and_load_balancer()
+    public void A_fenced_site_keeps_every_server_and_volume_and_its_load_balancer_without_services()
     {
         var full = SitePlan.For(SiteStacks.Load().Production);
         var fenced = SitePlan.For(SiteStacks.With("prod-fsn1", "  failover:mode: fenced\n", "failover:mode").Production);
-        // The data server as it served, by name, type and volume: a `pulumi up` in mode fenced keeps it and its data.
-        var data = full.DataServer!;
-        Assert.Equal([$"{data.Name} {data.Type} {data.VolumeGb}"], fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        // Every server as it served, by name, type and volume: a `pulumi up` in mode fenced deletes nothing.
+        Assert.Equal(full.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"), fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        Assert.Equal(3, fenced.Servers.Count);
         Assert.Equal("prod-fsn1-db-1", fenced.DataServer!.Name);
-        Assert.Equal(200, fenced.DataServer.VolumeGb);
-        // No application server is left to run jobs or to reach the database over Hetzner's unfiltered private network.
-        Assert.DoesNotContain(fenced.Servers, s => s.Group == "app");
-        // The load balancer reaches its targets over the private network, which the firewall does not filter.
-        Assert.NotNull(full.LoadBalancer);
-        Assert.Null(fenced.LoadBalancer);
-        Assert.True(fenced.Changes.ForServer(fenced.DataServer).Protected);
+        Assert.True(fenced.Changes.Protected);
+        // The load balancer and its address stay; it listens on nothing and reaches no server (the private network is not firewalled).
+        Assert.Equal(full.LoadBalancer!.Name, fenced.LoadBalancer!.Name);
+        Assert.Equal(full.Stack.Service.Ports, full.LoadBalancer.Ports);
+        Assert.NotEmpty(full.LoadBalancer.Ports);
+        Assert.Empty(fenced.LoadBalancer.Ports);
+        Assert.Empty(fenced.LoadBalancer.Targets);
+        // It publishes no service address: nothing of it serves.
+        Assert.Null(SiteOutputs.ServiceSource(fenced));
+        Assert.Equal("", SiteOutputs.For(fenced, fenced.Servers.ToDictionary(s => s.Name, s => "203.0.113.7"), "203.0.113.9").ServiceIpv4);
     }
 
     [Fact]
-    public void A_fenced_aws_site_keeps_its_data_instance_and_removes_its_application_instances_too()
+    public void A_fenced_aws_site_keeps_its_application_instances_too()
     {
         var fenced = SitePlan.For(SiteStacks.With("standby-aws-fra", "  failover:mode: fenced\n", "failover:mode").Find("standby-aws-fra")!);
-        Assert.Equal(["standby-aws-fra-db-1 m6i.2xlarge 150"], fenced.Servers.Select(s => $"{s.Name} {s.Type} {s.VolumeGb}"));
+        Assert.Equal(["standby-aws-fra-app-1", "standby-aws-fra-app-2", "standby-aws-fra-db-1"], fenced.Servers.Select(s => s.Name).Order());
         Assert.Equal(Egress.Closed, fenced.Egress);
         Assert.False(fenced.SiteInternalTraffic);
     }

@@ -1,0 +1,103 @@
+using Failover.Core.Backup;
+using Failover.Core.Sites;
+using Failover.Core.Topology;
+using YamlDotNet.RepresentationModel;
+
+namespace Failover.Core.Tests.Sites;
+
+/// <summary>The control requests each server's daemon takes, and what the fence's stop installs for its root unit.</summary>
+public class SiteControlTests
+{
+    private static readonly string Key = SiteUserData.PlaceholderControlKey;
+
+    private static (Dictionary<string, string> Files, string Runcmd) Rendered(Topology.Topology t, string stack, string server, string? key = null)
+    {
+        var site = t.Find(stack)!;
+        var plan = SitePlan.For(site);
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
+        var backup = SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(t, site));
+        var boot = SiteUserData.Fitted(plan, plan.Servers.Single(s => s.Name == server), recipe, backup);
+        var reader = new ResticCredentials("s3:https://s3.eu-west-3.amazonaws.com/v/restic", "p", "k", "s");
+        var config = CloudConfig.Render(boot, boot.Restore is null ? null : reader,
+            boot.Backup is null ? null : SiteUserData.PlaceholderWriters(boot.Backup, reader.Repository), key ?? Key);
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(config));
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        var files = ((YamlSequenceNode)root["write_files"]).Cast<YamlMappingNode>()
+            .ToDictionary(f => ((YamlScalarNode)f["path"]).Value!, f => ((YamlScalarNode)f["content"]).Value!);
+        return (files, string.Join("\n", ((YamlSequenceNode)root["runcmd"]).Select(n => string.Join(' ', ((YamlSequenceNode)n).Select(x => ((YamlScalarNode)x).Value)))));
+    }
+
+    private static Topology.Topology WithUnit() =>
+        SiteStacks.With("prod-fsn1", "  failover:service:\n    ports: [443]\n    unit: shop.service\n", "failover:service");
+
+    [Fact]
+    public void An_application_server_takes_the_stop_only_and_its_unit_does_not_start_again_once_marked()
+    {
+        var (files, runcmd) = Rendered(WithUnit(), "prod-fsn1", "prod-fsn1-app-1");
+        Assert.Contains("ACTIONS = {\"stop-application\": (\"stop-application\", \"application-state\", \"application\", False)}", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Equal(Key, files[BackupControl.KeyFile].Trim());
+        Assert.Contains($"LoadCredential={BackupControl.Credential}:{BackupControl.KeyFile}", files[$"/etc/systemd/system/{ServerBootstrap.HealthUnit}"]);
+        var script = files[ApplicationStop.ScriptPath];
+        Assert.Contains($"touch {ApplicationStop.Marker}", script);
+        Assert.Contains("systemctl stop shop.service", script);
+        Assert.DoesNotContain(BackupAgent.Timer, script);
+        Assert.DoesNotContain("postgresql", script);
+        Assert.Equal($"[Unit]\nConditionPathExists=!{ApplicationStop.Marker}", files[ApplicationStop.DropInPath("shop.service")].Trim());
+        Assert.Contains($"PathChanged=/var/lib/private/{BackupControl.StateDirectory}/stop-application", files[$"/etc/systemd/system/{ApplicationStop.PathUnit}"]);
+        Assert.Contains($"systemctl enable --now {ApplicationStop.PathUnit}", runcmd);
+        Assert.DoesNotContain(BackupControl.PathUnit, runcmd + string.Join("", files.Keys));
+    }
+
+    [Fact]
+    public void The_data_server_takes_the_agent_s_start_and_the_stop_which_also_stops_the_agent_and_closes_postgresql_to_the_network()
+    {
+        var (files, _) = Rendered(WithUnit(), "prod-fsn1", "prod-fsn1-db-1");
+        Assert.Contains("ACTIONS = {\"start-backups\": (\"start-backups\", \"timer-state\", \"timer\", True), \"stop-application\": (", files[ServerBootstrap.HealthHandlerPath]);
+        var script = files[ApplicationStop.ScriptPath];
+        Assert.Contains($"systemctl disable --now -q {BackupAgent.Timer} && systemctl stop {BackupAgent.Service}", script);
+        Assert.Contains($"echo \"listen_addresses='localhost'\" > $c/conf.d/{ApplicationStop.PostgresConf}", script);
+        Assert.Contains("systemctl restart postgresql", script);
+        // Its outcome is where the daemon reads it for the answer.
+        Assert.Contains($"/var/lib/private/{BackupControl.StateDirectory}/{SiteControl.StopApplication.StateFile}", script);
+    }
+
+    [Fact]
+    public void The_stop_script_passes_shellcheck()
+    {
+        UserDataTests.RequireOnPath("shellcheck");
+        var (files, _) = Rendered(WithUnit(), "prod-fsn1", "prod-fsn1-db-1");
+        var (code, output) = UserDataTests.Run("shellcheck", "-s sh -S warning", files[ApplicationStop.ScriptPath]);
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public void A_rehearsal_copy_gets_no_key_and_a_server_rendered_without_one_takes_no_request()
+    {
+        Assert.False(SiteControl.HasKey(SiteStacks.Load().Production with { Role = Role.Rehearsal }));
+        Assert.True(SiteControl.HasKey(SiteStacks.Load().Find("standby-hel1")!));
+        var plan = SitePlan.For(SiteStacks.Load().Production);
+        var boot = ServerBootstrap.For(plan, plan.Servers.First(s => !s.HoldsData), null);
+        Assert.Empty(SiteControl.ActionsOf(boot, keyed: false));
+        var config = CloudConfig.Render(boot, null);
+        Assert.DoesNotContain("do_POST", config);
+        Assert.DoesNotContain(ApplicationStop.ScriptPath, config);
+    }
+
+    [Fact]
+    public void An_aws_data_server_restoring_a_thousand_tenants_has_no_room_for_the_stop_its_application_servers_still_take_it()
+    {
+        var t = CloudInitTests.FailedOverWith(1000, "standby-aws-fra");
+        var site = t.Find("standby-aws-fra")!;
+        var plan = SitePlan.For(site);
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
+        Assert.False(SiteUserData.Fitted(plan, plan.DataServer, recipe, null).TakesStop);
+        Assert.All(plan.Servers.Where(s => !s.HoldsData), s => Assert.True(SiteUserData.Fitted(plan, s, recipe, null).TakesStop));
+        // And every server still fits its limit, as the failover sends it.
+        Assert.All(SiteUserData.Planned(t, site), u => Assert.True(u.Fits, u.Figure));
+        // With a few tenants the data server takes it.
+        var small = SiteStacks.FailedOverToHel1();
+        var hel1 = SitePlan.For(small.Find("standby-hel1")!);
+        Assert.True(SiteUserData.Fitted(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null).TakesStop);
+    }
+}
