@@ -158,28 +158,31 @@ public class ExampleStackTests
     }
 
     [Fact]
-    public async Task Production_data_server_volume_and_addresses_carry_hetzner_delete_protection_and_its_application_servers_do_not()
+    public async Task Production_servers_volume_and_addresses_carry_hetzner_delete_protection_application_servers_too()
     {
         var run = await StackRun.Of("prod-fsn1");
         var servers = run.Mocks.OfType(HcloudServer).ToList();
-        Assert.Equal(("True", "True"), servers.Where(s => s.Text("name") == "prod-fsn1-db-1").Select(s => (s.Text("deleteProtection"), s.Text("rebuildProtection"))).Single());
-        // The fence removes the application servers in one `pulumi up` (Core ChangeRules.ForServer).
-        Assert.All(servers.Where(s => s.Text("name") != "prod-fsn1-db-1"), s => Assert.Equal(("False", "False"), (s.Text("deleteProtection"), s.Text("rebuildProtection"))));
+        Assert.Equal(3, servers.Count);
+        // The fence keeps every server and stops the application instead (Core FenceEffect): all are protected alike.
+        Assert.All(servers, s => Assert.Equal(("True", "True"), (s.Text("deleteProtection"), s.Text("rebuildProtection"))));
         Assert.All(run.Mocks.OfType("hcloud:index/volume:Volume"), v => Assert.Equal("True", v.Text("deleteProtection")));
-        Assert.Equal(["False", "False", "False", "False", "True", "True"],
-            run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp").Select(ip => ip.Text("deleteProtection")).Order());
+        Assert.All(run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp"), ip => Assert.Equal("True", ip.Text("deleteProtection")));
     }
 
     [Fact]
-    public async Task A_fenced_production_keeps_its_data_server_and_volume_behind_an_ssh_only_firewall()
+    public async Task A_fenced_production_keeps_every_server_volume_address_and_its_load_balancer_behind_an_ssh_only_firewall()
     {
         var run = await StackRun.Of("prod-fsn1", Edited("prod-fsn1", "failover:mode: full", "failover:mode: fenced"));
-        Assert.Equal("prod-fsn1-db-1", Assert.Single(run.Mocks.OfType(HcloudServer)).Text("name"));
+        Assert.Equal(["prod-fsn1-app-1", "prod-fsn1-app-2", "prod-fsn1-db-1"], run.Mocks.OfType(HcloudServer).Select(s => s.Text("name")).Order());
         Assert.Single(run.Mocks.OfType("hcloud:index/volume:Volume"));
-        Assert.Equal(2, run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp").Count());
-        Assert.Empty(run.Mocks.OfType("hcloud:index/loadBalancer:LoadBalancer"));
+        Assert.Equal(6, run.Mocks.OfType("hcloud:index/primaryIp:PrimaryIp").Count());
+        // The load balancer and its address are kept, with no service and no target: it listens on nothing.
+        Assert.Single(run.Mocks.OfType("hcloud:index/loadBalancer:LoadBalancer"));
+        Assert.Empty(run.Mocks.OfType("hcloud:index/loadBalancerService:LoadBalancerService"));
+        Assert.Empty(run.Mocks.OfType("hcloud:index/loadBalancerTarget:LoadBalancerTarget"));
         var rules = ((IEnumerable<object>)Assert.Single(run.Mocks.OfType("hcloud:index/firewall:Firewall")).Inputs["rules"]).Cast<IDictionary<string, object>>();
-        Assert.Equal(["22"], rules.Select(r => r["port"].ToString()));
+        Assert.Equal(["22"], rules.Where(r => r["direction"].ToString() == "in").Select(r => r["port"].ToString()));
+        Assert.Equal(["icmp"], rules.Where(r => r["direction"].ToString() == "out").Select(r => r["protocol"].ToString()));
     }
 
     [Fact]
