@@ -5,8 +5,8 @@ namespace Failover.Driver.Tests.Pulumi;
 
 /// <summary>
 /// A kept site's (production, fenced) data server is delete-protected: the explicit scale-down and the unfence lift the
-/// protection in a `pulumi up` of its own before anything is removed or replaced; the fence removes only the unprotected
-/// application servers, in one `pulumi up` (Core Sites/ChangeRules.cs says why).
+/// protection in a `pulumi up` of its own before anything is removed or replaced; the fence keeps every server, in one
+/// `pulumi up` (Core Sites/ChangeRules.cs and FenceEffect.cs say why).
 /// </summary>
 public sealed class PulumiSitesProtectionTests : IDisposable
 {
@@ -53,16 +53,17 @@ public sealed class PulumiSitesProtectionTests : IDisposable
     }
 
     [Fact]
-    public async Task Fencing_production_is_one_pulumi_up_that_says_which_servers_go_and_which_stays()
+    public async Task Fencing_production_is_one_pulumi_up_that_keeps_every_server()
     {
         var prod = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks")).Production;
         await _pulumi.Cli().SelectOrCreateStackAsync(prod.Name);
         var said = await Sites().FenceAsync(prod, CancellationToken.None);
-        // One update, no lift first: the application servers are not delete-protected, the data server stays protected,
-        // so a provider that did not answer is fenced later by a plain `pulumi up` of the config that says fenced.
+        // One update, no lift first: every server stays declared and protected, so a provider that did not answer is
+        // fenced later by a plain `pulumi up` of the config that says fenced.
         Assert.Equal(["failover:mode fenced", "up"], Sequence());
-        Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2 removed", said);
-        Assert.Contains("prod-fsn1-db-1 kept with its volume and data, delete-protected", said);
+        Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 kept with their addresses, volumes and data, delete-protected", said);
+        // A stack that exports no control key (deployed before it had one) gets no stop: every server is named.
+        Assert.Contains("the stop could not reach prod-fsn1-app-1 (prod-fsn1 exports no controlKey)", said);
     }
 
     [Fact]
