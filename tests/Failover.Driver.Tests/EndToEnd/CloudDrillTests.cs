@@ -45,6 +45,9 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.Contains("moved to standby-hel1", text);
             Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
             Assert.Contains("Recovered on standby-hel1: RTO", text);
+            // The fence keeps every server of the killed production; its stop could reach none of them, which the run survives.
+            Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 kept with their addresses, volumes and data", text);
+            Assert.Matches(@"the stop could not reach prod-fsn1-app-1 \([^)]+\), prod-fsn1-app-2 \([^)]+\), prod-fsn1-db-1 \([^)]+\): the firewall holds them isolated", text);
             // After the cutover the driver's signed request started the standby's agent, whose first run is in the vault.
             Assert.Contains("standby-hel1's backup agent started by a signed request to its data server", text);
             Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
@@ -129,6 +132,9 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-hel1 and verified", migration.Output);
             Assert.Matches(@"replace +hcloud:index/server:Server standby-hel1-db-1", migration.Output);
             Assert.Contains("RPO 0s", migration.Output);
+            // The fence reached the live production: the application stopped on every server, and on its data server the agent.
+            Assert.Contains("the application stopped by a signed request on prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 and marked fenced", migration.Output);
+            Assert.DoesNotContain("the stop could not reach", migration.Output);
             Assert.Equal("standby-hel1", world.Topology.Production.Name);
             said.GetStringBuilder().Clear();
             Assert.True(await world.VerifyAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None), said.ToString());
