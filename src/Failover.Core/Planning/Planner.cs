@@ -67,7 +67,7 @@ public static class Planner
         {
             SiteMode.Cold or SiteMode.Fenced => (timings.ServerCreate + timings.Bootstrap + timings.ConfigApply,
                 $"pulumi up on {target.Name}: mode {target.Mode.ToString().ToLowerInvariant()} -> mvd, " +
-                (target.Mode == SiteMode.Fenced ? $"its kept data server replaced (delete protection lifted first) and its servers made: {mvdServers}" : $"creating {mvdServers}") +
+                (target.Mode == SiteMode.Fenced ? $"its kept servers replaced with the restore point (delete protection lifted first): {mvdServers}" : $"creating {mvdServers}") +
                 "; cloud-init installs PostgreSQL and restic " +
                 $"(~{Durations.Format(timings.ServerCreate)} to boot, ~{Durations.Format(timings.Bootstrap)} to install)"),
             _ => (timings.ConfigApply,

@@ -145,8 +145,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));
 
     /// <summary>
-    /// A fenced site keeps its data server under delete protection (ChangeRules); provisioning it replaces it with the
-    /// restore point, so the protection is lifted first in a `pulumi up` of its own (servers kept, firewall still fenced).
+    /// A fenced site keeps every server under delete protection (ChangeRules); provisioning it replaces them with the
+    /// restore point (their user data names the role they boot as), so the protection is lifted first in a `pulumi up` of its own (servers kept, firewall still fenced).
     /// The provisioning then sets the mode, which opens the firewall again.
     /// </summary>
     public async Task<FenceLift> UnfenceAsync(StackSpec site, CancellationToken cancellation)
