@@ -98,6 +98,9 @@ public class BackupAgentTests(ITestOutputHelper output)
         var finding = Assert.Single(runbook.Findings, f => f.PolicyId == "backup-agent-does-not-fit");
         Assert.Contains("no room for the backup agent beside the restore of 1000 tenants", finding.Message);
         Assert.All(runbook.UserData, u => Assert.True(u.Fits));
+        // A standby of ten tenants has room for the control parts (its agent never is in its user data): no warning.
+        var shipped = SiteStacks.Load();
+        Assert.DoesNotContain(Planning.Planner.Plan(shipped, shipped.Find("standby-aws-fra")!).Findings, f => f.PolicyId == "backup-agent-does-not-fit");
     }
 
     [Fact]
