@@ -45,10 +45,11 @@ public static class CloudConfig
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
         if (boot.Backup is { } backup)
         {
-            WriteFile(s, BackupAgent.ScriptPath, "0700", BootstrapScript.Compact(BackupAgent.Script()));
-            WriteFile(s, BackupAgent.ConfigPath, "0600", BackupAgent.RenderConfig(backup));
-            WriteFile(s, $"/etc/systemd/system/{BackupAgent.Service}", "0644", BackupAgent.ServiceUnit());
-            WriteFile(s, $"/etc/systemd/system/{BackupAgent.Timer}", "0644", BackupAgent.TimerUnit(backup.Interval));
+            // Production's agent runs from boot. A standby's arrives with the signed start request after its cutover (the same
+            // files, byte for byte): its user data has the restore to carry, and on AWS 16 KB hold both only to ~500 tenants.
+            if (boot.BackupAtBoot)
+                foreach (var ((_, path, mode), content) in AgentFiles.Layout.Zip(AgentFiles.Of(backup).Contents))
+                    WriteFile(s, path, mode, content);
             foreach (var vault in backup.Vaults)
             {
                 var writer = writers?.FirstOrDefault(w => w.Vault == vault.Vault)
@@ -59,24 +60,28 @@ public static class CloudConfig
                 throw new ArgumentException($"{boot.Server} installs a backup agent and needs the site's control key", nameof(controlKey));
             WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey, boot.Stack));
             WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
-            WriteFile(s, $"/etc/systemd/system/{BackupControl.StartUnit}", "0644", BackupControl.StartUnitText());
+            WriteFile(s, $"/etc/systemd/system/{BackupControl.ActUnit}", "0644", BackupControl.ActUnitText());
         }
-        if (actions.Contains(SiteControl.StopApplication))
+        // A server without an agent (an application server) takes the fence's stop through the same root unit.
+        var controlOnly = boot.Backup is null && actions.Count > 0;
+        if (controlOnly)
         {
-            if (boot.Backup is null)
-                WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey!, boot.Stack));
+            WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey!, boot.Stack));
+            WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
+            WriteFile(s, $"/etc/systemd/system/{BackupControl.ActUnit}", "0644", BackupControl.ActUnitText());
+        }
+        if (actions.Contains(ApplicationStop.Action))
+        {
             WriteFile(s, ApplicationStop.ScriptPath, "0700", ApplicationStop.Script(boot));
-            WriteFile(s, $"/etc/systemd/system/{ApplicationStop.PathUnit}", "0644", ApplicationStop.PathUnitText());
-            WriteFile(s, $"/etc/systemd/system/{ApplicationStop.StopUnit}", "0644", ApplicationStop.StopUnitText());
             // The stop's marker keeps the application from starting again on a reboot.
             if (boot.Service.Unit is { } unit)
                 WriteFile(s, ApplicationStop.DropInPath(unit), "0644", ApplicationStop.DropInText());
         }
         s.Append("runcmd:\n");
         s.Append("  - [systemctl, daemon-reload]\n");
-        // Watching for the fence's stop before the bootstrap runs: a stop that comes while it runs is not lost.
-        if (actions.Contains(SiteControl.StopApplication))
-            s.Append($"  - [systemctl, enable, --now, {ApplicationStop.PathUnit}]\n");
+        // Taking requests before the bootstrap runs (a data server's bootstrap enables it itself, after its agent).
+        if (controlOnly)
+            s.Append($"  - [systemctl, enable, --now, {BackupControl.PathUnit}]\n");
         s.Append($"  - [{ServerBootstrap.ScriptPath}]\n");
         return s.ToString();
     }

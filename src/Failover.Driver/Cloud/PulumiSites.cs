@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
+using Failover.Driver.Backup;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Serilog;
@@ -68,7 +69,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     /// <summary>The client of the fence's stop requests: a connection per request, as the daemon closes each one.</summary>
     public HttpClient Control { get; init; } = DefaultControl;
 
-    private static readonly HttpClient DefaultControl = Backup.CloudBackupAgents.ControlClient();
+    private static readonly HttpClient DefaultControl = CloudBackupAgents.ControlClient();
 
     /// <summary>How long the stop requests may take together: a server of a lost datacenter does not answer at all.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
@@ -113,14 +114,17 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             var url = BackupControl.Url(address, site.Service);
             try
             {
-                var answer = await ControlRequest.SendAsync(Control, url, key.Text, ApplicationStop.Action, site.Name, Time.GetUtcNow(), within.Token);
-                if (answer.Accepted)
+                var body = BackupControl.Body(ApplicationStop.Action, site.Name, Time.GetUtcNow(), ControlRequests.NewNonce());
+                var (answer, refusal) = await ControlRequests.PostAsync(Control, url, key.Text, body, within.Token);
+                // Without a result the request is queued: the root unit acts on it (the daemon answers before it has when slow).
+                var outcome = answer.Member("application") is { Length: > 0 } done ? done : "queued";
+                if (refusal is null)
                 {
-                    log.Information("{Server} of {Site} accepted the fence's stop at {Url} ({Outcome})", server, site.Name, url, answer.Member(SiteControl.StopApplication.AnswerKey));
-                    return new ServerStop(server, StopOutcome.Stopped, answer.Member(SiteControl.StopApplication.AnswerKey));
+                    log.Information("{Server} of {Site} accepted the fence's stop at {Url} ({Outcome})", server, site.Name, url, outcome);
+                    return new ServerStop(server, StopOutcome.Stopped, outcome);
                 }
-                log.Warning("{Server} of {Site} refused the fence's stop at {Url}: {Reason}", server, site.Name, url, answer.Refusal);
-                return new ServerStop(server, StopOutcome.Refused, answer.Refusal);
+                log.Warning("{Server} of {Site} refused the fence's stop at {Url}: {Reason}", server, site.Name, url, refusal);
+                return new ServerStop(server, StopOutcome.Refused, answer.Member("ok") == "False" ? $"the stop failed: {outcome}" : refusal);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
             {

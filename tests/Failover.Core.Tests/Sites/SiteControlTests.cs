@@ -35,7 +35,7 @@ public class SiteControlTests
     public void An_application_server_takes_the_stop_only_and_its_unit_does_not_start_again_once_marked()
     {
         var (files, runcmd) = Rendered(WithUnit(), "prod-fsn1", "prod-fsn1-app-1");
-        Assert.Contains("ACTIONS = {\"stop-application\": (\"stop-application\", \"application-state\", \"application\", False)}", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Contains("ACTIONS = {\"stop-application\": (1024, check_stop, stop)}", files[ServerBootstrap.HealthHandlerPath]);
         Assert.Equal(Key, files[BackupControl.KeyFile].Trim());
         Assert.Contains($"LoadCredential={BackupControl.Credential}:{BackupControl.KeyFile}", files[$"/etc/systemd/system/{ServerBootstrap.HealthUnit}"]);
         var script = files[ApplicationStop.ScriptPath];
@@ -44,22 +44,24 @@ public class SiteControlTests
         Assert.DoesNotContain(BackupAgent.Timer, script);
         Assert.DoesNotContain("postgresql", script);
         Assert.Equal($"[Unit]\nConditionPathExists=!{ApplicationStop.Marker}", files[ApplicationStop.DropInPath("shop.service")].Trim());
-        Assert.Contains($"PathChanged=/var/lib/private/{BackupControl.StateDirectory}/stop-application", files[$"/etc/systemd/system/{ApplicationStop.PathUnit}"]);
-        Assert.Contains($"systemctl enable --now {ApplicationStop.PathUnit}", runcmd);
-        Assert.DoesNotContain(BackupControl.PathUnit, runcmd + string.Join("", files.Keys));
+        // The root unit every control request goes through, taking requests before the bootstrap runs.
+        Assert.Contains($"/etc/systemd/system/{BackupControl.ActUnit}", files.Keys);
+        Assert.Contains($"systemctl enable --now {BackupControl.PathUnit}", runcmd);
+        Assert.DoesNotContain(BackupAgent.ScriptPath, string.Join("", files.Keys));
     }
 
     [Fact]
     public void The_data_server_takes_the_agent_s_start_and_the_stop_which_also_stops_the_agent_and_closes_postgresql_to_the_network()
     {
         var (files, _) = Rendered(WithUnit(), "prod-fsn1", "prod-fsn1-db-1");
-        Assert.Contains("ACTIONS = {\"start-backups\": (\"start-backups\", \"timer-state\", \"timer\", True), \"stop-application\": (", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Contains("\"start-backups\": (262144, check_start, start)", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Contains("\"stop-application\": (1024, check_stop, stop)", files[ServerBootstrap.HealthHandlerPath]);
         var script = files[ApplicationStop.ScriptPath];
-        Assert.Contains($"systemctl disable --now -q {BackupAgent.Timer} && systemctl stop {BackupAgent.Service}", script);
+        Assert.Contains($"systemctl disable --now -q {BackupAgent.Timer}; systemctl stop {BackupAgent.Service}", script);
         Assert.Contains($"echo \"listen_addresses='localhost'\" > $c/conf.d/{ApplicationStop.PostgresConf}", script);
         Assert.Contains("systemctl restart postgresql", script);
-        // Its outcome is where the daemon reads it for the answer.
-        Assert.Contains($"/var/lib/private/{BackupControl.StateDirectory}/{SiteControl.StopApplication.StateFile}", script);
+        // Its last line is the outcome the daemon answers with.
+        Assert.EndsWith("echo $d; exit $r", script.TrimEnd());
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace Failover.Driver.Tests.Cloud;
 /// <summary>
 /// The fence's stop against the real health daemons of production's servers, as their user data renders them (the handler,
 /// and the key and state directories systemd would give it), started as python3 on 127.0.18.x: a fresh request signed with
-/// the site's key is accepted and writes the trigger the root unit acts on; a bad signature, a replay and an action the
+/// the site's key is accepted and queued for the root unit; a bad signature, a replay and an action the
 /// server does not take are refused; and the fence (PulumiSites, with the stand-in `pulumi`) sends the stop to every server
 /// before its `pulumi up`, naming the one it could not reach, without failing.
 /// </summary>
@@ -72,7 +72,8 @@ public sealed class FenceStopTests : IDisposable
         var port = Processes.FreePort();
         var state = await StartDaemonAsync("prod-fsn1-app-1", "127.0.18.1", port);
         var url = Url("127.0.18.1", port);
-        var trigger = Path.Combine(state, SiteControl.StopApplication.Trigger);
+        var queue = Path.Combine(state, BackupControl.QueueName);
+        int Queued() => Directory.Exists(queue) ? Directory.GetFiles(queue).Length : 0;
 
         var (code, answer) = await SendAsync(url, BackupControl.Body(ApplicationStop.Action, "prod-fsn1", DateTimeOffset.UtcNow, "n1"), key: Key.ToLowerInvariant());
         Assert.Equal(HttpStatusCode.Unauthorized, code);
@@ -81,24 +82,24 @@ public sealed class FenceStopTests : IDisposable
         (code, answer) = await SendAsync(url, BackupControl.Body(BackupControl.StartBackups, "prod-fsn1", DateTimeOffset.UtcNow, "n2"));
         Assert.Equal(HttpStatusCode.BadRequest, code);
         Assert.Contains("this server takes stop-application", answer);
-        Assert.False(File.Exists(trigger));
+        Assert.Equal(0, Queued());
 
-        // The driver's own request: accepted, the trigger for the root unit written.
-        var sent = await ControlRequest.SendAsync(_http, url, Key, ApplicationStop.Action, "prod-fsn1", DateTimeOffset.UtcNow, CancellationToken.None);
-        Assert.True(sent.Accepted, sent.Body);
+        // The driver's own request: accepted, queued for the root unit (which carries it out after checking it again).
+        var (sent, refusal) = await Failover.Driver.Backup.ControlRequests.PostAsync(_http, url, Key,
+            BackupControl.Body(ApplicationStop.Action, "prod-fsn1", DateTimeOffset.UtcNow, "n0"), CancellationToken.None);
+        Assert.True(refusal is null, sent.Answer);
         Assert.Equal(ApplicationStop.Action, sent.Member("accepted"));
-        Assert.Contains($"\"action\": \"{ApplicationStop.Action}\"", File.ReadAllText(trigger));
+        Assert.Equal(1, Queued());
 
         // The same bytes again (captured on the wire): refused, the trigger untouched.
         var body = BackupControl.Body(ApplicationStop.Action, "prod-fsn1", DateTimeOffset.UtcNow, "n3");
         (code, _) = await SendAsync(url, body);
         Assert.Equal(HttpStatusCode.Accepted, code);
-        var written = File.GetLastWriteTimeUtc(trigger);
-        await Task.Delay(20);
+        Assert.Equal(2, Queued());
         (code, answer) = await SendAsync(url, body);
         Assert.Equal(HttpStatusCode.Unauthorized, code);
         Assert.Contains("replayed", answer);
-        Assert.Equal(written, File.GetLastWriteTimeUtc(trigger));
+        Assert.Equal(2, Queued());
     }
 
     [Fact]
@@ -132,8 +133,8 @@ public sealed class FenceStopTests : IDisposable
         Assert.Contains("the application stopped by a signed request on prod-fsn1-app-1, prod-fsn1-db-1 and marked fenced", said);
         Assert.Contains("on prod-fsn1-db-1 also the backup agent's timer", said);
         Assert.Matches(@"the stop could not reach prod-fsn1-app-2 \([^)]*refused[^)]*\): the firewall holds them isolated", said);
-        Assert.True(File.Exists(Path.Combine(app, SiteControl.StopApplication.Trigger)));
-        Assert.True(File.Exists(Path.Combine(db, SiteControl.StopApplication.Trigger)));
+        Assert.Single(Directory.GetFiles(Path.Combine(app, BackupControl.QueueName)));
+        Assert.Single(Directory.GetFiles(Path.Combine(db, BackupControl.QueueName)));
         // Then the one update that closes the ports.
         Assert.Equal(2, pulumi.Calls("up").Count);
         Assert.Contains(pulumi.Calls(), c => (string?)c["command"] == "config set" && StandIn.Args(c).Contains("fenced"));

@@ -48,8 +48,9 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             // The fence keeps every server of the killed production; its stop could reach none of them, which the run survives.
             Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 kept with their addresses, volumes and data", text);
             Assert.Matches(@"the stop could not reach prod-fsn1-app-1 \([^)]+\), prod-fsn1-app-2 \([^)]+\), prod-fsn1-db-1 \([^)]+\): the firewall holds them isolated", text);
-            // After the cutover the driver's signed request started the standby's agent, whose first run is in the vault.
-            Assert.Contains("standby-hel1's backup agent started by a signed request to its data server", text);
+            // After the cutover the driver's signed request brought the standby its agent (its user data has none) and started
+            // it; its first run is in the vault.
+            Assert.Matches(@"standby-hel1's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", text);
             Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
             Assert.Contains("Cloud drill passed", text);
             AssertNothingLeft(state);
