@@ -53,7 +53,7 @@ public static class FailoverStack
         // The gzipped cloud-config as base64 (Core checks the provider's limit and fails the update over it).
         Output<string> UserData(PlannedServer server)
         {
-            var boot = SiteUserData.Fitted(plan, server, recipe, backup);
+            var boot = ServerBootstrap.For(plan, server, recipe, backup);
             if ((boot.Restore is null || credentials is null) && (boot.Backup is null || writers is null) && controlKey is null)
                 return Output.Create(ServerUserData.Encode(server.Name, CloudConfig.Render(boot, null), provider).Base64Gzip);
             var read = boot.Restore is null || credentials is null ? Output.Create((ResticCredentials?)null) : credentials.Apply(c => (ResticCredentials?)c);

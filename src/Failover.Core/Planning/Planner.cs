@@ -22,7 +22,7 @@ public static class Planner
             $"The provider refuses the server, so the failover would stop at provision. Source: {u.Limit.Source}.",
             "Restore fewer tenants per standby (split them over two standbys), or use fewer distinct tenant hooks")));
         if (target.Site.Provider is Provider.Aws or Provider.Hetzner && topology.Backup.Vaults.Count > 0 && userData.Count > 0
-            && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains(Sites.BackupControl.KeyFile, StringComparison.Ordinal)))
+            && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains("path: " + Backup.BackupPlan.VaultCredentialsDirectory + "/", StringComparison.Ordinal)))
             findings.Add(new Finding("backup-agent-does-not-fit", Severity.Warning, [target.Name],
                 $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants " +
                 "(not even for what lets the signed start request bring it: the control key, the vaults' write credentials, the daemon's actions)",

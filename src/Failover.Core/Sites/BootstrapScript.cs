@@ -34,7 +34,7 @@ public sealed record ServerBootstrap(
 
     /// <summary>
     /// Whether the server takes the fence's stop request (<see cref="ApplicationStop"/>) when it has the key: every server
-    /// but a data server whose user data has no room for it beside its restore and agent (<see cref="SiteUserData.Fitted"/>).
+    /// but a data server whose user data has no room for it beside its restore and agent (<see cref="SiteUserData.RoomForStop"/>).
     /// </summary>
     public bool TakesStop { get; init; } = true;
 
@@ -45,8 +45,9 @@ public sealed record ServerBootstrap(
     public string SubnetCidr { get; init; } = SitePlan.DefaultSubnetCidr;
 
     /// <summary>The bootstrap of a planned server: the data server installs PostgreSQL and restic and restores.</summary>
-    public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe, BackupPlan? backup = null) =>
-        new(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys)
+    public static ServerBootstrap For(SitePlan site, PlannedServer server, RestoreRecipe? recipe, BackupPlan? backup = null)
+    {
+        var boot = new ServerBootstrap(site.Stack.Name, server.Name, server.HoldsData, server.HoldsData ? recipe : null, site.Stack.Service, site.Stack.Access.SshPublicKeys)
         {
             Backup = server.HoldsData ? backup : null,
             BackupAtBoot = site.Stack.Role == Role.Production,
@@ -54,6 +55,9 @@ public sealed record ServerBootstrap(
             Volume = DataVolume.For(site.Stack.Site.Provider, server),
             SubnetCidr = site.SubnetCidr,
         };
+        // The data server takes the fence's stop only where its user data has room for it (SiteUserData.RoomForStop).
+        return server.HoldsData ? SiteUserData.RoomForStop(site, boot) : boot;
+    }
 
     /// <summary>The file the health endpoint serves; written only when the server is ready.</summary>
     public string HealthFile => WebRoot + Service.HealthPath;
@@ -75,16 +79,17 @@ public static class BootstrapScript
         var s = new StringBuilder();
         void L(string line = "") => s.Append(line).Append('\n');
         L("#!/bin/bash");
-        L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server, ROLE what it boots as.");
+        L("# Written by failover; runs once, on the first boot. STACK and SERVER name the server.");
         L("set -Eeuo pipefail");
-        L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)} ROLE={boot.Role.ToString().ToLowerInvariant()}");
+        L($"STACK={Sh.Quote(boot.Stack)} SERVER={Sh.Quote(boot.Server)}");
         L("log() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p info || true; echo \"failover: $*\" >&2; }");
         L("fail() { echo \"failover: $*\" | systemd-cat -t failover-bootstrap -p err || true; echo \"failover: $*\" >&2; }");
         L("trap 'fail \"FAILED at line $LINENO; the health endpoint stays down\"' ERR");
         L("export DEBIAN_FRONTEND=noninteractive HOME=/root");
         L($"FSTAB=/etc/fstab APT_DELAY={AptFirstDelaySeconds}");
         L(Compact(Functions.Render()));
-        L("log \"bootstrap of $SERVER ($STACK, as $ROLE)\"");
+        // An application server names the role it boots as (the data server is replaced by its restore point anyway).
+        L(boot.InstallsDatabase ? "log \"bootstrap of $SERVER ($STACK)\"" : $"log \"bootstrap of $SERVER ($STACK, as {boot.Role.ToString().ToLowerInvariant()})\"");
         L("# The metadata service hands the user data to any process that asks: only root may ask (bootcmd did it already where nft exists).");
         L("block_metadata");
         if (boot.Volume is { } volume)

@@ -125,7 +125,7 @@ public static class SiteUserData
         BackupPlan? backup = null, IReadOnlyList<VaultWriter>? writers = null, string? controlKey = null) =>
         plan.Servers.Select(server =>
         {
-            var boot = Fitted(plan, server, recipe, backup);
+            var boot = ServerBootstrap.For(plan, server, recipe, backup);
             var document = CloudConfig.Render(boot, boot.Restore is null ? null : credentials, writers, controlKey);
             return measureOnly
                 ? ServerUserData.Measure(server.Name, document, plan.Stack.Site.Provider)
@@ -175,19 +175,24 @@ public static class SiteUserData
     }
 
     /// <summary>
-    /// The bootstrap of <paramref name="server"/> as infra/ renders it: with <paramref name="backup"/> (the agent that fits,
-    /// <see cref="AgentThatFits"/>) and the fence's stop, except on a data server whose user data has no room left for
-    /// the stop: on AWS (16 KB) a standby restoring a few hundred tenants. The agent comes first (the new production's
-    /// backups); such a data server refuses the stop, its firewall still shuts it and lets nothing out, and the fence says so.
+    /// A data server's bootstrap with the fence's stop when its user data keeps <see cref="StopHeadroom"/> to spare with
+    /// it, else without: on AWS (16 KB) a site of several hundred tenants. The restore and the agent come first (the new
+    /// production's backups); such a data server refuses the stop, its firewall still shuts it and lets nothing out, and
+    /// the fence says so. Measured with credentials and a key of the lengths infra/ generates.
     /// </summary>
-    public static ServerBootstrap Fitted(SitePlan plan, PlannedServer server, RestoreRecipe? recipe, BackupPlan? backup)
+    public static ServerBootstrap RoomForStop(SitePlan plan, ServerBootstrap boot)
     {
-        var boot = ServerBootstrap.For(plan, server, recipe, backup);
-        if (!server.HoldsData || !SiteControl.HasKey(plan.Stack) || plan.Stack.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return boot;
-        var measured = ServerUserData.Measure(server.Name, CloudConfig.Render(boot, boot.Restore is null ? null : PlaceholderReader,
-            backup is null ? null : PlaceholderWriters(backup, PlaceholderReader.Repository), PlaceholderControlKey), plan.Stack.Site.Provider);
-        return measured.Fits ? boot : boot with { TakesStop = false };
+        if (!boot.TakesStop || !SiteControl.HasKey(plan.Stack) || plan.Stack.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return boot;
+        var measured = ServerUserData.Measure(boot.Server, CloudConfig.Render(boot, boot.Restore is null ? null : PlaceholderReader,
+            boot.Backup is null ? null : PlaceholderWriters(boot.Backup, PlaceholderReader.Repository), PlaceholderControlKey), plan.Stack.Site.Provider);
+        return measured.Bytes + StopHeadroom <= measured.Limit.Bytes ? boot : boot with { TakesStop = false };
     }
+
+    /// <summary>
+    /// The room a data server's user data must keep with the fence's stop in it: the stop comes last, after the restore
+    /// and the agent, and a site that grows by a few tenants must not lose those to it.
+    /// </summary>
+    public const int StopHeadroom = 1536;
 
     private static readonly ResticCredentials PlaceholderReader = new("s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic",
         PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);

@@ -16,7 +16,7 @@ public class SiteControlTests
         var plan = SitePlan.For(site);
         var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
         var backup = SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(t, site));
-        var boot = SiteUserData.Fitted(plan, plan.Servers.Single(s => s.Name == server), recipe, backup);
+        var boot = ServerBootstrap.For(plan, plan.Servers.Single(s => s.Name == server), recipe, backup);
         var reader = new ResticCredentials("s3:https://s3.eu-west-3.amazonaws.com/v/restic", "p", "k", "s");
         var config = CloudConfig.Render(boot, boot.Restore is null ? null : reader,
             boot.Backup is null ? null : SiteUserData.PlaceholderWriters(boot.Backup, reader.Repository), key ?? Key);
@@ -93,13 +93,13 @@ public class SiteControlTests
         var site = t.Find("standby-aws-fra")!;
         var plan = SitePlan.For(site);
         var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
-        Assert.False(SiteUserData.Fitted(plan, plan.DataServer, recipe, null).TakesStop);
-        Assert.All(plan.Servers.Where(s => !s.HoldsData), s => Assert.True(SiteUserData.Fitted(plan, s, recipe, null).TakesStop));
+        Assert.False(ServerBootstrap.For(plan, plan.DataServer, recipe, null).TakesStop);
+        Assert.All(plan.Servers.Where(s => !s.HoldsData), s => Assert.True(ServerBootstrap.For(plan, s, recipe, null).TakesStop));
         // And every server still fits its limit, as the failover sends it.
         Assert.All(SiteUserData.Planned(t, site), u => Assert.True(u.Fits, u.Figure));
         // With a few tenants the data server takes it.
         var small = SiteStacks.FailedOverToHel1();
         var hel1 = SitePlan.For(small.Find("standby-hel1")!);
-        Assert.True(SiteUserData.Fitted(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null).TakesStop);
+        Assert.True(ServerBootstrap.For(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null).TakesStop);
     }
 }

@@ -35,7 +35,7 @@ public sealed class FenceStopTests : IDisposable
         var plan = SitePlan.For(prod);
         var planned = plan.Servers.Single(s => s.Name == server);
         var backup = planned.HoldsData ? BackupPlan.OfSite(Stacks, prod) : null;
-        var boot = SiteUserData.Fitted(plan, planned, null, backup);
+        var boot = ServerBootstrap.For(plan, planned, null, backup);
         var config = CloudConfig.Render(boot, null, backup is null ? null : SiteUserData.PlaceholderWriters(backup, "s3:https://s3.example/restic"), Key);
         var yaml = new YamlStream();
         yaml.Load(new StringReader(config));
