@@ -41,9 +41,14 @@ public readonly record struct EffectKey
     /// <summary>The records' TTL put back after a migration.</summary>
     public static EffectKey TtlRestore { get; } = new("ttl:restore");
     /// <summary>The migration's source frozen by its hooks.</summary>
-    public static EffectKey Freeze(string site) => new($"freeze:{site}");
+    public static EffectKey Freeze(string site) => new($"{FreezePrefix}{site}");
     /// <summary>The migration's source given its writes back.</summary>
-    public static EffectKey Thaw(string site) => new($"thaw:{site}");
+    public static EffectKey Thaw(string site) => new($"{ThawPrefix}{site}");
+    /// <summary>Whether a journaled effect is a freeze, of whichever site.</summary>
+    public static bool IsFreeze(string? journaled) => journaled?.StartsWith(FreezePrefix, StringComparison.Ordinal) == true;
+    /// <summary>Whether a journaled effect is a thaw, of whichever site.</summary>
+    public static bool IsThaw(string? journaled) => journaled?.StartsWith(ThawPrefix, StringComparison.Ordinal) == true;
+    private const string FreezePrefix = "freeze:", ThawPrefix = "thaw:";
     /// <summary>The final backup of the frozen source.</summary>
     public static EffectKey FinalBackup { get; } = new("backup:final");
     /// <summary>The stack files rewritten with the sites' new roles.</summary>

@@ -194,7 +194,7 @@ public static class FailoverSteps
 
     /// <summary>
     /// Restores every tenant from its snapshot on the target, tier then smallest first, each restore one journaled
-    /// effect named <paramref name="effect"/>:tenant; the tenants' results, or a failure naming each tenant that failed.
+    /// effect keyed <paramref name="effect"/> of the tenant; the tenants' results, or a failure naming each tenant that failed.
     /// </summary>
     internal static async Task<Dictionary<string, RestoredTenant>> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, Func<string, EffectKey> effect, CancellationToken ct)
     {

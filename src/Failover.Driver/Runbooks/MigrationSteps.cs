@@ -49,9 +49,9 @@ public static class MigrationSteps
     public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
     {
         var live = Journal.Live(records);
-        return live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect?.StartsWith("freeze:", StringComparison.Ordinal) == true)
+        return live.Any(r => r.Event == JournalEvent.EffectStarted && EffectKey.IsFreeze(r.Effect))
                && !live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect == EffectKey.DnsPoint.Value)
-               && !live.Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+               && !live.Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public static class MigrationSteps
     /// thaw's own records, so a thaw still live means no reopen followed it.
     /// </summary>
     public static bool ThawedWithoutReopen(IReadOnlyList<JournalRecord> records) =>
-        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
 
     /// <summary>Whether the run stopped at the scale-down, waiting for the operator's --confirm.</summary>
     public static bool AwaitsConfirmation(IReadOnlyList<JournalRecord> records) =>
