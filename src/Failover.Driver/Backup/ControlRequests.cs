@@ -56,7 +56,8 @@ public static class ControlRequests
         request.Headers.Add(BackupControl.SignatureHeader, BackupControl.Sign(key, text));
         using var response = await http.SendAsync(request, cancellation);
         var answer = new ControlAnswer(url, await response.Content.ReadAsStringAsync(cancellation), null);
-        if (response.StatusCode == HttpStatusCode.Accepted && answer.Member("ok") != "False" && answer.Member("refused").Length == 0) return (answer, null);
+        // Accepted: the caller judges the root unit's result (a report filed into one vault of two is not a refusal).
+        if (response.StatusCode == HttpStatusCode.Accepted && answer.Member("refused").Length == 0) return (answer, null);
         return (answer, answer.Member("refused") is { Length: > 0 } r ? r : $"HTTP {(int)response.StatusCode}");
     }
 }

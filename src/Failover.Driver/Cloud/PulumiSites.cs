@@ -118,13 +118,18 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
                 var (answer, refusal) = await ControlRequests.PostAsync(Control, url, key.Text, body, within.Token);
                 // Without a result the request is queued: the root unit acts on it (the daemon answers before it has when slow).
                 var outcome = answer.Member("application") is { Length: > 0 } done ? done : "queued";
+                if (refusal is null && answer.Member("ok") == "False")
+                {
+                    log.Warning("{Server} of {Site} took the fence's stop at {Url} but it failed: {Outcome}", server, site.Name, url, outcome);
+                    return new ServerStop(server, StopOutcome.Refused, $"the stop failed: {outcome}");
+                }
                 if (refusal is null)
                 {
                     log.Information("{Server} of {Site} accepted the fence's stop at {Url} ({Outcome})", server, site.Name, url, outcome);
                     return new ServerStop(server, StopOutcome.Stopped, outcome);
                 }
                 log.Warning("{Server} of {Site} refused the fence's stop at {Url}: {Reason}", server, site.Name, url, refusal);
-                return new ServerStop(server, StopOutcome.Refused, answer.Member("ok") == "False" ? $"the stop failed: {outcome}" : refusal);
+                return new ServerStop(server, StopOutcome.Refused, refusal);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
             {
