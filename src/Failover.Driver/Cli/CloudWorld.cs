@@ -119,13 +119,22 @@ internal sealed class CloudWorld
 
         var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var passphrase = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        // The emulated AWS account's keys, where an operator's environment holds them for the aws provider: a run checks
+        // that the credentials its steps need are there before its first step. The emulator checks none of them, and
+        // keys of a real account in this machine's environment are never handed to the emulated one.
+        var awsKeyId = "AKIA" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8));
+        var awsSecret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(30));
         _secrets.Add(apiKey);
         _secrets.Add(passphrase);
+        _secrets.Add(awsSecret);
         var pulumiPath = WritePulumi(Home);
         Variable = name => name switch
         {
             RunPortsFactory.DnsApiKeyVariable => apiKey,
             RunPortsFactory.PulumiVariable => pulumiPath,
+            "AWS_ACCESS_KEY_ID" => awsKeyId,
+            "AWS_SECRET_ACCESS_KEY" => awsSecret,
+            "AWS_PROFILE" or "AWS_SESSION_TOKEN" or "AWS_SHARED_CREDENTIALS_FILE" => null,
             _ => variable(name),
         };
         PulumiEnvironment = new Dictionary<string, string>
