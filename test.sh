@@ -41,7 +41,9 @@ fi
 # beside it, a bootstrap that fails half way.
 booted="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 # The compile-only checks (the benchmarks are programs run by hand, built here so they do not rot; infra/ against the
-# Pulumi SDK facade) run beside the booted-server tests, whose minutes are mostly servers booting and restoring.
+# Pulumi SDK facade) and the install test (a release build of the tool package and a single-file binary: minutes of
+# compiling, on no fixed address) run beside the booted-server tests, whose minutes are mostly servers booting and
+# restoring, with a CPU often idle while they wait.
 compile_checks() {
   local rc=0
   if [ -d benchmarks/Failover.Benchmarks ]; then
@@ -60,6 +62,15 @@ compile_checks() {
   fi
   return $rc
 }
+install_test="FullyQualifiedName~Failover.Driver.Tests.InstallTests"
+beside_booted() {
+  local rc=0
+  compile_checks || rc=1
+  echo "== tests/Failover.Driver.Tests: the install test (beside the booted-server tests)"
+  dotnet test tests/Failover.Driver.Tests -c Release --nologo -v q --no-build --filter "$install_test" 2>&1 | grep -vE '^\s*$' || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  return $rc
+}
 checks_log=$(mktemp)
 trap 'rm -f "$log" "$checks_log"' EXIT
 checks_pid=""
@@ -67,13 +78,13 @@ checks_pid=""
 for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
-  [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests")
+  [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests&FullyQualifiedName!~${install_test#FullyQualifiedName~}")
   dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
-    compile_checks > "$checks_log" 2>&1 &
+    beside_booted > "$checks_log" 2>&1 &
     checks_pid=$!
-    echo "== $p: the booted-server tests, without other tests (the compile-only checks build beside them)"
+    echo "== $p: the booted-server tests, without other tests (the compile-only checks and the install test run beside them)"
     dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
@@ -81,7 +92,7 @@ done
 
 if [ -z "$checks_pid" ]; then compile_checks > "$checks_log" 2>&1 & checks_pid=$!; fi
 wait "$checks_pid" || status=1
-cat "$checks_log"
+tee -a "$log" < "$checks_log"
 
 sum() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)

@@ -7,8 +7,15 @@ using Serilog;
 
 namespace Failover.Driver.Backup;
 
-/// <summary>One vault a run may restore from: its name and how to open it (reading its settings may fail: it is then unreachable).</summary>
-public sealed record VaultSource(string Name, Func<ResticSettings> Open);
+/// <summary>
+/// One vault a run may restore from: its name and how to open it, asynchronously (a cloud vault's settings are its stack's
+/// outputs, read through pulumi); reading them may fail: the vault is then unreachable.
+/// </summary>
+public sealed record VaultSource(string Name, Func<CancellationToken, Task<ResticSettings>> Open)
+{
+    /// <summary>A vault whose settings are known without asking anyone (a directory vault's path and password file).</summary>
+    public VaultSource(string name, Func<ResticSettings> open) : this(name, _ => Task.FromResult(open())) { }
+}
 
 /// <summary>
 /// Every vault a run reads (<see cref="VaultOrder"/>), as one <see cref="IBackupVault"/>: a tenant's candidates are the
@@ -204,7 +211,7 @@ public sealed class VaultSet(IReadOnlyList<VaultSource> sources, SecretRegistry 
             if (m.Vault is not null) return m.Vault;
             try
             {
-                m.Repository = new ResticRepository(m.Source.Open(), secrets, log);
+                m.Repository = new ResticRepository(await m.Source.Open(cancellation), secrets, log);
                 return m.Vault = new ResticVault(new BackupCatalog(m.Repository, clock, log, readDataSubset));
             }
             // A cloud vault's outputs come from pulumi: a vault stack that was never deployed (or pulumi failing) is unreachable too.

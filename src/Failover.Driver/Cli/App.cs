@@ -18,7 +18,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>The adapters a run uses for a target; tests give fakes or stand-ins.</summary>
-    public Func<RunEnvironment, RunPorts> Ports { get; init; } = RunPortsFactory.Create;
+    public Func<RunEnvironment, CancellationToken, Task<RunPorts>> Ports { get; init; } = RunPortsFactory.CreateAsync;
 
     /// <summary>The time limits of every run, and of the plan's findings about them: the planner and the adapters read the same values.</summary>
     public Failover.Core.Planning.RuntimeOptions Options { get; init; } = Failover.Core.Planning.RuntimeOptions.Default;

@@ -78,8 +78,8 @@ internal static class MigrateCommand
 
             // Before the source is chosen: a stale checkout would pick it, and its checks, from out-of-date files.
             if (!parse.GetValue(dryRun)) await RunCommands.GuardAsync(app, topology, log, ct);
-            var (from, why) = ServingSite.Of(topology, store, ServingSite.DeployedActiveStack(topology,
-                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log));
+            var (from, why) = ServingSite.Of(topology, store, await ServingSite.DeployedActiveStackAsync(topology,
+                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct));
             var to_ = Target(topology, targetName, from);
             // A dry run shows what a real migration would still need, and the steps all the same.
             var missing = parse.GetValue(dryRun) ? Missing(topology, from) : null;
@@ -167,7 +167,7 @@ internal static class MigrateCommand
     private static int DryRun(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, MigrationChoices choices)
     {
         var steps = MigrationSteps.For(topology, source, target,
-            new Lazy<MigrationPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(run.RunId), choices, _ => { });
+            Deferred<MigrationPorts>.Refused("a dry run touches no provider"), store.RunDirectory(run.RunId), choices, _ => { });
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
@@ -239,8 +239,8 @@ internal static class MigrateCommand
         })
         { Stack = source.Name };
 
-    private static Lazy<MigrationPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
-        new(() => app.Ports(RunCommands.Environment(app, topology, target, store, log)).ForMigration());
+    private static Deferred<MigrationPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
+        new(async x => (await app.Ports(RunCommands.Environment(app, topology, target, store, log), x)).ForMigration());
 
     private static string Fmt(TimeSpan? t) => t is { } x ? Durations.Format(x) : "n/a";
 }

@@ -126,7 +126,7 @@ internal static class RehearseCommand
     private static Task<int> ExecuteAsync(App app, Topology topology, IRehearsalCopy copy, RunStore store, RunContext run, bool keep, ILogger log, CancellationToken ct)
     {
         var dir = store.RunDirectory(run.RunId);
-        var ports = new Lazy<RehearsalPorts>(() => app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log)).ForRehearsal(copy));
+        var ports = new Deferred<RehearsalPorts>(async x => (await app.Ports(RehearsalEnvironment(app, topology, copy.Stack, store, log), x)).ForRehearsal(copy));
         var steps = RehearsalSteps.For(topology, copy, ports, dir).Where(s => !keep || s.Kind != StepKind.Teardown).ToList();
         return RunHost.RunAsync(app, topology, store, new HostedRun(run, copy.Stack, steps, $"failover rehearse ({run.RunId})",
             journal => $"Rehearsal {run.RunId}: {topology.Production.Name} recovered on {copy.Stack.Name} on {copy.Where}; production and DNS are not touched (journal {journal})",

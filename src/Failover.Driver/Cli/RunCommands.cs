@@ -156,7 +156,7 @@ internal static class RunCommands
             {
                 var plan = Planner.Plan(topology, target, app.Options);
                 var steps = FailoverSteps.For(topology, target,
-                    new Lazy<FailoverPorts>(() => throw new InvalidOperationException("a dry run touches no provider")), store.RunDirectory(runContext.RunId));
+                    Deferred<FailoverPorts>.Refused("a dry run touches no provider"), store.RunDirectory(runContext.RunId));
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -190,7 +190,7 @@ internal static class RunCommands
             : $"failover {RunKinds.Verb(run.Kind)} --to {run.Target}";
         var dir = store.RunDirectory(run.RunId);
         // A restore into the serving site moves nothing: it gets no DNS adapter at all.
-        var ports = new Lazy<RunPorts>(() => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }));
+        var ports = new Deferred<RunPorts>(x => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }, x));
         var steps = restore
             ? FailoverSteps.ForRestore(topology, target, ports.Role(p => p.ForTenantRestore()), dir)
             : FailoverSteps.For(topology, target, ports.Role(p => p.ForFailover()), dir);

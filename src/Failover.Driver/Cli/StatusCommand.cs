@@ -32,14 +32,14 @@ internal static class StatusCommand
         {
             json,
         };
-        command.SetAction(parse => app.Execute(parse, (topology, log) =>
+        command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var findings = PolicyBook.Evaluate(topology);
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
             var project = RunCommands.ProjectDirectory(topology);
             var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time));
             var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
-            var (servingSite, why) = ServingSite.OrProduction(topology, store, log, ServingSite.DeployedActiveStack(topology, () => pulumi.Value, log));
+            var (servingSite, why) = ServingSite.OrProduction(topology, store, log, await ServingSite.DeployedActiveStackAsync(topology, () => pulumi.Value, log, ct));
             var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =
             [
@@ -50,7 +50,7 @@ internal static class StatusCommand
             ];
             var live = new List<LiveFact>();
             foreach (var check in checks)
-                live.AddRange(check.CheckAsync(topology, CancellationToken.None).GetAwaiter().GetResult());
+                live.AddRange(await check.CheckAsync(topology, ct));
             log.Information("Status of {StackCount} stacks: {Summary}", topology.Stacks.Count, FindingsView.Summary(findings));
             if (parse.GetValue(json)) app.Document(StatusReport.JsonText(topology, findings, live));
             else app.Print(StatusReport.Text(topology, findings, live, checks.Select(c => c.Name).ToList()));

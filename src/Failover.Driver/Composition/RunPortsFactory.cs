@@ -52,8 +52,15 @@ public static class RunPortsFactory
     internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
     private static readonly HttpClient ControlHttp = CloudBackupAgents.ControlClient();
 
-    public static RunPorts Create(RunEnvironment env) =>
-        env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env);
+    /// <summary>
+    /// The run's adapters for its target. Asynchronous like everything a step awaits: nothing here or in the adapters it
+    /// builds waits on a provider's answer by blocking a thread (a cloud vault's outputs are read when first opened).
+    /// </summary>
+    public static Task<RunPorts> CreateAsync(RunEnvironment env, CancellationToken cancellation)
+    {
+        cancellation.ThrowIfCancellationRequested();
+        return Task.FromResult(env.Target.Site.Provider == Provider.Local ? Local(env) : Cloud(env));
+    }
 
     /// <summary>The local provider's sites live here, beside the runs.</summary>
     public static LocalSites LocalSitesOf(RunStore store) => new(Path.Combine(store.Root, "sites"));
@@ -152,7 +159,7 @@ public static class RunPortsFactory
     /// </summary>
     private static VaultSet CloudVaults(RunEnvironment env, IPulumi pulumi) =>
         new(VaultOrder.For(env.Topology, env.Target).Reads
-                .Select(v => new VaultSource(v.Name, () => VaultSettings.CloudAsync(v, pulumi, CancellationToken.None).GetAwaiter().GetResult())).ToList(),
+                .Select(v => new VaultSource(v.Name, ct => VaultSettings.CloudAsync(v, pulumi, ct))).ToList(),
             env.Secrets, env.Time, env.Log, oneVault: true);
 
     private static RunPorts Cloud(RunEnvironment env)

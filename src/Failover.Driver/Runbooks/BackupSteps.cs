@@ -42,7 +42,7 @@ public sealed class AgentsStartedByHand : IBackupAgents
 /// backup awaited for a bounded time or reported pending, and the report says from when new backups exist. It never
 /// fails the run (the service already moved): a problem is a note and a follow-up. A rehearsal has no such step.
 /// </summary>
-internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents> agents, TimeSpan? wait = null) : IStep
+internal sealed class StartBackups(StackSpec target, Deferred<IBackupAgents> agents, TimeSpan? wait = null) : IStep
 {
     /// <summary>How long the run waits for the first backup: long enough for a small site's, short enough not to hold the report.</summary>
     public static readonly TimeSpan FirstBackupWait = TimeSpan.FromMinutes(10);
@@ -53,7 +53,7 @@ internal sealed class StartBackups(StackSpec target, Lazy<IBackupAgents> agents,
 
     public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
     {
-        var backups = agents.Value;
+        var backups = await agents.GetAsync(ct);
         var started = (await c.Once($"backups:start:{target.Name}", async x =>
         {
             var at = c.Time.GetUtcNow();

@@ -14,7 +14,7 @@ namespace Failover.Driver.Runbooks;
 public static class FailoverSteps
 {
     /// <param name="ports">Built on first use, so a dry run (which only describes the steps) touches no provider.</param>
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Lazy<FailoverPorts> ports, string reportDirectory) =>
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Deferred<FailoverPorts> ports, string reportDirectory) =>
     [
         new Assess(topology, ports.Role(p => p.Probe), ports.Role(p => p.Vault)),
         new SelectBackup(topology, ports.Role(p => p.Vault)),
@@ -31,7 +31,7 @@ public static class FailoverSteps
     /// The steps of `failover restore --tenant NAME`: the named tenants' verified backups restored into the site serving
     /// now (left out of a failover for want of a backup), proven by the health gate. Nothing is provisioned, fenced or moved.
     /// </summary>
-    public static IReadOnlyList<IStep> ForRestore(Topology topology, StackSpec serving, Lazy<TenantRestorePorts> ports, string reportDirectory) =>
+    public static IReadOnlyList<IStep> ForRestore(Topology topology, StackSpec serving, Deferred<TenantRestorePorts> ports, string reportDirectory) =>
     [
         new SelectBackup(topology, ports.Role(p => p.Vault)),
         new Locate(serving, ports.Role(p => p.Probe)),
@@ -50,21 +50,21 @@ public static class FailoverSteps
     internal static SiteAddress Address(StepContext c) =>
         StepFacts.Site(c.Facts[StepContext.Name(StepKind.Provision)] ?? c.Facts[StepContext.Name(StepKind.Locate)]!);
 
-    private sealed class Assess(Topology t, Lazy<ISiteProbe> probe, Lazy<IBackupVault> vault) : IStep
+    private sealed class Assess(Topology t, Deferred<ISiteProbe> probe, Deferred<IBackupVault> vault) : IStep
     {
         public StepKind Kind => StepKind.Assess;
         public string Describe(RunContext run) => $"check whether {t.Production.Name} still answers; read the latest backup of {t.Tenants.Count} tenants";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var serving = await probe.Value.IsServingAsync(t.Production, ct);
+            var serving = await (await probe.GetAsync(ct)).IsServingAsync(t.Production, ct);
             var latest = new List<TenantSnapshot>();
             var now = c.Time.GetUtcNow();
             var worst = TimeSpan.Zero;
             var tenants = c.Run.TenantsOf(t);
             foreach (var tenant in tenants)
             {
-                var snaps = await vault.Value.SnapshotsAsync(tenant, ct);
+                var snaps = await (await vault.GetAsync(ct)).SnapshotsAsync(tenant, ct);
                 if (snaps.Count == 0)
                     throw new StepFailedException($"tenant {tenant.Name} has no backup in {string.Join(", ", t.Backup.Vaults)}: nothing to restore it from. {WithoutOffer(c.Run, [tenant.Name])}");
                 latest.Add(snaps[0]);
@@ -78,7 +78,7 @@ public static class FailoverSteps
     }
 
     /// <param name="baseOfSync">The base of a migration: a final sync follows, so the backup's age is no data loss and the RPO rule does not apply.</param>
-    internal sealed class SelectBackup(Topology t, Lazy<IBackupVault> vault, bool baseOfSync = false) : IStep
+    internal sealed class SelectBackup(Topology t, Deferred<IBackupVault> vault, bool baseOfSync = false) : IStep
     {
         public StepKind Kind => StepKind.SelectBackup;
         /// <summary>Why a vault gave way, said once even when it holds for every tenant.</summary>
@@ -102,7 +102,7 @@ public static class FailoverSteps
             foreach (var p in picks.OrderBy(p => tenants.ToList().IndexOf(p.Tenant)))
             {
                 chosen.Add(p.Result!.Snapshot);
-                if (vault.Value.SourceOf(p.Result.Snapshot) is { } source) vaults[p.Tenant.Name] = source.Vault;
+                if ((await vault.GetAsync(ct)).SourceOf(p.Result.Snapshot) is { } source) vaults[p.Tenant.Name] = source.Vault;
                 notes.AddRange(p.Result.Notes);
             }
             return new StepResult($"{chosen.Count} verified snapshots chosen" + (point is null ? "" : $" at or before {point:u}") + BackupSources.Summary(chosen.Where(s => vaults.ContainsKey(s.Tenant)).Select(s => vaults[s.Tenant]).ToList()),
@@ -113,11 +113,11 @@ public static class FailoverSteps
         private async Task<(TenantSnapshot Snapshot, List<string> Notes)> PickAsync(StepContext c, Tenant tenant, DateTimeOffset? point, DateTimeOffset now, CancellationToken ct)
         {
             var notes = new List<string>();
-            var candidates = (await vault.Value.SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
+            var candidates = (await (await vault.GetAsync(ct)).SnapshotsAsync(tenant, ct)).Where(s => point is null || s.Time <= point).ToList();
             TenantSnapshot? good = null;
             foreach (var s in candidates)
             {
-                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await vault.Value.VerifyAsync(s, x)), ct);
+                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await (await vault.GetAsync(ct)).VerifyAsync(s, x)), ct);
                 if (ok?.GetValue<bool>() == true) { good = s; break; }
                 notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
                 c.Note(notes[^1]);
@@ -129,7 +129,7 @@ public static class FailoverSteps
                         : $"tenant {tenant.Name} has no snapshot at or before the restore point {c.Run.RestorePoint}. {WithoutOffer(c.Run, [tenant.Name])}"
                     : $"no snapshot of tenant {tenant.Name} passed verification ({candidates.Count} tried, the reasons are in the log): the vault is damaged; " +
                       $"restore from another vault (failover:restoreFrom), or repair this one (restic check, restic repair) and run again. {WithoutOffer(c.Run, [tenant.Name])}");
-            if (vault.Value.SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
+            if ((await vault.GetAsync(ct)).SourceOf(good)?.Why is { } why && _said.TryAdd(why, 0)) { notes.Add(why); c.Note(why); }
             if (baseOfSync) return (good, notes);
             // An explicit restore point is the operator's decision about data loss; otherwise the RPO rule decides.
             var verdict = RpoVerdict.Evaluate(tenant.Name, good.Time, now, t.Targets.Rpo, c.Run.AcceptDataLoss || point is not null);
@@ -145,13 +145,13 @@ public static class FailoverSteps
             if (value is null) return null;
             if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) return at;
             foreach (var tenant in t.Tenants)
-                foreach (var s in await vault.Value.SnapshotsAsync(tenant, ct))
+                foreach (var s in await (await vault.GetAsync(ct)).SnapshotsAsync(tenant, ct))
                     if (s.SnapshotId.StartsWith(value, StringComparison.OrdinalIgnoreCase)) return s.Time;
             throw new StepFailedException($"--restore-point '{value}' is neither a time (2026-11-21T02:00:00Z) nor the id of a snapshot in the vault");
         }
     }
 
-    internal sealed class Provision(StackSpec target, Lazy<ISiteProvisioner> provisioner) : IStep
+    internal sealed class Provision(StackSpec target, Deferred<ISiteProvisioner> provisioner) : IStep
     {
         public StepKind Kind => StepKind.Provision;
         public string Describe(RunContext run) => $"bring {target.Name} up at {(target.Mode == SiteMode.Full ? "full" : "MVD")} size with the chosen snapshot ids";
@@ -159,26 +159,26 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var snapshots = Chosen(c);
-            var result = await c.Once($"provision:{target.Name}", async x => StepFacts.Json(await provisioner.Value.ProvisionAsync(target, snapshots, x)), ct);
+            var result = await c.Once($"provision:{target.Name}", async x => StepFacts.Json(await (await provisioner.GetAsync(ct)).ProvisionAsync(target, snapshots, x)), ct);
             var facts = result!.AsObject().DeepClone().AsObject();
             return new StepResult($"{target.Name} is up at {string.Join(", ", StepFacts.Site(facts).Addresses)}", facts);
         }
     }
 
     /// <summary>Where the serving site answers, read without changing it: the address a later restore goes to.</summary>
-    internal sealed class Locate(StackSpec serving, Lazy<ISiteProbe> probe) : IStep
+    internal sealed class Locate(StackSpec serving, Deferred<ISiteProbe> probe) : IStep
     {
         public StepKind Kind => StepKind.Locate;
         public string Describe(RunContext run) => $"read where {serving.Name} answers (it serves now; nothing is provisioned)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var a = await probe.Value.AddressAsync(serving, ct);
+            var a = await (await probe.GetAsync(ct)).AddressAsync(serving, ct);
             return new StepResult($"{serving.Name} answers at {string.Join(", ", a.Addresses)}", StepFacts.Json(a));
         }
     }
 
-    internal sealed class Restore(Topology t, StackSpec target, Lazy<IBackupVault> vault, Lazy<ISiteRestore> restorer) : IStep
+    internal sealed class Restore(Topology t, StackSpec target, Deferred<IBackupVault> vault, Deferred<ISiteRestore> restorer) : IStep
     {
         public StepKind Kind => StepKind.Restore;
         public string Describe(RunContext run) =>
@@ -186,7 +186,7 @@ public static class FailoverSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var results = await RestoreAllAsync(c, t, target, vault.Value, restorer.Value, Chosen(c), "restore", ct);
+            var results = await RestoreAllAsync(c, t, target, await vault.GetAsync(ct), await restorer.GetAsync(ct), Chosen(c), "restore", ct);
             return new StepResult($"{results.Count} tenants restored and verified" + (c.Run.Without.Count > 0 ? $"; left out: {string.Join(", ", c.Run.Without)}" : ""),
                 new RestoreFacts(results).Json());
         }
@@ -276,21 +276,21 @@ public static class FailoverSteps
     }
 
     /// <param name="snapshotsFrom">The step whose snapshots the site must report restored (a migration's final-sync).</param>
-    internal sealed class Gate(StackSpec target, Lazy<IHealthGate> gate, StepKind snapshotsFrom = StepKind.SelectBackup) : IStep
+    internal sealed class Gate(StackSpec target, Deferred<IHealthGate> gate, StepKind snapshotsFrom = StepKind.SelectBackup) : IStep
     {
         public StepKind Kind => StepKind.Gate;
         public string Describe(RunContext run) => $"health probes on {target.Name}; DNS is not touched unless they pass";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var verdict = await gate.Value.CheckAsync(target, Address(c), Chosen(c, snapshotsFrom), ct);
+            var verdict = await (await gate.GetAsync(ct)).CheckAsync(target, Address(c), Chosen(c, snapshotsFrom), ct);
             if (!verdict.Healthy)
                 throw new StepFailedException($"{target.Name} is not healthy: {verdict.Summary}. DNS was not touched; the old records stay.");
             return new StepResult(verdict.Summary);
         }
     }
 
-    internal sealed class Fence(StackSpec production, Lazy<ISiteFence> fence) : IStep
+    internal sealed class Fence(StackSpec production, Deferred<ISiteFence> fence) : IStep
     {
         public StepKind Kind => StepKind.Fence;
         public string Describe(RunContext run) => $"fence {production.Name} so a returning datacenter takes no writes";
@@ -299,7 +299,7 @@ public static class FailoverSteps
         {
             try
             {
-                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await fence.Value.FenceAsync(production, x)), ct);
+                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await (await fence.GetAsync(ct)).FenceAsync(production, x)), ct);
                 return new StepResult((string?)done ?? "fenced");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -312,7 +312,7 @@ public static class FailoverSteps
     }
 
     /// <param name="ttlSeconds">The records' TTL after the cutover; null keeps the zone's configured TTL (a migration keeps it low until the old site is scaled down).</param>
-    internal sealed class Cutover(StackSpec target, Lazy<IDnsSwitch> dns, int? ttlSeconds = null) : IStep
+    internal sealed class Cutover(StackSpec target, Deferred<IDnsSwitch> dns, int? ttlSeconds = null) : IStep
     {
         public StepKind Kind => StepKind.Cutover;
         public string Describe(RunContext run) => $"point the service records at {target.Name} and wait until every authoritative server answers it";
@@ -321,9 +321,9 @@ public static class FailoverSteps
         {
             var addresses = Address(c).Addresses;
             var changed = await c.Once("dns:point", async x => JsonValue.Create(ttlSeconds is { } ttl
-                ? await dns.Value.PointAtAsync(target, addresses, ttl, x)
-                : await dns.Value.PointAtAsync(target, addresses, x)), ct);
-            var visible = await dns.Value.WaitVisibleAsync(addresses, ct);
+                ? await (await dns.GetAsync(ct)).PointAtAsync(target, addresses, ttl, x)
+                : await (await dns.GetAsync(ct)).PointAtAsync(target, addresses, x)), ct);
+            var visible = await (await dns.GetAsync(ct)).WaitVisibleAsync(addresses, ct);
             return new StepResult($"{(string?)changed}; visible on every authoritative server at {visible:u}", new CutoverFacts(visible, addresses).Json());
         }
     }

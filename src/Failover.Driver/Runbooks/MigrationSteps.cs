@@ -24,7 +24,7 @@ public static class MigrationSteps
     /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
 
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, string reportDirectory,
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Deferred<MigrationPorts> ports, string reportDirectory,
         MigrationChoices choices, Action<string> say) =>
     [
         new LowerTtl(topology, source, target, ports, choices.Wait, say),
@@ -43,7 +43,7 @@ public static class MigrationSteps
     ];
 
     /// <summary>Gives the source its writes back; run by the command after an interruption or an abort before the cutover.</summary>
-    public static IStep Thaw(StackSpec source, Lazy<MigrationPorts> ports) => new ThawStep(source, ports);
+    public static IStep Thaw(StackSpec source, Deferred<MigrationPorts> ports) => new ThawStep(source, ports);
 
     /// <summary>Whether the journal shows a freeze that may be in force and no cutover begun: then the source must be thawed.</summary>
     public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
@@ -77,7 +77,7 @@ public static class MigrationSteps
 
 
     /// <summary>Lowers the TTL while the records still point at the source, then lets the old TTL pass before anything else.</summary>
-    private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, bool wait, Action<string> say) : IStep
+    private sealed class LowerTtl(Topology t, StackSpec source, StackSpec target, Deferred<MigrationPorts> ports, bool wait, Action<string> say) : IStep
     {
         public StepKind Kind => StepKind.LowerTtl;
         private int Old => OldTtl(t);
@@ -93,9 +93,10 @@ public static class MigrationSteps
             {
                 if (ttl < Old)
                 {
-                    var addresses = (await ports.Value.Probe.AddressAsync(source, x)).Addresses;
-                    await ports.Value.Dns.PointAtAsync(source, addresses, ttl, x);
-                    await ports.Value.Dns.WaitVisibleAsync(addresses, x);
+                    var p = await ports.GetAsync(x);
+                    var addresses = (await p.Probe.AddressAsync(source, x)).Addresses;
+                    await p.Dns.PointAtAsync(source, addresses, ttl, x);
+                    await p.Dns.WaitVisibleAsync(addresses, x);
                 }
                 return new TtlLowered(c.Time.GetUtcNow(), Old, ttl).Json();
             }, ct))!);
@@ -118,7 +119,7 @@ public static class MigrationSteps
     }
 
     /// <summary>Lifts the target's fence when it is a former primary (a failback), then provisions it at full size.</summary>
-    private sealed class ProvisionFull(StackSpec target, Lazy<MigrationPorts> ports) : IStep
+    private sealed class ProvisionFull(StackSpec target, Deferred<MigrationPorts> ports) : IStep
     {
         private readonly FailoverSteps.Provision _provision = new(target with { Mode = SiteMode.Full }, ports.Role(p => p.Provisioner));
         public StepKind Kind => StepKind.Provision;
@@ -128,7 +129,7 @@ public static class MigrationSteps
         {
             var journaled = await c.Once($"unfence:{target.Name}", async x =>
             {
-                var lift = await ports.Value.Fence.UnfenceAsync(target, x);
+                var lift = await (await ports.GetAsync(ct)).Fence.UnfenceAsync(target, x);
                 return new JsonObject { ["lifted"] = lift.Lifted, ["note"] = lift.Note };
             }, ct);
             var result = await _provision.ExecuteAsync(c, ct);
@@ -145,14 +146,14 @@ public static class MigrationSteps
     }
 
     /// <summary>Stops the source's writes; the moment is journaled as the start of the downtime customers see.</summary>
-    private sealed class Freeze(StackSpec source, Lazy<MigrationPorts> ports) : IStep
+    private sealed class Freeze(StackSpec source, Deferred<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.Freeze;
         public string Describe(RunContext run) => $"freeze writes on {source.Name} (failover:migrate freeze commands, and read-only databases on the local provider)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var freeze = ports.Value.Freeze;
+            var freeze = (await ports.GetAsync(ct)).Freeze;
             var done = Frozen.From((await c.Once($"freeze:{source.Name}", async x =>
             {
                 // The window starts before the first command: from then on a write may be refused.
@@ -164,14 +165,14 @@ public static class MigrationSteps
     }
 
     /// <summary>The final backup of the frozen source and its restore on the target, verified against its manifest: RPO zero.</summary>
-    private sealed class FinalSync(Topology t, StackSpec source, StackSpec target, Lazy<MigrationPorts> ports) : IStep
+    private sealed class FinalSync(Topology t, StackSpec source, StackSpec target, Deferred<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.FinalSync;
         public string Describe(RunContext run) => $"back {source.Name} up once more (frozen: nothing changes any more) and restore that backup on {target.Name}, replacing the first restore";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var backup = ports.Value.SourceBackup;
+            var backup = (await ports.GetAsync(ct)).SourceBackup;
             var frozenAt = StepFacts.Of(c.Facts, StepKind.Freeze, FreezeFacts.From)!.FrozenAt;
             var taken = (await c.Once("backup:final", async x =>
                 StepFacts.Json(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
@@ -181,10 +182,11 @@ public static class MigrationSteps
             // A cloud target restores in cloud-init from the snapshot ids in its config: give it the final ones (local: nothing changes).
             await c.Once($"provision:final:{target.Name}", async x =>
             {
-                await ports.Value.Provisioner.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
+                await (await ports.GetAsync(ct)).Provisioner.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
                 return null;
             }, ct);
-            var results = await FailoverSteps.RestoreAllAsync(c, t, target, ports.Value.Vault, ports.Value.Restorer, final, "final-restore", ct);
+            var p = await ports.GetAsync(ct);
+            var results = await FailoverSteps.RestoreAllAsync(c, t, target, p.Vault, p.Restorer, final, "final-restore", ct);
             return new StepResult($"final backup of {t.Tenants.Count} tenants taken during the freeze, restored on {target.Name} and verified against its manifests: nothing committed is lost",
                 new FinalSyncFacts(new ChosenSnapshots(final, new Dictionary<string, string>()), results, Verified: true).Json());
         }
@@ -214,7 +216,7 @@ public static class MigrationSteps
     }
 
     /// <summary>Waits for the operator's confirmation, then scales the fenced old site down and gives the records their old TTL back.</summary>
-    private sealed class ScaleDown(StackSpec source, StackSpec target, Lazy<MigrationPorts> ports, MigrationChoices choices) : IStep
+    private sealed class ScaleDown(StackSpec source, StackSpec target, Deferred<MigrationPorts> ports, MigrationChoices choices) : IStep
     {
         public StepKind Kind => StepKind.ScaleDown;
         public string Describe(RunContext run) => choices.Confirmed
@@ -226,24 +228,24 @@ public static class MigrationSteps
             if (!choices.Confirmed)
                 throw new StepPausedException($"{target.Name} serves; {source.Name} is fenced and kept as it is (a way back). When you are satisfied, run " +
                     $"`failover migrate --to {target.Name} --confirm` to scale it down (add --destroy-old to remove it for good).");
-            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await ports.Value.Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
+            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await (await ports.GetAsync(ct)).Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
             var ttl = StepFacts.Of(c.Facts, StepKind.LowerTtl, LowerTtlFacts.From)!;
             var notes = new List<string>();
             if (ttl.Lowered)
                 notes.Add((string?)await c.Once("ttl:restore", async x =>
-                    JsonValue.Create(await ports.Value.Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, ttl.OldTtl, x)), ct) ?? "");
+                    JsonValue.Create(await (await ports.GetAsync(ct)).Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, ttl.OldTtl, x)), ct) ?? "");
             return new StepResult(scaled ?? "scaled down", Notes: notes.Select(n => $"TTL raised back: {n}").ToList());
         }
     }
 
-    private sealed class ThawStep(StackSpec source, Lazy<MigrationPorts> ports) : IStep
+    private sealed class ThawStep(StackSpec source, Deferred<MigrationPorts> ports) : IStep
     {
         public StepKind Kind => StepKind.Thaw;
         public string Describe(RunContext run) => $"give {source.Name} its writes back (the migration stopped before the cutover)";
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var freeze = ports.Value.Freeze;
+            var freeze = (await ports.GetAsync(ct)).Freeze;
             var said = await c.Once($"thaw:{source.Name}", async x => JsonValue.Create(await freeze.ThawAsync(source, x)), ct);
             return new StepResult($"{source.Name} thawed: {(string?)said}");
         }

@@ -241,8 +241,35 @@ public sealed record MigrationPorts(
     public IBackupAgents Backups { get; init; } = new AgentsStartedByHand();
 }
 
-/// <summary>A role of a runbook's ports, built when a step first needs it (a dry run builds nothing).</summary>
-public static class LazyPorts
+/// <summary>
+/// A runbook's ports (or one of their roles), built asynchronously when a step first needs them: a dry run builds
+/// nothing, and building (which may read a provider, e.g. a vault stack's outputs through pulumi) never blocks a thread.
+/// A failed build is not kept: the next step to need the ports tries again.
+/// </summary>
+public sealed class Deferred<T>(Func<CancellationToken, Task<T>> build)
 {
-    public static Lazy<TRole> Role<TPorts, TRole>(this Lazy<TPorts> ports, Func<TPorts, TRole> role) => new(() => role(ports.Value));
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private T? _value;
+    private bool _built;
+
+    /// <summary>Ports no step may build (a dry run's): any use throws, naming why.</summary>
+    public static Deferred<T> Refused(string why) => new(_ => throw new InvalidOperationException(why));
+
+    /// <summary>The ports, built on the first call; later calls get the same instance.</summary>
+    public async Task<T> GetAsync(CancellationToken cancellation)
+    {
+        if (Volatile.Read(ref _built)) return _value!;
+        await _gate.WaitAsync(cancellation);
+        try
+        {
+            if (_built) return _value!;
+            _value = await build(cancellation);
+            Volatile.Write(ref _built, true);
+            return _value;
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>One role of these ports, built with them when a step first needs it.</summary>
+    public Deferred<TRole> Role<TRole>(Func<T, TRole> role) => new(async cancellation => role(await GetAsync(cancellation)));
 }

@@ -15,7 +15,7 @@ namespace Failover.Driver.Runbooks;
 public static class RehearsalSteps
 {
     /// <param name="ports">The run's adapters, the provisioner being the copy's (<see cref="IRehearsalCopy.Provisioner"/>).</param>
-    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, Lazy<RehearsalPorts> ports, string reportDirectory) =>
+    public static IReadOnlyList<IStep> For(Topology topology, IRehearsalCopy copy, Deferred<RehearsalPorts> ports, string reportDirectory) =>
     [
         new FailoverSteps.SelectBackup(topology, ports.Role(p => p.Vault)),
         new FailoverSteps.Provision(copy.Stack, ports.Role(p => p.Provisioner)),

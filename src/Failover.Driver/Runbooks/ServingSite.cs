@@ -54,12 +54,12 @@ public static class ServingSite
     }
 
     /// <summary>The deployed DNS stack's activeStack output; null for a local DNS stack, or when no such Pulumi stack exists yet.</summary>
-    public static string? DeployedActiveStack(Topology topology, Func<IPulumi> pulumi, ILogger log)
+    public static async Task<string?> DeployedActiveStackAsync(Topology topology, Func<IPulumi> pulumi, ILogger log, CancellationToken cancellation)
     {
         if (topology.DnsStack is not { } dns || dns.Site.Provider == Provider.Local) return null;
         try
         {
-            var outputs = pulumi().GetOutputsAsync(dns.Name).GetAwaiter().GetResult();
+            var outputs = await pulumi().GetOutputsAsync(dns.Name, cancellation);
             return outputs.TryGetValue(StackOutputs.ActiveStack, out var v) && v.Text.Length > 0 ? v.Text : null;
         }
         catch (Exception e) when (e is PulumiCommandException or PulumiNotFoundException or PulumiTimeoutException or InvalidOperationException)

@@ -126,7 +126,7 @@ public class SelectionTests(PostgresCluster cluster) : IClassFixture<PostgresClu
         var examples = TopologyLoader.Load(Path.Combine(Repo.Root, "examples", "local"));
         var production = examples.Production with { Tenants = [tenant], Targets = new Targets(Rpo, TimeSpan.FromHours(1)) };
         var topology = new Topology(examples.Stacks.Select(s => s == examples.Production ? production : s).ToList(), examples.ProjectBackendUrl, examples.StacksDirectory);
-        var step = new FailoverSteps.SelectBackup(topology, new Lazy<IBackupVault>(() => new ResticVault(vault.Catalog())));
+        var step = new FailoverSteps.SelectBackup(topology, new Deferred<IBackupVault>(_ => Task.FromResult<IBackupVault>(new ResticVault(vault.Catalog()))));
         using var journal = Journal.Open(vault.Scratch($"journal-{Guid.NewGuid():N}.jsonl"));
         var run = new RunContext("test", RunKind.Failover, production.Name, "local-standby", null, acceptDataLoss, "tester", "here");
         var result = await new RunEngine([step], vault.Clock, vault.Logger).RunAsync(journal, run, CancellationToken.None);

@@ -91,7 +91,7 @@ public class VaultOrderTests(PostgresCluster cluster) : IClassFixture<PostgresCl
         var production = examples.Production with { Tenants = [tenant], Targets = new Targets(Rpo, TimeSpan.FromHours(1)) };
         var topology = new Topology(examples.Stacks.Select(s => s == examples.Production ? production : s).ToList(), examples.ProjectBackendUrl, examples.StacksDirectory);
         var vaults = new VaultSet([new VaultSource("vault-a", () => a.Settings), new VaultSource("vault-b", () => b.Settings)], a.Secrets, a.Clock, a.Logger, "100%");
-        var step = new FailoverSteps.SelectBackup(topology, new Lazy<IBackupVault>(vaults));
+        var step = new FailoverSteps.SelectBackup(topology, new Deferred<IBackupVault>(_ => Task.FromResult<IBackupVault>(vaults)));
         var path = a.Scratch($"journal-{Guid.NewGuid():N}.jsonl");
         using var journal = Journal.Open(path);
         var run = new RunContext("test", RunKind.Failover, production.Name, "local-standby", null, false, "tester", "here");

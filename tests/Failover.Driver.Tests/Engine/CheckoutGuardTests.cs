@@ -56,7 +56,7 @@ public sealed class CheckoutGuardTests : IDisposable
         var stderr = new StringWriter();
         var app = new App(stdout, stderr, _project, logConsole: stderr)
         {
-            Time = _time, Ports = _ => _fake.Ports, Input = null, PulumiEnvironment = _pulumi.Environment(),
+            Time = _time, Ports = (_, _) => Task.FromResult(_fake.Ports), Input = null, PulumiEnvironment = _pulumi.Environment(),
         };
         return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }

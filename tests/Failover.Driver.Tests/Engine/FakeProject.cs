@@ -27,7 +27,7 @@ internal sealed class FakeProject : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, Project, logConsole: stderr) { Time = Time, Ports = _ => Fake.Ports, Input = null, Variable = Variable };
+        var app = new App(stdout, stderr, Project, logConsole: stderr) { Time = Time, Ports = (_, _) => Task.FromResult(Fake.Ports), Input = null, Variable = Variable };
         // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.
         return new CliRun(app.Run([.. args, "--state-dir", State]), stdout.ToString(), stderr.ToString());
     }

@@ -27,7 +27,7 @@ public class JsonOutputTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = _ => _fake.Ports, Input = null };
+        var app = new App(stdout, stderr, _project, logConsole: stderr) { Time = _time, Ports = (_, _) => Task.FromResult(_fake.Ports), Input = null };
         // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.
         return new CliRun(app.Run(args.Contains("--state-dir") ? args : [.. args, "--state-dir", Path.Combine(_project, ".failover")]), stdout.ToString(), stderr.ToString());
     }

@@ -36,7 +36,7 @@ public class ResumeRulesTests : IDisposable
         {
             Time = _time,
             // The adapters are built inside the run, while it holds the lock: what the lock says is what a second operator reads.
-            Ports = _ => { _lockSeen ??= File.ReadAllText(Path.Combine(State, "lock")); return _fake.Ports; },
+            Ports = (_, _) => { _lockSeen ??= File.ReadAllText(Path.Combine(State, "lock")); return Task.FromResult(_fake.Ports); },
             Input = null,
         };
         // The copied Pulumi.yaml names an S3 backend; these runs keep their state in the project folder.

@@ -28,7 +28,7 @@ public class RunCommandTests : IDisposable
         var stderr = new StringWriter();
         var app = new App(stdout, stderr, _project, logConsole: stderr)
         {
-            Time = _time, Ports = _ => _fake.Ports, Input = null,
+            Time = _time, Ports = (_, _) => Task.FromResult(_fake.Ports), Input = null,
             // The AWS standby's runs pass the token pre-check (the fakes need none; TokenPreCheckTests covers the check).
             Variable = n => n == "AWS_PROFILE" ? "test" : Environment.GetEnvironmentVariable(n),
         };
