@@ -73,15 +73,17 @@ public sealed class EmulatedProviderTests : IDisposable
         var cli = Cli();
         await cli.SelectOrCreateStackAsync("standby-hel1");
         await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
-        await cli.SetConfigAsync("standby-hel1", "failover:snapshots.contoso", ConfigValue.Plain("4f2a9c1e"), path: true);
-        await cli.SetConfigAsync("standby-hel1", "failover:snapshots.fabrikam", ConfigValue.Plain("7b3d2e10"), path: true);
-
         var stacks = Path.Combine(_pulumi.ProjectDirectory, "infra", "stacks");
+        // As `failover run` sets them: every tenant's snapshot id, one --path key each.
+        var ids = Core.Topology.TopologyLoader.Load(stacks).Tenants.Select((t, i) => (t.Name, Id: $"{i:x2}4f2a9c1e")).ToDictionary(p => p.Name, p => p.Id);
+        foreach (var (tenant, id) in ids)
+            await cli.SetConfigAsync("standby-hel1", $"failover:snapshots.{tenant}", ConfigValue.Plain(id), path: true);
+
         var topology = Core.Topology.TopologyLoader.Load(stacks);
         var standby = topology.Find("standby-hel1")!;
         Assert.Equal(Core.Topology.SiteMode.Mvd, standby.Mode);
-        Assert.Equal(["contoso 4f2a9c1e", "fabrikam 7b3d2e10"], standby.Snapshots.Select(s => $"{s.Tenant} {s.SnapshotId}").Order());
-        var deployed = new Core.Topology.DeployedStack("standby-hel1", "mvd", new Dictionary<string, string> { ["contoso"] = "4f2a9c1e", ["fabrikam"] = "7b3d2e10" }, null);
+        Assert.Equal(ids.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}"), standby.Snapshots.Select(s => $"{s.Tenant} {s.SnapshotId}").Order());
+        var deployed = new Core.Topology.DeployedStack("standby-hel1", "mvd", ids, null);
         Assert.Empty(Core.Topology.StaleCheckout.Compare(topology, [deployed]));
         // Set again, the key's block is replaced, not repeated; the rest of the file stays as the operator wrote it.
         await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("full"));
