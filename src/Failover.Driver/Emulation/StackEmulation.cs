@@ -26,7 +26,7 @@ public sealed record EmulatedUpdate(IReadOnlyList<EmulatedChange> Resources, Jso
 /// checked here, independently of Core's checks: user data over the documented limit, a server type the location does
 /// not sell, a name already used, a delete of a protected server, a replacement made create-first.
 /// </summary>
-public static class StackEmulation
+public static partial class StackEmulation
 {
     /// <summary>The project's stack files with <paramref name="config"/> (what `pulumi config set` stored) written over this stack's.</summary>
     public static Topology OverlaidTopology(string projectDirectory, string stack, IReadOnlyDictionary<string, JsonNode?> config)
@@ -120,15 +120,29 @@ public static class StackEmulation
         return string.Join('\n', lines);
     }
 
-    /// <summary>A value as YAML lines at <paramref name="indent"/>: objects as block mappings, anything else in JSON's notation (YAML's flow style).</summary>
+    /// <summary>
+    /// A value as YAML lines at <paramref name="indent"/>: objects as block mappings; a string plain where YAML reads it
+    /// back as that string (as the CLI's YAML encoder writes it: `mode: mvd`), double-quoted where it would read as a
+    /// number, a boolean or null, or holds other characters (`"12345678"`); anything else in JSON's notation (YAML's flow style).
+    /// </summary>
     private static List<string> Render(string key, JsonNode? value, int indent)
     {
         var pad = new string(' ', indent);
-        var name = System.Text.RegularExpressions.Regex.IsMatch(key, @"^[A-Za-z0-9_:.\-]+$") ? key : System.Text.Json.JsonSerializer.Serialize(key);
-        return value is JsonObject { Count: > 0 } o
-            ? [$"{pad}{name}:", .. o.SelectMany(p => Render(p.Key, p.Value, indent + 2))]
-            : [$"{pad}{name}: {value?.ToJsonString() ?? "null"}"];
+        static string Text(string s) => PlainScalar().IsMatch(s) && !NotAString().IsMatch(s) ? s : System.Text.Json.JsonSerializer.Serialize(s);
+        return value switch
+        {
+            JsonObject { Count: > 0 } o => [$"{pad}{Text(key)}:", .. o.SelectMany(p => Render(p.Key, p.Value, indent + 2))],
+            JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => [$"{pad}{Text(key)}: {Text(v.GetValue<string>())}"],
+            _ => [$"{pad}{Text(key)}: {value?.ToJsonString() ?? "null"}"],
+        };
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_./:-]*$")]
+    private static partial System.Text.RegularExpressions.Regex PlainScalar();
+
+    /// <summary>Plain scalars YAML (1.1 or 1.2) reads as something else than a string.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([-+]?[0-9][0-9_.:]*([eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o?[0-7_]+|[-+]?\.?(inf|Inf|INF|nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|null|Null|NULL|~)$")]
+    private static partial System.Text.RegularExpressions.Regex NotAString();
 
     private static string ProjectName(string projectDirectory) =>
         ProjectSettings.Read(TopologyLoader.FindProjectFile(projectDirectory)!, projectDirectory).Name ?? "project";

@@ -89,7 +89,8 @@ public sealed class EmulatedProviderTests : IDisposable
         await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("full"));
         var text = File.ReadAllText(Path.Combine(stacks, "Pulumi.standby-hel1.yaml"));
         Assert.Single(text.Split('\n'), l => l.TrimStart().StartsWith("failover:mode:", StringComparison.Ordinal));
-        Assert.Contains("  failover:mode: \"full\"", text);
+        Assert.Contains("  failover:mode: full\n", text);
+        Assert.Contains("    contoso: 014f2a9c1e\n", text);
         Assert.Contains("# Cold standby: Hetzner Helsinki", text);
         Assert.Contains("      full: { type: ccx33, count: 1 }", text);
         Assert.Equal(Core.Topology.SiteMode.Full, Core.Topology.TopologyLoader.Load(stacks).Find("standby-hel1")!.Mode);
