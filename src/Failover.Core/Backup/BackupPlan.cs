@@ -85,6 +85,14 @@ public sealed record BackupPlan(
             ? site.Snapshots.Count == 0 ? For(topology, site) : For(topology, site) with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory }
             : null;
 
+    /// <summary>
+    /// The agent of a site whose data server restored its tenants at boot (the target of a failover or migration): its
+    /// tenants are the ones its restore named, as <see cref="OfSite"/> gives a standby with snapshots. The start request
+    /// carries this one; the stack in memory may no longer list the snapshots its user data restored.
+    /// </summary>
+    public static BackupPlan? OfRestoredSite(Topology.Topology topology, StackSpec site) =>
+        OfSite(topology, site) is { } plan ? plan with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory } : null;
+
     /// <summary>A tenant's files directory on the site.</summary>
     public string FilesDirectory(string tenant) => FilesPattern.Replace("{tenant}", tenant, StringComparison.Ordinal);
 }

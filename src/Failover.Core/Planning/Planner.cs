@@ -22,9 +22,10 @@ public static class Planner
             $"The provider refuses the server, so the failover would stop at provision. Source: {u.Limit.Source}.",
             "Restore fewer tenants per standby (split them over two standbys), or use fewer distinct tenant hooks")));
         if (target.Site.Provider is Provider.Aws or Provider.Hetzner && topology.Backup.Vaults.Count > 0 && userData.Count > 0
-            && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains(Sites.BackupAgent.ScriptPath, StringComparison.Ordinal)))
+            && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains(Sites.BackupControl.KeyFile, StringComparison.Ordinal)))
             findings.Add(new Finding("backup-agent-does-not-fit", Severity.Warning, [target.Name],
-                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants",
+                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants " +
+                "(not even for what lets the signed start request bring it: the control key, the vaults' write credentials, the daemon's actions)",
                 "After a failover to it nothing backs the new production up until an agent is installed there: the next disaster would find only the backups taken before this one.",
                 "Split the tenants over two standbys, or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
         return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };

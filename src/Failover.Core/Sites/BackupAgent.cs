@@ -1,7 +1,43 @@
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 using Failover.Core.Backup;
 
 namespace Failover.Core.Sites;
+
+/// <summary>
+/// The agent's four files as a data server installs them, rendered once: production's cloud-init writes them, and the
+/// start request (<see cref="BackupControl.StartBody"/>) carries the same bytes to a standby after its cutover.
+/// </summary>
+public sealed record AgentFiles(string Script, string Config, string ServiceUnit, string TimerUnit)
+{
+    /// <summary>Where each file goes, its mode, and its JSON member in the start request.</summary>
+    public static readonly IReadOnlyList<(string Member, string Path, string Mode)> Layout =
+    [
+        ("script", BackupAgent.ScriptPath, "0700"),
+        ("config", BackupAgent.ConfigPath, "0600"),
+        ("service", $"/etc/systemd/system/{BackupAgent.Service}", "0644"),
+        ("timer", $"/etc/systemd/system/{BackupAgent.Timer}", "0644"),
+    ];
+
+    public static AgentFiles Of(BackupPlan plan) =>
+        new(BootstrapScript.Compact(BackupAgent.Script()), BackupAgent.RenderConfig(plan), BackupAgent.ServiceUnit(), BackupAgent.TimerUnit(plan.Interval));
+
+    /// <summary>The files in <see cref="Layout"/>'s order.</summary>
+    public IReadOnlyList<string> Contents => [Script, Config, ServiceUnit, TimerUnit];
+
+    /// <summary>SHA-256 of the files' UTF-8 bytes, each followed by a NUL: what the server checks before it installs them.</summary>
+    public string Sha256 => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(Contents.Select(c => c + "\0")))));
+
+    /// <summary>The start request's <c>agent</c> member.</summary>
+    public JsonObject Json()
+    {
+        var o = new JsonObject();
+        foreach (var ((member, _, _), content) in Layout.Zip(Contents)) o[member] = content;
+        o["sha256"] = Sha256;
+        return o;
+    }
+}
 
 /// <summary>
 /// The backup agent of a serving site's data server, rendered from a <see cref="BackupPlan"/>: one bash script (the

@@ -130,8 +130,8 @@ public static class BootstrapScript
             L($"install -d -m 0711 {Sh.Quote(boot.Backup.StateDirectory)}");
             L(boot.BackupAtBoot
                 ? $"systemctl enable --now {BackupAgent.Timer} && log 'backup agent scheduled every {Durations.Format(boot.Backup.Interval)}'"
-                : $"log 'backup agent installed; its timer waits until this site serves (a cutover enables it)'");
-            // The driver's signed request (after a cutover) reaches the health daemon, which writes the trigger this watches.
+                : $"log 'no backup agent yet: the signed start request after a cutover brings it and starts its timer'");
+            // The driver's signed requests reach the health daemon, which queues them where this root unit picks them up.
             L($"systemctl enable --now {BackupControl.PathUnit}");
         }
         L();
@@ -184,7 +184,7 @@ public static class BootstrapScript
 
     /// <summary>The handler; with <paramref name="control"/> (a data server with a backup agent) it takes the control request too.</summary>
     public static string Handler(bool control) => control
-        ? HealthBase.Replace("import http.server, json, os, subprocess, sys", "import hashlib, hmac, http.server, json, os, subprocess, sys, threading, time", StringComparison.Ordinal)
+        ? HealthBase.Replace("import http.server, json, os, subprocess, sys", "import base64, hashlib, hmac, http.server, json, os, re, shutil, subprocess, sys, threading, time", StringComparison.Ordinal)
             .Replace("#CONTROL\n", ControlPart, StringComparison.Ordinal).Replace("    #POST\n", PostPart, StringComparison.Ordinal)
         : HealthBase.Replace("#CONTROL\n", "", StringComparison.Ordinal).Replace("    #POST\n", "", StringComparison.Ordinal);
 
@@ -231,6 +231,21 @@ public static class BootstrapScript
 
         """;
 
+    /// <summary>The handler's functions for each action of <see cref="BackupControl.Actions"/>: the check the daemon and the root unit make, and what root does.</summary>
+    private static readonly IReadOnlyDictionary<string, (string Check, string Act)> ControlFunctions = new Dictionary<string, (string, string)>
+    {
+        [BackupControl.StartBackups] = ("check_start", "start"),
+        [BackupControl.FileReport] = ("check_report", "file_report"),
+    };
+
+    private static string ActionTable =>
+        "{" + string.Join(", ", BackupControl.Actions.Select(a => ControlFunctions.TryGetValue(a.Key, out var f)
+            ? $"\"{a.Key}\": ({a.Value}, {f.Check}, {f.Act})"
+            : throw new InvalidOperationException($"control action {a.Key} has no handler"))) + "}";
+
+    private static string AgentLayout =>
+        "[" + string.Join(", ", AgentFiles.Layout.Select(f => $"(\"{f.Member}\", \"{f.Path}\", 0o{f.Mode.TrimStart('0')})")) + "]";
+
     private static readonly string ControlPart = $$"""
         STATE = os.environ.get("STATE_DIRECTORY", "")
         try:
@@ -239,62 +254,183 @@ public static class BootstrapScript
         except (KeyError, OSError):
             KEY = b""
         LOCK = threading.Lock()
+        ROOT = os.environ.get("FAILOVER_CONTROL_ROOT", "")
+        QUEUE, RESULTS = os.path.join(STATE, "{{BackupControl.QueueName}}"), os.path.join(STATE, "{{BackupControl.ResultsName}}")
+        WAIT = float(os.environ.get("FAILOVER_CONTROL_WAIT", {{(int)BackupControl.ResultWait.TotalSeconds}} if os.path.isdir("/run/systemd/system") else 0))
+        NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}\Z")
+        AGENT = {{AgentLayout}}
 
 
         def refused(code, why, **more):
             return code, dict({"refused": why}, **more)
 
 
-        def control(body, signature):
-            # The control request: (code, answer). Nothing is written unless every check passed.
-            if not KEY or not STATE:
-                return refused(403, "this server has no backup agent to start (a rehearsal copy never backs up)")
+        def run(*args, **kw):
+            return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+        def check_start(req):
+            agent = req.get("agent")
+            if not isinstance(agent, dict) or not all(isinstance(agent.get(m), str) for m, _, _ in AGENT):
+                return "the request carries no agent (%s)" % ", ".join(m for m, _, _ in AGENT)
+            if hashlib.sha256("".join(agent[m] + "\0" for m, _, _ in AGENT).encode()).hexdigest() != agent.get("sha256"):
+                return "the agent's SHA-256 does not match its files"
+
+
+        def start(req):
+            changed = False
+            for m, p, mode in AGENT:
+                p, data = ROOT + p, req["agent"][m].encode()
+                try:
+                    with open(p, "rb") as f:
+                        same = f.read() == data
+                except OSError:
+                    same = False
+                if not same:
+                    os.makedirs(os.path.dirname(p), exist_ok=True)
+                    with open(p + ".tmp", "wb") as f:
+                        f.write(data)
+                    os.chmod(p + ".tmp", mode)
+                    os.replace(p + ".tmp", p)
+                    changed = True
+            if changed:
+                run("systemctl", "daemon-reload")
+            ok = run("systemctl", "is-active", "-q", "{{BackupAgent.Timer}}").returncode == 0 or (
+                run("systemctl", "enable", "--now", "{{BackupAgent.Timer}}").returncode == 0 and run("systemctl", "start", "--no-block", "{{BackupAgent.Service}}").returncode == 0)
+            return ok, {"agent": "installed" if changed else "unchanged", "timer": run("systemctl", "is-active", "{{BackupAgent.Timer}}").stdout.strip() or "unknown"}
+
+
+        def check_report(req):
+            files, vaults = req.get("files"), req.get("vaults")
+            if not isinstance(req.get("run"), str) or not NAME.match(req["run"]):
+                return "the request names no run"
+            if not isinstance(vaults, list) or not vaults or not all(isinstance(v, str) and NAME.match(v) for v in vaults):
+                return "the request names no vaults"
+            if not isinstance(files, list) or not files or not all(isinstance(f, dict) and isinstance(f.get("name"), str) and NAME.match(f["name"]) for f in files):
+                return "the request carries no files with plain names"
+            for f in files:
+                try:
+                    data = base64.b64decode(f.get("content"), validate=True)
+                except (ValueError, TypeError):
+                    return "%s: its content is not base64" % f["name"]
+                if hashlib.sha256(data).hexdigest() != f.get("sha256"):
+                    return "%s: its SHA-256 does not match its content" % f["name"]
+
+
+        def file_report(req):
+            stage = ROOT + "{{BackupControl.ReportStaging}}/" + req["run"]
+            shutil.rmtree(stage, ignore_errors=True)
+            os.makedirs(stage, 0o700)
+            for f in req["files"]:
+                with open(os.path.join(stage, f["name"]), "wb") as out:
+                    out.write(base64.b64decode(f["content"]))
+            filed, failed = [], {}
+            for v in req["vaults"]:
+                creds = ROOT + "{{BackupPlan.VaultCredentialsDirectory}}/%s.env" % v
+                if not os.path.isfile(creds):
+                    failed[v] = "this server has no write credentials for it (%s)" % creds
+                    continue
+                r = run("bash", "-c", 'set -a; . "$0" || exit 1; set +a; exec restic backup --no-cache --quiet --tag {{ReportFiling.Tag}} --tag "report=$1" .', creds, req["run"], cwd=stage)
+                if r.returncode == 0:
+                    filed.append(v)
+                else:
+                    failed[v] = (r.stdout.strip().splitlines() or ["restic exited %d" % r.returncode])[-1]
+            shutil.rmtree(stage, ignore_errors=True)
+            return not failed, {"filed": filed, "failed": failed}
+
+
+        ACTIONS = {{ActionTable}}
+
+
+        def checked(body, signature):
+            # (refusal, request): the checks the daemon and the root unit both make, so the daemon's user cannot forge one.
             if not hmac.compare_digest(hmac.new(KEY, body, hashlib.sha256).hexdigest(), signature):
-                return refused(401, "bad signature")
+                return refused(401, "bad signature"), None
             try:
                 req = json.loads(body)
-                action, site, stamp, nonce = req["action"], req["site"], int(req["timestamp"]), str(req["nonce"])
+                action, stamp = req["action"], int(req["timestamp"])
+                req["site"], req["nonce"] = str(req["site"]), str(req["nonce"])
             except (ValueError, KeyError, TypeError):
-                return refused(400, "unreadable request")
+                return refused(400, "unreadable request"), None
+            if action not in ACTIONS:
+                return refused(400, "unknown action %r (this server takes %s)" % (action, ", ".join(sorted(ACTIONS)))), None
+            limit, check, _ = ACTIONS[action]
+            if len(body) > limit:
+                return refused(413, "a %s request is at most %d bytes" % (action, limit)), None
+            why = check(req)
+            return (refused(400, why), None) if why else (None, req)
+
+
+        def control(body, signature):
+            # The control request: (code, answer). Nothing is queued unless every check passed.
+            if not KEY or not STATE:
+                return refused(403, "this server has no backup agent to start (a rehearsal copy never backs up)")
+            no, req = checked(body, signature)
+            if no:
+                return no
             now = time.time()
-            if abs(now - stamp) > {{(int)BackupControl.Window.TotalSeconds}}:
-                return refused(401, "stale: the request was signed %d s from this server's clock (at most {{(int)BackupControl.Window.TotalSeconds}})" % (stamp - now), serverTime=int(now))
-            if action != "{{BackupControl.StartBackups}}":
-                return refused(400, "unknown action %r" % action)
+            if abs(now - int(req["timestamp"])) > {{(int)BackupControl.Window.TotalSeconds}}:
+                return refused(401, "stale: the request was signed %d s from this server's clock (at most {{(int)BackupControl.Window.TotalSeconds}})" % (int(req["timestamp"]) - now), serverTime=int(now))
             try:
                 with open(document, encoding="utf-8") as f:
                     doc = json.load(f)
             except (OSError, ValueError):
                 doc = {}
-            if doc.get("stack") != site or doc.get("status") not in ("ready", "degraded"):
+            if doc.get("stack") != req["site"] or doc.get("status") not in ("ready", "degraded"):
                 return refused(409, "not ready: this server is %s, its restore has not finished or it is another site's" % doc.get("stack", "starting"))
-            seen_file = os.path.join(STATE, "nonces.json")
+            seen_file, name = os.path.join(STATE, "nonces.json"), hashlib.sha256(req["nonce"].encode()).hexdigest()[:32] + ".json"
             with LOCK:
                 try:
                     with open(seen_file, encoding="utf-8") as f:
                         seen = {n: t for n, t in json.load(f).items() if t > now - {{(int)BackupControl.Window.TotalSeconds}}}
                 except (OSError, ValueError):
                     seen = {}
-                if nonce in seen:
+                if req["nonce"] in seen:
                     return refused(401, "replayed: this nonce was accepted before")
-                seen[nonce] = stamp
+                seen[req["nonce"]] = int(req["timestamp"])
                 with open(seen_file + ".tmp", "w", encoding="utf-8") as f:
                     json.dump(seen, f)
                 os.replace(seen_file + ".tmp", seen_file)
-                with open(os.path.join(STATE, "{{BackupControl.TriggerName}}"), "w", encoding="utf-8") as f:
-                    json.dump({"action": action, "nonce": nonce, "at": int(now)}, f)
-            # The root unit writes the timer's state when it has acted (this user cannot ask systemd itself).
-            timer, state = "unknown", os.path.join(STATE, "{{BackupControl.TimerStateName}}")
-            for _ in range(20 if os.path.isdir("/run/systemd/system") else 0):
+                os.makedirs(QUEUE, exist_ok=True)
+                with open(os.path.join(STATE, name), "w", encoding="utf-8") as f:
+                    json.dump({"body": body.decode(), "signature": signature}, f)
+                os.replace(os.path.join(STATE, name), os.path.join(QUEUE, name))
+            # The root unit carries it out and writes the result (this user can neither start units nor read the vault keys).
+            result, deadline = None, now + WAIT
+            while result is None and time.time() < deadline:
                 try:
-                    if os.stat(state).st_mtime >= now:
-                        with open(state, encoding="utf-8") as f:
-                            timer = f.read().strip() or "unknown"
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.25)
-            return 202, {"accepted": action, "site": site, "timer": timer}
+                    with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
+                        result = json.load(f)
+                except (OSError, ValueError):
+                    time.sleep(0.25)
+            return 202, dict({"accepted": req["action"], "site": req["site"]}, **(result or {"queued": True}))
+
+
+        def act():
+            # As root (the path unit's service): every queued request checked again, carried out, its result written.
+            os.makedirs(RESULTS, exist_ok=True)
+            for old in os.listdir(RESULTS):
+                if os.stat(os.path.join(RESULTS, old)).st_mtime < time.time() - {{(int)BackupControl.Window.TotalSeconds}}:
+                    os.remove(os.path.join(RESULTS, old))
+            while os.path.isdir(QUEUE) and os.listdir(QUEUE):
+                for name in sorted(os.listdir(QUEUE)):
+                    path = os.path.join(QUEUE, name)
+                    try:
+                        with open(path, encoding="utf-8") as f:
+                            queued = json.load(f)
+                        no, req = checked(queued["body"].encode(), queued["signature"])
+                        ok, result = (False, {"refused": no[1]["refused"]}) if no else ACTIONS[req["action"]][2](req)
+                    except Exception as e:
+                        ok, result = False, {"refused": "could not carry it out: %s" % e}
+                    with open(os.path.join(RESULTS, name + ".tmp"), "w", encoding="utf-8") as f:
+                        json.dump(dict(result, ok=ok), f)
+                    os.replace(os.path.join(RESULTS, name + ".tmp"), os.path.join(RESULTS, name))
+                    os.remove(path)
+
+
+        if os.environ.get("{{BackupControl.ActVariable}}"):
+            act()
+            sys.exit(0)
 
 
 
@@ -309,7 +445,7 @@ public static class BootstrapScript
                 except ValueError:
                     length = -1
                 if not 0 < length <= {{BackupControl.MaxBody}}:
-                    return self.answer(413, {"refused": "a control request is 1 to {{BackupControl.MaxBody}} bytes"})
+                    return self.answer(413, {"refused": "a control request is 1 to {{BackupControl.MaxBody}} bytes (this one says %d)" % length})
                 self.answer(*control(self.rfile.read(length), self.headers.get("{{BackupControl.SignatureHeader}}", "")))
 
         """ + "\n";

@@ -401,14 +401,14 @@ public sealed record RestoreRecipe(
                   done <<< "$tables"
                 }
 
-                # Prints how the restored $1 (tables: "schema<tab>name<tab>rows<tab>checksum", files: "path<tab>sha256" lines on stdin) differs from manifest $2, in the
+                # Prints how the restored $1 (tables: "schema<tab>name<tab>rows<tab>checksum", files: "sha256<tab>path" lines on stdin) differs from manifest $2, in the
                 # words and order of the driver's check (RestoreFindings): the manifest's entries, then the ones it did not have.
                 differences() {
                   jq -rRn --arg what "$1" --slurpfile m "$2" '
                     ($what == "tables") as $db
                     | if $db then [$m[0].database.tables[] | ["\(.schema).\(.name)", (.rows | tostring), .checksum]] else [($m[0].files.entries // [])[] | [.path, .sha256]] end
                     | . as $want | ($want | map({key: .[0], value: 1}) | from_entries) as $known
-                    | ([inputs | select(length > 0) | split("\t") | if $db then ["\(.[0]).\(.[1])", .[2], .[3]] else . end | {key: .[0], value: .}] | from_entries) as $got
+                    | ([inputs | select(length > 0) | split("\t") | if $db then ["\(.[0]).\(.[1])", .[2], .[3]] else [(.[1:] | join("\t")), .[0]] end | {key: .[0], value: .}] | from_entries) as $got
                     | [($want[] | .[0] as $k | .[1] as $w | $got[$k] as $g
                         | if $g == null then (if $db then "{{RestoreFindings.TableMissing("\\($k)", "\\($w)")}}" else "{{RestoreFindings.FileMissing("\\($k)")}}" end)
                           elif $g[1] != $w then (if $db then "{{RestoreFindings.RowsDiffer("\\($k)", "\\($g[1])", "\\($w)")}}" else "{{RestoreFindings.FileDiffers("\\($k)")}}" end)
@@ -424,12 +424,12 @@ public sealed record RestoreRecipe(
                   [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
                 }
 
-                # Compares the files in directory $1 with the manifest $2 by SHA-256, as verify_rows.
+                # Compares the files in directory $1 with the manifest $2 by SHA-256, as verify_rows (-z: names unescaped).
                 {{VerifyFiles}}() {
                   local found
-                  found=$(cd "$1" && find . -type f -printf '%P\0' | xargs -0 -r sha256sum -- | sed 's/^\([0-9a-f]*\)  /\1\t/') ||
+                  found=$(cd "$1" && find . -type f -printf '%P\0' | xargs -0 -r sha256sum -z -- | tr '\0' '\n' | sed 's/^\([0-9a-f]*\)  /\1\t/') ||
                     { echo "the files in $1 cannot be read"; return 1; }
-                  found=$(printf '%s\n' "$found" | awk -F '\t' '{ print $2 "\t" $1 }' | differences files "$2") || return 1
+                  found=$(printf '%s\n' "$found" | differences files "$2") || return 1
                   [ -z "$found" ] || { printf '%s\n' "$found"; return 1; }
                 }
 

@@ -40,7 +40,7 @@ public sealed record UserDataLimit(Provider Provider, int Bytes, string Counted,
 /// datasource, NoCloud included. EC2 gets it through <c>userDataBase64</c> and counts the
 /// decoded bytes; Hetzner gets the text itself and counts its characters.
 /// </summary>
-public sealed record ServerUserData(string Server, string Base64Gzip, int Bytes, UserDataLimit Limit)
+public sealed partial record ServerUserData(string Server, string Base64Gzip, int Bytes, UserDataLimit Limit)
 {
     public bool Fits => Bytes <= Limit.Bytes;
 
@@ -68,14 +68,34 @@ public sealed record ServerUserData(string Server, string Base64Gzip, int Bytes,
         return data;
     }
 
-    /// <summary>Deterministic gzip (no name, no time in the header): the same document gives the same bytes, so no spurious replacement.</summary>
+    /// <summary>
+    /// Deterministic gzip (no name, no time in the header): the same document gives the same bytes, so no spurious
+    /// replacement. A long run of base64 (a restore point's records: random bytes) gets deflate blocks of its own, ended by
+    /// a sync flush either side: in a block shared with the scripts its 64 symbols are coded with the scripts' Huffman
+    /// table, about 1.1 KB more at a thousand tenants (7.6 bytes a record instead of 6.5). Still one standard gzip member.
+    /// </summary>
     public static byte[] Gzip(string text)
     {
         using var buffer = new MemoryStream();
         using (var gz = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
-            gz.Write(Encoding.UTF8.GetBytes(text));
+        {
+            var at = 0;
+            foreach (System.Text.RegularExpressions.Match run in RandomRun().Matches(text))
+            {
+                gz.Write(Encoding.UTF8.GetBytes(text[at..run.Index]));
+                gz.Flush();
+                gz.Write(Encoding.UTF8.GetBytes(run.Value));
+                gz.Flush();
+                at = run.Index + run.Length;
+            }
+            gz.Write(Encoding.UTF8.GetBytes(text[at..]));
+        }
         return buffer.ToArray();
     }
+
+    /// <summary>Base64 words of 1,024 characters or more: shorter ones cost more in block headers than they save.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("[A-Za-z0-9+/]{1024,}={0,2}")]
+    private static partial System.Text.RegularExpressions.Regex RandomRun();
 
     /// <summary>The cloud-config back from the base64 text, as cloud-init reads it.</summary>
     public static string Decode(string base64Gzip)

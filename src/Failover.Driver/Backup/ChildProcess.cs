@@ -208,7 +208,7 @@ internal sealed class PipelineException(ProgramCall call, ProgramResult result, 
         var name = Path.GetFileName(call.FileName);
         var own = result.StandardError.Trim();
         return result.ExitCode is not (0 or 137 or -1) && own.Length > 0
-            ? $"{name} failed (exit {result.ExitCode}): {own}; then: {inner.Message}"
+            ? Engine.ToolFailure.Exited(name, "streaming through a pipe", result.ExitCode, own, $"Then: {inner.Message}").Message
             : $"{name} stopped because the other side of its pipe failed: {inner.Message}";
     }
 }

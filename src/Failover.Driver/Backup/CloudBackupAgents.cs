@@ -1,7 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Failover.Core.Backup;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
@@ -12,12 +8,13 @@ using Serilog;
 namespace Failover.Driver.Backup;
 
 /// <summary>
-/// A cloud site's backup agent after a cutover: started by the one signed control request its data server's health
-/// daemon takes (<see cref="BackupControl"/>), with the key read from the site stack's secret output; its first backup is
-/// the heartbeat its agent leaves in the vaults, polled until it comes. A site that exports no key (deployed before the
-/// control request existed, or a data server whose user data had no room for the agent) is started by hand.
+/// A cloud site's backup agent after a cutover: installed and started by the signed start request its data server's
+/// health daemon takes (<see cref="BackupControl"/>), which carries the agent Core renders for the site (the files
+/// production's cloud-init installs, byte for byte), with the key read from the site stack's secret output; its first
+/// backup is the heartbeat its agent leaves in the vaults, polled until it comes. A site that exports no key (deployed
+/// before the control request existed, or a data server whose user data had no room for the control parts) is started by hand.
 /// </summary>
-public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet vaults, TimeProvider time, ILogger log, TimeSpan poll) : IBackupAgents
+public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet vaults, Topology topology, TimeProvider time, ILogger log, TimeSpan poll) : IBackupAgents
 {
     /// <summary>
     /// A client that opens a connection per request: the daemon speaks HTTP/1.0 and closes each one, and a pooled
@@ -32,35 +29,17 @@ public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet 
     public async Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation)
     {
         var byHand = AgentsStartedByHand.Instruction;
-        // Read now, never journaled: GetOutputsAsync registers the secret for redaction before anything could log it.
-        var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
-        if (!outputs.TryGetValue(StackOutputs.ControlKey, out var key) || key.Text.Length == 0)
-            return new AgentStart(false, $"{site.Name} exports no {StackOutputs.ControlKey} (its data server has no backup agent, or was deployed before the control request): {byHand}");
-        var health = outputs.TryGetValue(StackOutputs.HealthIpv4, out var ip) && ip.Text.Length > 0 ? ip.Text
-            : address.Addresses.FirstOrDefault() ?? throw new InvalidOperationException($"{site.Name} has no health address to send the control request to");
-        var url = BackupControl.Url(health, site.Service);
-        var body = BackupControl.Body(BackupControl.StartBackups, site.Name, time.GetUtcNow(), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add(BackupControl.SignatureHeader, BackupControl.Sign(key.Text, body));
-        using var response = await http.SendAsync(request, cancellation);
-        var answer = await response.Content.ReadAsStringAsync(cancellation);
-        string Member(string name)
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(answer);
-                return doc.RootElement.TryGetProperty(name, out var v) ? v.ToString() : "";
-            }
-            catch (JsonException) { return ""; }
-        }
-        if (response.StatusCode == HttpStatusCode.Accepted)
-        {
-            log.Information("The data server of {Site} accepted the control request {Action} at {Url} (timer {Timer})", site.Name, BackupControl.StartBackups, url, Member("timer"));
-            return new AgentStart(true, $"{site.Name}'s backup agent started by a signed request to its data server ({url}; timer {Member("timer")})");
-        }
-        var why = Member("refused") is { Length: > 0 } r ? r : $"HTTP {(int)response.StatusCode}";
-        log.Warning("The data server of {Site} refused the control request at {Url}: {Reason}", site.Name, url, why);
-        return new AgentStart(false, $"{site.Name}'s data server refused to start its backup agent ({url}: {why}): {byHand}");
+        if (Failover.Core.Backup.BackupPlan.OfRestoredSite(topology, site) is not { } plan)
+            return new AgentStart(false, $"{site.Name} backs up nothing (no failover:backup.vaults, or not a serving site): {byHand}");
+        var agent = AgentFiles.Of(plan);
+        var sent = await ControlRequests.SendAsync(pulumi, http, site, address, time, log,
+            (at, nonce) => BackupControl.StartBody(site.Name, at, nonce, agent), cancellation);
+        if (sent.Refusal is { } why)
+            return new AgentStart(false, $"{why}: {byHand}");
+        var installed = sent.Member("agent");
+        log.Information("The data server of {Site} accepted the control request {Action} at {Url} (agent {Agent} {Sha256}, timer {Timer})",
+            site.Name, BackupControl.StartBackups, sent.Url, installed, agent.Sha256[..12], sent.Member("timer"));
+        return new AgentStart(true, $"{site.Name}'s backup agent {(installed.Length > 0 ? installed : "sent")} and started by a signed request to its data server ({sent.Url}; agent sha256 {agent.Sha256[..12]}; timer {sent.Member("timer")})");
     }
 
     public async Task<BackupHeartbeat?> FirstBackupAsync(StackSpec site, DateTimeOffset since, TimeSpan wait, CancellationToken cancellation)

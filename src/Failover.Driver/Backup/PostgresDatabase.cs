@@ -75,7 +75,8 @@ public sealed class PostgresTools(string? binDirectory = null)
                 }
             });
             if (result.ExitCode != 0)
-                throw new InvalidOperationException($"pg_dump of {database.Name} failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+                throw new Engine.ToolFailureException(Engine.ToolFailure.Exited("pg_dump", $"backing up the database {database.Name}", result.ExitCode, result.StandardError,
+                    "Check that the database answers and the backup role may read it (`pg_dump --schema-only` as that role), then run the backup again"));
             await transaction.CommitAsync(cancellation);
             return new DatabaseManifest(database.Name, tables, bytes, Convert.ToHexStringLower(sha.GetHashAndReset()));
         }
@@ -102,7 +103,8 @@ public sealed class PostgresTools(string? binDirectory = null)
         ["--no-password", "--no-owner", "--no-acl", "--dbname", target.Name];
 
     private static InvalidOperationException RestoreFailure(PostgresDatabase target, ProgramResult result) =>
-        new($"pg_restore into {target.Name} failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+        new Engine.ToolFailureException(Engine.ToolFailure.Exited("pg_restore", $"restoring the database {target.Name}", result.ExitCode, result.StandardError,
+            "Fix the cause on the target server (disk, extensions, roles), then run `failover resume`: the half-restored database is dropped first"));
 
     /// <summary>
     /// Creates the target database when it does not exist and refuses one that already holds tables:

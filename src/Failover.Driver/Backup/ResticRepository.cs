@@ -54,11 +54,13 @@ public sealed class ResticRepository : IBackupRepository
 {
     private readonly ResticSettings _settings;
     private readonly ILogger _log;
+    private readonly SecretRegistry _secrets;
     private readonly Dictionary<string, string?> _environment;
 
     public ResticRepository(ResticSettings settings, SecretRegistry secrets, ILogger log)
     {
         _settings = settings;
+        _secrets = secrets;
         _log = log.ForContext("Component", "restic");
         secrets.Add(settings.Password);
         _environment = new()
@@ -258,8 +260,10 @@ public sealed class ResticRepository : IBackupRepository
         return result;
     }
 
-    private static ResticException Failure(string command, ProgramResult result) =>
-        new($"restic {command} failed (exit {result.ExitCode}): {FirstLines(result.StandardError)}", result.ExitCode);
+    private ResticException Failure(string command, ProgramResult result) =>
+        new(Engine.ToolFailure.Exited($"restic {command}", $"on the vault {_settings.Repository}", result.ExitCode, result.StandardError,
+            "Check that the vault can be reached and its password and keys are right (`restic snapshots` with the same RESTIC_REPOSITORY), then run the command again",
+            _secrets).Message, result.ExitCode);
 
     private static string FirstLines(string text)
     {

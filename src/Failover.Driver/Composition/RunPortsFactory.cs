@@ -183,7 +183,7 @@ public static class RunPortsFactory
         {
             // A rehearsal copy has no agent and no key (its runbook has no backups step either).
             Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
-                : new CloudBackupAgents(pulumi, ControlHttp, vault, env.Time, env.Log, env.Options.CloudRestore.Poll),
+                : new CloudBackupAgents(pulumi, ControlHttp, vault, env.Topology, env.Time, env.Log, env.Options.CloudRestore.Poll),
         };
     }
 

@@ -20,12 +20,14 @@ public sealed class PowerDnsCutover : IDnsCutover, IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly ILogger _log;
+    private readonly SecretRegistry _secrets;
 
     /// <param name="apiUrl">The webserver address, e.g. http://127.0.0.1:8081 (the failover:dns apiUrl).</param>
     /// <param name="apiKey">The decrypted API key; registered as a secret so no log or message shows it.</param>
     public PowerDnsCutover(Uri apiUrl, string apiKey, SecretRegistry secrets, ILogger log, HttpClient? http = null, TimeSpan? timeout = null)
     {
         secrets.Add(apiKey);
+        _secrets = secrets;
         _api = apiUrl;
         _apiKey = apiKey;
         _ownsHttp = http is null;
@@ -84,15 +86,15 @@ public sealed class PowerDnsCutover : IDnsCutover, IDisposable
                 return;
             }
             var detail = await ErrorText(response, cancellation);
-            throw response.StatusCode switch
+            // Worded as every tool failure (Engine.ToolFailure): the API, the zone, the status, its error line, what to do.
+            var failure = Engine.ToolFailure.Answered($"the PowerDNS API at {_api}", $"changing zone {apex}", (int)response.StatusCode, detail, response.StatusCode switch
             {
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => Failed(log,
-                    $"the PowerDNS API at {_api} rejected the API key ({(int)response.StatusCode} {response.ReasonPhrase}): " +
-                    "the failover:dns apiKey must equal api-key in the server's pdns.conf"),
-                HttpStatusCode.NotFound => Failed(log,
-                    $"zone {apex} does not exist on the PowerDNS server at {_api}: create it (pdnsutil create-zone {apex}) or fix failover:dns zone"),
-                _ => Failed(log, $"the PowerDNS API at {_api} refused the change to zone {apex} ({(int)response.StatusCode}): {detail}"),
-            };
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
+                    "It rejected the API key: the failover:dns apiKey must equal api-key in the server's pdns.conf",
+                HttpStatusCode.NotFound => $"The zone does not exist there: create it (pdnsutil create-zone {apex}) or fix failover:dns zone",
+                _ => "Fix the records or the zone as its answer says (the server's log has more), then run `failover resume`",
+            }, _secrets);
+            throw Failed(log, failure.Message);
         }
     }
 

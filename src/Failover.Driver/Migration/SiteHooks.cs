@@ -30,14 +30,14 @@ public sealed class SiteHooks(IReadOnlyList<Tenant> tenants, SecretRegistry secr
         {
             var outcome = await _runner.RunAsync(stage, command, environment, timeout, cancellation);
             log.Information("Migration {Stage} command on {Stack} exited {ExitCode}: {Command}", stage, site.Name, outcome.ExitCode, command);
+            var tool = $"the {stage} command `{secrets.Redact(command)}`";
+            var doing = $"on {site.Name}";
+            var remedy = $"Fix it (failover:migrate.{stage} in {site.File}), then run the migration again";
             if (outcome.ExitCode == RestoreHooks.KilledExitCode)
-                throw new InvalidOperationException($"{site.Name}: {stage} command `{command}` did not finish within {Durations.Format(timeout)} (failover:migrate.{stage} in {site.File})");
+                throw new Engine.ToolFailureException(Engine.ToolFailure.TimedOut(tool, doing, timeout, outcome.Output, remedy));
             if (!outcome.Succeeded)
-                throw new InvalidOperationException($"{site.Name}: {stage} command `{command}` exited {outcome.ExitCode}: {Tail(outcome.Output)} (failover:migrate.{stage} in {site.File})");
+                throw new Engine.ToolFailureException(Engine.ToolFailure.Exited(tool, doing, outcome.ExitCode, outcome.Output, remedy)); // output already redacted
         }
         return commands.Count == 0 ? "" : $"{commands.Count} {stage} command(s) of {site.Name} succeeded";
     }
-
-    private static string Tail(string output) =>
-        output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "(no output)";
 }

@@ -15,9 +15,12 @@ public enum PulumiFailureKind
     ConcurrentUpdate,
 }
 
-/// <summary>A pulumi command exited non-zero; the message is the CLI's own `error:` text with secrets redacted.</summary>
+/// <summary>
+/// A pulumi command exited non-zero; the message is worded as every tool failure is (<see cref="Engine.ToolFailure"/>):
+/// the command, the stack, the exit code, the CLI's own `error:` text with secrets redacted, and what to do.
+/// </summary>
 public sealed class PulumiCommandException(string command, string stack, PulumiFailureKind kind, int exitCode, string error)
-    : Exception($"pulumi {command} failed for stack '{stack}': {error}")
+    : Exception(new Engine.ToolFailure($"pulumi {command}", $"for stack '{stack}'", $"exit {exitCode}", error.TrimEnd().TrimEnd('.'), Remedy(command, stack, kind)).Message)
 {
     public string Command { get; } = command;
     public string Stack { get; } = stack;
@@ -26,6 +29,15 @@ public sealed class PulumiCommandException(string command, string stack, PulumiF
     /// <summary>The CLI's error text without the `error: ` prefix (redacted).</summary>
     public string Error { get; } = error;
     public bool IsTransient => Kind == PulumiFailureKind.ConcurrentUpdate;
+
+    private static string Remedy(string command, string stack, PulumiFailureKind kind) => kind switch
+    {
+        PulumiFailureKind.StackNotFound => $"Check the stack name, or create the stack (`pulumi stack init {stack}`) and deploy it",
+        PulumiFailureKind.StackAlreadyExists => $"Select the existing stack (`pulumi stack select {stack}`) instead of creating it",
+        PulumiFailureKind.ConcurrentUpdate => $"Wait for the other update to finish; if none runs, `pulumi cancel --stack {stack}` frees the stack, then run the command again",
+        _ when command is "up" or "destroy" or "refresh" => $"Fix the cause above (`pulumi preview --stack {stack}` shows it without changing anything), then run the command again",
+        _ => "Fix the cause above, then run the command again",
+    };
 }
 
 /// <summary>A pulumi command ran longer than its time limit and was stopped, with every process it started.</summary>

@@ -405,11 +405,16 @@ public sealed record IncidentReport(
         _ => $"**In progress.** {FreezeText} `failover migrate --to {Run.Target}` or `failover resume` continues it.",
     };
 
+    // A rehearsal run with --keep has no teardown step: its copy is still running when the run completes.
+    private string CopyFate => Steps.Any(s => s.Step == "teardown" && s.Status == "ok")
+        ? "the copy was torn down."
+        : $"the copy {Run.Target} was kept running (--keep): `failover rehearse --teardown` removes it.";
+
     private string RehearsalVerdict => Outcome switch
     {
         "resolved" => $"**Rehearsal passed.** Every tenant was restored on {Run.Target} and its health gate passed {D(Rto)} after the start " +
                       $"(RTO target {D(Targets?.Rto)}: {Judge(Rto, Targets?.Rto)}); data up to {D(Rpo)} old (RPO target {D(Targets?.Rpo)}: {Judge(Rpo, Targets?.Rpo)}). " +
-                      "Production DNS was not touched; the copy was torn down.",
+                      $"Production DNS was not touched; {CopyFate}",
         "failed" => $"**Rehearsal failed** at step `{Steps.First(s => s.Status == "failed").Step}`: {Steps.First(s => s.Status == "failed").Summary}. A real failover would have stopped there.",
         "aborted" => "**Aborted** by the operator.",
         _ => "**In progress.** `failover resume` continues it and tears the copy down.",

@@ -1,4 +1,5 @@
 using Failover.Core.Planning;
+using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Logging;
@@ -14,12 +15,12 @@ namespace Failover.Driver.Reports;
 /// </summary>
 public static class ReportArchive
 {
-    public const string Tag = "failover-report";
+    public const string Tag = ReportFiling.Tag;
 
-    public static string RunTag(string runId) => $"report={runId}";
+    public static string RunTag(string runId) => ReportFiling.RunTag(runId);
 
     /// <summary>The directory vault the copy goes into (the first of failover:backup.vaults that is a restic directory); null on a cloud topology.</summary>
-    /// <remarks>On a cloud vault the driver holds only the read-only key (the write key belongs to the production agent), so it makes no copy there.</remarks>
+    /// <remarks>On a cloud vault the driver holds only the read-only key: the serving site's data server files the copy (<see cref="CloudReportFiling"/>).</remarks>
     public static StackSpec? VaultOf(Topology topology) =>
         topology.Backup.Vaults.Select(topology.Find).FirstOrDefault(v => v?.Vault?.Kind == VaultKind.Directory);
 
@@ -27,8 +28,12 @@ public static class ReportArchive
     public static string Describe(Topology topology, string runId)
     {
         if (VaultOf(topology) is not { } vault)
-            return "No copy is made in the vault by this tool: on a cloud topology it holds only the vault's read-only key. File report.md, report.html and the journal " +
-                   "with the evidence, or copy them into the vault with its write key (`restic backup --tag " + Tag + " --tag " + RunTag(runId) + " .` in the run folder).";
+            return topology.Backup.Vaults.Count == 0
+                ? "No copy is made in a vault: the topology has none (failover:backup.vaults)."
+                : $"A copy of this report (Markdown, HTML, JSON) and of its journal is filed into every vault of failover:backup.vaults ({string.Join(", ", topology.Backup.Vaults)}) " +
+                  $"by the serving site's data server, which holds the vaults' write keys (the driver holds only the read key and reads each copy back to check its SHA-256), " +
+                  $"as a restic snapshot tagged {Tag} and {RunTag(runId)} (`restic snapshots --tag {RunTag(runId)}`); the run's output and log say where it was filed. " +
+                  $"Retention: failover never removes it (it forgets tenant snapshots by id only); the vault's object lock keeps it at least as long as it keeps the backups.";
         var locked = vault.Vault!.Immutability != ImmutabilityMode.None
             ? $" The vault locks what it holds for {Durations.Format(vault.Vault.ImmutableFor)} ({vault.Vault.Immutability.ToString().ToLowerInvariant()} mode)."
             : "";

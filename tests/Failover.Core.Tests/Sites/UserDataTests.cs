@@ -378,6 +378,15 @@ public class UserDataTests
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
 
     /// <summary>These checks run the real tool; ./test.sh installs it (Debian package of the same name).</summary>
+    /// <summary>The gzip the user data had before the records got blocks of their own, to measure what that saves.</summary>
+    internal static byte[] GzipInOneBlock(string text)
+    {
+        using var buffer = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+            gz.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        return buffer.ToArray();
+    }
+
     internal static void RequireOnPath(string tool) =>
         Assert.True(OnPath(tool), $"{tool} is not installed: run ./test.sh as root (it installs it) or apt-get install {tool}");
 

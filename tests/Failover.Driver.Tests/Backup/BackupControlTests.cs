@@ -26,7 +26,9 @@ public sealed class BackupControlTests : IDisposable
 
     private string State => Path.Combine(_dir, "state");
     private string Document => Path.Combine(_dir, "health.json");
-    private string Trigger => Path.Combine(State, BackupControl.TriggerName);
+    private string Queue => Path.Combine(State, BackupControl.QueueName);
+    private bool Queued => Directory.Exists(Queue) && Directory.EnumerateFiles(Queue).Any();
+    private static readonly AgentFiles Agent = new("#!/bin/bash\necho agent\n", "SITE=standby-hel1\n", "[Unit]\n", "[Timer]\n");
 
     /// <summary>The daemon as systemd starts it: the key in $CREDENTIALS_DIRECTORY (none: a server without an agent), state in $STATE_DIRECTORY.</summary>
     private async Task<string> StartDaemonAsync(bool withKey)
@@ -70,8 +72,10 @@ public sealed class BackupControlTests : IDisposable
         }
     }
 
+    private static string Nonce() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
     private static string Fresh(string site = Site, DateTimeOffset? at = null) =>
-        BackupControl.Body(BackupControl.StartBackups, site, at ?? DateTimeOffset.UtcNow, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        BackupControl.StartBody(site, at ?? DateTimeOffset.UtcNow, Nonce(), Agent);
 
     /// <summary>The signature with its last hex digit changed: one bit of difference is enough to be refused.</summary>
     private static string Flipped(string signature) => signature[..^1] + (signature[^1] == '0' ? '1' : '0');
@@ -88,7 +92,7 @@ public sealed class BackupControlTests : IDisposable
         var (code, answer) = await SendAsync(url, early, BackupControl.Sign(Key, early));
         Assert.Equal(HttpStatusCode.Conflict, code);
         Assert.Contains("not ready", answer);
-        Assert.False(File.Exists(Trigger));
+        Assert.False(Queued);
         Restored();
 
         // Signed with another key, or unsigned, or the body changed after signing.
@@ -115,25 +119,42 @@ public sealed class BackupControlTests : IDisposable
         var other = Fresh("prod-fsn1");
         (code, _) = await SendAsync(url, other, BackupControl.Sign(Key, other));
         Assert.Equal(HttpStatusCode.Conflict, code);
-        Assert.False(File.Exists(Trigger), "a refused request wrote the trigger");
+        Assert.False(Queued, "a refused request was queued");
         Assert.False(File.Exists(Path.Combine(State, "nonces.json")), "a refused request was remembered");
 
-        // The real one: accepted, the trigger written.
+        // An agent whose files do not match the SHA-256 signed with them, an unknown action, a body over the limit.
+        var forged = Agent with { Script = "#!/bin/bash\nrm -rf /\n" };
+        var mismatched = BackupControl.StartBody(Site, DateTimeOffset.UtcNow, Nonce(), Agent).Replace(Agent.Json()["script"]!.ToJsonString(), forged.Json()["script"]!.ToJsonString());
+        (code, answer) = await SendAsync(url, mismatched, BackupControl.Sign(Key, mismatched));
+        Assert.Equal(HttpStatusCode.BadRequest, code);
+        Assert.Contains("the agent's SHA-256 does not match its files", answer);
+        var unknown = body.Replace(BackupControl.StartBackups, "reboot");
+        (code, answer) = await SendAsync(url, unknown, BackupControl.Sign(Key, unknown));
+        Assert.Equal(HttpStatusCode.BadRequest, code);
+        Assert.Contains("unknown action 'reboot'", answer);
+        var huge = BackupControl.StartBody(Site, DateTimeOffset.UtcNow, Nonce(), Agent with { Config = new string('#', BackupControl.Actions[BackupControl.StartBackups] - 600) + "\n" });
+        huge = huge.Replace("\"config\":\"#", "\"config\":\"" + new string('#', 1000));
+        (code, answer) = await SendAsync(url, huge, BackupControl.Sign(Key, huge));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, code);
+        Assert.Contains($"a {BackupControl.StartBackups} request is at most {BackupControl.Actions[BackupControl.StartBackups]} bytes", answer);
+        Assert.Throws<ArgumentException>(() => BackupControl.StartBody(Site, DateTimeOffset.UtcNow, Nonce(), Agent with { Config = new string('#', BackupControl.Actions[BackupControl.StartBackups]) }));
+        Assert.False(Queued, "a refused request was queued");
+
+        // The real one: accepted and queued for the root unit, which checks it again.
         (code, answer) = await SendAsync(url, body, BackupControl.Sign(Key, body));
         Assert.True(code == HttpStatusCode.Accepted, answer);
         Assert.Contains(BackupControl.StartBackups, answer);
-        var written = File.ReadAllText(Trigger);
-        var stamp = File.GetLastWriteTimeUtc(Trigger);
+        var queued = Directory.GetFiles(Queue);
+        using (var q = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Assert.Single(queued))))
+            Assert.Equal(body, q.RootElement.GetProperty("body").GetString());
 
-        // The same bytes again (captured on the wire): refused, the trigger untouched.
-        await Task.Delay(20);
+        // The same bytes again (captured on the wire): refused, nothing more queued.
         (code, answer) = await SendAsync(url, body, BackupControl.Sign(Key, body));
         Assert.Equal(HttpStatusCode.Unauthorized, code);
         Assert.Contains("replayed", answer);
-        Assert.Equal(written, File.ReadAllText(Trigger));
-        Assert.Equal(stamp, File.GetLastWriteTimeUtc(Trigger));
+        Assert.Single(Directory.GetFiles(Queue));
 
-        // A new request is accepted too: starting an agent that runs is no change (the root unit checks the timer first).
+        // A new request is accepted too: starting an agent that runs is no change (the root unit compares the files and checks the timer first).
         var again = Fresh();
         (code, _) = await SendAsync(url, again, BackupControl.Sign(Key, again));
         Assert.Equal(HttpStatusCode.Accepted, code);
@@ -141,11 +162,10 @@ public sealed class BackupControlTests : IDisposable
         // The nonces outlive the daemon: a restart does not reopen the replay.
         foreach (var d in _daemons) d.Kill();
         url = await StartDaemonAsync(withKey: true);
-        written = File.ReadAllText(Trigger);
         (code, answer) = await SendAsync(url, again, BackupControl.Sign(Key, again));
         Assert.Equal(HttpStatusCode.Unauthorized, code);
         Assert.Contains("replayed", answer);
-        Assert.Equal(written, File.ReadAllText(Trigger));
+        Assert.Equal(2, Directory.GetFiles(Queue).Length);
     }
 
     [Fact]
@@ -157,9 +177,66 @@ public sealed class BackupControlTests : IDisposable
         var (code, answer) = await SendAsync(url, body, BackupControl.Sign(Key, body));
         Assert.Equal(HttpStatusCode.Forbidden, code);
         Assert.Contains("no backup agent", answer);
-        Assert.False(File.Exists(Trigger));
+        Assert.False(Queued);
         // And a server without the control part answers no POST at all.
         Assert.DoesNotContain("do_POST", BootstrapScript.HealthHandler);
+    }
+
+    /// <summary>
+    /// A report filed by the real handler in its root mode (as the path unit's service runs it, the server's files under a
+    /// scratch root): the request checked again, the files stored into every vault it can write, one named when it
+    /// cannot, and read back with the reader's key, byte for byte, under the local filing's tags.
+    /// </summary>
+    [Fact]
+    public async Task A_signed_report_is_filed_into_every_vault_the_server_can_write_and_reads_back_with_its_hashes()
+    {
+        var url = await StartDaemonAsync(withKey: true);
+        Restored();
+        var root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        var vaultDir = Path.Combine(_dir, "vault-a");
+        const string password = "vault-a-password";
+        var secrets = new Failover.Driver.Logging.SecretRegistry();
+        var vault = new Failover.Driver.Backup.ResticRepository(new Failover.Driver.Backup.ResticSettings(vaultDir, password), secrets, Serilog.Core.Logger.None);
+        await vault.InitAsync(CancellationToken.None);
+        var creds = Path.Combine(root, Failover.Core.Backup.BackupPlan.CredentialsFileOf("vault-a").TrimStart('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(creds)!);
+        File.WriteAllText(creds, CloudConfig.EnvironmentFile(new ResticCredentials(vaultDir, password, "", "")));
+        var files = new[] { new EvidenceFile("report.md", Encoding.UTF8.GetBytes("# Failover report\nRTO 4 m — verdict: met\n")), new EvidenceFile("journal.jsonl", [0x7b, 0x7d, 0x0a]) };
+        var filing = ReportFiling.Of("20261201T230000Z-ab12", ["vault-a", "vault-b"], files);
+
+        // Tampered after signing: refused by the daemon, nothing queued.
+        var body = BackupControl.FileReportBody(Site, DateTimeOffset.UtcNow, Nonce(), filing);
+        var tampered = body.Replace(Convert.ToBase64String(files[1].Content), Convert.ToBase64String("{\"x\":1}\n"u8.ToArray()));
+        var (code, answer) = await SendAsync(url, tampered, BackupControl.Sign(Key, tampered));
+        Assert.Equal(HttpStatusCode.BadRequest, code);
+        Assert.Contains("journal.jsonl: its SHA-256 does not match its content", answer);
+        Assert.False(Queued);
+
+        (code, answer) = await SendAsync(url, body, BackupControl.Sign(Key, body));
+        Assert.True(code == HttpStatusCode.Accepted, answer);
+        var act = new ProcessStartInfo("python3", [Path.Combine(_dir, "health.py"), "0", "/", "/dev/null"]) { RedirectStandardError = true };
+        act.Environment[BackupControl.ActVariable] = "1";
+        act.Environment["STATE_DIRECTORY"] = State;
+        act.Environment["CREDENTIALS_DIRECTORY"] = Path.Combine(_dir, "credentials");
+        act.Environment["FAILOVER_CONTROL_ROOT"] = root;
+        using (var p = Process.Start(act)!)
+        {
+            var err = await p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            Assert.True(p.ExitCode == 0, err);
+        }
+        Assert.False(Queued, "the root unit left the request queued");
+        var result = File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(State, BackupControl.ResultsName))));
+        Assert.Contains("\"filed\": [\"vault-a\"]", result);
+        Assert.Contains("vault-b\": \"this server has no write credentials for it", result);
+
+        var snapshot = Assert.Single(await vault.SnapshotsAsync([ReportFiling.Tag, ReportFiling.RunTag(filing.RunId)], CancellationToken.None));
+        foreach (var f in files)
+        {
+            using var read = new MemoryStream();
+            await vault.DumpAsync(snapshot.Id, "/" + f.Name, (s, ct) => s.CopyToAsync(read, ct), CancellationToken.None);
+            Assert.Equal(f.Sha256, Convert.ToHexStringLower(SHA256.HashData(read.ToArray())));
+        }
     }
 
     public void Dispose()

@@ -65,68 +65,110 @@ public sealed class ConformanceTenant : IAsyncLifetime
     }
 }
 
-/// <summary>
-/// The conformance of the two executors of <see cref="RestorePlan"/>: the driver's <see cref="TenantRestore"/> (the
-/// local provider's restore) and the bash functions cloud-init runs (<see cref="RestoreRecipe.Functions"/>, run here on
-/// this host against the same PostgreSQL and restic vault) give the same verdict for every step of the same tenant.
-/// Its hooks use bash-only syntax and read the restored database through the contract's environment.
-/// </summary>
-public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper output) : IClassFixture<ConformanceTenant>
+[CollectionDefinition(Name)]
+public sealed class RestoreConformanceTenant : ICollectionFixture<ConformanceTenant>
 {
-    private const string PreHook = """[[ $FAILOVER_TENANT == acme && $FAILOVER_REHEARSAL == 0 ]] && parts=(pre restore) && echo "${parts[1]} of $FAILOVER_TENANT" """;
-    private const string PostHook = """rows=$(psql -tAc 'SELECT count(*) FROM customers') && [[ $rows == 200 ]] && echo "customers: $rows" """;
+    public const string Name = "restore conformance";
+}
+
+/// <summary>
+/// The restore's contract (<see cref="ISiteRestore"/> in Runbooks/Ports.cs: restored and verified against the manifest,
+/// else a failed verdict), held against both executors of <see cref="RestorePlan"/> the way restic's backend tests run
+/// one suite per backend: the driver's <see cref="TenantRestore"/> (the local provider's restore, behind
+/// <see cref="SiteRestorer"/>) and the bash functions cloud-init runs (<see cref="RestoreRecipe.Functions"/>, run here on
+/// this host against the same PostgreSQL and restic vault, behind <see cref="Cloud.CloudTenantRestorer"/>). Each case
+/// expects every step's verdict, so both executors give the same verdicts for the same tenant. The hooks use bash-only
+/// syntax and read the restored database through the contract's environment; one outlives the hook time limit.
+/// One tenant for both executors (a collection fixture): the suite stays cheap.
+/// </summary>
+[Collection(RestoreConformanceTenant.Name)]
+public abstract class RestoreConformance(ConformanceTenant site, ITestOutputHelper output)
+{
+    protected const string PreHook = """[[ $FAILOVER_TENANT == acme && $FAILOVER_REHEARSAL == 0 ]] && parts=(pre restore) && echo "${parts[1]} of $FAILOVER_TENANT" """;
+    protected const string PostHook = """rows=$(psql -tAc 'SELECT count(*) FROM customers') && [[ $rows == 200 ]] && echo "customers: $rows" """;
+    private const string SlowHook = "sleep 20";
+
+    protected ConformanceTenant Site { get; } = site;
+    protected ITestOutputHelper Output { get; } = output;
+
+    /// <summary>Restores the set with this executor into the tenant's (empty) database and returns every step's verdict.</summary>
+    protected abstract Task<IReadOnlyList<StepVerdict>> RestoreAsync(BackupSet set, IReadOnlyList<string> preHooks, IReadOnlyList<string> postHooks, TimeSpan hookTimeout);
+
+    private async Task<IReadOnlyList<StepVerdict>> RestoredAsync(BackupSet set, IReadOnlyList<string> pre, IReadOnlyList<string> post, TimeSpan? hookTimeout = null)
+    {
+        try
+        {
+            var verdicts = await RestoreAsync(set, pre, post, hookTimeout ?? RestoreOptions.Default.HookTimeout);
+            Output.WriteLine(string.Join(" | ", verdicts));
+            return verdicts;
+        }
+        finally { await DropAsync(); }
+    }
+
+    /// <summary>Every step of the plan passing up to <paramref name="failing"/>, which fails for <paramref name="reason"/>.</summary>
+    private static List<StepVerdict> PassingUpTo(RestorePlan plan, string failing, string reason) =>
+        [.. plan.Steps.TakeWhile(s => s.Name != failing).Select(s => StepVerdict.Pass(s)), new StepVerdict(failing, false, reason)];
 
     [Fact]
-    public async Task A_good_backup_passes_every_step_in_both_executors()
+    public async Task A_good_backup_is_restored_and_verified_passing_every_step_its_bash_only_hooks_included()
     {
-        var (local, cloud) = await BothAsync(site.Good);
-        Assert.Equal(RestorePlan.For(site.Tenant.Name, [PreHook], [PostHook], 1).Steps.Select(s => StepVerdict.Pass(s)), local);
-        Assert.Equal(local, cloud);
+        var verdicts = await RestoredAsync(Site.Good, [PreHook], [PostHook]);
+        Assert.Equal(RestorePlan.For(Site.Tenant.Name, [PreHook], [PostHook], 1).Steps.Select(s => StepVerdict.Pass(s)), verdicts);
     }
 
     [Fact]
-    public async Task A_table_that_differs_from_its_manifest_fails_verify_database_in_both_executors_after_a_bash_only_hook_passed()
+    public async Task A_table_that_differs_from_its_manifest_fails_verify_database_after_a_bash_only_hook_passed()
     {
-        var (local, cloud) = await BothAsync(site.Tampered);
-        Assert.Equal(new StepVerdict("verify-database", false, RestoreFindings.ContentsDiffer("public.customers", "200")), local[^1]);
-        Assert.Contains(new StepVerdict("pre-hook-1", true), local);
-        Assert.DoesNotContain(local, v => v.Step == "post-hook-1");
-        Assert.Equal(local, cloud);
+        var verdicts = await RestoredAsync(Site.Tampered, [PreHook], [PostHook]);
+        Assert.Equal(PassingUpTo(RestorePlan.For(Site.Tenant.Name, [PreHook], [PostHook], 1), "verify-database", RestoreFindings.ContentsDiffer("public.customers", "200")), verdicts);
     }
 
-    /// <summary>Restores the set with each executor in turn into the same empty database name, and returns both verdict lists.</summary>
-    private async Task<(IReadOnlyList<StepVerdict> Local, IReadOnlyList<StepVerdict> Cloud)> BothAsync(BackupSet set)
+    [Fact]
+    public async Task A_hook_that_outlives_the_hook_time_limit_is_killed_and_fails_its_step()
     {
-        var local = await LocalAsync(set);
-        output.WriteLine("local: " + string.Join(" | ", local));
-        await DropAsync();
-        var cloud = await CloudAsync(set);
-        output.WriteLine("cloud: " + string.Join(" | ", cloud));
-        await DropAsync();
-        return (local, cloud);
+        var verdicts = await RestoredAsync(Site.Good, [SlowHook], [], TimeSpan.FromSeconds(1));
+        Assert.Equal(PassingUpTo(RestorePlan.For(Site.Tenant.Name, [SlowHook], [], 1), "pre-hook-1", RestoreFindings.HookKilled("1")), verdicts);
     }
 
-    private async Task<IReadOnlyList<StepVerdict>> LocalAsync(BackupSet set)
+    protected async Task DropAsync()
     {
-        var target = new TenantSite(site.Tenant, site.Cluster.Database(site.Tenant.Name), site.Vault.Scratch($"local-{set.RunId}/files"));
-        var vault = new ResticVault(site.Vault.Catalog());
-        var snapshot = new TenantSnapshot(site.Tenant.Name, set.Database!.Id, set.Time, 0);
-        var result = await site.Vault.Restore().RestoreAsync(target, RestorePointSource.Of(vault, snapshot),
-            RestoreOptions.Default with { PreHooks = [PreHook], PostHooks = [PostHook] }, IRestoreJournal.None, CancellationToken.None);
-        output.WriteLine(string.Join("\n", result.Hooks.Select(h => $"{h.Stage}: {h.ExitCode} {h.Output}")));
+        await using var admin = new NpgsqlConnection(Site.Cluster.ConnectionString);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Site.Tenant.Name}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>The local provider's executor: the driver's <see cref="TenantRestore"/>.</summary>
+public sealed class LocalRestoreConformance(ConformanceTenant fixture, ITestOutputHelper log) : RestoreConformance(fixture, log)
+{
+    protected override async Task<IReadOnlyList<StepVerdict>> RestoreAsync(BackupSet set, IReadOnlyList<string> preHooks, IReadOnlyList<string> postHooks, TimeSpan hookTimeout)
+    {
+        var target = new TenantSite(Site.Tenant, Site.Cluster.Database(Site.Tenant.Name), Site.Vault.Scratch($"local-{set.RunId}-{Guid.NewGuid():N}/files"));
+        var vault = new ResticVault(Site.Vault.Catalog());
+        var snapshot = new TenantSnapshot(Site.Tenant.Name, set.Database!.Id, set.Time, 0);
+        var result = await Site.Vault.Restore().RestoreAsync(target, RestorePointSource.Of(vault, snapshot),
+            RestoreOptions.Default with { PreHooks = preHooks, PostHooks = postHooks, HookTimeout = hookTimeout }, IRestoreJournal.None, CancellationToken.None);
+        Output.WriteLine(string.Join("\n", result.Hooks.Select(h => $"{h.Stage}: {h.ExitCode} {h.Output}")));
         return result.Verdicts;
     }
+}
 
+/// <summary>The cloud servers' executor: the bash functions of <see cref="RestoreRecipe"/>, run on this host.</summary>
+public sealed class RecipeRestoreConformance(ConformanceTenant fixture, ITestOutputHelper log) : RestoreConformance(fixture, log)
+{
     /// <summary>The recipe's own functions and data, with the vault's and the database's variables a cloud server's bootstrap would set.</summary>
-    private async Task<IReadOnlyList<StepVerdict>> CloudAsync(BackupSet set)
+    protected override async Task<IReadOnlyList<StepVerdict>> RestoreAsync(BackupSet set, IReadOnlyList<string> preHooks, IReadOnlyList<string> postHooks, TimeSpan hookTimeout)
     {
-        var dir = site.Vault.Scratch($"cloud-{set.RunId}");
-        var tenant = site.Tenant with { PreRestore = [PreHook], PostRestore = [PostHook] };
+        var dir = Site.Vault.Scratch($"cloud-{set.RunId}-{Guid.NewGuid():N}");
+        var tenant = Site.Tenant with { PreRestore = preHooks, PostRestore = postHooks };
+        var hooks = preHooks.Concat(postHooks).ToList();
         var recipe = new RestoreRecipe("conformance", RestoreRecipe.DefaultCredentialsFile, Path.Combine(dir, "spool"), 1,
-            [new RecipeTenant(tenant, set.Database!.Id, Path.Combine(dir, "tenants", tenant.Name, "files"), [0], [1], RestorePlan.For(tenant, 1))])
+            [new RecipeTenant(tenant, set.Database!.Id, Path.Combine(dir, "tenants", tenant.Name, "files"),
+                Enumerable.Range(0, preHooks.Count).ToList(), Enumerable.Range(preHooks.Count, postHooks.Count).ToList(), RestorePlan.For(tenant, 1))])
         {
-            Hooks = [PreHook, PostHook],
-            HookTimeout = RestoreOptions.Default.HookTimeout,
+            Hooks = hooks,
+            HookTimeout = hookTimeout,
         };
         await RunRecipeAsync(recipe, dir, $"{RestoreRecipe.Functions.RestoreAll} {recipe.Parallelism}");
         var verdicts = Path.Combine(dir, "state", "0.verdicts");
@@ -156,10 +198,10 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
             {tail}
             """;
         var psi = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment["RESTIC_REPOSITORY"] = site.Vault.Settings.Repository;
-        psi.Environment["RESTIC_PASSWORD"] = site.Vault.Settings.Password;
+        psi.Environment["RESTIC_REPOSITORY"] = Site.Vault.Settings.Repository;
+        psi.Environment["RESTIC_PASSWORD"] = Site.Vault.Settings.Password;
         psi.Environment["RESTIC_CACHE_DIR"] = Path.Combine(dir, "cache");
-        var db = site.Cluster.Database(site.Tenant.Name);
+        var db = Site.Cluster.Database(Site.Tenant.Name);
         psi.Environment["PGHOST"] = db.Host;
         psi.Environment["PGPORT"] = db.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PGUSER"] = db.User;
@@ -171,8 +213,8 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
         var stdout = bash.StandardOutput.ReadToEndAsync();
         var stderr = await bash.StandardError.ReadToEndAsync();
         await bash.WaitForExitAsync();
-        output.WriteLine(await stdout + stderr);
-        Assert.DoesNotContain(site.Vault.Settings.Password, stderr);
+        Output.WriteLine(await stdout + stderr);
+        Assert.DoesNotContain(Site.Vault.Settings.Password, stderr);
         return await stdout + stderr;
     }
 
@@ -184,11 +226,11 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
     [Fact]
     public async Task The_cloud_restore_wait_shows_the_progress_the_server_s_restore_writes_into_the_health_document()
     {
-        var set = site.Good;
-        var dir = site.Vault.Scratch("cloud-progress");
+        var set = Site.Good;
+        var dir = Site.Vault.Scratch("cloud-progress");
         Directory.CreateDirectory(dir);
         const string slowHook = "sleep 2"; // the tenant stays restored-but-not-ready for a moment: the bar reaches its end first
-        var tenant = site.Tenant with { PostRestore = [slowHook] };
+        var tenant = Site.Tenant with { PostRestore = [slowHook] };
         var recipe = new RestoreRecipe("progress", RestoreRecipe.DefaultCredentialsFile, Path.Combine(dir, "spool"), 1,
             [new RecipeTenant(tenant, set.Database!.Id, Path.Combine(dir, "tenants", tenant.Name, "files"), [], [0], RestorePlan.For(tenant, 1))])
         {
@@ -212,7 +254,7 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
             Assert.StartsWith("acme restored from " + set.Database.Id, await wait.WaitAsync(TimeSpan.FromSeconds(30)));
 
             var reports = seen.ToList();
-            output.WriteLine(string.Join("\n", reports.Select(r => r.Describe())));
+            Output.WriteLine(string.Join("\n", reports.Select(r => r.Describe())));
             var total = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(recipe.SpoolDirectory, $"acme.{BackupLayout.ManifestFileName}")))!["bytes"]!.GetValue<long>();
             Assert.All(reports, r => Assert.Equal(("acme", total), (r.Tenant, r.Total)));
             Assert.Contains(reports, r => !r.Finished); // under way: the manifest fetched, the dump not yet through
@@ -227,11 +269,4 @@ public class RestoreConformanceTests(ConformanceTenant site, ITestOutputHelper o
         }
     }
 
-    private async Task DropAsync()
-    {
-        await using var admin = new NpgsqlConnection(site.Cluster.ConnectionString);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{site.Tenant.Name}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
-    }
 }

@@ -57,7 +57,8 @@ public sealed class PowerDnsCutoverTests(PowerDnsServer server) : AgainstPowerDn
         var error = await Assert.ThrowsAsync<DnsCutoverException>(() =>
             Cutover().PointAsync("absent.test", [new RecordSet("app", "A", [NewSite], 60)], CancellationToken.None));
 
-        Assert.Contains("zone absent.test. does not exist", error.Message);
+        Assert.Contains("failed changing zone absent.test. (HTTP 404)", error.Message);
+        Assert.Contains("The zone does not exist there: create it (pdnsutil create-zone absent.test.)", error.Message);
         Assert.Contains(Server.ApiUrl.ToString(), error.Message);
     }
 

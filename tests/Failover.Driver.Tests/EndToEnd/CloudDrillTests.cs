@@ -123,8 +123,9 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.Contains("moved to standby-hel1", text);
             Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
             Assert.Contains("Recovered on standby-hel1: RTO", text);
-            // After the cutover the driver's signed request started the standby's agent, whose first run is in the vault.
-            Assert.Contains("standby-hel1's backup agent started by a signed request to its data server", text);
+            // After the cutover the driver's signed request brought the standby its agent (its user data has none) and started
+            // it; its first run is in the vault.
+            Assert.Matches(@"standby-hel1's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", text);
             Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
             var hel1Servers = world.ServersOf("standby-hel1");
 
@@ -137,7 +138,7 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-aws-fra and verified", migration.Output);
             Assert.Matches(@"replace +aws:ec2/instance:Instance standby-aws-fra-db-1", migration.Output);
             Assert.Contains("RPO 0s", migration.Output);
-            Assert.Contains("standby-aws-fra's backup agent started by a signed request to its data server", migration.Output);
+            Assert.Matches(@"standby-aws-fra's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", migration.Output);
             Assert.Equal("standby-aws-fra", world.Topology.Production.Name);
             said.GetStringBuilder().Clear();
             Assert.True(await world.VerifyAsync(world.Topology.Find("standby-aws-fra")!, CancellationToken.None), said.ToString());

@@ -36,15 +36,16 @@ public class FreezeHookTests
     [Fact]
     public async Task A_freeze_command_over_its_time_limit_is_killed_and_named()
     {
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => Freeze(TimeSpan.FromSeconds(1)).FreezeAsync(Source("sleep 30"), CancellationToken.None));
-        Assert.Contains("local-prod: freeze command `sleep 30` did not finish within 1s (failover:migrate.freeze in ", e.Message);
+        var e = await Assert.ThrowsAsync<Failover.Driver.Engine.ToolFailureException>(() => Freeze(TimeSpan.FromSeconds(1)).FreezeAsync(Source("sleep 30"), CancellationToken.None));
+        Assert.StartsWith("the freeze command `sleep 30` failed on local-prod (stopped at its time limit of 1s): ", e.Message);
+        Assert.Contains("Fix it (failover:migrate.freeze in ", e.Message);
     }
 
     [Fact]
     public async Task A_failing_thaw_command_names_its_exit_code_and_last_line()
     {
         var source = Local.Production with { Migrate = new MigrationHooks([], ["echo maintenance mode still on >&2; exit 3"], []) };
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => Freeze(TimeSpan.FromMinutes(1)).ThawAsync(source, CancellationToken.None));
-        Assert.Contains("local-prod: thaw command `echo maintenance mode still on >&2; exit 3` exited 3: maintenance mode still on", e.Message);
+        var e = await Assert.ThrowsAsync<Failover.Driver.Engine.ToolFailureException>(() => Freeze(TimeSpan.FromMinutes(1)).ThawAsync(source, CancellationToken.None));
+        Assert.StartsWith("the thaw command `echo maintenance mode still on >&2; exit 3` failed on local-prod (exit 3): maintenance mode still on. Fix it (failover:migrate.thaw in ", e.Message);
     }
 }

@@ -46,7 +46,7 @@ public sealed class PulumiCliFailureTests : IDisposable
 
         Assert.Equal(PulumiFailureKind.ConcurrentUpdate, e.Kind);
         Assert.Equal(4, _pulumi.Calls("up").Count);
-        Assert.StartsWith("pulumi up failed for stack 'standby-hel1': the stack is currently locked by 1 lock(s).", e.Message);
+        Assert.Matches(@"^pulumi up failed for stack 'standby-hel1' \(exit \d+\): the stack is currently locked by 1 lock\(s\)", e.Message);
         Assert.Contains("pulumi cancel", e.Message);
     }
 

@@ -92,6 +92,17 @@ public partial class IncidentReportTests
     }
 
     [Fact]
+    public void A_passed_rehearsal_says_whether_its_copy_was_torn_down_or_kept_running()
+    {
+        Assert.Contains("Production DNS was not touched; the copy was torn down.", IncidentReport.FromJournal(Rehearsal(), Targets).Markdown());
+        // --keep: the run completes without a teardown step, and the copy is still running.
+        var kept = IncidentReport.FromJournal(Rehearsal().Where(r => r.Step != "teardown").ToList(), Targets);
+        Assert.Equal("resolved", kept.Outcome);
+        Assert.DoesNotContain("torn down", kept.Markdown());
+        Assert.Contains("the copy standby-hel1-rehearsal was kept running (--keep): `failover rehearse --teardown` removes it.", kept.Markdown());
+    }
+
+    [Fact]
     public void A_failed_rehearsal_torn_down_by_the_same_process_is_not_called_resumed()
     {
         var report = IncidentReport.FromJournal(Rehearsal(failGate: true), Targets);
