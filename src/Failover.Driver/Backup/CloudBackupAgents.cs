@@ -36,6 +36,8 @@ public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet 
             (at, nonce) => BackupControl.StartBody(site.Name, at, nonce, agent), cancellation);
         if (sent.Refusal is { } why)
             return new AgentStart(false, $"{why}: {byHand}");
+        if (sent.Member("ok") == "False")
+            return new AgentStart(false, $"{site.Name}'s data server took the request but could not start its agent ({sent.Url}: {sent.Answer.Trim()}): {byHand}");
         var installed = sent.Member("agent");
         log.Information("The data server of {Site} accepted the control request {Action} at {Url} (agent {Agent} {Sha256}, timer {Timer})",
             site.Name, BackupControl.StartBackups, sent.Url, installed, agent.Sha256[..12], sent.Member("timer"));

@@ -45,7 +45,8 @@ public static class ControlRequests
         request.Headers.Add(BackupControl.SignatureHeader, BackupControl.Sign(key.Text, text));
         using var response = await http.SendAsync(request, cancellation);
         var answer = new ControlAnswer(url, await response.Content.ReadAsStringAsync(cancellation), null);
-        if (response.StatusCode == HttpStatusCode.Accepted && answer.Member("ok") != "False" && answer.Member("refused").Length == 0) return answer;
+        // Accepted: the caller judges the root unit's result (a report filed into one vault of two is not a refusal).
+        if (response.StatusCode == HttpStatusCode.Accepted && answer.Member("refused").Length == 0) return answer;
         var why = answer.Member("refused") is { Length: > 0 } r ? r : $"HTTP {(int)response.StatusCode}";
         log.Warning("The data server of {Site} refused the control request at {Url}: {Reason}", site.Name, url, why);
         return answer with { Refusal = $"{site.Name}'s data server refused the request ({url}: {why})" };

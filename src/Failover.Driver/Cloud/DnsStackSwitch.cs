@@ -1,4 +1,5 @@
 using System.Net;
+using Failover.Core.Planning;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Dns;
@@ -10,9 +11,10 @@ namespace Failover.Driver.Cloud;
 
 /// <summary>
 /// The cutover through the DNS stack (Route 53 or Hetzner DNS): its active site set to the target and
-/// applied with `pulumi up`, then every name server of the zone asked directly until all answer.
+/// applied with `pulumi up`, then every name server of the zone asked directly until all answer, within
+/// <paramref name="visible"/> (the run's RuntimeOptions.DnsVisible).
 /// </summary>
-public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, AuthoritativeCheck check, Action<string> progress, ILogger log) : IDnsSwitch
+public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, AuthoritativeCheck check, Action<string> progress, ILogger log, Wait visible) : IDnsSwitch
 {
     private readonly DnsSpec _dns = dnsStack.Dns!;
 
@@ -48,7 +50,7 @@ public sealed class DnsStackSwitch(IPulumi pulumi, StackSpec dnsStack, Authorita
         }
         if (servers.Count == 0) throw new InvalidOperationException($"no name server of {_dns.Zone} could be found to verify the cutover");
         var expected = ServiceRecords.PointingAt(_dns, addresses.Select(IPAddress.Parse).ToList());
-        var result = await check.WaitUntilVisibleAsync(_dns.Zone, expected, servers, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5), cancellation);
+        var result = await check.WaitUntilVisibleAsync(_dns.Zone, expected, servers, visible.Timeout, visible.Poll, cancellation);
         if (!result.Visible || result.VisibleEverywhereAt is not { } at)
             throw new Engine.StepFailedException($"the new records of {_dns.Zone} are not visible on every name server: {result.Summary}");
         return at;

@@ -193,7 +193,7 @@ public static class RunPortsFactory
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
         if (dns.Provider != DnsProvider.PowerDns)
-            return new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log);
+            return new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log, env.Options.DnsVisible);
         return new LazyDns(async ct => PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
             ?? (await pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true, ct))?.Value
             ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey")));

@@ -127,6 +127,8 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             // it; its first run is in the vault.
             Assert.Matches(@"standby-hel1's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", text);
             Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
+            // The report and journal filed by the standby's data server (the driver has only the read key), read back with matching hashes.
+            Assert.Matches(@"Evidence filed by standby-hel1's data server \(\S+\) and read back with the read key: vault-aws-par: restic snapshot [0-9a-f]{8} \(tags failover-report, report=\S+\), \d+ files, SHA-256 match", text);
             var hel1Servers = world.ServersOf("standby-hel1");
 
             // The migration on to AWS: the target at full size restored while standby-hel1 serves, standby-hel1 frozen by its

@@ -1,6 +1,7 @@
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Composition;
+using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Failover.Driver.Tests.Backup;
 using Failover.Driver.Tests.Pulumi;
@@ -37,8 +38,44 @@ public sealed class VaultWorld : IAsyncLifetime
         File.WriteAllText(Vault.Settings.Repository + ".password", Vault.Settings.Password);
     }
 
+    /// <summary>The vault stack whose outputs open <see cref="Vault"/>.</summary>
+    public const string StackVault = "vault-stack";
+
+    private readonly SemaphoreSlim _deploy = new(1, 1);
+    private StandIn? _pulumi;
+
+    /// <summary>
+    /// The stand-in `pulumi` with two vault stacks deployed once for the class: <see cref="StackVault"/>, whose outputs
+    /// open this vault, and <paramref name="half"/>, deployed without the restic outputs (an `up` that never finished).
+    /// </summary>
+    public async Task<IPulumi> StackVaultsAsync(string half)
+    {
+        await _deploy.WaitAsync();
+        try
+        {
+            if (_pulumi is not null) return _pulumi.Cli();
+            var standIn = new StandIn();
+            standIn.Script(new
+            {
+                outputs = new Dictionary<string, object>
+                {
+                    [StackVault] = new { resticRepository = Vault.Settings.Repository, resticPassword = new Dictionary<string, string> { ["$secret"] = Vault.Settings.Password } },
+                    [half] = new { vaultUrl = "s3:https://s3.eu-west-3.amazonaws.com/x" },
+                },
+            });
+            foreach (var stack in new[] { StackVault, half })
+            {
+                await standIn.Cli().SelectOrCreateStackAsync(stack);
+                await standIn.Cli().UpAsync(stack); // the stand-in records the outputs an `up` produces
+            }
+            return (_pulumi = standIn).Cli();
+        }
+        finally { _deploy.Release(); }
+    }
+
     public async Task DisposeAsync()
     {
+        _pulumi?.Dispose();
         await Vault.DisposeAsync();
         Cluster.Dispose();
     }
@@ -124,10 +161,8 @@ public sealed class DirectoryVaultConformance(VaultWorld world) : VaultConforman
 }
 
 /// <summary>A cloud run's vault: the vault stack's outputs read through the stand-in `pulumi`, every tenant from one vault.</summary>
-public sealed class StackVaultConformance(VaultWorld world) : VaultConformance(world), IDisposable
+public sealed class StackVaultConformance(VaultWorld world) : VaultConformance(world)
 {
-    private readonly StandIn _pulumi = new();
-
     private static StackSpec VaultStack(string name) => StackFileReader.Parse("""
         config:
           failover:role: vault
@@ -135,22 +170,14 @@ public sealed class StackVaultConformance(VaultWorld world) : VaultConformance(w
           failover:vault: { kind: s3, bucket: failover-vault-conformance }
         """, name, $"Pulumi.{name}.yaml");
 
-    private async Task<IBackupVault> OfAsync(string name, object? outputs)
+    private async Task<IBackupVault> OfAsync(string name)
     {
-        _pulumi.Script(new { outputs = new Dictionary<string, object?> { [name] = outputs } });
-        await _pulumi.Cli().SelectOrCreateStackAsync(name);
-        await _pulumi.Cli().UpAsync(name); // the stand-in records the outputs an `up` produces
+        var pulumi = await World.StackVaultsAsync(UnopenableName);
         var stack = VaultStack(name);
-        var pulumi = _pulumi.Cli();
         return new VaultSet([new VaultSource(name, ct => VaultSettings.CloudAsync(stack, pulumi, ct))], World.Vault.Secrets, World.Vault.Clock, World.Vault.Logger, "100%", oneVault: true);
     }
 
-    protected override Task<IBackupVault> OpenAsync() =>
-        OfAsync("vault-stack", new { resticRepository = World.Vault.Settings.Repository, resticPassword = new Dictionary<string, string> { ["$secret"] = World.Vault.Settings.Password } });
-
-    // Deployed, but without the restic outputs (a vault stack whose `pulumi up` never finished).
-    protected override Task<IBackupVault> OpenUnopenableAsync() => OfAsync(UnopenableName, new { vaultUrl = "s3:https://s3.eu-west-3.amazonaws.com/x" });
+    protected override Task<IBackupVault> OpenAsync() => OfAsync(VaultWorld.StackVault);
+    protected override Task<IBackupVault> OpenUnopenableAsync() => OfAsync(UnopenableName);
     protected override string UnopenableName => "vault-stack-half";
-
-    public void Dispose() => _pulumi.Dispose();
 }
