@@ -67,7 +67,7 @@ beside_booted() {
   local rc=0
   compile_checks || rc=1
   echo "== tests/Failover.Driver.Tests: the install test (beside the booted-server tests)"
-  dotnet test tests/Failover.Driver.Tests -c Release --nologo -v q --no-build --filter "$install_test" 2>&1 | grep -vE '^\s*$' || true
+  dotnet test tests/Failover.Driver.Tests -c Release --nologo -v q --no-build --filter "$install_test" 2>&1 | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   return $rc
 }
@@ -79,20 +79,20 @@ for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
   [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests&FullyQualifiedName!~${install_test#FullyQualifiedName~}")
-  dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
+  dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
     beside_booted > "$checks_log" 2>&1 &
     checks_pid=$!
     echo "== $p: the booted-server tests, without other tests (the compile-only checks and the install test run beside them)"
-    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$' || true
+    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
+  # What ran beside the booted tests ends before the next project builds: they would share obj/ and bin/ folders.
+  if [ -n "$checks_pid" ] && [ "$checks_pid" != done ]; then wait "$checks_pid" || status=1; tee -a "$log" < "$checks_log"; checks_pid=done; fi
 done
 
-if [ -z "$checks_pid" ]; then compile_checks > "$checks_log" 2>&1 & checks_pid=$!; fi
-wait "$checks_pid" || status=1
-tee -a "$log" < "$checks_log"
+[ -n "$checks_pid" ] || { compile_checks || status=1; }
 
 sum() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)

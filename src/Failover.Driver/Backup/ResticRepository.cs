@@ -260,8 +260,11 @@ public sealed class ResticRepository : IBackupRepository
         return result;
     }
 
-    private ResticException Failure(string command, ProgramResult result) =>
-        new(Engine.ToolFailure.Exited($"restic {command}", $"on the vault {_settings.Repository}", result.ExitCode, result.StandardError,
+    private ResticException Failure(string command, ProgramResult result) => LockHolder(result.StandardError) is { } holder
+        // restic's lock refusal names the holder on its first line and ends with a hint; the holder is what the operator needs.
+        ? new(new Engine.ToolFailure($"restic {command}", $"on the vault {_settings.Repository}", $"exit {result.ExitCode}", $"the repository is {holder}",
+            "If that process is gone (a killed run), `failover unlock` removes its stale lock; then run the command again").Message, result.ExitCode)
+        : new(Engine.ToolFailure.Exited($"restic {command}", $"on the vault {_settings.Repository}", result.ExitCode, result.StandardError,
             "Check that the vault can be reached and its password and keys are right (`restic snapshots` with the same RESTIC_REPOSITORY), then run the command again",
             _secrets).Message, result.ExitCode);
 

@@ -52,7 +52,7 @@ public sealed class SiteRestorer(VaultSet vaults, Func<IBackupRepository, Tenant
 
         public async Task<HookOutcome> HookAsync(RestoreStep step, Func<string?, CancellationToken, Task<HookOutcome>> run, CancellationToken cancellation)
         {
-            var effect = $"hook:{RestorePlan.StageOf(step.Kind)}:{target.Tenant.Name}:{step.Hook}";
+            var effect = EffectKey.RestoreHook(RestorePlan.StageOf(step.Kind), target.Tenant.Name, step.Hook);
             var marker = $"{effects.RunId}/{effect}";
             try
             {
@@ -72,7 +72,7 @@ public sealed class SiteRestorer(VaultSet vaults, Func<IBackupRepository, Tenant
 
         public async Task<string> DataAsync(Func<CancellationToken, Task<string>> run, CancellationToken cancellation)
         {
-            var data = await effects.Once($"data:{target.Tenant.Name}:{snapshot.SnapshotId}", async x =>
+            var data = await effects.Once(EffectKey.RestoreData(target.Tenant.Name, snapshot.SnapshotId), async x =>
             {
                 await DropAsync(target.Database, target.FilesDirectory, x);
                 try { return (JsonNode)await run(x); }

@@ -96,7 +96,7 @@ public interface IRunEffects
     string RunId { get; }
 
     /// <summary>See <see cref="StepContext.Once"/>.</summary>
-    Task<JsonNode?> Once(string effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation);
+    Task<JsonNode?> Once(EffectKey effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation);
 }
 
 /// <summary>What a step sees while it runs: the run, the facts of earlier steps, the clock and the journal.</summary>
@@ -120,8 +120,9 @@ public sealed class StepContext(RunContext run, StepKind step, Journal journal, 
     /// nothing runs. If the process died while it ran, it runs again, so every effect must be safe to repeat
     /// (check-then-act, or naturally idempotent like a DNS REPLACE).
     /// </summary>
-    public async Task<JsonNode?> Once(string effect, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation)
+    public async Task<JsonNode?> Once(EffectKey key, Func<CancellationToken, Task<JsonNode?>> act, CancellationToken cancellation)
     {
+        var effect = key.Value;
         var stepName = Name(Step);
         var live = Journal.Live(journal.Records);
         var done = live.LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == stepName && r.Effect == effect);

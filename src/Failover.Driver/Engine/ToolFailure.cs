@@ -33,19 +33,32 @@ public sealed record ToolFailure(string Tool, string Doing, string Exit, string 
         new(tool, doing, "HTTP " + status.ToString(CultureInfo.InvariantCulture), Redact(LastMeaningfulLine(body), secrets), remedy);
 
     /// <summary>
-    /// The line of a tool's error output that says what went wrong: the last line naming an error (pg_restore's
-    /// "error:" before its "Command was:", restic's "Fatal:"), else the last line that is not JSON or a progress
-    /// bar; "(no error output)" when there is none. Without a trailing full stop (the sentence adds one).
+    /// The line of a tool's error output that says what went wrong: the last line that begins as an error
+    /// ("pg_restore: error: …", "Fatal: …", "ERROR: …"), else the last naming an error, else the last line that is not JSON or
+    /// a progress bar; "(no error output)" when there is none. pg_restore's "Command was:" and the SQL it echoes after it
+    /// are never that line (a column named last_error is no error). Without a trailing full stop (the sentence adds one).
     /// </summary>
     public static string LastMeaningfulLine(string output)
     {
-        var lines = output.Replace("\r\n", "\n").Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(l => l.Length > 0 && l[0] is not ('{' or '[') && !l.StartsWith("Command was:", StringComparison.Ordinal)).ToList();
-        var line = lines.LastOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase) || l.StartsWith("Fatal", StringComparison.Ordinal)
-                                            || l.StartsWith("FATAL", StringComparison.Ordinal))
+        var lines = new List<string>();
+        var echoingSql = false;
+        foreach (var l in output.Replace("\r\n", "\n").Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (l.StartsWith("Command was:", StringComparison.Ordinal)) { echoingSql = true; continue; }
+            // The echoed statement ends where the tool speaks again ("pg_restore: …", "WARNING: …").
+            if (echoingSql && !ToolSpeaks.IsMatch(l)) continue;
+            echoingSql = false;
+            if (l.Length > 0 && l[0] is not ('{' or '[')) lines.Add(l);
+        }
+        var line = lines.LastOrDefault(l => BeginsAsError.IsMatch(l))
+                   ?? lines.LastOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase))
                    ?? lines.LastOrDefault();
         return line is null ? "(no error output)" : line.TrimEnd('.');
     }
+
+    private static readonly System.Text.RegularExpressions.Regex ToolSpeaks = new(@"^[A-Za-z][\w.-]*: ");
+    private static readonly System.Text.RegularExpressions.Regex BeginsAsError =
+        new(@"^([\w.-]+: )?(error|fatal|panic)\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     private static string Redact(string text, SecretRegistry? secrets) => secrets?.Redact(text) ?? text;
 }

@@ -34,7 +34,9 @@ public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretReg
             sent = await ControlRequests.SendAsync(pulumi, http, serving, null, time, log,
                 (at, nonce) => BackupControl.FileReportBody(serving.Name, at, nonce, filing), cancellation);
         }
-        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TaskCanceledException or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException)
+        // ArgumentException: a report and journal over the request's limit, or a control key the request cannot be signed with.
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TaskCanceledException or ArgumentException
+                                  or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException)
         {
             sent = new ControlAnswer("", "", $"{serving.Name}'s data server could not be asked to file the report ({e.Message})");
         }

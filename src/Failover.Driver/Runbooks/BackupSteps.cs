@@ -54,7 +54,7 @@ internal sealed class StartBackups(StackSpec target, Deferred<IBackupAgents> age
     public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
     {
         var backups = await agents.GetAsync(ct);
-        var started = (await c.Once($"backups:start:{target.Name}", async x =>
+        var started = (await c.Once(EffectKey.BackupsStart(target.Name), async x =>
         {
             var at = c.Time.GetUtcNow();
             AgentStart start;

@@ -117,7 +117,7 @@ public static class FailoverSteps
             TenantSnapshot? good = null;
             foreach (var s in candidates)
             {
-                var ok = await c.Once($"verify:{tenant.Name}:{s.SnapshotId}", async x => JsonValue.Create(await (await vault.GetAsync(ct)).VerifyAsync(s, x)), ct);
+                var ok = await c.Once(EffectKey.Verify(tenant.Name, s.SnapshotId), async x => JsonValue.Create(await (await vault.GetAsync(ct)).VerifyAsync(s, x)), ct);
                 if (ok?.GetValue<bool>() == true) { good = s; break; }
                 notes.Add($"snapshot {s.SnapshotId} of {tenant.Name} failed verification; falling back to the previous one");
                 c.Note(notes[^1]);
@@ -159,7 +159,7 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var snapshots = Chosen(c);
-            var result = await c.Once($"provision:{target.Name}", async x => StepFacts.Json(await (await provisioner.GetAsync(ct)).ProvisionAsync(target, snapshots, x)), ct);
+            var result = await c.Once(EffectKey.Provision(target.Name), async x => StepFacts.Json(await (await provisioner.GetAsync(ct)).ProvisionAsync(target, snapshots, x)), ct);
             var facts = result!.AsObject().DeepClone().AsObject();
             return new StepResult($"{target.Name} is up at {string.Join(", ", StepFacts.Site(facts).Addresses)}", facts);
         }
@@ -186,7 +186,7 @@ public static class FailoverSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var results = await RestoreAllAsync(c, t, target, await vault.GetAsync(ct), await restorer.GetAsync(ct), Chosen(c), "restore", ct);
+            var results = await RestoreAllAsync(c, t, target, await vault.GetAsync(ct), await restorer.GetAsync(ct), Chosen(c), EffectKey.Restore, ct);
             return new StepResult($"{results.Count} tenants restored and verified" + (c.Run.Without.Count > 0 ? $"; left out: {string.Join(", ", c.Run.Without)}" : ""),
                 new RestoreFacts(results).Json());
         }
@@ -194,9 +194,9 @@ public static class FailoverSteps
 
     /// <summary>
     /// Restores every tenant from its snapshot on the target, tier then smallest first, each restore one journaled
-    /// effect named <paramref name="effect"/>:tenant; the tenants' results, or a failure naming each tenant that failed.
+    /// effect keyed <paramref name="effect"/> of the tenant; the tenants' results, or a failure naming each tenant that failed.
     /// </summary>
-    internal static async Task<Dictionary<string, RestoredTenant>> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, string effect, CancellationToken ct)
+    internal static async Task<Dictionary<string, RestoredTenant>> RestoreAllAsync(StepContext c, Topology t, StackSpec target, IBackupVault vault, ISiteRestore restorer, IReadOnlyList<TenantSnapshot> chosen, Func<string, EffectKey> effect, CancellationToken ct)
     {
         var snapshots = chosen.ToDictionary(s => s.Tenant);
         var site = Address(c);
@@ -207,10 +207,10 @@ public static class FailoverSteps
             while (true)
             {
                 // A snapshot found damaged earlier in this run (journaled) is not tried again: its fallback is.
-                var snapshot = Fallen(c, effect, snapshots[tenant.Name]);
+                var snapshot = Fallen(c, snapshots[tenant.Name]);
                 try
                 {
-                    var done = await c.Once($"{effect}:{tenant.Name}", async y =>
+                    var done = await c.Once(effect(tenant.Name), async y =>
                     {
                         var verdict = await restorer.RestoreAsync(tenant, snapshot, site, c, y);
                         return new RestoredTenant(verdict, start, c.Time.GetUtcNow(), snapshot.SnapshotId != snapshots[tenant.Name].SnapshotId ? snapshot : null).Json();
@@ -219,7 +219,7 @@ public static class FailoverSteps
                 }
                 catch (SnapshotDamagedException e) when (!x.IsCancellationRequested)
                 {
-                    await FallBackAsync(c, t, vault, effect, tenant, e, x);
+                    await FallBackAsync(c, t, vault, tenant, e, x);
                 }
             }
         }, ct);
@@ -239,12 +239,12 @@ public static class FailoverSteps
         "restores it into the serving site.";
 
     /// <summary>The snapshot a tenant is restored from now: the chosen one, or the journaled fallback of a damaged one (repeatedly).</summary>
-    private static TenantSnapshot Fallen(StepContext c, string effect, TenantSnapshot chosen)
+    private static TenantSnapshot Fallen(StepContext c, TenantSnapshot chosen)
     {
         var snapshot = chosen;
         for (var seen = 0; seen < 1000; seen++)
         {
-            var key = $"fallback:{chosen.Tenant}:{snapshot.SnapshotId}";
+            var key = EffectKey.Fallback(chosen.Tenant, snapshot.SnapshotId).Value;
             var done = Journal.Live(c.Records).LastOrDefault(r => r.Event == JournalEvent.EffectDone && r.Step == StepContext.Name(c.Step) && r.Effect == key);
             if (done?.Data?["result"] is not JsonObject next) return snapshot;
             snapshot = StepFacts.Snapshot(chosen.Tenant, next);
@@ -257,10 +257,10 @@ public static class FailoverSteps
     /// intact is chosen instead, journaled and noted for the report, within the RPO rule as select-backup applies it; or the
     /// step stops saying which command goes on.
     /// </summary>
-    private static async Task FallBackAsync(StepContext c, Topology t, IBackupVault vault, string effect, Tenant tenant, SnapshotDamagedException damaged, CancellationToken ct)
+    private static async Task FallBackAsync(StepContext c, Topology t, IBackupVault vault, Tenant tenant, SnapshotDamagedException damaged, CancellationToken ct)
     {
         var bad = damaged.Snapshot;
-        var next = await c.Once($"fallback:{tenant.Name}:{bad.SnapshotId}", async x =>
+        var next = await c.Once(EffectKey.Fallback(tenant.Name, bad.SnapshotId), async x =>
         {
             foreach (var s in (await vault.SnapshotsAsync(tenant, x)).Where(s => s.Time < bad.Time))
                 if (await vault.ReadBackAsync(s, x)) return StepFacts.Json(s);
@@ -299,7 +299,7 @@ public static class FailoverSteps
         {
             try
             {
-                var done = await c.Once($"fence:{production.Name}", async x => JsonValue.Create(await (await fence.GetAsync(ct)).FenceAsync(production, x)), ct);
+                var done = await c.Once(EffectKey.Fence(production.Name), async x => JsonValue.Create(await (await fence.GetAsync(ct)).FenceAsync(production, x)), ct);
                 return new StepResult((string?)done ?? "fenced");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -320,7 +320,7 @@ public static class FailoverSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var addresses = Address(c).Addresses;
-            var changed = await c.Once("dns:point", async x => JsonValue.Create(ttlSeconds is { } ttl
+            var changed = await c.Once(EffectKey.DnsPoint, async x => JsonValue.Create(ttlSeconds is { } ttl
                 ? await (await dns.GetAsync(ct)).PointAtAsync(target, addresses, ttl, x)
                 : await (await dns.GetAsync(ct)).PointAtAsync(target, addresses, x)), ct);
             var visible = await (await dns.GetAsync(ct)).WaitVisibleAsync(addresses, ct);

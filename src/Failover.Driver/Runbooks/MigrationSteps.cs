@@ -49,9 +49,9 @@ public static class MigrationSteps
     public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
     {
         var live = Journal.Live(records);
-        return live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect?.StartsWith("freeze:", StringComparison.Ordinal) == true)
-               && !live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect == "dns:point")
-               && !live.Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+        return live.Any(r => r.Event == JournalEvent.EffectStarted && EffectKey.IsFreeze(r.Effect))
+               && !live.Any(r => r.Event == JournalEvent.EffectStarted && r.Effect == EffectKey.DnsPoint.Value)
+               && !live.Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public static class MigrationSteps
     /// thaw's own records, so a thaw still live means no reopen followed it.
     /// </summary>
     public static bool ThawedWithoutReopen(IReadOnlyList<JournalRecord> records) =>
-        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && r.Effect?.StartsWith("thaw:", StringComparison.Ordinal) == true);
+        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
 
     /// <summary>Whether the run stopped at the scale-down, waiting for the operator's --confirm.</summary>
     public static bool AwaitsConfirmation(IReadOnlyList<JournalRecord> records) =>
@@ -89,7 +89,7 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var ttl = MigrationTtl.During(Old);
-            var lowered = TtlLowered.From((await c.Once("ttl:lower", async x =>
+            var lowered = TtlLowered.From((await c.Once(EffectKey.TtlLower, async x =>
             {
                 if (ttl < Old)
                 {
@@ -127,7 +127,7 @@ public static class MigrationSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var journaled = await c.Once($"unfence:{target.Name}", async x =>
+            var journaled = await c.Once(EffectKey.Unfence(target.Name), async x =>
             {
                 var lift = await (await ports.GetAsync(ct)).Fence.UnfenceAsync(target, x);
                 return new JsonObject { ["lifted"] = lift.Lifted, ["note"] = lift.Note };
@@ -154,7 +154,7 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var freeze = (await ports.GetAsync(ct)).Freeze;
-            var done = Frozen.From((await c.Once($"freeze:{source.Name}", async x =>
+            var done = Frozen.From((await c.Once(EffectKey.Freeze(source.Name), async x =>
             {
                 // The window starts before the first command: from then on a write may be refused.
                 var at = c.Time.GetUtcNow();
@@ -174,19 +174,19 @@ public static class MigrationSteps
         {
             var backup = (await ports.GetAsync(ct)).SourceBackup;
             var frozenAt = StepFacts.Of(c.Facts, StepKind.Freeze, FreezeFacts.From)!.FrozenAt;
-            var taken = (await c.Once("backup:final", async x =>
+            var taken = (await c.Once(EffectKey.FinalBackup, async x =>
                 StepFacts.Json(await backup.BackupAsync(source, frozenAt, x)), ct))!.AsObject();
             var final = StepFacts.Snapshots(taken);
             var missing = t.Tenants.Where(tenant => final.All(s => s.Tenant != tenant.Name)).Select(x => x.Name).ToList();
             if (missing.Count > 0) throw new StepFailedException($"the final backup holds no snapshot of {string.Join(", ", missing)}");
             // A cloud target restores in cloud-init from the snapshot ids in its config: give it the final ones (local: nothing changes).
-            await c.Once($"provision:final:{target.Name}", async x =>
+            await c.Once(EffectKey.FinalProvision(target.Name), async x =>
             {
                 await (await ports.GetAsync(ct)).Provisioner.ProvisionAsync(target with { Mode = SiteMode.Full }, final, x);
                 return null;
             }, ct);
             var p = await ports.GetAsync(ct);
-            var results = await FailoverSteps.RestoreAllAsync(c, t, target, p.Vault, p.Restorer, final, "final-restore", ct);
+            var results = await FailoverSteps.RestoreAllAsync(c, t, target, p.Vault, p.Restorer, final, EffectKey.FinalRestore, ct);
             return new StepResult($"final backup of {t.Tenants.Count} tenants taken during the freeze, restored on {target.Name} and verified against its manifests: nothing committed is lost",
                 new FinalSyncFacts(new ChosenSnapshots(final, new Dictionary<string, string>()), results, Verified: true).Json());
         }
@@ -200,7 +200,7 @@ public static class MigrationSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var written = (await c.Once("roles:write", _ =>
+            var written = (await c.Once(EffectKey.RolesWrite, _ =>
             {
                 var edits = Migration.StackFileRoles.Edits(stacksDirectory, target.Name);
                 if (edits.Count == 0) return Task.FromResult<JsonNode?>(new JsonArray());
@@ -228,11 +228,11 @@ public static class MigrationSteps
             if (!choices.Confirmed)
                 throw new StepPausedException($"{target.Name} serves; {source.Name} is fenced and kept as it is (a way back). When you are satisfied, run " +
                     $"`failover migrate --to {target.Name} --confirm` to scale it down (add --destroy-old to remove it for good).");
-            var scaled = (string?)await c.Once($"scale-down:{source.Name}", async x => JsonValue.Create(await (await ports.GetAsync(ct)).Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
+            var scaled = (string?)await c.Once(EffectKey.ScaleDown(source.Name), async x => JsonValue.Create(await (await ports.GetAsync(ct)).Retirement.ScaleDownAsync(source, choices.DestroyOld, x)), ct);
             var ttl = StepFacts.Of(c.Facts, StepKind.LowerTtl, LowerTtlFacts.From)!;
             var notes = new List<string>();
             if (ttl.Lowered)
-                notes.Add((string?)await c.Once("ttl:restore", async x =>
+                notes.Add((string?)await c.Once(EffectKey.TtlRestore, async x =>
                     JsonValue.Create(await (await ports.GetAsync(ct)).Dns.PointAtAsync(target, FailoverSteps.Address(c).Addresses, ttl.OldTtl, x)), ct) ?? "");
             return new StepResult(scaled ?? "scaled down", Notes: notes.Select(n => $"TTL raised back: {n}").ToList());
         }
@@ -246,7 +246,7 @@ public static class MigrationSteps
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
             var freeze = (await ports.GetAsync(ct)).Freeze;
-            var said = await c.Once($"thaw:{source.Name}", async x => JsonValue.Create(await freeze.ThawAsync(source, x)), ct);
+            var said = await c.Once(EffectKey.Thaw(source.Name), async x => JsonValue.Create(await freeze.ThawAsync(source, x)), ct);
             return new StepResult($"{source.Name} thawed: {(string?)said}");
         }
     }

@@ -57,7 +57,7 @@ public static class RehearsalSteps
 
         public async Task<StepResult> ExecuteAsync(StepContext c, CancellationToken ct)
         {
-            var summary = await c.Once($"teardown:{copy.Stack.Name}", async x => JsonValue.Create(await copy.RemoveAsync(x)), ct);
+            var summary = await c.Once(EffectKey.Teardown(copy.Stack.Name), async x => JsonValue.Create(await copy.RemoveAsync(x)), ct);
             return new StepResult((string?)summary ?? "torn down");
         }
     }

@@ -84,5 +84,43 @@ public sealed class ToolFailureTests
         Assert.Equal("pg_restore: error: could not execute query: ERROR:  extension \"postgis\" is not available", ToolFailure.LastMeaningfulLine(pgRestore));
         Assert.Equal("unable to create lock in backend", ToolFailure.LastMeaningfulLine("{\"message_type\":\"status\"}\nunable to create lock in backend.\n"));
         Assert.Equal("(no error output)", ToolFailure.LastMeaningfulLine("  \n"));
+
+        // A multi-line statement echoed after the error: a column named last_error is not the error.
+        const string echoed = """
+            pg_restore: error: could not execute query: ERROR:  type "citext" does not exist
+            LINE 3:     email citext NOT NULL,
+            Command was: CREATE TABLE public.delayed_jobs (
+                id bigint NOT NULL,
+                last_error text,
+                failed_at timestamp without time zone
+            );
+            pg_restore: warning: errors ignored on restore: 1
+            """;
+        Assert.Equal("pg_restore: error: could not execute query: ERROR:  type \"citext\" does not exist", ToolFailure.LastMeaningfulLine(echoed));
+    }
+
+    [Fact]
+    public async Task A_restic_command_refused_by_a_lock_names_who_holds_it_and_how_to_remove_a_stale_one()
+    {
+        var dir = Directory.CreateTempSubdirectory("failover-tool-lock-").FullName;
+        try
+        {
+            var restic = new ResticRepository(new ResticSettings(Path.Combine(dir, "repo"), "lock-test-password"), new SecretRegistry(), Logger.None);
+            await restic.InitAsync(CancellationToken.None);
+            // A backup reading a slow stdin holds restic's shared lock; forget needs the exclusive one.
+            var psi = new System.Diagnostics.ProcessStartInfo("bash", ["-c", "sleep 6 | restic backup -q --stdin --stdin-filename held"]);
+            psi.Environment["RESTIC_REPOSITORY"] = Path.Combine(dir, "repo");
+            psi.Environment["RESTIC_PASSWORD"] = "lock-test-password";
+            using var holder = System.Diagnostics.Process.Start(psi)!;
+            for (var i = 0; i < 100 && Directory.GetFiles(Path.Combine(dir, "repo", "locks")).Length == 0; i++) await Task.Delay(50);
+
+            var e = await Assert.ThrowsAnyAsync<Exception>(() => restic.ForgetAsync(["0123abcd"], CancellationToken.None));
+            var m = Read(e.Message);
+            Assert.Equal("restic forget", m.Groups["tool"].Value);
+            Assert.StartsWith("the repository is locked by PID ", m.Groups["line"].Value);
+            Assert.Contains("`failover unlock` removes its stale lock", m.Groups["remedy"].Value);
+            await holder.WaitForExitAsync();
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 }
