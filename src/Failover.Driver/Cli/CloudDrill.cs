@@ -35,31 +35,13 @@ internal static class CloudDrill
             app.Variable = world.Variable;
             app.PulumiEnvironment = world.PulumiEnvironment;
             var topology = world.Topology;
-            var prod = topology.Production;
             var standby = topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Hetzner)
                 ?? topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Aws)
                 ?? throw new UsageException("the cloud drill needs a Hetzner or AWS standby stack");
-
-            Say($"[6/8] losing production: killing the containers of {prod.Name}");
-            await world.LoseAsync(prod.Name, ct);
-
-            Say($"[7/8] failing over to {standby.Name}: `failover run`, its servers booted by the emulated `pulumi up`");
-            // Stamped like any run's: the operator's identity and the runbook's estimate per step, for the report.
-            var run = RunCommands.Stamp(app, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
-                Environment.UserName, OperatorHost.Name));
-            var code = await world.WatchedAsync(standby.Name, token => RunCommands.Execute(app, topology, standby, store, run, log, token), ct);
-            if (code != ExitCodes.Ok)
-            {
-                // The run says which step failed; the server says why (a bootstrap that failed after the run gave up waiting).
-                foreach (var e in await world.BootFailuresAsync(standby.Name, ct)) app.Error($"error: server {e.Server} did not come up: {e.Line}");
-                return code;
-            }
-
-            Say("[8/8] verifying: DNS answer, and every tenant's rows on the standby");
-            var allMatch = await world.VerifyAsync(topology.Find(standby.Name)! with { Mode = SiteMode.Mvd }, ct);
-            succeeded = allMatch;
-            Say(allMatch ? $"Cloud drill passed in {Durations.Format(clock.Elapsed)}: every tenant verified, DNS moved." : "Cloud drill FAILED: see the lines above.");
-            return allMatch ? ExitCodes.Ok : ExitCodes.Failed;
+            var code = await FailOverAsync(app, world, standby, store, log, ct);
+            succeeded = code == ExitCodes.Ok;
+            Say(succeeded ? $"Cloud drill passed in {Durations.Format(clock.Elapsed)}: every tenant verified, DNS moved." : "Cloud drill FAILED: see the lines above.");
+            return code;
         }
         catch (ServerBootException e)
         {
@@ -80,5 +62,35 @@ internal static class CloudDrill
                 Say(succeeded ? $"Cleaned up: no server, container, mount or address of the drill is left (reports stay in {store.Root})." : "Cleaned up.");
             }
         }
+    }
+
+    /// <summary>
+    /// Steps 6 to 8 of the drill on a world that serves: production lost (its containers killed), `failover run` to
+    /// <paramref name="standby"/> (its servers watched as they boot, a failed bootstrap named with its line), then DNS and
+    /// every tenant's rows checked. <paramref name="app"/> runs in the world (its <see cref="CloudWorld.Variable"/> and
+    /// <see cref="CloudWorld.PulumiEnvironment"/>). Returns the exit code: Ok only when the run passed and all matched.
+    /// </summary>
+    internal static async Task<int> FailOverAsync(App app, CloudWorld world, StackSpec standby, RunStore store, ILogger log, CancellationToken ct)
+    {
+        void Say(string line) => app.Print(line + "\n");
+        var topology = world.Topology;
+        var prod = topology.Production;
+        Say($"[6/8] losing production: killing the containers of {prod.Name}");
+        await world.LoseAsync(prod.Name, ct);
+
+        Say($"[7/8] failing over to {standby.Name}: `failover run`, its servers booted by the emulated `pulumi up`");
+        // Stamped like any run's: the operator's identity and the runbook's estimate per step, for the report.
+        var run = RunCommands.Stamp(app, topology, standby, new RunContext(RunStore.NewRunId(app.Time.GetUtcNow()), RunKind.Failover, prod.Name, standby.Name, null, false,
+            Environment.UserName, OperatorHost.Name));
+        var code = await world.WatchedAsync(standby.Name, token => RunCommands.Execute(app, topology, standby, store, run, log, token), ct);
+        if (code != ExitCodes.Ok)
+        {
+            // The run says which step failed; the server says why (a bootstrap that failed after the run gave up waiting).
+            foreach (var e in await world.BootFailuresAsync(standby.Name, ct)) app.Error($"error: server {e.Server} did not come up: {e.Line}");
+            return code;
+        }
+
+        Say("[8/8] verifying: DNS answer, and every tenant's rows on the standby");
+        return await world.VerifyAsync(world.Topology.Find(standby.Name)! with { Mode = SiteMode.Mvd }, ct) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 }

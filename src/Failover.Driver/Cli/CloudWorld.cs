@@ -119,13 +119,22 @@ internal sealed class CloudWorld
 
         var apiKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var passphrase = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        // The emulated AWS account's keys, where an operator's environment holds them for the aws provider: a run checks
+        // that the credentials its steps need are there before its first step. The emulator checks none of them, and
+        // keys of a real account in this machine's environment are never handed to the emulated one.
+        var awsKeyId = "AKIA" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8));
+        var awsSecret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(30));
         _secrets.Add(apiKey);
         _secrets.Add(passphrase);
+        _secrets.Add(awsSecret);
         var pulumiPath = WritePulumi(Home);
         Variable = name => name switch
         {
             RunPortsFactory.DnsApiKeyVariable => apiKey,
             RunPortsFactory.PulumiVariable => pulumiPath,
+            "AWS_ACCESS_KEY_ID" => awsKeyId,
+            "AWS_SECRET_ACCESS_KEY" => awsSecret,
+            "AWS_PROFILE" or "AWS_SESSION_TOKEN" or "AWS_SHARED_CREDENTIALS_FILE" => null,
             _ => variable(name),
         };
         PulumiEnvironment = new Dictionary<string, string>
@@ -422,9 +431,15 @@ internal sealed class CloudWorld
             }
             File.WriteAllText(Path.Combine(stacks, Path.GetFileName(f)), text);
         }
-        var prod = TopologyLoader.Load(stacks).Production;
-        var data = SitePlan.For(prod).DataServer?.Name ?? throw new UsageException($"{prod.File}: production has no data server");
-        File.WriteAllText(prod.File, WithDrillSettings(File.ReadAllText(prod.File), prod.File, Schedule, MigrationHooks(Ssh, data)));
+        // Every cloud site a migration may leave gets hooks into its own data server: production, and each standby, which
+        // serves once a failover or a migration has moved production there.
+        var copied = TopologyLoader.Load(stacks);
+        foreach (var site in copied.Stacks.Where(s => s.Role is (Role.Production or Role.Standby) && s.Site.Provider is (Provider.Hetzner or Provider.Aws)))
+        {
+            var data = SitePlan.For(site.Mode == SiteMode.Cold ? site with { Mode = SiteMode.Mvd } : site).DataServer?.Name
+                ?? throw new UsageException($"{site.File}: {site.Name} has no data server");
+            File.WriteAllText(site.File, WithDrillSettings(File.ReadAllText(site.File), site.File, site.Role == Role.Production ? Schedule : null, MigrationHooks(Ssh, data)));
+        }
         return TopologyLoader.Load(stacks);
     }
 
@@ -446,21 +461,16 @@ internal sealed class CloudWorld
     }
 
     /// <summary>
-    /// A stack file's text with failover:backup.schedule set and failover:migrate added, edited as text (the rest stays as
-    /// the operator wrote it, comments included, so the migration's role rewrite meets the shipped layout).
+    /// A stack file's text with failover:backup.schedule set (when <paramref name="schedule"/> is given: production's file
+    /// holds the topology's backup settings) and failover:migrate added, edited as text (the rest stays as the operator
+    /// wrote it, comments included, so the migration's role rewrite meets the shipped layout).
     /// </summary>
-    internal static string WithDrillSettings(string text, string file, string schedule,
+    internal static string WithDrillSettings(string text, string file, string? schedule,
         (IReadOnlyList<string> Freeze, IReadOnlyList<string> Thaw, IReadOnlyList<string> Backup) hooks)
     {
         var lines = text.Split('\n').ToList();
         static int Indent(string l) => l.Length - l.TrimStart().Length;
-        var backup = lines.FindIndex(l => l.TrimStart().StartsWith("failover:backup:", StringComparison.Ordinal));
-        if (backup < 0) throw new UsageException($"{file}: production has no failover:backup, the drill cannot shorten its schedule");
-        var schedulePattern = new System.Text.RegularExpressions.Regex(@"(\bschedule:\s*)[^,}\s#]+");
-        var at = schedulePattern.IsMatch(lines[backup]) ? backup
-            : lines.FindIndex(backup + 1, l => l.Trim().Length > 0 && (Indent(l) <= Indent(lines[backup]) || schedulePattern.IsMatch(l)));
-        if (at < 0 || !schedulePattern.IsMatch(lines[at])) throw new UsageException($"{file}: failover:backup has no schedule");
-        lines[at] = schedulePattern.Replace(lines[at], "${1}" + schedule, 1);
+        if (schedule is not null) SetSchedule(lines, file, schedule);
 
         var config = lines.FindIndex(l => l.TrimEnd() == "config:");
         if (config < 0) throw new UsageException($"{file}: no config: section");
@@ -474,6 +484,18 @@ internal sealed class CloudWorld
         }
         lines.InsertRange(config + 1, block);
         return string.Join('\n', lines);
+    }
+
+    private static void SetSchedule(List<string> lines, string file, string schedule)
+    {
+        static int Indent(string l) => l.Length - l.TrimStart().Length;
+        var backup = lines.FindIndex(l => l.TrimStart().StartsWith("failover:backup:", StringComparison.Ordinal));
+        if (backup < 0) throw new UsageException($"{file}: production has no failover:backup, the drill cannot shorten its schedule");
+        var schedulePattern = new System.Text.RegularExpressions.Regex(@"(\bschedule:\s*)[^,}\s#]+");
+        var at = schedulePattern.IsMatch(lines[backup]) ? backup
+            : lines.FindIndex(backup + 1, l => l.Trim().Length > 0 && (Indent(l) <= Indent(lines[backup]) || schedulePattern.IsMatch(l)));
+        if (at < 0 || !schedulePattern.IsMatch(lines[at])) throw new UsageException($"{file}: failover:backup has no schedule");
+        lines[at] = schedulePattern.Replace(lines[at], "${1}" + schedule, 1);
     }
 
     /// <summary>The world's `ssh`: enters a server's container (its leader's namespaces, found in the emulation's state) and runs the command as root.</summary>

@@ -26,11 +26,13 @@ public static class DebianRoot
 
     /// <summary>
     /// The packages the rendered user data installs (BootstrapScript: PostgreSQL, restic, jq, python3; nftables and
-    /// iproute2 for the metadata guard and the site address). They are not installed in the root: a server has no
-    /// route to the registry, so the root carries them, with their dependencies and recommends as the user data's
-    /// `apt-get install` resolves them, in a local archive apt reads instead of the registry. The install then runs
-    /// for real at boot (postinst scripts included: PostgreSQL's cluster is created where the user data has mounted
-    /// the data volume by then), as on a cloud image; a package missing here fails with apt's own line naming it.
+    /// iproute2 for the metadata guard and the site address). A server has no route to the registry, so the root
+    /// carries them, with their dependencies and recommends as the user data's `apt-get install` resolves them, in a
+    /// local archive apt reads instead of the registry, and unpacked but not configured (`dpkg --unpack`): the user
+    /// data's `apt-get install` then configures every one of them for real at boot (postinst scripts included: the
+    /// postgres user, PostgreSQL's cluster created where the user data has mounted the data volume by then, the units
+    /// enabled), as on a cloud image; only the unpacking, which changes nothing a server decides, is done once here
+    /// (it was about half of a data server's boot). A package missing here fails with apt's own line naming it.
     /// </summary>
     public static readonly IReadOnlyList<string> UserDataPackages = ["postgresql", "restic", "jq", "python3", "nftables", "iproute2"];
 
@@ -38,7 +40,7 @@ public static class DebianRoot
     public const string OfflineArchive = "/var/lib/failover-emulation/apt";
 
     /// <summary>Bumped when the steps after debootstrap change, so an old cached root is rebuilt.</summary>
-    private const string RecipeVersion = "2";
+    private const string RecipeVersion = "3";
 
     /// <summary>The cached root for <paramref name="packages"/>, built first when missing or incomplete; returns its directory.</summary>
     public static async Task<string> EnsureAsync(string cacheDirectory, IReadOnlyList<string> packages, ILogger log, CancellationToken cancellation)
@@ -96,6 +98,8 @@ public static class DebianRoot
         await File.WriteAllTextAsync(Path.Combine(root, "etc/apt/sources.list"), $"deb [trusted=yes] file:{OfflineArchive} ./\n", cancellation);
         foreach (var f in Directory.GetFiles(Path.Combine(root, "etc/apt/sources.list.d"))) File.Delete(f);
         await HostCommand.RunAsync("chroot", [root, "/bin/bash", "-euc", "rm -rf /var/lib/apt/lists/* && apt-get update -q"], cancellation);
+        // Unpacked, not configured: dpkg's status says "unpacked", so the user data's `apt-get install` configures them at boot.
+        await HostCommand.RunAsync("chroot", [root, "/bin/bash", "-euc", UnpackScript, "unpack", OfflineArchive], cancellation);
 
         // A server gets its own machine id on first boot, as a cloud image does.
         await File.WriteAllTextAsync(Path.Combine(root, "etc/machine-id"), "", cancellation);
@@ -114,6 +118,12 @@ public static class DebianRoot
           dpkg-deb -f "$deb"
           printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$deb" "$(stat -c %s "$deb")" "$(sha256sum "$deb" | cut -d ' ' -f 1)"
         done > Packages
+        """;
+
+    /// <summary>Run in the root ($1 the archive): every package of it unpacked (the archive holds only packages the root lacks), none configured.</summary>
+    private const string UnpackScript = """
+        cd "$1"
+        dpkg --unpack ./*.deb
         """;
 
     private static async Task RemoveAsync(string directory)

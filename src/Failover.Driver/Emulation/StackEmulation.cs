@@ -26,7 +26,7 @@ public sealed record EmulatedUpdate(IReadOnlyList<EmulatedChange> Resources, Jso
 /// checked here, independently of Core's checks: user data over the documented limit, a server type the location does
 /// not sell, a name already used, a delete of a protected server, a replacement made create-first.
 /// </summary>
-public static class StackEmulation
+public static partial class StackEmulation
 {
     /// <summary>The project's stack files with <paramref name="config"/> (what `pulumi config set` stored) written over this stack's.</summary>
     public static Topology OverlaidTopology(string projectDirectory, string stack, IReadOnlyDictionary<string, JsonNode?> config)
@@ -79,6 +79,70 @@ public static class StackEmulation
         }
         return config;
     }
+
+    /// <summary>
+    /// `pulumi config set` as the real CLI stores it: in the stack's file, Pulumi.STACK.yaml in the stackConfigDir
+    /// (docs/pulumi-cli-contract.md: "Values live in Pulumi.&lt;stack&gt;.yaml"), so the stack files of the machine that ran
+    /// the driver say what it deployed, and the driver's stale-checkout guard compares them with what is deployed. Only
+    /// the key's own block is rewritten: the real CLI re-serializes the whole file, dropping comments and sorting keys
+    /// (pulumi/pulumi#423, #3613), which this emulation does not reproduce. Not written: a secret (the emulator holds no
+    /// key to encrypt it), a key outside failover's namespace, and a stack without a file (a rehearsal copy's config
+    /// stays in the emulator's state and goes with `stack rm`).
+    /// </summary>
+    public static void WriteConfig(string projectDirectory, string stack, string key, JsonNode? value)
+    {
+        var file = Path.Combine(TopologyLoader.DefaultStacksDirectory(projectDirectory), $"Pulumi.{stack}.yaml");
+        if (!key.StartsWith("failover:", StringComparison.Ordinal) || PulumiCli.Secrets.Contains(value) || !File.Exists(file)) return;
+        File.WriteAllText(file, WithConfigKey(File.ReadAllText(file), key, value));
+    }
+
+    /// <summary>The stack file's text with <paramref name="key"/>'s block under <c>config:</c> replaced (or added last) by <paramref name="value"/>.</summary>
+    internal static string WithConfigKey(string text, string key, JsonNode? value)
+    {
+        var lines = text.Split('\n').ToList();
+        static int Indent(string l) => l.Length - l.TrimStart().Length;
+        var config = lines.FindIndex(l => l.TrimEnd() == "config:");
+        if (config < 0) { lines.Add("config:"); config = lines.Count - 1; }
+        var pad = lines.Skip(config + 1).Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).Select(Indent).FirstOrDefault(2);
+        var end = lines.FindIndex(config + 1, l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#') && Indent(l) < pad);
+        if (end < 0) end = lines.Count;
+        while (end > config + 1 && lines[end - 1].Trim().Length == 0) end--;
+        var block = Render(key, value, pad);
+        var at = lines.FindIndex(config + 1, l => Indent(l) == pad && (l.TrimStart().StartsWith(key + ":", StringComparison.Ordinal)));
+        if (at >= 0 && at < end)
+        {
+            var after = lines.FindIndex(at + 1, l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#') && Indent(l) <= pad);
+            if (after < 0 || after > end) after = end;
+            lines.RemoveRange(at, after - at);
+            lines.InsertRange(at, block);
+        }
+        else lines.InsertRange(end, block);
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>
+    /// A value as YAML lines at <paramref name="indent"/>: objects as block mappings; a string plain where YAML reads it
+    /// back as that string (as the CLI's YAML encoder writes it: `mode: mvd`), double-quoted where it would read as a
+    /// number, a boolean or null, or holds other characters (`"12345678"`); anything else in JSON's notation (YAML's flow style).
+    /// </summary>
+    private static List<string> Render(string key, JsonNode? value, int indent)
+    {
+        var pad = new string(' ', indent);
+        static string Text(string s) => PlainScalar().IsMatch(s) && !NotAString().IsMatch(s) ? s : System.Text.Json.JsonSerializer.Serialize(s);
+        return value switch
+        {
+            JsonObject { Count: > 0 } o => [$"{pad}{Text(key)}:", .. o.SelectMany(p => Render(p.Key, p.Value, indent + 2))],
+            JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => [$"{pad}{Text(key)}: {Text(v.GetValue<string>())}"],
+            _ => [$"{pad}{Text(key)}: {value?.ToJsonString() ?? "null"}"],
+        };
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_./:-]*$")]
+    private static partial System.Text.RegularExpressions.Regex PlainScalar();
+
+    /// <summary>Plain scalars YAML (1.1 or 1.2) reads as something else than a string.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([-+]?[0-9][0-9_.:]*([eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o?[0-7_]+|[-+]?\.?(inf|Inf|INF|nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|null|Null|NULL|~)$")]
+    private static partial System.Text.RegularExpressions.Regex NotAString();
 
     private static string ProjectName(string projectDirectory) =>
         ProjectSettings.Read(TopologyLoader.FindProjectFile(projectDirectory)!, projectDirectory).Name ?? "project";

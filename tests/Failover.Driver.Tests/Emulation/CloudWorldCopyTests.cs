@@ -35,4 +35,21 @@ public sealed class CloudWorldCopyTests : IDisposable
         Assert.Contains("      full: { type: ccx33, count: 1 }", written);
         Assert.Equal(shipped.Replace("schedule: 30m", "schedule: 1m").Split('\n').Length + 10, written.Split('\n').Length);
     }
+
+    [Fact]
+    public void The_copy_of_a_standby_gets_migration_hooks_into_its_own_data_server_and_keeps_its_file_otherwise_as_shipped()
+    {
+        // A standby serves after a failover; a migration that leaves it then runs its hooks (the booted world migrates on from it).
+        foreach (var f in Directory.GetFiles(Path.Combine(Repo.Root, "infra", "stacks"))) File.Copy(f, Path.Combine(_stacks, Path.GetFileName(f)));
+        var file = Path.Combine(_stacks, "Pulumi.standby-hel1.yaml");
+        var shipped = File.ReadAllText(file);
+        File.WriteAllText(file, CloudWorld.WithDrillSettings(shipped, file, null, CloudWorld.MigrationHooks("/tmp/world/ssh", "standby-hel1-db-1")));
+
+        var topology = TopologyLoader.Load(_stacks);
+        Assert.Equal(TimeSpan.FromMinutes(30), topology.Backup.Interval);
+        var hooks = topology.Find("standby-hel1")!.Migrate;
+        Assert.Equal(["/tmp/world/ssh standby-hel1-db-1 systemctl stop failover-backup.timer"], hooks.Freeze.Take(1));
+        Assert.Contains("/tmp/world/ssh standby-hel1-db-1 sh -c", Assert.Single(hooks.Backup));
+        Assert.Equal(shipped.Split('\n').Length + 10, File.ReadAllText(file).Split('\n').Length);
+    }
 }

@@ -27,40 +27,6 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_shipped_cloud_topology_fails_over_with_booted_servers_and_every_tenant_matches_production()
-    {
-        var state = Directory.CreateTempSubdirectory("failover-cloud-drill-").FullName;
-        try
-        {
-            var clock = Stopwatch.StartNew();
-            var (code, text) = Drill(Path.Combine(Repo.Root, "infra", "stacks"), state, "--scale", "0.0001");
-            output.WriteLine($"drill: {clock.Elapsed.TotalSeconds:F0} s\n{text}");
-            Assert.True(code == ExitCodes.Ok, text);
-            // Production's servers booted from their user data, the standby's restored every tenant through cloud-init.
-            Assert.Contains("prod-fsn1-db-1           cloud-init finished", text);
-            // Production's backups are its own agent's, on the timer its user data installed (the drill ran no backup here).
-            Assert.Matches(@"heartbeat of agent run \S+: 10 of 10 tenants into vault-aws-par", text);
-            Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
-            Assert.Contains("app.example.com. A 198.18.15.", text);
-            Assert.Contains("moved to standby-hel1", text);
-            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
-            Assert.Contains("Recovered on standby-hel1: RTO", text);
-            // The fence keeps every server of the killed production; its stop could reach none of them, which the run survives.
-            Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 kept with their addresses, volumes and data", text);
-            Assert.Matches(@"the stop could not reach prod-fsn1-app-1 \([^)]+\), prod-fsn1-app-2 \([^)]+\), prod-fsn1-db-1 \([^)]+\): the firewall holds them isolated", text);
-            // After the cutover the driver's signed request brought the standby its agent (its user data has none) and started
-            // it; its first run is in the vault.
-            Assert.Matches(@"standby-hel1's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", text);
-            Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
-            // The report and journal filed by the standby's data server (the driver has only the read key), read back with matching hashes.
-            Assert.Matches(@"Evidence filed by standby-hel1's data server \(\S+\) and read back with the read key: vault-aws-par: restic snapshot [0-9a-f]{8} \(tags failover-report, report=\S+\), \d+ files, SHA-256 match", text);
-            Assert.Contains("Cloud drill passed", text);
-            AssertNothingLeft(state);
-        }
-        finally { Directory.Delete(state, recursive: true); }
-    }
-
-    [Fact]
     public void A_bootstrap_that_fails_half_way_stops_the_drill_naming_the_server_and_the_line_and_everything_is_removed()
     {
         var state = Directory.CreateTempSubdirectory("failover-cloud-drill-").FullName;
@@ -84,25 +50,36 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
         finally { Directory.Delete(state, recursive: true); }
     }
 
-    /// <summary>A verb of the CLI run against the booted world, as an operator runs it with the world's `pulumi` and DNS key.</summary>
+    /// <summary>The driver's command line inside the booted world, as an operator runs it with the world's `pulumi` and DNS key.</summary>
+    private static App InWorld(CloudWorld world, StringWriter stdout, StringWriter stderr) =>
+        new(stdout, stderr, Path.Combine(world.Home, "project"), logConsole: stderr)
+        {
+            Input = null, Variable = world.Variable, PulumiEnvironment = world.PulumiEnvironment,
+        };
+
+    /// <summary>A verb of the CLI run against the booted world.</summary>
     private static (int Code, string Output) Verb(CloudWorld world, string runs, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var app = new App(stdout, stderr, Path.Combine(world.Home, "project"), logConsole: stderr)
-        {
-            Input = null, Variable = world.Variable, PulumiEnvironment = world.PulumiEnvironment,
-        };
-        var code = app.Run([.. args, "--stacks", world.Stacks, "--state-dir", runs]);
+        var code = InWorld(world, stdout, stderr).Run([.. args, "--stacks", world.Stacks, "--state-dir", runs]);
         return (code, stdout.ToString() + stderr);
     }
 
+    /// <summary>
+    /// One booted world (the servers cost most of the test run's minutes, so every cloud verb shares it): production boots
+    /// from Core's user data and its agent's timer backs it up; the AWS standby is rehearsed (its copy booted from the
+    /// gzip'ed user data EC2 would get, restored, verified, destroyed); production is lost and the drill's failover moves
+    /// it to standby-hel1, whose agent's first backup lands; then a planned migration moves it on to the AWS standby at
+    /// full size and `--confirm` scales standby-hel1 down. Every tenant's rows are checked after each move.
+    /// </summary>
     [Fact]
-    public async Task A_cloud_standby_is_rehearsed_then_production_migrates_to_it_on_booted_servers_and_no_row_is_lost()
+    public async Task The_shipped_cloud_topology_is_rehearsed_on_aws_fails_over_then_migrates_to_aws_on_booted_servers_and_no_row_is_lost()
     {
         var state = Directory.CreateTempSubdirectory("failover-cloud-world-").FullName;
         var said = new StringWriter();
         var clock = Stopwatch.StartNew();
+        string Took() => $"{clock.Elapsed.TotalSeconds:F0} s";
         CloudWorld? world = null;
         try
         {
@@ -110,54 +87,110 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             await CloudWorld.EnsurePrerequisitesAsync(Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
             world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
                 name => name == EmulatedCloud.BlockVariable ? Block : Environment.GetEnvironmentVariable(name),
-                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "5", CancellationToken.None);
+                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
             var runs = Path.Combine(state, "runs");
             var prodServers = world.ServersOf("prod-fsn1");
             var prodAddress = (await world.DnsAnswerAsync(CancellationToken.None)).Single();
-            output.WriteLine($"world up after {clock.Elapsed.TotalSeconds:F0} s\n{said}");
+            var started = said.ToString();
+            output.WriteLine($"world up after {Took()}\n{started}");
+            // Production's servers booted from their user data; its backups are its own agent's, on the timer its user data installed.
+            Assert.Contains("prod-fsn1-db-1           cloud-init finished", started);
+            Assert.Matches(@"heartbeat of agent run \S+: 10 of 10 tenants into vault-aws-par", started);
 
-            // The rehearsal: a copy of the standby booted from its own user data, every tenant restored and verified, then destroyed.
-            var rehearsal = Verb(world, runs, "rehearse", "--site", "standby-hel1", "--yes");
-            output.WriteLine($"rehearsal done after {clock.Elapsed.TotalSeconds:F0} s\n{rehearsal.Output}");
+            // The rehearsal of the AWS standby: a copy booted from its own gzip'ed user data, every tenant restored and verified, then destroyed.
+            var rehearsal = Verb(world, runs, "rehearse", "--site", "standby-aws-fra", "--yes");
+            output.WriteLine($"rehearsal done after {Took()}\n{rehearsal.Output}");
             Assert.True(rehearsal.Code == ExitCodes.Ok, rehearsal.Output);
-            Assert.Contains("pulumi up standby-hel1-rehearsal (mode mvd, 10 snapshot ids)", rehearsal.Output);
+            Assert.Contains("pulumi up standby-aws-fra-rehearsal (mode mvd, 10 snapshot ids)", rehearsal.Output);
+            Assert.Matches(@"create +aws:ec2/instance:Instance standby-aws-fra-rehearsal-db-1", rehearsal.Output);
             Assert.Contains("Rehearsal passed: RTO", rehearsal.Output);
-            Assert.Empty(world.ServersOf("standby-hel1-rehearsal"));
+            Assert.Empty(world.ServersOf("standby-aws-fra-rehearsal"));
             Assert.Equal([prodAddress], await world.DnsAnswerAsync(CancellationToken.None));
             Assert.Equal(prodServers, world.ServersOf("prod-fsn1"));
 
-            // The migration: the standby at full size restored while production serves, production frozen by its hooks, the
-            // final backup by production's own agent, restored, DNS moved, production fenced and kept until --confirm.
-            var migration = Verb(world, runs, "migrate", "--to", "standby-hel1", "--yes", "--wait");
-            output.WriteLine($"migration done after {clock.Elapsed.TotalSeconds:F0} s\n{migration.Output}");
-            Assert.True(migration.Code == ExitCodes.AwaitingConfirmation, migration.Output);
-            Assert.Contains("ok: prod-fsn1 frozen at", migration.Output);
-            Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-hel1 and verified", migration.Output);
-            Assert.Matches(@"replace +hcloud:index/server:Server standby-hel1-db-1", migration.Output);
-            Assert.Contains("RPO 0s", migration.Output);
-            // The fence reached the live production: the application stopped on every server, and on its data server the agent.
-            Assert.Contains("the application stopped by a signed request on prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 and marked fenced", migration.Output);
-            Assert.DoesNotContain("the stop could not reach", migration.Output);
-            Assert.Equal("standby-hel1", world.Topology.Production.Name);
+            // The drill's failover: production lost, `failover run` to standby-hel1, DNS moved, rows checked, the new site's first backup.
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
             said.GetStringBuilder().Clear();
-            Assert.True(await world.VerifyAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None), said.ToString());
-            Assert.Equal(10, said.ToString().Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
-            Assert.Equal(prodServers, world.ServersOf("prod-fsn1"));
+            var failover = await CloudDrill.FailOverAsync(InWorld(world, stdout, stderr), world, world.Topology.Find("standby-hel1")!,
+                new Failover.Driver.Engine.RunStore(runs), Serilog.Log.Logger, CancellationToken.None);
+            // The world's own lines (the lost site, the DNS answer, the rows) are said where it was started.
+            var text = stdout.ToString() + stderr + said;
+            output.WriteLine($"failover done after {Took()}\n{text}");
+            Assert.True(failover == ExitCodes.Ok, text);
+            Assert.Contains("pulumi up standby-hel1 (mode mvd, 10 snapshot ids)", text);
+            Assert.Contains("app.example.com. A 198.18.15.", text);
+            Assert.Contains("moved to standby-hel1", text);
+            Assert.Equal(10, text.Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
+            Assert.Contains("Recovered on standby-hel1: RTO", text);
+            // The fence keeps every server of the lost production; its stop could reach none of them, which the run survives.
+            Assert.Contains("prod-fsn1-app-1, prod-fsn1-app-2, prod-fsn1-db-1 kept with their addresses, volumes and data", text);
+            Assert.Matches(@"the stop could not reach prod-fsn1-app-1 \([^)]+\), prod-fsn1-app-2 \([^)]+\), prod-fsn1-db-1 \([^)]+\): the firewall holds them isolated", text);
+            // After the cutover the driver's signed request brought the standby its agent (its user data has none) and started
+            // it; its first run is in the vault.
+            Assert.Matches(@"standby-hel1's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", text);
+            Assert.Matches(@"new backups from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: run \S+, 10 of 10 tenants into vault-aws-par", text);
+            // The report and journal filed by the standby's data server (the driver has only the read key), read back with matching hashes.
+            Assert.Matches(@"Evidence filed by standby-hel1's data server \(\S+\) and read back with the read key: vault-aws-par: restic snapshot [0-9a-f]{8} \(tags failover-report, report=\S+\), \d+ files, SHA-256 match", text);
+            var hel1Servers = world.ServersOf("standby-hel1");
 
-            var confirmed = Verb(world, runs, "migrate", "--to", "standby-hel1", "--confirm");
-            output.WriteLine($"confirmed after {clock.Elapsed.TotalSeconds:F0} s\n{confirmed.Output}");
+            // The migration on to AWS: the target at full size restored while standby-hel1 serves, standby-hel1 frozen by its
+            // hooks, the final backup by its own agent, restored (the data server replaced), DNS moved, standby-hel1 fenced.
+            var migration = Verb(world, runs, "migrate", "--to", "standby-aws-fra", "--yes", "--wait");
+            output.WriteLine($"migration done after {Took()}\n{migration.Output}");
+            Assert.True(migration.Code == ExitCodes.AwaitingConfirmation, migration.Output);
+            Assert.Contains("ok: standby-hel1 frozen at", migration.Output);
+            // The fence reached the live standby-hel1: the application stopped on every server it ran, the data server's agent too.
+            Assert.Matches(@"the application stopped by a signed request on standby-hel1-\S+.*standby-hel1-db-1 and marked fenced", migration.Output);
+            Assert.DoesNotContain("the stop could not reach", migration.Output);
+            Assert.Contains("final backup of 10 tenants taken during the freeze, restored on standby-aws-fra and verified", migration.Output);
+            Assert.Matches(@"replace +aws:ec2/instance:Instance standby-aws-fra-db-1", migration.Output);
+            Assert.Contains("RPO 0s", migration.Output);
+            Assert.Matches(@"standby-aws-fra's backup agent installed and started by a signed request to its data server \(\S+; agent sha256 [0-9a-f]{12}; timer active\)", migration.Output);
+            Assert.Equal("standby-aws-fra", world.Topology.Production.Name);
+            said.GetStringBuilder().Clear();
+            Assert.True(await world.VerifyAsync(world.Topology.Find("standby-aws-fra")!, CancellationToken.None), said.ToString());
+            Assert.Equal(10, said.ToString().Split('\n').Count(l => l.EndsWith("rows on standby-aws-fra = production", StringComparison.Ordinal)));
+            Assert.Contains("standby-hel1-db-1", world.ServersOf("standby-hel1"));
+            await AssertBootedFromGzipAsync(world, "standby-aws-fra-db-1", "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol");
+
+            var confirmed = Verb(world, runs, "migrate", "--to", "standby-aws-fra", "--confirm");
+            output.WriteLine($"confirmed after {Took()}\n{confirmed.Output}");
             Assert.True(confirmed.Code == ExitCodes.Ok, confirmed.Output);
-            Assert.Empty(world.ServersOf("prod-fsn1"));
+            Assert.Empty(world.ServersOf("standby-hel1"));
+            Assert.NotEmpty(hel1Servers);
         }
         finally
         {
             // A world whose start failed half way is removed from what it left in its folder, as `drill --clean` does.
             if (world is not null) await world.DisposeAsync();
             else await CloudWorld.RemoveAsync(Path.Combine(state, "world"), Serilog.Log.Logger);
-            output.WriteLine($"world removed after {clock.Elapsed.TotalSeconds:F0} s");
+            output.WriteLine($"world removed after {Took()}");
             AssertNothingLeft(state);
             Directory.Delete(state, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The server's NoCloud seed holds the gzip'ed bytes the emulated provider was sent (their hash is the one the emulator
+    /// recorded at `pulumi up`), cloud-init unpacked them (it finished that document's bootstrap), and the data volume is
+    /// mounted where that user data expects it, from the provider's device link.
+    /// </summary>
+    private static async Task AssertBootedFromGzipAsync(CloudWorld world, string name, string deviceLink)
+    {
+        var cloud = EmulatedCloud.Read(world.Emulation).Servers[name];
+        var server = EmulatedServer.Attach(cloud.Record, Serilog.Log.Logger);
+        var seeded = await File.ReadAllBytesAsync(Path.Combine(server.Root, EmulatedServer.SeedDirectory, "user-data"));
+        Assert.Equal(new byte[] { 0x1f, 0x8b }, seeded[..2]);
+        Assert.Equal(cloud.UserDataHash, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(seeded)));
+        var document = Core.Sites.ServerUserData.Decode(Convert.ToBase64String(seeded));
+        Assert.StartsWith("#cloud-config", document);
+        Assert.Contains(deviceLink, document);
+        Assert.True(await server.FinishedAsync(CancellationToken.None));
+        var mounted = await server.ExecAsync(["findmnt", "-no", "SOURCE,TARGET", Core.Sites.DataVolume.DefaultMountPoint], CancellationToken.None);
+        Assert.Matches(@"^/dev/\S+ +" + System.Text.RegularExpressions.Regex.Escape(Core.Sites.DataVolume.DefaultMountPoint), mounted.Output.Trim());
+        var links = await server.ExecAsync(["sh", "-c", $"readlink -f {deviceLink}*"], CancellationToken.None);
+        Assert.Equal(mounted.Output.Trim().Split(' ')[0], links.Output.Trim());
     }
 
     /// <summary>No container, mount, loop device, namespace or link of the drill is left, and its folder is gone.</summary>

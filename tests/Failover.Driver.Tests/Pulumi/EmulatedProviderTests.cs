@@ -66,6 +66,37 @@ public sealed class EmulatedProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Config_set_lands_in_the_stack_file_as_the_real_cli_keeps_it_so_the_next_command_finds_the_checkout_current()
+    {
+        // Found by the booted world: after its failover, `migrate` was refused as run from a stale checkout, because the
+        // emulator kept `config set` to itself where the real CLI writes the stack file of the machine that ran it.
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("mvd"));
+        var stacks = Path.Combine(_pulumi.ProjectDirectory, "infra", "stacks");
+        // As `failover run` sets them: every tenant's snapshot id, one --path key each.
+        var ids = Core.Topology.TopologyLoader.Load(stacks).Tenants.Select((t, i) => (t.Name, Id: $"{i:x2}4f2a9c1e")).ToDictionary(p => p.Name, p => p.Id);
+        foreach (var (tenant, id) in ids)
+            await cli.SetConfigAsync("standby-hel1", $"failover:snapshots.{tenant}", ConfigValue.Plain(id), path: true);
+
+        var topology = Core.Topology.TopologyLoader.Load(stacks);
+        var standby = topology.Find("standby-hel1")!;
+        Assert.Equal(Core.Topology.SiteMode.Mvd, standby.Mode);
+        Assert.Equal(ids.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}"), standby.Snapshots.Select(s => $"{s.Tenant} {s.SnapshotId}").Order());
+        var deployed = new Core.Topology.DeployedStack("standby-hel1", "mvd", ids, null);
+        Assert.Empty(Core.Topology.StaleCheckout.Compare(topology, [deployed]));
+        // Set again, the key's block is replaced, not repeated; the rest of the file stays as the operator wrote it.
+        await cli.SetConfigAsync("standby-hel1", "failover:mode", ConfigValue.Plain("full"));
+        var text = File.ReadAllText(Path.Combine(stacks, "Pulumi.standby-hel1.yaml"));
+        Assert.Single(text.Split('\n'), l => l.TrimStart().StartsWith("failover:mode:", StringComparison.Ordinal));
+        Assert.Contains("  failover:mode: full\n", text);
+        Assert.Contains("    contoso: 014f2a9c1e\n", text);
+        Assert.Contains("# Cold standby: Hetzner Helsinki", text);
+        Assert.Contains("      full: { type: ccx33, count: 1 }", text);
+        Assert.Equal(Core.Topology.SiteMode.Full, Core.Topology.TopologyLoader.Load(stacks).Find("standby-hel1")!.Mode);
+    }
+
+    [Fact]
     public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
     {
         var e = await FailedUpAsync("northwind");

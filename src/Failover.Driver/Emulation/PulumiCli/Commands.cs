@@ -296,9 +296,10 @@ public sealed partial class Commands(
         if (secret) Passphrase(s);
         var (full, path) = ParseKey(key);
         JsonNode leaf = secret ? Secrets.Wrap(JsonValue.Create(value)) : JsonValue.Create(value)!;
-        if (path.Count == 0) { s.Config[full] = leaf; return; }
         // A path reaches into the value as the CLI reads it: the stack file's object, not only what was set before.
-        s.Config[full] = SetPath(ConfigOf(name, s).GetValueOrDefault(full)?.DeepClone(), path, leaf);
+        s.Config[full] = path.Count == 0 ? leaf : SetPath(ConfigOf(name, s).GetValueOrDefault(full)?.DeepClone(), path, leaf);
+        // Emulating the providers, the value also lands in the stack's file, where the real CLI keeps it.
+        if (EmulationDirectory is not null) StackEmulation.WriteConfig(_cwd, name, full, s.Config[full]);
     }
 
     [GeneratedRegex("password|passphrase|secret|token|apikey|api_key|private", RegexOptions.IgnoreCase)]
