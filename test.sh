@@ -35,10 +35,8 @@ if [ -d tests/Failover.Infra.Tests ]; then
   fi
 fi
 
-# The booted-server tests (CloudDrillTests) boot containers and format volumes. Most of their minutes are waits (servers
-# booting, cloud-init, the agent's timer), so they run beside the rest of the driver's tests, which use other addresses
-# (the same split as the tests' two locks, /tmp/failover-e2e.lock and /tmp/failover-cloud.lock); one after the other
-# took the run past its 20 minutes. Their waits are sized for a loaded machine. One booted world serves the cloud
+# The booted-server tests (CloudDrillTests) boot containers and format volumes: they run by themselves after the rest of
+# the driver's tests, so their load on two cores does not stretch boot and restore waits. One booted world serves the cloud
 # rehearsal (the AWS standby), the drill's failover (to standby-hel1) and a planned migration (on to the AWS standby);
 # beside it, a bootstrap that fails half way.
 booted="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
@@ -74,36 +72,24 @@ beside_booted() {
   return $rc
 }
 checks_log=$(mktemp)
-booted_log=$(mktemp)
-trap 'rm -f "$log" "$checks_log" "$booted_log"' EXIT
+trap 'rm -f "$log" "$checks_log"' EXIT
 checks_pid=""
 
 for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
   [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests&FullyQualifiedName!~${install_test#FullyQualifiedName~}")
-  booted_pid=""
-  if [ "$p" = tests/Failover.Driver.Tests ]; then
-    if ! out=$(dotnet build "$p" -c Release --nologo -v q 2>&1); then echo "$out"; status=1; fi
-    echo "== $p: the booted-server tests, beside the others (their output follows at the end)"
-    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" > "$booted_log" 2>&1 &
-    booted_pid=$!
-    filter+=(--no-build)
-  fi
   dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
-    # After the rest of the driver's tests: the compile checks and the install test, while the booted tests still run.
     beside_booted > "$checks_log" 2>&1 &
     checks_pid=$!
+    echo "== $p: the booted-server tests, without other tests (the compile-only checks and the install test run beside them)"
+    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
   # What ran beside the booted tests ends before the next project builds: they would share obj/ and bin/ folders.
   if [ -n "$checks_pid" ] && [ "$checks_pid" != done ]; then wait "$checks_pid" || status=1; tee -a "$log" < "$checks_log"; checks_pid=done; fi
-  if [ -n "$booted_pid" ]; then
-    wait "$booted_pid" || status=1
-    echo "== $p: the booted-server tests"
-    tee -a "$log" < "$booted_log" | grep -vE '^\s*$'
-  fi
 done
 
 [ -n "$checks_pid" ] || { compile_checks || status=1; }
