@@ -102,6 +102,8 @@ internal sealed class OffsetClock(TimeSpan offset) : TimeProvider
 /// </summary>
 public class MigrationTests(MigrationTopology site) : IClassFixture<MigrationTopology>
 {
+    public const string Alone = "migration tests, alone";
+
     [Fact]
     public async Task A_migration_with_writes_until_the_freeze_loses_no_committed_row_and_waits_for_the_old_ttl_first()
     {
