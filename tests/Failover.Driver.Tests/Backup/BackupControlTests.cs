@@ -22,7 +22,7 @@ public sealed class BackupControlTests : IDisposable
 
     private readonly string _dir = Directory.CreateTempSubdirectory("failover-control-").FullName;
     private readonly HttpClient _http = Failover.Driver.Backup.CloudBackupAgents.ControlClient();
-    private readonly List<Process> _daemons = [];
+    private readonly HealthDaemons _daemons = new();
 
     private string State => Path.Combine(_dir, "state");
     private string Document => Path.Combine(_dir, "health.json");
@@ -39,19 +39,8 @@ public sealed class BackupControlTests : IDisposable
         var script = Path.Combine(_dir, "health.py");
         File.WriteAllText(script, BootstrapScript.Handler(control: true));
         var port = Processes.FreePort();
-        var start = new ProcessStartInfo("python3", [script, port.ToString(CultureInfo.InvariantCulture), "/health", Document]) { RedirectStandardError = true };
-        start.Environment["FAILOVER_HEALTH_BIND"] = Address;
-        start.Environment["CREDENTIALS_DIRECTORY"] = credentials;
-        start.Environment["STATE_DIRECTORY"] = State;
-        var daemon = Process.Start(start)!;
-        _daemons.Add(daemon);
-        var health = $"http://{Address}:{port}/health";
-        for (var i = 0; i < 100; i++)
-        {
-            try { await _http.GetAsync(health); return BackupControl.Url(Address, new ServiceSettings([443], port, "/health", null)); }
-            catch (HttpRequestException) when (!daemon.HasExited) { await Task.Delay(100); }
-        }
-        throw new InvalidOperationException($"the health daemon did not start: {await daemon.StandardError.ReadToEndAsync()}");
+        await _daemons.StartAsync(_http, script, Address, port, "/health", Document, credentials, State);
+        return BackupControl.Url(Address, new ServiceSettings([443], port, "/health", null));
     }
 
     private async Task<(HttpStatusCode Code, string Answer)> SendAsync(string url, string body, string signature)
@@ -66,7 +55,7 @@ public sealed class BackupControlTests : IDisposable
         catch (HttpRequestException e)
         {
             // The daemon's traceback says why it answered nothing.
-            var daemon = _daemons[^1];
+            var daemon = _daemons.Last;
             daemon.Kill();
             throw new InvalidOperationException($"the daemon answered nothing: {await daemon.StandardError.ReadToEndAsync()}", e);
         }
@@ -160,7 +149,7 @@ public sealed class BackupControlTests : IDisposable
         Assert.Equal(HttpStatusCode.Accepted, code);
 
         // The nonces outlive the daemon: a restart does not reopen the replay.
-        foreach (var d in _daemons) d.Kill();
+        _daemons.KillAll();
         url = await StartDaemonAsync(withKey: true);
         (code, answer) = await SendAsync(url, again, BackupControl.Sign(Key, again));
         Assert.Equal(HttpStatusCode.Unauthorized, code);
@@ -241,11 +230,7 @@ public sealed class BackupControlTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var d in _daemons)
-        {
-            if (!d.HasExited) d.Kill();
-            d.Dispose();
-        }
+        _daemons.Dispose();
         _http.Dispose();
         Directory.Delete(_dir, recursive: true);
     }

@@ -26,7 +26,7 @@ public sealed class FenceStopTests : IDisposable
 
     private readonly string _dir = Directory.CreateTempSubdirectory("failover-fence-stop-").FullName;
     private readonly HttpClient _http = Failover.Driver.Backup.CloudBackupAgents.ControlClient();
-    private readonly List<Process> _daemons = [];
+    private readonly HealthDaemons _daemons = new();
 
     /// <summary>The daemon of <paramref name="server"/> as its cloud-config writes it, on <paramref name="address"/>; returns its state directory.</summary>
     private async Task<string> StartDaemonAsync(string server, string address, int port)
@@ -50,18 +50,8 @@ public sealed class FenceStopTests : IDisposable
         File.WriteAllText(document, HealthDocument.Render(prod.Name, server, new Dictionary<string, string>()));
         var script = Path.Combine(home, "health.py");
         File.WriteAllText(script, files[ServerBootstrap.HealthHandlerPath]);
-        var start = new ProcessStartInfo("python3", [script, port.ToString(CultureInfo.InvariantCulture), prod.Service.HealthPath, document]) { RedirectStandardError = true };
-        start.Environment["FAILOVER_HEALTH_BIND"] = address;
-        start.Environment["CREDENTIALS_DIRECTORY"] = credentials;
-        start.Environment["STATE_DIRECTORY"] = state;
-        var daemon = Process.Start(start)!;
-        _daemons.Add(daemon);
-        for (var i = 0; i < 100; i++)
-        {
-            try { await _http.GetAsync($"http://{address}:{port}{prod.Service.HealthPath}"); return state; }
-            catch (HttpRequestException) when (!daemon.HasExited) { await Task.Delay(100); }
-        }
-        throw new InvalidOperationException($"the health daemon of {server} did not start: {await daemon.StandardError.ReadToEndAsync()}");
+        await _daemons.StartAsync(_http, script, address, port, prod.Service.HealthPath, document, credentials, state, $"the health daemon of {server}");
+        return state;
     }
 
     private static string Url(string address, int port) => BackupControl.Url(address, Stacks.Production.Service with { HealthPort = port });
@@ -152,11 +142,7 @@ public sealed class FenceStopTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var d in _daemons)
-        {
-            if (!d.HasExited) d.Kill();
-            d.Dispose();
-        }
+        _daemons.Dispose();
         _http.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
