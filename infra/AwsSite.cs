@@ -88,8 +88,7 @@ public sealed class AwsSite : ComponentResource
             }, new InvokeOptions { Provider = provider, Parent = this }).Apply(r => r.Id);
             foreach (var s in plan.Servers)
             {
-                var changes = siteRules;
-                CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(changes);
+                CustomResourceOptions Kept(params Resource[] dependsOn) => Opts(dependsOn).Under(siteRules);
                 var args = new InstanceArgs
                 {
                     Ami = ami,
@@ -108,15 +107,15 @@ public sealed class AwsSite : ComponentResource
                     // the provider stops, modifies and starts the instance, whose new user data then never runs ("If you stop
                     // an instance, modify its user data, and start the instance, the updated user data is not run", the EC2
                     // user data page above). Never production's.
-                    UserDataReplaceOnChange = !changes.Kept,
-                    DisableApiTermination = changes.Protected,
+                    UserDataReplaceOnChange = !siteRules.Kept,
+                    DisableApiTermination = siteRules.Protected,
                     RootBlockDevice = new InstanceRootBlockDeviceArgs { VolumeSize = s.Capacity.DiskGb, VolumeType = "gp3", Encrypted = true },
                     MetadataOptions = new InstanceMetadataOptionsArgs { HttpTokens = "required" },
                     Tags = Tags(s.Name, s.Group),
                 };
                 if (keyPair is not null) args.KeyName = keyPair.KeyName;
                 // A newer Debian image must not replace running servers on the next `pulumi up`; kept sites ignore more.
-                var instance = new Instance(s.Name, args, Opts(gateway).Under(changes, changes.IgnoredAwsInstanceChanges));
+                var instance = new Instance(s.Name, args, Opts(gateway).Under(siteRules, siteRules.IgnoredAwsInstanceChanges));
                 if (s.VolumeGb > 0)
                 {
                     var volume = new Pulumi.Aws.Ebs.Volume(names.Volume(s.Group, s.Index), new Pulumi.Aws.Ebs.VolumeArgs

@@ -82,7 +82,7 @@ public sealed record BackupPlan(
     /// </summary>
     public static BackupPlan? OfSite(Topology.Topology topology, StackSpec site) =>
         site.Role is Role.Production or Role.Standby && topology.Backup.Vaults.Count > 0
-            ? site.Snapshots.Count == 0 ? For(topology, site) : For(topology, site) with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory }
+            ? site.Snapshots.Count == 0 ? For(topology, site) : Restored(For(topology, site))
             : null;
 
     /// <summary>
@@ -91,7 +91,10 @@ public sealed record BackupPlan(
     /// carries this one; the stack in memory may no longer list the snapshots its user data restored.
     /// </summary>
     public static BackupPlan? OfRestoredSite(Topology.Topology topology, StackSpec site) =>
-        OfSite(topology, site) is { } plan ? plan with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory } : null;
+        OfSite(topology, site) is { } plan ? Restored(plan) : null;
+
+    // Its tenants are the ones the restore wrote into the state directory, not the stack's list.
+    private static BackupPlan Restored(BackupPlan plan) => plan with { Tenants = [], TenantsFrom = Sites.ServerBootstrap.StateDirectory };
 
     /// <summary>A tenant's files directory on the site.</summary>
     public string FilesDirectory(string tenant) => FilesPattern.Replace("{tenant}", tenant, StringComparison.Ordinal);

@@ -16,16 +16,6 @@ namespace Failover.Driver.Backup;
 /// </summary>
 public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet vaults, Topology topology, TimeProvider time, ILogger log, TimeSpan poll) : IBackupAgents
 {
-    /// <summary>
-    /// A client that opens a connection per request: the daemon speaks HTTP/1.0 and closes each one, and a pooled
-    /// connection (the health gate's) reused after that close ends the request without an answer.
-    /// </summary>
-    public static HttpClient ControlClient() =>
-        new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
-        {
-            DefaultRequestHeaders = { ConnectionClose = true }, Timeout = TimeSpan.FromSeconds(30),
-        };
-
     public async Task<AgentStart> StartAsync(StackSpec site, SiteAddress address, CancellationToken cancellation)
     {
         var byHand = AgentsStartedByHand.Instruction;
@@ -36,7 +26,7 @@ public sealed class CloudBackupAgents(IPulumi pulumi, HttpClient http, VaultSet 
             (at, nonce) => BackupControl.StartBody(site.Name, at, nonce, agent), cancellation);
         if (sent.Refusal is { } why)
             return new AgentStart(false, $"{why}: {byHand}");
-        if (sent.Member("ok") == "False")
+        if (sent.Failed)
             return new AgentStart(false, $"{site.Name}'s data server took the request but could not start its agent ({sent.Url}: {sent.Answer.Trim()}): {byHand}");
         var installed = sent.Member("agent");
         log.Information("The data server of {Site} accepted the control request {Action} at {Url} (agent {Agent} {Sha256}, timer {Timer})",

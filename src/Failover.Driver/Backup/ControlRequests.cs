@@ -22,6 +22,20 @@ public sealed record ControlAnswer(string Url, string Answer, string? Refusal)
         }
         catch (JsonException) { return ""; }
     }
+
+    /// <summary>Accepted, but the server's root unit reported that it could not do it (<c>"ok": false</c>).</summary>
+    public bool Failed
+    {
+        get
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(Answer);
+                return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.False;
+            }
+            catch (JsonException) { return false; }
+        }
+    }
 }
 
 /// <summary>
@@ -30,17 +44,30 @@ public sealed record ControlAnswer(string Url, string Answer, string? Refusal)
 /// </summary>
 public static class ControlRequests
 {
+    /// <summary>
+    /// The client of every control request: a connection per request, as the daemon speaks HTTP/1.0 and closes each one
+    /// (a pooled connection reused after that close ends the request without an answer).
+    /// </summary>
+    public static HttpClient Client { get; } = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
+    {
+        DefaultRequestHeaders = { ConnectionClose = true }, Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    /// <summary>The site's control key from its stack outputs (a secret, registered for redaction when read); null when it exports none.</summary>
+    public static string? KeyOf(IReadOnlyDictionary<string, StackOutput> outputs) =>
+        outputs.TryGetValue(StackOutputs.ControlKey, out var key) && key.Text.Length > 0 ? key.Text : null;
+
     public static async Task<ControlAnswer> SendAsync(IPulumi pulumi, HttpClient http, StackSpec site, SiteAddress? address, TimeProvider time, ILogger log,
         Func<DateTimeOffset, string, string> body, CancellationToken cancellation)
     {
         // Read now, never journaled: GetOutputsAsync registers the secret for redaction before anything could log it.
         var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
-        if (!outputs.TryGetValue(StackOutputs.ControlKey, out var key) || key.Text.Length == 0)
+        if (KeyOf(outputs) is not { } key)
             return new ControlAnswer("", "", $"{site.Name} exports no {StackOutputs.ControlKey} (its data server has no backup agent, or was deployed before the control request)");
         var health = outputs.TryGetValue(StackOutputs.HealthIpv4, out var ip) && ip.Text.Length > 0 ? ip.Text
             : address?.Addresses.FirstOrDefault() ?? throw new InvalidOperationException($"{site.Name} has no health address to send the control request to");
         var url = BackupControl.Url(health, site.Service);
-        var (answer, why) = await PostAsync(http, url, key.Text, body(time.GetUtcNow(), NewNonce()), cancellation);
+        var (answer, why) = await PostAsync(http, url, key, body(time.GetUtcNow(), NewNonce()), cancellation);
         if (why is null) return answer;
         log.Warning("The data server of {Site} refused the control request at {Url}: {Reason}", site.Name, url, why);
         return answer with { Refusal = $"{site.Name}'s data server refused the request ({url}: {why})" };

@@ -132,7 +132,7 @@ internal static class RunHost
                 // The vaults' write keys are on the serving data server only: it files the copy, the driver reads it back.
                 var pulumi = Composition.RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time);
                 var filing = Core.Sites.ReportFiling.Of(runId, topology.Backup.Vaults, CloudReportFiling.Evidence(dir, store.JournalLines(runId)));
-                var said = await new CloudReportFiling(pulumi, ControlHttp, app.Secrets, app.Time, log).FileAsync(topology, serving, filing, CancellationToken.None);
+                var said = await new CloudReportFiling(pulumi, ControlRequests.Client, app.Secrets, app.Time, log).FileAsync(topology, serving, filing, CancellationToken.None);
                 log.Information("Evidence of run {RunId}: {Filing}", runId, said);
                 app.Print(said + "\n");
             }
@@ -144,8 +144,6 @@ internal static class RunHost
         }
         return report;
     }
-
-    private static readonly HttpClient ControlHttp = CloudBackupAgents.ControlClient();
 
     /// <summary>The cloud site that serves once the run ended: its target after a cutover, else production (a rehearsal's copy has no key).</summary>
     private static StackSpec? ServingCloudSite(Topology topology, IncidentReport report)

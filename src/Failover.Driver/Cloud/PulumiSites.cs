@@ -67,9 +67,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     }
 
     /// <summary>The client of the fence's stop requests: a connection per request, as the daemon closes each one.</summary>
-    public HttpClient Control { get; init; } = DefaultControl;
-
-    private static readonly HttpClient DefaultControl = CloudBackupAgents.ControlClient();
+    public HttpClient Control { get; init; } = ControlRequests.Client;
 
     /// <summary>How long the stop requests may take together: a server of a lost datacenter does not answer at all.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
@@ -103,7 +101,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     /// <summary>The stop request to each server Core names, all at once; none when the site exports no key (deployed before it had one).</summary>
     private async Task<IReadOnlyList<ServerStop>> StopApplicationAsync(StackSpec site, FenceEffect effect, IReadOnlyDictionary<string, StackOutput> outputs, CancellationToken cancellation)
     {
-        if (!outputs.TryGetValue(StackOutputs.ControlKey, out var key) || key.Text.Length == 0) return [];
+        if (ControlRequests.KeyOf(outputs) is not { } key) return [];
         var addresses = ServerAddressesOf(outputs);
         using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         within.CancelAfter(StopTimeout);
@@ -115,10 +113,10 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             try
             {
                 var body = BackupControl.Body(ApplicationStop.Action, site.Name, Time.GetUtcNow(), ControlRequests.NewNonce());
-                var (answer, refusal) = await ControlRequests.PostAsync(Control, url, key.Text, body, within.Token);
+                var (answer, refusal) = await ControlRequests.PostAsync(Control, url, key, body, within.Token);
                 // Without a result the request is queued: the root unit acts on it (the daemon answers before it has when slow).
                 var outcome = answer.Member("application") is { Length: > 0 } done ? done : "queued";
-                if (refusal is null && answer.Member("ok") == "False")
+                if (refusal is null && answer.Failed)
                 {
                     log.Warning("{Server} of {Site} took the fence's stop at {Url} but it failed: {Outcome}", server, site.Name, url, outcome);
                     return new ServerStop(server, StopOutcome.Refused, $"the stop failed: {outcome}");

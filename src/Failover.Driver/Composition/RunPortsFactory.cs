@@ -50,7 +50,6 @@ public static class RunPortsFactory
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
     internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
-    private static readonly HttpClient ControlHttp = CloudBackupAgents.ControlClient();
 
     /// <summary>
     /// The run's adapters for its target. Asynchronous like everything a step awaits: nothing here or in the adapters it
@@ -138,7 +137,7 @@ public static class RunPortsFactory
 
     /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
-        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlHttp, Time = env.Time };
+        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time };
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
@@ -183,7 +182,7 @@ public static class RunPortsFactory
         {
             // A rehearsal copy has no agent and no key (its runbook has no backups step either).
             Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
-                : new CloudBackupAgents(pulumi, ControlHttp, vault, env.Topology, env.Time, env.Log, env.Options.CloudRestore.Poll),
+                : new CloudBackupAgents(pulumi, ControlRequests.Client, vault, env.Topology, env.Time, env.Log, env.Options.CloudRestore.Poll),
         };
     }
 

@@ -21,7 +21,7 @@ public sealed class BackupControlTests : IDisposable
     private static readonly string Key = SiteUserData.PlaceholderControlKey;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("failover-control-").FullName;
-    private readonly HttpClient _http = Failover.Driver.Backup.CloudBackupAgents.ControlClient();
+    private readonly HttpClient _http = Failover.Driver.Backup.ControlRequests.Client;
     private readonly HealthDaemons _daemons = new();
 
     private string State => Path.Combine(_dir, "state");
@@ -231,7 +231,6 @@ public sealed class BackupControlTests : IDisposable
     public void Dispose()
     {
         _daemons.Dispose();
-        _http.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }

@@ -25,7 +25,7 @@ public sealed class FenceStopTests : IDisposable
     private static readonly Topology Stacks = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
 
     private readonly string _dir = Directory.CreateTempSubdirectory("failover-fence-stop-").FullName;
-    private readonly HttpClient _http = Failover.Driver.Backup.CloudBackupAgents.ControlClient();
+    private readonly HttpClient _http = Failover.Driver.Backup.ControlRequests.Client;
     private readonly HealthDaemons _daemons = new();
 
     /// <summary>The daemon of <paramref name="server"/> as its cloud-config writes it, on <paramref name="address"/>; returns its state directory.</summary>
@@ -143,7 +143,6 @@ public sealed class FenceStopTests : IDisposable
     public void Dispose()
     {
         _daemons.Dispose();
-        _http.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }
