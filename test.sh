@@ -7,18 +7,21 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Tools some tests run for real (the rendered cloud-init is checked with shellcheck and jq, the HTML
-# evidence report is rendered in headless chromium); the server packages (postgresql, restic, pdns, and
-# ceph-mon ceph-osd radosgw ceph-common for the real S3 on 127.0.4.x: tests/fixtures/ceph-rgw) are
-# installed by the test fixtures themselves.
+# evidence report is rendered in headless chromium, the booted servers are built by debootstrap and booted by
+# systemd-nspawn); the server packages (postgresql, restic, pdns, and ceph-mon ceph-osd radosgw ceph-common for the real
+# S3 on 127.0.4.x: tests/fixtures/ceph-rgw) are installed by the test fixtures themselves.
 missing=""
-for tool in shellcheck jq chromium; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
+for tool in shellcheck:shellcheck jq:jq chromium:chromium debootstrap:debootstrap systemd-nspawn:systemd-container; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
   echo "installing Debian packages:$missing"
   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null) \
     || echo "could not install$missing: the tests that need them will fail and say so"
 fi
 
-log=$(mktemp)
+log=$(mktemp) checks_log=$(mktemp) prepare_log=$(mktemp)
+trap 'rm -f "$log" "$checks_log" "$prepare_log"' EXIT
 # Quiet, but a failed test prints its message, stack trace and output (a CI log is all one has of a failure).
 quiet=(-v q --logger "console;verbosity=minimal")
 status=0
@@ -35,6 +38,16 @@ if [ -d tests/Failover.Infra.Tests ]; then
     echo "        infra/ is compile-checked against the SDK facade below instead; its decisions are tested in Failover.Core.Tests."
     skipped_projects=1
   fi
+fi
+
+# The booted-server tests boot containers from a cached Debian 12 root that a fresh machine builds first (about 4 minutes:
+# debootstrap on one core, and about 135 MB of downloads). It is built from the start, at low priority, beside the other
+# tests; the booted tests wait for it (the cache's own file lock) if it is not ready by then. A failed build is reported
+# there, and the booted tests then fail naming it.
+prepare_pid=""
+if [ "$(id -u)" = 0 ] && dotnet build tests/Failover.Driver.Tests -c Release --nologo -v q > "$prepare_log" 2>&1; then
+  nice -n 10 dotnet tests/Failover.Driver.Tests/bin/Release/net10.0/failover.dll drill --stacks infra/stacks --prepare > "$prepare_log" 2>&1 &
+  prepare_pid=$!
 fi
 
 # The booted-server tests (CloudDrillTests) boot containers and format volumes: they run by themselves after the rest of
@@ -73,8 +86,6 @@ beside_booted() {
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   return $rc
 }
-checks_log=$(mktemp)
-trap 'rm -f "$log" "$checks_log"' EXIT
 checks_pid=""
 
 for p in "${projects[@]}"; do
@@ -86,6 +97,9 @@ for p in "${projects[@]}"; do
   if [ "$p" = tests/Failover.Driver.Tests ]; then
     beside_booted > "$checks_log" 2>&1 &
     checks_pid=$!
+    if [ -n "$prepare_pid" ] && ! wait "$prepare_pid"; then
+      echo "preparing the booted servers' Debian root failed (drill --stacks infra/stacks --prepare):"; tail -20 "$prepare_log"
+    fi
     echo "== $p: the booted-server tests, without other tests (the compile-only checks and the install test run beside them)"
     dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
