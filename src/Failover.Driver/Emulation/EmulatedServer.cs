@@ -333,6 +333,17 @@ public sealed class EmulatedServer : IAsyncDisposable
         _log.Information("Server {Server} killed", Name);
     }
 
+    /// <summary>What is left of a killed server, for the error that says it still answers: its nspawn and its leader's state.</summary>
+    public string KillState =>
+        $"(systemd-nspawn {_nspawnPid} {(IsRunning ? "running" : "gone")}, leader {LeaderPid}: {StatOf(LeaderPid)})";
+
+    private static string StatOf(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/stat").Split(' ').Take(3).Aggregate((a, b) => $"{a} {b}"); }
+        catch (IOException) { return "gone"; }
+        catch (UnauthorizedAccessException) { return "unreadable"; }
+    }
+
     private async Task<bool> WaitStoppedAsync(TimeSpan limit)
     {
         var clock = Stopwatch.StartNew();

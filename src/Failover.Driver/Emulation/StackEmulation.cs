@@ -191,11 +191,7 @@ public static partial class StackEmulation
             var mine = cloud.Servers.Values.Where(s => s.Stack == stackName).ToList();
             if (mine.FirstOrDefault(s => s.Protected) is { } kept)
                 return new EmulatedUpdate([], [], new EmulatedChange(ServerType(kept.Provider), kept.Record.Name, "delete"), ProtectedError(kept));
-            foreach (var s in mine)
-            {
-                await EmulatedServer.Attach(s.Record, log).DisposeAsync();
-                cloud.Servers.Remove(s.Record.Name);
-            }
+            await EmulatedCloud.RemoveServersAsync(cloud, mine, log);
             cloud.ControlKeys.Remove(stackName);
             if (cloud.Vaults.Remove(stackName, out var vault) && System.IO.Directory.Exists(vault.Repository))
                 System.IO.Directory.Delete(vault.Repository, recursive: true);
@@ -300,12 +296,9 @@ public static partial class StackEmulation
         var changes = plan.Changes;
         var mine = cloud.Servers.Values.Where(s => s.Stack == stack.Name).ToDictionary(s => s.Record.Name);
         // Servers the program no longer declares go first (a scale-down), refused while protected.
-        foreach (var gone in mine.Values.Where(s => plan.Servers.All(p => p.Name != s.Record.Name)).ToList())
-        {
-            if (gone.Protected) return Failed(serverType, gone.Record.Name, "delete", ProtectedError(gone));
-            await EmulatedServer.Attach(gone.Record, log).DisposeAsync();
-            cloud.Servers.Remove(gone.Record.Name);
-        }
+        var gone = mine.Values.Where(s => plan.Servers.All(p => p.Name != s.Record.Name)).ToList();
+        if (gone.FirstOrDefault(s => s.Protected) is { } kept) return Failed(serverType, kept.Record.Name, "delete", ProtectedError(kept));
+        await EmulatedCloud.RemoveServersAsync(cloud, gone, log);
 
         var toBoot = new List<(PlannedServer Server, int Position, string Hash, byte[] Bytes)>();
         foreach (var (server, position) in plan.Servers.Select((s, i) => (s, i)))

@@ -199,6 +199,7 @@ public class BackupAgentTests(ITestOutputHelper output)
         Assert.Equal(TimeSpan.FromMinutes(30), plan.Interval); // failover:backup.schedule of prod-fsn1
         var timer = BackupAgent.TimerUnit(plan.Interval);
         Assert.Contains("OnUnitActiveSec=1800s", timer);
+        Assert.Contains("AccuracySec=1s", timer); // on time, not up to the accuracy late (systemd's default is a minute)
         Assert.Contains($"Unit={BackupAgent.Service}", timer);
         var service = BackupAgent.ServiceUnit();
         Assert.Contains("Type=oneshot", service); // a oneshot still running is not started again

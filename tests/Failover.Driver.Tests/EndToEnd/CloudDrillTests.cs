@@ -54,7 +54,7 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
     private static App InWorld(CloudWorld world, StringWriter stdout, StringWriter stderr) =>
         new(stdout, stderr, Path.Combine(world.Home, "project"), logConsole: stderr)
         {
-            Input = null, Variable = world.Variable, PulumiEnvironment = world.PulumiEnvironment,
+            Input = null, Variable = world.Variable, PulumiEnvironment = world.PulumiEnvironment, Options = CloudWorld.Options,
         };
 
     /// <summary>A verb of the CLI run against the booted world.</summary>
@@ -84,7 +84,7 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
         try
         {
             var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
-            await CloudWorld.EnsurePrerequisitesAsync(Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
+            await CloudWorld.EnsurePrerequisitesAsync(Environment.GetEnvironmentVariable, Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
             world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
                 name => name == EmulatedCloud.BlockVariable ? Block : Environment.GetEnvironmentVariable(name),
                 TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
