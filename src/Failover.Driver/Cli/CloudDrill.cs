@@ -57,7 +57,7 @@ internal static class CloudDrill
             app.Variable = variable;
             if (keep)
                 Say($"Kept for inspection: the servers in {Path.Combine(home, "emulation")} (cloud.json names them; {Path.Combine(home, "ssh")} SERVER COMMAND enters one), " +
-                    $"PowerDNS on {CloudWorld.DnsAddress}:{CloudWorld.DnsPort}. Remove them with `failover drill --stacks {shipped.StacksDirectory} --clean`.");
+                    $"PowerDNS on {world?.DnsAddress ?? CloudWorld.DefaultDnsAddress}:{CloudWorld.DnsPort}. Remove them with `failover drill --stacks {shipped.StacksDirectory} --clean`.");
             else
             {
                 if (world is not null) await world.DisposeAsync();

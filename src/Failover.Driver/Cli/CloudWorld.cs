@@ -28,9 +28,18 @@ namespace Failover.Driver.Cli;
 /// </summary>
 internal sealed class CloudWorld
 {
-    /// <summary>The drill's PowerDNS (the zone's provider emulated) on a loopback address of its own.</summary>
-    public const string DnsAddress = "127.0.14.53";
+    /// <summary>The drill's PowerDNS (the zone's provider emulated) on a loopback address of its own, unless <see cref="DnsVariable"/> names another.</summary>
+    public const string DefaultDnsAddress = "127.0.14.53";
     public const int DnsPort = 5300, DnsApiPort = 8281;
+
+    /// <summary>
+    /// A loopback address for the world's PowerDNS instead of <see cref="DefaultDnsAddress"/>: with another
+    /// <see cref="EmulatedCloud.BlockVariable"/>, a second drill runs on this machine beside the first.
+    /// </summary>
+    public const string DnsVariable = "FAILOVER_DRILL_DNS_ADDRESS";
+
+    /// <summary>The address the world's PowerDNS listens on (ports <see cref="DnsPort"/> and <see cref="DnsApiPort"/>).</summary>
+    public string DnsAddress { get; }
 
     /// <summary>The backup schedule of the world's copy of the topology: the shortest the reader accepts.</summary>
     internal const string Schedule = "1m";
@@ -60,9 +69,10 @@ internal sealed class CloudWorld
     private PowerDnsServer? _pdns;
     private string? _mounted;
 
-    private CloudWorld(string home, SecretRegistry secrets, ILogger log, Action<string> say)
+    private CloudWorld(string home, string dnsAddress, SecretRegistry secrets, ILogger log, Action<string> say)
     {
         Home = home;
+        DnsAddress = dnsAddress;
         _secrets = secrets;
         _log = log;
         _say = say;
@@ -116,8 +126,11 @@ internal sealed class CloudWorld
     public static async Task<CloudWorld> StartAsync(Topology shipped, string home, SecretRegistry secrets, Func<string, string?> variable, TimeProvider time,
         double scale, ILogger log, Action<string> say, string steps, CancellationToken ct)
     {
+        var dnsAddress = variable(DnsVariable) is { Length: > 0 } given ? given : DefaultDnsAddress;
+        if (!IPAddress.TryParse(dnsAddress, out var parsed) || !IPAddress.IsLoopback(parsed) || parsed.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new UsageException($"{DnsVariable}={dnsAddress}: the drill's PowerDNS listens on a loopback address of this machine; give one of 127.0.0.0/8, e.g. {DefaultDnsAddress}");
         await RemoveAsync(home, log);
-        var world = new CloudWorld(home, secrets, log, say);
+        var world = new CloudWorld(home, dnsAddress, secrets, log, say);
         await world.BootAsync(shipped, variable, time, scale, steps, ct);
         return world;
     }

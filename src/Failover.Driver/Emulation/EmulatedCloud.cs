@@ -99,12 +99,12 @@ public sealed class EmulatedCloud
     }
 
     /// <summary>
-    /// Stops and removes <paramref name="servers"/> all at once, as a provider deletes servers side by side: each one's
-    /// clean poweroff takes seconds (up to 20 before it is killed), one after the other they added up to half a minute.
+    /// Deletes <paramref name="servers"/> (<see cref="EmulatedServer.DeleteAsync"/>) all at once, as a provider deletes
+    /// servers side by side; one after the other, each with a clean poweroff, they added up to half a minute.
     /// </summary>
     internal static async Task RemoveServersAsync(EmulatedCloud cloud, IReadOnlyList<CloudServer> servers, ILogger log)
     {
-        await Task.WhenAll(servers.Select(s => EmulatedServer.Attach(s.Record, log).DisposeAsync().AsTask()));
+        await Task.WhenAll(servers.Select(s => EmulatedServer.Attach(s.Record, log).DeleteAsync()));
         foreach (var s in servers) cloud.Servers.Remove(s.Record.Name);
     }
 

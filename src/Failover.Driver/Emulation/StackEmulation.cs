@@ -332,7 +332,7 @@ public static partial class StackEmulation
                 // Create-first would meet the old server's name (and its primary IP still assigned): Hetzner refuses it.
                 if (!changes.DeleteBeforeReplace)
                     return Failed(serverType, server.Name, "replace", "server name is already used (uniqueness_error): the replacement was created before the old server was deleted");
-                await EmulatedServer.Attach(existing.Record, log).DisposeAsync();
+                await EmulatedServer.Attach(existing.Record, log).DeleteAsync();
                 cloud.Servers.Remove(server.Name);
                 resources.Add(new(serverType, server.Name, "replace"));
             }
