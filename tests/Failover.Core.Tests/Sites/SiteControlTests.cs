@@ -87,19 +87,23 @@ public class SiteControlTests
     }
 
     [Fact]
-    public void An_aws_data_server_restoring_a_thousand_tenants_has_no_room_for_the_stop_its_application_servers_still_take_it()
+    public void An_aws_data_server_restoring_a_thousand_tenants_takes_the_stop_its_restore_point_going_by_request()
     {
         var t = CloudInitTests.FailedOverWith(1000, "standby-aws-fra");
         var site = t.Find("standby-aws-fra")!;
         var plan = SitePlan.For(site);
         var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
-        Assert.False(ServerBootstrap.For(plan, plan.DataServer, recipe, null).TakesStop);
+        var data = ServerBootstrap.For(plan, plan.DataServer, recipe, null);
+        Assert.True(data.TakesStop);
+        Assert.True(data.RestorePointByRequest);
         Assert.All(plan.Servers.Where(s => !s.HoldsData), s => Assert.True(ServerBootstrap.For(plan, s, recipe, null).TakesStop));
         // And every server still fits its limit, as the failover sends it.
         Assert.All(SiteUserData.Planned(t, site), u => Assert.True(u.Fits, u.Figure));
-        // With a few tenants the data server takes it.
+        // With a few tenants the records stay in the user data.
         var small = SiteStacks.FailedOverToHel1();
         var hel1 = SitePlan.For(small.Find("standby-hel1")!);
-        Assert.True(ServerBootstrap.For(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null).TakesStop);
+        var few = ServerBootstrap.For(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null);
+        Assert.True(few.TakesStop);
+        Assert.False(few.RestorePointByRequest);
     }
 }
