@@ -87,7 +87,7 @@ public sealed class RestorePointRequestTests : IDisposable
         {
             outputs = new Dictionary<string, JsonObject>
             {
-                [site.Name] = new() { [StackOutputs.HealthIpv4] = Address, [StackOutputs.ControlKey] = new JsonObject { ["$secret"] = Key } },
+                [site.Name] = new() { [StackOutputs.ServiceIpv4] = Address, [StackOutputs.HealthIpv4] = Address, [StackOutputs.ControlKey] = new JsonObject { ["$secret"] = Key } },
             },
         });
         var said = new List<string>();
