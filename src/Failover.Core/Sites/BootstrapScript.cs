@@ -366,6 +366,12 @@ public static class BootstrapScript
         [ApplicationStop.Action] = $$"""
         def check_stop(req):
             return None
+
+
+        def stop(req):
+            # The fence: the root script ApplicationStop renders for this server; its last line says what it did.
+            r = run(ROOT + "{{ApplicationStop.ScriptPath}}")
+            return r.returncode == 0, {"application": (r.stdout.strip().splitlines() or ["exit %d" % r.returncode])[-1]}
         """,
         [BackupControl.RestorePoint] = $$"""
         def check_restore_point(req):
@@ -392,10 +398,6 @@ public static class BootstrapScript
             return True, {"restorePoint": "installed"}
 
 
-        def stop(req):
-            # The fence: the root script ApplicationStop renders for this server; its last line says what it did.
-            r = run(ROOT + "{{ApplicationStop.ScriptPath}}")
-            return r.returncode == 0, {"application": (r.stdout.strip().splitlines() or ["exit %d" % r.returncode])[-1]}
         """,
     };
 

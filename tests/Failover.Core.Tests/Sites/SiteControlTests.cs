@@ -64,6 +64,25 @@ public class SiteControlTests
         Assert.EndsWith("echo $d; exit $r", script.TrimEnd());
     }
 
+    /// <summary>Each server's handler holds the functions of exactly the actions it takes, and loads: its root mode runs an empty queue.</summary>
+    [Theory]
+    [InlineData("prod-fsn1-app-1", "stop-application")]
+    [InlineData("prod-fsn1-db-1", "file-report,start-backups,stop-application")]
+    public void Each_server_s_handler_has_the_functions_of_its_actions_and_runs(string server, string expected)
+    {
+        var (files, _) = Rendered(WithUnit(), "prod-fsn1", server);
+        var handler = files[ServerBootstrap.HealthHandlerPath];
+        Assert.Equal(expected, string.Join(',', BackupControl.Actions.Keys.Where(a => handler.Contains($"\"{a}\": ("))));
+        Assert.Equal(expected.Contains("start-backups"), handler.Contains("def start(req)"));
+        Assert.Contains("def stop(req)", handler);
+        Assert.DoesNotContain("def restore_point(req)", handler);
+        var dir = Directory.CreateTempSubdirectory("failover-handler-").FullName;
+        File.WriteAllText(Path.Combine(dir, "health.py"), handler);
+        var act = $"cd {Sh.Quote(dir)} && {BackupControl.ActVariable}=1 STATE_DIRECTORY={Sh.Quote(dir)} python3 health.py 0 / /dev/null && echo ran";
+        var (code, output) = UserDataTests.Run("bash", "", act);
+        Assert.True(code == 0 && output.Trim() == "ran", output);
+    }
+
     [Fact]
     public void The_stop_script_passes_shellcheck()
     {
