@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Failover.Core.Backup;
 using Failover.Core.Sites;
+using Failover.Driver.Engine;
 using Failover.Driver.Logging;
 using Failover.Driver.Reports;
 using Serilog;
@@ -47,7 +48,7 @@ public sealed class BackupAgentRun(SecretRegistry secrets, ILogger log)
         };
         log.Information("Backup agent run {RunId} of {Site}: {Tenants} tenants into {Vaults}", runId, plan.Site, plan.Tenants.Count, string.Join(", ", plan.Vaults.Select(v => v.Vault)));
         var result = await ChildProcess.RunAsync(new ProgramCall("bash", [script], env), cancellation);
-        var tenants = Parse(result.StandardOutput);
+        var tenants = Parse(result.StandardOutput).Select(t => t.Succeeded ? t : t with { Error = TenantFailure(plan.Site, t.Tenant, result.ExitCode, t.Error ?? "").Message }).ToList();
         foreach (var line in result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             log.Information("{AgentLine}", secrets.Redact(line));
         var heartbeatFile = Path.Combine(plan.StateDirectory, BackupPlan.HeartbeatFileName);
@@ -55,6 +56,14 @@ public sealed class BackupAgentRun(SecretRegistry secrets, ILogger log)
             : BackupHeartbeatJson.Parse(await File.ReadAllTextAsync(heartbeatFile, cancellation));
         return new AgentRunResult(runId, result.ExitCode, tenants, heartbeat?.RunId == runId ? heartbeat : null, secrets.Redact(result.StandardError));
     }
+
+    /// <summary>
+    /// A tenant the agent could not back up, worded as every tool's failure: the agent's reason for it (the dump, the
+    /// files or a vault, with that tool's error line) and what to do.
+    /// </summary>
+    private ToolFailure TenantFailure(string site, string tenant, int exitCode, string reason) =>
+        ToolFailure.Exited(Path.GetFileName(BackupAgent.ScriptPath), $"backing up tenant {tenant} of {site}", exitCode, reason,
+            $"Its log names every failure of the run (journalctl -u {BackupAgent.Service} on a server, the output of `failover backup` here): fix the cause and back up again", secrets);
 
     /// <summary>The agent's result lines: tenant, ok|FAILED, seconds, bytes, reason (tab-separated).</summary>
     public static IReadOnlyList<AgentTenantResult> Parse(string stdout) =>

@@ -109,7 +109,8 @@ public sealed class PowerDnsCutover : IDnsCutover, IDisposable
         return new DnsCutoverException($"DNS not changed: {reason}", inner);
     }
 
-    private static async Task<string> ErrorText(HttpResponseMessage response, CancellationToken cancellation)
+    /// <summary>The PowerDNS API's error sentence (its JSON <c>error</c>), else the start of its answer.</summary>
+    internal static async Task<string> ErrorText(HttpResponseMessage response, CancellationToken cancellation)
     {
         var body = await response.Content.ReadAsStringAsync(cancellation);
         try

@@ -52,7 +52,7 @@ public static class DebianPackages
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern uint geteuid();
 
-    private static async Task Run(string file, string args, Action<string> progress, CancellationToken cancellation, bool mayFail = false)
+    internal static async Task Run(string file, string args, Action<string> progress, CancellationToken cancellation, bool mayFail = false)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["DEBIAN_FRONTEND"] = "noninteractive";
@@ -62,6 +62,8 @@ public static class DebianPackages
         while ((line = await p.StandardOutput.ReadLineAsync(cancellation)) is not null)
             if (line.StartsWith("Setting up", StringComparison.Ordinal) || line.StartsWith("Unpacking", StringComparison.Ordinal)) progress("  " + line);
         await p.WaitForExitAsync(cancellation);
-        if (p.ExitCode != 0 && !mayFail) throw new InvalidOperationException($"`{file} {args}` failed ({p.ExitCode}): {(await err).Trim()}");
+        if (p.ExitCode != 0 && !mayFail)
+            throw new Engine.ToolFailureException(Engine.ToolFailure.Exited($"{file} {args.Split(' ')[0]}", "installing the drill's Debian packages", p.ExitCode, await err,
+                $"Run `{file} {args}` as root to see all it says, fix that (apt sources, disk space, a held lock), then run again"));
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Failover.Driver.Engine;
 
 namespace Failover.Driver.Local;
 
@@ -55,7 +56,8 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
         Directory.CreateDirectory(SocketDirectory);
         Own(Path.GetDirectoryName(DataDirectory)!);
         // Trust on loopback only: the drill's clusters listen on 127.0.0.x and hold generated data.
-        await Tool(cancellation, "initdb", "-D", Plain(staging), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
+        await Tool(cancellation, "initdb", $"creating the cluster of {Address} in {DataDirectory}",
+            "Check that its disk has room and the postgres user may write there, then provision again", "initdb", "-D", Plain(staging), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync");
         Directory.Move(staging, DataDirectory);
     }
 
@@ -66,7 +68,9 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
         // characters no shell gives a meaning to (Plain), so no path or address can become a command.
         try
         {
-            await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-l", Plain(LogFile), "-w", "-t",
+            await Tool(cancellation, "pg_ctl start", $"starting the cluster on {Address}:{Port}",
+                $"Its log {LogFile} says why (a port in use, a machine too loaded to start it within {StartWaitSeconds} s); fix that and run again",
+                "pg_ctl", "-D", Plain(DataDirectory), "-l", Plain(LogFile), "-w", "-t",
                 StartWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "-o", $"-c listen_addresses={Plain(Address)} -p {Port} -c unix_socket_directories={Plain(SocketDirectory)} -c fsync=off", "start");
         }
@@ -94,7 +98,9 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
     public async Task StopAsync(CancellationToken cancellation)
     {
         if (Pid is null) return;
-        await Tool(cancellation, "pg_ctl", "-D", Plain(DataDirectory), "-m", "fast", "-w", "stop");
+        await Tool(cancellation, "pg_ctl stop", $"stopping the cluster on {Address}:{Port}",
+            $"Its log {LogFile} says why; if it hangs, stop the postmaster by hand (its pid is the first line of {DataDirectory}/postmaster.pid)",
+            "pg_ctl", "-D", Plain(DataDirectory), "-m", "fast", "-w", "stop");
     }
 
     /// <summary>Kills the cluster the way a power cut would: no shutdown, no checkpoint.</summary>
@@ -133,9 +139,12 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
             "use a --state-dir and stack names of letters, digits, '/', '.', '_' and '-' only");
     }
 
-    private static async Task Tool(CancellationToken cancellation, string tool, params string[] args)
+    /// <summary>Runs one of PostgreSQL's tools as the postgres user; its failure is worded as every tool's (<see cref="ToolFailure"/>).</summary>
+    /// <param name="command">The command as an operator would type it (<c>pg_ctl start</c>).</param>
+    private async Task Tool(CancellationToken cancellation, string command, string doing, string remedy, string tool, params string[] args)
     {
         var path = Path.Combine(BinDirectory, tool);
+        var logLength = File.Exists(LogFile) ? new FileInfo(LogFile).Length : 0;
         var psi = new ProcessStartInfo(IsRoot ? "runuser" : path);
         // As root the tool runs under runuser, whose change of user clears a parent-death signal: the tool sets its own
         // (the postmaster pg_ctl forks does not inherit it, so a started cluster outlives the driver as it should).
@@ -151,6 +160,22 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
         var stderr = p.StandardError.ReadToEndAsync(cancellation);
         await p.WaitForExitAsync(cancellation);
         if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{tool} failed ({p.ExitCode}): {(await stderr).Trim()} {(await stdout).Trim()}".Trim());
+            // pg_ctl says little ("could not start server"); the server's log says why: its last error line is the one shown.
+            throw new ToolFailureException(ToolFailure.Exited(command, doing, p.ExitCode, $"{await stdout}\n{await stderr}\n{LogErrorSince(logLength)}", remedy));
+    }
+
+    /// <summary>The server log's last FATAL or PANIC line written after <paramref name="from"/> (bytes), from its severity on ("FATAL: could not bind …"), or "".</summary>
+    private string LogErrorSince(long from)
+    {
+        try
+        {
+            using var log = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            log.Seek(Math.Min(from, log.Length), SeekOrigin.Begin);
+            var line = new StreamReader(log).ReadToEnd().Split('\n').LastOrDefault(l => l.Contains("FATAL:", StringComparison.Ordinal) || l.Contains("PANIC:", StringComparison.Ordinal));
+            if (line is null) return "";
+            var at = line.IndexOf("FATAL:", StringComparison.Ordinal) is var f and >= 0 ? f : line.IndexOf("PANIC:", StringComparison.Ordinal);
+            return System.Text.RegularExpressions.Regex.Replace(line[at..], @"\s+", " ");
+        }
+        catch (IOException) { return ""; }
     }
 }

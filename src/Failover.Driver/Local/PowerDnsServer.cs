@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using Failover.Driver.Engine;
 
 namespace Failover.Driver.Local;
 
@@ -37,7 +38,9 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
             using var sqlite = Process.Start(new ProcessStartInfo("sqlite3", $"\"{database}\" \".read {schema}\"") { RedirectStandardError = true })
                 ?? throw new InvalidOperationException("cannot start sqlite3 (Debian package sqlite3)");
             await sqlite.WaitForExitAsync(cancellation);
-            if (sqlite.ExitCode != 0) throw new InvalidOperationException($"sqlite3 could not create {database}: {await sqlite.StandardError.ReadToEndAsync(cancellation)}");
+            if (sqlite.ExitCode != 0)
+                throw new ToolFailureException(ToolFailure.Exited("sqlite3", $"creating the PowerDNS database {database}", sqlite.ExitCode, await sqlite.StandardError.ReadToEndAsync(cancellation),
+                    $"Remove {directory} (it holds nothing yet) and run again"));
         }
         var config = Path.Combine(directory, "pdns.conf");
         await File.WriteAllTextAsync(config, $"""
@@ -73,7 +76,9 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
         using var http = Api();
         for (var i = 0; i < 200; i++)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"pdns_server exited {_process.ExitCode} at start:\n{Output}");
+            if (_process.HasExited)
+                throw new ToolFailureException(ToolFailure.Exited("pdns_server", $"starting on {Address}:{DnsPort} (API {ApiUrl})", _process.ExitCode, Output,
+                    $"Its configuration is {config}; a port in use is the usual cause: free it or choose others, then run again"));
             try
             {
                 using var response = await http.GetAsync("/api/v1/servers/localhost", cancellation);
@@ -82,7 +87,8 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
             catch (HttpRequestException) { }
             await Task.Delay(50, cancellation);
         }
-        throw new InvalidOperationException($"pdns_server did not open its API on {ApiUrl} within 10s:\n{Output}");
+        throw new ToolFailureException(new ToolFailure("pdns_server", $"starting on {Address}:{DnsPort} (API {ApiUrl})", "no API within 10 s",
+            ToolFailure.LastMeaningfulLine(Output), $"Its configuration is {config}; check that webserver-port {ApiUrl.Port} is free, then run again"));
     }
 
     private string Output { get { lock (_output) return _output.ToString(); } }
@@ -104,7 +110,8 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
         using var response = await http.PostAsJsonAsync("/api/v1/servers/localhost/zones",
             new { name = apex, kind = "Native", nameservers = new[] { "ns1." + apex }, rrsets }, cancellation);
         if (!response.IsSuccessStatusCode)
-            throw new InvalidOperationException($"creating zone {apex} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellation)}");
+            throw new ToolFailureException(ToolFailure.Answered($"the PowerDNS API at {ApiUrl}", $"creating zone {apex}", (int)response.StatusCode,
+                await Dns.PowerDnsCutover.ErrorText(response, cancellation), "Fix what the API says (a zone that exists already is kept: delete it with pdnsutil delete-zone, or use it), then run again"));
     }
 
     /// <summary>A client of this server's HTTP API, with its key.</summary>

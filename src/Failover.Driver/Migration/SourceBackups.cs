@@ -15,7 +15,7 @@ public sealed class LocalSourceBackup(Topology topology, LocalSites sites, strin
     {
         var results = await LocalBackup.RunAsync(topology, sites, projectDirectory, secrets, time, log, line => progress("  " + line), cancellation, source);
         if (results.FirstOrDefault(r => !r.Succeeded) is { } failed)
-            throw new InvalidOperationException($"the final backup of {failed.Tenant} on {source.Name} failed: {failed.Error}");
+            throw new InvalidOperationException($"the final backup of {source.Name} failed: {failed.Error}");
         return results.Select(r => new TenantSnapshot(r.Tenant, r.Set!.Database!.Id, r.Set.Time, r.Manifest!.Bytes)).ToList();
     }
 }
@@ -44,7 +44,7 @@ public sealed class HookSourceBackup(SiteHooks hooks, Func<CancellationToken, Ta
         {
             var latest = (await vault.SnapshotsAsync(tenant, cancellation)).FirstOrDefault();
             if (latest is null || latest.Time < frozenAt)
-                throw new InvalidOperationException($"the vault has no backup of {tenant.Name} taken after the freeze began ({frozenAt:u}); " +
+                throw new InvalidOperationException($"the vault has no backup of {tenant.Name} on {source.Name} taken after the freeze began ({frozenAt:u}); " +
                     $"the newest is {(latest is null ? "none" : latest.Time.ToString("u", System.Globalization.CultureInfo.InvariantCulture))}. The failover:migrate.backup commands must finish the backup before they exit.");
             chosen.Add(latest);
         }

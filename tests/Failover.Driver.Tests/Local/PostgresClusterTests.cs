@@ -33,8 +33,10 @@ public class PostgresClusterTests : IDisposable
         var cluster = new PostgresCluster(Path.Combine(_dir, "pg", "data"), "127.0.19.1", port) { StartWaitSeconds = 0 };
         await cluster.InitAsync(CancellationToken.None);
 
-        var failed = await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.StartAsync(CancellationToken.None));
-        Assert.Contains("pg_ctl failed", failed.Message);
+        var failed = await Assert.ThrowsAsync<Failover.Driver.Engine.ToolFailureException>(() => cluster.StartAsync(CancellationToken.None));
+        // Worded as every tool failure: the command, what for, how it ended, its error line, what to do.
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(failed.Message, @"^pg_ctl start failed starting the cluster on 127\.0\.19\.1:\d+ \(exit 1\): pg_ctl: server did not start in time\. " +
+                       @"Its log /.+/pg/postgres\.log says why \(a port in use, a machine too loaded to start it within 0 s\); fix that and run again$"), failed.Message);
 
         // Long enough for a postmaster left starting to accept connections (it does within about a second here).
         await Task.Delay(TimeSpan.FromSeconds(3));
