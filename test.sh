@@ -19,6 +19,8 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
 fi
 
 log=$(mktemp)
+# Quiet, but a failed test prints its message, stack trace and output (a CI log is all one has of a failure).
+quiet=(-v q --logger "console;verbosity=minimal")
 status=0
 
 # Projects that need the Pulumi NuGet packages cannot be restored everywhere: run them only where
@@ -67,7 +69,7 @@ beside_booted() {
   local rc=0
   compile_checks || rc=1
   echo "== tests/Failover.Driver.Tests: the install test (beside the booted-server tests)"
-  dotnet test tests/Failover.Driver.Tests -c Release --nologo -v q --no-build --filter "$install_test" 2>&1 | grep -vE '^\s*$'
+  dotnet test tests/Failover.Driver.Tests -c Release --nologo "${quiet[@]}" --no-build --filter "$install_test" 2>&1 | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   return $rc
 }
@@ -79,13 +81,13 @@ for p in "${projects[@]}"; do
   echo "== $p"
   filter=()
   [ "$p" = tests/Failover.Driver.Tests ] && filter=(--filter "FullyQualifiedName!~Failover.Driver.Tests.EndToEnd.CloudDrillTests&FullyQualifiedName!~${install_test#FullyQualifiedName~}")
-  dotnet test "$p" -c Release --nologo -v q "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
+  dotnet test "$p" -c Release --nologo "${quiet[@]}" "${filter[@]}" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ "$p" = tests/Failover.Driver.Tests ]; then
     beside_booted > "$checks_log" 2>&1 &
     checks_pid=$!
     echo "== $p: the booted-server tests, without other tests (the compile-only checks and the install test run beside them)"
-    dotnet test "$p" -c Release --nologo -v q --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
+    dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build --filter "$booted" 2>&1 | tee -a "$log" | grep -vE '^\s*$'
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   fi
   # What ran beside the booted tests ends before the next project builds: they would share obj/ and bin/ folders.
@@ -94,7 +96,8 @@ done
 
 [ -n "$checks_pid" ] || { compile_checks || status=1; }
 
-sum() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
+# Counted from the summary lines only ("Passed!  - Failed: 0, Passed: 380, ..."): a failed test's printed output may say anything.
+sum() { grep -E '^(Passed|Failed)! +- ' "$log" | grep -Eo "$1: +[0-9]+" | awk '{ n += $2 } END { print n + 0 }'; }
 passed=$(sum Passed); failed=$(sum Failed); skipped=$(sum Skipped)
 [ -n "$passed" ] || passed=0; [ -n "$failed" ] || failed=0; [ -n "$skipped" ] || skipped=0
 if [ "$passed" -eq 0 ]; then echo "no test ran"; status=1; fi

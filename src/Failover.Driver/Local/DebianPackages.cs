@@ -30,8 +30,21 @@ public static class DebianPackages
 
     public static bool IsPresent(RequiredProgram p) => p.Candidates.Any(File.Exists);
 
+    // One apt-get at a time in this process (the drill's steps, or test fixtures starting at once); another process's
+    // apt-get (unattended-upgrades, a second drill) is waited for by dpkg's own lock, up to LockWait.
+    private static readonly SemaphoreSlim OneAtATime = new(1, 1);
+    private const int LockWaitSeconds = 600;
+
     /// <summary>Installs what is missing; returns the packages installed.</summary>
     public static async Task<IReadOnlyList<string>> EnsureAsync(IReadOnlyList<RequiredProgram> programs, Action<string> progress, CancellationToken cancellation)
+    {
+        if (programs.All(IsPresent)) return [];
+        await OneAtATime.WaitAsync(cancellation);
+        try { return await InstallMissingAsync(programs, progress, cancellation); }
+        finally { OneAtATime.Release(); }
+    }
+
+    private static async Task<IReadOnlyList<string>> InstallMissingAsync(IReadOnlyList<RequiredProgram> programs, Action<string> progress, CancellationToken cancellation)
     {
         var missing = programs.Where(p => !IsPresent(p)).Select(p => p.Package).Distinct().ToList();
         if (missing.Count == 0) return [];
@@ -39,8 +52,9 @@ public static class DebianPackages
         if (geteuid() != 0)
             throw new InvalidOperationException($"the drill needs these Debian packages: {string.Join(", ", missing)}. Install them as root: {command}");
         progress($"installing Debian packages: {string.Join(", ", missing)} (apt-get; a minute or two)");
-        await Run("apt-get", "update -q", progress, cancellation);
-        await Run("apt-get", command["apt-get ".Length..], progress, cancellation);
+        var wait = $"-o DPkg::Lock::Timeout={LockWaitSeconds}";
+        await Run("apt-get", $"{wait} update -q", progress, cancellation);
+        await Run("apt-get", $"{wait} {command["apt-get ".Length..]}", progress, cancellation);
         // Debian starts the services it installs; the drill runs its own instances on loopback addresses.
         foreach (var service in new[] { "pdns", "postgresql" })
             await Run("service", $"{service} stop", _ => { }, cancellation, mayFail: true);
@@ -63,7 +77,16 @@ public static class DebianPackages
             if (line.StartsWith("Setting up", StringComparison.Ordinal) || line.StartsWith("Unpacking", StringComparison.Ordinal)) progress("  " + line);
         await p.WaitForExitAsync(cancellation);
         if (p.ExitCode != 0 && !mayFail)
-            throw new Engine.ToolFailureException(Engine.ToolFailure.Exited($"{file} {args.Split(' ')[0]}", "installing the drill's Debian packages", p.ExitCode, await err,
+            throw new Engine.ToolFailureException(Engine.ToolFailure.Exited($"{file} {Verb(args)}", "installing the drill's Debian packages", p.ExitCode, await err,
                 $"Run `{file} {args}` as root to see all it says, fix that (apt sources, disk space, a held lock), then run again"));
+    }
+
+    /// <summary>The subcommand of apt-get's arguments, past its <c>-o NAME=VALUE</c> options ("update", "install").</summary>
+    private static string Verb(string args)
+    {
+        var words = args.Split(' ');
+        var i = 0;
+        while (i + 1 < words.Length && words[i] == "-o") i += 2;
+        return i < words.Length ? words[i] : args;
     }
 }

@@ -29,13 +29,21 @@ public sealed class DirectoryRunStateStore(string root) : IRunStateStore
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
         {
-            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            using var stream = CreateNew(path);
             stream.Write(content);
             stream.Flush(flushToDisk: true);
         }
         catch (IOException) when (File.Exists(path)) { return null; }
         return VersionOf(content);
     }
+
+    /// <summary>
+    /// Opens a file that must not exist yet: the exclusive create (O_EXCL) is what gives one of two processes the key.
+    /// Readers may open it while it is written (FileShare.Read) and see it empty or half written, which the lock's reader
+    /// waits out; with FileShare.None, .NET on Unix holds an advisory lock until the content is on disk, and a second
+    /// `failover run` reading the holder in that moment failed with "being used by another process".
+    /// </summary>
+    internal static FileStream CreateNew(string path) => new(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
 
     public string? TryReplace(string key, byte[] content, string version)
     {

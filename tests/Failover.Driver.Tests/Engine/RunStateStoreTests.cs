@@ -209,6 +209,27 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
     }
 
     [Fact]
+    public void A_second_run_that_reads_the_lock_while_its_holder_still_writes_it_is_told_who_holds_it()
+    {
+        // The holder's create, caught half way: the file exists, half of its owner is written, the content not yet on disk.
+        var holder = new LockOwner("host-a", Environment.ProcessId, DateTimeOffset.UtcNow, "run-a", "run", DateTimeOffset.UtcNow.AddMinutes(1));
+        var json = JsonSerializer.SerializeToUtf8Bytes(holder);
+        Task<LockHeldException> second;
+        using (var writing = DirectoryRunStateStore.CreateNew(Path.Combine(_dir, RunLock.Key)))
+        {
+            writing.Write(json, 0, json.Length / 2);
+            writing.Flush();
+            second = Task.Run(() => Assert.Throws<LockHeldException>(() =>
+                RunLock.Acquire(new DirectoryRunStateStore(_dir), holder with { Host = "host-b", RunId = "run-b" }, RunLock.DefaultLease)));
+            Thread.Sleep(300);
+            writing.Write(json, json.Length / 2, json.Length - json.Length / 2);
+        }
+        var refused = second.GetAwaiter().GetResult();
+        Assert.Equal("run-a", refused.Owner?.RunId);
+        Assert.Contains($"pid {holder.Pid}", refused.Message);
+    }
+
+    [Fact]
     public void A_lock_file_written_before_leases_is_read_and_is_stale_only_when_its_local_process_is_gone()
     {
         var store = new DirectoryRunStateStore(_dir);

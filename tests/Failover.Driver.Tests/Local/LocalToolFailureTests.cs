@@ -13,12 +13,13 @@ public sealed class LocalToolFailureTests
     [Fact]
     public async Task An_apt_get_that_fails_is_named_with_its_error_line_and_the_way_on()
     {
-        // A simulated install: apt reads its package lists and refuses, without the dpkg lock or the network.
+        // A simulated install: apt reads its package lists and refuses, without the dpkg lock or the network. The lock-wait
+        // option the drill passes comes before the subcommand, which is still what the failure names.
         var e = await Assert.ThrowsAsync<ToolFailureException>(() =>
-            DebianPackages.Run("apt-get", "install -s failover-no-such-package", _ => { }, CancellationToken.None));
+            DebianPackages.Run("apt-get", "-o DPkg::Lock::Timeout=600 install -s failover-no-such-package", _ => { }, CancellationToken.None));
 
         Assert.Equal("apt-get install failed installing the drill's Debian packages (exit 100): E: Unable to locate package failover-no-such-package. " +
-                     "Run `apt-get install -s failover-no-such-package` as root to see all it says, fix that (apt sources, disk space, a held lock), then run again",
+                     "Run `apt-get -o DPkg::Lock::Timeout=600 install -s failover-no-such-package` as root to see all it says, fix that (apt sources, disk space, a held lock), then run again",
             e.Message);
     }
 

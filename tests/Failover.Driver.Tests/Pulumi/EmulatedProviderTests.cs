@@ -23,7 +23,9 @@ public sealed class EmulatedProviderTests : IDisposable
     private PulumiCli Cli()
     {
         var options = _pulumi.Options();
-        var env = new Dictionary<string, string>(options.Environment) { [EmulatedCloud.DirectoryVariable] = Emulation, [EmulatedCloud.BlockVariable] = "198.18.15.0" };
+        // A block of its own: the booted world (CloudDrillTests, 198.18.15.0) runs beside these tests, and a server's network
+        // is named by its block and index (a second emulation on the same block would remove the world's namespaces).
+        var env = new Dictionary<string, string>(options.Environment) { [EmulatedCloud.DirectoryVariable] = Emulation, [EmulatedCloud.BlockVariable] = "198.18.16.0" };
         return _pulumi.Cli(options with { Environment = env });
     }
 
