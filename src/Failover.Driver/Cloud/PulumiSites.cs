@@ -143,10 +143,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
 
     /// <summary>Each server's public IPv4 by name (<see cref="StackOutputs.ServerAddresses"/>, an object); empty when not exported.</summary>
     internal static IReadOnlyDictionary<string, string> ServerAddressesOf(IReadOnlyDictionary<string, StackOutput> outputs) =>
-        outputs.TryGetValue(StackOutputs.ServerAddresses, out var v) && v.Value.ValueKind == System.Text.Json.JsonValueKind.Object
-            ? v.Value.EnumerateObject().Where(p => p.Value.ValueKind == System.Text.Json.JsonValueKind.String && p.Value.GetString()!.Length > 0)
-                .ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
-            : new Dictionary<string, string>();
+        (CheckoutGuard.Map(outputs, StackOutputs.ServerAddresses) ?? new Dictionary<string, string>())
+            .Where(p => p.Value.Length > 0).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
 
     public async Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) =>
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));
