@@ -24,10 +24,13 @@ public static class Planner
         if (target.Site.Provider is Provider.Aws or Provider.Hetzner && topology.Backup.Vaults.Count > 0 && userData.Count > 0
             && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains("path: " + Backup.BackupPlan.VaultCredentialsDirectory + "/", StringComparison.Ordinal)))
             findings.Add(new Finding("backup-agent-does-not-fit", Severity.Warning, [target.Name],
-                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants " +
-                "(not even for what lets the signed start request bring it: the control key, the vaults' write credentials, the daemon's actions)",
-                "After a failover to it nothing backs the new production up until an agent is installed there: the next disaster would find only the backups taken before this one.",
-                "Split the tenants over two standbys, or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
+                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants, " +
+                "not even for what lets the signed start request bring it (the control key, the vaults' write credentials, the daemon's actions) " +
+                "with the restore point's records sent by request",
+                "After a failover to it nothing backs the new production up until an agent is installed there, and the fence cannot stop its data server: " +
+                "the next disaster would find only the backups taken before this one.",
+                "Make the user data smaller (fewer SSH keys; a standby's size does not grow with its tenants once the records go by request), split the tenants over two standbys, " +
+                "or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
         return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };
     }
 

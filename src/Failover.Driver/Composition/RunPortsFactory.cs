@@ -138,7 +138,11 @@ public static class RunPortsFactory
 
     /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
-        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time };
+        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence)
+        {
+            RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time,
+            Topology = env.Topology, RestorePointWait = env.Options.CloudRestore.Timeout, RestorePointPoll = env.Options.CloudRestore.Poll,
+        };
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
