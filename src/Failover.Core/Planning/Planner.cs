@@ -15,7 +15,7 @@ public static class Planner
     {
         var (steps, schedule, rto, rpo, dns) = Estimate(topology, target);
         var findings = PolicyBook.Evaluate(topology, target).ToList();
-        findings.AddRange(LimitFindings(target, schedule, dns, options ?? RuntimeOptions.Default));
+        findings.AddRange(LimitFindings(target, schedule, dns, options ?? RuntimeOptions.Default, steps.First(s => s.Kind == StepKind.Provision).Estimate));
         var userData = Sites.SiteUserData.Planned(topology, target);
         findings.AddRange(userData.Where(u => !u.Fits).Select(u => new Finding("user-data-limit", Severity.Error, [target.Name],
             $"{u.Server}: its user data would be {u.Bytes:N0} bytes, over the {u.Limit.Provider} limit of {u.Limit.Bytes:N0} ({u.Limit.Counted})",
@@ -24,19 +24,28 @@ public static class Planner
         if (target.Site.Provider is Provider.Aws or Provider.Hetzner && topology.Backup.Vaults.Count > 0 && userData.Count > 0
             && userData.All(u => u.Fits) && !userData.Any(u => ServerUserData.Decode(u.Base64Gzip).Contains("path: " + Backup.BackupPlan.VaultCredentialsDirectory + "/", StringComparison.Ordinal)))
             findings.Add(new Finding("backup-agent-does-not-fit", Severity.Warning, [target.Name],
-                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants " +
-                "(not even for what lets the signed start request bring it: the control key, the vaults' write credentials, the daemon's actions)",
-                "After a failover to it nothing backs the new production up until an agent is installed there: the next disaster would find only the backups taken before this one.",
-                "Split the tenants over two standbys, or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
+                $"{target.Name}: its data server's user data has no room for the backup agent beside the restore of {topology.Tenants.Count} tenants, " +
+                "not even for what lets the signed start request bring it (the control key, the vaults' write credentials, the daemon's actions) " +
+                "with the restore point's records sent by request",
+                "After a failover to it nothing backs the new production up until an agent is installed there, and the fence cannot stop its data server: " +
+                "the next disaster would find only the backups taken before this one.",
+                "Make the user data smaller (fewer SSH keys; a standby's size does not grow with its tenants once the records go by request), split the tenants over two standbys, " +
+                "or install the agent by hand after the cutover (docs/backup-and-restore.md, the backup agent)"));
         return new Runbook(topology.Production, target, steps, schedule, rto, rpo, dns, findings) { UserData = userData };
     }
 
     /// <summary>
     /// Steps the plan estimates longer than the time limit the run waits for them (<see cref="RuntimeOptions"/>): a cloud
-    /// site's restore in cloud-init, read from its health document, and the DNS answer on every authoritative server.
+    /// site's provisioning through `pulumi up`, its restore in cloud-init, read from its health document, and the DNS answer
+    /// on every authoritative server.
     /// </summary>
-    private static IEnumerable<Finding> LimitFindings(StackSpec target, RestoreSchedule schedule, DnsCutover dns, RuntimeOptions options)
+    private static IEnumerable<Finding> LimitFindings(StackSpec target, RestoreSchedule schedule, DnsCutover dns, RuntimeOptions options, TimeSpan provision)
     {
+        if (target.Site.Provider is not Provider.Local && provision > options.PulumiUp)
+            yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
+                $"{target.Name}: the provision step is estimated at {Durations.Format(provision)}, but the run lets `pulumi up` run at most {Durations.Format(options.PulumiUp)} (runtime option pulumiUp)",
+                "The provision step would kill `pulumi up` while the provider is still creating the site, and the stack would need `pulumi cancel` before the run resumes.",
+                "Raise the limit, or keep the standby warmer (failover:mode mvd) so that provisioning does less; the limit is in docs/configuration.md#time-limits");
         if (target.Site.Provider is not Provider.Local && schedule.Makespan > options.CloudRestore.Timeout)
             yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
                 $"{target.Name}: the restore is estimated at {Durations.Format(schedule.Makespan)}, but the run waits at most {Durations.Format(options.CloudRestore.Timeout)} for it (runtime option cloudRestore)",

@@ -33,6 +33,13 @@ public static class BackupControl
     public const string FileReport = "file-report";
 
     /// <summary>
+    /// Hand a waiting data server its restore point's records (<see cref="RestoreRecipe.RenderData"/>), which its user data
+    /// pins by their SHA-256 (<see cref="ServerBootstrap.RestorePointByRequest"/>): records that hash to anything else are
+    /// refused, so the request can only deliver the restore point infra/ chose; a repeat changes nothing.
+    /// </summary>
+    public const string RestorePoint = "restore-point";
+
+    /// <summary>
     /// The actions and the largest body each takes. A start carries the agent (its script is about 12 KB, a production
     /// configuration about 10 bytes a tenant); a report carries its Markdown, HTML and JSON and the journal, base64.
     /// </summary>
@@ -42,6 +49,8 @@ public static class BackupControl
         [FileReport] = 16 * 1024 * 1024,
         // The fence's stop carries nothing but the envelope (ApplicationStop); every server of a site takes it.
         [ApplicationStop.Action] = 1024,
+        // About 11 bytes a tenant (RestoreRecipe.RenderData): some 90,000 tenants.
+        [RestorePoint] = 1024 * 1024,
     };
 
     /// <summary>The largest body the daemon reads at all; anything longer is refused unread.</summary>
@@ -120,6 +129,10 @@ public static class BackupControl
     /// <summary>The start request: the agent Core renders for the site, byte for byte, and its SHA-256.</summary>
     public static string StartBody(string site, DateTimeOffset at, string nonce, AgentFiles agent) =>
         Body(StartBackups, site, at, nonce, new Dictionary<string, JsonNode?> { ["agent"] = agent.Json() });
+
+    /// <summary>The restore-point request: the records of <paramref name="recipe"/>, byte for byte, and their SHA-256 (the pin).</summary>
+    public static string RestorePointBody(string site, DateTimeOffset at, string nonce, RestoreRecipe recipe) =>
+        Body(RestorePoint, site, at, nonce, new Dictionary<string, JsonNode?> { ["records"] = recipe.RenderData(), ["sha256"] = recipe.RestorePointSha256 });
 
     /// <summary>
     /// The report request: the run's evidence files, each base64 with its SHA-256, and the vaults to store them into (the

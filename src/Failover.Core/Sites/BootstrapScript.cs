@@ -34,9 +34,16 @@ public sealed record ServerBootstrap(
 
     /// <summary>
     /// Whether the server takes the fence's stop request (<see cref="ApplicationStop"/>) when it has the key: every server
-    /// but a data server whose user data has no room for it beside its restore and agent (<see cref="SiteUserData.RoomForStop"/>).
+    /// but a data server whose user data has no room for it beside its restore and agent (<see cref="SiteUserData.Fitted"/>).
     /// </summary>
     public bool TakesStop { get; init; } = true;
+
+    /// <summary>
+    /// Whether the restore point's records come after boot, in the driver's signed <see cref="BackupControl.RestorePoint"/>
+    /// request, instead of in the user data, which then pins them by their SHA-256 (<see cref="RestoreRecipe.RestorePointSha256"/>):
+    /// a keyed data server whose records leave no room for the control parts (<see cref="SiteUserData.Fitted"/>).
+    /// </summary>
+    public bool RestorePointByRequest { get; init; }
 
     /// <summary>The server's data volume, mounted before anything is installed; null when it has none.</summary>
     public DataVolume? Volume { get; init; }
@@ -55,8 +62,8 @@ public sealed record ServerBootstrap(
             Volume = DataVolume.For(site.Stack.Site.Provider, server),
             SubnetCidr = site.SubnetCidr,
         };
-        // The data server takes the fence's stop only where its user data has room for it (SiteUserData.RoomForStop).
-        return server.HoldsData ? SiteUserData.RoomForStop(site, boot) : boot;
+        // What the data server's user data has room for, decided once (SiteUserData.Fitted).
+        return server.HoldsData ? SiteUserData.Fitted(site, boot) : boot;
     }
 
     /// <summary>The file the health endpoint serves; written only when the server is ready.</summary>
@@ -131,8 +138,21 @@ public static class BootstrapScript
                 L("  runuser -u postgres -- createuser --superuser root");
             }
             L(Compact(RestoreRecipe.Functions.Render()));
-            L("# The restore point, in restore order (tier first, then smallest first): database snapshot id, name check, hooks.");
-            s.Append(recipe.RenderData());
+            if (boot.RestorePointByRequest)
+            {
+                // The records come with the driver's signed request; only the ones whose SHA-256 the user data pins are restored.
+                var point = Sh.Quote(RestoreRecipe.RestorePointFile);
+                L($"printf '%s\\n' {Sh.Quote(HealthDocument.RenderWaiting(boot.Stack, boot.Server, recipe.RestorePointSha256))} > {Sh.Quote(boot.HealthFile + ".tmp")}");
+                L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+                L($"log 'waiting for the restore point (sha256 {recipe.RestorePointSha256[..12]}): the signed {BackupControl.RestorePoint} request brings it'");
+                L($"until [ \"$(sha256sum < {point} 2> /dev/null | cut -c1-64)\" = {recipe.RestorePointSha256} ]; do sleep 2; done");
+                L($". {point}");
+            }
+            else
+            {
+                L("# The restore point, in restore order (tier first, then smallest first): database snapshot id, name check, hooks.");
+                s.Append(recipe.RenderData());
+            }
             L($"log \"restoring ${{#ids[@]}} tenants, {recipe.Parallelism} at a time\"");
             L(RestoreRecipe.Functions.RestoreWatched(recipe.Parallelism, boot.HealthFile));
         }
@@ -150,8 +170,6 @@ public static class BootstrapScript
             L(boot.BackupAtBoot
                 ? $"systemctl enable --now {BackupAgent.Timer} && log 'backup agent scheduled every {Durations.Format(boot.Backup.Interval)}'"
                 : $"log 'no backup agent yet: the signed start request after a cutover brings it and starts its timer'");
-            // The driver's signed requests reach the health daemon, which queues them where this root unit picks them up.
-            L($"systemctl enable --now {BackupControl.PathUnit}");
         }
         L();
         if (boot.Restore is null)
@@ -204,12 +222,21 @@ public static class BootstrapScript
     /// <summary>The handler; with <paramref name="control"/> (a data server with a backup agent) it takes every action of <see cref="BackupControl.Actions"/>.</summary>
     public static string Handler(bool control) => Handler(control ? [.. BackupControl.Actions.Keys] : []);
 
-    /// <summary>The handler taking the actions named (<see cref="SiteControl.ActionsOf"/>), a subset of <see cref="BackupControl.Actions"/>; none: no POST at all.</summary>
-    public static string Handler(IReadOnlyList<string> actions) => actions.Count > 0
+    /// <summary>
+    /// The handler taking the actions named (<see cref="SiteControl.ActionsOf"/>), a subset of <see cref="BackupControl.Actions"/>;
+    /// none: no POST at all. <paramref name="restorePoint"/>: the SHA-256 the restore-point action's records must have.
+    /// </summary>
+    public static string Handler(IReadOnlyList<string> actions, string? restorePoint = null) => CompactPython(actions.Count > 0
         ? HealthBase.Replace("import http.server, json, os, subprocess, sys", "import base64, hashlib, hmac, http.server, json, os, re, shutil, subprocess, sys, threading, time", StringComparison.Ordinal)
-            .Replace("#CONTROL\n", ControlPart.Replace("#ACTIONS#", ActionTable(actions), StringComparison.Ordinal), StringComparison.Ordinal)
+            .Replace("#CONTROL\n", ControlPart.Replace("#ACTIONS#", ActionTable(actions), StringComparison.Ordinal)
+                .Replace("#FUNCTIONS#", string.Join("\n", BackupControl.Actions.Keys.Where(actions.Contains).Select(a => ActionCode[a])), StringComparison.Ordinal)
+                .Replace("#PIN#", restorePoint ?? "", StringComparison.Ordinal), StringComparison.Ordinal)
             .Replace("    #POST\n", PostPart, StringComparison.Ordinal)
-        : HealthBase.Replace("#CONTROL\n", "", StringComparison.Ordinal).Replace("    #POST\n", "", StringComparison.Ordinal);
+        : HealthBase.Replace("#CONTROL\n", "", StringComparison.Ordinal).Replace("    #POST\n", "", StringComparison.Ordinal));
+
+    /// <summary>Python as the server runs it: without comment lines and blank lines (the handler has no multi-line strings), as <see cref="Compact"/> does for bash.</summary>
+    private static string CompactPython(string code) =>
+        string.Join('\n', code.Split('\n').Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#'))) + "\n";
 
     private const string HealthBase = """
         import http.server, json, os, subprocess, sys
@@ -260,39 +287,13 @@ public static class BootstrapScript
         [BackupControl.StartBackups] = ("check_start", "start"),
         [BackupControl.FileReport] = ("check_report", "file_report"),
         [ApplicationStop.Action] = ("check_stop", "stop"),
+        [BackupControl.RestorePoint] = ("check_restore_point", "restore_point"),
     };
 
-    private static string ActionTable(IReadOnlyList<string> actions) =>
-        "{" + string.Join(", ", BackupControl.Actions.Where(a => actions.Contains(a.Key)).Select(a => ControlFunctions.TryGetValue(a.Key, out var f)
-            ? $"\"{a.Key}\": ({a.Value}, {f.Check}, {f.Act})"
-            : throw new InvalidOperationException($"control action {a.Key} has no handler"))) + "}";
-
-    private static string AgentLayout =>
-        "[" + string.Join(", ", AgentFiles.Layout.Select(f => $"(\"{f.Member}\", \"{f.Path}\", 0o{f.Mode.TrimStart('0')})")) + "]";
-
-    private static readonly string ControlPart = $$"""
-        STATE = os.environ.get("STATE_DIRECTORY", "")
-        try:
-            with open(os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "{{BackupControl.Credential}}"), "rb") as f:
-                KEY = f.read().strip()
-        except (KeyError, OSError):
-            KEY = b""
-        LOCK = threading.Lock()
-        ROOT = os.environ.get("FAILOVER_CONTROL_ROOT", "")
-        QUEUE, RESULTS = os.path.join(STATE, "{{BackupControl.QueueName}}"), os.path.join(STATE, "{{BackupControl.ResultsName}}")
-        WAIT = float(os.environ.get("FAILOVER_CONTROL_WAIT", {{(int)BackupControl.ResultWait.TotalSeconds}} if os.path.isdir("/run/systemd/system") else 0))
-        NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}\Z")
-        AGENT = {{AgentLayout}}
-
-
-        def refused(code, why, **more):
-            return code, dict({"refused": why}, **more)
-
-
-        def run(*args, **kw):
-            return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-
-
+    /// <summary>Each action's check and act functions in the handler: only the actions a server takes are written into its user data.</summary>
+    private static readonly IReadOnlyDictionary<string, string> ActionCode = new Dictionary<string, string>
+    {
+        [BackupControl.StartBackups] = $$"""
         def check_start(req):
             agent = req.get("agent")
             if not isinstance(agent, dict) or not all(isinstance(agent.get(m), str) for m, _, _ in AGENT):
@@ -322,8 +323,8 @@ public static class BootstrapScript
             ok = run("systemctl", "is-active", "-q", "{{BackupAgent.Timer}}").returncode == 0 or (
                 run("systemctl", "enable", "--now", "{{BackupAgent.Timer}}").returncode == 0 and run("systemctl", "start", "--no-block", "{{BackupAgent.Service}}").returncode == 0)
             return ok, {"agent": "installed" if changed else "unchanged", "timer": run("systemctl", "is-active", "{{BackupAgent.Timer}}").stdout.strip() or "unknown"}
-
-
+        """,
+        [BackupControl.FileReport] = $$"""
         def check_report(req):
             files, vaults = req.get("files"), req.get("vaults")
             if not isinstance(req.get("run"), str) or not NAME.match(req["run"]):
@@ -361,8 +362,8 @@ public static class BootstrapScript
                     failed[v] = (r.stdout.strip().splitlines() or ["restic exited %d" % r.returncode])[-1]
             shutil.rmtree(stage, ignore_errors=True)
             return not failed, {"filed": filed, "failed": failed}
-
-
+        """,
+        [ApplicationStop.Action] = $$"""
         def check_stop(req):
             return None
 
@@ -371,8 +372,67 @@ public static class BootstrapScript
             # The fence: the root script ApplicationStop renders for this server; its last line says what it did.
             r = run(ROOT + "{{ApplicationStop.ScriptPath}}")
             return r.returncode == 0, {"application": (r.stdout.strip().splitlines() or ["exit %d" % r.returncode])[-1]}
+        """,
+        [BackupControl.RestorePoint] = $$"""
+        def check_restore_point(req):
+            if not isinstance(req.get("records"), str):
+                return "the request carries no records"
+            digest = hashlib.sha256(req["records"].encode()).hexdigest()
+            if digest != "#PIN#":
+                return "the records (sha256 %s) are not the restore point this server's user data pins (#PIN#)" % digest
 
 
+        def restore_point(req):
+            p, data = ROOT + "{{RestoreRecipe.RestorePointFile}}", req["records"].encode()
+            try:
+                with open(p, "rb") as f:
+                    if f.read() == data:
+                        return True, {"restorePoint": "unchanged"}
+            except OSError:
+                pass
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p + ".tmp", "wb") as f:
+                f.write(data)
+            os.chmod(p + ".tmp", 0o600)
+            os.replace(p + ".tmp", p)
+            return True, {"restorePoint": "installed"}
+
+
+        """,
+    };
+
+    private static string ActionTable(IReadOnlyList<string> actions) =>
+        "{" + string.Join(", ", BackupControl.Actions.Where(a => actions.Contains(a.Key)).Select(a => ControlFunctions.TryGetValue(a.Key, out var f)
+            ? $"\"{a.Key}\": ({a.Value}, {f.Check}, {f.Act})"
+            : throw new InvalidOperationException($"control action {a.Key} has no handler"))) + "}";
+
+    private static string AgentLayout =>
+        "[" + string.Join(", ", AgentFiles.Layout.Select(f => $"(\"{f.Member}\", \"{f.Path}\", 0o{f.Mode.TrimStart('0')})")) + "]";
+
+    private static readonly string ControlPart = $$"""
+        STATE = os.environ.get("STATE_DIRECTORY", "")
+        try:
+            with open(os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "{{BackupControl.Credential}}"), "rb") as f:
+                KEY = f.read().strip()
+        except (KeyError, OSError):
+            KEY = b""
+        LOCK = threading.Lock()
+        ROOT = os.environ.get("FAILOVER_CONTROL_ROOT", "")
+        QUEUE, RESULTS = os.path.join(STATE, "{{BackupControl.QueueName}}"), os.path.join(STATE, "{{BackupControl.ResultsName}}")
+        WAIT = float(os.environ.get("FAILOVER_CONTROL_WAIT", {{(int)BackupControl.ResultWait.TotalSeconds}} if os.path.isdir("/run/systemd/system") else 0))
+        NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}\Z")
+        AGENT = {{AgentLayout}}
+
+
+        def refused(code, why, **more):
+            return code, dict({"refused": why}, **more)
+
+
+        def run(*args, **kw):
+            return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+        #FUNCTIONS#
         ACTIONS = #ACTIONS#
 
 
@@ -410,8 +470,8 @@ public static class BootstrapScript
                     doc = json.load(f)
             except (OSError, ValueError):
                 doc = {}
-            # A stop is taken whatever the restore's state; every other action waits for the restore.
-            if doc.get("stack") != req["site"] or (req["action"] != "{{ApplicationStop.Action}}" and doc.get("status") not in ("ready", "degraded")):
+            # A stop and the restore point are taken whatever the restore's state; every other action waits for the restore.
+            if doc.get("stack") != req["site"] or (req["action"] not in ("{{ApplicationStop.Action}}", "{{BackupControl.RestorePoint}}") and doc.get("status") not in ("ready", "degraded")):
                 return refused(409, "not ready: this server is %s, its restore has not finished or it is another site's" % doc.get("stack", "starting"))
             seen_file, name = os.path.join(STATE, "nonces.json"), hashlib.sha256(req["nonce"].encode()).hexdigest()[:32] + ".json"
             with LOCK:

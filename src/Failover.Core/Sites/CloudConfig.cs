@@ -22,7 +22,8 @@ public sealed record VaultWriter(string Vault, ResticCredentials Credentials);
 public static class CloudConfig
 {
     /// <param name="writers">Each vault's write credentials for the backup agent, when <paramref name="boot"/> installs one.</param>
-    /// <param name="controlKey">The site's control key (<see cref="BackupControl"/>), when <paramref name="boot"/> installs an agent.</param>
+    /// <param name="controlKey">The site's control key (<see cref="BackupControl"/>): required when <paramref name="boot"/> installs an agent;
+    /// without one the server takes no control request and a restore point goes into the script.</param>
     public static string Render(ServerBootstrap boot, ResticCredentials? credentials, IReadOnlyList<VaultWriter>? writers = null, string? controlKey = null)
     {
         if (boot.Restore is not null && credentials is null)
@@ -37,16 +38,18 @@ public static class CloudConfig
             foreach (var key in boot.SshPublicKeys) s.Append("  - ").Append(YamlQuote(key)).Append('\n');
         }
         s.Append("write_files:\n");
+        // Without a key nothing can take the restore point by request: its records go into the script.
+        if (string.IsNullOrEmpty(controlKey)) boot = boot with { RestorePointByRequest = false };
         var actions = SiteControl.ActionsOf(boot, keyed: !string.IsNullOrEmpty(controlKey));
         WriteFile(s, $"/etc/systemd/system/{ServerBootstrap.HealthUnit}", "0644", BootstrapScript.HealthUnit(boot.Service, boot.InstallsDatabase, actions.Count > 0));
-        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(actions));
+        WriteFile(s, ServerBootstrap.HealthHandlerPath, "0644", BootstrapScript.Handler(actions, boot.RestorePointByRequest ? boot.Restore?.RestorePointSha256 : null));
         WriteFile(s, ServerBootstrap.ScriptPath, "0700", BootstrapScript.Render(boot));
         if (boot.Restore is { } recipe && credentials is not null)
             WriteFile(s, recipe.CredentialsFile, "0600", EnvironmentFile(credentials));
         if (boot.Backup is { } backup)
         {
             // Production's agent runs from boot. A standby's arrives with the signed start request after its cutover (the same
-            // files, byte for byte): its user data has the restore to carry, and on AWS 16 KB hold both only to ~500 tenants.
+            // files, byte for byte): its user data has the restore to carry.
             if (boot.BackupAtBoot)
                 foreach (var ((_, path, mode), content) in AgentFiles.Layout.Zip(AgentFiles.Of(backup).Contents))
                     WriteFile(s, path, mode, content);
@@ -58,13 +61,10 @@ public static class CloudConfig
             }
             if (string.IsNullOrEmpty(controlKey))
                 throw new ArgumentException($"{boot.Server} installs a backup agent and needs the site's control key", nameof(controlKey));
-            WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey, boot.Stack));
-            WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
-            WriteFile(s, $"/etc/systemd/system/{BackupControl.ActUnit}", "0644", BackupControl.ActUnitText());
         }
-        // A server without an agent (an application server) takes the fence's stop through the same root unit.
-        var controlOnly = boot.Backup is null && actions.Count > 0;
-        if (controlOnly)
+        // Every server that takes a control request (the agent's start, the restore point, the fence's stop) has the key and
+        // the root unit that carries the requests out.
+        if (actions.Count > 0)
         {
             WriteFile(s, BackupControl.KeyFile, "0600", BackupControl.CheckedKey(controlKey!, boot.Stack));
             WriteFile(s, $"/etc/systemd/system/{BackupControl.PathUnit}", "0644", BackupControl.PathUnitText());
@@ -79,8 +79,9 @@ public static class CloudConfig
         }
         s.Append("runcmd:\n");
         s.Append("  - [systemctl, daemon-reload]\n");
-        // Taking requests before the bootstrap runs (a data server's bootstrap enables it itself, after its agent).
-        if (controlOnly)
+        // Taking requests before the bootstrap runs: a failed bootstrap can still be fenced, and a data server waiting for its
+        // restore point takes it while its bootstrap waits. The daemon refuses the agent's start until the restore is done.
+        if (actions.Count > 0)
             s.Append($"  - [systemctl, enable, --now, {BackupControl.PathUnit}]\n");
         s.Append($"  - [{ServerBootstrap.ScriptPath}]\n");
         return s.ToString();

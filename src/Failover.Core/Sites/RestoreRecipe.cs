@@ -164,6 +164,16 @@ public sealed record RestoreRecipe(
         return string.Join(' ', [Convert.ToBase64String(Convert.FromHexString(digits.ToString())), .. shorter]);
     }
 
+    /// <summary>
+    /// Where the records of <see cref="RenderData"/> land on a data server that takes them by request
+    /// (<see cref="ServerBootstrap.RestorePointByRequest"/>): written by the root unit once their SHA-256 is the pinned one,
+    /// sourced by the bootstrap, which checks the hash again.
+    /// </summary>
+    public const string RestorePointFile = "/var/lib/failover/restore-point";
+
+    /// <summary>SHA-256 of <see cref="RenderData"/>'s UTF-8 bytes, lowercase hex: the pin the user data carries instead of the records.</summary>
+    public string RestorePointSha256 => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(RenderData())));
+
     /// <summary>Hook references per line of the script.</summary>
     public const int RecordsPerLine = 16;
 
@@ -545,6 +555,21 @@ public static class HealthDocument
 
     /// <summary>The status of a document written while the restore runs; the endpoint answers it with 503.</summary>
     public const string Restoring = "restoring";
+
+    /// <summary>The status of a data server waiting for its restore point's records (<see cref="ServerBootstrap.RestorePointByRequest"/>); 503.</summary>
+    public const string Waiting = "waiting";
+
+    /// <summary>The document of a data server waiting for the signed restore-point request whose records hash to <paramref name="sha256"/>.</summary>
+    public static string RenderWaiting(string stack, string server, string sha256) =>
+        JsonSerializer.Serialize(new SortedDictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["failed"] = Array.Empty<string>(),
+            ["server"] = server,
+            ["snapshots"] = new Dictionary<string, string>(),
+            ["stack"] = stack,
+            ["status"] = Waiting,
+            [Waiting] = $"the restore point (sha256 {sha256}): the driver's signed {BackupControl.RestorePoint} request brings it",
+        });
 
     /// <summary>
     /// A tenant's progress in a health document, or null when the document has none for it (not started, or

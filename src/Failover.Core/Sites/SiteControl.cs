@@ -12,10 +12,16 @@ public static class SiteControl
 {
     /// <summary>
     /// The actions <paramref name="boot"/>'s daemon takes: none without a key; the agent's start and the report filing
-    /// beside its agent; the stop on every keyed server that has room for it (<see cref="ServerBootstrap.TakesStop"/>).
+    /// beside its agent; the stop on every keyed server that has room for it (<see cref="ServerBootstrap.TakesStop"/>); the
+    /// restore point on a data server that waits for it (<see cref="ServerBootstrap.RestorePointByRequest"/>).
     /// </summary>
     public static IReadOnlyList<string> ActionsOf(ServerBootstrap boot, bool keyed) =>
-        !keyed ? [] : BackupControl.Actions.Keys.Where(a => a == ApplicationStop.Action ? boot.TakesStop : boot.Backup is not null).ToList();
+        !keyed ? [] : BackupControl.Actions.Keys.Where(a => a switch
+        {
+            ApplicationStop.Action => boot.TakesStop,
+            BackupControl.RestorePoint => boot.RestorePointByRequest && boot.Restore is not null,
+            _ => boot.Backup is not null,
+        }).ToList();
 
     /// <summary>
     /// Whether a site's servers get the control key (infra/ generates it, exported as <see cref="StackOutputs.ControlKey"/>):

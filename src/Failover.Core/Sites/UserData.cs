@@ -158,41 +158,59 @@ public static class SiteUserData
     }
 
     /// <summary>
-    /// The backup agent when the data server's user data still fits with it, else null: on AWS (16 KB) a restore point of
-    /// about a thousand tenants leaves no room for it, and a standby that boots without its agent beats one the provider
-    /// refuses. Measured with credentials of the lengths the vault stacks generate, so infra/ and the plan decide alike;
-    /// the plan names a standby left without it.
+    /// The backup agent the data server installs (<see cref="Fitted"/> decides), or null when its user data has no room even
+    /// for the parts that take the signed start request. infra/ and the plan read the same decision.
     /// </summary>
-    public static BackupPlan? AgentThatFits(SitePlan plan, RestoreRecipe? recipe, BackupPlan? backup)
+    public static BackupPlan? AgentThatFits(SitePlan plan, RestoreRecipe? recipe, BackupPlan? backup) =>
+        backup is null || plan.DataServer is not { } data ? backup : ServerBootstrap.For(plan, data, recipe, backup).Backup;
+
+    /// <summary>
+    /// The one decision of what a data server's user data carries, the first of these that leaves <see cref="Margin"/> of
+    /// its provider's limit: (1) everything: the restore point's records, the agent's control parts (production: the agent
+    /// itself) and the fence's stop; (2) the same with the records sent after boot in the signed restore-point request and
+    /// only their SHA-256 in the user data (a restoring keyed standby; at a thousand tenants the records are some 7 KB of
+    /// gzip, nearly half of AWS's 16 KB); (3) without the stop; (4) without any control part, the records inline (a standby
+    /// whose agent must then be installed by hand: the plan warns `backup-agent-does-not-fit`). Measured with credentials and
+    /// a key of the lengths infra/ generates, so infra/, the emulator and the plan decide alike; when none leaves the margin,
+    /// the last that fits at all, else (4), which the provider refuses (<see cref="UserDataTooLargeException"/>).
+    /// </summary>
+    public static ServerBootstrap Fitted(SitePlan plan, ServerBootstrap boot)
     {
-        if (backup is null || plan.DataServer is not { } data) return backup;
-        var reader = PlaceholderReader;
-        var repository = reader.Repository;
-        // Measured without the fence's stop: the agent has the first claim on the room (Fitted).
-        var boot = ServerBootstrap.For(plan, data, recipe, backup) with { TakesStop = false };
-        var measured = ServerUserData.Measure(data.Name, CloudConfig.Render(boot, boot.Restore is null ? null : reader, PlaceholderWriters(backup, repository), PlaceholderControlKey), plan.Stack.Site.Provider);
-        return measured.Fits ? backup : null;
+        if (!boot.InstallsDatabase || plan.Stack.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return boot;
+        var keyed = SiteControl.HasKey(plan.Stack);
+        var byRequest = keyed && boot.Restore is not null;
+        var candidates = new List<ServerBootstrap> { boot with { RestorePointByRequest = false } };
+        if (byRequest) candidates.Add(boot with { RestorePointByRequest = true });
+        if (keyed) candidates.Add(boot with { RestorePointByRequest = byRequest, TakesStop = false });
+        candidates.Add(boot with { RestorePointByRequest = false, TakesStop = false, Backup = null });
+        var measured = candidates.Select(c => (Boot: c, Size: ServerUserData.Measure(c.Server, CloudConfig.Render(c, c.Restore is null ? null : PlaceholderReader,
+            c.Backup is null ? null : PlaceholderWriters(c.Backup, PlaceholderReader.Repository), keyed ? PlaceholderControlKey : null), plan.Stack.Site.Provider))).ToList();
+        return measured.FirstOrDefault(m => m.Size.Bytes + Margin <= m.Size.Limit.Bytes).Boot
+            ?? measured.FirstOrDefault(m => m.Size.Fits).Boot
+            ?? candidates[^1];
     }
 
     /// <summary>
-    /// A data server's bootstrap with the fence's stop when its user data keeps <see cref="StopHeadroom"/> to spare with
-    /// it, else without: on AWS (16 KB) a site of several hundred tenants. The restore and the agent come first (the new
-    /// production's backups); such a data server refuses the stop, its firewall still shuts it and lets nothing out, and
-    /// the fence says so. Measured with credentials and a key of the lengths infra/ generates.
+    /// The restore point <paramref name="deployed"/>'s data server waits for by request (<see cref="ServerBootstrap.RestorePointByRequest"/>),
+    /// or null when its user data carries it: the stack as `pulumi up` deploys it (mode and failover:snapshots set), decided
+    /// as infra/ decides (<see cref="AgentThatFits"/>, then <see cref="ServerBootstrap.For"/>), so the driver sends exactly
+    /// the records whose SHA-256 the user data pins.
     /// </summary>
-    public static ServerBootstrap RoomForStop(SitePlan plan, ServerBootstrap boot)
+    public static RestoreRecipe? RestorePointByRequest(Topology.Topology topology, StackSpec deployed)
     {
-        if (!boot.TakesStop || !SiteControl.HasKey(plan.Stack) || plan.Stack.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return boot;
-        var measured = ServerUserData.Measure(boot.Server, CloudConfig.Render(boot, boot.Restore is null ? null : PlaceholderReader,
-            boot.Backup is null ? null : PlaceholderWriters(boot.Backup, PlaceholderReader.Repository), PlaceholderControlKey), plan.Stack.Site.Provider);
-        return measured.Bytes + StopHeadroom <= measured.Limit.Bytes ? boot : boot with { TakesStop = false };
+        if (!SiteControl.HasKey(deployed) || deployed.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return null;
+        var plan = SitePlan.For(deployed);
+        if (plan.DataServer is not { } data || RestoreRecipe.For(topology, deployed, data.Capacity.Vcpus) is not { } recipe) return null;
+        var boot = ServerBootstrap.For(plan, data, recipe, AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, deployed)));
+        return boot.RestorePointByRequest ? recipe : null;
     }
 
     /// <summary>
-    /// The room a data server's user data must keep with the fence's stop in it: the stop comes last, after the restore
-    /// and the agent, and a site that grows by a few tenants must not lose those to it.
+    /// The room a data server's user data keeps below its provider's limit when it can: a site that grows by a few tenants
+    /// (production's agent names each one, some 5 bytes of gzip) keeps what it carries rather than lose a part on the next
+    /// deployment. About a hundred tenants.
     /// </summary>
-    public const int StopHeadroom = 1536;
+    public const int Margin = 512;
 
     private static readonly ResticCredentials PlaceholderReader = new("s3:https://s3.eu-central-1.amazonaws.com/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/restic",
         PlaceholderId("password")[..48], PlaceholderId("key")[..20].ToUpperInvariant(), PlaceholderId("secret")[..40]);

@@ -64,14 +64,17 @@ public static class ControlRequests
         var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
         if (KeyOf(outputs) is not { } key)
             return new ControlAnswer("", "", $"{site.Name} exports no {StackOutputs.ControlKey} (its data server has no backup agent, or was deployed before the control request)");
-        var health = outputs.TryGetValue(StackOutputs.HealthIpv4, out var ip) && ip.Text.Length > 0 ? ip.Text
-            : address?.Addresses.FirstOrDefault() ?? throw new InvalidOperationException($"{site.Name} has no health address to send the control request to");
-        var url = BackupControl.Url(health, site.Service);
+        var url = DataServerUrl(outputs, site, address);
         var (answer, why) = await PostAsync(http, url, key, body(time.GetUtcNow(), NewNonce()), cancellation);
         if (why is null) return answer;
         log.Warning("The data server of {Site} refused the control request at {Url}: {Reason}", site.Name, url, why);
         return answer with { Refusal = $"{site.Name}'s data server refused the request ({url}: {why})" };
     }
+
+    /// <summary>Where the data server's control requests go: its health address (<see cref="StackOutputs.HealthIpv4"/>, else the site's first address).</summary>
+    public static string DataServerUrl(IReadOnlyDictionary<string, StackOutput> outputs, StackSpec site, SiteAddress? address) =>
+        BackupControl.Url(outputs.TryGetValue(StackOutputs.HealthIpv4, out var ip) && ip.Text.Length > 0 ? ip.Text
+            : address?.Addresses.FirstOrDefault() ?? throw new InvalidOperationException($"{site.Name} has no health address to send the control request to"), site.Service);
 
     /// <summary>A fresh nonce: 16 random bytes, hex.</summary>
     public static string NewNonce() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

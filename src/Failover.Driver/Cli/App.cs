@@ -21,7 +21,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     public Func<RunEnvironment, CancellationToken, Task<RunPorts>> Ports { get; init; } = RunPortsFactory.CreateAsync;
 
     /// <summary>The time limits of every run, and of the plan's findings about them: the planner and the adapters read the same values.</summary>
-    public Failover.Core.Planning.RuntimeOptions Options { get; init; } = Failover.Core.Planning.RuntimeOptions.Default;
+    public Failover.Core.Planning.RuntimeOptions Options { get; set; } = Failover.Core.Planning.RuntimeOptions.Default;
 
     /// <summary>The operator's answers; null when input is not interactive (then --yes is required).</summary>
     public TextReader? Input { get; init; } = Console.IsInputRedirected ? null : Console.In;

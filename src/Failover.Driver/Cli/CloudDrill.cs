@@ -23,10 +23,11 @@ internal static class CloudDrill
 
         var clock = Stopwatch.StartNew();
         Say("[1/8] checking what the drill needs: Debian packages, the cached Debian root the servers boot from");
-        await CloudWorld.EnsurePrerequisitesAsync(log, Say, ct);
+        await CloudWorld.EnsurePrerequisitesAsync(app.Variable, log, Say, ct);
         var store = new RunStore(Path.Combine(stateRoot, "cloud-runs"));
         var variable = app.Variable;
         var savedEnvironment = app.PulumiEnvironment;
+        var savedOptions = app.Options;
         var succeeded = false;
         CloudWorld? world = null;
         try
@@ -34,6 +35,7 @@ internal static class CloudDrill
             world = await CloudWorld.StartAsync(shipped, home, app.Secrets, variable, app.Time, scale, log, Say, "8", ct);
             app.Variable = world.Variable;
             app.PulumiEnvironment = world.PulumiEnvironment;
+            app.Options = CloudWorld.Options;
             var topology = world.Topology;
             var standby = topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Hetzner)
                 ?? topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Aws)
@@ -51,10 +53,11 @@ internal static class CloudDrill
         finally
         {
             app.PulumiEnvironment = savedEnvironment;
+            app.Options = savedOptions;
             app.Variable = variable;
             if (keep)
                 Say($"Kept for inspection: the servers in {Path.Combine(home, "emulation")} (cloud.json names them; {Path.Combine(home, "ssh")} SERVER COMMAND enters one), " +
-                    $"PowerDNS on {CloudWorld.DnsAddress}:{CloudWorld.DnsPort}. Remove them with `failover drill --stacks {shipped.StacksDirectory} --clean`.");
+                    $"PowerDNS on {world?.DnsAddress ?? CloudWorld.DefaultDnsAddress}:{CloudWorld.DnsPort}. Remove them with `failover drill --stacks {shipped.StacksDirectory} --clean`.");
             else
             {
                 if (world is not null) await world.DisposeAsync();
@@ -62,6 +65,20 @@ internal static class CloudDrill
                 Say(succeeded ? $"Cleaned up: no server, container, mount or address of the drill is left (reports stay in {store.Root})." : "Cleaned up.");
             }
         }
+    }
+
+    /// <summary>
+    /// `failover drill --stacks infra/stacks --prepare`: only the drill's step 1, the Debian packages and the cached root
+    /// (built once, minutes on a fresh machine), so a test run can start it early beside work that does not boot servers.
+    /// </summary>
+    public static async Task<int> PrepareAsync(App app, ILogger log, CancellationToken ct)
+    {
+        void Say(string line) => app.Print(line + "\n");
+        var clock = Stopwatch.StartNew();
+        Say("checking what the cloud drill needs: Debian packages, the cached Debian root the servers boot from");
+        await CloudWorld.EnsurePrerequisitesAsync(app.Variable, log, Say, ct);
+        Say($"Cloud drill prepared in {Durations.Format(clock.Elapsed)}.");
+        return ExitCodes.Ok;
     }
 
     /// <summary>

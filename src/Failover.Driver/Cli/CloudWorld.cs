@@ -28,12 +28,31 @@ namespace Failover.Driver.Cli;
 /// </summary>
 internal sealed class CloudWorld
 {
-    /// <summary>The drill's PowerDNS (the zone's provider emulated) on a loopback address of its own.</summary>
-    public const string DnsAddress = "127.0.14.53";
+    /// <summary>The drill's PowerDNS (the zone's provider emulated) on a loopback address of its own, unless <see cref="DnsVariable"/> names another.</summary>
+    public const string DefaultDnsAddress = "127.0.14.53";
     public const int DnsPort = 5300, DnsApiPort = 8281;
+
+    /// <summary>
+    /// A loopback address for the world's PowerDNS instead of <see cref="DefaultDnsAddress"/>: with another
+    /// <see cref="EmulatedCloud.BlockVariable"/>, a second drill runs on this machine beside the first.
+    /// </summary>
+    public const string DnsVariable = "FAILOVER_DRILL_DNS_ADDRESS";
+
+    /// <summary>The address the world's PowerDNS listens on (ports <see cref="DnsPort"/> and <see cref="DnsApiPort"/>).</summary>
+    public string DnsAddress { get; }
 
     /// <summary>The backup schedule of the world's copy of the topology: the shortest the reader accepts.</summary>
     internal const string Schedule = "1m";
+
+    /// <summary>
+    /// The time limits of a run in the world: the defaults, but a booted server's restore, gate and first backup looked at
+    /// once a second instead of every 5 to 10 s. The defaults suit a provider's servers, where a look is a request across
+    /// the internet; here it is a request on this machine, and each of the world's four restores, its gates and its two
+    /// first backups was seen up to 10 s after it happened.
+    /// </summary>
+    public static Failover.Core.Planning.RuntimeOptions Options { get; } = new(
+        cloudGate: Failover.Core.Planning.RuntimeOptions.Default.CloudGate with { Poll = TimeSpan.FromSeconds(1) },
+        cloudRestore: Failover.Core.Planning.RuntimeOptions.Default.CloudRestore with { Poll = TimeSpan.FromSeconds(1) });
 
     /// <summary>How long a server may take from its container's start to a finished cloud-init.</summary>
     private static readonly TimeSpan BootLimit = TimeSpan.FromMinutes(10);
@@ -50,9 +69,10 @@ internal sealed class CloudWorld
     private PowerDnsServer? _pdns;
     private string? _mounted;
 
-    private CloudWorld(string home, SecretRegistry secrets, ILogger log, Action<string> say)
+    private CloudWorld(string home, string dnsAddress, SecretRegistry secrets, ILogger log, Action<string> say)
     {
         Home = home;
+        DnsAddress = dnsAddress;
         _secrets = secrets;
         _log = log;
         _say = say;
@@ -86,13 +106,17 @@ internal sealed class CloudWorld
     /// <summary>When production started serving its seeded tenants.</summary>
     public DateTimeOffset SeededAt { get; private set; }
 
-    /// <summary>Installs what is missing and builds the cached root (the drill's step 1).</summary>
-    public static async Task EnsurePrerequisitesAsync(ILogger log, Action<string> say, CancellationToken ct)
+    /// <summary>
+    /// Installs what is missing and builds the cached root (the drill's step 1) where the emulator looks for it
+    /// (<see cref="EmulatedCloud.RootsVariable"/>, else <see cref="DebianRoot.DefaultCache"/>).
+    /// </summary>
+    public static async Task EnsurePrerequisitesAsync(Func<string, string?> variable, ILogger log, Action<string> say, CancellationToken ct)
     {
         var installed = await DebianPackages.EnsureAsync([.. DebianPackages.Drill, new RequiredProgram("jq", "jq", ["/usr/bin/jq"])], say, ct);
         say(installed.Count == 0 ? "      packages all present" : $"      installed {string.Join(", ", installed)}");
-        var root = await DebianRoot.EnsureAsync(DebianRoot.DefaultCache, DebianRoot.UserDataPackages, log, ct);
-        say($"      root {root}");
+        var cache = variable(EmulatedCloud.RootsVariable) is { Length: > 0 } roots ? roots : DebianRoot.DefaultCache;
+        var root = await DebianRoot.EnsureAsync(cache, DebianRoot.UserDataPackages, log, ct);
+        say($"      root {root} ({File.ReadAllText(Path.Combine(Path.GetDirectoryName(root)!, "complete")).Split('\n').LastOrDefault(l => l.StartsWith("built", StringComparison.Ordinal))})");
     }
 
     /// <summary>
@@ -102,8 +126,11 @@ internal sealed class CloudWorld
     public static async Task<CloudWorld> StartAsync(Topology shipped, string home, SecretRegistry secrets, Func<string, string?> variable, TimeProvider time,
         double scale, ILogger log, Action<string> say, string steps, CancellationToken ct)
     {
+        var dnsAddress = variable(DnsVariable) is { Length: > 0 } given ? given : DefaultDnsAddress;
+        if (!IPAddress.TryParse(dnsAddress, out var parsed) || !IPAddress.IsLoopback(parsed) || parsed.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new UsageException($"{DnsVariable}={dnsAddress}: the drill's PowerDNS listens on a loopback address of this machine; give one of 127.0.0.0/8, e.g. {DefaultDnsAddress}");
         await RemoveAsync(home, log);
-        var world = new CloudWorld(home, secrets, log, say);
+        var world = new CloudWorld(home, dnsAddress, secrets, log, say);
         await world.BootAsync(shipped, variable, time, scale, steps, ct);
         return world;
     }
@@ -195,10 +222,17 @@ internal sealed class CloudWorld
     public async Task LoseAsync(string stack, CancellationToken ct)
     {
         var outputs = await Pulumi.GetOutputsAsync(stack, ct);
-        foreach (var server in EmulatedCloud.Read(Emulation).Servers.Values.Where(s => s.Stack == stack))
-            await EmulatedServer.Attach(server.Record, _log).KillAsync();
-        if (await PulumiSites.AnswersAsync(Http, outputs[StackOutputs.HealthUrl].Text, ct))
-            throw new InvalidOperationException($"{stack} still answers after its servers were killed");
+        var servers = EmulatedCloud.Read(Emulation).Servers.Values.Where(s => s.Stack == stack).Select(s => EmulatedServer.Attach(s.Record, _log)).ToList();
+        foreach (var server in servers) await server.KillAsync();
+        // A killed process answers nothing, but on a loaded machine its socket may outlive the kill by a moment.
+        var clock = Stopwatch.StartNew();
+        while (await PulumiSites.AnswersAsync(Http, outputs[StackOutputs.HealthUrl].Text, ct))
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(15))
+                throw new InvalidOperationException($"{stack} still answers {outputs[StackOutputs.HealthUrl].Text} 15 s after its servers were killed: " +
+                    string.Join("; ", servers.Select(s => $"{s.Name} {s.KillState}")));
+            await Task.Delay(500, ct);
+        }
         _say($"      {outputs[StackOutputs.ServiceIpv4].Text} no longer answers");
     }
 
@@ -400,7 +434,8 @@ internal sealed class CloudWorld
                 throw new InvalidOperationException($"no heartbeat of a backup agent run started after the seeding reached {vault} within {Durations.Format(limit)} " +
                     $"(the newest: {(last is null ? "none" : $"{last.RunId}, started {last.Started:u}")}): is {BackupAgent.Timer} active on {server}? " +
                     "Its journal says why (identifier failover-backup)");
-            await Task.Delay(TimeSpan.FromSeconds(5), ct);
+            // A look is one restic listing of the vault on this machine: once a second costs nothing, every 5 s lost up to 5.
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
         }
     }
 

@@ -23,6 +23,10 @@ internal static class DrillCommand
         var scale = new Option<double>("--scale") { HelpName = "FRACTION", Description = "Seed this fraction of each tenant's dataGb", DefaultValueFactory = _ => 1.0 };
         var keep = new Option<bool>("--keep") { Description = "Leave the sites, DNS server and vault running for inspection (stop them with `failover drill --clean`)" };
         var clean = new Option<bool>("--clean") { Description = "Only remove what a kept drill left behind" };
+        var prepare = new Option<bool>("--prepare")
+        {
+            Description = "Only install what the drill needs (and, for a cloud topology, build the cached Debian root its servers boot from), then stop: a test run starts it early, beside other work",
+        };
         var command = new Command("drill",
             "Run a complete failover drill on this machine, on the topology that --stacks names. A local topology\n" +
             "(examples/local) runs the local provider; a Hetzner/AWS one (infra/stacks) runs the cloud path: the `pulumi` it\n" +
@@ -32,16 +36,16 @@ internal static class DrillCommand
             "seeds production with tenants of different sizes, backs them up, loses the production site (its processes\n" +
             "killed, its address unreachable), fails over to the standby with the same engine as a real failover, moves\n" +
             "DNS and verifies it, checks every tenant's data, prints the report with RTO and RPO, and cleans up.\n\n" +
-            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks infra/stacks --scale 0.01\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
+            "Examples:\n  failover drill --stacks examples/local\n  failover drill --stacks infra/stacks --scale 0.01\n  failover drill --stacks infra/stacks --prepare   only the packages and the cached root (minutes, once)\n  failover drill --stacks examples/local --scale 0.1\n  failover drill --stacks examples/local --keep   then status, rehearse, migrate: they find the drill's DNS key\n  failover drill --stacks examples/local --clean")
         {
-            scale, keep, clean,
+            scale, keep, clean, prepare,
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, (topology, log) =>
-            RunAsync(app, parse, topology, log, parse.GetValue(scale), parse.GetValue(keep), parse.GetValue(clean), ct)));
+            RunAsync(app, parse, topology, log, parse.GetValue(scale), parse.GetValue(keep), parse.GetValue(clean), parse.GetValue(prepare), ct)));
         return command;
     }
 
-    private static async Task<int> RunAsync(App app, ParseResult parse, Topology topology, ILogger log, double scale, bool keep, bool cleanOnly, CancellationToken ct)
+    private static async Task<int> RunAsync(App app, ParseResult parse, Topology topology, ILogger log, double scale, bool keep, bool cleanOnly, bool prepareOnly, CancellationToken ct)
     {
         void Say(string line) => app.Print(line + "\n");
         var prod = topology.Production;
@@ -50,7 +54,14 @@ internal static class DrillCommand
             // The shipped cloud topology: its run state stays on this machine (--state-dir, else .failover beside Pulumi.yaml), never in its S3 backend.
             var stateRoot = parse.GetValue(RunCommands.StateDir) is { } given ? Path.GetFullPath(given, app.WorkingDirectory)
                 : Path.Combine(RunCommands.ProjectDirectory(topology), ".failover");
+            if (prepareOnly) return await CloudDrill.PrepareAsync(app, log, ct);
             return await CloudDrill.RunAsync(app, topology, log, scale, keep, cleanOnly, stateRoot, ct);
+        }
+        if (prepareOnly)
+        {
+            var needed = await DebianPackages.EnsureAsync(DebianPackages.Drill, Say, ct);
+            Say(needed.Count == 0 ? "Drill prepared: its Debian packages are all present." : $"Drill prepared: installed {string.Join(", ", needed)}.");
+            return ExitCodes.Ok;
         }
         var standby = topology.Standbys.FirstOrDefault(s => s.Site.Provider == Provider.Local)
             ?? throw new UsageException("the drill needs a local standby stack (see examples/local)");

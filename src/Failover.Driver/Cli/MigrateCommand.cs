@@ -79,7 +79,7 @@ internal static class MigrateCommand
             // Before the source is chosen: a stale checkout would pick it, and its checks, from out-of-date files.
             if (!parse.GetValue(dryRun)) await RunCommands.GuardAsync(app, topology, log, ct);
             var (from, why) = ServingSite.Of(topology, store, await ServingSite.DeployedActiveStackAsync(topology,
-                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct));
+                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options), log, ct));
             var to_ = Target(topology, targetName, from);
             // A dry run shows what a real migration would still need, and the steps all the same.
             var missing = parse.GetValue(dryRun) ? Missing(topology, from) : null;
@@ -167,7 +167,7 @@ internal static class MigrateCommand
     private static int DryRun(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run, MigrationChoices choices)
     {
         var steps = MigrationSteps.For(topology, source, target,
-            Deferred<MigrationPorts>.Refused("a dry run touches no provider"), store.RunDirectory(run.RunId), choices, _ => { });
+            Deferred<MigrationPorts>.Refused("a dry run touches no provider"), store.RunDirectory(run.RunId), choices, _ => { }, app.Options);
         app.Print($"Dry run: nothing will be changed.\nMigration of {source.Name} to {target.Name} would run:\n");
         var n = 0;
         foreach (var step in steps) app.Print($"  {++n,2}. {StepContext.Name(step.Kind),-14} {step.Describe(run)}\n");
@@ -183,7 +183,7 @@ internal static class MigrateCommand
     private static Task<int> ExecuteAsync(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, RunContext run,
         MigrationChoices choices, ILogger log, CancellationToken ct)
     {
-        var steps = MigrationSteps.For(topology, source, target, Ports(app, topology, target, store, log), store.RunDirectory(run.RunId), choices, line => app.Print(line + "\n"));
+        var steps = MigrationSteps.For(topology, source, target, Ports(app, topology, target, store, log), store.RunDirectory(run.RunId), choices, line => app.Print(line + "\n"), app.Options);
         return RunHost.RunAsync(app, topology, store, new HostedRun(run, target, steps, $"failover migrate --to {run.Target}",
             journal => $"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal})",
             ending => Exit(app, source, target, ending))

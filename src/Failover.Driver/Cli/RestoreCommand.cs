@@ -47,7 +47,7 @@ internal static class RestoreCommand
             if (store.Current is { } unfinished)
                 throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it with `failover abort`, then restore");
             var (serving, why) = ServingSite.Of(topology, store, await ServingSite.DeployedActiveStackAsync(topology,
-                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct));
+                () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options), log, ct));
             app.Print($"Serving site: {why}.\n");
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This restores {string.Join(", ", names)} into {serving.Name}, which serves customers now; a database of the same name there is replaced.\n" +

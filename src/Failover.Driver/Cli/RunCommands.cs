@@ -156,7 +156,7 @@ internal static class RunCommands
             {
                 var plan = Planner.Plan(topology, target, app.Options);
                 var steps = FailoverSteps.For(topology, target,
-                    Deferred<FailoverPorts>.Refused("a dry run touches no provider"), store.RunDirectory(runContext.RunId));
+                    Deferred<FailoverPorts>.Refused("a dry run touches no provider"), store.RunDirectory(runContext.RunId), app.Options);
                 app.Print($"Dry run: nothing will be changed.\nFailover of {topology.Production.Name} to {target.Name} would run:\n");
                 foreach (var (step, estimate) in steps.Zip(plan.Steps))
                     app.Print($"  {estimate.Order}. {StepContext.Name(step.Kind),-14} ~{Durations.Format(estimate.Estimate),-8} {step.Describe(runContext)}\n");
@@ -193,7 +193,7 @@ internal static class RunCommands
         var ports = new Deferred<RunPorts>(x => app.Ports(Environment(app, topology, target, store, log) with { TouchesDns = !restore }, x));
         var steps = restore
             ? FailoverSteps.ForRestore(topology, target, ports.Role(p => p.ForTenantRestore()), dir)
-            : FailoverSteps.For(topology, target, ports.Role(p => p.ForFailover()), dir);
+            : FailoverSteps.For(topology, target, ports.Role(p => p.ForFailover()), dir, app.Options);
         return RunHost.RunAsync(app, topology, store, new HostedRun(run, target, steps, command,
             journal => restore
                 ? $"Run {run.RunId}: restore of {string.Join(", ", run.Only)} into {run.Target}, the serving site (journal {journal})"
@@ -217,7 +217,7 @@ internal static class RunCommands
     internal static async Task GuardAsync(App app, Topology topology, ILogger log, CancellationToken ct)
     {
         var warning = await CheckoutGuard.CheckAsync(topology,
-            () => RunPortsFactory.Pulumi(ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time), log, ct);
+            () => RunPortsFactory.Pulumi(ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options), log, ct);
         if (warning is not null) app.Error($"warning: {warning}; make sure this checkout has the latest stack files (git pull)");
     }
 

@@ -127,12 +127,12 @@ internal static class RunHost
         {
             if (await ReportArchive.CopyAsync(topology, RunCommands.ProjectDirectory(topology), dir, runId, store.JournalLines(runId), app.Secrets, log, CancellationToken.None) is { } snapshot)
                 app.Print($"Evidence copied into the vault {ReportArchive.VaultOf(topology)!.Name}: restic snapshot {snapshot} (tags {ReportArchive.Tag}, {ReportArchive.RunTag(runId)}).\n");
-            else if (topology.Backup.Vaults.Count > 0 && ServingCloudSite(topology, report) is { } serving)
+            else if (topology.Backup.Vaults.Count > 0 && ServingSite.Of(topology, store).Site is { Site.Provider: Provider.Aws or Provider.Hetzner } serving)
             {
                 // The vaults' write keys are on the serving data server only: it files the copy, the driver reads it back.
-                var pulumi = Composition.RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time);
+                var pulumi = Composition.RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options);
                 var filing = Core.Sites.ReportFiling.Of(runId, topology.Backup.Vaults, CloudReportFiling.Evidence(dir, store.JournalLines(runId)));
-                var said = await new CloudReportFiling(pulumi, ControlRequests.Client, app.Secrets, app.Time, log).FileAsync(topology, serving, filing, CancellationToken.None);
+                var said = await new CloudReportFiling(pulumi, ControlRequests.Client, app.Secrets, app.Time, log, app.Options.ReportFiling).FileAsync(topology, serving, filing, CancellationToken.None);
                 log.Information("Evidence of run {RunId}: {Filing}", runId, said);
                 app.Print(said + "\n");
             }
@@ -143,13 +143,6 @@ internal static class RunHost
             app.Error($"warning: the report was not copied into the vault ({e.Message}); it is in {dir}");
         }
         return report;
-    }
-
-    /// <summary>The cloud site that serves once the run ended: its target after a cutover, else production (a rehearsal's copy has no key).</summary>
-    private static StackSpec? ServingCloudSite(Topology topology, IncidentReport report)
-    {
-        var serving = report.CutoverVisible is not null && !report.IsRehearsal ? topology.Find(report.Run.Target) ?? topology.Production : topology.Production;
-        return serving.Site.Provider is Provider.Aws or Provider.Hetzner ? serving : null;
     }
 
     /// <summary>After a run: the stack files it changed (`pulumi config set`, a migration's role rewrite) must reach every operator's checkout.</summary>

@@ -37,7 +37,7 @@ internal static class StatusCommand
             var findings = PolicyBook.Evaluate(topology);
             var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
             var project = RunCommands.ProjectDirectory(topology);
-            var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time));
+            var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options));
             var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
             var (servingSite, why) = ServingSite.OrProduction(topology, store, log, await ServingSite.DeployedActiveStackAsync(topology, () => pulumi.Value, log, ct));
             var serving = servingSite.Name;

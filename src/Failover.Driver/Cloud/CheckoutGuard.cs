@@ -52,7 +52,8 @@ public static class CheckoutGuard
     private static string? Text(IReadOnlyDictionary<string, StackOutput> outputs, string key) =>
         outputs.TryGetValue(key, out var v) && v.Value.ValueKind == JsonValueKind.String ? v.Text : null;
 
-    private static IReadOnlyDictionary<string, string>? Map(IReadOnlyDictionary<string, StackOutput> outputs, string key) =>
+    /// <summary>An output that is a map of names to strings (serverAddresses, stackFiles), its string values only; null when there is none.</summary>
+    internal static IReadOnlyDictionary<string, string>? Map(IReadOnlyDictionary<string, StackOutput> outputs, string key) =>
         outputs.TryGetValue(key, out var v) && v.Value.ValueKind == JsonValueKind.Object
             ? v.Value.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!)
             : null;

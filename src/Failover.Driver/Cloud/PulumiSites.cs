@@ -63,7 +63,61 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         await pulumi.SetConfigAsync(site.Name, settings, cancellation);
         progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids)");
         var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
-        return AddressOf(site, result.Outputs);
+        var address = AddressOf(site, result.Outputs);
+        // A data server whose user data pins its restore point instead of carrying it waits for it: sent now (again on resume).
+        var deployed = site with { Mode = site.Mode == SiteMode.Full ? SiteMode.Full : SiteMode.Mvd,
+            Snapshots = restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList() };
+        if (Topology is { } topology && SiteUserData.RestorePointByRequest(topology, deployed) is { } recipe)
+            await SendRestorePointAsync(deployed, recipe, address, cancellation);
+        return address;
+    }
+
+    /// <summary>The topology the standby's user data is decided from; without it no restore point is sent by request.</summary>
+    public Topology? Topology { get; init; }
+
+    /// <summary>How long the restore point is offered to a booting data server (its daemon answers once apt has installed python3), and how often.</summary>
+    public TimeSpan RestorePointWait { get; init; } = TimeSpan.FromMinutes(30);
+    public TimeSpan RestorePointPoll { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The signed restore-point request (<see cref="BackupControl.RestorePoint"/>), repeated until the data server has the
+    /// records ("installed", or "unchanged" on a resume): a server still booting (no answer, or not yet waiting) is asked
+    /// again; one that refuses the records themselves (not the restore point its user data pins) fails the step, naming why.
+    /// </summary>
+    private async Task SendRestorePointAsync(StackSpec site, RestoreRecipe recipe, SiteAddress address, CancellationToken cancellation)
+    {
+        // Read now, never journaled: GetOutputsAsync registers the key for redaction before anything could log it.
+        var outputs = await pulumi.GetOutputsAsync(site.Name, cancellation);
+        var key = ControlRequests.KeyOf(outputs)
+            ?? throw new InvalidOperationException($"{site.Name}'s data server waits for its restore point by a signed request, but the stack exports no {StackOutputs.ControlKey}");
+        var url = ControlRequests.DataServerUrl(outputs, site, address);
+        var until = Time.GetUtcNow() + RestorePointWait;
+        var last = "no answer yet";
+        progress($"    {BackupControl.RestorePoint} {site.Name}: {recipe.Tenants.Count} records (sha256 {recipe.RestorePointSha256[..12]}) to {url}");
+        while (true)
+        {
+            try
+            {
+                var body = BackupControl.RestorePointBody(site.Name, Time.GetUtcNow(), ControlRequests.NewNonce(), recipe);
+                var (answer, refusal) = await ControlRequests.PostAsync(Control, url, key, body, cancellation);
+                if (refusal is null && answer.Member("restorePoint") is { Length: > 0 } done && !answer.Failed)
+                {
+                    log.Information("The data server of {Site} took its restore point at {Url} ({Outcome}, sha256 {Sha256})", site.Name, url, done, recipe.RestorePointSha256[..12]);
+                    progress($"    {BackupControl.RestorePoint} {site.Name}: {done}");
+                    return;
+                }
+                last = refusal ?? (answer.Failed ? $"the server could not store it: {answer.Answer.Trim()}" : "queued, not yet carried out");
+                if (refusal is not null && !refusal.StartsWith("not ready", StringComparison.Ordinal) && !refusal.StartsWith("HTTP 5", StringComparison.Ordinal))
+                    throw new InvalidOperationException($"{site.Name}'s data server refused its restore point ({url}: {refusal})");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
+            {
+                last = e.InnerException?.Message ?? e.Message;
+            }
+            if (Time.GetUtcNow() >= until)
+                throw new TimeoutException($"{site.Name}'s data server did not take its restore point at {url} within {Durations.Format(RestorePointWait)} (last: {last}); `failover resume` offers it again");
+            await Task.Delay(RestorePointPoll, Time, cancellation);
+        }
     }
 
     /// <summary>The client of the fence's stop requests: a connection per request, as the daemon closes each one.</summary>
@@ -143,10 +197,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
 
     /// <summary>Each server's public IPv4 by name (<see cref="StackOutputs.ServerAddresses"/>, an object); empty when not exported.</summary>
     internal static IReadOnlyDictionary<string, string> ServerAddressesOf(IReadOnlyDictionary<string, StackOutput> outputs) =>
-        outputs.TryGetValue(StackOutputs.ServerAddresses, out var v) && v.Value.ValueKind == System.Text.Json.JsonValueKind.Object
-            ? v.Value.EnumerateObject().Where(p => p.Value.ValueKind == System.Text.Json.JsonValueKind.String && p.Value.GetString()!.Length > 0)
-                .ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
-            : new Dictionary<string, string>();
+        (CheckoutGuard.Map(outputs, StackOutputs.ServerAddresses) ?? new Dictionary<string, string>())
+            .Where(p => p.Value.Length > 0).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
 
     public async Task<SiteAddress> AddressAsync(StackSpec site, CancellationToken cancellation) =>
         AddressOf(site, await pulumi.GetOutputsAsync(site.Name, cancellation));

@@ -118,13 +118,14 @@ public static class RunPortsFactory
     private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, env.Options.MigrateHook);
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
-        new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log),
+        new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log, env.Options.Http),
             new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Options.DnsVisible.Timeout, env.Options.DnsVisible.Poll, env.Log);
 
     /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
+    /// <param name="options">The time limits of its commands (runtime options pulumiUp, pulumiDestroy, pulumiCommand).</param>
     public static IPulumi Pulumi(string projectDirectory, Func<string, string?> variable, IReadOnlyDictionary<string, string> environment,
-        SecretRegistry secrets, ILogger log, TimeProvider time) =>
-        new PulumiCli(new PulumiOptions
+        SecretRegistry secrets, ILogger log, TimeProvider time, RuntimeOptions? options = null) =>
+        new PulumiCli(PulumiOptions.From(options ?? RuntimeOptions.Default) with
         {
             ProjectDirectory = projectDirectory,
             Executable = variable(PulumiVariable) ?? "pulumi",
@@ -133,11 +134,15 @@ public static class RunPortsFactory
 
     /// <summary>The pulumi CLI as a run uses it, in the run's project folder.</summary>
     public static IPulumi PulumiFor(RunEnvironment env) =>
-        Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time);
+        Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time, env.Options);
 
     /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
-        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence) { RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time };
+        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence)
+        {
+            RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time,
+            Topology = env.Topology, RestorePointWait = env.Options.CloudRestore.Timeout, RestorePointPoll = env.Options.CloudRestore.Poll,
+        };
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):

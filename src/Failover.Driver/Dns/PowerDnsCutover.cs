@@ -31,18 +31,19 @@ public sealed class PowerDnsCutover : IDnsCutover, IDisposable
         _api = apiUrl;
         _apiKey = apiKey;
         _ownsHttp = http is null;
-        _http = http ?? new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(15) };
+        _http = http ?? new HttpClient { Timeout = timeout ?? Core.Planning.RuntimeOptions.Default.Http };
         _log = log.ForContext<PowerDnsCutover>();
     }
 
     /// <summary>The cutover for a topology's DNS stack; its apiUrl must be set, the key comes decrypted from the caller.</summary>
-    public static PowerDnsCutover For(DnsSpec spec, string apiKey, SecretRegistry secrets, ILogger log)
+    /// <param name="timeout">One API request's limit (the run's runtime option http).</param>
+    public static PowerDnsCutover For(DnsSpec spec, string apiKey, SecretRegistry secrets, ILogger log, TimeSpan? timeout = null)
     {
         if (spec.Provider != DnsProvider.PowerDns)
             throw new ArgumentException($"zone {spec.Zone} is hosted on {spec.Provider}, not PowerDNS", nameof(spec));
         if (!Uri.TryCreate(spec.ApiUrl, UriKind.Absolute, out var url))
             throw new ArgumentException($"zone {spec.Zone} has no valid failover:dns apiUrl (the PowerDNS webserver address, e.g. http://127.0.0.1:8081)", nameof(spec));
-        return new PowerDnsCutover(url, apiKey, secrets, log);
+        return new PowerDnsCutover(url, apiKey, secrets, log, timeout: timeout);
     }
 
     public Task PointAsync(string zone, IReadOnlyList<RecordSet> records, CancellationToken cancellation) =>

@@ -88,11 +88,7 @@ public sealed class EmulatedCloud
         if (!System.IO.Directory.Exists(directory)) return;
         await ChangeAsync(directory, async cloud =>
         {
-            foreach (var server in cloud.Servers.Values.ToList())
-            {
-                await EmulatedServer.Attach(server.Record, log).DisposeAsync();
-                cloud.Servers.Remove(server.Record.Name);
-            }
+            await RemoveServersAsync(cloud, cloud.Servers.Values.ToList(), log);
             cloud.Vaults.Clear();
             cloud.ControlKeys.Clear();
             return 0;
@@ -100,6 +96,16 @@ public sealed class EmulatedCloud
         // --one-file-system: a mount still busy is left (and named by rm), never deleted through.
         if (!await HostCommand.TryAsync("rm", "-rf", "--one-file-system", directory))
             log.Warning("Could not remove all of {Directory}", directory);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="servers"/> (<see cref="EmulatedServer.DeleteAsync"/>) all at once, as a provider deletes
+    /// servers side by side; one after the other, each with a clean poweroff, they added up to half a minute.
+    /// </summary>
+    internal static async Task RemoveServersAsync(EmulatedCloud cloud, IReadOnlyList<CloudServer> servers, ILogger log)
+    {
+        await Task.WhenAll(servers.Select(s => EmulatedServer.Attach(s.Record, log).DeleteAsync()));
+        foreach (var s in servers) cloud.Servers.Remove(s.Record.Name);
     }
 
     private static async Task<FileStream> LockAsync(string path, CancellationToken cancellation)

@@ -191,11 +191,7 @@ public static partial class StackEmulation
             var mine = cloud.Servers.Values.Where(s => s.Stack == stackName).ToList();
             if (mine.FirstOrDefault(s => s.Protected) is { } kept)
                 return new EmulatedUpdate([], [], new EmulatedChange(ServerType(kept.Provider), kept.Record.Name, "delete"), ProtectedError(kept));
-            foreach (var s in mine)
-            {
-                await EmulatedServer.Attach(s.Record, log).DisposeAsync();
-                cloud.Servers.Remove(s.Record.Name);
-            }
+            await EmulatedCloud.RemoveServersAsync(cloud, mine, log);
             cloud.ControlKeys.Remove(stackName);
             if (cloud.Vaults.Remove(stackName, out var vault) && System.IO.Directory.Exists(vault.Repository))
                 System.IO.Directory.Delete(vault.Repository, recursive: true);
@@ -300,12 +296,9 @@ public static partial class StackEmulation
         var changes = plan.Changes;
         var mine = cloud.Servers.Values.Where(s => s.Stack == stack.Name).ToDictionary(s => s.Record.Name);
         // Servers the program no longer declares go first (a scale-down), refused while protected.
-        foreach (var gone in mine.Values.Where(s => plan.Servers.All(p => p.Name != s.Record.Name)).ToList())
-        {
-            if (gone.Protected) return Failed(serverType, gone.Record.Name, "delete", ProtectedError(gone));
-            await EmulatedServer.Attach(gone.Record, log).DisposeAsync();
-            cloud.Servers.Remove(gone.Record.Name);
-        }
+        var gone = mine.Values.Where(s => plan.Servers.All(p => p.Name != s.Record.Name)).ToList();
+        if (gone.FirstOrDefault(s => s.Protected) is { } kept) return Failed(serverType, kept.Record.Name, "delete", ProtectedError(kept));
+        await EmulatedCloud.RemoveServersAsync(cloud, gone, log);
 
         var toBoot = new List<(PlannedServer Server, int Position, string Hash, byte[] Bytes)>();
         foreach (var (server, position) in plan.Servers.Select((s, i) => (s, i)))
@@ -339,7 +332,7 @@ public static partial class StackEmulation
                 // Create-first would meet the old server's name (and its primary IP still assigned): Hetzner refuses it.
                 if (!changes.DeleteBeforeReplace)
                     return Failed(serverType, server.Name, "replace", "server name is already used (uniqueness_error): the replacement was created before the old server was deleted");
-                await EmulatedServer.Attach(existing.Record, log).DisposeAsync();
+                await EmulatedServer.Attach(existing.Record, log).DeleteAsync();
                 cloud.Servers.Remove(server.Name);
                 resources.Add(new(serverType, server.Name, "replace"));
             }

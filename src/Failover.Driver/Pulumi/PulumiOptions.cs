@@ -1,3 +1,5 @@
+using Failover.Core.Planning;
+
 namespace Failover.Driver.Pulumi;
 
 /// <summary>How to run the pulumi CLI for one Pulumi project.</summary>
@@ -15,14 +17,23 @@ public sealed record PulumiOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Time limit of one `up`; the process tree is killed when it passes.</summary>
-    public TimeSpan UpTimeout { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Time limit of one `up`; the process tree is killed when it passes (runtime option pulumiUp).</summary>
+    public TimeSpan UpTimeout { get; init; } = RuntimeOptions.Default.PulumiUp;
 
-    /// <summary>Time limit of one `destroy`.</summary>
-    public TimeSpan DestroyTimeout { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Time limit of one `destroy` (runtime option pulumiDestroy).</summary>
+    public TimeSpan DestroyTimeout { get; init; } = RuntimeOptions.Default.PulumiDestroy;
 
-    /// <summary>Time limit of the quick commands: stack and config commands, outputs, cancel.</summary>
-    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Time limit of the quick commands: stack and config commands, outputs, cancel (runtime option pulumiCommand).</summary>
+    public TimeSpan CommandTimeout { get; init; } = RuntimeOptions.Default.PulumiCommand;
+
+    /// <summary>Options whose time limits are the run's (<paramref name="runtime"/>); the project folder is set by the caller.</summary>
+    public static PulumiOptions From(RuntimeOptions runtime) => new()
+    {
+        ProjectDirectory = "",
+        UpTimeout = runtime.PulumiUp,
+        DestroyTimeout = runtime.PulumiDestroy,
+        CommandTimeout = runtime.PulumiCommand,
+    };
 
     /// <summary>Retries after a concurrent-update conflict, waiting <see cref="RetryDelay"/>, then twice that, and so on.</summary>
     public int ConflictRetries { get; init; } = 4;

@@ -16,8 +16,8 @@ namespace Failover.Driver.Reports;
 /// </summary>
 public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretRegistry secrets, TimeProvider time, ILogger log, TimeSpan? wait = null)
 {
-    /// <summary>How long the driver looks for the copies after the server accepted the request (it stores them in seconds).</summary>
-    private readonly TimeSpan _wait = wait ?? TimeSpan.FromMinutes(2);
+    /// <summary>How long the driver looks for the copies after the server accepted the request (it stores them in seconds; runtime option reportFiling).</summary>
+    private readonly TimeSpan _wait = wait ?? Core.Planning.RuntimeOptions.Default.ReportFiling;
 
     /// <summary>The files of a run's evidence: the run folder's report.* and the journal's lines.</summary>
     public static IReadOnlyList<EvidenceFile> Evidence(string runDirectory, IReadOnlyList<string> journalLines) =>

@@ -52,8 +52,9 @@ public static class ReportArchive
         var staging = Directory.CreateTempSubdirectory("failover-evidence-");
         try
         {
-            foreach (var file in Directory.GetFiles(runDirectory, "report.*")) File.Copy(file, Path.Combine(staging.FullName, Path.GetFileName(file)));
-            await File.WriteAllTextAsync(Path.Combine(staging.FullName, "journal.jsonl"), string.Concat(journalLines.Select(l => l + "\n")), cancellation);
+            // The same files a cloud run's data server files (CloudReportFiling.Evidence): the report's formats and the journal.
+            foreach (var file in CloudReportFiling.Evidence(runDirectory, journalLines))
+                await File.WriteAllBytesAsync(Path.Combine(staging.FullName, file.Name), file.Content, cancellation);
             var summary = await new ResticRepository(settings, secrets, log).BackupDirectoryAsync(staging.FullName, [Tag, RunTag(runId)], cancellation);
             log.Information("Evidence of run {RunId} copied into the vault as snapshot {SnapshotId}", runId, summary.SnapshotId);
             return summary.SnapshotId;

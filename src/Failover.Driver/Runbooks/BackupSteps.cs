@@ -42,12 +42,10 @@ public sealed class AgentsStartedByHand : IBackupAgents
 /// backup awaited for a bounded time or reported pending, and the report says from when new backups exist. It never
 /// fails the run (the service already moved): a problem is a note and a follow-up. A rehearsal has no such step.
 /// </summary>
-internal sealed class StartBackups(StackSpec target, Deferred<IBackupAgents> agents, TimeSpan? wait = null) : IStep
+/// <param name="wait">How long the run waits for the first backup (runtime option firstBackup): long enough for a small site's, short enough not to hold the report.</param>
+internal sealed class StartBackups(StackSpec target, Deferred<IBackupAgents> agents, TimeSpan wait) : IStep
 {
-    /// <summary>How long the run waits for the first backup: long enough for a small site's, short enough not to hold the report.</summary>
-    public static readonly TimeSpan FirstBackupWait = TimeSpan.FromMinutes(10);
-
-    private TimeSpan Wait => wait ?? FirstBackupWait;
+    private TimeSpan Wait => wait;
     public StepKind Kind => StepKind.Backups;
     public string Describe(RunContext run) => $"start {target.Name}'s backup agent and wait up to {Durations.Format(Wait)} for its first backup";
 

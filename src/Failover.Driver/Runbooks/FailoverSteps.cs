@@ -14,7 +14,8 @@ namespace Failover.Driver.Runbooks;
 public static class FailoverSteps
 {
     /// <param name="ports">Built on first use, so a dry run (which only describes the steps) touches no provider.</param>
-    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Deferred<FailoverPorts> ports, string reportDirectory) =>
+    /// <param name="options">The run's time limits (the wait for the first backup after the cutover); the defaults unless given.</param>
+    public static IReadOnlyList<IStep> For(Topology topology, StackSpec target, Deferred<FailoverPorts> ports, string reportDirectory, RuntimeOptions? options = null) =>
     [
         new Assess(topology, ports.Role(p => p.Probe), ports.Role(p => p.Vault)),
         new SelectBackup(topology, ports.Role(p => p.Vault)),
@@ -23,7 +24,7 @@ public static class FailoverSteps
         new Gate(target, ports.Role(p => p.Gate)),
         new Fence(topology.Production, ports.Role(p => p.Fence)),
         new Cutover(target, ports.Role(p => p.Dns)),
-        new StartBackups(target, ports.Role(p => p.Backups)),
+        new StartBackups(target, ports.Role(p => p.Backups), (options ?? RuntimeOptions.Default).FirstBackup),
         new Report(topology, reportDirectory),
     ];
 

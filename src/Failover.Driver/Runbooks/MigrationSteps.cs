@@ -25,7 +25,7 @@ public static class MigrationSteps
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
 
     public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Deferred<MigrationPorts> ports, string reportDirectory,
-        MigrationChoices choices, Action<string> say) =>
+        MigrationChoices choices, Action<string> say, RuntimeOptions? options = null) =>
     [
         new LowerTtl(topology, source, target, ports, choices.Wait, say),
         new FailoverSteps.SelectBackup(topology, ports.Role(p => p.Vault), baseOfSync: true),
@@ -36,7 +36,7 @@ public static class MigrationSteps
         new FailoverSteps.Gate(target, ports.Role(p => p.Gate), snapshotsFrom: StepKind.FinalSync),
         new FailoverSteps.Cutover(target, ports.Role(p => p.Dns), MigrationTtl.During(OldTtl(topology))),
         new FailoverSteps.Fence(source, ports.Role(p => p.Fence)),
-        new StartBackups(target, ports.Role(p => p.Backups)),
+        new StartBackups(target, ports.Role(p => p.Backups), (options ?? RuntimeOptions.Default).FirstBackup),
         new Roles(topology.StacksDirectory, target, say),
         new ScaleDown(source, target, ports, choices),
         new FailoverSteps.Report(topology, reportDirectory),

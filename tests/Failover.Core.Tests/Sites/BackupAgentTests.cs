@@ -33,39 +33,44 @@ public class BackupAgentTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Production carries its agent in its user data; a restoring standby (at the mode a failover gives it) carries only
-    /// the control parts (the key, the vaults' write credentials, the daemon's actions) and gets the agent with the start
-    /// request. Each must leave <paramref name="headroom"/> bytes of its provider's limit (measured figures in the output).
+    /// Every site kind at a thousand tenants boots able to take the signed start and stop requests: production carries its
+    /// agent, a restoring standby the control parts (the key, the vaults' write credentials, the daemon's actions) and gets
+    /// the agent with the start request. The AWS standby's restore point goes by request (its records alone are some 7 KB
+    /// of gzip), Hetzner's 32 KiB keep them inline. Each leaves <paramref name="headroom"/> bytes (figures in the output).
     /// </summary>
     [Theory]
-    [InlineData("prod-fsn1", 1000, Provider.Hetzner, 8192)]
-    [InlineData("prod-fsn1", 1000, Provider.Aws, 512)]
-    [InlineData("standby-hel1", 1000, Provider.Hetzner, 4096)]
-    [InlineData("standby-aws-fra", 600, Provider.Aws, 256)]
-    public void A_thousand_tenant_site_s_data_server_carries_the_agent_or_its_control_parts_within_the_provider_s_limit(string stack, int tenants, Provider provider, int headroom)
+    [InlineData("prod-fsn1", Provider.Hetzner, 8192, false)]
+    [InlineData("prod-fsn1", Provider.Aws, SiteUserData.Margin, false)]
+    [InlineData("standby-hel1", Provider.Hetzner, 4096, false)]
+    [InlineData("standby-aws-fra", Provider.Aws, 4096, true)]
+    public void Every_site_kind_at_a_thousand_tenants_boots_able_to_take_the_signed_start_and_stop_within_its_provider_s_limit(string stack, Provider provider, int headroom, bool byRequest)
     {
-        var t = CloudInitTests.FailedOverWith(tenants, "standby-hel1" == stack ? "standby-hel1" : "standby-aws-fra");
+        var t = CloudInitTests.FailedOverWith(1000, "standby-hel1" == stack ? "standby-hel1" : "standby-aws-fra");
         var site = t.Find(stack)! is { Mode: SiteMode.Cold } cold ? cold with { Mode = SiteMode.Mvd } : t.Find(stack)!;
         var plan = SitePlan.For(site);
         var backup = BackupPlan.OfSite(t, site)!;
         var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
-        var without = SiteUserData.For(plan, recipe, Reader, true).Single(s => s.Server == plan.DataServer!.Name);
-        output.WriteLine($"without any backup part: {without.Bytes} bytes; the agent alone gzipped: {ServerUserData.Gzip(AgentFiles.Of(backup).Script).Length} bytes");
+        var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, backup);
+        Assert.Same(backup, SiteUserData.AgentThatFits(plan, recipe, backup));
+        Assert.Equal(byRequest, boot.RestorePointByRequest);
+        var actions = SiteControl.ActionsOf(boot, keyed: true);
+        Assert.Contains(BackupControl.StartBackups, actions);
+        Assert.Contains(ApplicationStop.Action, actions);
+        Assert.Equal(byRequest, actions.Contains(BackupControl.RestorePoint));
         // Throws UserDataTooLargeException over the limit.
         var all = SiteUserData.For(plan, recipe, Reader, false, backup, SiteUserData.PlaceholderWriters(backup, Reader.Repository), SiteUserData.PlaceholderControlKey);
         var data = all.Single(s => s.Server == plan.DataServer!.Name);
-        // On the other provider the fence's stop would be left out where it leaves too little room (SiteUserData.RoomForStop).
-        var other = provider == site.Site.Provider ? ServerUserData.Measure(data.Server, ServerUserData.Decode(data.Base64Gzip), provider)
-            : ServerUserData.Measure(data.Server, CloudConfig.Render(ServerBootstrap.For(plan, plan.DataServer!, recipe, backup) with { TakesStop = false },
-                recipe is null ? null : Reader, SiteUserData.PlaceholderWriters(backup, Reader.Repository), SiteUserData.PlaceholderControlKey), provider);
-        output.WriteLine($"{stack}, {tenants} tenants{(recipe is null ? "" : " and their restore")}: {data.Server} user data {data.Bytes} bytes ({data.Figure}, {data.Limit.Counted}); " +
-                         $"as {provider} counts it: {other.Bytes} of {other.Limit.Bytes}, {other.Limit.Bytes - other.Bytes} bytes of headroom");
-        Assert.True(data.Bytes <= data.Limit.Bytes - headroom, $"{data.Bytes} bytes leave less than {headroom} of {data.Limit.Bytes}");
-        // The same document as the other provider counts it (production at AWS: 16 KB of gzip).
+        // Production's document as the other provider counts it: on AWS (16 KB of gzip) it would carry all of it too.
+        var other = ServerUserData.Measure(data.Server, ServerUserData.Decode(data.Base64Gzip), provider);
+        output.WriteLine($"{stack}, 1000 tenants{(recipe is null ? "" : byRequest ? " and their restore point by request" : " and their restore point")}: " +
+                         $"{data.Server} user data {data.Bytes} bytes ({data.Figure}, {data.Limit.Counted}); as {provider} counts it: {other.Bytes} of {other.Limit.Bytes}, {other.Limit.Bytes - other.Bytes} bytes of headroom");
         Assert.True(other.Bytes <= other.Limit.Bytes - headroom, $"{other.Bytes} bytes leave less than {headroom} of {other.Limit.Bytes}");
         var files = Files(ServerUserData.Decode(data.Base64Gzip));
         Assert.Contains(BackupPlan.CredentialsFileOf("vault-aws-par"), files.Keys);
         Assert.Contains(BackupControl.KeyFile, files.Keys);
+        Assert.Contains(ApplicationStop.ScriptPath, files.Keys);
+        Assert.Contains($"\"{BackupControl.StartBackups}\": ", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Contains($"\"{ApplicationStop.Action}\": ", files[ServerBootstrap.HealthHandlerPath]);
         if (recipe is null)
         {
             // Production names its tenants and runs the very files the start request would carry.
@@ -73,35 +78,80 @@ public class BackupAgentTests(ITestOutputHelper output)
             Assert.Equal(agent.Script, files[BackupAgent.ScriptPath]);
             Assert.Equal(agent.Config.TrimEnd('\n'), files[BackupAgent.ConfigPath].TrimEnd('\n'));
             var count = UserDataTests.Run("bash", "", files[BackupAgent.ConfigPath] + "\necho ${#TENANTS[@]} ${#VAULT_NAMES[@]}");
-            Assert.Equal($"{tenants} 1", count.Output.Trim());
+            Assert.Equal("1000 1", count.Output.Trim());
         }
         else
         {
             // A standby's agent comes with the start request; its tenants are the ones its restore named.
             Assert.DoesNotContain(BackupAgent.ScriptPath, files.Keys);
-            Assert.DoesNotContain(BackupAgent.ConfigPath, files.Keys);
             var sent = AgentFiles.Of(BackupPlan.OfRestoredSite(t, site with { Snapshots = [] })!);
             var count = UserDataTests.Run("bash", "", sent.Config + "\necho ${#TENANTS[@]} ${#VAULT_NAMES[@]} $TENANTS_FROM");
             Assert.Equal($"0 1 {ServerBootstrap.StateDirectory}", count.Output.Trim());
             Assert.True(BackupControl.StartBody(site.Name, DateTimeOffset.UnixEpoch, "n", sent).Length <= BackupControl.Actions[BackupControl.StartBackups]);
+            // And the plan of a failover to it has no warning that its agent must be installed by hand.
+            Assert.DoesNotContain(Planning.Planner.Plan(t, t.Find(stack)! with { Snapshots = [] }).Findings, f => f.PolicyId == "backup-agent-does-not-fit");
         }
-        // The app servers back nothing up.
+        // The app servers back nothing up, and take the stop.
         Assert.All(all.Where(s => s != data), s => Assert.DoesNotContain(BackupAgent.ScriptPath, Files(ServerUserData.Decode(s.Base64Gzip)).Keys));
+        Assert.All(all.Where(s => s != data), s => Assert.Contains(ApplicationStop.ScriptPath, Files(ServerUserData.Decode(s.Base64Gzip)).Keys));
     }
 
+    /// <summary>
+    /// The AWS standby of a thousand tenants restores exactly the chosen snapshots: its user data carries only the SHA-256 of
+    /// the records (in the script and the daemon), the restore-point request carries the records the user data would have,
+    /// and those load, with the script's own functions, into the chosen snapshot ids in restore order; any other restore
+    /// point hashes to something else. While it waits, its health document says so.
+    /// </summary>
     [Fact]
-    public void An_aws_standby_restoring_a_thousand_tenants_boots_without_the_agent_and_the_plan_says_so()
+    public void An_aws_standby_of_a_thousand_tenants_gets_its_restore_point_by_a_signed_request_pinned_in_its_user_data()
     {
         var t = CloudInitTests.FailedOverWith(1000, "standby-aws-fra");
         var site = t.Find("standby-aws-fra")!;
         var plan = SitePlan.For(site);
-        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
-        Assert.Null(SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(t, site)));
-        var runbook = Planning.Planner.Plan(t, site with { Snapshots = [] });
+        var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus)!;
+        var backup = BackupPlan.OfSite(t, site)!;
+        var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, backup);
+        Assert.True(boot.RestorePointByRequest);
+        var files = Files(CloudConfig.Render(boot, Reader, SiteUserData.PlaceholderWriters(backup, Reader.Repository), SiteUserData.PlaceholderControlKey));
+        var script = files[ServerBootstrap.ScriptPath];
+        Assert.DoesNotContain("\nrestore_point ", script);
+        Assert.Contains($"= {recipe.RestorePointSha256} ]", script);
+        Assert.Contains($". {RestoreRecipe.RestorePointFile}", script);
+        Assert.Contains(HealthDocument.Waiting, script);
+        Assert.Contains($"\"{BackupControl.RestorePoint}\": ", files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Contains(recipe.RestorePointSha256, files[ServerBootstrap.HealthHandlerPath]);
+        Assert.Equal(0, UserDataTests.Run("bash", "-n", script).Code);
+
+        var body = BackupControl.RestorePointBody(site.Name, DateTimeOffset.UnixEpoch, "n", recipe);
+        using var request = System.Text.Json.JsonDocument.Parse(body);
+        var records = request.RootElement.GetProperty("records").GetString()!;
+        Assert.Equal(recipe.RestorePointSha256, request.RootElement.GetProperty("sha256").GetString());
+        var loaded = UserDataTests.Bash(records + "\nfor i in \"${!ids[@]}\"; do echo \"${ids[$i]} ${checks[$i]} ${pres[$i]}:${posts[$i]}\"; done");
+        Assert.Equal(0, loaded.Code);
+        Assert.Equal(recipe.Tenants.Select(x => $"{x.SnapshotKey} {x.NameCheck} {(x.PreHooks.Count > 0 ? string.Join(',', x.PreHooks) : "-")}:{(x.PostHooks.Count > 0 ? string.Join(',', x.PostHooks) : "-")}"),
+            loaded.Output.Trim().Split('\n'));
+        Assert.Equal(site.Snapshots.Select(x => RestoreRecipe.KeyOf(x.SnapshotId)).Order(), recipe.Tenants.Select(x => x.SnapshotKey).Order());
+        // One tenant restored from another snapshot is another restore point: the pin refuses it.
+        var other = RestoreRecipe.For(t, site with { Snapshots = [site.Snapshots[0] with { SnapshotId = SiteUserData.PlaceholderId("older") }, .. site.Snapshots.Skip(1)] }, plan.DataServer!.Capacity.Vcpus)!;
+        Assert.NotEqual(recipe.RestorePointSha256, other.RestorePointSha256);
+        using var waiting = System.Text.Json.JsonDocument.Parse(HealthDocument.RenderWaiting(site.Name, boot.Server, recipe.RestorePointSha256));
+        Assert.Equal(HealthDocument.Waiting, waiting.RootElement.GetProperty("status").GetString());
+        Assert.Contains("waiting", waiting.RootElement.GetProperty(HealthDocument.Waiting).GetString()!.Replace("the restore point", "waiting"));
+    }
+
+    /// <summary>What still cannot fit keeps its warning: a standby whose other parts (here 85 SSH keys) leave no room for the control parts.</summary>
+    [Fact]
+    public void A_standby_whose_user_data_has_no_room_for_the_control_parts_boots_without_the_agent_and_the_plan_says_so()
+    {
+        var keys = string.Concat(Enumerable.Range(0, 85).Select(i => $"      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{Convert.ToBase64String(System.Security.Cryptography.SHA512.HashData(BitConverter.GetBytes(i)))} key{i}\n"));
+        var t = SiteStacks.With("standby-aws-fra", "  failover:access:\n    adminCidrs: [203.0.113.0/24]\n    sshPublicKeys:\n" + keys, "failover:access");
+        var site = t.Find("standby-aws-fra")!;
+        var runbook = Planning.Planner.Plan(t, site);
+        Assert.All(runbook.UserData, u => Assert.True(u.Fits, u.Figure));
         var finding = Assert.Single(runbook.Findings, f => f.PolicyId == "backup-agent-does-not-fit");
-        Assert.Contains("no room for the backup agent beside the restore of 1000 tenants", finding.Message);
-        Assert.All(runbook.UserData, u => Assert.True(u.Fits));
-        // A standby of ten tenants has room for the control parts (its agent never is in its user data): no warning.
+        Assert.Contains("no room for the backup agent", finding.Message);
+        Assert.Contains("fewer SSH keys", finding.Fix);
+        // A standby of ten tenants has room for the control parts: no warning.
         var shipped = SiteStacks.Load();
         Assert.DoesNotContain(Planning.Planner.Plan(shipped, shipped.Find("standby-aws-fra")!).Findings, f => f.PolicyId == "backup-agent-does-not-fit");
     }
@@ -155,7 +205,9 @@ public class BackupAgentTests(ITestOutputHelper output)
         Assert.Contains($"DirectoryNotEmpty={BackupControl.QueuePath}", files[$"/etc/systemd/system/{BackupControl.PathUnit}"]);
         // The root unit reads the key itself: it checks every request again before it acts.
         Assert.Contains($"LoadCredential={BackupControl.Credential}:{BackupControl.KeyFile}", files[$"/etc/systemd/system/{BackupControl.ActUnit}"]);
-        Assert.Contains($"systemctl enable --now {BackupControl.PathUnit}", files[ServerBootstrap.ScriptPath]);
+        // Enabled once, by runcmd before the bootstrap, as on every server that takes a request.
+        Assert.Contains($"- [systemctl, enable, --now, {BackupControl.PathUnit}]", standby);
+        Assert.DoesNotContain(BackupControl.PathUnit, files[ServerBootstrap.ScriptPath]);
         Assert.Contains("def do_POST", files[ServerBootstrap.HealthHandlerPath]);
         Assert.DoesNotContain(SiteUserData.PlaceholderControlKey, files[ServerBootstrap.ScriptPath] + unit + files[ServerBootstrap.HealthHandlerPath]);
         var missing = Assert.Throws<ArgumentException>(() => CloudConfig.Render(ServerBootstrap.For(SitePlan.For(t.Find("standby-hel1")!), SitePlan.For(t.Find("standby-hel1")!).DataServer!,
@@ -199,6 +251,7 @@ public class BackupAgentTests(ITestOutputHelper output)
         Assert.Equal(TimeSpan.FromMinutes(30), plan.Interval); // failover:backup.schedule of prod-fsn1
         var timer = BackupAgent.TimerUnit(plan.Interval);
         Assert.Contains("OnUnitActiveSec=1800s", timer);
+        Assert.Contains("AccuracySec=1s", timer); // on time, not up to the accuracy late (systemd's default is a minute)
         Assert.Contains($"Unit={BackupAgent.Service}", timer);
         var service = BackupAgent.ServiceUnit();
         Assert.Contains("Type=oneshot", service); // a oneshot still running is not started again

@@ -64,6 +64,25 @@ public class SiteControlTests
         Assert.EndsWith("echo $d; exit $r", script.TrimEnd());
     }
 
+    /// <summary>Each server's handler holds the functions of exactly the actions it takes, and loads: its root mode runs an empty queue.</summary>
+    [Theory]
+    [InlineData("prod-fsn1-app-1", "stop-application")]
+    [InlineData("prod-fsn1-db-1", "file-report,start-backups,stop-application")]
+    public void Each_server_s_handler_has_the_functions_of_its_actions_and_runs(string server, string expected)
+    {
+        var (files, _) = Rendered(WithUnit(), "prod-fsn1", server);
+        var handler = files[ServerBootstrap.HealthHandlerPath];
+        Assert.Equal(expected, string.Join(',', BackupControl.Actions.Keys.Where(a => handler.Contains($"\"{a}\": ("))));
+        Assert.Equal(expected.Contains("start-backups"), handler.Contains("def start(req)"));
+        Assert.Contains("def stop(req)", handler);
+        Assert.DoesNotContain("def restore_point(req)", handler);
+        var dir = Directory.CreateTempSubdirectory("failover-handler-").FullName;
+        File.WriteAllText(Path.Combine(dir, "health.py"), handler);
+        var act = $"cd {Sh.Quote(dir)} && {BackupControl.ActVariable}=1 STATE_DIRECTORY={Sh.Quote(dir)} python3 health.py 0 / /dev/null && echo ran";
+        var (code, output) = UserDataTests.Run("bash", "", act);
+        Assert.True(code == 0 && output.Trim() == "ran", output);
+    }
+
     [Fact]
     public void The_stop_script_passes_shellcheck()
     {
@@ -87,19 +106,23 @@ public class SiteControlTests
     }
 
     [Fact]
-    public void An_aws_data_server_restoring_a_thousand_tenants_has_no_room_for_the_stop_its_application_servers_still_take_it()
+    public void An_aws_data_server_restoring_a_thousand_tenants_takes_the_stop_its_restore_point_going_by_request()
     {
         var t = CloudInitTests.FailedOverWith(1000, "standby-aws-fra");
         var site = t.Find("standby-aws-fra")!;
         var plan = SitePlan.For(site);
         var recipe = RestoreRecipe.For(t, site, plan.DataServer!.Capacity.Vcpus);
-        Assert.False(ServerBootstrap.For(plan, plan.DataServer, recipe, null).TakesStop);
+        var data = ServerBootstrap.For(plan, plan.DataServer, recipe, null);
+        Assert.True(data.TakesStop);
+        Assert.True(data.RestorePointByRequest);
         Assert.All(plan.Servers.Where(s => !s.HoldsData), s => Assert.True(ServerBootstrap.For(plan, s, recipe, null).TakesStop));
         // And every server still fits its limit, as the failover sends it.
         Assert.All(SiteUserData.Planned(t, site), u => Assert.True(u.Fits, u.Figure));
-        // With a few tenants the data server takes it.
+        // With a few tenants the records stay in the user data.
         var small = SiteStacks.FailedOverToHel1();
         var hel1 = SitePlan.For(small.Find("standby-hel1")!);
-        Assert.True(ServerBootstrap.For(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null).TakesStop);
+        var few = ServerBootstrap.For(hel1, hel1.DataServer!, RestoreRecipe.For(small, hel1.Stack, hel1.DataServer!.Capacity.Vcpus), null);
+        Assert.True(few.TakesStop);
+        Assert.False(few.RestorePointByRequest);
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Failover.Core.Topology;
 using Failover.Driver.Engine;
 
@@ -69,7 +70,11 @@ public class CrashInjectionTests(LocalTopology site) : IClassFixture<LocalTopolo
         var a = Task.Run(() => site.Failover(null, "run", "--to", "local-standby", "--yes"));
         var b = Task.Run(() => site.Failover(null, "run", "--to", "local-standby", "--yes"));
         var results = await Task.WhenAll(a, b);
-        Assert.Single(results, r => r.ExitCode == 0);
+        var completed = Assert.Single(results, r => r.ExitCode == 0);
+        // Without a terminal (stdout and stderr are pipes here) the run prints plain lines only, one per tenant's restore
+        // (asserted here rather than by a failover of its own in TerminalProgressTests, which runs its fixture at a larger scale).
+        Assert.DoesNotMatch(TerminalProgressTests.Escape, completed.Output);
+        Assert.Matches(new Regex(@"^    northwind  [\d.]+ [KM]B of [\d.]+ [KM]B \(100%\)  .*/s  done in", RegexOptions.Multiline), completed.Output);
         var refused = Assert.Single(results, r => r.ExitCode != 0);
         // Refused either by the lock (the other is running) or, if it already finished, by nothing left to do.
         Assert.True(refused.ExitCode == 5 && refused.Output.Contains("another failover is running") && refused.Output.Contains("pid"), refused.Output);

@@ -16,9 +16,10 @@ internal sealed class HealthDaemons : IDisposable
 
     /// <summary>Starts <paramref name="script"/> serving <paramref name="document"/> and returns once it answers its health path.</summary>
     public async Task StartAsync(HttpClient http, string script, string address, int port, string healthPath, string document,
-        string credentials, string state, string name = "the health daemon")
+        string credentials, string state, string name = "the health daemon", IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("python3", [script, port.ToString(CultureInfo.InvariantCulture), healthPath, document]) { RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
         start.Environment["FAILOVER_HEALTH_BIND"] = address;
         start.Environment["CREDENTIALS_DIRECTORY"] = credentials;
         start.Environment["STATE_DIRECTORY"] = state;
