@@ -21,7 +21,7 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
 fi
 
 log=$(mktemp) checks_log=$(mktemp) prepare_log=$(mktemp)
-trap 'rm -f "$log" "$checks_log" "$prepare_log"' EXIT
+trap 'rm -f "$log" "$checks_log" "$prepare_log"; [ -z "${prepare_bin:-}" ] || rm -rf "$prepare_bin"' EXIT
 # Quiet, but a failed test prints its message, stack trace and output (a CI log is all one has of a failure).
 quiet=(-v q --logger "console;verbosity=minimal")
 status=0
@@ -43,11 +43,15 @@ fi
 # The booted-server tests boot containers from a cached Debian 12 root that a fresh machine builds first (about 4 minutes:
 # debootstrap on one core, and about 135 MB of downloads). It is built from the start, at low priority, beside the other
 # tests; the booted tests wait for it (the cache's own file lock) if it is not ready by then. A failed build is reported
-# there, and the booted tests then fail naming it.
-prepare_pid=""
-if [ "$(id -u)" = 0 ] && dotnet build tests/Failover.Driver.Tests -c Release --nologo -v q > "$prepare_log" 2>&1; then
-  nice -n 10 dotnet tests/Failover.Driver.Tests/bin/Release/net10.0/failover.dll drill --stacks infra/stacks --prepare > "$prepare_log" 2>&1 &
+# there, and the booted tests then fail naming it. It runs from a copy of the build: the driver tests' own build rewrites
+# the assemblies in place while it runs.
+prepare_pid="" prepare_bin=$(mktemp -d)
+if [ "$(id -u)" = 0 ] && dotnet build tests/Failover.Driver.Tests -c Release --nologo -v q > "$prepare_log" 2>&1 \
+   && cp -a tests/Failover.Driver.Tests/bin/Release/net10.0/. "$prepare_bin/"; then
+  nice -n 10 timeout 30m dotnet "$prepare_bin/failover.dll" drill --stacks infra/stacks --prepare > "$prepare_log" 2>&1 &
   prepare_pid=$!
+else
+  echo "the booted servers' Debian root is not prepared ahead (not root, or the build failed: the driver's tests say why)"
 fi
 
 # The booted-server tests (CloudDrillTests) boot containers and format volumes: they run by themselves after the rest of

@@ -17,6 +17,8 @@ public sealed class RuntimeOptionsTests
         Assert.Equal((TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(2)), (o.PulumiUp, o.PulumiDestroy, o.PulumiCommand));
         Assert.Equal(TimeSpan.FromSeconds(15), o.Http);
         Assert.Equal(TimeSpan.FromMinutes(2), o.ReportFiling);
+        // A booting data server is offered its restore point for as long as a boot takes, not a whole restore's 2 h.
+        Assert.Equal(new Wait(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(5)), o.RestorePoint);
     }
 
     [Fact]

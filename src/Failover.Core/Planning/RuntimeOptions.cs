@@ -26,9 +26,10 @@ public sealed class RuntimeOptions
     /// <param name="pulumiDestroy">One `pulumi destroy` (a rehearsal copy's teardown, a retired site removed).</param>
     /// <param name="pulumiCommand">One quick pulumi command: stack and config commands, outputs, cancel.</param>
     /// <param name="reportFiling">A cloud site's data server filing the report into the vault, read back by the driver.</param>
+    /// <param name="restorePoint">Offering a booting data server its restore point by signed request, until its daemon takes it (boot and apt first).</param>
     public RuntimeOptions(Wait? localGate = null, Wait? cloudGate = null, Wait? dnsVisible = null, Wait? cloudRestore = null,
         TimeSpan? fence = null, TimeSpan? migrateHook = null, TimeSpan? http = null, TimeSpan? firstBackup = null,
-        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null)
+        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null, Wait? restorePoint = null)
     {
         LocalGate = Check("localGate", localGate ?? new Wait(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)));
         CloudGate = Check("cloudGate", cloudGate ?? new Wait(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)));
@@ -42,6 +43,7 @@ public sealed class RuntimeOptions
         PulumiDestroy = Positive("pulumiDestroy", pulumiDestroy ?? TimeSpan.FromMinutes(30));
         PulumiCommand = Positive("pulumiCommand", pulumiCommand ?? TimeSpan.FromMinutes(2));
         ReportFiling = Positive("reportFiling", reportFiling ?? TimeSpan.FromMinutes(2));
+        RestorePoint = Check("restorePoint", restorePoint ?? new Wait(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(5)));
     }
 
     public Wait LocalGate { get; }
@@ -56,6 +58,7 @@ public sealed class RuntimeOptions
     public TimeSpan PulumiDestroy { get; }
     public TimeSpan PulumiCommand { get; }
     public TimeSpan ReportFiling { get; }
+    public Wait RestorePoint { get; }
 
     private static TimeSpan Positive(string name, TimeSpan value) => value > TimeSpan.Zero ? value
         : throw new ArgumentOutOfRangeException(name, value,

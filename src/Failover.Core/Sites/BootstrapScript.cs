@@ -145,7 +145,7 @@ public static class BootstrapScript
                 L($"printf '%s\\n' {Sh.Quote(HealthDocument.RenderWaiting(boot.Stack, boot.Server, recipe.RestorePointSha256))} > {Sh.Quote(boot.HealthFile + ".tmp")}");
                 L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
                 L($"log 'waiting for the restore point (sha256 {recipe.RestorePointSha256[..12]}): the signed {BackupControl.RestorePoint} request brings it'");
-                L($"until [ \"$(sha256sum < {point} 2> /dev/null | cut -c1-64)\" = {recipe.RestorePointSha256} ]; do sleep 2; done");
+                L($"until [ \"$(sha256sum 2> /dev/null < {point} | cut -c1-64)\" = {recipe.RestorePointSha256} ]; do sleep 2; done");
                 L($". {point}");
             }
             else

@@ -137,8 +137,9 @@ internal static class RunHost
                 app.Print(said + "\n");
             }
         }
-        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException)
+        catch (Exception e) when (e is ResticException or InvalidOperationException or IOException or RunState.RunStateUnavailableException)
         {
+            // The serving site is read from the shared run state, which may be unreachable at this moment: the run stands.
             log.Warning("Evidence of run {RunId} not copied into the vault: {Error}", runId, e.Message);
             app.Error($"warning: the report was not copied into the vault ({e.Message}); it is in {dir}");
         }

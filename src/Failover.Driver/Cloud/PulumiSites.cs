@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Failover.Core.Planning;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
@@ -76,8 +77,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     public Topology? Topology { get; init; }
 
     /// <summary>How long the restore point is offered to a booting data server (its daemon answers once apt has installed python3), and how often.</summary>
-    public TimeSpan RestorePointWait { get; init; } = TimeSpan.FromMinutes(30);
-    public TimeSpan RestorePointPoll { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan RestorePointWait { get; init; } = RuntimeOptions.Default.RestorePoint.Timeout;
+    public TimeSpan RestorePointPoll { get; init; } = RuntimeOptions.Default.RestorePoint.Poll;
 
     /// <summary>
     /// The signed restore-point request (<see cref="BackupControl.RestorePoint"/>), repeated until the data server has the

@@ -141,7 +141,7 @@ public static class RunPortsFactory
         new(pulumi, Http, env.Log, env.Progress, env.Options.Fence)
         {
             RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time,
-            Topology = env.Topology, RestorePointWait = env.Options.CloudRestore.Timeout, RestorePointPoll = env.Options.CloudRestore.Poll,
+            Topology = env.Topology, RestorePointWait = env.Options.RestorePoint.Timeout, RestorePointPoll = env.Options.RestorePoint.Poll,
         };
 
     /// <summary>

@@ -219,8 +219,15 @@ public sealed class RunStateStoreTests(CephRgw rgw) : IDisposable
         {
             writing.Write(json, 0, json.Length / 2);
             writing.Flush();
-            second = Task.Run(() => Assert.Throws<LockHeldException>(() =>
-                RunLock.Acquire(new DirectoryRunStateStore(_dir), holder with { Host = "host-b", RunId = "run-b" }, RunLock.DefaultLease)));
+            using var started = new ManualResetEventSlim();
+            second = Task.Run(() =>
+            {
+                started.Set();
+                return Assert.Throws<LockHeldException>(() =>
+                    RunLock.Acquire(new DirectoryRunStateStore(_dir), holder with { Host = "host-b", RunId = "run-b" }, RunLock.DefaultLease));
+            });
+            // The second run reads while the holder still writes (it then waits for the whole owner, as it would for a holder this slow).
+            Assert.True(started.Wait(TimeSpan.FromSeconds(30)));
             Thread.Sleep(300);
             writing.Write(json, json.Length / 2, json.Length - json.Length / 2);
         }
