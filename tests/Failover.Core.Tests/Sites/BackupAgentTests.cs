@@ -136,7 +136,8 @@ public class BackupAgentTests(ITestOutputHelper output)
         Assert.NotEqual(recipe.RestorePointSha256, other.RestorePointSha256);
         using var waiting = System.Text.Json.JsonDocument.Parse(HealthDocument.RenderWaiting(site.Name, boot.Server, recipe.RestorePointSha256));
         Assert.Equal(HealthDocument.Waiting, waiting.RootElement.GetProperty("status").GetString());
-        Assert.Contains("waiting", waiting.RootElement.GetProperty(HealthDocument.Waiting).GetString()!.Replace("the restore point", "waiting"));
+        // What the operator reads while it waits: the restore point it waits for, by the hash its user data pins.
+        Assert.StartsWith($"the restore point (sha256 {recipe.RestorePointSha256})", waiting.RootElement.GetProperty(HealthDocument.Waiting).GetString());
     }
 
     /// <summary>What still cannot fit keeps its warning: a standby whose other parts (here 85 SSH keys) leave no room for the control parts.</summary>
