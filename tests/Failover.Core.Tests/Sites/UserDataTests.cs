@@ -203,9 +203,21 @@ public class UserDataTests
     [Fact]
     public void Tenants_are_restored_parallelism_at_a_time()
     {
+        // Each restore holds until the pool has as many under way as it may (or every record has started): a sleep instead
+        // let the first restore end before the third had started on a loaded machine (max=2). A pool that starts fewer at
+        // once never releases them and the restores give up after 30 s (max below 3); one that starts more shows them.
         var result = Bash($$"""
             STATE="$TMPDIR/state"; mkdir -p "$STATE"
-            restore_tenant() { echo start >> "$TMPDIR/events"; sleep 0.3; echo end >> "$TMPDIR/events"; echo "x $1" >&3; }
+            restore_tenant() {
+              echo start >> "$TMPDIR/events"
+              local i=0 started running
+              while [ $i -lt 600 ]; do
+                started=$(grep -c start "$TMPDIR/events"); running=$((started - $(grep -c end "$TMPDIR/events")))
+                [ "$running" -ge 3 ] || [ "$started" -eq 7 ] && break
+                sleep 0.05; i=$((i + 1))
+              done
+              echo end >> "$TMPDIR/events"; echo "x $1" >&3
+            }
             jq() { cat > /dev/null; echo '{}'; }
             restore_point {{Records(("a1", "c"), ("b1", "c"), ("c1", "c"), ("d1", "c"), ("e1", "c"), ("f1", "c"), ("a2", "c"))}}
             restore_all 3 2>/dev/null
