@@ -141,12 +141,7 @@ public static class SiteUserData
     public static IReadOnlyList<ServerUserData> Planned(Topology.Topology topology, StackSpec target)
     {
         if (target.Site.Provider is not (Provider.Aws or Provider.Hetzner)) return [];
-        var mode = target.Mode == SiteMode.Full ? SiteMode.Full : SiteMode.Mvd;
-        var failover = target with
-        {
-            Mode = mode,
-            Snapshots = topology.Tenants.Select(t => new ConfiguredSnapshot(t.Name, PlaceholderId(t.Name), null)).ToList(),
-        };
+        var failover = target.Provisioned(topology.Tenants.Select(t => new ConfiguredSnapshot(t.Name, PlaceholderId(t.Name), null)).ToList());
         var plan = SitePlan.For(failover);
         var recipe = plan.DataServer is { } data ? RestoreRecipe.For(topology, failover, data.Capacity.Vcpus) : null;
         var repository = topology.Stacks.FirstOrDefault(s => s.Vault?.Kind == VaultKind.S3) is { } vault

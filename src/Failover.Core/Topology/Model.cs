@@ -217,6 +217,13 @@ public sealed record StackSpec(
     /// <summary>The restore point a standby provisions from (<c>failover:snapshots</c>): empty until a failover.</summary>
     public IReadOnlyList<Sites.ConfiguredSnapshot> Snapshots { get; init; } = [];
 
+    /// <summary>
+    /// The stack as a failover deploys it: at full size when it runs full, at MVD from any other mode, restoring exactly
+    /// <paramref name="restorePoint"/>. One rule for the driver's <c>failover:mode</c>, the records it pins and the plan's user data.
+    /// </summary>
+    public StackSpec Provisioned(IReadOnlyList<Sites.ConfiguredSnapshot> restorePoint) =>
+        this with { Mode = Mode == SiteMode.Full ? SiteMode.Full : SiteMode.Mvd, Snapshots = restorePoint };
+
     /// <summary>The vault stack a standby restores from (<c>failover:restoreFrom</c>); null means production's first vault.</summary>
     public string? RestoreFrom { get; init; }
 

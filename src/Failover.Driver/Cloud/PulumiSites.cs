@@ -57,7 +57,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             settings.Add(new ConfigSetting("failover:restoreFrom", ConfigValue.Plain(vault)));
             progress($"    {site.Name} restores from {vault} (failover:restoreFrom)");
         }
-        var mode = site.Mode == SiteMode.Full ? "full" : "mvd";
+        var deployed = site.Provisioned(restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList());
+        var mode = deployed.Mode == SiteMode.Full ? "full" : "mvd";
         settings.Add(new ConfigSetting("failover:mode", ConfigValue.Plain(mode)));
         settings.AddRange(restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal)
             .Select(s => new ConfigSetting($"failover:snapshots.{s.Tenant}", ConfigValue.Plain(s.SnapshotId), Path: true)));
@@ -66,8 +67,6 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
         var address = AddressOf(site, result.Outputs);
         // A data server whose user data pins its restore point instead of carrying it waits for it: sent now (again on resume).
-        var deployed = site with { Mode = site.Mode == SiteMode.Full ? SiteMode.Full : SiteMode.Mvd,
-            Snapshots = restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList() };
         if (Topology is { } topology && SiteUserData.RestorePointByRequest(topology, deployed) is { } recipe)
             await SendRestorePointAsync(deployed, recipe, address, cancellation);
         return address;
