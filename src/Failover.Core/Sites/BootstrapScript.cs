@@ -142,8 +142,7 @@ public static class BootstrapScript
             {
                 // The records come with the driver's signed request; only the ones whose SHA-256 the user data pins are restored.
                 var point = Sh.Quote(RestoreRecipe.RestorePointFile);
-                L($"printf '%s\\n' {Sh.Quote(HealthDocument.RenderWaiting(boot.Stack, boot.Server, recipe.RestorePointSha256))} > {Sh.Quote(boot.HealthFile + ".tmp")}");
-                L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+                L(PutHealth(boot, HealthDocument.RenderWaiting(boot.Stack, boot.Server, recipe.RestorePointSha256)));
                 L($"log 'waiting for the restore point (sha256 {recipe.RestorePointSha256[..12]}): the signed {BackupControl.RestorePoint} request brings it'");
                 L($"until [ \"$(sha256sum 2> /dev/null < {point} | cut -c1-64)\" = {recipe.RestorePointSha256} ]; do sleep 2; done");
                 L($". {point}");
@@ -174,8 +173,7 @@ public static class BootstrapScript
         L();
         if (boot.Restore is null)
         {
-            L($"printf '%s\\n' {Sh.Quote(HealthDocument.Render(boot.Stack, boot.Server, new Dictionary<string, string>()))} > {Sh.Quote(boot.HealthFile + ".tmp")}");
-            L($"mv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}");
+            L(PutHealth(boot, HealthDocument.Render(boot.Stack, boot.Server, new Dictionary<string, string>())));
         }
         else
         {
@@ -305,19 +303,7 @@ public static class BootstrapScript
         def start(req):
             changed = False
             for m, p, mode in AGENT:
-                p, data = ROOT + p, req["agent"][m].encode()
-                try:
-                    with open(p, "rb") as f:
-                        same = f.read() == data
-                except OSError:
-                    same = False
-                if not same:
-                    os.makedirs(os.path.dirname(p), exist_ok=True)
-                    with open(p + ".tmp", "wb") as f:
-                        f.write(data)
-                    os.chmod(p + ".tmp", mode)
-                    os.replace(p + ".tmp", p)
-                    changed = True
+                changed = put(ROOT + p, req["agent"][m].encode(), mode) or changed
             if changed:
                 run("systemctl", "daemon-reload")
             ok = run("systemctl", "is-active", "-q", "{{BackupAgent.Timer}}").returncode == 0 or (
@@ -383,23 +369,15 @@ public static class BootstrapScript
 
 
         def restore_point(req):
-            p, data = ROOT + "{{RestoreRecipe.RestorePointFile}}", req["records"].encode()
-            try:
-                with open(p, "rb") as f:
-                    if f.read() == data:
-                        return True, {"restorePoint": "unchanged"}
-            except OSError:
-                pass
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p + ".tmp", "wb") as f:
-                f.write(data)
-            os.chmod(p + ".tmp", 0o600)
-            os.replace(p + ".tmp", p)
-            return True, {"restorePoint": "installed"}
+            return True, {"restorePoint": "installed" if put(ROOT + "{{RestoreRecipe.RestorePointFile}}", req["records"].encode(), 0o600) else "unchanged"}
 
 
         """,
     };
+
+    /// <summary>A health document written whole (beside, then renamed): the health address never serves half of one.</summary>
+    private static string PutHealth(ServerBootstrap boot, string document) =>
+        $"printf '%s\\n' {Sh.Quote(document)} > {Sh.Quote(boot.HealthFile + ".tmp")}\nmv {Sh.Quote(boot.HealthFile + ".tmp")} {Sh.Quote(boot.HealthFile)}";
 
     private static string ActionTable(IReadOnlyList<string> actions) =>
         "{" + string.Join(", ", BackupControl.Actions.Where(a => actions.Contains(a.Key)).Select(a => ControlFunctions.TryGetValue(a.Key, out var f)
@@ -430,6 +408,22 @@ public static class BootstrapScript
 
         def run(*args, **kw):
             return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+        def put(p, data, mode):
+            # Compare, then replace whole (a reader sees the old file or the new one): whether the file changed.
+            try:
+                with open(p, "rb") as f:
+                    if f.read() == data:
+                        return False
+            except OSError:
+                pass
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p + ".tmp", "wb") as f:
+                f.write(data)
+            os.chmod(p + ".tmp", mode)
+            os.replace(p + ".tmp", p)
+            return True
 
 
         #FUNCTIONS#
