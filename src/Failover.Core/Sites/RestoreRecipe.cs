@@ -532,7 +532,7 @@ public sealed record RestoreRecipe(
                   done
                   cat "${ok[@]}" /dev/null | jq -cs --arg stack "$1" --arg server "$2" --arg restoring "${4:-}" --arg p "$(printf '%s\n' "${run[@]}")" \
                     '{failed: $ARGS.positional, server: $server, snapshots: (add // {} | to_entries | sort_by(.key) | from_entries), stack: $stack,
-                      status: (if ($ARGS.positional | length) > 0 then "degraded" else "ready" end)}
+                      status: (if ($ARGS.positional | length) > 0 then "{{HealthDocument.Degraded}}" else "{{HealthDocument.Ready}}" end)}
                      + if $restoring == "" then {} else {status: "restoring", {{HealthDocument.ProgressKey}}: ([$p | split("\n")[] | select(length > 0) | split("\t")
                        | {key: .[0], value: {passed: .[1], bytes: (.[2] | tonumber), total: (.[3] | tonumber) } }] | from_entries) } end' --args "${bad[@]}" > "$3.tmp${4:-}"
                   mv "$3.tmp${4:-}" "$3"
@@ -552,6 +552,12 @@ public static class HealthDocument
 {
     /// <summary>The member of a document written while the restore runs (status <c>restoring</c>): tenant to its <see cref="TenantProgress"/>.</summary>
     public const string ProgressKey = "progress";
+
+    /// <summary>The status of a document written after the restore when every tenant was restored and verified; the endpoint answers 200 (while its check passes).</summary>
+    public const string Ready = "ready";
+
+    /// <summary>The status of a document written after the restore when some tenant failed; 503, yet the tenants it lists were restored and verified.</summary>
+    public const string Degraded = "degraded";
 
     /// <summary>The status of a document written while the restore runs; the endpoint answers it with 503.</summary>
     public const string Restoring = "restoring";
@@ -595,8 +601,19 @@ public static class HealthDocument
             ["server"] = server,
             ["snapshots"] = new SortedDictionary<string, string>(snapshots.ToDictionary(k => k.Key, k => k.Value), StringComparer.Ordinal),
             ["stack"] = stack,
-            ["status"] = failed is { Count: > 0 } ? "degraded" : "ready",
+            ["status"] = failed is { Count: > 0 } ? Degraded : Ready,
         });
+
+    /// <summary>
+    /// Whether the document was written after the restore ended (<see cref="Ready"/> or <see cref="Degraded"/>): what it
+    /// lists as restored is final. Not while restoring or waiting, nor when the endpoint reports its check failing.
+    /// </summary>
+    public static bool IsFinal(string body)
+    {
+        if (!body.TrimStart().StartsWith('{')) return false;
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String && s.GetString() is Ready or Degraded;
+    }
 }
 
 /// <summary>

@@ -40,7 +40,8 @@ public sealed class CloudTenantRestorer(HttpClient http, TimeProvider time, Time
                 }
                 else if (restored is not null && started is { } since) // restored on the server, the others still restoring
                     progress?.Invoke(new TransferProgress(tenant.Name, total, total, time.GetUtcNow() - since));
-                if (response.IsSuccessStatusCode && restored is { } id)
+                // Final: ready (200), or degraded (503) when another tenant failed; this one's restore is then as good.
+                if ((response.IsSuccessStatusCode || HealthDocument.IsFinal(body)) && restored is { } id)
                 {
                     // The server reports restic's full id; the id asked for may be a prefix of it (restic's short ids).
                     if (id.StartsWith(snapshot.SnapshotId, StringComparison.Ordinal) || snapshot.SnapshotId.StartsWith(id, StringComparison.Ordinal))

@@ -269,4 +269,48 @@ public sealed class RecipeRestoreConformance(ConformanceTenant fixture, ITestOut
         }
     }
 
+    /// <summary>
+    /// Two tenants on one server, one of whose sets is not in the vault: the recipe restores the other, writes a degraded
+    /// document (503) and the real health handler serves it; the driver takes the restored tenant from it and names the
+    /// failed one, instead of waiting for a 200 that never comes.
+    /// </summary>
+    [Fact]
+    public async Task A_tenant_restored_beside_one_that_failed_is_reported_restored_from_the_final_degraded_document()
+    {
+        var set = Site.Good;
+        var dir = Site.Vault.Scratch("cloud-degraded");
+        Directory.CreateDirectory(dir);
+        var lost = new Tenant("globex", 1, 1);
+        var lostId = "0badc0ffee00" + new string('0', 52);
+        var recipe = new RestoreRecipe("degraded", RestoreRecipe.DefaultCredentialsFile, Path.Combine(dir, "spool"), 1,
+            [new RecipeTenant(Site.Tenant, set.Database!.Id, Path.Combine(dir, "tenants", Site.Tenant.Name, "files"), [], [], RestorePlan.For(Site.Tenant, 1)),
+             new RecipeTenant(lost, lostId, Path.Combine(dir, "tenants", lost.Name, "files"), [], [], RestorePlan.For(lost, 1))]);
+        var health = Path.Combine(dir, "health");
+        File.WriteAllText(Path.Combine(dir, "health.py"), BootstrapScript.HealthHandler);
+        var port = Processes.FreePort();
+        var handler = new ProcessStartInfo("python3", [Path.Combine(dir, "health.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture), "/health", health]);
+        handler.Environment["FAILOVER_HEALTH_BIND"] = "127.0.17.2";
+        using var server = Process.Start(handler)!;
+        try
+        {
+            var restorer = new Failover.Driver.Cloud.CloudTenantRestorer(new HttpClient(), TimeProvider.System, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), null);
+            var site = new SiteAddress(["127.0.17.2"], $"http://127.0.17.2:{port}/health", new());
+            var restored = restorer.RestoreAsync(Site.Tenant, new TenantSnapshot(Site.Tenant.Name, set.Database.Id, set.Time, 0), site, null!, CancellationToken.None);
+            var failed = restorer.RestoreAsync(lost, new TenantSnapshot(lost.Name, lostId, set.Time, 0), site, null!, CancellationToken.None);
+            await RunRecipeAsync(recipe, dir, RestoreRecipe.Functions.RestoreWatched(recipe.Parallelism, health) +
+                $"\n{RestoreRecipe.Functions.WriteHealth} degraded degraded-db-1 {Sh.Quote(health)}",
+                new Dictionary<string, string> { ["STACK"] = "degraded", ["SERVER"] = "degraded-db-1", ["PROGRESS_EVERY"] = "0.2" });
+            Assert.Contains("\"degraded\"", File.ReadAllText(health));
+
+            Assert.StartsWith("acme restored from " + set.Database.Id, await restored.WaitAsync(TimeSpan.FromSeconds(30)));
+            var e = await Assert.ThrowsAsync<InvalidOperationException>(() => failed.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("restore of globex from snapshot " + lostId + " failed on the server", e.Message);
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+            await DropAsync();
+        }
+    }
 }
