@@ -372,8 +372,9 @@ public sealed record RestoreRecipe(
                 # this record was not written for is refused: the reason is printed instead.
                 {{BackupRun}}() {
                   local out verdict tenant
-                  if ! out=$(restic --no-lock snapshots --json "$1" 2>&1); then
-                    echo "database snapshot $1 refused: restic cannot find it ($(printf '%s' "$out" | tail -n 1))"; return 1
+                  # The JSON is stdout alone (a warning on stderr would make it unreadable); the reason of a failure is asked again.
+                  if ! out=$(restic --no-lock snapshots --json "$1" 2> /dev/null); then
+                    echo "database snapshot $1 refused: restic cannot find it ($(restic --no-lock snapshots "$1" 2>&1 | tail -n 1))"; return 1
                   fi
                   verdict=$(printf '%s' "$out" | jq -r --arg tool {{BackupTags.Tool}} --arg tenant {{BackupTags.Of(BackupTags.Tenant, "")}} \
                     --arg part {{BackupTags.Of(BackupTags.Part, BackupTags.PartName(BackupPart.Database))}} --arg run {{run}} '

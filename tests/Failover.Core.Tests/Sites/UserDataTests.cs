@@ -243,7 +243,10 @@ public class UserDataTests
         Assert.Contains("database snapshot 9f8e7d6c refused: it is a snapshot of tenant 'northwind', not of the tenant this restore point names", other.Output);
         var files = Bash($"restic() {{ echo '{snapshots.Replace("part=db", "part=files")}'; }}\nsnapshot_run 9f8e7d6c {Check("northwind")}");
         Assert.Contains("refused: it is not a database part", files.Output);
-        var missing = Bash("restic() { echo 'Fatal: no matching ID found for prefix \"9f8e7d6c\"'; return 1; }\nsnapshot_run 9f8e7d6c 00");
+        // restic's warnings go to stderr beside the JSON on stdout: the list is still read.
+        var warned = Bash($"restic() {{ echo 'Ignoring \"deadbeef\": no matching ID found' >&2; echo '{snapshots}'; }}\nsnapshot_run 9f8e7d6c {Check("northwind")}");
+        Assert.Equal((0, "9f8e7d6c00 20261122T095040Z-3fa2c1 northwind"), (warned.Code, warned.Output.Split('\n')[1]));
+        var missing = Bash("restic() { echo 'Fatal: no matching ID found for prefix \"9f8e7d6c\"' >&2; return 1; }\nsnapshot_run 9f8e7d6c 00");
         Assert.NotEqual(0, missing.Code);
         Assert.Contains("refused: restic cannot find it (Fatal: no matching ID found for prefix \"9f8e7d6c\")", missing.Output);
     }
@@ -389,7 +392,6 @@ public class UserDataTests
     private static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
 
-    /// <summary>These checks run the real tool; ./test.sh installs it (Debian package of the same name).</summary>
     /// <summary>The gzip the user data had before the records got blocks of their own, to measure what that saves.</summary>
     internal static byte[] GzipInOneBlock(string text)
     {
@@ -399,6 +401,7 @@ public class UserDataTests
         return buffer.ToArray();
     }
 
+    /// <summary>These checks run the real tool; ./test.sh installs it (Debian package of the same name).</summary>
     internal static void RequireOnPath(string tool) =>
         Assert.True(OnPath(tool), $"{tool} is not installed: run ./test.sh as root (it installs it) or apt-get install {tool}");
 
