@@ -384,4 +384,22 @@ public class RoleChangeTests
         Assert.Contains("secure:", p.Message);
         Assert.DoesNotContain("c2VjcmV0", e.Message);
     }
+
+    [Fact]
+    public void Setting_one_config_entry_replaces_its_lines_only_and_adds_a_missing_one_last()
+    {
+        // What the emulated `pulumi config set` writes (StackEmulation.WriteConfig): the comments, CRLF and other keys stay.
+        const string text = "# Standby.\r\nconfig:\r\n  failover:role: standby\r\n  # Where it restores from.\r\n  failover:snapshots:\r\n" +
+                            "    contoso: 1111aaaa\r\n    # old\r\n  failover:site: { provider: hetzner, location: hel1 }\r\n  failover:servers: [{ name: db, full: ccx33 }]\r\n";
+
+        var set = StackFileEdit.SetConfig("Pulumi.sb.yaml", text, "failover:snapshots", ["failover:snapshots:", "  contoso: 2222bbbb", "  fabrikam: 3333cccc"]);
+        var added = StackFileEdit.SetConfig("Pulumi.sb.yaml", set.After, "failover:mode", ["failover:mode: mvd"]);
+
+        Assert.Equal("# Standby.\r\nconfig:\r\n  failover:role: standby\r\n  # Where it restores from.\r\n  failover:snapshots:\r\n" +
+                     "    contoso: 2222bbbb\r\n    fabrikam: 3333cccc\r\n  failover:site: { provider: hetzner, location: hel1 }\r\n  failover:servers: [{ name: db, full: ccx33 }]\r\n", set.After);
+        Assert.EndsWith("  failover:servers: [{ name: db, full: ccx33 }]\r\n  failover:mode: mvd\r\n", added.After);
+        var read = StackFileReader.Parse(added.After, "sb", "Pulumi.sb.yaml");
+        Assert.Equal(SiteMode.Mvd, read.Mode);
+        Assert.Equal(["contoso 2222bbbb", "fabrikam 3333cccc"], read.Snapshots.Select(x => $"{x.Tenant} {x.SnapshotId}"));
+    }
 }

@@ -33,6 +33,39 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_time_limits_an_operator_sets_in_the_production_stack_file_are_the_ones_plan_judges_against()
+    {
+        File.WriteAllText(Stack("prod-fsn1"), File.ReadAllText(Stack("prod-fsn1"))
+            .Replace("  failover:targets:", "  failover:timeLimits:\n    cloudRestore: 30s\n  failover:targets:"));
+
+        var run = CliRun.Of(_project, "plan", "--to", "standby-hel1");
+
+        Assert.Equal(0, run.ExitCode); // a warning, not an error
+        Assert.Contains("but the run waits at most 30s for it (runtime option cloudRestore)", run.Stdout);
+        Assert.Contains("raise failover:timeLimits.cloudRestore.timeout in the production stack file", run.Stdout);
+    }
+
+    [Fact]
+    public void A_time_limit_no_run_could_use_stops_the_failover_naming_the_file_key_and_fix_and_changes_nothing()
+    {
+        var prod = Stack("prod-fsn1");
+        File.WriteAllText(prod, File.ReadAllText(prod)
+            .Replace("  failover:targets:", "  failover:timeLimits:\n    cloudGate: { timeout: 5s, poll: 30s }\n  failover:targets:"));
+        var line = File.ReadAllLines(prod).ToList().FindIndex(l => l.StartsWith("    cloudGate:", StringComparison.Ordinal)) + 1;
+        string[] Files() => Directory.GetFiles(_project, "*", SearchOption.AllDirectories).Order()
+            .Select(f => $"{Path.GetRelativePath(_project, f)} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))}").ToArray();
+        var before = Files();
+
+        var run = CliRun.Of(_project, "run", "--to", "standby-hel1", "--yes");
+
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains("error: the stack files cannot be used (nothing was changed):", run.Stderr);
+        Assert.Contains($"Pulumi.prod-fsn1.yaml:{line}: failover:timeLimits.cloudGate: polls every 00:00:30 but gives up after 00:00:05", run.Stderr);
+        Assert.Contains("fix: shorten failover:timeLimits.cloudGate.poll or lengthen failover:timeLimits.cloudGate.timeout in the production stack file", run.Stderr);
+        Assert.Equal(before, Files()); // no lock, no journal, no stack file touched
+    }
+
+    [Fact]
     public void Plan_shows_each_server_s_user_data_against_the_provider_s_limit()
     {
         var text = CliRun.Of(_project, "plan", "--to", "standby-aws-fra");

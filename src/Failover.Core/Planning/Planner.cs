@@ -45,17 +45,17 @@ public static class Planner
             yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
                 $"{target.Name}: the provision step is estimated at {Durations.Format(provision)}, but the run lets `pulumi up` run at most {Durations.Format(options.PulumiUp)} (runtime option pulumiUp)",
                 "The provision step would kill `pulumi up` while the provider is still creating the site, and the stack would need `pulumi cancel` before the run resumes.",
-                "Raise the limit, or keep the standby warmer (failover:mode mvd) so that provisioning does less; the limit is in docs/configuration.md#time-limits");
+                $"Raise {RuntimeOptions.KeyOf("pulumiUp")} in the production stack file, or keep the standby warmer (failover:mode mvd) so that provisioning does less (docs/configuration.md#time-limits)");
         if (target.Site.Provider is not Provider.Local && schedule.Makespan > options.CloudRestore.Timeout)
             yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
                 $"{target.Name}: the restore is estimated at {Durations.Format(schedule.Makespan)}, but the run waits at most {Durations.Format(options.CloudRestore.Timeout)} for it (runtime option cloudRestore)",
                 "The restore step would fail while cloud-init is still restoring; `failover resume` waits again, but the RTO grows by the operator's reaction time.",
-                "Restore faster (more parallelism, a faster vault link: failover:restore), or split the tenants over two standbys; the limit is in docs/configuration.md#time-limits");
+                $"Restore faster (more parallelism, a faster vault link: failover:restore), split the tenants over two standbys, or raise {RuntimeOptions.KeyOf("cloudRestore")}.timeout in the production stack file (docs/configuration.md#time-limits)");
         if (dns.Propagation > options.DnsVisible.Timeout)
             yield return new Finding("wait-shorter-than-estimate", Severity.Warning, [target.Name],
                 $"{dns.DnsStack}: every authoritative server is expected to answer within {Durations.Format(dns.Propagation)}, but the cutover waits at most {Durations.Format(options.DnsVisible.Timeout)} (runtime option dnsVisible)",
                 "The cutover would fail though the records were changed, and the report would show no verified cutover.",
-                "Use a DNS provider whose changes reach its servers sooner; the limit is in docs/configuration.md#time-limits");
+                $"Use a DNS provider whose changes reach its servers sooner, or raise {RuntimeOptions.KeyOf("dnsVisible")}.timeout in the production stack file (docs/configuration.md#time-limits)");
     }
 
     /// <summary>The estimates alone (no findings), also used by the policies that judge them.</summary>

@@ -5,14 +5,34 @@ namespace Failover.Core.Planning;
 /// <param name="Poll">How long between two looks.</param>
 public sealed record Wait(TimeSpan Timeout, TimeSpan Poll);
 
+/// <summary>A time limit refused when the options are built: the setting (a key under failover:timeLimits), what is wrong, the fix.</summary>
+public sealed class RuntimeOptionException(string setting, string problem, string fix)
+    : ArgumentException($"runtime option {setting} {problem}. Fix: {fix}", setting)
+{
+    public string Setting { get; } = setting;
+    public string Problem { get; } = problem;
+    public string Fix { get; } = fix;
+}
+
 /// <summary>
 /// The driver's time limits in one place, validated when built: an impossible value is refused with the setting's name,
-/// before any run starts. <see cref="Default"/> holds the documented defaults (docs/configuration.md#time-limits).
+/// before any run starts. <see cref="Default"/> holds the documented defaults (docs/configuration.md#time-limits); an
+/// operator changes them with <c>failover:timeLimits</c> in the production stack file (<see cref="From"/>).
 /// </summary>
 public sealed class RuntimeOptions
 {
     /// <summary>The defaults every run uses.</summary>
     public static RuntimeOptions Default { get; } = new();
+
+    /// <summary>The settings that are waits (a timeout and a poll), by the name <c>failover:timeLimits</c> gives them.</summary>
+    public static readonly IReadOnlyList<string> Waits = ["localGate", "cloudGate", "dnsVisible", "cloudRestore", "restorePoint"];
+
+    /// <summary>The settings that are one limit each, by the name <c>failover:timeLimits</c> gives them.</summary>
+    public static readonly IReadOnlyList<string> Limits =
+    [
+        "fence", "migrateHook", "http", "firstBackup", "pulumiUp", "pulumiDestroy", "pulumiCommand", "reportFiling",
+        "probe", "tcpProbe", "dnsQuery", "applicationStop", "runState", "controlRequest", "localDatabaseStart",
+    ];
 
     /// <param name="localGate">The health gate of a local site: processes on this host answer within seconds.</param>
     /// <param name="cloudGate">The health gate of a cloud site: servers still booting and restoring in cloud-init.</param>
@@ -27,9 +47,18 @@ public sealed class RuntimeOptions
     /// <param name="pulumiCommand">One quick pulumi command: stack and config commands, outputs, cancel.</param>
     /// <param name="reportFiling">A cloud site's data server filing the report into the vault, read back by the driver.</param>
     /// <param name="restorePoint">Offering a booting data server its restore point by signed request, until its daemon takes it (boot and apt first).</param>
+    /// <param name="probe">One HTTP or PostgreSQL probe of a health gate (the gate polls again after a probe that failed).</param>
+    /// <param name="tcpProbe">One TCP connection attempt of a health gate.</param>
+    /// <param name="dnsQuery">One question to one authoritative DNS server (UDP, then TCP when the answer is truncated).</param>
+    /// <param name="applicationStop">The signed stop requests to the servers of a site being fenced, all together, before its firewall closes.</param>
+    /// <param name="runState">One request to the shared run state on S3 (lock, journal records, reports).</param>
+    /// <param name="controlRequest">One signed control request to a cloud data server (start its agent, its restore point, file the report).</param>
+    /// <param name="localDatabaseStart">A local site's PostgreSQL starting (`pg_ctl start`), e.g. after a crash recovery.</param>
     public RuntimeOptions(Wait? localGate = null, Wait? cloudGate = null, Wait? dnsVisible = null, Wait? cloudRestore = null,
         TimeSpan? fence = null, TimeSpan? migrateHook = null, TimeSpan? http = null, TimeSpan? firstBackup = null,
-        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null, Wait? restorePoint = null)
+        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null, Wait? restorePoint = null,
+        TimeSpan? probe = null, TimeSpan? tcpProbe = null, TimeSpan? dnsQuery = null, TimeSpan? applicationStop = null,
+        TimeSpan? runState = null, TimeSpan? controlRequest = null, TimeSpan? localDatabaseStart = null)
     {
         LocalGate = Check("localGate", localGate ?? new Wait(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)));
         CloudGate = Check("cloudGate", cloudGate ?? new Wait(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)));
@@ -44,6 +73,33 @@ public sealed class RuntimeOptions
         PulumiCommand = Positive("pulumiCommand", pulumiCommand ?? TimeSpan.FromMinutes(2));
         ReportFiling = Positive("reportFiling", reportFiling ?? TimeSpan.FromMinutes(2));
         RestorePoint = Check("restorePoint", restorePoint ?? new Wait(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(5)));
+        Probe = Positive("probe", probe ?? TimeSpan.FromSeconds(5));
+        TcpProbe = Positive("tcpProbe", tcpProbe ?? TimeSpan.FromSeconds(3));
+        DnsQuery = Positive("dnsQuery", dnsQuery ?? TimeSpan.FromSeconds(2));
+        ApplicationStop = Positive("applicationStop", applicationStop ?? TimeSpan.FromSeconds(15));
+        RunState = Positive("runState", runState ?? TimeSpan.FromSeconds(20));
+        ControlRequest = Positive("controlRequest", controlRequest ?? TimeSpan.FromSeconds(30));
+        LocalDatabaseStart = Positive("localDatabaseStart", localDatabaseStart ?? TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>
+    /// The options with the settings an operator named (<c>failover:timeLimits</c>); every other one keeps its default, as
+    /// does the half of a wait left out (its timeout or its poll).
+    /// </summary>
+    /// <exception cref="RuntimeOptionException">A value no run could use, named by its setting.</exception>
+    public static RuntimeOptions From(IReadOnlyDictionary<string, (TimeSpan? Timeout, TimeSpan? Poll)> waits, IReadOnlyDictionary<string, TimeSpan> limits)
+    {
+        var d = Default;
+        Wait W(string name, Wait fallback) =>
+            waits.TryGetValue(name, out var w) ? new Wait(w.Timeout ?? fallback.Timeout, w.Poll ?? fallback.Poll) : fallback;
+        TimeSpan L(string name, TimeSpan fallback) => limits.GetValueOrDefault(name, fallback);
+        return new RuntimeOptions(
+            W("localGate", d.LocalGate), W("cloudGate", d.CloudGate), W("dnsVisible", d.DnsVisible), W("cloudRestore", d.CloudRestore),
+            L("fence", d.Fence), L("migrateHook", d.MigrateHook), L("http", d.Http), L("firstBackup", d.FirstBackup),
+            L("pulumiUp", d.PulumiUp), L("pulumiDestroy", d.PulumiDestroy), L("pulumiCommand", d.PulumiCommand), L("reportFiling", d.ReportFiling),
+            W("restorePoint", d.RestorePoint), L("probe", d.Probe), L("tcpProbe", d.TcpProbe), L("dnsQuery", d.DnsQuery),
+            L("applicationStop", d.ApplicationStop), L("runState", d.RunState), L("controlRequest", d.ControlRequest),
+            L("localDatabaseStart", d.LocalDatabaseStart));
     }
 
     public Wait LocalGate { get; }
@@ -59,19 +115,28 @@ public sealed class RuntimeOptions
     public TimeSpan PulumiCommand { get; }
     public TimeSpan ReportFiling { get; }
     public Wait RestorePoint { get; }
+    public TimeSpan Probe { get; }
+    public TimeSpan TcpProbe { get; }
+    public TimeSpan DnsQuery { get; }
+    public TimeSpan ApplicationStop { get; }
+    public TimeSpan RunState { get; }
+    public TimeSpan ControlRequest { get; }
+    public TimeSpan LocalDatabaseStart { get; }
+
+    /// <summary>The stack-file key of a setting (in the production stack file), for the fix of a message that tells an operator to change it.</summary>
+    public static string KeyOf(string setting) => "failover:timeLimits." + setting;
 
     private static TimeSpan Positive(string name, TimeSpan value) => value > TimeSpan.Zero ? value
-        : throw new ArgumentOutOfRangeException(name, value,
-            $"runtime option {name} is {value}: a time limit must be longer than zero. Fix: give {name} a positive duration (the defaults are in docs/configuration.md#time-limits)");
+        : throw new RuntimeOptionException(name, $"is {value}: a time limit must be longer than zero",
+            $"set {KeyOf(name)} in the production stack file to a positive duration, or remove it for the default (docs/configuration.md#time-limits)");
 
     private static Wait Check(string name, Wait wait)
     {
         Positive($"{name}.timeout", wait.Timeout);
         Positive($"{name}.poll", wait.Poll);
         if (wait.Poll > wait.Timeout)
-            throw new ArgumentOutOfRangeException(name, wait,
-                $"runtime option {name} polls every {wait.Poll} but gives up after {wait.Timeout}: the poll must not be longer than the timeout. " +
-                $"Fix: shorten {name}.poll or lengthen {name}.timeout (the defaults are in docs/configuration.md#time-limits)");
+            throw new RuntimeOptionException(name, $"polls every {wait.Poll} but gives up after {wait.Timeout}: the poll must not be longer than the timeout",
+                $"shorten {KeyOf(name)}.poll or lengthen {KeyOf(name)}.timeout in the production stack file (docs/configuration.md#time-limits)");
         return wait;
     }
 }

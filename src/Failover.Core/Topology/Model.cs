@@ -235,4 +235,7 @@ public sealed record StackSpec(
 
     /// <summary>The freeze, thaw and backup commands of a migration that leaves this site (<c>failover:migrate</c>).</summary>
     public MigrationHooks Migrate { get; init; } = MigrationHooks.None;
+
+    /// <summary>The driver's time limits as the production stack sets them (<c>failover:timeLimits</c>); null: the defaults.</summary>
+    public Planning.RuntimeOptions? TimeLimits { get; init; }
 }

@@ -7,11 +7,11 @@ public static class RoleChange
 
     /// <summary>
     /// The keys that describe the deployment rather than a site, kept on whichever stack is production: the reader
-    /// accepts tenants, backup, targets and policy only there, the topology reads stateBackend only there, and
+    /// accepts tenants, backup, targets, policy and timeLimits only there, the topology reads stateBackend only there, and
     /// production's restore is the default for every standby without its own. They move with the role.
     /// </summary>
     public static readonly IReadOnlyList<string> ProductionKeys =
-        [Ns + "tenants", Ns + "backup", Ns + "targets", Ns + "restore", Ns + "policy", Ns + "stateBackend"];
+        [Ns + "tenants", Ns + "backup", Ns + "targets", Ns + "restore", Ns + "policy", Ns + "stateBackend", Ns + "timeLimits"];
 
     /// <summary>
     /// The comment on a <c>failover:mode</c> line added to a former production that had none: the next promotion of

@@ -18,7 +18,7 @@ public static class StackFileReader
     public static readonly string[] Keys =
     [
         "role", "site", "mode", "servers", "tenants", "backup", "vault", "dns", "targets", "restore", "policy",
-        "stateBackend", "access", "migrate",
+        "stateBackend", "access", "migrate", "timeLimits",
         // read by infra (Sites/InfraSettings.cs, docs/configuration-infra.md)
         "snapshots", "restoreFrom", "service", "protection",
     ];
@@ -158,6 +158,7 @@ public static class StackFileReader
         var protection = failover.TryGetValue("protection", out var protectionNode) && !protectionNode.IsNull
             ? Sites.InfraConfigReader.ReadProtection(protectionNode) : (Sites.Protection?)null;
         var migrate = Section("migrate", ReadMigrate);
+        var timeLimits = Section("timeLimits", ReadTimeLimits);
 
         if (role is { } r && problems.Count == 0)
         {
@@ -176,7 +177,7 @@ public static class StackFileReader
             }
             else
             {
-                foreach (var (key, present) in new[] { ("tenants", tenants), ("backup", (object?)backup), ("targets", targets), ("policy", policy) })
+                foreach (var (key, present) in new[] { ("tenants", tenants), ("backup", (object?)backup), ("targets", targets), ("policy", policy), ("timeLimits", timeLimits) })
                     if (present is not null && !(present is IReadOnlyList<Tenant> l && l.Count == 0))
                         problems.Add(new TopologyProblem(file, Namespace + key, failover[key].Line,
                             "only the production stack declares this", $"move {Namespace}{key} to the production stack"));
@@ -223,7 +224,37 @@ public static class StackFileReader
             Service = service ?? Sites.ServiceSettings.Default,
             Protection = protection ?? Sites.Protection.On,
             Migrate = migrate ?? MigrationHooks.None,
+            TimeLimits = timeLimits,
         };
+    }
+
+    /// <summary>
+    /// <c>failover:timeLimits</c>: a duration per limit (<c>pulumiUp: 45m</c>), a wait as a duration (its timeout) or a
+    /// mapping of timeout and poll (<c>cloudGate: { timeout: 20m, poll: 10s }</c>); what is left out keeps its default.
+    /// </summary>
+    private static Planning.RuntimeOptions ReadTimeLimits(ConfigNode node)
+    {
+        var map = node.AsMap([.. Planning.RuntimeOptions.Waits, .. Planning.RuntimeOptions.Limits]);
+        TimeSpan Duration(ConfigNode n) => n.AsDuration(TimeSpan.Zero, TimeSpan.FromDays(7));
+        var waits = new Dictionary<string, (TimeSpan?, TimeSpan?)>();
+        var limits = new Dictionary<string, TimeSpan>();
+        foreach (var name in Planning.RuntimeOptions.Waits)
+        {
+            if (map.Optional(name) is not { } wait) continue;
+            if (wait.Node is not YamlMappingNode) { waits[name] = (Duration(wait), null); continue; }
+            var parts = wait.AsMap("timeout", "poll");
+            waits[name] = (parts.Optional("timeout") is { } t ? Duration(t) : null, parts.Optional("poll") is { } p ? Duration(p) : null);
+        }
+        foreach (var name in Planning.RuntimeOptions.Limits)
+            if (map.Optional(name) is { } limit) limits[name] = Duration(limit);
+        try { return Planning.RuntimeOptions.From(waits, limits); }
+        catch (Planning.RuntimeOptionException e)
+        {
+            // The setting's own line: a wait's timeout or poll where it is written on its own, else the wait's key.
+            var parts = e.Setting.Split('.');
+            var at = map.Optional(parts[0]) is { } n && parts.Length > 1 && n.Node is YamlMappingNode ? n.AsMap("timeout", "poll").Optional(parts[1]) ?? n : map.Optional(parts[0]);
+            throw (at ?? node).Error(e.Problem, e.Fix);
+        }
     }
 
     /// <summary>

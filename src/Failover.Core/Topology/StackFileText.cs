@@ -154,6 +154,25 @@ internal sealed class StackFileText
         InsertLinesAfter(anchor, run.Lines);
     }
 
+    /// <summary>
+    /// Puts an entry written as <paramref name="lines"/> (the key line first and unindented, deeper lines indented from it;
+    /// the file's own indentation is added) in place of <paramref name="key"/>'s own lines, the comments above it kept; a key
+    /// the file does not have is added after the last entry.
+    /// </summary>
+    public void Set(string key, IReadOnlyList<string> lines)
+    {
+        var indented = lines.Select(l => _indent + l).ToList();
+        if (Find(key) is not { } entry)
+        {
+            InsertLinesAfter(_entries[^1], indented);
+            return;
+        }
+        var last = Terminator(entry.End);
+        _lines.RemoveRange(entry.KeyLine, entry.End - entry.KeyLine + 1);
+        _lines.InsertRange(entry.KeyLine, indented.Select((l, i) => l + (i < indented.Count - 1 ? Newline : last)));
+        Locate();
+    }
+
     /// <summary>Adds a one-line entry <c>key: value</c> after the first of <paramref name="after"/> the file has.</summary>
     public void InsertLine(string key, string value, string comment, params string[] after)
     {

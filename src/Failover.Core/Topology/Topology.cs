@@ -38,6 +38,9 @@ public sealed class Topology
     public IReadOnlyList<Tenant> Tenants => Production.Tenants;
     public PolicySettings Policy => Production.Policy ?? PolicySettings.Default;
 
+    /// <summary>The time limits of every run and plan: production's <c>failover:timeLimits</c> over the documented defaults.</summary>
+    public Planning.RuntimeOptions TimeLimits => Production.TimeLimits ?? Planning.RuntimeOptions.Default;
+
     public StackSpec? Find(string name) => Stacks.FirstOrDefault(s => s.Name == name);
 
     /// <summary>A stack file's text exactly as it was read when the topology was loaded; null for a topology built in code.</summary>

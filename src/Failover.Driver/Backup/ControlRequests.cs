@@ -48,10 +48,14 @@ public static class ControlRequests
     /// The client of every control request: a connection per request, as the daemon speaks HTTP/1.0 and closes each one
     /// (a pooled connection reused after that close ends the request without an answer).
     /// </summary>
-    public static HttpClient Client { get; } = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
-    {
-        DefaultRequestHeaders = { ConnectionClose = true }, Timeout = TimeSpan.FromSeconds(30),
-    };
+    public static HttpClient Client { get; } = ClientWithin(Core.Planning.RuntimeOptions.Default.ControlRequest);
+
+    /// <summary>A client of control requests whose each request may take <paramref name="timeout"/> (runtime option controlRequest).</summary>
+    public static HttpClient ClientWithin(TimeSpan timeout) =>
+        new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
+        {
+            DefaultRequestHeaders = { ConnectionClose = true }, Timeout = timeout,
+        };
 
     /// <summary>The site's control key from its stack outputs (a secret, registered for redaction when read); null when it exports none.</summary>
     public static string? KeyOf(IReadOnlyDictionary<string, StackOutput> outputs) =>

@@ -20,8 +20,19 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
     /// <summary>The adapters a run uses for a target; tests give fakes or stand-ins.</summary>
     public Func<RunEnvironment, CancellationToken, Task<RunPorts>> Ports { get; init; } = RunPortsFactory.CreateAsync;
 
-    /// <summary>The time limits of every run, and of the plan's findings about them: the planner and the adapters read the same values.</summary>
-    public Failover.Core.Planning.RuntimeOptions Options { get; set; } = Failover.Core.Planning.RuntimeOptions.Default;
+    /// <summary>
+    /// The time limits of every run, and of the plan's findings about them: the planner and the adapters read the same values.
+    /// Production's <c>failover:timeLimits</c> once a command has loaded the stack files; one set here (tests, the booted
+    /// drill's world) wins over them.
+    /// </summary>
+    public Failover.Core.Planning.RuntimeOptions Options
+    {
+        get => _options ?? _stackFileLimits ?? Failover.Core.Planning.RuntimeOptions.Default;
+        set => _options = value;
+    }
+
+    private Failover.Core.Planning.RuntimeOptions? _options;
+    private Failover.Core.Planning.RuntimeOptions? _stackFileLimits;
 
     /// <summary>The operator's answers; null when input is not interactive (then --yes is required).</summary>
     public TextReader? Input { get; init; } = Console.IsInputRedirected ? null : Console.In;
@@ -136,11 +147,12 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
                 ? Path.GetFullPath(given, workingDirectory)
                 : TopologyLoader.DefaultStacksDirectory(workingDirectory);
             var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
+            _stackFileLimits = topology.TimeLimits;
             // Every ciphertext of every stack file, not only the keys the tool reads: diffs and errors quote file lines.
             foreach (var s in topology.Stacks)
                 foreach (var ciphertext in s.SecretCiphertexts) Secrets.Add(ciphertext);
             // What a kept drill left for the commands after it; the process environment wins.
-            var saved = CredentialsFile.Read(RunCommands.Store(parse, topology, workingDirectory).Root, Secrets, Error);
+            var saved = CredentialsFile.Read(RunCommands.Store(this, parse, topology).Root, Secrets, Error);
             if (saved.Count > 0)
             {
                 var environment = _environment ??= Variable;

@@ -22,9 +22,9 @@ internal static class BackupCommand
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             app.Print($"Backing up {topology.Tenants.Count} tenants of {topology.Production.Name}\n");
-            var results = await LocalBackup.RunAsync(topology, RunPortsFactory.LocalSitesOf(store), RunCommands.ProjectDirectory(topology),
+            var results = await LocalBackup.RunAsync(topology, RunPortsFactory.LocalSitesOf(store, app.Options), RunCommands.ProjectDirectory(topology),
                 app.Secrets, app.Time, log, line => app.Print(line + "\n"), ct);
             var failed = results.Count(r => !r.Succeeded);
             app.Print(failed == 0 ? $"All {results.Count} tenants backed up (run {results[0].RunId}).\n" : $"{failed} of {results.Count} tenants failed.\n");

@@ -69,9 +69,9 @@ internal static class DrillCommand
             : throw new UsageException("the drill needs a local dns stack with provider powerdns (see examples/local)");
         if (prod.Site.Provider != Provider.Local) throw new UsageException($"{prod.Name} is not a local site: the drill runs the local provider (try --stacks examples/local)");
 
-        var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+        var store = RunCommands.Store(app, parse, topology);
         var project = RunCommands.ProjectDirectory(topology);
-        var sites = RunPortsFactory.LocalSitesOf(store);
+        var sites = RunPortsFactory.LocalSitesOf(store, app.Options);
         var dnsDir = Path.Combine(store.Root, "dns");
         var vaultPath = DrillVault(topology, project, store);
         async Task CleanAsync()

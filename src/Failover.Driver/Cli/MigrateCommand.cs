@@ -50,7 +50,7 @@ internal static class MigrateCommand
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             store.ThrowIfLocked();
             var targetName = parse.GetValue(to)!;
             var choices = new MigrationChoices(parse.GetValue(wait), parse.GetValue(confirm), parse.GetValue(destroyOld));

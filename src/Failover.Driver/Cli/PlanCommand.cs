@@ -59,7 +59,7 @@ internal static class PlanCommand
     {
         try
         {
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             var last = store.History.Read().Where(e => e.Site == target.Name && e.Outcome == "resolved").MaxBy(e => e.Started);
             if (last is null) return null;
             var report = Reports.IncidentReport.FromJournal(store.ReadJournal(last.RunId), topology.Targets);

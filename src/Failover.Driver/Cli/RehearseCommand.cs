@@ -51,7 +51,7 @@ internal static class RehearseCommand
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             if (parse.GetValue(teardown)) return await TeardownLeftoversAsync(app, topology, store, log);
             var standby = Standby(topology, parse.GetValue(site) ?? throw new UsageException("--site is required: the standby to rehearse on"));
             if (store.Current is { } unfinished)

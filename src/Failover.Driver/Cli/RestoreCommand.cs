@@ -42,7 +42,7 @@ internal static class RestoreCommand
             var names = parse.GetValue(tenants)!.Distinct().ToList();
             foreach (var n in names.Where(n => topology.Tenants.All(t => t.Name != n)))
                 throw new UsageException($"--tenant {n}: no such tenant{NameSuggestion.DidYouMean(n, topology.Tenants.Select(t => t.Name))}; tenants: {string.Join(", ", topology.Tenants.Select(t => t.Name))}");
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             store.ThrowIfLocked();
             if (store.Current is { } unfinished)
                 throw new UsageException($"run {unfinished} has not finished; continue it with `failover resume`, or stop it with `failover abort`, then restore");

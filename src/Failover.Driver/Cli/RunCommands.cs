@@ -62,8 +62,9 @@ internal static class RunCommands
     /// The run state: --state-dir when given (a folder), else beside the Pulumi state: the S3 prefix of an s3://
     /// backend (Pulumi.yaml's backend.url or failover:stateBackend), or .failover beside Pulumi.yaml.
     /// </summary>
-    internal static RunStore Store(ParseResult parse, Topology topology, string cwd)
+    internal static RunStore Store(App app, ParseResult parse, Topology topology)
     {
+        var cwd = app.WorkingDirectory;
         var lease = System.Environment.GetEnvironmentVariable(LeaseVariable) is { Length: > 0 } text
             ? double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
                 ? TimeSpan.FromSeconds(seconds)
@@ -84,7 +85,7 @@ internal static class RunCommands
         }
         return shared is null
             ? new RunStore(root) { Lease = lease }
-            : new RunStore(root, new S3RunStateStore(shared)) { Lease = lease };
+            : new RunStore(root, new S3RunStateStore(shared, timeout: app.Options.RunState)) { Lease = lease };
     }
 
     private static StackSpec Target(Topology topology, string name)
@@ -127,7 +128,7 @@ internal static class RunCommands
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var target = Target(topology, parse.GetValue(to)!);
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             // A failover in progress is named by its lock (host, pid, start): say who, not only that a run is unfinished.
             store.ThrowIfLocked();
             if (store.Current is { } unfinished)
@@ -289,7 +290,7 @@ internal static class RunCommands
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to resume (start one with `failover run --to STACK`)");
             var records = store.ReadJournal(id);
             // A journal changed or cut since it was written is not a plan to act on: say which record, change nothing.
@@ -349,7 +350,7 @@ internal static class RunCommands
             "Examples:\n  failover abort");
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
             var run = RunEngine.ContextOf(store.ReadJournal(id));
             using (Lock(store, run ?? new RunContext(id, RunKind.Failover, "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
@@ -388,7 +389,7 @@ internal static class RunCommands
         };
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             if (RunLock.Read(store.State) is not { } held) app.Print($"No run lock is held ({store.State.Location}).\n");
             else
             {
@@ -472,7 +473,7 @@ internal static class RunCommands
         }
         return app.ExecuteAsync(parse, (topology, log) =>
         {
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             var lines = store.JournalLines(seal.RunId);
             if (lines.Count == 0)
             {
@@ -521,7 +522,7 @@ internal static class RunCommands
         };
         command.SetAction((parse, ct) => parse.GetValue(verify) is { } file ? VerifyReport(app, parse, file) : app.ExecuteAsync(parse, (topology, log) =>
         {
-            var store = Store(parse, topology, app.WorkingDirectory);
+            var store = Store(app, parse, topology);
             if (parse.GetValue(history))
             {
                 var entries = store.History.Read();

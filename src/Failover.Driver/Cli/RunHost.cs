@@ -130,9 +130,9 @@ internal static class RunHost
             else if (topology.Backup.Vaults.Count > 0 && ServingSite.Of(topology, store).Site is { Site.Provider: Provider.Aws or Provider.Hetzner } serving)
             {
                 // The vaults' write keys are on the serving data server only: it files the copy, the driver reads it back.
-                var pulumi = Composition.RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options);
                 var filing = Core.Sites.ReportFiling.Of(runId, topology.Backup.Vaults, CloudReportFiling.Evidence(dir, store.JournalLines(runId)));
-                var said = await new CloudReportFiling(pulumi, ControlRequests.Client, app.Secrets, app.Time, log, app.Options.ReportFiling).FileAsync(topology, serving, filing, CancellationToken.None);
+                var said = await Composition.RunPortsFactory.ReportFiling(RunCommands.Environment(app, topology, serving, store, log))
+                    .FileAsync(topology, serving, filing, CancellationToken.None);
                 log.Information("Evidence of run {RunId}: {Filing}", runId, said);
                 app.Print(said + "\n");
             }

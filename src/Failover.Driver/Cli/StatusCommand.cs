@@ -35,10 +35,10 @@ internal static class StatusCommand
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var findings = PolicyBook.Evaluate(topology);
-            var store = RunCommands.Store(parse, topology, app.WorkingDirectory);
+            var store = RunCommands.Store(app, parse, topology);
             var project = RunCommands.ProjectDirectory(topology);
             var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options));
-            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store), pulumi, RunPortsFactory.Http);
+            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store, app.Options), pulumi, RunPortsFactory.HttpFor(app.Options));
             var (servingSite, why) = ServingSite.OrProduction(topology, store, log, await ServingSite.DeployedActiveStackAsync(topology, () => pulumi.Value, log, ct));
             var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =
@@ -46,7 +46,7 @@ internal static class StatusCommand
                 new BackupAgeCheck(project, () => pulumi.Value, app.Secrets, app.Time, log),
                 new RehearsalAgeCheck(store.History, app.Time),
                 new SiteHealthCheck(sites, serving, why),
-                new DnsAnswerCheck(sites, new WireDnsClient(), serving),
+                new DnsAnswerCheck(sites, new WireDnsClient(app.Options.DnsQuery), serving),
             ];
             var live = new List<LiveFact>();
             foreach (var check in checks)

@@ -123,8 +123,8 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     /// <summary>The client of the fence's stop requests: a connection per request, as the daemon closes each one.</summary>
     public HttpClient Control { get; init; } = ControlRequests.Client;
 
-    /// <summary>How long the stop requests may take together: a server of a lost datacenter does not answer at all.</summary>
-    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How long the stop requests may take together: a server of a lost datacenter does not answer at all (runtime option applicationStop).</summary>
+    public TimeSpan StopTimeout { get; init; } = RuntimeOptions.Default.ApplicationStop;
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 

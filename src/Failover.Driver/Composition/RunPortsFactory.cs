@@ -10,6 +10,7 @@ using Failover.Driver.Health;
 using Failover.Driver.Local;
 using Failover.Driver.Logging;
 using Failover.Driver.Pulumi;
+using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
 using Serilog;
 
@@ -49,7 +50,8 @@ public static class RunPortsFactory
     public const string DnsApiKeyVariable = Credentials.DnsApiKeyVariable;
     public const string PulumiVariable = "FAILOVER_PULUMI";
 
-    internal static readonly HttpClient Http = new() { Timeout = RuntimeOptions.Default.Http };
+    /// <summary>The driver's HTTP client for health URLs and documents, each request within runtime option http.</summary>
+    public static HttpClient HttpFor(RuntimeOptions options) => new() { Timeout = options.Http };
 
     /// <summary>
     /// The run's adapters for its target. Asynchronous like everything a step awaits: nothing here or in the adapters it
@@ -62,7 +64,8 @@ public static class RunPortsFactory
     }
 
     /// <summary>The local provider's sites live here, beside the runs.</summary>
-    public static LocalSites LocalSitesOf(RunStore store) => new(Path.Combine(store.Root, "sites"));
+    public static LocalSites LocalSitesOf(RunStore store, RuntimeOptions? options = null) =>
+        new(Path.Combine(store.Root, "sites")) { DatabaseStart = (options ?? RuntimeOptions.Default).LocalDatabaseStart };
 
     /// <summary>A directory vault: the restic repository and its password file (path + ".password").</summary>
     public static ResticSettings LocalVault(Topology topology, string projectDirectory) => VaultSettings.Local(topology, projectDirectory);
@@ -73,7 +76,7 @@ public static class RunPortsFactory
         var restoreHooks = new RestoreHooks(env.Secrets);
         var tools = new PostgresTools();
         var dns = env.Topology.DnsStack?.Dns ?? throw new InvalidOperationException("the local provider needs a dns stack (PowerDNS)");
-        var sites = LocalSitesOf(env.Store);
+        var sites = LocalSitesOf(env.Store, env.Options);
         var hooks = Hooks(env);
         return new RunPorts(
             vault,
@@ -112,14 +115,18 @@ public static class RunPortsFactory
         return new ResticSettings(path, File.ReadAllText(passwordFile).Trim());
     }
 
-    private static SiteGate Gate(RunEnvironment env, Wait wait) => new(env.Topology, env.Secrets, env.Time, env.Log, wait.Timeout, wait.Poll);
+    private static SiteGate Gate(RunEnvironment env, Wait wait) =>
+        new(env.Topology, env.Secrets, env.Time, env.Log, wait.Timeout, wait.Poll, env.Options.Probe, env.Options.TcpProbe);
+
+    /// <summary>The verifying DNS check: each authoritative server asked itself, each question within runtime option dnsQuery.</summary>
+    private static AuthoritativeCheck Authoritative(RunEnvironment env) => new(new WireDnsClient(env.Options.DnsQuery), env.Time, env.Log);
 
     /// <summary>The failover:migrate commands of the site a migration leaves; a command may take long (a backup).</summary>
     private static Migration.SiteHooks Hooks(RunEnvironment env) => new(env.Topology.Tenants, env.Secrets, env.Log, env.Options.MigrateHook);
 
     private static IDnsSwitch PowerDns(RunEnvironment env, DnsSpec dns, string apiKey) =>
         new PowerDnsSwitch(dns, PowerDnsCutover.For(dns, apiKey, env.Secrets, env.Log, env.Options.Http),
-            new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Options.DnsVisible.Timeout, env.Options.DnsVisible.Poll, env.Log);
+            Authoritative(env), env.Options.DnsVisible.Timeout, env.Options.DnsVisible.Poll, env.Log);
 
     /// <summary>The pulumi CLI for this project: the executable from FAILOVER_PULUMI, else `pulumi` on the PATH.</summary>
     /// <param name="options">The time limits of its commands (runtime options pulumiUp, pulumiDestroy, pulumiCommand).</param>
@@ -137,12 +144,22 @@ public static class RunPortsFactory
         Pulumi(env.ProjectDirectory, env.Variable, env.PulumiEnvironment, env.Secrets, env.Log, env.Time, env.Options);
 
     /// <summary>The cloud sites; the standby is told the vault its restore point comes from (failover:restoreFrom) by <paramref name="vaults"/>.</summary>
-    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults) =>
-        new(pulumi, Http, env.Log, env.Progress, env.Options.Fence)
+    private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults, HttpClient control) =>
+        new(pulumi, HttpFor(env.Options), env.Log, env.Progress, env.Options.Fence)
         {
-            RestoreFromOf = vaults.OtherVaultOfAsync, Control = ControlRequests.Client, Time = env.Time,
+            RestoreFromOf = vaults.OtherVaultOfAsync, Control = control, StopTimeout = env.Options.ApplicationStop, Time = env.Time,
             Topology = env.Topology, RestorePointWait = env.Options.RestorePoint.Timeout, RestorePointPoll = env.Options.RestorePoint.Poll,
         };
+
+    /// <summary>The client of a run's signed control requests, each within runtime option controlRequest.</summary>
+    private static HttpClient Control(RunEnvironment env) => ControlRequests.ClientWithin(env.Options.ControlRequest);
+
+    /// <summary>
+    /// The filing of a cloud run's evidence into the vaults by the serving site's data server (<see cref="RunEnvironment.Target"/>),
+    /// which holds the vaults' write keys; the driver reads the copies back.
+    /// </summary>
+    public static CloudReportFiling ReportFiling(RunEnvironment env) =>
+        new(PulumiFor(env), Control(env), env.Secrets, env.Time, env.Log, env.Options.ReportFiling);
 
     /// <summary>
     /// The isolated copy a rehearsal of <paramref name="standby"/> runs on (<see cref="RunEnvironment.Target"/>):
@@ -151,10 +168,10 @@ public static class RunPortsFactory
     public static IRehearsalCopy RehearsalCopyOf(RunEnvironment env, StackSpec standby, string localStateDirectory)
     {
         if (env.Target.Site.Provider == Provider.Local)
-            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true));
+            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true) { DatabaseStart = env.Options.LocalDatabaseStart });
         var pulumi = PulumiFor(env);
         // The copy's cloud-init restores from one vault, the one select-backup read the snapshots from: pinned like a failover's.
-        return new RehearsalStack(pulumi, CloudSites(env, pulumi, CloudVaults(env, pulumi)), standby, env.Target, env.Progress, env.Log);
+        return new RehearsalStack(pulumi, CloudSites(env, pulumi, CloudVaults(env, pulumi), Control(env)), standby, env.Target, env.Progress, env.Log);
     }
 
     /// <summary>
@@ -170,12 +187,13 @@ public static class RunPortsFactory
     {
         var pulumi = PulumiFor(env);
         var vault = CloudVaults(env, pulumi);
-        var sites = CloudSites(env, pulumi, vault);
+        var control = Control(env);
+        var sites = CloudSites(env, pulumi, vault, control);
         return new RunPorts(
             vault,
             sites,
             sites,
-            new CloudTenantRestorer(Http, env.Time, env.Options.CloudRestore.Timeout, env.Options.CloudRestore.Poll,
+            new CloudTenantRestorer(HttpFor(env.Options), env.Time, env.Options.CloudRestore.Timeout, env.Options.CloudRestore.Poll,
                 env.TouchesDns ? $"failover run --to {env.Target.Name}" : null, env.Transfer),
             Gate(env, env.Options.CloudGate),
             sites,
@@ -187,7 +205,7 @@ public static class RunPortsFactory
         {
             // A rehearsal copy has no agent and no key (its runbook has no backups step either).
             Backups = env.Target.Role == Role.Rehearsal ? new AgentsStartedByHand()
-                : new CloudBackupAgents(pulumi, ControlRequests.Client, vault, env.Topology, env.Time, env.Log, env.Options.CloudRestore.Poll),
+                : new CloudBackupAgents(pulumi, control, vault, env.Topology, env.Time, env.Log, env.Options.CloudRestore.Poll),
         };
     }
 
@@ -197,7 +215,7 @@ public static class RunPortsFactory
         var dnsStack = env.Topology.DnsStack ?? throw new InvalidOperationException("no dns stack: the cutover would have to be done by hand");
         var dns = dnsStack.Dns!;
         if (dns.Provider != DnsProvider.PowerDns)
-            return new DnsStackSwitch(pulumi, dnsStack, new AuthoritativeCheck(new WireDnsClient(), env.Time, env.Log), env.Progress, env.Log, env.Options.DnsVisible);
+            return new DnsStackSwitch(pulumi, dnsStack, Authoritative(env), env.Progress, env.Log, env.Options.DnsVisible);
         return new LazyDns(async ct => PowerDns(env, dns, env.Variable(DnsApiKeyVariable)
             ?? (await pulumi.GetConfigAsync(dnsStack.Name, "failover:dns.apiKey", path: true, ct))?.Value
             ?? throw new InvalidOperationException($"{dnsStack.Name} has no failover:dns.apiKey")));

@@ -26,7 +26,7 @@ public sealed class DnsQueryException(string message, Exception? inner = null) :
 /// </remarks>
 public sealed class WireDnsClient(TimeSpan? timeout = null) : IDnsClient
 {
-    private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(2);
+    private readonly TimeSpan _timeout = timeout ?? Core.Planning.RuntimeOptions.Default.DnsQuery;
 
     public async Task<DnsResponse> QueryAsync(IPEndPoint server, string name, RecordType type, CancellationToken cancellation)
     {

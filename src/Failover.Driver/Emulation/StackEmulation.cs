@@ -93,31 +93,8 @@ public static partial class StackEmulation
     {
         var file = Path.Combine(TopologyLoader.DefaultStacksDirectory(projectDirectory), $"Pulumi.{stack}.yaml");
         if (!key.StartsWith("failover:", StringComparison.Ordinal) || PulumiCli.Secrets.Contains(value) || !File.Exists(file)) return;
-        File.WriteAllText(file, WithConfigKey(File.ReadAllText(file), key, value));
-    }
-
-    /// <summary>The stack file's text with <paramref name="key"/>'s block under <c>config:</c> replaced (or added last) by <paramref name="value"/>.</summary>
-    internal static string WithConfigKey(string text, string key, JsonNode? value)
-    {
-        var lines = text.Split('\n').ToList();
-        static int Indent(string l) => l.Length - l.TrimStart().Length;
-        var config = lines.FindIndex(l => l.TrimEnd() == "config:");
-        if (config < 0) { lines.Add("config:"); config = lines.Count - 1; }
-        var pad = lines.Skip(config + 1).Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).Select(Indent).FirstOrDefault(2);
-        var end = lines.FindIndex(config + 1, l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#') && Indent(l) < pad);
-        if (end < 0) end = lines.Count;
-        while (end > config + 1 && lines[end - 1].Trim().Length == 0) end--;
-        var block = Render(key, value, pad);
-        var at = lines.FindIndex(config + 1, l => Indent(l) == pad && (l.TrimStart().StartsWith(key + ":", StringComparison.Ordinal)));
-        if (at >= 0 && at < end)
-        {
-            var after = lines.FindIndex(at + 1, l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#') && Indent(l) <= pad);
-            if (after < 0 || after > end) after = end;
-            lines.RemoveRange(at, after - at);
-            lines.InsertRange(at, block);
-        }
-        else lines.InsertRange(end, block);
-        return string.Join('\n', lines);
+        // Core's stack-file text edit, the one the role rewrite uses: the key's own entry replaced (or added last), the rest kept.
+        File.WriteAllText(file, StackFileEdit.SetConfig(file, File.ReadAllText(file), key, Render(key, value, 0)).After);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ public sealed record HttpExpectation(int Status = 200, string? BodyContains = nu
 public sealed class HttpProbe(Uri url, HttpExpectation? expect = null, IPEndPoint? connectTo = null, TimeSpan? timeout = null) : IHealthProbe
 {
     private readonly HttpExpectation _expect = expect ?? new HttpExpectation();
-    private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(5);
+    private readonly TimeSpan _timeout = timeout ?? Core.Planning.RuntimeOptions.Default.Probe;
 
     public string Name => connectTo is null ? $"http {url}" : $"http {url} via {connectTo}";
 

@@ -21,8 +21,8 @@ public sealed class PostgresProbe : IHealthProbe
         {
             // A probe must not keep connections open on the site it judges.
             Pooling = false,
-            Timeout = (int)Math.Ceiling((timeout ?? TimeSpan.FromSeconds(5)).TotalSeconds),
-            CommandTimeout = (int)Math.Ceiling((timeout ?? TimeSpan.FromSeconds(5)).TotalSeconds),
+            Timeout = (int)Math.Ceiling((timeout ?? Core.Planning.RuntimeOptions.Default.Probe).TotalSeconds),
+            CommandTimeout = (int)Math.Ceiling((timeout ?? Core.Planning.RuntimeOptions.Default.Probe).TotalSeconds),
         };
         secrets.Add(builder.Password);
         Name = $"postgres {builder.Host}:{builder.Port}/{builder.Database}";

@@ -5,7 +5,7 @@ namespace Failover.Driver.Health;
 /// <summary>Connects to a port: the service behind it accepts connections (it says nothing about what it serves).</summary>
 public sealed class TcpProbe(string host, int port, TimeSpan? timeout = null) : IHealthProbe
 {
-    private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(3);
+    private readonly TimeSpan _timeout = timeout ?? Core.Planning.RuntimeOptions.Default.TcpProbe;
 
     public string Name => $"tcp {host}:{port}";
 

@@ -28,11 +28,17 @@ public sealed class LocalSites : ISiteProbe, ISiteProvisioner, ISiteFence, ISite
 
     public int Port { get; }
 
+    /// <summary>How long a site's PostgreSQL may take to start (runtime option localDatabaseStart).</summary>
+    public TimeSpan DatabaseStart { get; init; } = Core.Planning.RuntimeOptions.Default.LocalDatabaseStart;
+
     public string StateDirectory => stateDirectory;
 
     public string SiteDirectory(StackSpec site) => oneSite ? stateDirectory : Path.Combine(stateDirectory, site.Name);
     public string FilesDirectory(StackSpec site, string tenant) => Path.Combine(SiteDirectory(site), "files", tenant);
-    public PostgresCluster Cluster(StackSpec site) => new(Path.Combine(SiteDirectory(site), "pg", "data"), Address(site), Port);
+    public PostgresCluster Cluster(StackSpec site) => new(Path.Combine(SiteDirectory(site), "pg", "data"), Address(site), Port)
+    {
+        StartWaitSeconds = (int)Math.Ceiling(DatabaseStart.TotalSeconds),
+    };
     public static string Address(StackSpec site) => site.Site.Address ?? throw new InvalidOperationException($"{site.Name} is not a local site");
     private string FencedMarker(StackSpec site) => Path.Combine(SiteDirectory(site), "FENCED");
 

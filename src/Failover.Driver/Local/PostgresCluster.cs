@@ -21,8 +21,8 @@ public sealed class PostgresCluster(string dataDirectory, string address, int po
               ?? throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql (Debian package postgresql)")
             : throw new InvalidOperationException("PostgreSQL is not installed (Debian package postgresql)");
 
-    /// <summary>How long pg_ctl waits for the server to accept connections before the start counts as failed.</summary>
-    internal int StartWaitSeconds { get; init; } = 60;
+    /// <summary>How long pg_ctl waits for the server to accept connections before the start counts as failed (runtime option localDatabaseStart).</summary>
+    internal int StartWaitSeconds { get; init; } = (int)Core.Planning.RuntimeOptions.Default.LocalDatabaseStart.TotalSeconds;
 
     public bool IsInitialised => File.Exists(Path.Combine(DataDirectory, "PG_VERSION"));
 

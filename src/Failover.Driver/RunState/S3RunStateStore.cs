@@ -27,7 +27,8 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
     private readonly string _prefix;
     private readonly Lazy<bool> _conditionalDeletes;
 
-    public S3RunStateStore(RunStateLocation location, AWSCredentials? credentials = null)
+    /// <param name="timeout">One request's limit (runtime option runState).</param>
+    public S3RunStateStore(RunStateLocation location, AWSCredentials? credentials = null, TimeSpan? timeout = null)
     {
         _bucket = location.Bucket!;
         _prefix = location.Prefix;
@@ -37,7 +38,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
             // S3-compatible server (Ceph 16 refuses them); objects here are small and sent whole instead.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-            Timeout = TimeSpan.FromSeconds(20),
+            Timeout = timeout ?? Core.Planning.RuntimeOptions.Default.RunState,
             MaxErrorRetry = 3,
         };
         if (location.Endpoint is { } endpoint)
