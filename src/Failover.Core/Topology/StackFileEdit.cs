@@ -17,6 +17,14 @@ public sealed record StackFileEdit(string File, string Before, string After)
         return new StackFileEdit(file, text, edited.Text);
     }
 
+    /// <summary>The edit that removes one top-level <c>config:</c> entry (with its leading comments); none when the file lacks it.</summary>
+    public static StackFileEdit RemoveConfig(string file, string text, string key)
+    {
+        var edited = new StackFileText(text, file);
+        edited.Remove(key);
+        return new StackFileEdit(file, text, edited.Text);
+    }
+
     /// <summary>The file's name as the operator knows it (relative to the working directory when loaded so); diff headers use it.</summary>
     public string DisplayFile { get; init; } = File;
 

@@ -57,12 +57,14 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             settings.Add(new ConfigSetting("failover:restoreFrom", ConfigValue.Plain(vault)));
             progress($"    {site.Name} restores from {vault} (failover:restoreFrom)");
         }
-        var deployed = site.Provisioned(restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList());
+        var snapshots = restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList();
+        var deployed = site.Provisioned(snapshots);
         var mode = deployed.Mode == SiteMode.Full ? "full" : "mvd";
         settings.Add(new ConfigSetting("failover:mode", ConfigValue.Plain(mode)));
-        settings.AddRange(restorePoint.OrderBy(s => s.Tenant, StringComparer.Ordinal)
-            .Select(s => new ConfigSetting($"failover:snapshots.{s.Tenant}", ConfigValue.Plain(s.SnapshotId), Path: true)));
+        settings.AddRange(snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal)
+            .Select(s => new ConfigSetting(RestorePointConfig.PathOf(s.Tenant), ConfigValue.Plain(s.SnapshotId), Path: true)));
         await pulumi.SetConfigAsync(site.Name, settings, cancellation);
+        await KeepOnlyRestorePointAsync(site.Name, snapshots, cancellation);
         progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids)");
         var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
         var address = AddressOf(site, result.Outputs);
@@ -70,6 +72,38 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         if (Topology is { } topology && SiteUserData.RestorePointByRequest(topology, deployed) is { } recipe)
             await SendRestorePointAsync(deployed, recipe, address, cancellation);
         return address;
+    }
+
+    /// <summary>
+    /// Read back what infra/ will render the restore from (every failover:snapshots key of the stack), remove the keys an
+    /// earlier run left that this restore point does not have, and refuse to go on to `pulumi up` unless the stack then
+    /// holds exactly this restore point. Nothing else of the stack's config is touched; on a resume nothing is left to remove.
+    /// </summary>
+    private async Task KeepOnlyRestorePointAsync(string stack, IReadOnlyList<ConfiguredSnapshot> restorePoint, CancellationToken cancellation)
+    {
+        async Task<IReadOnlyDictionary<string, string>> HeldAsync() =>
+            RestorePointConfig.Parse(stack, (await pulumi.GetConfigAsync(stack, RestorePointConfig.Key, cancellation: cancellation))?.Value);
+        var held = await HeldAsync();
+        var stale = RestorePointConfig.Stale(held, restorePoint);
+        if (stale.Count > 0)
+        {
+            var command = $"pulumi config rm-all --path --stack {stack} {string.Join(' ', stale)}";
+            try
+            {
+                await pulumi.RemoveConfigAsync(stack, stale, path: true, cancellation);
+            }
+            catch (PulumiCommandException e)
+            {
+                throw new InvalidOperationException($"{stack} holds {string.Join(", ", stale)} from an earlier run, not in this restore point, " +
+                    $"and removing them failed ({e.Message.Trim()}); nothing was deployed. Remove them (`{command}`), then `failover resume`", e);
+            }
+            log.Information("Removed {Keys} from {Stack}: left by an earlier run, not in this restore point", string.Join(", ", stale), stack);
+            progress($"    {stack}: removed {string.Join(", ", stale)} (an earlier run's, not in this restore point)");
+            held = await HeldAsync();
+        }
+        if (RestorePointConfig.Differences(held, restorePoint) is { Count: > 0 } differences)
+            throw new InvalidOperationException($"{stack}'s config does not hold this run's restore point after setting it ({string.Join("; ", differences)}); " +
+                $"nothing was deployed. Compare `pulumi config --stack {stack}` with the run's select-backup, fix the keys named, then `failover resume`");
     }
 
     /// <summary>The topology the standby's user data is decided from; without it no restore point is sent by request.</summary>

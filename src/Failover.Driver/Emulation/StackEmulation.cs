@@ -97,6 +97,13 @@ public static partial class StackEmulation
         File.WriteAllText(file, StackFileEdit.SetConfig(file, File.ReadAllText(file), key, Render(key, value, 0)).After);
     }
 
+    /// <summary>`pulumi config rm` of a whole key, in the stack's file as <see cref="WriteConfig"/> keeps it: the key's entry goes.</summary>
+    public static void RemoveConfig(string projectDirectory, string stack, string key)
+    {
+        var file = Path.Combine(TopologyLoader.DefaultStacksDirectory(projectDirectory), $"Pulumi.{stack}.yaml");
+        if (File.Exists(file)) File.WriteAllText(file, StackFileEdit.RemoveConfig(file, File.ReadAllText(file), key).After);
+    }
+
     /// <summary>
     /// A value as YAML lines at <paramref name="indent"/>: objects as block mappings; a string plain where YAML reads it
     /// back as that string (as the CLI's YAML encoder writes it: `mode: mvd`), double-quoted where it would read as a

@@ -24,6 +24,12 @@ public interface IPulumi
     /// </summary>
     Task SetConfigAsync(string stack, IReadOnlyList<ConfigSetting> settings, CancellationToken cancellation = default);
 
+    /// <summary>
+    /// Removes config values in one `config rm-all` call; with <paramref name="path"/> each key is a path into a structured
+    /// value (`failover:snapshots.northwind`). A key the stack does not hold is no error (the CLI removes nothing).
+    /// </summary>
+    Task RemoveConfigAsync(string stack, IReadOnlyList<string> keys, bool path = false, CancellationToken cancellation = default);
+
     /// <summary>One config value, decrypted; null when the stack has no such key.</summary>
     Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default);
 

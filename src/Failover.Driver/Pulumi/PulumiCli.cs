@@ -126,6 +126,15 @@ public sealed partial class PulumiCli : IPulumi
         batch.Clear();
     }
 
+    public async Task RemoveConfigAsync(string stack, IReadOnlyList<string> keys, bool path = false, CancellationToken cancellation = default)
+    {
+        // pulumi-cli-contract.md §config rm-all: `config rm-all [--path] KEY…` with --stack, as the SDK's RemoveAllConfigAsync
+        // sends it. 2,000 snapshot keys (tenant names up to 40 characters) are about 120 KB, far below the command line's limit.
+        foreach (var batch in keys.Chunk(2000))
+            await RunAsync(new Invocation("config rm-all", stack, ["config", "rm-all", .. PathFlag(path), .. batch], _options.CommandTimeout), cancellation);
+        _log.Debug("Removed {KeyCount} config values from {Stack}", keys.Count, stack);
+    }
+
     public async Task<ConfigValue?> GetConfigAsync(string stack, string key, bool path = false, CancellationToken cancellation = default)
     {
         Run run;

@@ -5,6 +5,7 @@ using Failover.Core.Backup;
 using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Cloud;
+using Failover.Driver.Pulumi;
 using Failover.Driver.Runbooks;
 using Failover.Driver.Tests.Pulumi;
 using Failover.Driver.Tests.Support;
@@ -60,27 +61,11 @@ public sealed class RestorePointRequestTests : IDisposable
         var recipe = SiteUserData.RestorePointByRequest(topology, deployed);
         Assert.NotNull(recipe);
 
-        // The data server's files as infra/ renders them.
-        var plan = SitePlan.For(deployed);
-        var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, deployed)));
-        var reader = new ResticCredentials("s3:https://s3.example/restic", "p", "k", "s");
-        var config = CloudConfig.Render(boot, reader, boot.Backup is null ? null : SiteUserData.PlaceholderWriters(boot.Backup, reader.Repository), Key);
-        var yaml = new YamlStream();
-        yaml.Load(new StringReader(config));
-        var files = ((YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["write_files"]).Cast<YamlMappingNode>()
-            .ToDictionary(f => ((YamlScalarNode)f["path"]).Value!, f => ((YamlScalarNode)f["content"]).Value!);
-        var credentials = Directory.CreateDirectory(Path.Combine(_dir, "credentials")).FullName;
-        File.WriteAllText(Path.Combine(credentials, BackupControl.Credential), files[BackupControl.KeyFile]);
-        var state = Directory.CreateDirectory(Path.Combine(_dir, "state")).FullName;
-        var root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
-        var document = Path.Combine(_dir, "health.json");
-        var script = Path.Combine(_dir, "health.py");
-        File.WriteAllText(script, files[ServerBootstrap.HealthHandlerPath]);
+        var (files, server) = DataServerFiles(topology, deployed, recipe!);
         // Waiting, as the bootstrap writes it before its wait; the daemon answers with the result the root unit writes.
-        File.WriteAllText(document, HealthDocument.RenderWaiting(site.Name, boot.Server, recipe!.RestorePointSha256));
-        var environment = new Dictionary<string, string> { ["FAILOVER_CONTROL_WAIT"] = "10", ["FAILOVER_CONTROL_ROOT"] = root };
-        await _daemons.StartAsync(_http, script, Address, port, site.Service.HealthPath, document, credentials, state, environment: environment);
-        var act = RootUnit(script, credentials, state, root);
+        File.WriteAllText(Document, HealthDocument.RenderWaiting(site.Name, server, recipe!.RestorePointSha256));
+        await StartDaemonAsync(port, site.Service.HealthPath);
+        var act = RootUnit(Script, Credentials, State, Root);
 
         using var pulumi = new StandIn();
         pulumi.Script(new
@@ -99,7 +84,7 @@ public sealed class RestorePointRequestTests : IDisposable
         await sites.ProvisionAsync(site, point, CancellationToken.None);
         Assert.Contains(said, l => l.EndsWith($"{BackupControl.RestorePoint} {site.Name}: installed", StringComparison.Ordinal));
         // Where the bootstrap's wait reads it, and its own check of the pin lets it through.
-        var landed = Path.Combine(root, RestoreRecipe.RestorePointFile.TrimStart('/'));
+        var landed = Path.Combine(Root, RestoreRecipe.RestorePointFile.TrimStart('/'));
         Assert.Equal(recipe.RenderData(), File.ReadAllText(landed));
         var wait = files[ServerBootstrap.ScriptPath].Split('\n').Single(l => l.StartsWith("until ", StringComparison.Ordinal)).Replace(RestoreRecipe.RestorePointFile, landed);
         var check = Process.Start(new ProcessStartInfo("timeout", ["5", "bash", "-c", wait]))!;
@@ -117,6 +102,136 @@ public sealed class RestorePointRequestTests : IDisposable
         Assert.DoesNotContain(Key, pulumi.CapturedLogs());
         _stop.Cancel();
         await act;
+    }
+
+    [Fact]
+    public async Task The_records_sent_are_the_ones_infra_pins_from_the_stack_config_when_an_earlier_run_left_a_key_past_a_refused_connection_and_a_409()
+    {
+        var topology = Thousand();
+        var port = Processes.FreePort();
+        var site = topology.Find("standby-aws-fra")! is var s ? s with { Service = s.Service with { HealthPort = port } } : null!;
+        var point = PointOf(topology);
+        using var pulumi = new StandIn();
+        // The stand-in's project holds the stack files infra/ reads; `config set` keeps to the stand-in's state, which its
+        // `up` lays over them (StackEmulation.OverlaidTopology), as the real CLI writes the stack's file.
+        var stacks = Directory.CreateDirectory(Path.Combine(pulumi.ProjectDirectory, "infra", "stacks")).FullName;
+        foreach (var f in Directory.GetFiles(Path.Combine(_dir, "stacks"))) File.Copy(f, Path.Combine(stacks, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(pulumi.ProjectDirectory, "Pulumi.yaml"), "name: failover\nruntime: dotnet\nmain: infra/\nstackConfigDir: infra/stacks\n");
+        pulumi.Script(new
+        {
+            outputs = new Dictionary<string, JsonObject>
+            {
+                [site.Name] = new() { [StackOutputs.ServiceIpv4] = Address, [StackOutputs.HealthIpv4] = Address, [StackOutputs.ControlKey] = new JsonObject { ["$secret"] = Key } },
+            },
+        });
+        // An earlier failover of this stack restored tenant-1000, a tenant production has dropped since; the operator's own keys stay.
+        var cli = pulumi.Cli();
+        await cli.SelectOrCreateStackAsync(site.Name);
+        await cli.SetConfigAsync(site.Name, RestorePointConfig.PathOf("tenant-1000"), ConfigValue.Plain("0badc0de"), path: true);
+        await cli.SetConfigAsync(site.Name, "aws:profile", ConfigValue.Plain("ops"));
+
+        var seen = new Answers();
+        var sites = new PulumiSites(cli, new HttpClient(), pulumi.Log, _ => { }, TimeSpan.FromMinutes(1))
+        {
+            Control = new HttpClient(seen) { DefaultRequestHeaders = { ConnectionClose = true } }, Topology = topology,
+            RestorePointWait = TimeSpan.FromSeconds(60), RestorePointPoll = TimeSpan.FromMilliseconds(300),
+        };
+        // The data server, once `pulumi up` ran: its files rendered by Core from the config the update read, its daemon started
+        // only after a request met a refused connection, its waiting document written only after the daemon answered one 409.
+        var boot = Task.Run(async () =>
+        {
+            await Until(() => pulumi.Calls("up").Count > 0, "pulumi up");
+            var updated = Failover.Driver.Emulation.PulumiCli.State.Load(pulumi.Environment()["PULUMI_STANDIN_STATE"]).Stacks[site.Name].Config;
+            var infra = Failover.Driver.Emulation.StackEmulation.OverlaidTopology(pulumi.ProjectDirectory, site.Name, updated);
+            var recipe = SiteUserData.RestorePointByRequest(infra, infra.Find(site.Name)!)!;
+            var (_, server) = DataServerFiles(infra, infra.Find(site.Name)!, recipe);
+            await Until(() => seen.Refused > 0, "a refused connection");
+            await StartDaemonAsync(port, site.Service.HealthPath);
+            await Until(() => seen.Conflicts > 0, "a 409 answer");
+            File.WriteAllText(Document, HealthDocument.RenderWaiting(site.Name, server, recipe.RestorePointSha256));
+            return recipe;
+        });
+        var act = RootUnit(Script, Credentials, State, Root);
+
+        using var cancel = new CancellationTokenSource();
+        var provision = sites.ProvisionAsync(site, point, cancel.Token);
+        if (await Task.WhenAny(provision, boot) == boot && boot.IsFaulted)
+        {
+            await cancel.CancelAsync();
+            await boot; // what infra/ could not render from the stack's config
+        }
+        await provision;
+        var pinned = await boot;
+
+        // The records landed are the ones the user data pins, and they are exactly this run's restore point.
+        Assert.Equal(pinned.RenderData(), File.ReadAllText(Path.Combine(Root, RestoreRecipe.RestorePointFile.TrimStart('/'))));
+        Assert.Equal(point.Select(p => $"{p.Tenant} {p.SnapshotId}").Order(), pinned.SnapshotIds.Select(p => $"{p.Key} {p.Value}").Order());
+        Assert.Null(await cli.GetConfigAsync(site.Name, RestorePointConfig.PathOf("tenant-1000"), path: true));
+        Assert.Equal("ops", (await cli.GetConfigAsync(site.Name, "aws:profile"))?.Value);
+        _stop.Cancel();
+        await act;
+    }
+
+    private string Credentials => Path.Combine(_dir, "credentials");
+    private string State => Path.Combine(_dir, "state");
+    private string Root => Path.Combine(_dir, "root");
+    private string Document => Path.Combine(_dir, "health.json");
+    private string Script => Path.Combine(_dir, "health.py");
+
+    /// <summary>The data server's files as infra/ renders them from <paramref name="deployed"/>: its health handler and control key put where its units find them.</summary>
+    private (Dictionary<string, string> Files, string Server) DataServerFiles(Topology topology, StackSpec deployed, RestoreRecipe recipe)
+    {
+        var plan = SitePlan.For(deployed);
+        var boot = ServerBootstrap.For(plan, plan.DataServer!, recipe, SiteUserData.AgentThatFits(plan, recipe, BackupPlan.OfSite(topology, deployed)));
+        var reader = new ResticCredentials("s3:https://s3.example/restic", "p", "k", "s");
+        var config = CloudConfig.Render(boot, reader, boot.Backup is null ? null : SiteUserData.PlaceholderWriters(boot.Backup, reader.Repository), Key);
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(config));
+        var files = ((YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["write_files"]).Cast<YamlMappingNode>()
+            .ToDictionary(f => ((YamlScalarNode)f["path"]).Value!, f => ((YamlScalarNode)f["content"]).Value!);
+        foreach (var dir in new[] { Credentials, State, Root }) Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(Credentials, BackupControl.Credential), files[BackupControl.KeyFile]);
+        File.WriteAllText(Script, files[ServerBootstrap.HealthHandlerPath]);
+        return (files, boot.Server);
+    }
+
+    private Task StartDaemonAsync(int port, string healthPath) =>
+        _daemons.StartAsync(_http, Script, Address, port, healthPath, Document, Credentials, State,
+            environment: new Dictionary<string, string> { ["FAILOVER_CONTROL_WAIT"] = "10", ["FAILOVER_CONTROL_ROOT"] = Root });
+
+    /// <summary>Waits for a condition another party brings about (bounded, so a regression fails instead of hanging).</summary>
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        bool Seen()
+        {
+            try { return condition(); }
+            catch (System.Text.Json.JsonException) { return false; } // a line the stand-in is still writing
+        }
+        for (var i = 0; i < 1200 && !Seen(); i++) await Task.Delay(50);
+        if (!Seen()) throw new TimeoutException($"never saw {what}");
+    }
+
+    /// <summary>The control requests' connections, counting the refused ones and the 409 answers (a connection per request, as ControlRequests.Client).</summary>
+    private sealed class Answers() : DelegatingHandler(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, PooledConnectionIdleTimeout = TimeSpan.Zero })
+    {
+        private int _refused, _conflicts;
+        public int Refused => Volatile.Read(ref _refused);
+        public int Conflicts => Volatile.Read(ref _conflicts);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellation)
+        {
+            try
+            {
+                var response = await base.SendAsync(request, cancellation);
+                if (response.StatusCode == System.Net.HttpStatusCode.Conflict) Interlocked.Increment(ref _conflicts);
+                return response;
+            }
+            catch (HttpRequestException)
+            {
+                Interlocked.Increment(ref _refused);
+                throw;
+            }
+        }
     }
 
     /// <summary>The root unit as its path unit starts it: the handler in its acting mode whenever the daemon's queue holds a request.</summary>

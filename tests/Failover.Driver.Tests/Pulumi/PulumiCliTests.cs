@@ -119,6 +119,23 @@ public sealed class PulumiCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Config_rm_all_removes_path_keys_as_the_sdk_sends_it_and_a_key_the_stack_lacks_is_no_error()
+    {
+        var cli = _pulumi.Cli();
+        await cli.SelectOrCreateStackAsync(Standby);
+        await cli.SetConfigAsync(Standby, [new("failover:mode", ConfigValue.Plain("mvd")),
+            new("failover:snapshots.northwind", ConfigValue.Plain("4f2a9c1e"), Path: true), new("failover:snapshots.legacy", ConfigValue.Plain("0badc0de"), Path: true)]);
+
+        await cli.RemoveConfigAsync(Standby, ["failover:snapshots.legacy", "failover:snapshots.never-set"], path: true);
+
+        Assert.Equal(["config", "rm-all", "--path", "failover:snapshots.legacy", "failover:snapshots.never-set", .. _pulumi.Tail(Standby)],
+            StandIn.Args(_pulumi.Calls("config rm-all").Single()));
+        Assert.Null(await cli.GetConfigAsync(Standby, "failover:snapshots.legacy", path: true));
+        Assert.Equal(ConfigValue.Plain("4f2a9c1e"), await cli.GetConfigAsync(Standby, "failover:snapshots.northwind", path: true));
+        Assert.Equal(ConfigValue.Plain("mvd"), await cli.GetConfigAsync(Standby, "failover:mode"));
+    }
+
+    [Fact]
     public async Task Up_streams_resource_progress_from_the_event_log_and_returns_the_outputs()
     {
         _pulumi.Script(StandbyScript());

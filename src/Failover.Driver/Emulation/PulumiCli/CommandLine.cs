@@ -67,6 +67,7 @@ public sealed class CommandLine
         ["config get"] = [Stack, Json, ConfigFile, new("path"), new("open")],
         ["config set"] = [Stack, ConfigFile, new("path"), new("secret"), new("plaintext"), new("type", null, true), new("raw")],
         ["config set-all"] = [Stack, ConfigFile, new("path"), new("secret", null, true), new("plaintext", null, true)],
+        ["config rm-all"] = [Stack, ConfigFile, new("path")],
         ["up"] = [.. UpdateFlags, new("expect-no-changes"), new("replace", null, true), new("plan", null, true)],
         ["destroy"] = [.. UpdateFlags, new("remove"), new("run-program")],
         ["cancel"] = [Stack, Yes],

@@ -31,6 +31,7 @@ public sealed partial class Commands(
             case "config get": GetConfig(); break;
             case "config set": SetConfig(); break;
             case "config set-all": SetAllConfig(); break;
+            case "config rm-all": RemoveAllConfig(); break;
             case "up": { using var update = new Update(this, rule?.ResourceFailure); return update.Up(); }
             case "destroy": { using var update = new Update(this, null); return update.Destroy(); }
             case "cancel": Cancel(); break;
@@ -318,6 +319,42 @@ public sealed partial class Commands(
         var obj = node as JsonObject ?? [];
         obj[(string)path[0]] = SetPath(obj[(string)path[0]]?.DeepClone(), path[1..], leaf);
         return obj;
+    }
+
+    /// <summary>
+    /// `config rm-all`: each key removed in order; with --path the last segment inside its value (a map left empty stays,
+    /// as `{}`). A key the stack does not hold is no error (pulumi/pulumi sdk/go/common/resource/config/map.go, Map.Remove).
+    /// </summary>
+    private void RemoveAllConfig()
+    {
+        var (name, s) = Stack();
+        if (line.Positionals.Count == 0) throw new CliError("requires at least 1 arg(s), only received 0");
+        foreach (var key in line.Positionals)
+        {
+            var (full, path) = ParseKey(key);
+            if (!ConfigOf(name, s).TryGetValue(full, out var node)) continue;
+            if (path.Count == 0)
+            {
+                s.Config.Remove(full);
+                if (EmulationDirectory is not null) StackEmulation.RemoveConfig(_cwd, name, full);
+                continue;
+            }
+            var changed = node?.DeepClone();
+            RemovePath(changed, path);
+            s.Config[full] = changed;
+            if (EmulationDirectory is not null) StackEmulation.WriteConfig(_cwd, name, full, changed);
+        }
+    }
+
+    private static void RemovePath(JsonNode? node, List<object> path)
+    {
+        foreach (var step in path[..^1])
+            node = step is int i ? (node as JsonArray)?.ElementAtOrDefault(i) : (node as JsonObject)?[(string)step];
+        switch (node, path[^1])
+        {
+            case (JsonObject o, string k): o.Remove(k); break;
+            case (JsonArray a, int i) when i < a.Count: a.RemoveAt(i); break;
+        }
     }
 
     private void GetConfig()
