@@ -19,7 +19,7 @@ internal static class InfraReferences
             foreach (var snap in s.Snapshots.Where(x => !tenants.Contains(x.Tenant)))
                 problems.Add(new TopologyProblem(s.File, $"{StackFileReader.Namespace}snapshots.{snap.Tenant}", snap.Line,
                     $"tenant '{snap.Tenant}' is not in {production.Name}'s failover:tenants{ConfigNode.Suggest(snap.Tenant, tenants)}",
-                    "name the tenants exactly as the production stack does"));
+                    $"name the tenants exactly as the production stack does; if an earlier failover left it for a tenant production has dropped, remove it: pulumi config rm --path '{StackFileReader.Namespace}snapshots.{snap.Tenant}' --stack {s.Name}"));
             var missing = production.Tenants.Select(t => t.Name).Where(t => s.Snapshots.All(x => x.Tenant != t)).ToList();
             if (missing.Count > 0)
                 problems.Add(new TopologyProblem(s.File, StackFileReader.Namespace + "snapshots", s.Snapshots[0].Line,

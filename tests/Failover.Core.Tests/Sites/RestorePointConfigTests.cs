@@ -26,7 +26,7 @@ public class RestorePointConfigTests
         // What infra/ reads (the stack file) holds the restore point once the stale key is gone, and the loader refused it before.
         var withStale = string.Join("", held.Select(h => $"    {h.Key}: \"{h.Value}\"\n"));
         var refused = Assert.Throws<TopologyException>(() => SiteStacks.With("standby-hel1", "  failover:mode: mvd\n  failover:snapshots:\n" + withStale, "failover:mode"));
-        Assert.Contains(refused.Problems, p => p.Key == "failover:snapshots.legacy");
+        Assert.Contains(refused.Problems, p => p.Key == "failover:snapshots.legacy" && p.Fix.Contains("pulumi config rm --path 'failover:snapshots.legacy' --stack standby-hel1"));
         var kept = held.Where(h => !stale.Contains(RestorePointConfig.PathOf(h.Key))).ToDictionary();
         Assert.Empty(RestorePointConfig.Differences(kept, point));
         var standby = SiteStacks.With("standby-hel1", "  failover:mode: mvd\n  failover:snapshots:\n" + string.Join("", kept.Select(h => $"    {h.Key}: {h.Value}\n")), "failover:mode")
