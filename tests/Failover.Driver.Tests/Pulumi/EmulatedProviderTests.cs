@@ -99,6 +99,24 @@ public sealed class EmulatedProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Config_rm_all_takes_a_snapshot_key_out_of_the_stack_file_as_the_real_cli_does_and_keeps_the_rest()
+    {
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        var stacks = Path.Combine(_pulumi.ProjectDirectory, "infra", "stacks");
+        var tenants = Core.Topology.TopologyLoader.Load(stacks).Tenants.Select(t => t.Name).ToList();
+        await cli.SetConfigAsync("standby-hel1", [new("failover:mode", ConfigValue.Plain("mvd")),
+            .. tenants.Append("legacy").Select(t => new ConfigSetting($"failover:snapshots.{t}", ConfigValue.Plain("4f2a9c1e"), Path: true))]);
+
+        await cli.RemoveConfigAsync("standby-hel1", ["failover:snapshots.legacy"], path: true);
+
+        var text = File.ReadAllText(Path.Combine(stacks, "Pulumi.standby-hel1.yaml"));
+        Assert.DoesNotContain("legacy", text);
+        Assert.Contains("# Cold standby: Hetzner Helsinki", text);
+        Assert.Equal(tenants.Order(), Core.Topology.TopologyLoader.Load(stacks).Find("standby-hel1")!.Snapshots.Select(s => s.Tenant).Order());
+    }
+
+    [Fact]
     public async Task A_stack_file_core_refuses_fails_the_update_naming_the_operators_file_not_the_emulators_copy()
     {
         var e = await FailedUpAsync("northwind");
