@@ -27,23 +27,31 @@ status=0
 
 # Projects that need the Pulumi NuGet packages cannot be restored everywhere: run them only where
 # the packages restore, and say so when they are skipped.
-projects=(tests/Failover.Core.Tests tests/Failover.Driver.Tests)
-skipped_projects=0
+infra_tests=0
 if [ -d tests/Failover.Infra.Tests ]; then
   if dotnet restore tests/Failover.Infra.Tests >/dev/null 2>&1; then
-    projects+=(tests/Failover.Infra.Tests)
+    infra_tests=1
   else
     echo "SKIPPED tests/Failover.Infra.Tests: the Pulumi packages cannot be restored on this machine."
     echo "        infra/ is compile-checked against the SDK facade below instead; its decisions are tested in Failover.Core.Tests."
-    skipped_projects=1
   fi
 fi
 
 # With FAILOVER_TEST_RESULTS=DIR each test run also writes a trx file there (per-test durations, for the time budget).
 results() { [ -z "${FAILOVER_TEST_RESULTS:-}" ] || echo --logger "trx;LogFileName=$1.trx" --results-directory "$FAILOVER_TEST_RESULTS"; }
+# Runs `dotnet test PROJECT ARGS...` on the build made below, its output (blank lines dropped) on stdout.
+run_tests() { local p=$1; shift; dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build "$@" 2>&1 | grep -vE '^\s*$'; return "${PIPESTATUS[0]}"; }
 
-# CPU weights for the driver's two test runs, which run at once (below): a group of this script's own cgroup (cgroup v1's
-# cpu controller, as root) per run. Elsewhere both run at the default weight.
+# Most of the run's minutes are the driver's tests, which run at once in two CPU groups of this script's own cgroup (cgroup
+# v1's cpu controller, as root; elsewhere all at the default weight):
+# - "booted", of a much higher weight: the Debian root the booted servers boot from, then the booted-server tests
+#   (CloudDrillTests: one booted world serves the cloud rehearsal of the AWS standby, the drill's failover to standby-hel1 and
+#   a planned migration on to the AWS standby; and a bootstrap that fails half way), then the compile-only checks and the
+#   install test. The booted tests' minutes are mostly servers booting and restoring, with a CPU often idle, and their waits
+#   are what a loaded machine stretches; the root is what a fresh machine builds first (about 4 minutes: debootstrap on one
+#   core, about 135 MB of downloads; the tests wait for it on the cache's own lock, and fail naming a failed build).
+# - "others", of a low weight: the Core tests, then the rest of the driver's tests (three classes at once), which fill
+#   what the first group leaves.
 cpu_parent=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' /proc/self/cgroup 2>/dev/null)
 cpu_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)cpu(,|$)/ { print $2; exit }' /proc/mounts 2>/dev/null)
 cpu_group() { # NAME SHARES: makes the group; prints its directory
@@ -52,32 +60,12 @@ cpu_group() { # NAME SHARES: makes the group; prints its directory
   mkdir -p "$dir" 2>/dev/null && echo "$2" > "$dir/cpu.shares" 2>/dev/null && echo "$dir"
 }
 in_group() { [ -z "$1" ] || echo "$BASHPID" > "$1/cgroup.procs" 2>/dev/null || true; }
-trap 'rm -f "$log" "$prepare_log" "${booted_log:-}"; [ -z "${prepare_bin:-}" ] || rm -rf "$prepare_bin"; for g in $cpu_groups; do rmdir "$g" 2>/dev/null; done' EXIT
-
-# The booted-server tests (CloudDrillTests) boot containers from a cached Debian 12 root and format volumes: one booted
-# world serves the cloud rehearsal (the AWS standby), the drill's failover (to standby-hel1) and a planned migration (on to
-# the AWS standby); beside it, a bootstrap that fails half way. Their minutes are mostly servers booting and restoring, with
-# a CPU often idle, so they run beside the rest of the driver's tests, in a CPU group of a much higher weight (their
-# waits for boots and restores are what a loaded machine stretches; the other tests fill what they leave). Before them, the
-# Debian root that a fresh machine builds first (about 4 minutes: debootstrap on one core, and about 135 MB of downloads),
-# in the same group; a failed build is reported after the driver's tests, and the booted tests then fail naming it. The
-# driver's tests are built once, before anything runs from bin/ (the root is built from a copy of it all the same: a build
-# of the benchmarks or the install test below rewrites the projects' assemblies).
-booted="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 booted_group=$(cpu_group booted 8192) others_group=$(cpu_group others 256)
-cpu_groups="$booted_group $others_group"
-prepare_pid="" prepare_bin=$(mktemp -d) booted_log=$(mktemp)
-if dotnet build tests/Failover.Driver.Tests -c Release --nologo -v q > "$prepare_log" 2>&1; then driver_built=1; else driver_built=0; fi
-if [ "$(id -u)" = 0 ] && [ $driver_built = 1 ] && cp -a tests/Failover.Driver.Tests/bin/Release/net10.0/. "$prepare_bin/"; then
-  (in_group "$booted_group"; exec timeout 30m dotnet "$prepare_bin/failover.dll" drill --stacks infra/stacks --prepare) > "$prepare_log" 2>&1 &
-  prepare_pid=$!
-else
-  echo "the booted servers' Debian root is not prepared ahead (not root, or the build failed: the driver's tests say why)"
-fi
+core_log=$(mktemp) booted_log=$(mktemp) prepare_bin=$(mktemp -d)
+trap 'rm -f "$log" "$prepare_log" "$core_log" "$booted_log"; rm -rf "$prepare_bin"; for g in $booted_group $others_group; do rmdir "$g" 2>/dev/null; done' EXIT
 
-# The compile-only checks (the benchmarks are programs run by hand, built here so they do not rot; infra/ against the
-# Pulumi SDK facade) and the install test (a release build of the tool package and a single-file binary: minutes of
-# compiling, on no fixed address) run after the driver's other tests, beside the end of the booted-server tests.
+# The compile-only checks: the benchmarks are programs run by hand, built here so they do not rot; infra/ against the
+# Pulumi SDK facade.
 compile_checks() {
   local rc=0
   if [ -d benchmarks/Failover.Benchmarks ]; then
@@ -96,45 +84,65 @@ compile_checks() {
   fi
   return $rc
 }
+booted="FullyQualifiedName~Failover.Driver.Tests.EndToEnd.CloudDrillTests"
 install_test="FullyQualifiedName~Failover.Driver.Tests.InstallTests"
-checks_done=0
+# The install test: a release build of the tool package and a single-file binary, minutes of compiling, on no fixed address.
+booted_then_checks() {
+  local rc=0
+  echo "== tests/Failover.Driver.Tests: the booted-server tests (beside the driver's other tests)"
+  run_tests tests/Failover.Driver.Tests --filter "$booted" $(results booted) || rc=1
+  compile_checks || rc=1
+  echo "== tests/Failover.Driver.Tests: the install test"
+  run_tests tests/Failover.Driver.Tests --filter "$install_test" $(results install) || rc=1
+  return $rc
+}
 
-for p in "${projects[@]}"; do
-  echo "== $p"
-  if [ "$p" != tests/Failover.Driver.Tests ]; then
-    dotnet test "$p" -c Release --nologo "${quiet[@]}" $(results "$(basename "$p")") 2>&1 | tee -a "$log" | grep -vE '^\s*$'
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-    continue
+# Built once, before anything runs from bin/; the root is built from a copy of the driver's build, which nothing built
+# later (the benchmarks, the install test's package) can change under it.
+echo "== building tests/Failover.Core.Tests and tests/Failover.Driver.Tests"
+built=1
+for p in tests/Failover.Driver.Tests tests/Failover.Core.Tests; do
+  if ! dotnet build "$p" -c Release --nologo -v q > "$prepare_log" 2>&1; then
+    echo "building $p failed:"; grep -E " error |rror\(s\)" "$prepare_log" | sort -u; built=0; status=1
   fi
-  if [ $driver_built = 0 ]; then
-    echo "building $p failed:"; grep -E " error |rror\(s\)" "$prepare_log" | sort -u; status=1
-    continue
-  fi
-  (in_group "$booted_group"; exec dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build --filter "$booted" $(results booted)) > "$booted_log" 2>&1 &
+done
+prepare_pid=""
+if [ "$(id -u)" = 0 ] && [ $built = 1 ] && cp -a tests/Failover.Driver.Tests/bin/Release/net10.0/. "$prepare_bin/"; then
+  (in_group "$booted_group"; exec timeout 30m dotnet "$prepare_bin/failover.dll" drill --stacks infra/stacks --prepare) > "$prepare_log" 2>&1 &
+  prepare_pid=$!
+else
+  echo "the booted servers' Debian root is not prepared ahead (not root, or the build failed)"
+fi
+
+if [ $built = 1 ]; then
+  (in_group "$booted_group"; booted_then_checks) > "$booted_log" 2>&1 &
   booted_pid=$!
+  (in_group "$others_group"; exec > "$core_log" 2>&1; echo "== tests/Failover.Core.Tests (beside the driver's tests)"
+   exec dotnet test tests/Failover.Core.Tests -c Release --nologo "${quiet[@]}" --no-build $(results core)) &
+  core_pid=$!
+  echo "== tests/Failover.Driver.Tests (the booted-server tests, the compile-only checks and the install test beside them)"
   (in_group "$others_group"
-   exec dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build $(results driver) \
+   exec dotnet test tests/Failover.Driver.Tests -c Release --nologo "${quiet[@]}" --no-build $(results driver) \
      --filter "FullyQualifiedName!~${booted#FullyQualifiedName~}&FullyQualifiedName!~${install_test#FullyQualifiedName~}") 2>&1 \
     | tee -a "$log" | grep -vE '^\s*$'
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   if [ -n "$prepare_pid" ] && ! wait "$prepare_pid"; then
     echo "preparing the booted servers' Debian root failed (drill --stacks infra/stacks --prepare):"; tail -20 "$prepare_log"
   fi
-  (in_group "$others_group"
-   rc=0
-   compile_checks || rc=1
-   echo "== $p: the install test (beside the booted-server tests)"
-   dotnet test "$p" -c Release --nologo "${quiet[@]}" --no-build --filter "$install_test" $(results install) 2>&1 | grep -vE '^\s*$'
-   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-   exit $rc) 2>&1 | tee -a "$log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-  checks_done=1
+  wait "$core_pid" || status=1
+  grep -vE '^\s*$' "$core_log" | tee -a "$log"
   wait "$booted_pid" || status=1
-  echo "== $p: the booted-server tests (beside the driver's other tests)"
-  grep -vE '^\s*$' "$booted_log" | tee -a "$log"
-done
+  tee -a "$log" < "$booted_log"
+else
+  compile_checks || status=1
+fi
 
-[ $checks_done = 1 ] || { compile_checks || status=1; }
+# After the driver's tests and what ran beside them: a build here would share their obj/ and bin/ folders.
+if [ $infra_tests = 1 ]; then
+  echo "== tests/Failover.Infra.Tests"
+  dotnet test tests/Failover.Infra.Tests -c Release --nologo "${quiet[@]}" $(results infra) 2>&1 | tee -a "$log" | grep -vE '^\s*$'
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 
 # Counted from the summary lines only ("Passed!  - Failed: 0, Passed: 380, ..."): a failed test's printed output may say anything.
 sum() { grep -E '^(Passed|Failed)! +- ' "$log" | grep -Eo "$1: +[0-9]+" | awk '{ n += $2 } END { print n + 0 }'; }

@@ -39,7 +39,12 @@ internal static class Processes
     /// <summary>As <see cref="Failover"/>, with stdout and stderr apart (a `--json` document is stdout alone).</summary>
     public static (int ExitCode, string Stdout, string Stderr) FailoverStreams(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        // With Ctrl-C's SIGINT at its default disposition, as a terminal starts a program: a test run started in the background
+        // (`&` in a script, nohup) passes SIGINT on ignored, and the driver, as programs do, leaves an ignored SIGINT ignored
+        // (the Ctrl-C test then saw its run go on to the cutover).
+        var psi = new ProcessStartInfo("env") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "failover.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
