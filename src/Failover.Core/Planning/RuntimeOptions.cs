@@ -47,7 +47,7 @@ public sealed class RuntimeOptions
     /// <param name="pulumiCommand">One quick pulumi command: stack and config commands, outputs, cancel.</param>
     /// <param name="reportFiling">A cloud site's data server filing the report into the vault, read back by the driver.</param>
     /// <param name="restorePoint">Offering a booting data server its restore point by signed request, until its daemon takes it (boot and apt first).</param>
-    /// <param name="probe">One HTTP or PostgreSQL probe of a health gate (the gate polls again after a probe that failed).</param>
+    /// <param name="probe">One HTTP or PostgreSQL probe of a health gate (the gate polls again after a probe that failed); a cloud site's health URL asked whether it serves.</param>
     /// <param name="tcpProbe">One TCP connection attempt of a health gate.</param>
     /// <param name="dnsQuery">One question to one authoritative DNS server (UDP, then TCP when the answer is truncated).</param>
     /// <param name="applicationStop">The signed stop requests to the servers of a site being fenced, all together, before its firewall closes.</param>

@@ -173,7 +173,7 @@ internal sealed class CloudWorld
         };
         if (variable(EmulatedCloud.RootsVariable) is { Length: > 0 } roots)
             PulumiEnvironment = new Dictionary<string, string>(PulumiEnvironment) { [EmulatedCloud.RootsVariable] = roots };
-        Pulumi = RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), Variable, PulumiEnvironment, _secrets, _log, time);
+        Pulumi = RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), Variable, PulumiEnvironment, _secrets, _log, time, Options);
 
         _say($"[2/{steps}] starting the DNS server (PowerDNS, standing in for {dnsStack.Name}) on {DnsAddress}:{DnsPort} with zone {dns.Zone}");
         _pdns = new PowerDnsServer(DnsDirectory, DnsAddress, DnsPort, DnsApiPort, apiKey);
@@ -226,7 +226,7 @@ internal sealed class CloudWorld
         foreach (var server in servers) await server.KillAsync();
         // A killed process answers nothing, but on a loaded machine its socket may outlive the kill by a moment.
         var clock = Stopwatch.StartNew();
-        while (await PulumiSites.AnswersAsync(Http, outputs[StackOutputs.HealthUrl].Text, ct))
+        while (await PulumiSites.AnswersAsync(Http, outputs[StackOutputs.HealthUrl].Text, Options.Probe, ct))
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(15))
                 throw new InvalidOperationException($"{stack} still answers {outputs[StackOutputs.HealthUrl].Text} 15 s after its servers were killed: " +

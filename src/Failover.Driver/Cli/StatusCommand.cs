@@ -38,7 +38,7 @@ internal static class StatusCommand
             var store = RunCommands.Store(app, parse, topology);
             var project = RunCommands.ProjectDirectory(topology);
             var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options));
-            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store, app.Options), pulumi, RunPortsFactory.HttpFor(app.Options));
+            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store, app.Options), pulumi, RunPortsFactory.HttpFor(app.Options), app.Options.Probe);
             var (servingSite, why) = ServingSite.OrProduction(topology, store, log, await ServingSite.DeployedActiveStackAsync(topology, () => pulumi.Value, log, ct));
             var serving = servingSite.Name;
             IReadOnlyList<ILiveCheck> checks =

@@ -19,7 +19,7 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
     {
         try
         {
-            return HealthUrlOf(await pulumi.GetOutputsAsync(site.Name, cancellation)) is { } url && await AnswersAsync(http, url, cancellation);
+            return HealthUrlOf(await pulumi.GetOutputsAsync(site.Name, cancellation)) is { } url && await AnswersAsync(http, url, ServingProbe, cancellation);
         }
         catch (PulumiCommandException e)
         {
@@ -28,13 +28,16 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
         }
     }
 
-    /// <summary>Whether a health URL answers 2xx within 5 s; a refused or timed-out request is a no.</summary>
-    internal static async Task<bool> AnswersAsync(HttpClient http, string url, CancellationToken cancellation)
+    /// <summary>How long the health URL may take to say whether the site serves (runtime option probe).</summary>
+    public TimeSpan ServingProbe { get; init; } = RuntimeOptions.Default.Probe;
+
+    /// <summary>Whether a health URL answers 2xx <paramref name="within"/>; a refused or timed-out request is a no.</summary>
+    internal static async Task<bool> AnswersAsync(HttpClient http, string url, TimeSpan within, CancellationToken cancellation)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            timeout.CancelAfter(within);
             using var response = await http.GetAsync(url, timeout.Token);
             return response.IsSuccessStatusCode;
         }

@@ -147,7 +147,7 @@ public static class RunPortsFactory
     private static PulumiSites CloudSites(RunEnvironment env, IPulumi pulumi, VaultSet vaults, HttpClient control) =>
         new(pulumi, HttpFor(env.Options), env.Log, env.Progress, env.Options.Fence)
         {
-            RestoreFromOf = vaults.OtherVaultOfAsync, Control = control, StopTimeout = env.Options.ApplicationStop, Time = env.Time,
+            RestoreFromOf = vaults.OtherVaultOfAsync, Control = control, StopTimeout = env.Options.ApplicationStop, ServingProbe = env.Options.Probe, Time = env.Time,
             Topology = env.Topology, RestorePointWait = env.Options.RestorePoint.Timeout, RestorePointPoll = env.Options.RestorePoint.Poll,
         };
 

@@ -18,7 +18,8 @@ public interface ISiteObserver
 /// Local sites answer when their PostgreSQL accepts connections on the site's address; cloud sites when their
 /// health URL (a stack output) answers 2xx, at the service addresses the stack exports.
 /// </summary>
-public sealed class SiteObserver(LocalSites local, Lazy<IPulumi> pulumi, HttpClient http) : ISiteObserver
+/// <param name="probe">How long a health URL may take to answer (runtime option probe).</param>
+public sealed class SiteObserver(LocalSites local, Lazy<IPulumi> pulumi, HttpClient http, TimeSpan probe) : ISiteObserver
 {
     public async Task<SiteView> ObserveAsync(StackSpec site, CancellationToken cancellation)
     {
@@ -32,6 +33,6 @@ public sealed class SiteObserver(LocalSites local, Lazy<IPulumi> pulumi, HttpCli
             return new SiteView(false, [], $"cannot read the stack outputs of {site.Name}: {e.Message}");
         }
         var addresses = PulumiSites.ServiceAddressesOf(outputs);
-        return new SiteView(PulumiSites.HealthUrlOf(outputs) is { } url && await PulumiSites.AnswersAsync(http, url, cancellation), addresses);
+        return new SiteView(PulumiSites.HealthUrlOf(outputs) is { } url && await PulumiSites.AnswersAsync(http, url, probe, cancellation), addresses);
     }
 }
