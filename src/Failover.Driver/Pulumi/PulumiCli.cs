@@ -128,8 +128,8 @@ public sealed partial class PulumiCli : IPulumi
 
     public async Task RemoveConfigAsync(string stack, IReadOnlyList<string> keys, bool path = false, CancellationToken cancellation = default)
     {
-        // pulumi-cli-contract.md §config rm-all: `config rm-all [--path] KEY…` with --stack, as the SDK's RemoveAllConfigAsync
-        // sends it. 2,000 snapshot keys (tenant names up to 40 characters) are about 120 KB, far below the command line's limit.
+        // `config rm-all [--path] KEY…` with --stack, as the SDK's RemoveAllConfigAsync sends it (docs/pulumi-adapter.md cites
+        // the CLI's source; the recorded contract has no rm-all yet). 2,000 snapshot keys (tenant names up to 40 characters) are about 120 KB, far below the command line's limit.
         foreach (var batch in keys.Chunk(2000))
             await RunAsync(new Invocation("config rm-all", stack, ["config", "rm-all", .. PathFlag(path), .. batch], _options.CommandTimeout), cancellation);
         _log.Debug("Removed {KeyCount} config values from {Stack}", keys.Count, stack);

@@ -218,6 +218,16 @@ public sealed class RecipeRestoreConformance(ConformanceTenant fixture, ITestOut
         return await stdout + stderr;
     }
 
+    /// <summary>The health handler a cloud server's health unit runs (<see cref="BootstrapScript.HealthHandler"/>), serving <paramref name="document"/> at /health on <paramref name="address"/>.</summary>
+    private static Process StartHealthHandler(string dir, string address, string document, out int port)
+    {
+        File.WriteAllText(Path.Combine(dir, "health.py"), BootstrapScript.HealthHandler);
+        port = Processes.FreePort();
+        var handler = new ProcessStartInfo("python3", [Path.Combine(dir, "health.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture), "/health", document]);
+        handler.Environment["FAILOVER_HEALTH_BIND"] = address;
+        return Process.Start(handler)!;
+    }
+
     /// <summary>
     /// The cloud restore's progress end to end: the recipe's bash restores the tenant from the real vault while its
     /// progress loop rewrites the health document, the real health handler serves it, and the driver's cloud restore wait
@@ -237,11 +247,7 @@ public sealed class RecipeRestoreConformance(ConformanceTenant fixture, ITestOut
             Hooks = [slowHook],
         };
         var health = Path.Combine(dir, "health");
-        File.WriteAllText(Path.Combine(dir, "health.py"), BootstrapScript.HealthHandler);
-        var port = Processes.FreePort();
-        var handler = new ProcessStartInfo("python3", [Path.Combine(dir, "health.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture), "/health", health]);
-        handler.Environment["FAILOVER_HEALTH_BIND"] = "127.0.17.1";
-        using var server = Process.Start(handler)!;
+        using var server = StartHealthHandler(dir, "127.0.17.1", health, out var port);
         try
         {
             var seen = new System.Collections.Concurrent.ConcurrentQueue<TransferProgress>();
@@ -286,11 +292,7 @@ public sealed class RecipeRestoreConformance(ConformanceTenant fixture, ITestOut
             [new RecipeTenant(Site.Tenant, set.Database!.Id, Path.Combine(dir, "tenants", Site.Tenant.Name, "files"), [], [], RestorePlan.For(Site.Tenant, 1)),
              new RecipeTenant(lost, lostId, Path.Combine(dir, "tenants", lost.Name, "files"), [], [], RestorePlan.For(lost, 1))]);
         var health = Path.Combine(dir, "health");
-        File.WriteAllText(Path.Combine(dir, "health.py"), BootstrapScript.HealthHandler);
-        var port = Processes.FreePort();
-        var handler = new ProcessStartInfo("python3", [Path.Combine(dir, "health.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture), "/health", health]);
-        handler.Environment["FAILOVER_HEALTH_BIND"] = "127.0.17.2";
-        using var server = Process.Start(handler)!;
+        using var server = StartHealthHandler(dir, "127.0.17.2", health, out var port);
         try
         {
             var restorer = new Failover.Driver.Cloud.CloudTenantRestorer(new HttpClient(), TimeProvider.System, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), null);
