@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Failover.Core.Backup;
+using Failover.Core.Topology;
 using Failover.Driver.Engine;
 using Spectre.Console;
 
@@ -56,7 +57,9 @@ internal sealed class PlainDisplay(TextWriter stdout) : RunDisplay
 /// <summary>
 /// A live display per step: a spinner with the step's elapsed time and a bar per tenant with bytes, rate and ETA.
 /// Spectre's live display is not thread-safe, so lines and progress from the step's threads are queued and drawn
-/// by the display's own loop.
+/// by the display's own loop. Rate and ETA come from the transfer itself (bytes over its elapsed time), not from
+/// Spectre's speed column, which needs several samples seconds apart and stays blank for a restore that moves in
+/// a few large jumps (files are counted once restic ends). A finished tenant stays on screen until the step ends.
 /// </summary>
 internal sealed class TerminalDisplay(IAnsiConsole console) : RunDisplay
 {
@@ -98,9 +101,9 @@ internal sealed class TerminalDisplay(IAnsiConsole console) : RunDisplay
         _tenants.Clear();
         _live = console.Progress()
             .AutoClear(true)
-            .HideCompleted(true)
+            .HideCompleted(false)
             .Columns(new SpinnerColumn(), new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
-                new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                new PercentageColumn(), new DownloadedColumn(), new ElapsedTimeColumn())
             .StartAsync(async ctx =>
             {
                 var running = ctx.AddTask($"{step} running", maxValue: 1).IsIndeterminate();
@@ -111,10 +114,11 @@ internal sealed class TerminalDisplay(IAnsiConsole console) : RunDisplay
                     while (_lines.TryDequeue(out var text)) Write(text);
                     foreach (var (tenant, p) in _tenants)
                     {
-                        if (!bars.TryGetValue(tenant, out var bar)) bars[tenant] = bar = ctx.AddTask($"  {tenant}", maxValue: Math.Max(1, p.Total));
+                        if (!bars.TryGetValue(tenant, out var bar)) bars[tenant] = bar = ctx.AddTask(Describe(p), maxValue: Math.Max(1, p.Total));
+                        bar.Description = Describe(p);
                         bar.Value = p.Done;
                     }
-                    if (stopping) break;
+                    if (stopping) { ctx.Refresh(); break; } // the last state is drawn once even if the step ended within a frame
                     try { await Task.Delay(150, stop); } catch (OperationCanceledException) { }
                 }
                 running.StopTask();
@@ -131,4 +135,9 @@ internal sealed class TerminalDisplay(IAnsiConsole console) : RunDisplay
     }
 
     public override void Transfer(TransferProgress progress) => _tenants[progress.Tenant] = progress;
+
+    /// <summary>"  contoso  3.1 MB/s  ETA 9s": the bar, bytes and elapsed time are columns of their own.</summary>
+    internal static string Describe(TransferProgress p) =>
+        Markup.Escape($"  {p.Tenant}  {TransferProgress.Bytes((long)p.Rate)}/s  " +
+            (p.Finished ? "done" : p.Eta is { } eta ? $"ETA {Durations.Format(eta)}" : "ETA n/a"));
 }
