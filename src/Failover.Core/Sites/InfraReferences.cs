@@ -24,7 +24,11 @@ internal static class InfraReferences
             if (missing.Count > 0)
                 problems.Add(new TopologyProblem(s.File, StackFileReader.Namespace + "snapshots", s.Snapshots[0].Line,
                     $"no snapshot for {string.Join(", ", missing)}: those tenants would come up empty",
-                    "give every tenant its snapshot id (`failover run` sets them all), or remove failover:snapshots"));
+                    $"give every tenant its snapshot id, or {ConfiguredSnapshot.LeftOutValue} for one the failover leaves out on purpose (`failover run` sets them all), or remove failover:snapshots"));
+            if (s.Snapshots.Count > 0 && s.Snapshots.All(x => x.LeftOut))
+                problems.Add(new TopologyProblem(s.File, StackFileReader.Namespace + "snapshots", s.Snapshots[0].Line,
+                    "every tenant is left out: the standby would restore nothing",
+                    "give at least one tenant its snapshot id, or remove failover:snapshots"));
         }
     }
 }

@@ -2,8 +2,26 @@ using Failover.Core.Topology;
 
 namespace Failover.Core.Sites;
 
-/// <summary>The database-part snapshot of the backup set a standby restores one tenant from, set by the driver at failover time.</summary>
-public sealed record ConfiguredSnapshot(string Tenant, string SnapshotId, int? Line);
+/// <summary>
+/// The database-part snapshot of the backup set a standby restores one tenant from, set by the driver at failover time;
+/// a null <paramref name="SnapshotId"/> is a tenant the run left out on purpose (`--without-tenant`, written
+/// <see cref="LeftOutValue"/>), so that a restore point still names every tenant and a forgotten one stays an error.
+/// </summary>
+public sealed record ConfiguredSnapshot(string Tenant, string? SnapshotId, int? Line)
+{
+    /// <summary>The value of <c>failover:snapshots.TENANT</c> for a tenant left out of the restore (no hex id can be it).</summary>
+    public const string LeftOutValue = "left-out";
+
+    /// <summary>Whether the run left this tenant out: the standby does not restore it; `failover restore` brings it back later.</summary>
+    public bool LeftOut => SnapshotId is null;
+
+    /// <summary>The key's value as the stack file holds it.</summary>
+    public string ConfigValue => SnapshotId ?? LeftOutValue;
+
+    /// <summary>The restore point of a failover to a standby: each tenant of <paramref name="tenants"/> with its snapshot, or left out.</summary>
+    public static IReadOnlyList<ConfiguredSnapshot> Of(IEnumerable<string> tenants, IReadOnlyDictionary<string, string> snapshotIds) =>
+        tenants.Select(t => new ConfiguredSnapshot(t, snapshotIds.GetValueOrDefault(t), null)).ToList();
+}
 
 /// <summary>What the site serves: the public ports, the health endpoint and the unit started after a restore.</summary>
 public sealed record ServiceSettings(IReadOnlyList<int> Ports, int HealthPort, string HealthPath, string? Unit)
@@ -30,9 +48,10 @@ internal static class InfraConfigReader
             if (!TenantName.IsValid(tenant))
                 throw child.Error($"'{ConfigNode.Printable(tenant)}' is not a tenant name", "use the tenant's name from the production stack's failover:tenants");
             var id = child.AsString();
+            if (id == ConfiguredSnapshot.LeftOutValue) { result.Add(new ConfiguredSnapshot(tenant, null, child.Line)); continue; }
             if (!IsSnapshotId(id))
                 throw child.Error($"'{id}' is not a restic snapshot id",
-                    "write the id of the tenant's part=db snapshot as `restic snapshots` prints it: 8 to 64 hexadecimal characters");
+                    $"write the id of the tenant's part=db snapshot as `restic snapshots` prints it (8 to 64 hexadecimal characters), or {ConfiguredSnapshot.LeftOutValue} for a tenant the failover leaves out (--without-tenant)");
             result.Add(new ConfiguredSnapshot(tenant, id.ToLowerInvariant(), child.Line));
         }
         return result;

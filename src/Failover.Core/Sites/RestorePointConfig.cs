@@ -43,7 +43,7 @@ public static class RestorePointConfig
     /// <summary>How <paramref name="held"/> differs from the restore point, one line per key (empty when infra/ renders exactly it).</summary>
     public static IReadOnlyList<string> Differences(IReadOnlyDictionary<string, string> held, IEnumerable<ConfiguredSnapshot> restorePoint)
     {
-        var wanted = restorePoint.ToDictionary(s => s.Tenant, s => s.SnapshotId, StringComparer.Ordinal);
+        var wanted = restorePoint.ToDictionary(s => s.Tenant, s => s.ConfigValue, StringComparer.Ordinal);
         return wanted.Keys.Union(held.Keys).Order(StringComparer.Ordinal)
             .Select(t => (Key: PathOf(t), Held: held.GetValueOrDefault(t), Wanted: wanted.GetValueOrDefault(t)))
             .Where(d => !string.Equals(d.Held, d.Wanted, StringComparison.OrdinalIgnoreCase))

@@ -73,14 +73,14 @@ public sealed record RestoreRecipe(
     public static string FilesDirectory(string tenant) => $"{TenantsDirectory}/{tenant}/files";
 
     /// <summary>
-    /// The recipe for a stack's restore point, in restore order (tier first, then smallest first); null when
-    /// the stack has no <c>failover:snapshots</c>. pg_restore gets one job per vCPU of the data server.
+    /// The recipe for a stack's restore point, in restore order (tier first, then smallest first), without the tenants
+    /// it leaves out; null when the stack has no <c>failover:snapshots</c>. pg_restore gets one job per vCPU of the data server.
     /// </summary>
     public static RestoreRecipe? For(Topology.Topology topology, StackSpec stack, int pgRestoreJobs)
     {
         if (stack.Snapshots.Count == 0) return null;
         var jobs = Math.Max(1, pgRestoreJobs);
-        var byTenant = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
+        var byTenant = stack.Snapshots.Where(s => !s.LeftOut).ToDictionary(s => s.Tenant, s => s.SnapshotId!);
         var ordered = RestoreSchedule.Order(topology.Tenants.Where(t => byTenant.ContainsKey(t.Name)), t => t).ToList();
         var hooks = ordered.SelectMany(t => t.PreRestore.Concat(t.PostRestore)).Distinct(StringComparer.Ordinal).ToList();
         var tenants = ordered.Select(t => new RecipeTenant(t, byTenant[t.Name], FilesDirectory(t.Name),

@@ -28,7 +28,7 @@ public static class StaleCheckout
             if (d.Mode is { Length: > 0 } deployedMode && !string.Equals(deployedMode, mode, StringComparison.OrdinalIgnoreCase))
                 differences.Add(new(stack.Name, file, "failover:mode", mode, deployedMode, false));
             // A tenant the stack files name but the site did not restore is a failed restore, not a stale checkout.
-            var configured = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.SnapshotId);
+            var configured = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.ConfigValue);
             foreach (var (tenant, id) in (d.RestoredSnapshots ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal))
                 if (!configured.TryGetValue(tenant, out var inFiles) || inFiles != id)
                     differences.Add(new(stack.Name, file, $"failover:snapshots.{tenant}", inFiles ?? "(not set)", id, true));

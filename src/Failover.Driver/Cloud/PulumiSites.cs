@@ -60,15 +60,19 @@ public sealed class PulumiSites(IPulumi pulumi, HttpClient http, ILogger log, Ac
             settings.Add(new ConfigSetting("failover:restoreFrom", ConfigValue.Plain(vault)));
             progress($"    {site.Name} restores from {vault} (failover:restoreFrom)");
         }
-        var snapshots = restorePoint.Select(s => new ConfiguredSnapshot(s.Tenant, s.SnapshotId, null)).ToList();
+        // Every tenant is named: one the run leaves out (--without-tenant) is written left-out, so infra/ sees a partial
+        // restore point that is meant, and a tenant missing by mistake still fails the stack's check.
+        var ids = restorePoint.ToDictionary(s => s.Tenant, s => s.SnapshotId, StringComparer.Ordinal);
+        var snapshots = ConfiguredSnapshot.Of(Topology is { } all ? all.Tenants.Select(t => t.Name) : ids.Keys.Order(StringComparer.Ordinal), ids);
         var deployed = site.Provisioned(snapshots);
         var mode = deployed.Mode == SiteMode.Full ? "full" : "mvd";
         settings.Add(new ConfigSetting("failover:mode", ConfigValue.Plain(mode)));
         settings.AddRange(snapshots.OrderBy(s => s.Tenant, StringComparer.Ordinal)
-            .Select(s => new ConfigSetting(RestorePointConfig.PathOf(s.Tenant), ConfigValue.Plain(s.SnapshotId), Path: true)));
+            .Select(s => new ConfigSetting(RestorePointConfig.PathOf(s.Tenant), ConfigValue.Plain(s.ConfigValue), Path: true)));
         await pulumi.SetConfigAsync(site.Name, settings, cancellation);
         await KeepOnlyRestorePointAsync(site.Name, snapshots, cancellation);
-        progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids)");
+        var leftOut = snapshots.Where(s => s.LeftOut).Select(s => s.Tenant).ToList();
+        progress($"    pulumi up {site.Name} (mode {mode}, {restorePoint.Count} snapshot ids{(leftOut.Count > 0 ? $"; left out: {string.Join(", ", leftOut)}" : "")})");
         var result = await pulumi.UpAsync(site.Name, new Progress<PulumiProgress>(Show), cancellation);
         var address = AddressOf(site, result.Outputs);
         // A data server whose user data pins its restore point instead of carrying it waits for it: sent now (again on resume).

@@ -35,6 +35,32 @@ public class InfraConfigTests
     }
 
     [Fact]
+    public void A_tenant_left_out_on_purpose_loads_and_the_standby_neither_restores_nor_reports_it()
+    {
+        // `failover run --without-tenant northwind` to a cloud standby: infra/ loads this file inside `pulumi up`.
+        var snapshots = "    northwind: left-out\n" + string.Join("", SiteStacks.Tenants.Skip(1).Select(t => $"    {t}: {SiteStacks.Snapshot(t)}\n"));
+        var topology = SiteStacks.With("standby-hel1", "  failover:snapshots:\n" + snapshots);
+        var stack = topology.Find("standby-hel1")!;
+
+        Assert.True(stack.Snapshots.Single(s => s.Tenant == "northwind").LeftOut);
+        var recipe = Failover.Core.Sites.RestoreRecipe.For(topology, stack, 2)!;
+        Assert.Equal(SiteStacks.Tenants.Skip(1).Order(), recipe.Tenants.Select(t => t.Tenant.Name).Order());
+        Assert.DoesNotContain("northwind", recipe.SnapshotIds.Keys);
+        // What the driver wrote reads back as exactly its restore point, left-out included.
+        var held = stack.Snapshots.ToDictionary(s => s.Tenant, s => s.ConfigValue);
+        Assert.Empty(Failover.Core.Sites.RestorePointConfig.Differences(held, stack.Snapshots));
+        Assert.Equal("left-out", held["northwind"]);
+    }
+
+    [Fact]
+    public void A_standby_that_leaves_every_tenant_out_is_refused()
+    {
+        var snapshots = string.Join("", SiteStacks.Tenants.Select(t => $"    {t}: left-out\n"));
+        var e = Assert.Throws<TopologyException>(() => SiteStacks.With("standby-hel1", "  failover:snapshots:\n" + snapshots));
+        Assert.Contains(e.Problems, p => p.Key == "failover:snapshots" && p.Message.Contains("every tenant is left out"));
+    }
+
+    [Fact]
     public void Only_a_standby_restores_snapshots()
     {
         var e = Assert.Throws<TopologyException>(() => SiteStacks.With("prod-fsn1", "  failover:snapshots:\n    northwind: 0123abcd\n"));

@@ -125,6 +125,19 @@ public sealed class EmulatedProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restore_point_that_leaves_a_tenant_out_on_purpose_gets_past_the_stack_check_as_a_whole_one_does()
+    {
+        // As `failover run --without-tenant contoso` writes it: the update goes on to the vault's stack reference (never
+        // deployed here), exactly as A_restoring_standby_whose_vault_was_never_deployed… does with every tenant restored.
+        var cli = Cli();
+        await cli.SelectOrCreateStackAsync("standby-hel1");
+        await cli.SetConfigAsync("standby-hel1", "failover:snapshots.contoso", ConfigValue.Plain("left-out"), path: true);
+        var e = await FailedUpAsync("northwind", "fabrikam", "tailspin", "wingtip", "adventure-works", "litware", "proseware", "lucerne", "margie");
+        Assert.DoesNotContain("no snapshot for", e.Error);
+        Assert.True(e.Error.Contains("unknown output 'resticRepository' of stack reference 'organization/failover/vault-aws-par'"), e.Error);
+    }
+
+    [Fact]
     public async Task A_server_type_the_location_no_longer_sells_fails_the_update_naming_the_server_and_boots_nothing()
     {
         // cpx31 was deprecated on 2025-10-16 and is not orderable since January 2026 (Catalog.DeprecatedServerTypes).

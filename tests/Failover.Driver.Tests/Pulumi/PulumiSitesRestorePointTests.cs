@@ -59,6 +59,24 @@ public sealed class PulumiSitesRestorePointTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tenant_the_run_leaves_out_is_written_left_out_so_the_restore_point_still_names_every_tenant()
+    {
+        // `failover run --without-tenant contoso`: select-backup's restore point has every tenant but contoso.
+        var topology = TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
+        var point = Point([.. topology.Tenants.Select(t => t.Name).Where(t => t != "contoso")]);
+        var said = new List<string>();
+        var sites = new PulumiSites(_pulumi.Cli(), new HttpClient(), _pulumi.Log, said.Add, TimeSpan.FromMinutes(5)) { Topology = topology };
+
+        await sites.ProvisionAsync(_standby, point, CancellationToken.None);
+
+        var held = RestorePointConfig.Parse(Standby, (await _pulumi.Cli().GetConfigAsync(Standby, RestorePointConfig.Key))?.Value);
+        Assert.Equal("left-out", held["contoso"]);
+        Assert.Equal(point.Select(p => $"{p.Tenant} {p.SnapshotId}").Append("contoso left-out").Order(), held.Select(h => $"{h.Key} {h.Value}").Order());
+        Assert.Contains(said, l => l.Contains("left out: contoso"));
+        Assert.Equal(["up"], Changes());
+    }
+
+    [Fact]
     public async Task A_removal_that_fails_stops_before_pulumi_up_naming_the_stack_the_key_and_the_fix()
     {
         await EarlierRunAsync();
