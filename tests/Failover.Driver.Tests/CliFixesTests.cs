@@ -23,6 +23,19 @@ public class CliFixesTests : IDisposable
         Assert.Equal(3, CliRun.Of(_project, "migrate", "--to", "standby-hel1", "--yes", "--state-dir", state).ExitCode);
     }
 
+    [Fact]
+    public void Restore_into_a_cloud_site_refuses_at_once_naming_why_and_the_way_out_and_changes_nothing()
+    {
+        // A cloud failover --without-tenant leaves the tenant out of the data server's boot-time restore; `failover restore`
+        // waited (2 h) on the health document for a tenant that server never restores.
+        var state = Path.Combine(_project, ".failover");
+        var run = CliRun.Of(_project, "restore", "--tenant", "contoso", "--yes", "--state-dir", state);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("`failover restore` restores into a local site only: prod-fsn1 runs on hetzner", run.Stderr);
+        Assert.Contains("nothing was changed. Restore contoso on its data server by hand", run.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(state, "runs")) && Directory.EnumerateFileSystemEntries(Path.Combine(state, "runs")).Any());
+    }
+
     [Theory]
     [InlineData("plan", "--to", "standby-hel")]
     [InlineData("run", "--to", "stanby-hel1", "--dry-run")]

@@ -49,6 +49,12 @@ internal static class RestoreCommand
             var (serving, why) = ServingSite.Of(topology, store, await ServingSite.DeployedActiveStackAsync(topology,
                 () => RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options), log, ct));
             app.Print($"Serving site: {why}.\n");
+            // A cloud data server restores only at boot, from failover:snapshots; the driver has no way to restore one
+            // tenant into it while it serves, and waiting on its health document would wait for nothing.
+            if (serving.Site.Provider != Provider.Local)
+                throw new UsageException($"`failover restore` restores into a local site only: {serving.Name} runs on {serving.Site.Provider.ToString().ToLowerInvariant()}, " +
+                    $"whose data server restores its tenants at boot, from failover:snapshots; nothing was changed. Restore {string.Join(", ", names)} on its data server " +
+                    "by hand, by the steps docs/backup-and-restore.md lists (\"Restoring on a cloud standby\")");
             if (!parse.GetValue(yes) && !app.Confirm(
                     $"This restores {string.Join(", ", names)} into {serving.Name}, which serves customers now; a database of the same name there is replaced.\n" +
                     "Type the site name to go on: ", serving.Name))
