@@ -204,6 +204,67 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A tenant without a usable backup does not hold the others back in the cloud either: `failover run --without-tenant`
+    /// writes it left-out into the standby's restore point, `pulumi up` (infra/'s stack check, emulated) takes it, the booted
+    /// data server restores and verifies the nine others and never that one, and the report names it. Its own world on the
+    /// links of 198.18.21.0/24 and PowerDNS on 127.0.21.53 (in the world's collection, so after it).
+    /// </summary>
+    [Fact]
+    public async Task A_cloud_failover_without_a_tenant_restores_the_others_on_booted_servers_and_names_the_one_left_out()
+    {
+        const string block = "198.18.21.0";
+        var state = Directory.CreateTempSubdirectory("failover-cloud-without-").FullName;
+        var said = new StringWriter();
+        CloudWorld? world = null;
+        Exception? failure = null;
+        try
+        {
+            var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
+            await CloudWorld.EnsurePrerequisitesAsync(Environment.GetEnvironmentVariable, Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
+            world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
+                name => name switch { EmulatedCloud.BlockVariable => block, CloudWorld.DnsVariable => "127.0.21.53", _ => Environment.GetEnvironmentVariable(name) },
+                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
+            await world.LoseAsync("prod-fsn1", CancellationToken.None);
+
+            var run = Verb(world, Path.Combine(state, "runs"), "run", "--to", "standby-hel1", "--without-tenant", "margie", "--reason", "its backups are damaged", "--yes");
+            output.WriteLine(run.Output);
+            Assert.True(run.Code == ExitCodes.Ok, run.Output);
+            Assert.Contains("pulumi up standby-hel1 (mode mvd, 9 snapshot ids; left out: margie)", run.Output);
+            Assert.Contains("restore        ok: 9 tenants restored and verified; left out: margie", run.Output);
+            Assert.Contains("9 of 9 tenants into vault-aws-par", run.Output); // the new site's agent backs up what it serves
+            Assert.Contains("Recovered on standby-hel1: RTO", run.Output);
+            var report = Directory.GetFiles(Path.Combine(state, "runs"), "report.md", SearchOption.AllDirectories).Single();
+            Assert.Contains("Failed over without margie (--without-tenant", File.ReadAllText(report));
+            said.GetStringBuilder().Clear();
+            Assert.True(await world.RowsMatchAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None, ["margie"]), said.ToString());
+            Assert.Equal(9, said.ToString().Split('\n').Count(l => l.EndsWith("rows on standby-hel1 = production", StringComparison.Ordinal)));
+            // What infra/ renders the restore from, and what the booted data server reports it restored.
+            var config = Core.Sites.RestorePointConfig.Parse("standby-hel1", (await world.Pulumi.GetConfigAsync("standby-hel1", Core.Sites.RestorePointConfig.Key, cancellation: CancellationToken.None))?.Value);
+            Assert.Equal("left-out", config["margie"]);
+            Assert.Equal(9, config.Values.Count(v => v != "left-out"));
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            throw;
+        }
+        finally
+        {
+            try
+            {
+                if (world is not null) await world.DisposeAsync();
+                else await CloudWorld.RemoveAsync(Path.Combine(state, "world"), Serilog.Log.Logger);
+                AssertNothingLeft(state, block);
+                Directory.Delete(state, recursive: true);
+            }
+            catch (Exception left) when (failure is not null)
+            {
+                output.WriteLine($"after the failure above, the removal also failed: {left.Message}");
+            }
+        }
+    }
+
+    /// <summary>
     /// The server's NoCloud seed holds the gzip'ed bytes the emulated provider was sent (their hash is the one the emulator
     /// recorded at `pulumi up`), cloud-init unpacked them (it finished that document's bootstrap), and the data volume is
     /// mounted where that user data expects it, from the provider's device link.
