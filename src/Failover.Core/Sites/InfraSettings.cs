@@ -12,7 +12,7 @@ public sealed record ConfiguredSnapshot(string Tenant, string? SnapshotId, int? 
     /// <summary>The value of <c>failover:snapshots.TENANT</c> for a tenant left out of the restore (no hex id can be it).</summary>
     public const string LeftOutValue = "left-out";
 
-    /// <summary>Whether the run left this tenant out: the standby does not restore it; `failover restore` brings it back later.</summary>
+    /// <summary>Whether the run left this tenant out: the standby neither restores nor reports it (docs/failover.md, "A tenant without a usable backup").</summary>
     public bool LeftOut => SnapshotId is null;
 
     /// <summary>The key's value as the stack file holds it.</summary>

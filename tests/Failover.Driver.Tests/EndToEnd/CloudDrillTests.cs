@@ -94,20 +94,11 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
     [Fact]
     public async Task The_shipped_cloud_topology_is_rehearsed_on_aws_fails_over_then_migrates_to_aws_on_booted_servers_and_no_row_is_lost()
     {
-        var state = Directory.CreateTempSubdirectory("failover-cloud-world-").FullName;
         var said = new StringWriter();
         var clock = Stopwatch.StartNew();
         string Took() => $"{clock.Elapsed.TotalSeconds:F0} s";
-        CloudWorld? world = null;
-        Exception? failure = null;
-        try
+        await InBootedWorldAsync(Block, null, said, async (world, runs) =>
         {
-            var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
-            await CloudWorld.EnsurePrerequisitesAsync(Environment.GetEnvironmentVariable, Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
-            world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
-                name => name == EmulatedCloud.BlockVariable ? Block : Environment.GetEnvironmentVariable(name),
-                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
-            var runs = Path.Combine(state, "runs");
             var prodServers = world.ServersOf("prod-fsn1");
             var prodAddress = (await world.DnsAnswerAsync(CancellationToken.None)).Single();
             var started = said.ToString();
@@ -178,29 +169,7 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             Assert.True(confirmed.Code == ExitCodes.Ok, confirmed.Output);
             Assert.Empty(world.ServersOf("standby-hel1"));
             Assert.NotEmpty(hel1Servers);
-        }
-        catch (Exception e)
-        {
-            failure = e;
-            throw;
-        }
-        finally
-        {
-            // The removal and its check run after a failure too, but what they find must not replace the failure itself.
-            try
-            {
-                // A world whose start failed half way is removed from what it left in its folder, as `drill --clean` does.
-                if (world is not null) await world.DisposeAsync();
-                else await CloudWorld.RemoveAsync(Path.Combine(state, "world"), Serilog.Log.Logger);
-                output.WriteLine($"world removed after {Took()}");
-                AssertNothingLeft(state, Block);
-                Directory.Delete(state, recursive: true);
-            }
-            catch (Exception left) when (failure is not null)
-            {
-                output.WriteLine($"after the failure above, the removal also failed: {left.Message}");
-            }
-        }
+        });
     }
 
     /// <summary>
@@ -212,28 +181,19 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
     [Fact]
     public async Task A_cloud_failover_without_a_tenant_restores_the_others_on_booted_servers_and_names_the_one_left_out()
     {
-        const string block = "198.18.21.0";
-        var state = Directory.CreateTempSubdirectory("failover-cloud-without-").FullName;
         var said = new StringWriter();
-        CloudWorld? world = null;
-        Exception? failure = null;
-        try
+        await InBootedWorldAsync("198.18.21.0", "127.0.21.53", said, async (world, runs) =>
         {
-            var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
-            await CloudWorld.EnsurePrerequisitesAsync(Environment.GetEnvironmentVariable, Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
-            world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
-                name => name switch { EmulatedCloud.BlockVariable => block, CloudWorld.DnsVariable => "127.0.21.53", _ => Environment.GetEnvironmentVariable(name) },
-                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
             await world.LoseAsync("prod-fsn1", CancellationToken.None);
 
-            var run = Verb(world, Path.Combine(state, "runs"), "run", "--to", "standby-hel1", "--without-tenant", "margie", "--reason", "its backups are damaged", "--yes");
+            var run = Verb(world, runs, "run", "--to", "standby-hel1", "--without-tenant", "margie", "--reason", "its backups are damaged", "--yes");
             output.WriteLine(run.Output);
             Assert.True(run.Code == ExitCodes.Ok, run.Output);
             Assert.Contains("pulumi up standby-hel1 (mode mvd, 9 snapshot ids; left out: margie)", run.Output);
             Assert.Contains("restore        ok: 9 tenants restored and verified; left out: margie", run.Output);
             Assert.Contains("9 of 9 tenants into vault-aws-par", run.Output); // the new site's agent backs up what it serves
             Assert.Contains("Recovered on standby-hel1: RTO", run.Output);
-            var report = Directory.GetFiles(Path.Combine(state, "runs"), "report.md", SearchOption.AllDirectories).Single();
+            var report = Directory.GetFiles(runs, "report.md", SearchOption.AllDirectories).Single();
             Assert.Contains("Failed over without margie (--without-tenant", File.ReadAllText(report));
             said.GetStringBuilder().Clear();
             Assert.True(await world.RowsMatchAsync(world.Topology.Find("standby-hel1")!, CancellationToken.None, ["margie"]), said.ToString());
@@ -242,6 +202,33 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
             var config = Core.Sites.RestorePointConfig.Parse("standby-hel1", (await world.Pulumi.GetConfigAsync("standby-hel1", Core.Sites.RestorePointConfig.Key, cancellation: CancellationToken.None))?.Value);
             Assert.Equal("left-out", config["margie"]);
             Assert.Equal(9, config.Values.Count(v => v != "left-out"));
+        });
+    }
+
+    /// <summary>
+    /// Starts a booted world of the shipped topology on the links of <paramref name="block"/> (and its PowerDNS on
+    /// <paramref name="dnsAddress"/>, else the default), runs <paramref name="body"/> in it with its runs folder, then removes
+    /// it and checks nothing is left, after a failure too, where what the removal finds must not replace the failure itself.
+    /// </summary>
+    private async Task InBootedWorldAsync(string block, string? dnsAddress, StringWriter said, Func<CloudWorld, string, Task> body)
+    {
+        var state = Directory.CreateTempSubdirectory($"failover-cloud-world-{block.Split('.')[2]}-").FullName;
+        var clock = Stopwatch.StartNew();
+        CloudWorld? world = null;
+        Exception? failure = null;
+        try
+        {
+            var shipped = Core.Topology.TopologyLoader.Load(Path.Combine(Repo.Root, "infra", "stacks"));
+            await CloudWorld.EnsurePrerequisitesAsync(Environment.GetEnvironmentVariable, Serilog.Log.Logger, said.WriteLine, CancellationToken.None);
+            world = await CloudWorld.StartAsync(shipped, Path.Combine(state, "world"), new Logging.SecretRegistry(),
+                name => name switch
+                {
+                    EmulatedCloud.BlockVariable => block,
+                    CloudWorld.DnsVariable when dnsAddress is not null => dnsAddress,
+                    _ => Environment.GetEnvironmentVariable(name),
+                },
+                TimeProvider.System, 0.0001, Serilog.Log.Logger, said.WriteLine, "8", CancellationToken.None);
+            await body(world, Path.Combine(state, "runs"));
         }
         catch (Exception e)
         {
@@ -252,8 +239,10 @@ public sealed class CloudDrillTests(ITestOutputHelper output)
         {
             try
             {
+                // A world whose start failed half way is removed from what it left in its folder, as `drill --clean` does.
                 if (world is not null) await world.DisposeAsync();
                 else await CloudWorld.RemoveAsync(Path.Combine(state, "world"), Serilog.Log.Logger);
+                output.WriteLine($"world removed after {clock.Elapsed.TotalSeconds:F0} s");
                 AssertNothingLeft(state, block);
                 Directory.Delete(state, recursive: true);
             }
