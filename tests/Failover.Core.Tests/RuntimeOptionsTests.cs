@@ -22,6 +22,7 @@ public sealed class RuntimeOptionsTests
         Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2)), (o.Probe, o.TcpProbe, o.DnsQuery));
         Assert.Equal((TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)),
             (o.ApplicationStop, o.RunState, o.ControlRequest, o.LocalDatabaseStart));
+        Assert.Equal(TimeSpan.FromSeconds(60), o.LockLease);
     }
 
     [Fact]
@@ -44,6 +45,7 @@ public sealed class RuntimeOptionsTests
     [InlineData("    pulumiUp: 0s", "failover:timeLimits.pulumiUp", "a time limit must be longer than zero", "set failover:timeLimits.pulumiUp in the production stack file to a positive duration")]
     [InlineData("    cloudGate: { timeout: 5s, poll: 30s }", "failover:timeLimits.cloudGate", "the poll must not be longer than the timeout", "shorten failover:timeLimits.cloudGate.poll")]
     [InlineData("    cloudGate:\n      timeout: 0s", "failover:timeLimits.cloudGate.timeout", "a time limit must be longer than zero", "failover:timeLimits.cloudGate.timeout in the production stack file")]
+    [InlineData("    lockLease: 20s", "failover:timeLimits.lockLease", "a renewal sent a third into the lease and taking runState would land after the lease ended", "set failover:timeLimits.lockLease to at least 1.5 × runState (00:00:30)")]
     [InlineData("    pulumiUp: soon", "failover:timeLimits.pulumiUp", "'soon' is not a duration", "write a duration such as 90s")]
     [InlineData("    pulumiUpp: 45m", "failover:timeLimits.pulumiUpp", "unknown key 'pulumiUpp' (did you mean 'pulumiUp'?)", "the keys allowed under failover:timeLimits are: localGate")]
     public void A_limit_no_run_could_use_is_refused_naming_the_file_key_line_and_fix(string yaml, string key, string message, string fix)

@@ -31,7 +31,7 @@ public sealed class RuntimeOptions
     public static readonly IReadOnlyList<string> Limits =
     [
         "fence", "migrateHook", "http", "firstBackup", "pulumiUp", "pulumiDestroy", "pulumiCommand", "reportFiling",
-        "probe", "tcpProbe", "dnsQuery", "applicationStop", "runState", "controlRequest", "localDatabaseStart",
+        "probe", "tcpProbe", "dnsQuery", "applicationStop", "runState", "controlRequest", "localDatabaseStart", "lockLease",
     ];
 
     /// <param name="localGate">The health gate of a local site: processes on this host answer within seconds.</param>
@@ -54,11 +54,13 @@ public sealed class RuntimeOptions
     /// <param name="runState">One request to the shared run state on S3 (lock, journal records, reports).</param>
     /// <param name="controlRequest">One signed control request to a cloud data server (start its agent, its restore point, file the report).</param>
     /// <param name="localDatabaseStart">A local site's PostgreSQL starting (`pg_ctl start`), e.g. after a crash recovery.</param>
+    /// <param name="lockLease">The run lock's lease: a holder that stops renewing it (every third of it) loses the lock this long after
+    /// its last renewal; at least 1.5 × runState, so that a renewal as slow as runState allows still lands before the lease ends.</param>
     public RuntimeOptions(Wait? localGate = null, Wait? cloudGate = null, Wait? dnsVisible = null, Wait? cloudRestore = null,
         TimeSpan? fence = null, TimeSpan? migrateHook = null, TimeSpan? http = null, TimeSpan? firstBackup = null,
         TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null, Wait? restorePoint = null,
         TimeSpan? probe = null, TimeSpan? tcpProbe = null, TimeSpan? dnsQuery = null, TimeSpan? applicationStop = null,
-        TimeSpan? runState = null, TimeSpan? controlRequest = null, TimeSpan? localDatabaseStart = null)
+        TimeSpan? runState = null, TimeSpan? controlRequest = null, TimeSpan? localDatabaseStart = null, TimeSpan? lockLease = null)
     {
         LocalGate = Check("localGate", localGate ?? new Wait(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)));
         CloudGate = Check("cloudGate", cloudGate ?? new Wait(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(5)));
@@ -80,6 +82,11 @@ public sealed class RuntimeOptions
         RunState = Positive("runState", runState ?? TimeSpan.FromSeconds(20));
         ControlRequest = Positive("controlRequest", controlRequest ?? TimeSpan.FromSeconds(30));
         LocalDatabaseStart = Positive("localDatabaseStart", localDatabaseStart ?? TimeSpan.FromSeconds(60));
+        LockLease = Positive("lockLease", lockLease ?? TimeSpan.FromSeconds(60));
+        // Renewed every third of the lease, each renewal one run-state request: it must land before the lease ends.
+        if (LockLease / 3 + RunState > LockLease)
+            throw new RuntimeOptionException("lockLease", $"is {LockLease} with runState {RunState}: a renewal sent a third into the lease and taking runState would land after the lease ended",
+                $"set {KeyOf("lockLease")} to at least 1.5 × runState ({RunState * 1.5}) or shorten {KeyOf("runState")} in the production stack file (docs/configuration.md#time-limits)");
     }
 
     /// <summary>
@@ -99,7 +106,7 @@ public sealed class RuntimeOptions
             L("pulumiUp", d.PulumiUp), L("pulumiDestroy", d.PulumiDestroy), L("pulumiCommand", d.PulumiCommand), L("reportFiling", d.ReportFiling),
             W("restorePoint", d.RestorePoint), L("probe", d.Probe), L("tcpProbe", d.TcpProbe), L("dnsQuery", d.DnsQuery),
             L("applicationStop", d.ApplicationStop), L("runState", d.RunState), L("controlRequest", d.ControlRequest),
-            L("localDatabaseStart", d.LocalDatabaseStart));
+            L("localDatabaseStart", d.LocalDatabaseStart), L("lockLease", d.LockLease));
     }
 
     public Wait LocalGate { get; }
@@ -122,6 +129,7 @@ public sealed class RuntimeOptions
     public TimeSpan RunState { get; }
     public TimeSpan ControlRequest { get; }
     public TimeSpan LocalDatabaseStart { get; }
+    public TimeSpan LockLease { get; }
 
     /// <summary>The stack-file key of a setting (in the production stack file), for the fix of a message that tells an operator to change it.</summary>
     public static string KeyOf(string setting) => "failover:timeLimits." + setting;

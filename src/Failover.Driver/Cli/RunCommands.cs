@@ -55,7 +55,7 @@ internal static class RunCommands
         root.Options.Add(OperatorName);
     }
 
-    /// <summary>Environment variable: the lock's lease in seconds (default 60); the holder renews it every third.</summary>
+    /// <summary>Environment variable: the lock's lease in seconds, over runtime option lockLease (failover:timeLimits; default 60); the holder renews it every third.</summary>
     public const string LeaseVariable = "FAILOVER_LOCK_LEASE";
 
     /// <summary>
@@ -69,7 +69,7 @@ internal static class RunCommands
             ? double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
                 ? TimeSpan.FromSeconds(seconds)
                 : throw new UsageException($"{LeaseVariable}={text} is not a number of seconds")
-            : RunLock.DefaultLease;
+            : app.Options.LockLease;
         if (parse.GetValue(StateDir) is { } dir) return new RunStore(Path.GetFullPath(dir, cwd)) { Lease = lease };
         var project = TopologyLoader.FindProjectFile(topology.StacksDirectory);
         var root = Path.Combine(project is null ? topology.StacksDirectory : Path.GetDirectoryName(project)!, ".failover");

@@ -28,7 +28,8 @@ public static class OperatorHost
 public sealed class RunLock : IDisposable
 {
     public const string Key = "lock";
-    public static readonly TimeSpan DefaultLease = TimeSpan.FromSeconds(60);
+    /// <summary>The lease when nothing sets it: runtime option lockLease's default.</summary>
+    public static readonly TimeSpan DefaultLease = Core.Planning.RuntimeOptions.Default.LockLease;
 
     private readonly IRunStateStore _store;
     private readonly string _key;

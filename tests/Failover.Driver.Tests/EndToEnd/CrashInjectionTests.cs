@@ -64,6 +64,36 @@ public class CrashInjectionTests(LocalTopology site) : IClassFixture<LocalTopolo
     }
 
     [Fact]
+    public async Task The_lock_s_lease_is_the_production_stack_file_s_lockLease_and_FAILOVER_LOCK_LEASE_wins_over_it()
+    {
+        // A holder killed right after taking the lock leaves it with the lease it took: read back from the lock itself.
+        TimeSpan LeaseLeft()
+        {
+            var owner = System.Text.Json.JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(site.Store.LockPath))!;
+            return owner.LeaseUntil!.Value - owner.StartedAt;
+        }
+        var file = site.Topology.Production.File;
+        var before = File.ReadAllText(file);
+        try
+        {
+            File.WriteAllText(file, before.Replace("  failover:role: production\n", "  failover:role: production\n  failover:timeLimits: { lockLease: 10m }\n"));
+            await site.ResetAsync();
+            Assert.Contains("killed at step:assess:before", site.Failover("step:assess:before", "run", "--to", "local-standby", "--yes").Output);
+            Assert.InRange(LeaseLeft(), TimeSpan.FromMinutes(9.5), TimeSpan.FromMinutes(10.5));
+
+            await site.ResetAsync();
+            var environment = new Dictionary<string, string> { [Failover.Driver.Cli.RunCommands.LeaseVariable] = "120" };
+            Assert.Contains("killed at step:assess:before", site.FailoverWith(environment, "step:assess:before", "run", "--to", "local-standby", "--yes").Output);
+            Assert.InRange(LeaseLeft(), TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(140));
+        }
+        finally
+        {
+            File.WriteAllText(file, before);
+            await site.ResetAsync();
+        }
+    }
+
+    [Fact]
     public async Task Two_failovers_started_at_once_one_refuses_naming_the_owner()
     {
         await site.ResetAsync();
