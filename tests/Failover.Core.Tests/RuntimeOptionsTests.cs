@@ -16,7 +16,10 @@ public sealed class RuntimeOptionsTests
         Assert.Equal(TimeSpan.FromMinutes(10), o.FirstBackup);
         Assert.Equal((TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(2)), (o.PulumiUp, o.PulumiDestroy, o.PulumiCommand));
         Assert.Equal(TimeSpan.FromSeconds(15), o.Http);
-        Assert.Equal(TimeSpan.FromMinutes(2), o.ReportFiling);
+        Assert.Equal(new Wait(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(3)), o.ReportFiling);
+        // After Ctrl-C: the longer of a thaw hook and a rehearsal copy's destroy, then the journal and report.
+        Assert.Equal(TimeSpan.FromMinutes(45), o.AfterInterrupt);
+        Assert.Equal(TimeSpan.FromMinutes(75), new RuntimeOptions(pulumiDestroy: TimeSpan.FromHours(1)).AfterInterrupt);
         // A booting data server is offered its restore point for as long as a boot takes, not a whole restore's 2 h.
         Assert.Equal(new Wait(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(5)), o.RestorePoint);
         Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2)), (o.Probe, o.TcpProbe, o.DnsQuery));
@@ -29,7 +32,7 @@ public sealed class RuntimeOptionsTests
     public void The_production_stack_file_sets_limits_and_leaves_the_others_and_a_wait_s_other_half_at_their_defaults()
     {
         using var s = Scenario.Cloud();
-        s.Edit("prod-fsn1", "  failover:targets:", "  failover:timeLimits:\n    pulumiUp: 45m\n    cloudGate: { poll: 10s }\n    cloudRestore: 4h\n  failover:targets:");
+        s.Edit("prod-fsn1", "  failover:targets:", "  failover:timeLimits:\n    pulumiUp: 45m\n    cloudGate: { poll: 10s }\n    cloudRestore: 4h\n    reportFiling: { poll: 1s }\n    lockLease: 2m\n  failover:targets:");
 
         var limits = s.Load().TimeLimits;
 
@@ -37,6 +40,8 @@ public sealed class RuntimeOptionsTests
         Assert.Equal(new Wait(RuntimeOptions.Default.CloudGate.Timeout, TimeSpan.FromSeconds(10)), limits.CloudGate);
         Assert.Equal(new Wait(TimeSpan.FromHours(4), RuntimeOptions.Default.CloudRestore.Poll), limits.CloudRestore);
         Assert.Equal(RuntimeOptions.Default.Http, limits.Http);
+        Assert.Equal(new Wait(RuntimeOptions.Default.ReportFiling.Timeout, TimeSpan.FromSeconds(1)), limits.ReportFiling);
+        Assert.Equal(TimeSpan.FromMinutes(2), limits.LockLease);
         using var untouched = Scenario.Cloud();
         Assert.Same(RuntimeOptions.Default, untouched.Load().TimeLimits);
     }

@@ -25,12 +25,12 @@ public sealed class RuntimeOptions
     public static RuntimeOptions Default { get; } = new();
 
     /// <summary>The settings that are waits (a timeout and a poll), by the name <c>failover:timeLimits</c> gives them.</summary>
-    public static readonly IReadOnlyList<string> Waits = ["localGate", "cloudGate", "dnsVisible", "cloudRestore", "restorePoint"];
+    public static readonly IReadOnlyList<string> Waits = ["localGate", "cloudGate", "dnsVisible", "cloudRestore", "restorePoint", "reportFiling"];
 
     /// <summary>The settings that are one limit each, by the name <c>failover:timeLimits</c> gives them.</summary>
     public static readonly IReadOnlyList<string> Limits =
     [
-        "fence", "migrateHook", "http", "firstBackup", "pulumiUp", "pulumiDestroy", "pulumiCommand", "reportFiling",
+        "fence", "migrateHook", "http", "firstBackup", "pulumiUp", "pulumiDestroy", "pulumiCommand",
         "probe", "tcpProbe", "dnsQuery", "applicationStop", "runState", "controlRequest", "localDatabaseStart", "lockLease",
     ];
 
@@ -45,7 +45,7 @@ public sealed class RuntimeOptions
     /// <param name="pulumiUp">One `pulumi up` (provisioning a site, fencing aside); its process tree is killed when it passes.</param>
     /// <param name="pulumiDestroy">One `pulumi destroy` (a rehearsal copy's teardown, a retired site removed).</param>
     /// <param name="pulumiCommand">One quick pulumi command: stack and config commands, outputs, cancel.</param>
-    /// <param name="reportFiling">A cloud site's data server filing the report into the vault, read back by the driver.</param>
+    /// <param name="reportFiling">A cloud site's data server filing the report into the vault, read back by the driver (looked for every poll).</param>
     /// <param name="restorePoint">Offering a booting data server its restore point by signed request, until its daemon takes it (boot and apt first).</param>
     /// <param name="probe">One HTTP or PostgreSQL probe of a health gate (the gate polls again after a probe that failed); a cloud site's health URL asked whether it serves.</param>
     /// <param name="tcpProbe">One TCP connection attempt of a health gate.</param>
@@ -58,7 +58,7 @@ public sealed class RuntimeOptions
     /// its last renewal; at least 1.5 × runState, so that a renewal as slow as runState allows still lands before the lease ends.</param>
     public RuntimeOptions(Wait? localGate = null, Wait? cloudGate = null, Wait? dnsVisible = null, Wait? cloudRestore = null,
         TimeSpan? fence = null, TimeSpan? migrateHook = null, TimeSpan? http = null, TimeSpan? firstBackup = null,
-        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, TimeSpan? reportFiling = null, Wait? restorePoint = null,
+        TimeSpan? pulumiUp = null, TimeSpan? pulumiDestroy = null, TimeSpan? pulumiCommand = null, Wait? reportFiling = null, Wait? restorePoint = null,
         TimeSpan? probe = null, TimeSpan? tcpProbe = null, TimeSpan? dnsQuery = null, TimeSpan? applicationStop = null,
         TimeSpan? runState = null, TimeSpan? controlRequest = null, TimeSpan? localDatabaseStart = null, TimeSpan? lockLease = null)
     {
@@ -73,7 +73,7 @@ public sealed class RuntimeOptions
         PulumiUp = Positive("pulumiUp", pulumiUp ?? TimeSpan.FromMinutes(30));
         PulumiDestroy = Positive("pulumiDestroy", pulumiDestroy ?? TimeSpan.FromMinutes(30));
         PulumiCommand = Positive("pulumiCommand", pulumiCommand ?? TimeSpan.FromMinutes(2));
-        ReportFiling = Positive("reportFiling", reportFiling ?? TimeSpan.FromMinutes(2));
+        ReportFiling = Check("reportFiling", reportFiling ?? new Wait(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(3)));
         RestorePoint = Check("restorePoint", restorePoint ?? new Wait(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(5)));
         Probe = Positive("probe", probe ?? TimeSpan.FromSeconds(5));
         TcpProbe = Positive("tcpProbe", tcpProbe ?? TimeSpan.FromSeconds(3));
@@ -103,7 +103,7 @@ public sealed class RuntimeOptions
         return new RuntimeOptions(
             W("localGate", d.LocalGate), W("cloudGate", d.CloudGate), W("dnsVisible", d.DnsVisible), W("cloudRestore", d.CloudRestore),
             L("fence", d.Fence), L("migrateHook", d.MigrateHook), L("http", d.Http), L("firstBackup", d.FirstBackup),
-            L("pulumiUp", d.PulumiUp), L("pulumiDestroy", d.PulumiDestroy), L("pulumiCommand", d.PulumiCommand), L("reportFiling", d.ReportFiling),
+            L("pulumiUp", d.PulumiUp), L("pulumiDestroy", d.PulumiDestroy), L("pulumiCommand", d.PulumiCommand), W("reportFiling", d.ReportFiling),
             W("restorePoint", d.RestorePoint), L("probe", d.Probe), L("tcpProbe", d.TcpProbe), L("dnsQuery", d.DnsQuery),
             L("applicationStop", d.ApplicationStop), L("runState", d.RunState), L("controlRequest", d.ControlRequest),
             L("localDatabaseStart", d.LocalDatabaseStart), L("lockLease", d.LockLease));
@@ -120,7 +120,7 @@ public sealed class RuntimeOptions
     public TimeSpan PulumiUp { get; }
     public TimeSpan PulumiDestroy { get; }
     public TimeSpan PulumiCommand { get; }
-    public TimeSpan ReportFiling { get; }
+    public Wait ReportFiling { get; }
     public Wait RestorePoint { get; }
     public TimeSpan Probe { get; }
     public TimeSpan TcpProbe { get; }
@@ -130,6 +130,13 @@ public sealed class RuntimeOptions
     public TimeSpan ControlRequest { get; }
     public TimeSpan LocalDatabaseStart { get; }
     public TimeSpan LockLease { get; }
+
+    /// <summary>
+    /// How long a run interrupted by Ctrl-C may take to leave a consistent state before the process is ended: its compensation
+    /// (a migration's thaw hook, a rehearsal copy's `pulumi destroy`, the longer of the two), then 15 minutes for the journal,
+    /// the report and a pulumi cancel. Derived, not set: a process ended anyway leaves a journal `resume` or `abort` completes.
+    /// </summary>
+    public TimeSpan AfterInterrupt => (MigrateHook > PulumiDestroy ? MigrateHook : PulumiDestroy) + TimeSpan.FromMinutes(15);
 
     /// <summary>The stack-file key of a setting (in the production stack file), for the fix of a message that tells an operator to change it.</summary>
     public static string KeyOf(string setting) => "failover:timeLimits." + setting;

@@ -125,10 +125,11 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
             return ExitCodes.Usage;
         }
         // After Ctrl-C a run journals where it stopped, then a migration thaws its source or a rehearsal tears its copy
-        // down (a thaw hook may take up to 30 min, `pulumi destroy` many): the process is ended only after 45 min. (null
-        // would not mean "never": it turns the Ctrl-C handling off, and SIGINT then kills the process with nothing thawed.)
-        // A process killed anyway leaves a journal that `resume` or `abort` completes.
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromMinutes(45) });
+        // down: the process is ended only after RuntimeOptions.AfterInterrupt (45 min by default). (null would not mean
+        // "never": it turns the Ctrl-C handling off, and SIGINT then kills the process with nothing thawed.) Fixed before the
+        // stack files are read, so from the defaults or the options given; a process ended anyway leaves a journal that
+        // `resume` or `abort` completes.
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = Options.AfterInterrupt });
     }
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>

@@ -52,7 +52,8 @@ internal sealed class CloudWorld
     /// </summary>
     public static Failover.Core.Planning.RuntimeOptions Options { get; } = new(
         cloudGate: Failover.Core.Planning.RuntimeOptions.Default.CloudGate with { Poll = TimeSpan.FromSeconds(1) },
-        cloudRestore: Failover.Core.Planning.RuntimeOptions.Default.CloudRestore with { Poll = TimeSpan.FromSeconds(1) });
+        cloudRestore: Failover.Core.Planning.RuntimeOptions.Default.CloudRestore with { Poll = TimeSpan.FromSeconds(1) },
+        reportFiling: Failover.Core.Planning.RuntimeOptions.Default.ReportFiling with { Poll = TimeSpan.FromSeconds(1) });
 
     /// <summary>How long a server may take from its container's start to a finished cloud-init.</summary>
     private static readonly TimeSpan BootLimit = TimeSpan.FromMinutes(10);
@@ -176,7 +177,7 @@ internal sealed class CloudWorld
         Pulumi = RunPortsFactory.Pulumi(RunCommands.ProjectDirectory(topology), Variable, PulumiEnvironment, _secrets, _log, time, Options);
 
         _say($"[2/{steps}] starting the DNS server (PowerDNS, standing in for {dnsStack.Name}) on {DnsAddress}:{DnsPort} with zone {dns.Zone}");
-        _pdns = new PowerDnsServer(DnsDirectory, DnsAddress, DnsPort, DnsApiPort, apiKey);
+        _pdns = new PowerDnsServer(DnsDirectory, DnsAddress, DnsPort, DnsApiPort, apiKey) { ApiTimeout = Options.Http };
         await _pdns.StartAsync(ct);
         await File.WriteAllTextAsync(Path.Combine(DnsDirectory, "pid"), _pdns.Pid.ToString(), ct);
 

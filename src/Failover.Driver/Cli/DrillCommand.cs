@@ -102,7 +102,7 @@ internal static class DrillCommand
         app.Secrets.Add(apiKey);
         var variable = app.Variable;
         app.Variable = name => name == RunPortsFactory.DnsApiKeyVariable ? apiKey : variable(name); // the drill's own DNS server
-        var pdns = new PowerDnsServer(dnsDir, server.Address.ToString(), server.Port, new Uri(dns.ApiUrl!).Port, apiKey);
+        var pdns = new PowerDnsServer(dnsDir, server.Address.ToString(), server.Port, new Uri(dns.ApiUrl!).Port, apiKey) { ApiTimeout = app.Options.Http };
         var succeeded = false;
         try
         {

@@ -30,6 +30,7 @@ internal abstract class RunDisplay : IStepObserver
 /// <summary>Plain lines: a tenant's progress at most every few seconds, and when it ends.</summary>
 internal sealed class PlainDisplay(TextWriter stdout) : RunDisplay
 {
+    // How often a log file gets a tenant's progress line: a display cadence, not a time limit (no runtime option).
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, TimeSpan?> _last = new(); // null once its last line was printed
 

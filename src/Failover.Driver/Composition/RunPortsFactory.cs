@@ -65,7 +65,7 @@ public static class RunPortsFactory
 
     /// <summary>The local provider's sites live here, beside the runs.</summary>
     public static LocalSites LocalSitesOf(RunStore store, RuntimeOptions? options = null) =>
-        new(Path.Combine(store.Root, "sites")) { DatabaseStart = (options ?? RuntimeOptions.Default).LocalDatabaseStart };
+        new(Path.Combine(store.Root, "sites")) { DatabaseStart = (options ?? RuntimeOptions.Default).LocalDatabaseStart, ServingProbe = (options ?? RuntimeOptions.Default).TcpProbe };
 
     /// <summary>A directory vault: the restic repository and its password file (path + ".password").</summary>
     public static ResticSettings LocalVault(Topology topology, string projectDirectory) => VaultSettings.Local(topology, projectDirectory);
@@ -168,7 +168,7 @@ public static class RunPortsFactory
     public static IRehearsalCopy RehearsalCopyOf(RunEnvironment env, StackSpec standby, string localStateDirectory)
     {
         if (env.Target.Site.Provider == Provider.Local)
-            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true) { DatabaseStart = env.Options.LocalDatabaseStart });
+            return new LocalRehearsalCopy(env.Target, new LocalSites(localStateDirectory, oneSite: true) { DatabaseStart = env.Options.LocalDatabaseStart, ServingProbe = env.Options.TcpProbe });
         var pulumi = PulumiFor(env);
         // The copy's cloud-init restores from one vault, the one select-backup read the snapshots from: pinned like a failover's.
         return new RehearsalStack(pulumi, CloudSites(env, pulumi, CloudVaults(env, pulumi), Control(env)), standby, env.Target, env.Progress, env.Log);

@@ -31,6 +31,9 @@ public sealed class LocalSites : ISiteProbe, ISiteProvisioner, ISiteFence, ISite
     /// <summary>How long a site's PostgreSQL may take to start (runtime option localDatabaseStart).</summary>
     public TimeSpan DatabaseStart { get; init; } = Core.Planning.RuntimeOptions.Default.LocalDatabaseStart;
 
+    /// <summary>One TCP connection to a site's PostgreSQL asking whether it serves (runtime option tcpProbe).</summary>
+    public TimeSpan ServingProbe { get; init; } = Core.Planning.RuntimeOptions.Default.TcpProbe;
+
     public string StateDirectory => stateDirectory;
 
     public string SiteDirectory(StackSpec site) => oneSite ? stateDirectory : Path.Combine(stateDirectory, site.Name);
@@ -46,7 +49,7 @@ public sealed class LocalSites : ISiteProbe, ISiteProvisioner, ISiteFence, ISite
     {
         using var client = new TcpClient();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        timeout.CancelAfter(ServingProbe);
         try { await client.ConnectAsync(Address(site), Port, timeout.Token); return true; }
         catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellation.IsCancellationRequested) { return false; }
     }

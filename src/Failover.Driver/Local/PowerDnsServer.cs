@@ -114,10 +114,13 @@ public sealed class PowerDnsServer(string directory, string address, int dnsPort
                 await Dns.PowerDnsCutover.ErrorText(response, cancellation), "Fix what the API says (a zone that exists already is kept: delete it with pdnsutil delete-zone, or use it), then run again"));
     }
 
+    /// <summary>One request to this server's HTTP API (runtime option http).</summary>
+    public TimeSpan ApiTimeout { get; init; } = Core.Planning.RuntimeOptions.Default.Http;
+
     /// <summary>A client of this server's HTTP API, with its key.</summary>
     public HttpClient Api()
     {
-        var http = new HttpClient { BaseAddress = ApiUrl, Timeout = TimeSpan.FromSeconds(5) };
+        var http = new HttpClient { BaseAddress = ApiUrl, Timeout = ApiTimeout };
         http.DefaultRequestHeaders.Add("X-API-Key", apiKey);
         return http;
     }

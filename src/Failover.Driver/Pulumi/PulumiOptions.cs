@@ -38,6 +38,9 @@ public sealed record PulumiOptions
     /// <summary>Retries after a concurrent-update conflict, waiting <see cref="RetryDelay"/>, then twice that, and so on.</summary>
     public int ConflictRetries { get; init; } = 4;
 
-    /// <summary>The first wait before retrying a conflict.</summary>
+    /// <summary>
+    /// The first wait before retrying a conflict: a backoff's base, not a time limit (no runtime option): another update of
+    /// the stack usually ends within seconds, and the doubling covers the ones that take longer.
+    /// </summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(5);
 }

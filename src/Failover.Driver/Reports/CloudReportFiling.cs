@@ -14,10 +14,10 @@ namespace Failover.Driver.Reports;
 /// (the report in its formats and the journal, each with its SHA-256); the driver then reads every copy back with its
 /// read key and checks the hashes. Never fails the run: what could not be filed is named with the command to do it by hand.
 /// </summary>
-public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretRegistry secrets, TimeProvider time, ILogger log, TimeSpan? wait = null)
+public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretRegistry secrets, TimeProvider time, ILogger log, Core.Planning.Wait? wait = null)
 {
-    /// <summary>How long the driver looks for the copies after the server accepted the request (it stores them in seconds; runtime option reportFiling).</summary>
-    private readonly TimeSpan _wait = wait ?? Core.Planning.RuntimeOptions.Default.ReportFiling;
+    /// <summary>How long and how often the driver looks for the copies after the server accepted the request (it stores them in seconds; runtime option reportFiling).</summary>
+    private readonly Core.Planning.Wait _wait = wait ?? Core.Planning.RuntimeOptions.Default.ReportFiling;
 
     /// <summary>The files of a run's evidence: the run folder's report.* and the journal's lines.</summary>
     public static IReadOnlyList<EvidenceFile> Evidence(string runDirectory, IReadOnlyList<string> journalLines) =>
@@ -43,7 +43,7 @@ public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretReg
         if (sent.Refusal is { } why) return $"The report was not filed into the vault: {why}; {byHand}.";
         var lines = new List<string>();
         foreach (var vault in filing.Vaults)
-            lines.Add(await ReadBackAsync(topology, vault, filing, cancellation) ?? $"{vault}: no copy read back within {Durations.Format(_wait)} ({ServerSaid(sent, vault)}); {byHand}");
+            lines.Add(await ReadBackAsync(topology, vault, filing, cancellation) ?? $"{vault}: no copy read back within {Durations.Format(_wait.Timeout)} ({ServerSaid(sent, vault)}); {byHand}");
         return $"Evidence filed by {serving.Name}'s data server ({sent.Url}) and read back with the read key: " + string.Join("; ", lines) + ".";
     }
 
@@ -60,7 +60,7 @@ public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretReg
         ResticRepository repository;
         try { repository = new ResticRepository(await VaultSettings.CloudAsync(stack, pulumi, cancellation), secrets, log); }
         catch (Exception e) when (e is InvalidOperationException or PulumiCommandException or PulumiTimeoutException or PulumiNotFoundException) { return $"{vault}: cannot be read ({e.Message})"; }
-        var deadline = time.GetUtcNow() + _wait;
+        var deadline = time.GetUtcNow() + _wait.Timeout;
         while (true)
         {
             try
@@ -83,7 +83,7 @@ public sealed class CloudReportFiling(IPulumi pulumi, HttpClient http, SecretReg
             }
             catch (ResticException e) { log.Warning("Evidence of run {RunId} not read back from {Vault} yet: {Error}", filing.RunId, vault, e.Message); }
             if (time.GetUtcNow() >= deadline) return null;
-            await Task.Delay(TimeSpan.FromSeconds(3), time, cancellation);
+            await Task.Delay(_wait.Poll, time, cancellation);
         }
     }
 }
