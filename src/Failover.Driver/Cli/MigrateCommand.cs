@@ -117,10 +117,15 @@ internal static class MigrateCommand
     /// </summary>
     public static async Task<bool> ThawBeforeAbortAsync(App app, Topology topology, RunStore store, RunContext run, Journal journal, ILogger log)
     {
-        if (!MigrationSteps.NeedsThaw(journal.Records)) return true;
         var (source, target) = Sites(topology, run);
+        var ports = Ports(app, topology, target, store, log);
+        var steps = MigrationSteps.For(topology, source, target, ports, store.RunDirectory(run.RunId), new MigrationChoices(false, false, false), _ => { }, app.Options);
+        var compensation = MigrationSteps.Compensation(source, ports) with { Say = null };
+        if (!MigrationSteps.NeedsThaw(journal.Records) && !compensation.IsPending(journal.Records, steps)) return true;
         app.Print($"The migration froze {source.Name} and had not cut over: thawing it first.\n");
-        return await RunHost.CompensateAsync(app, run, journal, Thaw(app, topology, source, target, store, log, say: null), log);
+        var thaw = await RunHost.Engine(app, steps, compensation, log).CompensateAsync(journal, run);
+        if (!thaw.Compensated) CouldNotThaw(app, source, thaw.CompensationError);
+        return thaw.Compensated;
     }
 
     private static (StackSpec Source, StackSpec Target) Sites(Topology topology, RunContext run) =>
@@ -188,13 +193,7 @@ internal static class MigrateCommand
             journal => $"Run {run.RunId}: migration of {source.Name} to {target.Name} (journal {journal})",
             ending => Exit(app, source, target, ending))
         {
-            // A thaw journaled but killed before its reopen line: the freeze and final sync must still run again.
-            Repair = journal => { if (MigrationSteps.ThawedWithoutReopen(journal.Records)) journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow())); },
-            // Before the cutover production is still the source: a stopped migration must not leave it refusing writes.
-            Compensation = Thaw(app, topology, source, target, store, log, $"the migration stopped during the freeze: giving {source.Name} its writes back") with
-            {
-                Needed = (result, records) => result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && MigrationSteps.NeedsThaw(records),
-            },
+            Compensation = MigrationSteps.Compensation(source, Ports(app, topology, target, store, log)),
         }, log, ct);
     }
 
@@ -202,6 +201,7 @@ internal static class MigrateCommand
     private static int Exit(App app, StackSpec source, StackSpec target, RunEnding ending)
     {
         var (result, report, thawed) = (ending.Result, ending.Report, ending.Compensated);
+        if (result.CompensationError is { } error) CouldNotThaw(app, source, error);
         switch (result.Outcome)
         {
             case RunOutcome.Completed:
@@ -225,19 +225,8 @@ internal static class MigrateCommand
         }
     }
 
-    /// <summary>The thaw as a compensation (journaled, once), then the frozen steps reopened; it holds when the thaw worked.</summary>
-    private static Compensation Thaw(App app, Topology topology, StackSpec source, StackSpec target, RunStore store, ILogger log, string? say) =>
-        new((_, records) => MigrationSteps.NeedsThaw(records), say, [MigrationSteps.Thaw(source, Ports(app, topology, target, store, log))], Completes: false, (journal, thaw) =>
-        {
-            if (thaw.Outcome != RunOutcome.Completed)
-            {
-                app.Error($"error: {source.Name} could NOT be thawed ({thaw.Error}): it still refuses writes. Run its failover:migrate thaw commands by hand, or `failover abort` once the cause is fixed.");
-                return false;
-            }
-            journal.Append(MigrationSteps.Reopen(app.Time.GetUtcNow()));
-            return true;
-        })
-        { Stack = source.Name };
+    private static void CouldNotThaw(App app, StackSpec source, string? why) =>
+        app.Error($"error: {source.Name} could NOT be thawed ({why}): it still refuses writes. Run its failover:migrate thaw commands by hand, or `failover abort` once the cause is fixed.");
 
     private static Deferred<MigrationPorts> Ports(App app, Topology topology, StackSpec target, RunStore store, ILogger log) =>
         new(async x => (await app.Ports(RunCommands.Environment(app, topology, target, store, log), x)).ForMigration());

@@ -137,8 +137,7 @@ internal static class RehearseCommand
             ChangesStackFiles = false,
             Lock = () => Lock(store, run, log),
             // Teardown always: a failed or interrupted rehearsal must not leave its copy running.
-            Compensation = keep ? null : new Compensation((result, _) => result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted,
-                "tearing the copy down after the failure", [RehearsalSteps.Teardown(copy)], Completes: true, (_, _) => true),
+            Compensation = keep ? null : RehearsalSteps.Compensation(copy),
             AfterReport = (journal, report) =>
             {
                 if (TornDown(journal.Records)) RemoveEmptyStateDirectory(store, run.RunId);

@@ -13,25 +13,6 @@ namespace Failover.Driver.Cli;
 /// <param name="Compensated">Whether the compensation ran and held (a thaw that worked, a teardown that ran).</param>
 internal sealed record RunEnding(RunResult Result, IncidentReport Report, IReadOnlyList<JournalRecord> Records, bool Compensated);
 
-/// <summary>
-/// What a stopped run must still do so it leaves nothing half-done: a migration's thaw, a rehearsal's teardown. Its steps
-/// run through the engine, journaled like the run's own, so that a crash during the compensation is resumed too.
-/// </summary>
-/// <param name="Needed">Whether the outcome and the journal call for it.</param>
-/// <param name="Say">The line printed before it runs, if any.</param>
-/// <param name="Completes">Whether finishing its steps completes the run (a teardown does; a thaw does not: the migration may go on).</param>
-/// <param name="After">What the verb journals or says once the steps ran; true when the compensation holds.</param>
-internal sealed record Compensation(
-    Func<RunResult, IReadOnlyList<JournalRecord>, bool> Needed,
-    string? Say,
-    IReadOnlyList<IStep> Steps,
-    bool Completes,
-    Func<Journal, RunResult, bool> After)
-{
-    /// <summary>The site the compensation's log lines name (the migration's source), else the run's target.</summary>
-    public string? Stack { get; init; }
-}
-
 /// <summary>A journaled verb (`run`, `restore`, `rehearse`, `migrate`) as the run host carries it out.</summary>
 /// <param name="Target">The site whose credentials the steps need.</param>
 /// <param name="Command">The command line the lock names, for an operator who finds it held.</param>
@@ -45,9 +26,7 @@ internal sealed record HostedRun(RunContext Run, StackSpec Target, IReadOnlyList
     /// <summary>Whether the run may change stack files (`pulumi config set`, a role rewrite): then it names the ones to commit.</summary>
     public bool ChangesStackFiles { get; init; } = true;
 
-    /// <summary>A repair of the journal before the engine reads it (a migration's thaw journaled without its reopen line).</summary>
-    public Action<Journal>? Repair { get; init; }
-
+    /// <summary>What the runbook runs when it stops short (a migration's thaw, a rehearsal's teardown); the engine runs and journals it.</summary>
     public Compensation? Compensation { get; init; }
 
     /// <summary>How the lock is taken when not as usual (a rehearsal breaks its own stale lock to tear its copy down).</summary>
@@ -81,29 +60,21 @@ internal static class RunHost
         var stackFiles = hosted.ChangesStackFiles ? CheckoutGuard.Snapshot(topology) : null;
         if (!hosted.Aside) store.SetCurrent(run.RunId);
         using var journal = store.OpenJournal(run.RunId);
-        hosted.Repair?.Invoke(journal);
         var stackLog = log.ForContext("Stack", run.Target);
         app.Print(hosted.Header(journal.Path) + "\n");
-        var result = await new RunEngine(hosted.Steps, app.Time, stackLog, line => app.Print(line + "\n"), app.Display) { Operator = app.Operator }.RunAsync(journal, run, ct);
-        var compensated = hosted.Compensation is { } compensation && compensation.Needed(result, journal.Records)
-            && await CompensateAsync(app, run, journal, compensation, log);
+        var result = await Engine(app, hosted.Steps, hosted.Compensation, stackLog).RunAsync(journal, run, ct);
         var report = await WriteEvidenceAsync(app, topology, store, run.RunId, journal, log);
         hosted.AfterReport?.Invoke(journal, report);
         if (journal.Records.Any(r => r.Event is JournalEvent.RunCompleted or JournalEvent.RunAborted) && (!hosted.Aside || store.Current == run.RunId)) store.ClearCurrent();
         app.Print($"\n{hosted.ReportLine ?? $"Report: {store.ReportLocation(run.RunId)}"}\n");
         if (app.JsonOutput && !hosted.Aside) app.Document(report.JsonText());
         if (stackFiles is not null) SayChangedStackFiles(app, topology, stackFiles);
-        return hosted.Exit(new RunEnding(result, report, journal.Records, compensated));
+        return hosted.Exit(new RunEnding(result, report, journal.Records, result.Compensated));
     }
 
-    /// <summary>Runs a compensation's steps (journaled, each effect once), never cancelled: the operator's Ctrl-C must not leave it half-done.</summary>
-    public static async Task<bool> CompensateAsync(App app, RunContext run, Journal journal, Compensation compensation, ILogger log)
-    {
-        if (compensation.Say is { } say) app.Print($"  {say}\n");
-        var done = await new RunEngine(compensation.Steps, app.Time, log.ForContext("Stack", compensation.Stack ?? run.Target), line => app.Print(line + "\n"), app.Display)
-            .RunAsync(journal, run, CancellationToken.None, completes: compensation.Completes);
-        return compensation.After(journal, done);
-    }
+    /// <summary>The engine for a runbook's steps and compensation, its progress on the terminal.</summary>
+    public static RunEngine Engine(App app, IReadOnlyList<IStep> steps, Compensation? compensation, ILogger log) =>
+        new(steps, app.Time, log, line => app.Print(line + "\n"), app.Display) { Operator = app.Operator, Compensation = compensation };
 
     /// <summary>The operator's go-ahead: --yes, or the expected name typed; otherwise says nothing was changed.</summary>
     public static bool Confirmed(App app, bool yes, string question, string expected)
@@ -170,7 +141,7 @@ internal static class RunHost
                 app.Error($"error: {ending.Result.Error}");
                 return ExitCodes.Usage;
             default:
-                app.Error($"error: step {StepContext.Name(ending.Result.FailedStep!.Value)} failed: {ending.Result.Error}");
+                app.Error($"error: step {(ending.Result.FailedStep is { } step ? StepContext.Name(step) : "?")} failed: {ending.Result.Error}");
                 app.Error(failedHint);
                 return ExitCodes.Failed;
         }

@@ -10,7 +10,7 @@ public enum JournalEvent
     RunStarted, StepStarted, EffectStarted, EffectDone, StepCompleted, StepSkipped, StepFailed, Note, RunCompleted, RunAborted, RunResumed,
     /// <summary>A step stopped at a planned wait (a migration's TTL wait or the operator's confirmation); running it again continues.</summary>
     StepPaused,
-    /// <summary>The named steps must run again (a migration thawed after its freeze): their earlier records no longer count.</summary>
+    /// <summary>The named steps must run again (a migration thawed after its freeze): their earlier records no longer count. Written by earlier versions; <see cref="CompensationCompleted"/> now.</summary>
     StepsReopened,
     /// <summary>The sites this run provisioned were removed afterwards (a drill cleaning up): it no longer says where service runs.</summary>
     SitesRemoved,
@@ -18,6 +18,10 @@ public enum JournalEvent
     DataLossAccepted,
     /// <summary>The operator went on without these tenants (`failover resume --without-tenant`): no usable backup; restored later by `failover restore`.</summary>
     TenantsLeftOut,
+    /// <summary>The engine began the runbook's compensation (<see cref="Compensation"/>): until its completion line, the next run finishes it first.</summary>
+    CompensationStarted,
+    /// <summary>The compensation's steps ran; the steps it names must run again (a thaw voids the freeze and the final sync).</summary>
+    CompensationCompleted,
 }
 
 /// <summary>One line of the journal: an event, the step and effect it concerns, when, and its data.</summary>
@@ -92,15 +96,16 @@ public sealed class Journal : IDisposable
     }
 
     /// <summary>
-    /// The records that still count for the engine: a StepsReopened line voids the earlier step, effect and end records
-    /// of the steps it names, so those steps and their effects run again. Notes stay, for the report.
+    /// The records that still count for the engine: a compensation's completion line (a StepsReopened line in earlier
+    /// journals) voids the earlier step, effect and end records of the steps it names, so those steps and their effects
+    /// run again. Notes stay, for the report.
     /// </summary>
     public static IReadOnlyList<JournalRecord> Live(IReadOnlyList<JournalRecord> records)
     {
         var live = new List<JournalRecord>(records.Count);
         foreach (var r in records)
         {
-            if (r.Event == JournalEvent.StepsReopened && r.Data?["steps"] is JsonArray names)
+            if (r.Event is JournalEvent.StepsReopened or JournalEvent.CompensationCompleted && r.Data?["steps"] is JsonArray names)
             {
                 var reopened = names.Select(n => (string?)n).ToHashSet();
                 live.RemoveAll(x => x.Step is not null && reopened.Contains(x.Step) && x.Event is not JournalEvent.Note);

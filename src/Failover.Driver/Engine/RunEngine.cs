@@ -8,7 +8,14 @@ namespace Failover.Driver.Engine;
 public enum RunOutcome { Completed, Failed, Aborted, Interrupted, Paused }
 
 /// <summary>The end of one engine invocation: how it ended and, if it failed, where and why.</summary>
-public sealed record RunResult(RunOutcome Outcome, StepKind? FailedStep = null, string? Error = null);
+public sealed record RunResult(RunOutcome Outcome, StepKind? FailedStep = null, string? Error = null)
+{
+    /// <summary>Whether the runbook's compensation ran in this invocation and held (a thaw that worked, a teardown that ran).</summary>
+    public bool Compensated { get; init; }
+
+    /// <summary>Why the compensation did not hold, when it ran and failed (the next run tries it again first).</summary>
+    public string? CompensationError { get; init; }
+}
 
 /// <summary>A step stops at a planned wait; the run is neither failed nor finished, and running it again continues there.</summary>
 public sealed class StepPausedException(string message) : Exception(message);
@@ -22,15 +29,17 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
     /// <summary>The operator of this invocation (journaled with a resume: who continued the run).</summary>
     public string? Operator { get; init; }
 
-    /// <param name="completes">False for a cleanup run of some steps (a thaw): the run is not marked complete when they finish.</param>
-    public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation, bool completes = true)
+    /// <summary>What the runbook does when it stops short (<see cref="Engine.Compensation"/>); none by default.</summary>
+    public Compensation? Compensation { get; init; }
+
+    public async Task<RunResult> RunAsync(Journal journal, RunContext run, CancellationToken cancellation)
     {
         var records = journal.Records;
         if (records.Any(r => r.Event == JournalEvent.RunAborted))
             return new RunResult(RunOutcome.Aborted, Error: "this run was aborted; start a new one with `failover run`");
         // A run killed after its completion line with nothing of these steps left to do: running it again must not
         // complete it twice. (A kept rehearsal's later teardown is a step still to do, and runs.)
-        if (completes && records.Any(r => r.Event == JournalEvent.RunCompleted)
+        if (records.Any(r => r.Event == JournalEvent.RunCompleted)
             && steps.All(s => Journal.Live(records).Any(r => r.Event == JournalEvent.StepCompleted && r.Step == StepContext.Name(s.Kind))))
             return new RunResult(RunOutcome.Completed);
         if (records.Count == 0)
@@ -39,11 +48,56 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             journal.Append(new JournalRecord(JournalEvent.RunResumed, time.GetUtcNow(),
                 Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = OperatorHost.Name, ["by"] = Environment.UserName, ["operator"] = Operator }));
 
+        // A compensation the last process did not finish comes before anything else: the run must not go on past a
+        // half-done thaw (a freeze and final sync still counted as done while writes resumed).
+        if (Compensation is { } pending && pending.IsPending(journal.Records, steps))
+        {
+            progress?.Invoke("  finishing the compensation a stopped process began");
+            var finished = await CompensateAsync(journal, run);
+            if (!finished.Compensated)
+                return new RunResult(RunOutcome.Failed, finished.FailedStep, $"the compensation begun earlier did not finish: {finished.CompensationError}") { CompensationError = finished.CompensationError };
+            if (pending.Completes) return new RunResult(RunOutcome.Failed, Error: "the run had stopped; its compensation is finished now") { Compensated = true };
+        }
+
+        var result = await RunStepsAsync(steps, journal, run, log, cancellation);
+        if (result.Outcome == RunOutcome.Completed)
+        {
+            journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
+            return result;
+        }
+        if (Compensation is not { } compensation || !compensation.Needed(result, journal.Records)) return result;
+        var done = await CompensateAsync(journal, run);
+        return result with { Compensated = done.Compensated, CompensationError = done.CompensationError };
+    }
+
+    /// <summary>
+    /// Runs the runbook's compensation, never cancelled (the operator's Ctrl-C must not leave it half-done): its start line,
+    /// its steps (journaled, each effect once), then its completion line, which reopens the steps it undid, and the run's
+    /// completion when it completes the run. Also called before an abort (a frozen source thawed before giving up).
+    /// </summary>
+    public async Task<RunResult> CompensateAsync(Journal journal, RunContext run)
+    {
+        var compensation = Compensation ?? throw new InvalidOperationException("this runbook declares no compensation");
+        if (compensation.Say is { } say) progress?.Invoke($"  {say}");
+        if (!compensation.IsPending(journal.Records, steps))
+            journal.Append(new JournalRecord(JournalEvent.CompensationStarted, time.GetUtcNow(),
+                Data: new JsonObject { ["steps"] = new JsonArray(compensation.Steps.Select(s => (JsonNode)JsonValue.Create(StepContext.Name(s.Kind))!).ToArray()) }));
+        var done = await RunStepsAsync(compensation.Steps, journal, run, log.ForContext("Stack", compensation.Stack ?? run.Target), CancellationToken.None);
+        if (done.Outcome != RunOutcome.Completed) return done with { CompensationError = done.Error ?? done.Outcome.ToString().ToLowerInvariant() };
+        CrashPoints.Hit("compensation:completed:before");
+        journal.Append(compensation.Completion(time.GetUtcNow()));
+        if (compensation.Completes) journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
+        return done with { Compensated = true };
+    }
+
+    /// <summary>Runs each step the journal has not completed, in order; the first that does not complete ends the run there.</summary>
+    private async Task<RunResult> RunStepsAsync(IReadOnlyList<IStep> toRun, Journal journal, RunContext run, ILogger stepLog, CancellationToken cancellation)
+    {
         var facts = new JsonObject();
         foreach (var done in Journal.Live(journal.Records).Where(r => r.Event == JournalEvent.StepCompleted && r.Data?["facts"] is JsonObject))
             facts[done.Step!] = done.Data!["facts"]!.DeepClone();
 
-        foreach (var step in steps)
+        foreach (var step in toRun)
         {
             var name = StepContext.Name(step.Kind);
             if (Journal.Live(journal.Records).Any(r => r.Event == JournalEvent.StepCompleted && r.Step == name))
@@ -56,8 +110,8 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             CrashPoints.Hit($"step:{name}:before");
             journal.Append(new JournalRecord(JournalEvent.StepStarted, time.GetUtcNow(), name));
             progress?.Invoke($"  {name,-14} {step.Describe(run)}");
-            log.Information("Step {Step} started for {Stack}", name, run.Target);
-            var context = new StepContext(run, step.Kind, journal, facts, time, log);
+            stepLog.Information("Step {Step} started for {Stack}", name, run.Target);
+            var context = new StepContext(run, step.Kind, journal, facts, time, stepLog);
             StepResult result;
             observer?.StepStarted(name);
             try
@@ -72,7 +126,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             catch (StepPausedException e)
             {
                 journal.Append(new JournalRecord(JournalEvent.StepPaused, time.GetUtcNow(), name, Data: new JsonObject { ["reason"] = e.Message }));
-                log.Information("Step {Step} paused: {Reason}", name, e.Message);
+                stepLog.Information("Step {Step} paused: {Reason}", name, e.Message);
                 progress?.Invoke($"  {name,-14} paused: {e.Message}");
                 return new RunResult(RunOutcome.Paused, step.Kind, e.Message);
             }
@@ -80,7 +134,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             {
                 var message = e is StepFailedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
                 journal.Append(new JournalRecord(JournalEvent.StepFailed, time.GetUtcNow(), name, Data: new JsonObject { ["error"] = message }));
-                log.Error("Step {Step} failed: {Error}", name, message);
+                stepLog.Error("Step {Step} failed: {Error}", name, message);
                 progress?.Invoke($"  {name,-14} FAILED: {message}");
                 return new RunResult(RunOutcome.Failed, step.Kind, message);
             }
@@ -93,10 +147,9 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             if (result.Notes.Count > 0) data["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray());
             journal.Append(new JournalRecord(JournalEvent.StepCompleted, time.GetUtcNow(), name, Data: data));
             CrashPoints.Hit($"step:{name}:after");
-            log.Information("Step {Step} completed: {Summary}", name, result.Summary);
+            stepLog.Information("Step {Step} completed: {Summary}", name, result.Summary);
             progress?.Invoke($"  {name,-14} ok: {result.Summary}");
         }
-        if (completes) journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
         return new RunResult(RunOutcome.Completed);
     }
 

@@ -160,7 +160,8 @@ public sealed class StepContext(RunContext run, StepKind step, Journal journal, 
 
 /// <summary>
 /// Test hook for crash injection: when FAILOVER_CRASH_AT names the point being passed, the process kills
-/// itself on the spot, as `kill -9` would. Points: step:NAME:before|after, effect:KEY:before|after.
+/// itself on the spot, as `kill -9` would. Points: step:NAME:before|after, effect:KEY:before|after, and
+/// compensation:completed:before (a compensation's steps done, its completion line not yet written).
 /// </summary>
 public static class CrashPoints
 {

@@ -21,7 +21,7 @@ public sealed record MigrationChoices(bool Wait, bool Confirmed, bool DestroyOld
 public static class MigrationSteps
 {
 
-    /// <summary>The steps between the freeze and the cutover: a thaw voids them, so a resumed migration freezes and syncs again.</summary>
+    /// <summary>The steps between the freeze and the cutover, and the thaw itself: a thaw's completion voids them, so a resumed migration freezes and syncs again.</summary>
     public static readonly IReadOnlyList<StepKind> FrozenSteps = [StepKind.Freeze, StepKind.FinalSync, StepKind.Gate, StepKind.Thaw];
 
     public static IReadOnlyList<IStep> For(Topology topology, StackSpec source, StackSpec target, Deferred<MigrationPorts> ports, string reportDirectory,
@@ -42,8 +42,18 @@ public static class MigrationSteps
         new FailoverSteps.Report(topology, reportDirectory),
     ];
 
-    /// <summary>Gives the source its writes back; run by the command after an interruption or an abort before the cutover.</summary>
-    public static IStep Thaw(StackSpec source, Deferred<MigrationPorts> ports) => new ThawStep(source, ports);
+    /// <summary>
+    /// The migration's compensation: before the cutover production is still the source, so a migration that stops (a failed
+    /// step, Ctrl-C) or is aborted during the freeze gives the source its writes back; the frozen steps are reopened, so
+    /// going on means freezing and syncing again.
+    /// </summary>
+    public static Compensation Compensation(StackSpec source, Deferred<MigrationPorts> ports) =>
+        new([new ThawStep(source, ports)], (result, records) => result.Outcome is RunOutcome.Interrupted or RunOutcome.Failed && NeedsThaw(records))
+        {
+            Say = $"the migration stopped during the freeze: giving {source.Name} its writes back",
+            Reopens = FrozenSteps,
+            Stack = source.Name,
+        };
 
     /// <summary>Whether the journal shows a freeze that may be in force and no cutover begun: then the source must be thawed.</summary>
     public static bool NeedsThaw(IReadOnlyList<JournalRecord> records)
@@ -54,24 +64,9 @@ public static class MigrationSteps
                && !live.Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
     }
 
-    /// <summary>
-    /// A thaw completed but its reopen line is missing (the process died in between): the freeze and final sync still
-    /// count as done though writes resumed, so the line must be written before the run goes on. A reopen voids the
-    /// thaw's own records, so a thaw still live means no reopen followed it.
-    /// </summary>
-    public static bool ThawedWithoutReopen(IReadOnlyList<JournalRecord> records) =>
-        Journal.Live(records).Any(r => r.Event == JournalEvent.EffectDone && EffectKey.IsThaw(r.Effect));
-
     /// <summary>Whether the run stopped at the scale-down, waiting for the operator's --confirm.</summary>
     public static bool AwaitsConfirmation(IReadOnlyList<JournalRecord> records) =>
         Journal.Live(records).LastOrDefault(r => r.Step == StepContext.Name(StepKind.ScaleDown))?.Event == JournalEvent.StepPaused;
-
-    /// <summary>The journal line that voids the frozen steps after a thaw, so that going on means freezing and syncing again.</summary>
-    public static JournalRecord Reopen(DateTimeOffset at) => new(JournalEvent.StepsReopened, at, Data: new JsonObject
-    {
-        ["steps"] = new JsonArray(FrozenSteps.Select(k => (JsonNode)JsonValue.Create(StepContext.Name(k))!).ToArray()),
-        ["reason"] = "the source was thawed: the freeze and the final sync run again",
-    });
 
     private static int OldTtl(Topology topology) => topology.DnsStack?.Dns?.TtlSeconds ?? MigrationTtl.LoweredSeconds;
 

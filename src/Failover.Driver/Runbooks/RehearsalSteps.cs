@@ -27,6 +27,14 @@ public static class RehearsalSteps
 
     public static IStep Teardown(IRehearsalCopy copy) => new TeardownStep(copy);
 
+    /// <summary>The rehearsal's compensation: a failed or interrupted rehearsal tears its copy down, and that ends the run.</summary>
+    public static Compensation Compensation(IRehearsalCopy copy) =>
+        new([Teardown(copy)], (result, _) => result.Outcome is RunOutcome.Failed or RunOutcome.Interrupted)
+        {
+            Say = "tearing the copy down after the failure",
+            Completes = true,
+        };
+
     /// <summary>
     /// The isolated copy of a local standby: its own name, role and loopback address. The address is the
     /// standby's last octet + 100 unless given, and may not be any site's of the topology.

@@ -182,22 +182,57 @@ public class MigrationTests(MigrationTopology site) : IClassFixture<MigrationTop
         Assert.Contains("Migrated to local-prod", confirmed.Output);
     }
 
+    /// <summary>
+    /// A freeze command that plays the operator pressing Ctrl-C in the driver's terminal, once the databases are read-only.
+    /// Hooks run under setsid/setpriv wrappers, so the driver is found among the hook's ancestors by its command line.
+    /// </summary>
+    private const string CtrlCHooks = "  failover:migrate:\n    freeze: [\"p=$PPID; while [ \\\"$p\\\" -gt 1 ] && ! grep -qa failover.dll /proc/$p/cmdline; " +
+        "do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -INT $p; sleep 30\"]\n    thaw: [\"echo thawed\"]\n";
+
     [Fact]
     public async Task Ctrl_c_during_the_freeze_gives_production_its_writes_back_and_leaves_dns_alone()
     {
         await site.ResetAsync(ttl: 60);
-        // The freeze command plays the operator pressing Ctrl-C in the driver's terminal, once the databases are read-only.
-        // Hooks run under setsid/setpriv wrappers, so the driver is found among the hook's ancestors by its command line.
-        const string ctrlC = "p=$PPID; while [ \\\"$p\\\" -gt 1 ] && ! grep -qa failover.dll /proc/$p/cmdline; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -INT $p; sleep 30";
-        site.Edit("local-prod", t => t + "  failover:migrate:\n    freeze: [\"" + ctrlC + "\"]\n    thaw: [\"echo thawed\"]\n");
+        site.Edit("local-prod", t => t + CtrlCHooks);
         var run = site.Failover(null, "migrate", "--to", "local-standby", "--yes");
         Assert.True(run.ExitCode == ExitCodes.Interrupted, run.Output);
         Assert.Contains("local-prod was thawed and serves", run.Output);
         await AssertProductionServesAsync();
         var journal = Journal.Read(site.Store.JournalPath(Assert.Single(site.Store.Runs())));
         Assert.Single(journal, r => r.Event == JournalEvent.EffectDone && r.Effect == "thaw:local-prod");
-        Assert.Contains(journal, r => r.Event == JournalEvent.StepsReopened);
+        Assert.Contains(journal, r => r.Event == JournalEvent.CompensationCompleted);
         Assert.DoesNotContain(journal, r => r.Step == "cutover");
+    }
+
+    [Fact]
+    public async Task A_migration_killed_during_its_thaw_finishes_the_thaw_on_the_next_run_before_it_freezes_and_syncs_again()
+    {
+        await site.ResetAsync(ttl: 60);
+        string? original = null;
+        site.Edit("local-prod", t => (original = t) + CtrlCHooks);
+        // Ctrl-C during the freeze: the engine thaws production, and the process is killed once the thaw has run but
+        // before the journal says so.
+        var stopped = site.Failover("effect:thaw:local-prod:after", "migrate", "--to", "local-standby", "--yes");
+        Assert.Contains("killed at effect:thaw:local-prod:after", stopped.Output);
+        var id = Assert.Single(site.Store.Runs());
+        Assert.DoesNotContain(Journal.Read(site.Store.JournalPath(id)), r => r.Event == JournalEvent.CompensationCompleted);
+        // Production took writes again after the thaw: the next run must not count the earlier freeze as holding.
+        await MigrationTopology.Sql(site.ProdAddress, "northwind", "DROP TABLE IF EXISTS after_killed_thaw; CREATE TABLE after_killed_thaw (id bigint PRIMARY KEY); INSERT INTO after_killed_thaw VALUES (7)");
+
+        site.Edit("local-prod", _ => original!);
+        Assert.Equal(0, site.Failover(null, "unlock").ExitCode);
+        var next = site.Failover(null, "migrate", "--to", "local-standby", "--yes");
+        Assert.True(next.ExitCode == ExitCodes.AwaitingConfirmation, next.Output);
+        Assert.Contains("finishing the compensation", next.Output);
+        var journal = Journal.Read(site.Store.JournalPath(id));
+        var resumed = journal.FindLastIndex(r => r.Event == JournalEvent.RunResumed);
+        var completed = journal.FindIndex(r => r.Event == JournalEvent.CompensationCompleted);
+        Assert.True(completed > resumed, "the next run wrote the thaw's completion line");
+        Assert.Contains(journal.Skip(resumed), r => r.Event == JournalEvent.EffectDone && r.Effect == "thaw:local-prod");
+        Assert.Contains(journal.Skip(completed), r => r.Event == JournalEvent.EffectDone && r.Effect == "freeze:local-prod");
+        Assert.Contains(journal.Skip(completed), r => r.Event == JournalEvent.StepCompleted && r.Step == "final-sync");
+        Assert.Equal([7L], await MigrationTopology.Ids(site.StandbyAddress, "after_killed_thaw"));
+        Assert.Equal([site.StandbyAddress], await site.DnsAnswerAsync());
     }
 
     [Fact]

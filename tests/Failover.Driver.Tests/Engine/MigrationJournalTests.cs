@@ -13,6 +13,12 @@ public class MigrationJournalTests
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
     private static readonly RunContext Run = new("20261122-030000-abcdef", RunKind.Migration, "local-prod", "local-standby", null, false, "ops", "host");
 
+    private static readonly Topology Local = TopologyLoader.Load(Path.Combine(Repo.Root, "examples", "local"));
+    private static readonly Deferred<MigrationPorts> NoPorts = Deferred<MigrationPorts>.Refused("only the journal is read");
+    private static readonly Compensation Thaw = MigrationSteps.Compensation(Local.Production, NoPorts);
+    private static readonly IReadOnlyList<IStep> Runbook = MigrationSteps.For(Local, Local.Production, Local.Find("local-standby")!, NoPorts, "unused",
+        new MigrationChoices(false, false, false), _ => { });
+
     private static JournalRecord Started() => new(JournalEvent.RunStarted, T0, Data: RunEngine.RunData(Run));
     private static JournalRecord Effect(JournalEvent e, string step, string effect, int minute, JsonObject? data = null) => new(e, T0.AddMinutes(minute), step, effect, data);
     private static JournalRecord Completed(string step, int minute, JsonObject facts) =>
@@ -32,7 +38,7 @@ public class MigrationJournalTests
         records.Add(Effect(JournalEvent.EffectDone, "thaw", "thaw:local-prod", 2));
         Assert.False(MigrationSteps.NeedsThaw(records));
 
-        records.Add(MigrationSteps.Reopen(T0.AddMinutes(2)));
+        records.Add(Thaw.Completion(T0.AddMinutes(2)));
         var live = Journal.Live(records);
         Assert.DoesNotContain(live, r => r.Step is "freeze" or "thaw");
         Assert.False(MigrationSteps.NeedsThaw(records)); // nothing frozen any more until the next freeze
@@ -43,20 +49,38 @@ public class MigrationJournalTests
     }
 
     [Fact]
-    public void A_thaw_killed_before_its_reopen_line_is_seen_so_the_next_run_freezes_and_syncs_again()
+    public void A_thaw_killed_before_its_completion_line_is_pending_so_the_next_run_finishes_it_and_freezes_and_syncs_again()
     {
         var records = new List<JournalRecord>
         {
             Started(),
             Completed("freeze", 1, new JsonObject { ["frozenAt"] = T0.AddMinutes(1).ToString("O") }),
             Completed("final-sync", 2, new JsonObject()),
+        };
+        Assert.False(Thaw.IsPending(records, Runbook));
+        records.Add(new JournalRecord(JournalEvent.CompensationStarted, T0.AddMinutes(3)));
+        Assert.True(Thaw.IsPending(records, Runbook)); // killed before the thaw even started
+        records.Add(Effect(JournalEvent.EffectDone, "thaw", "thaw:local-prod", 3));
+        // Writes resumed after the thaw: a final sync that counted as done would miss them.
+        Assert.True(Thaw.IsPending(records, Runbook));
+        records.Add(Thaw.Completion(T0.AddMinutes(3)));
+        Assert.False(Thaw.IsPending(records, Runbook));
+        Assert.DoesNotContain(Journal.Live(records), r => r.Step is "freeze" or "final-sync" or "thaw");
+    }
+
+    [Fact]
+    public void A_thaw_journaled_by_an_earlier_version_without_its_reopen_line_is_pending_too()
+    {
+        // Earlier versions wrote no start line: a thaw's records stayed live until the reopen line after them.
+        var records = new List<JournalRecord>
+        {
+            Started(),
+            Completed("freeze", 1, new JsonObject { ["frozenAt"] = T0.AddMinutes(1).ToString("O") }),
             Effect(JournalEvent.EffectDone, "thaw", "thaw:local-prod", 3),
         };
-        // Writes resumed after the thaw: a final sync that counted as done would miss them.
-        Assert.True(MigrationSteps.ThawedWithoutReopen(records));
-        records.Add(MigrationSteps.Reopen(T0.AddMinutes(3)));
-        Assert.False(MigrationSteps.ThawedWithoutReopen(records));
-        Assert.DoesNotContain(Journal.Live(records), r => r.Step is "freeze" or "final-sync");
+        Assert.True(Thaw.IsPending(records, Runbook));
+        records.Add(new JournalRecord(JournalEvent.StepsReopened, T0.AddMinutes(3), Data: new JsonObject { ["steps"] = new JsonArray("freeze", "final-sync", "gate", "thaw") }));
+        Assert.False(Thaw.IsPending(records, Runbook));
     }
 
     [Fact]
@@ -75,7 +99,7 @@ public class MigrationJournalTests
         {
             Started(),
             Completed("freeze", 10, new JsonObject { ["frozenAt"] = T0.AddMinutes(9).ToString("O") }),
-            MigrationSteps.Reopen(T0.AddMinutes(11)),
+            Thaw.Completion(T0.AddMinutes(11)),
             Completed("freeze", 20, new JsonObject { ["frozenAt"] = T0.AddMinutes(20).ToString("O") }),
             Completed("final-sync", 21, new JsonObject
             {
