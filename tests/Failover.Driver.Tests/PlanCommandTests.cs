@@ -66,6 +66,20 @@ public class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_thaw_limit_raised_in_the_production_stack_file_lengthens_the_time_the_process_waits_after_ctrl_c()
+    {
+        var app = new Failover.Driver.Cli.App(new StringWriter(), new StringWriter(), _project) { Input = null };
+        Assert.Equal(TimeSpan.FromMinutes(45), app.AfterInterrupt(null));
+        File.WriteAllText(Stack("prod-fsn1"), File.ReadAllText(Stack("prod-fsn1"))
+            .Replace("  failover:targets:", "  failover:timeLimits:\n    migrateHook: 2h\n  failover:targets:"));
+
+        // Read before the command runs (System.CommandLine fixes it then): a 2 h thaw is not cut off after 45 min.
+        Assert.Equal(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(15), app.AfterInterrupt(null));
+        // Stack files that cannot be read keep the default; the command itself reports them.
+        Assert.Equal(TimeSpan.FromMinutes(45), app.AfterInterrupt(Path.Combine(_project, "missing")));
+    }
+
+    [Fact]
     public void Plan_shows_each_server_s_user_data_against_the_provider_s_limit()
     {
         var text = CliRun.Of(_project, "plan", "--to", "standby-aws-fra");

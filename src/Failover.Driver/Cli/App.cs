@@ -126,11 +126,32 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         }
         // After Ctrl-C a run journals where it stopped, then a migration thaws its source or a rehearsal tears its copy
         // down: the process is ended only after RuntimeOptions.AfterInterrupt (45 min by default). (null would not mean
-        // "never": it turns the Ctrl-C handling off, and SIGINT then kills the process with nothing thawed.) Fixed before the
-        // stack files are read, so from the defaults or the options given; a process ended anyway leaves a journal that
-        // `resume` or `abort` completes.
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = Options.AfterInterrupt });
+        // "never": it turns the Ctrl-C handling off, and SIGINT then kills the process with nothing thawed.) A process
+        // ended anyway leaves a journal that `resume` or `abort` completes.
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = AfterInterrupt(parse.GetValue(Stacks)) });
     }
+
+    /// <summary>
+    /// How long the process may go on after Ctrl-C: RuntimeOptions.AfterInterrupt of the options set here, else of the
+    /// stack files, so that a migrateHook or pulumiDestroy raised in failover:timeLimits also lengthens it (a thaw
+    /// cut short leaves production frozen). System.CommandLine fixes it before the command runs, so the stack files are
+    /// read once more for it here; a mistake in them is left to the command, which reports it before anything runs.
+    /// </summary>
+    /// <param name="stacks">The --stacks given, or null.</param>
+    internal TimeSpan AfterInterrupt(string? stacks)
+    {
+        if (_options is { } set) return set.AfterInterrupt;
+        try { return TopologyLoader.Load(StacksDirectory(stacks), displayRoot: workingDirectory).TimeLimits.AfterInterrupt; }
+        catch (Exception) // any: the command reads them again and reports what is wrong with them
+        {
+            return Failover.Core.Planning.RuntimeOptions.Default.AfterInterrupt;
+        }
+    }
+
+    /// <summary>--stacks when given, else stackConfigDir of the Pulumi.yaml above the working directory.</summary>
+    private string StacksDirectory(string? stacks) => stacks is { } given
+        ? Path.GetFullPath(given, workingDirectory)
+        : TopologyLoader.DefaultStacksDirectory(workingDirectory);
 
     /// <summary>Runs a command body with logging, the stack files loaded, and errors turned into exit codes.</summary>
     internal int Execute(ParseResult parse, Func<Topology, ILogger, int> body) =>
@@ -144,10 +165,7 @@ public sealed class App(TextWriter stdout, TextWriter stderr, string workingDire
         _errorTerminal = string.IsNullOrEmpty(Variable("NO_COLOR")) && Variable("TERM") is not (null or "" or "dumb") ? ErrorTerminal() : null;
         try
         {
-            var dir = parse.GetValue(Stacks) is { } given
-                ? Path.GetFullPath(given, workingDirectory)
-                : TopologyLoader.DefaultStacksDirectory(workingDirectory);
-            var topology = TopologyLoader.Load(dir, displayRoot: workingDirectory);
+            var topology = TopologyLoader.Load(StacksDirectory(parse.GetValue(Stacks)), displayRoot: workingDirectory);
             _stackFileLimits = topology.TimeLimits;
             // Every ciphertext of every stack file, not only the keys the tool reads: diffs and errors quote file lines.
             foreach (var s in topology.Stacks)
