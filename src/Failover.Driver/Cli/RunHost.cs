@@ -46,7 +46,7 @@ internal sealed record HostedRun(RunContext Run, StackSpec Target, IReadOnlyList
 }
 
 /// <summary>
-/// The one run host of the journaled verbs: the credential check, the lock, the journal, the engine, the compensation,
+/// The one run host of the journaled verbs: the credential check, the lock, the journal, the engine (which runs the runbook's compensation),
 /// the report written once from the journal, the run closed when it ended, and the verb's exit code.
 /// </summary>
 internal static class RunHost

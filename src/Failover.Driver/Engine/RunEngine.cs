@@ -105,7 +105,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
                 progress?.Invoke($"  {name,-14} done earlier in this run");
                 continue;
             }
-            // A Ctrl-C between two steps is an interruption like one inside a step: the host still thaws or tears down.
+            // A Ctrl-C between two steps is an interruption like one inside a step: the engine still runs the compensation (a thaw, a teardown).
             if (cancellation.IsCancellationRequested) return new RunResult(RunOutcome.Interrupted, step.Kind, "interrupted");
             CrashPoints.Hit($"step:{name}:before");
             journal.Append(new JournalRecord(JournalEvent.StepStarted, time.GetUtcNow(), name));

@@ -4,7 +4,7 @@ using Serilog;
 
 namespace Failover.Driver.Tests.Engine;
 
-/// <summary>A Ctrl-C that lands between two steps: the run ends as interrupted, so its host still thaws or tears down.</summary>
+/// <summary>A Ctrl-C that lands between two steps: the run ends as interrupted, so the engine still runs its compensation (a thaw, a teardown).</summary>
 public sealed class RunEngineInterruptTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("failover-engine-").FullName;
