@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Failover.Core.Policies;
 using Failover.Driver.Composition;
-using Failover.Driver.Dns;
 using Failover.Driver.Pulumi;
 using Failover.Driver.Reports;
 using Failover.Driver.Runbooks;
@@ -38,16 +37,9 @@ internal static class StatusCommand
             var store = RunCommands.Store(app, parse, topology);
             var project = RunCommands.ProjectDirectory(topology);
             var pulumi = new Lazy<IPulumi>(() => RunPortsFactory.Pulumi(project, app.Variable, app.PulumiEnvironment, app.Secrets, log, app.Time, app.Options));
-            var sites = new SiteObserver(RunPortsFactory.LocalSitesOf(store, app.Options), pulumi, RunPortsFactory.HttpFor(app.Options), app.Options.Probe);
             var (servingSite, why) = ServingSite.OrProduction(topology, store, log, await ServingSite.DeployedActiveStackAsync(topology, () => pulumi.Value, log, ct));
-            var serving = servingSite.Name;
-            IReadOnlyList<ILiveCheck> checks =
-            [
-                new BackupAgeCheck(project, () => pulumi.Value, app.Secrets, app.Time, log),
-                new RehearsalAgeCheck(store.History, app.Time),
-                new SiteHealthCheck(sites, serving, why),
-                new DnsAnswerCheck(sites, new WireDnsClient(app.Options.DnsQuery), serving),
-            ];
+            // Built by the composition, with this command's time limits, like a run's adapters.
+            var checks = StatusChecks.For(project, store, pulumi, app.Secrets, app.Time, log, app.Options, servingSite.Name, why);
             var live = new List<LiveFact>();
             foreach (var check in checks)
                 live.AddRange(await check.CheckAsync(topology, ct));
