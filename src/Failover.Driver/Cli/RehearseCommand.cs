@@ -169,7 +169,8 @@ internal static class RehearseCommand
             app.Error(tornDown ? "interrupted: the copy was torn down; start a new rehearsal" : "interrupted");
             return ExitCodes.Interrupted;
         }
-        app.Error($"rehearsal failed at {(result.FailedStep is { } f ? StepContext.Name(f) : "?")}: {result.Error}");
+        // No failed step when this invocation only finished the teardown a stopped process began.
+        app.Error(result.FailedStep is { } f ? $"rehearsal failed at {StepContext.Name(f)}: {result.Error}" : $"rehearsal stopped: {result.Error}");
         return ExitCodes.Failed;
     }
 

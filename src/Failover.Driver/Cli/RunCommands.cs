@@ -65,7 +65,7 @@ internal static class RunCommands
     internal static RunStore Store(App app, ParseResult parse, Topology topology)
     {
         var cwd = app.WorkingDirectory;
-        var lease = System.Environment.GetEnvironmentVariable(LeaseVariable) is { Length: > 0 } text
+        var lease = app.Variable(LeaseVariable) is { Length: > 0 } text
             ? double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
                 ? TimeSpan.FromSeconds(seconds)
                 : throw new UsageException($"{LeaseVariable}={text} is not a number of seconds")

@@ -141,7 +141,8 @@ internal static class RunHost
                 app.Error($"error: {ending.Result.Error}");
                 return ExitCodes.Usage;
             default:
-                app.Error($"error: step {(ending.Result.FailedStep is { } step ? StepContext.Name(step) : "?")} failed: {ending.Result.Error}");
+                // No failed step when the run only finished a compensation a stopped process began.
+                app.Error(ending.Result.FailedStep is { } step ? $"error: step {StepContext.Name(step)} failed: {ending.Result.Error}" : $"error: {ending.Result.Error}");
                 app.Error(failedHint);
                 return ExitCodes.Failed;
         }
