@@ -42,6 +42,9 @@ public sealed class RuntimeOptionsTests
         Assert.Equal(RuntimeOptions.Default.Http, limits.Http);
         Assert.Equal(new Wait(RuntimeOptions.Default.ReportFiling.Timeout, TimeSpan.FromSeconds(1)), limits.ReportFiling);
         Assert.Equal(TimeSpan.FromMinutes(2), limits.LockLease);
+        // reportFiling was one limit: a short one written alone still loads, polled at its timeout.
+        var short_ = RuntimeOptions.From(new Dictionary<string, (TimeSpan?, TimeSpan?)> { ["reportFiling"] = (TimeSpan.FromSeconds(2), null) }, new Dictionary<string, TimeSpan>());
+        Assert.Equal(new Wait(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), short_.ReportFiling);
         using var untouched = Scenario.Cloud();
         Assert.Same(RuntimeOptions.Default, untouched.Load().TimeLimits);
     }

@@ -98,7 +98,9 @@ public sealed class RuntimeOptions
     {
         var d = Default;
         Wait W(string name, Wait fallback) =>
-            waits.TryGetValue(name, out var w) ? new Wait(w.Timeout ?? fallback.Timeout, w.Poll ?? fallback.Poll) : fallback;
+            // A timeout shorter than the default poll, given alone, polls at that timeout (a value valid as a single limit before stays valid).
+            waits.TryGetValue(name, out var w) ? new Wait(w.Timeout ?? fallback.Timeout, w.Poll ?? Min(fallback.Poll, w.Timeout ?? fallback.Timeout)) : fallback;
+        static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
         TimeSpan L(string name, TimeSpan fallback) => limits.GetValueOrDefault(name, fallback);
         return new RuntimeOptions(
             W("localGate", d.LocalGate), W("cloudGate", d.CloudGate), W("dnsVisible", d.DnsVisible), W("cloudRestore", d.CloudRestore),

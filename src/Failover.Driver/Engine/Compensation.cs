@@ -38,6 +38,14 @@ public sealed record Compensation(IReadOnlyList<IStep> Steps, Func<RunResult, IR
         return Journal.Live(records).Any(r => r.Step is not null && own.Contains(r.Step) && r.Event is not JournalEvent.Note);
     }
 
+    /// <summary>
+    /// Whether a compensation that completes the run (a teardown) finished but the run's completion line after it was never
+    /// written (the process died, or the write failed, in between): the run must be completed now, its steps never run again
+    /// (they would bring up a copy that nothing tears down).
+    /// </summary>
+    public bool CompletedWithoutRun(IReadOnlyList<JournalRecord> records) =>
+        Completes && LastIndex(records, JournalEvent.CompensationCompleted) > LastIndex(records, JournalEvent.RunCompleted);
+
     /// <summary>The line that ends it: it names the steps it reopens (<see cref="Journal.Live"/> voids their records).</summary>
     public JournalRecord Completion(DateTimeOffset at) => new(JournalEvent.CompensationCompleted, at, Data: new JsonObject
     {

@@ -48,6 +48,11 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
             journal.Append(new JournalRecord(JournalEvent.RunResumed, time.GetUtcNow(),
                 Data: new JsonObject { ["pid"] = Environment.ProcessId, ["host"] = OperatorHost.Name, ["by"] = Environment.UserName, ["operator"] = Operator }));
 
+        if (Compensation is { } teardown && teardown.CompletedWithoutRun(journal.Records))
+        {
+            journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
+            return new RunResult(RunOutcome.Failed, Error: "the run had stopped; its compensation was finished") { Compensated = true };
+        }
         // A compensation the last process did not finish comes before anything else: the run must not go on past a
         // half-done thaw (a freeze and final sync still counted as done while writes resumed).
         if (Compensation is { } pending && pending.IsPending(journal.Records, steps))
@@ -86,6 +91,7 @@ public sealed class RunEngine(IReadOnlyList<IStep> steps, TimeProvider time, ILo
         if (done.Outcome != RunOutcome.Completed) return done with { CompensationError = done.Error ?? done.Outcome.ToString().ToLowerInvariant() };
         CrashPoints.Hit("compensation:completed:before");
         journal.Append(compensation.Completion(time.GetUtcNow()));
+        CrashPoints.Hit("compensation:run-completed:before");
         if (compensation.Completes) journal.Append(new JournalRecord(JournalEvent.RunCompleted, time.GetUtcNow()));
         return done with { Compensated = true };
     }

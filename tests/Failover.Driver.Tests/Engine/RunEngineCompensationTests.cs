@@ -65,6 +65,31 @@ public sealed class RunEngineCompensationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_teardown_whose_run_completion_was_never_written_completes_the_run_and_runs_no_step_again()
+    {
+        // A rehearsal's teardown completes the run; the process died between its completion line and the run's.
+        using var journal = Journal.Open(Path.Combine(_dir, "journal.jsonl"));
+        RunEngine Rehearsal(bool provisionFails) => new([new Step(StepKind.Provision, _calls, () => provisionFails), new Step(StepKind.Teardown, _calls)],
+            TimeProvider.System, new LoggerConfiguration().CreateLogger())
+        {
+            Compensation = new Compensation([new Step(StepKind.Teardown, _calls)], (result, _) => result.Outcome == RunOutcome.Failed) { Completes = true },
+        };
+        await Rehearsal(provisionFails: true).RunAsync(journal, Run, CancellationToken.None);
+        Assert.Equal(JournalEvent.RunCompleted, journal.Records[^1].Event);
+        var lines = File.ReadAllLines(Path.Combine(_dir, "journal.jsonl"));
+        File.WriteAllLines(Path.Combine(_dir, "killed.jsonl"), lines.Take(lines.Length - 1)); // as if killed before the run's completion line
+        using var killed = Journal.Open(Path.Combine(_dir, "killed.jsonl"));
+        Assert.Equal(JournalEvent.CompensationCompleted, killed.Records[^1].Event);
+
+        _calls.Clear();
+        var resumed = await Rehearsal(provisionFails: false).RunAsync(killed, Run, CancellationToken.None);
+
+        Assert.Empty(_calls); // no new copy provisioned that nothing would tear down
+        Assert.True(resumed.Compensated);
+        Assert.Equal(JournalEvent.RunCompleted, killed.Records[^1].Event);
+    }
+
+    [Fact]
     public async Task A_thaw_that_did_not_finish_is_finished_by_the_next_run_before_any_step_goes_on()
     {
         using var journal = Journal.Open(Path.Combine(_dir, "journal.jsonl"));
