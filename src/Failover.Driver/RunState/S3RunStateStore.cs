@@ -40,6 +40,7 @@ public sealed class S3RunStateStore : IRunStateStore, IDisposable
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             Timeout = timeout ?? Core.Planning.RuntimeOptions.Default.RunState,
             MaxErrorRetry = 3,
+            HttpClientFactory = new WithoutContinueHttpClientFactory(),
         };
         if (location.Endpoint is { } endpoint)
         {

@@ -7,6 +7,7 @@ using Failover.Core.Sites;
 using Failover.Core.Topology;
 using Failover.Driver.Backup;
 using Failover.Driver.Logging;
+using Failover.Driver.RunState;
 using Failover.Driver.Tests.Support;
 
 namespace Failover.Driver.Tests.Backup;
@@ -144,6 +145,25 @@ public sealed class S3VaultTests(CephRgw rgw)
     }
 
     /// <summary>
+    /// The reader's refused writes, on one kept-alive connection whose answers come later than the second .NET waits for
+    /// "100 Continue" (a loaded server): each is refused as such, and the reads after them are answered. With the SDK's own
+    /// connections the body went after the 403, and RGW read the next request behind it (a CI run's 400, 405 here): the clients
+    /// here are made as the run-state store makes its own (<see cref="WithoutContinueHttpClientFactory"/>).
+    /// </summary>
+    [Fact]
+    public async Task A_refused_write_answered_late_leaves_the_connection_answering()
+    {
+        var bucket = await ProvisionAsync();
+        var key = VaultPlan.ResticPrefix + "/config";
+        using (var writer = rgw.Client(rgw.Writer)) await writer.PutObjectAsync(Object(bucket, key, "restic"));
+        using var link = new SlowLink(new Uri(rgw.Endpoint), TimeSpan.FromSeconds(1.5));
+        using var asReader = rgw.Client(rgw.Reader, link.Endpoint);
+        await Refused(() => asReader.PutObjectAsync(Object(bucket, key, "ransomware")));
+        await Refused(() => asReader.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }));
+        Assert.Equal("restic", await TextAsync(asReader, bucket, key));
+    }
+
+    /// <summary>
     /// What infra/S3Vault.cs creates, from the plan, on a bucket of the plan's name plus a suffix: versioning, object lock
     /// with the plan's default retention, and Core's writer and reader documents as the two users' identity policies.
     /// </summary>
@@ -204,7 +224,7 @@ public sealed class S3VaultTests(CephRgw rgw)
     private static async Task Refused(Func<Task> call, HttpStatusCode status = HttpStatusCode.Forbidden)
     {
         var e = await Assert.ThrowsAsync<AmazonS3Exception>(call);
-        Assert.Equal(status, e.StatusCode);
+        Assert.True(status == e.StatusCode, $"expected {status}, got {e.StatusCode} {e.ErrorCode}: {e.Message}");
     }
 
     /// <summary>A multi-object delete is refused whole, or answers with an error per key: either way nothing is deleted.</summary>

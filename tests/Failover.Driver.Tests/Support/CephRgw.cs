@@ -113,13 +113,15 @@ public sealed class CephRgw : IDisposable
 
     public AmazonS3Client Client() => Client(Credentials);
 
-    public AmazonS3Client Client(AWSCredentials user) => new(user, new AmazonS3Config
+    /// <param name="endpoint">Where to send the requests instead of the server itself (a <see cref="SlowLink"/> to it).</param>
+    public AmazonS3Client Client(AWSCredentials user, string? endpoint = null) => new(user, new AmazonS3Config
     {
-        ServiceURL = Endpoint,
+        ServiceURL = endpoint ?? Endpoint,
         ForcePathStyle = true,
         AuthenticationRegion = "us-east-1",
         RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
         ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        HttpClientFactory = new WithoutContinueHttpClientFactory(),
     });
 
     /// <summary>Removes every object below a prefix (between tests).</summary>
