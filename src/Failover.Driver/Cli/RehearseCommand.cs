@@ -210,6 +210,22 @@ internal static class RehearseCommand
         }, log, CancellationToken.None);
     }
 
+    /// <summary>
+    /// `failover abort` of an interrupted rehearsal: its copy is torn down first, as a rehearsal must not leave a copy
+    /// running, and nothing removes an aborted one's later (the engine takes no step of an aborted run, so neither can
+    /// `rehearse --teardown`). Null: go on and abort; otherwise the exit code of a teardown that failed (the run stays open).
+    /// </summary>
+    internal static async Task<int?> TearDownBeforeAbortAsync(App app, Topology topology, RunStore store, RunContext run, ILogger log)
+    {
+        if (TornDown(store.ReadJournal(run.RunId))) return null;
+        var (copy, keep) = Saved(app, topology, store, run, log);
+        app.Print($"Rehearsal {run.RunId} is aborted once its copy {copy.Stack.Name} on {copy.Where} is torn down" +
+                  (keep ? " (it was started with --keep, but nothing could remove the copy of an aborted rehearsal later)" : "") + ".\n");
+        if (await TeardownAsync(app, topology, store, run, log) == ExitCodes.Ok) return null;
+        app.Error($"not aborted: rehearsal {run.RunId} stays open so that its copy can be removed; fix the cause and run `failover abort` again");
+        return ExitCodes.Failed;
+    }
+
     /// <summary>Every rehearsal whose copy was not torn down (--keep, or an interrupted one), from the journals.</summary>
     private static async Task<int> TeardownLeftoversAsync(App app, Topology topology, RunStore store, ILogger log)
     {

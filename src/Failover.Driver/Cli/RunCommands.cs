@@ -346,13 +346,16 @@ internal static class RunCommands
     {
         var command = new Command("abort",
             "Stop the unfinished run for good: it is marked aborted in its journal, its report is written, and a new\n" +
-            "run can start. What was already done (servers, restores) stays as it is and is listed in the report.\n\n" +
+            "run can start. What was already done (servers, restores) stays as it is and is listed in the report; a\n" +
+            "rehearsal's copy is torn down first (if that fails, the rehearsal stays open).\n\n" +
             "Examples:\n  failover abort");
         command.SetAction((parse, ct) => app.ExecuteAsync(parse, async (topology, log) =>
         {
             var store = Store(app, parse, topology);
             var id = store.Current ?? throw new UsageException("there is no unfinished run to abort");
             var run = RunEngine.ContextOf(store.ReadJournal(id));
+            if (run?.Kind == RunKind.Rehearsal && await RehearseCommand.TearDownBeforeAbortAsync(app, topology, store, run, log) is { } failed)
+                return failed;
             using (Lock(store, run ?? new RunContext(id, RunKind.Failover, "?", "?", null, false, System.Environment.UserName, OperatorHost.Name), "failover abort", log))
             using (var journal = store.OpenJournal(id))
             {

@@ -136,6 +136,28 @@ public class RehearsalTests(RehearsalTopology site) : IClassFixture<RehearsalTop
     }
 
     [Fact]
+    public void Abort_of_a_killed_rehearsal_tears_its_copy_down_before_ending_it()
+    {
+        var first = site.Failover("step:gate:before", "rehearse", "--site", "local-standby", "--yes");
+        Assert.Contains("killed at step:gate:before", first.Output);
+        Assert.True(Listening(RehearsalTopology.Copy), "the copy was running when the process was killed");
+        var killed = RunId(first.Output);
+
+        var abort = site.Failover(null, "abort");
+        Assert.True(abort.ExitCode == 0, abort.Output);
+        Assert.Contains($"Rehearsal {killed} is aborted once its copy local-standby-rehearsal", abort.Output);
+        Assert.Contains($"Run {killed} aborted.", abort.Output);
+        var journal = Journal.Read(site.Store.JournalPath(killed));
+        Assert.Single(journal, r => r.Event == JournalEvent.StepCompleted && r.Step == "teardown");
+        Assert.Equal(JournalEvent.RunAborted, journal[^1].Event);
+        Assert.Contains("**Aborted** by the operator", File.ReadAllText(Path.Combine(site.Store.RunDirectory(killed), "report.md")));
+        Assert.Null(site.Store.Current);
+        AssertNothingLeft();
+        var leftovers = site.Failover(null, "rehearse", "--teardown");
+        Assert.Contains("No rehearsal copy is left running.", leftovers.Output);
+    }
+
+    [Fact]
     public void Status_alarms_on_a_stale_backup_naming_the_tenant()
     {
         var later = new ManualClock(DateTimeOffset.UtcNow + TimeSpan.FromHours(3)); // RPO target 30m
