@@ -22,7 +22,7 @@ public sealed class SlowLink : IDisposable
         _ = AcceptAsync();
     }
 
-    /// <summary>The relay's address, as an endpoint URL of the target's scheme.</summary>
+    /// <summary>The relay's address as an http endpoint URL (the S3 gateway here speaks plain http).</summary>
     public string Endpoint => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
     private async Task AcceptAsync()
